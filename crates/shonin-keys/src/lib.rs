@@ -1,0 +1,37 @@
+//! Signing keys for Shonin: the [`Signer`] trait, a local implementation on aws-lc-rs (ES256, PS256,
+//! EdDSA), the keyring file encrypted under a master key, rotation and the published JWK set.
+//!
+//! A later crate feature adds a PKCS#11 implementation of [`Signer`]; nothing here may assume the
+//! private key is in process memory. This crate performs file I/O only on the keyring file.
+
+use async_trait::async_trait;
+use shonin_jose::Alg;
+use std::fmt::Debug;
+
+mod error;
+pub use error::KeyError;
+
+/// A key that signs on Shonin's behalf. The private half may live in memory or in an HSM.
+#[async_trait]
+pub trait Signer: Send + Sync + Debug {
+    /// The key id published in the JWK set and placed in JWS headers.
+    fn kid(&self) -> &str;
+    /// The JWS algorithm this key signs with.
+    fn alg(&self) -> Alg;
+    /// The public key as a JWK (RFC 7517) object, with `kid`, `alg` and `use: "sig"`.
+    fn public_jwk(&self) -> &serde_json::Value;
+    /// Signs `message` and returns the JWS signature bytes (ECDSA as raw r‖s, RFC 7518 §3.4).
+    async fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError>;
+}
+
+/// Where services get the key to sign with now and the keys to verify old signatures with.
+/// Implemented by the local keyring and, later, by the PKCS#11 keyring.
+pub trait KeySource: Send + Sync + Debug {
+    /// The key that signs new tokens and checkpoints.
+    fn current_signer(&self) -> std::sync::Arc<dyn Signer>;
+    /// The public JWK set served at `/jwks`: current, next and recently retired keys.
+    fn published_jwks(&self) -> serde_json::Value;
+    /// Every public key the keyring has ever held (`{"keys":[...]}`), for verifying old audit
+    /// checkpoints long after the key stopped being published.
+    fn verification_jwks(&self) -> serde_json::Value;
+}

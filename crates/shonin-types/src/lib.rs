@@ -1,0 +1,13 @@
+//! Types shared by every Shonin crate: clocks, actors, secrets and the storage error that every
+//! domain crate's storage port returns.
+//!
+//! This crate must stay free of I/O: no HTTP, no SQL, no file access.
+
+mod clock;
+pub mod ports;
+mod secret;
+mod storage;
+
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use secret::{constant_time_eq, SecretBytes};
+pub use storage::StorageError;
