@@ -87,7 +87,12 @@ pub fn entry_hash(seq: u64, prev_hash: &Hash, r: &AuditRecord) -> Hash {
 pub fn seal(seq: u64, prev_hash: Hash, mut record: AuditRecord) -> SealedEntry {
     record.time = normalize_time(record.time);
     let hash = entry_hash(seq, &prev_hash, &record);
-    SealedEntry { seq, record, prev_hash, hash }
+    SealedEntry {
+        seq,
+        record,
+        prev_hash,
+        hash,
+    }
 }
 
 /// Lower-case hex of a hash.
@@ -110,7 +115,7 @@ pub fn from_hex(s: &str) -> Option<Hash> {
 
 /// Serde helper: hashes as hex strings.
 pub mod hex_hash {
-    use super::{from_hex, to_hex, Hash};
+    use super::{Hash, from_hex, to_hex};
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(h: &Hash, s: S) -> Result<S::Ok, S::Error> {
@@ -145,7 +150,10 @@ mod tests {
     #[test]
     fn time_is_fixed_width_microseconds() {
         assert_eq!(format_time(record().time), "2026-11-22T01:02:03.123456Z");
-        assert_eq!(format_time(datetime!(2026-01-01 00:00:00 UTC)), "2026-01-01T00:00:00.000000Z");
+        assert_eq!(
+            format_time(datetime!(2026-01-01 00:00:00 UTC)),
+            "2026-01-01T00:00:00.000000Z"
+        );
         let t = parse_time("2026-11-22T01:02:03.123456Z").unwrap();
         assert_eq!(format_time(t), "2026-11-22T01:02:03.123456Z");
     }
@@ -155,7 +163,10 @@ mod tests {
         let a = record();
         let mut b = record();
         b.reason = Some(String::new());
-        assert_ne!(entry_hash(1, &GENESIS_HASH, &a), entry_hash(1, &GENESIS_HASH, &b));
+        assert_ne!(
+            entry_hash(1, &GENESIS_HASH, &a),
+            entry_hash(1, &GENESIS_HASH, &b)
+        );
     }
 
     #[test]
@@ -198,7 +209,10 @@ mod tests {
         let mut b = record();
         b.action = "a".into();
         b.target = "bc".into();
-        assert_ne!(entry_hash(1, &GENESIS_HASH, &a), entry_hash(1, &GENESIS_HASH, &b));
+        assert_ne!(
+            entry_hash(1, &GENESIS_HASH, &a),
+            entry_hash(1, &GENESIS_HASH, &b)
+        );
     }
 
     #[test]

@@ -3,12 +3,24 @@
 //!
 //! Each entry's `hash` is SHA-256 over `prev_hash` and the canonical encoding of the entry
 //! ([`chain`]). Storage is a port ([`AuditStore`]) implemented by `shonin-store`; this crate knows
-//! nothing of SQL or HTTP.
+//! nothing of SQL or HTTP. The writer ([`AuditLog`]) batches appends into single store calls and
+//! answers a caller only once its entry is committed; [`verify`] checks a stored log end to end;
+//! [`export`] writes it as JSON Lines for a SIEM.
+//!
+//! This crate must never drop an entry silently: every failure reaches the caller that appended.
 
 pub mod chain;
+mod error;
+mod export;
 mod record;
 mod store;
+mod verify;
+mod writer;
 
-pub use chain::{Hash, GENESIS_HASH};
+pub use chain::{GENESIS_HASH, Hash};
+pub use error::AuditError;
+pub use export::export;
 pub use record::{Actor, ActorKind, AuditRecord, Outcome, SealedEntry};
 pub use store::{AuditStore, Checkpoint};
+pub use verify::{BadEntry, VerifyFailure, VerifyReport, verify};
+pub use writer::{AuditConfig, AuditLog, CHECKPOINT_TYP};

@@ -44,7 +44,10 @@ pub struct Actor {
 
 impl Actor {
     pub fn system() -> Self {
-        Self { kind: ActorKind::System, id: "shonin".to_owned() }
+        Self {
+            kind: ActorKind::System,
+            id: "shonin".to_owned(),
+        }
     }
 }
 

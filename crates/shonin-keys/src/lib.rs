@@ -2,14 +2,30 @@
 //! EdDSA), the keyring file encrypted under a master key, rotation and the published JWK set.
 //!
 //! A later crate feature adds a PKCS#11 implementation of [`Signer`]; nothing here may assume the
-//! private key is in process memory. This crate performs file I/O only on the keyring file.
+//! private key is in process memory. This crate performs file I/O only on the keyring file (and
+//! its lock file) and the master key file. Private keys never appear in a `Debug` output, an
+//! error message or a published JWK.
 
 use async_trait::async_trait;
 use shonin_jose::Alg;
 use std::fmt::Debug;
 
 mod error;
+mod jwt;
+mod keyring_file;
+mod keyring_io;
+mod local_signer;
+mod master_key;
+mod service;
+
 pub use error::KeyError;
+pub use jwt::sign_jwt;
+pub use keyring_file::{
+    KEYRING_FORMAT, KeyState, KeyringFile, MAX_KEYRING_LEN, parse_keyring_file,
+};
+pub use local_signer::{LocalSigner, RsaBits};
+pub use master_key::{MASTER_KEY_LEN, MasterKey};
+pub use service::{KeyInfo, KeyService, KeyringConfig, RotationReport};
 
 /// A key that signs on Shonin's behalf. The private half may live in memory or in an HSM.
 #[async_trait]
