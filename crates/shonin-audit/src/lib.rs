@@ -20,7 +20,10 @@ mod writer;
 pub use chain::{GENESIS_HASH, Hash};
 pub use error::AuditError;
 pub use export::export;
-pub use record::{Actor, ActorKind, AuditRecord, Outcome, SealedEntry};
+pub use record::{
+    Actor, ActorKind, AuditRecord, MAX_ACTION_CHARS, MAX_ACTOR_ID_CHARS, MAX_REASON_CHARS,
+    MAX_REQUEST_ID_CHARS, MAX_TARGET_CHARS, Outcome, SealedEntry,
+};
 pub use store::{AuditStore, Checkpoint};
 pub use verify::{BadEntry, VerifyFailure, VerifyReport, verify};
 pub use writer::{AuditConfig, AuditLog, CHECKPOINT_TYP};

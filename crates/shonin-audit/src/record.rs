@@ -105,3 +105,64 @@ pub struct SealedEntry {
     #[serde(with = "crate::chain::hex_hash")]
     pub hash: crate::Hash,
 }
+
+/// Longest stored text per field, in characters; the stores enforce the same limits.
+pub const MAX_ACTOR_ID_CHARS: usize = 256;
+pub const MAX_ACTION_CHARS: usize = 128;
+pub const MAX_TARGET_CHARS: usize = 1024;
+pub const MAX_REASON_CHARS: usize = 2048;
+pub const MAX_REQUEST_ID_CHARS: usize = 256;
+
+fn clamp(s: &mut String, max: usize) {
+    if s.chars().count() > max {
+        let keep = max.saturating_sub(1);
+        let cut = s.char_indices().nth(keep).map_or(s.len(), |(i, _)| i);
+        s.truncate(cut);
+        s.push('…');
+    }
+}
+
+impl AuditRecord {
+    /// Cuts over-long text fields (a request path, a client-chosen id) to the stored limits, with
+    /// `…` marking the cut, so an attacker's long input can never make an audit write fail.
+    pub fn clamped(mut self) -> Self {
+        clamp(&mut self.actor.id, MAX_ACTOR_ID_CHARS);
+        clamp(&mut self.action, MAX_ACTION_CHARS);
+        clamp(&mut self.target, MAX_TARGET_CHARS);
+        if let Some(r) = self.reason.as_mut() {
+            clamp(r, MAX_REASON_CHARS);
+        }
+        if let Some(r) = self.request_id.as_mut() {
+            clamp(r, MAX_REQUEST_ID_CHARS);
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(target: String) -> AuditRecord {
+        AuditRecord {
+            time: OffsetDateTime::UNIX_EPOCH,
+            actor: Actor::system(),
+            action: "request.reject".into(),
+            target,
+            outcome: Outcome::Failure,
+            reason: None,
+            source_ip: None,
+            request_id: None,
+        }
+    }
+
+    #[test]
+    fn long_fields_are_cut_to_the_stored_limit_on_char_boundaries() {
+        let r = record("é".repeat(5000)).clamped();
+        assert_eq!(r.target.chars().count(), MAX_TARGET_CHARS);
+        assert!(r.target.ends_with('…'));
+        let exact = "x".repeat(MAX_TARGET_CHARS);
+        assert_eq!(record(exact.clone()).clamped().target, exact);
+        assert_eq!(record("short".into()).clamped().target, "short");
+    }
+}

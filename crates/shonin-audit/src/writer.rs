@@ -115,6 +115,7 @@ impl AuditLog {
             return Err(AuditError::Closed);
         }
         let (ack, done) = oneshot::channel();
+        let record = record.clamped();
         self.shared
             .tx
             .send(Job { record, ack })

@@ -1,1 +1,7 @@
-fn main() {}
+//! The `shonin` binary.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    shonin_server::cli::main()
+}

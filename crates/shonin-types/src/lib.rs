@@ -9,5 +9,5 @@ mod secret;
 mod storage;
 
 pub use clock::{Clock, FixedClock, SystemClock};
-pub use secret::{constant_time_eq, SecretBytes};
+pub use secret::{SecretBytes, constant_time_eq};
 pub use storage::StorageError;

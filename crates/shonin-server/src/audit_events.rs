@@ -1,0 +1,54 @@
+//! Building audit records for what the HTTP layer decides.
+
+use crate::layers::RequestId;
+use crate::net::ClientAddr;
+use crate::state::AppState;
+use shonin_audit::{Actor, AuditRecord, Outcome};
+
+/// Writes a `request.reject` entry and waits until it is durable. A failure to write is logged;
+/// the rejection stands either way.
+pub async fn rejection(
+    state: &AppState,
+    addr: Option<ClientAddr>,
+    request_id: Option<&RequestId>,
+    target: &str,
+    reason: &str,
+) {
+    let record = AuditRecord {
+        time: state.clock.now(),
+        actor: Actor {
+            kind: shonin_audit::ActorKind::Client,
+            id: "-".to_owned(),
+        },
+        action: "request.reject".to_owned(),
+        target: target.to_owned(),
+        outcome: Outcome::Failure,
+        reason: Some(reason.to_owned()),
+        source_ip: addr.map(|a| a.client_ip),
+        request_id: request_id.map(|r| r.0.clone()),
+    };
+    if let Err(e) = state.audit.append(record).await {
+        tracing::error!(error = %e, "audit entry for a rejection could not be written");
+    }
+}
+
+/// Records something the server itself did.
+pub async fn system(
+    state: &AppState,
+    action: &str,
+    target: &str,
+) -> Result<u64, shonin_audit::AuditError> {
+    state
+        .audit
+        .append(AuditRecord {
+            time: state.clock.now(),
+            actor: Actor::system(),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            outcome: Outcome::Success,
+            reason: None,
+            source_ip: None,
+            request_id: None,
+        })
+        .await
+}

@@ -1,0 +1,315 @@
+//! The `shonin` command line: `serve`, `migrate`, `keys`, `audit`, `config`.
+
+// Printing to standard output is what these commands are for.
+#![allow(clippy::print_stdout)]
+
+use crate::config::{Config, ConfigSource};
+use crate::{dev, runtime, telemetry};
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use shonin_audit::{Actor, ActorKind, AuditRecord, Outcome};
+use shonin_keys::KeySource;
+use shonin_types::{Clock, SystemClock};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "shonin",
+    version,
+    about = "Approve who, which app, and each transaction."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Configuration file; `shonin.toml` in the working directory is read if present.
+    #[arg(long, global = true, env = "SHONIN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Development mode: defaults that put everything under the data directory.
+    #[arg(long, global = true)]
+    pub dev: bool,
+    /// Data directory for `--dev`.
+    #[arg(long, global = true, default_value = "shonin-data")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (applies migrations first).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// The tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List keys with their state and whether `/jwks` publishes them.
+    List,
+    /// Make the next key current, retire the current one, pre-publish a new next key.
+    Rotate,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain and the signed checkpoints; exit 1 naming the first bad entry.
+    Verify,
+    /// Write entries as JSON lines (for a SIEM).
+    Export {
+        /// First sequence number to export.
+        #[arg(long, default_value_t = 1)]
+        from: u64,
+        /// Output file (default: standard output).
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate and print the effective configuration with secrets redacted.
+    Check,
+}
+
+/// Entry point: parses arguments, runs the command, maps failures to exit codes.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn load_config(g: &GlobalArgs) -> anyhow::Result<Config> {
+    let source = ConfigSource {
+        file: Some(
+            g.config
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("shonin.toml")),
+        ),
+        file_required: g.config.is_some(),
+        dev: g.dev,
+        data_dir: g.data_dir.clone(),
+    };
+    Ok(Config::load(&source)?)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = load_config(&cli.global)?;
+    match cli.command {
+        Command::Serve => serve(&cli.global, config).await,
+        Command::Migrate => {
+            let store = runtime::open_store(&config).await?;
+            println!("migrations applied ({})", store.engine());
+            store.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys(cmd) => keys(&cli.global, &config, cmd).await,
+        Command::Audit(cmd) => audit(&cli.global, &config, cmd).await,
+        Command::Config(ConfigCommand::Check) => {
+            let text =
+                toml::to_string_pretty(&config.redacted()).context("rendering configuration")?;
+            println!("{text}");
+            let master = if std::env::var_os("SHONIN_MASTER_KEY").is_some() {
+                "from SHONIN_MASTER_KEY (redacted)".to_owned()
+            } else {
+                match &config.keys.master_key_file {
+                    Some(p) => format!("from file {} (redacted)", p.display()),
+                    None => "NOT SET".to_owned(),
+                }
+            };
+            println!("# master key: {master}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn cli_logging() {
+    telemetry::init_logging(&crate::config::LogConfig {
+        level: "warn".into(),
+        format: crate::config::LogFormat::Pretty,
+    });
+}
+
+async fn serve(g: &GlobalArgs, config: Config) -> anyhow::Result<ExitCode> {
+    telemetry::init_logging(&config.log);
+    let setup = if g.dev {
+        Some(dev::prepare(&g.data_dir, &config)?)
+    } else {
+        None
+    };
+    let started = std::time::Instant::now();
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "configuration key `server.listen`: cannot bind {}",
+                config.server.listen
+            )
+        })?;
+    let state = runtime::build_state(config).await?;
+    if let Some(setup) = &setup {
+        eprintln!("{}", dev::banner(&state.config, setup));
+    }
+    tracing::info!(
+        issuer = %state.config.issuer,
+        listen = %state.config.server.listen,
+        storage = state.store.engine(),
+        kid = %state.keys.current_signer().kid(),
+        ready_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "shonin ready"
+    );
+    runtime::run(state, listener, runtime::shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The operator behind an admin command, for the audit log.
+fn admin_actor() -> Actor {
+    let id = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".to_owned());
+    Actor {
+        kind: ActorKind::Admin,
+        id,
+    }
+}
+
+async fn keys(g: &GlobalArgs, config: &Config, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
+    cli_logging();
+    if g.dev {
+        dev::prepare(&g.data_dir, config)?;
+    }
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (keys, _) = runtime::open_keys(config, clock.clone())?;
+    match cmd {
+        KeysCommand::List => {
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "{:<44} {:<6} {:<8} {:<9} CREATED",
+                "KID", "ALG", "STATE", "PUBLISHED"
+            )?;
+            for k in keys.list() {
+                writeln!(
+                    out,
+                    "{:<44} {:<6} {:<8} {:<9} {}",
+                    k.kid,
+                    k.alg.as_str(),
+                    k.state.as_str(),
+                    if k.published { "yes" } else { "no" },
+                    shonin_audit::chain::format_time(k.created_at),
+                )?;
+            }
+        }
+        KeysCommand::Rotate => {
+            let store = runtime::open_store(config).await?;
+            let report = keys.rotate()?;
+            let audit = runtime::start_audit(config, &store, &keys, clock.clone());
+            audit
+                .append(AuditRecord {
+                    time: clock.now(),
+                    actor: admin_actor(),
+                    action: "keys.rotate".into(),
+                    target: report.current_kid.clone(),
+                    outcome: Outcome::Success,
+                    reason: Some(format!(
+                        "retired {}; next {}",
+                        report.retired_kid, report.next_kid
+                    )),
+                    source_ip: None,
+                    request_id: None,
+                })
+                .await?;
+            audit.shutdown().await;
+            store.close().await;
+            println!("retired  {}", report.retired_kid);
+            println!("current  {}", report.current_kid);
+            println!("next     {}", report.next_kid);
+            println!(
+                "running servers pick the change up within {} s",
+                config.keys.reload_interval_secs
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn audit(g: &GlobalArgs, config: &Config, cmd: AuditCommand) -> anyhow::Result<ExitCode> {
+    cli_logging();
+    if g.dev {
+        dev::prepare(&g.data_dir, config)?;
+    }
+    let store = runtime::open_store(config).await?;
+    let code = match cmd {
+        AuditCommand::Verify => {
+            let (keys, _) = runtime::open_keys(config, Arc::new(SystemClock))?;
+            let report = shonin_audit::verify(&store, &keys.verification_jwks()).await?;
+            match report.first_bad {
+                None => {
+                    println!(
+                        "audit chain OK: {} entries, {} checkpoints",
+                        report.entries, report.checkpoints
+                    );
+                    ExitCode::SUCCESS
+                }
+                Some(bad) => {
+                    println!("audit chain BROKEN at seq {}: {}", bad.seq, bad.reason);
+                    ExitCode::from(1)
+                }
+            }
+        }
+        AuditCommand::Export { from, output } => {
+            let n = match output {
+                Some(path) => {
+                    let mut f = std::io::BufWriter::new(
+                        std::fs::File::create(&path)
+                            .with_context(|| format!("creating {}", path.display()))?,
+                    );
+                    let n = shonin_audit::export(&store, from, &mut f).await?;
+                    f.flush()?;
+                    n
+                }
+                None => {
+                    let mut out = std::io::BufWriter::new(std::io::stdout());
+                    let n = shonin_audit::export(&store, from, &mut out).await?;
+                    out.flush()?;
+                    n
+                }
+            };
+            eprintln!("exported {n} entries");
+            ExitCode::SUCCESS
+        }
+    };
+    store.close().await;
+    Ok(code)
+}

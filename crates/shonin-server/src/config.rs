@@ -1,0 +1,471 @@
+//! Configuration: `shonin.toml`, then `SHONIN_*` environment overrides, then validation.
+//!
+//! Every key is known: an unknown key or a value that breaks a rule is an error naming the key and
+//! the rule. Secrets never live in this structure except a database password inside
+//! `storage.url`, which [`Config::redacted`] removes before anything is printed.
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use shonin_jose::Alg;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+/// Environment variables with the `SHONIN_` prefix that are not configuration keys.
+const ENV_NOT_CONFIG: &[&str] = &["MASTER_KEY", "CONFIG"];
+/// Prefixes of `SHONIN_` variables reserved for the test suite.
+const ENV_RESERVED_PREFIXES: &[&str] = &["TEST_", "REQUIRE_", "E2E_"];
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The public issuer URL (RFC 8414 §2): https, no query or fragment.
+    pub issuer: String,
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub keys: KeysConfig,
+    pub audit: AuditSettings,
+    pub rate_limit: RateLimitConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// `tls` (the default) terminates TLS in Shonin; `proxy` serves plain HTTP for a deployment
+    /// behind a TLS-terminating proxy and then requires `trusted_proxies`.
+    pub mode: ServerMode,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// `none` or `optional`: whether the TLS handshake asks clients for a certificate.
+    pub client_certificates: ClientCertificates,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Peers allowed to read `/metrics`.
+    pub metrics_allowed: Vec<IpAddr>,
+    pub body_limit_bytes: usize,
+    pub request_timeout_secs: u64,
+    pub header_read_timeout_secs: u64,
+    pub max_header_bytes: usize,
+    pub max_connections: usize,
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ServerMode {
+    Tls,
+    Proxy,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientCertificates {
+    None,
+    Optional,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// `sqlite:PATH` or `postgres://user:password@host/db`.
+    pub url: String,
+    pub max_connections: u32,
+    pub connect_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct KeysConfig {
+    pub keyring: PathBuf,
+    /// File holding the base64 master key; ignored when `SHONIN_MASTER_KEY` is set.
+    pub master_key_file: Option<PathBuf>,
+    pub algorithm: String,
+    /// How long a retired key stays in `/jwks` (must exceed the longest token lifetime).
+    pub publish_retired_for_secs: u64,
+    pub reload_interval_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    pub checkpoint_every: u64,
+    pub checkpoint_interval_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Sustained requests per second per client IP; 0 switches the limiter off.
+    pub per_ip_per_second: u32,
+    pub burst: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// A `tracing` filter, e.g. `info` or `shonin_server=debug,info`.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// A configuration problem: which key, and which rule it breaks.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration key `{key}`: {rule}")]
+    Invalid { key: String, rule: String },
+    #[error("configuration: {0}")]
+    Load(String),
+}
+
+fn invalid(key: &str, rule: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_owned(),
+        rule: rule.into(),
+    }
+}
+
+/// Where the configuration comes from.
+#[derive(Debug, Clone)]
+pub struct ConfigSource {
+    /// The TOML file; a missing file is an error unless it is the implicit `shonin.toml`.
+    pub file: Option<PathBuf>,
+    pub file_required: bool,
+    /// `--dev`: defaults for a local development setup under `data_dir`.
+    pub dev: bool,
+    pub data_dir: PathBuf,
+}
+
+impl Config {
+    /// Defaults; in development mode everything points into `data_dir`.
+    pub fn defaults(dev: bool, data_dir: &Path) -> Config {
+        let d = |name: &str| data_dir.join(name);
+        Config {
+            issuer: if dev {
+                "https://localhost:8443".into()
+            } else {
+                String::new()
+            },
+            server: ServerConfig {
+                listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+                mode: ServerMode::Tls,
+                tls_cert: dev.then(|| d("tls/server.pem")),
+                tls_key: dev.then(|| d("tls/server-key.pem")),
+                client_certificates: ClientCertificates::None,
+                trusted_proxies: Vec::new(),
+                metrics_allowed: vec![
+                    IpAddr::from([127, 0, 0, 1]),
+                    "::1".parse().unwrap_or(IpAddr::from([127, 0, 0, 1])),
+                ],
+                body_limit_bytes: 64 * 1024,
+                request_timeout_secs: 30,
+                header_read_timeout_secs: 10,
+                max_header_bytes: 16 * 1024,
+                max_connections: 10_000,
+                shutdown_grace_secs: 30,
+            },
+            storage: StorageConfig {
+                url: format!("sqlite:{}", d("shonin.db").display()),
+                max_connections: 16,
+                connect_timeout_secs: 5,
+            },
+            keys: KeysConfig {
+                keyring: d("keyring.json"),
+                master_key_file: Some(d("master.key")),
+                algorithm: "ES256".into(),
+                publish_retired_for_secs: 3600,
+                reload_interval_secs: 2,
+            },
+            audit: AuditSettings {
+                checkpoint_every: 1000,
+                checkpoint_interval_secs: 60,
+            },
+            rate_limit: RateLimitConfig {
+                per_ip_per_second: 100,
+                burst: 200,
+            },
+            log: LogConfig {
+                level: "info".into(),
+                format: LogFormat::Json,
+            },
+        }
+    }
+
+    /// Loads defaults, then the file, then the environment, then validates.
+    pub fn load(source: &ConfigSource) -> Result<Config, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_with_env(source, &env)
+    }
+
+    /// [`Config::load`] with an explicit environment, for tests.
+    pub fn load_with_env(
+        source: &ConfigSource,
+        env: &[(String, String)],
+    ) -> Result<Config, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::defaults(
+            source.dev,
+            &source.data_dir,
+        )));
+        if let Some(file) = &source.file {
+            if file.exists() {
+                fig = fig.merge(Toml::file_exact(file));
+            } else if source.file_required {
+                return Err(invalid(
+                    "--config",
+                    format!("file {} does not exist", file.display()),
+                ));
+            }
+        }
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix("SHONIN_") else {
+                continue;
+            };
+            if ENV_NOT_CONFIG.contains(&rest)
+                || ENV_RESERVED_PREFIXES.iter().any(|p| rest.starts_with(p))
+            {
+                continue;
+            }
+            // SHONIN_STORAGE__URL sets storage.url; a name that maps to no key fails below.
+            let key = rest.to_ascii_lowercase().replace("__", ".");
+            let value: figment::value::Value = value.parse().unwrap_or_else(|never| match never {});
+            fig = fig.merge(Serialized::default(&key, value));
+        }
+        let config: Config = fig.extract().map_err(|e| {
+            // A syntax error has no key path; name the file instead.
+            match (&source.file, e.path.is_empty(), &e.kind) {
+                (Some(file), true, figment::error::Kind::Message(msg)) => {
+                    ConfigError::Load(format!("file {}: {msg}", file.display()))
+                }
+                _ => describe_figment_error(e),
+            }
+        })?;
+        config.validate(source.dev)?;
+        Ok(config)
+    }
+
+    /// Checks every rule that types alone do not express.
+    pub fn validate(&self, dev: bool) -> Result<(), ConfigError> {
+        let issuer = url::Url::parse(&self.issuer).map_err(|_| {
+            invalid(
+                "issuer",
+                "must be an absolute https URL, e.g. https://auth.example.com",
+            )
+        })?;
+        if issuer.scheme() != "https" {
+            return Err(invalid(
+                "issuer",
+                "must use https (FAPI 2.0 §5.2.1, RFC 8414 §2)",
+            ));
+        }
+        if issuer.query().is_some() || issuer.fragment().is_some() || self.issuer.ends_with('/') {
+            return Err(invalid(
+                "issuer",
+                "must have no query, fragment or trailing slash (RFC 8414 §2)",
+            ));
+        }
+        let s = &self.server;
+        match s.mode {
+            ServerMode::Tls => {
+                if s.tls_cert.is_none() {
+                    return Err(invalid(
+                        "server.tls_cert",
+                        "required when server.mode = \"tls\"",
+                    ));
+                }
+                if s.tls_key.is_none() {
+                    return Err(invalid(
+                        "server.tls_key",
+                        "required when server.mode = \"tls\"",
+                    ));
+                }
+            }
+            ServerMode::Proxy => {
+                if dev {
+                    return Err(invalid(
+                        "server.mode",
+                        "\"proxy\" cannot be combined with --dev",
+                    ));
+                }
+                if s.trusted_proxies.is_empty() {
+                    return Err(invalid(
+                        "server.trusted_proxies",
+                        "must list the TLS-terminating proxy's address when server.mode = \"proxy\"",
+                    ));
+                }
+            }
+        }
+        range(
+            "server.body_limit_bytes",
+            s.body_limit_bytes as u64,
+            1024,
+            10 * 1024 * 1024,
+        )?;
+        range(
+            "server.request_timeout_secs",
+            s.request_timeout_secs,
+            1,
+            300,
+        )?;
+        range(
+            "server.header_read_timeout_secs",
+            s.header_read_timeout_secs,
+            1,
+            120,
+        )?;
+        range(
+            "server.max_header_bytes",
+            s.max_header_bytes as u64,
+            4096,
+            1024 * 1024,
+        )?;
+        range(
+            "server.max_connections",
+            s.max_connections as u64,
+            1,
+            1_000_000,
+        )?;
+        range("server.shutdown_grace_secs", s.shutdown_grace_secs, 0, 600)?;
+        let st = &self.storage;
+        let is_sqlite = st.url.starts_with("sqlite:");
+        let is_pg = st.url.starts_with("postgres://") || st.url.starts_with("postgresql://");
+        if !is_sqlite && !is_pg {
+            return Err(invalid(
+                "storage.url",
+                "must start with sqlite: or postgres://",
+            ));
+        }
+        range(
+            "storage.max_connections",
+            u64::from(st.max_connections),
+            1,
+            1000,
+        )?;
+        range(
+            "storage.connect_timeout_secs",
+            st.connect_timeout_secs,
+            1,
+            120,
+        )?;
+        self.algorithm()?;
+        range(
+            "keys.publish_retired_for_secs",
+            self.keys.publish_retired_for_secs,
+            300,
+            90 * 86400,
+        )?;
+        range(
+            "keys.reload_interval_secs",
+            self.keys.reload_interval_secs,
+            1,
+            3600,
+        )?;
+        range(
+            "audit.checkpoint_every",
+            self.audit.checkpoint_every,
+            1,
+            1_000_000,
+        )?;
+        range(
+            "audit.checkpoint_interval_secs",
+            self.audit.checkpoint_interval_secs,
+            1,
+            86400,
+        )?;
+        if self.rate_limit.per_ip_per_second > 0 && self.rate_limit.burst == 0 {
+            return Err(invalid(
+                "rate_limit.burst",
+                "must be at least 1 when the limiter is on",
+            ));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .map_err(|_| invalid("log.level", "must be a tracing filter such as \"info\""))?;
+        Ok(())
+    }
+
+    /// The signing algorithm, parsed against the policy.
+    pub fn algorithm(&self) -> Result<Alg, ConfigError> {
+        self.keys.algorithm.parse::<Alg>().map_err(|_| {
+            invalid(
+                "keys.algorithm",
+                "must be one of ES256, PS256, EdDSA (FAPI 2.0 §5.4.1)",
+            )
+        })
+    }
+
+    /// A copy safe to print: the database password is replaced by `REDACTED`.
+    pub fn redacted(&self) -> Config {
+        let mut c = self.clone();
+        if let Ok(mut url) = url::Url::parse(&c.storage.url)
+            && url.password().is_some()
+        {
+            let _ = url.set_password(Some("REDACTED"));
+            c.storage.url = url.to_string();
+        }
+        c
+    }
+}
+
+fn range(key: &str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
+    if value < min || value > max {
+        return Err(invalid(
+            key,
+            format!("must be between {min} and {max}, got {value}"),
+        ));
+    }
+    Ok(())
+}
+
+/// figment errors already name the key and the source; keep that, drop the noise.
+fn describe_figment_error(e: figment::Error) -> ConfigError {
+    let key = if e.path.is_empty() {
+        "(root)".to_owned()
+    } else {
+        e.path.join(".")
+    };
+    let source = e
+        .metadata
+        .as_ref()
+        .map(|m| m.name.to_string())
+        .unwrap_or_default();
+    let rule = match &e.kind {
+        figment::error::Kind::UnknownField(field, expected) => {
+            let key = if key == "(root)" {
+                field.clone()
+            } else {
+                format!("{key}.{field}")
+            };
+            return invalid(
+                &key,
+                format!(
+                    "unknown key (expected one of: {}){}",
+                    expected.join(", "),
+                    from(&source)
+                ),
+            );
+        }
+        figment::error::Kind::MissingField(field) => {
+            return invalid(
+                format!("{key}.{field}").trim_start_matches("(root)."),
+                "required".to_owned(),
+            );
+        }
+        other => format!("{other}{}", from(&source)),
+    };
+    invalid(&key, rule)
+}
+
+fn from(source: &str) -> String {
+    if source.is_empty() {
+        String::new()
+    } else {
+        format!(" (set in {source})")
+    }
+}

@@ -1,0 +1,87 @@
+//! `--dev`: a complete local setup under the data directory — SQLite database, master key,
+//! keyring, and a development CA with a server certificate for localhost.
+
+use crate::config::Config;
+use crate::tls::dev_pki;
+use anyhow::Context;
+use shonin_keys::MasterKey;
+use std::path::Path;
+
+/// What `prepare` made or found.
+#[derive(Debug)]
+pub struct DevSetup {
+    pub created: bool,
+    pub ca_cert: std::path::PathBuf,
+}
+
+/// Creates (first run) or reuses (later runs) the development data directory.
+pub fn prepare(data_dir: &Path, config: &Config) -> anyhow::Result<DevSetup> {
+    let first_run = !data_dir.exists();
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    restrict_dir(data_dir)?;
+    if std::env::var_os("SHONIN_MASTER_KEY").is_none()
+        && let Some(path) = &config.keys.master_key_file
+        && !path.exists()
+    {
+        write_private(path, MasterKey::generate()?.to_base64().as_bytes())?;
+    }
+    let (pki, created_pki) =
+        dev_pki::ensure(&data_dir.join("tls")).context("creating the development CA")?;
+    Ok(DevSetup {
+        created: first_run || created_pki,
+        ca_cert: pki.ca_cert,
+    })
+}
+
+#[cfg(unix)]
+fn restrict_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("restricting {}", dir.display()))
+}
+
+#[cfg(not(unix))]
+fn restrict_dir(_dir: &Path) -> anyhow::Result<()> {
+    Ok(())
+}
+
+/// Writes a new file readable only by its owner; refuses to replace an existing one.
+pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(())
+}
+
+/// The banner printed once the development server listens.
+pub fn banner(config: &Config, setup: &DevSetup) -> String {
+    let issuer = &config.issuer;
+    let ca = setup.ca_cert.display();
+    let fresh = if setup.created { "created" } else { "reusing" };
+    format!(
+        "\nShonin development server ({fresh} {dir})\n\
+         \n  issuer        {issuer}\n  listening on  {listen}\n  storage       {storage}\n  CA certificate {ca}\n\
+         \nTry next:\n  curl --cacert {ca} {issuer}/healthz\n  curl --cacert {ca} {issuer}/jwks\n  \
+         shonin --dev keys rotate      # new signing key, no restart needed\n  \
+         shonin --dev audit verify     # check the tamper-evident audit chain\n",
+        dir = config
+            .keys
+            .keyring
+            .parent()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        listen = config.server.listen,
+        storage = config.redacted().storage.url,
+    )
+}

@@ -1,0 +1,87 @@
+//! Per-IP rate limiting (GCRA via governor): over the limit → 429 with `Retry-After`.
+//!
+//! Limits are per node; the multi-node limiter over the shared store comes with the scale work.
+//! Each 429 is counted in metrics; an audit entry is written at most once per IP per minute so a
+//! flood cannot turn the audit log into its amplifier.
+
+use crate::audit_events;
+use crate::config::RateLimitConfig;
+use crate::error::ApiError;
+use crate::layers::RequestId;
+use crate::net::ClientAddr;
+use crate::state::AppState;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Keyed by client IP; `None` when switched off.
+#[derive(Clone, Debug)]
+pub struct IpRateLimiter {
+    limiter: Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>,
+    audit_sampler: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+}
+
+impl IpRateLimiter {
+    pub fn new(cfg: &RateLimitConfig) -> Self {
+        let limiter = NonZeroU32::new(cfg.per_ip_per_second).map(|rate| {
+            let burst = NonZeroU32::new(cfg.burst).unwrap_or(rate);
+            Arc::new(RateLimiter::keyed(
+                Quota::per_second(rate).allow_burst(burst),
+            ))
+        });
+        let per_minute = Quota::per_minute(NonZeroU32::MIN);
+        Self {
+            limiter,
+            audit_sampler: Arc::new(RateLimiter::keyed(per_minute)),
+        }
+    }
+
+    /// `Err(wait)` when `ip` is over its limit.
+    pub fn check(&self, ip: IpAddr) -> Result<(), Duration> {
+        match &self.limiter {
+            None => Ok(()),
+            Some(l) => l
+                .check_key(&ip)
+                .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now())),
+        }
+    }
+
+    /// Forgets idle keys so memory stays bounded; called periodically.
+    pub fn shrink(&self) {
+        if let Some(l) = &self.limiter {
+            l.retain_recent();
+            l.shrink_to_fit();
+        }
+        self.audit_sampler.retain_recent();
+    }
+}
+
+pub async fn limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let addr = req.extensions().get::<ClientAddr>().copied();
+    let ip = addr
+        .map(|a| a.client_ip)
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let limiter = &state.rate_limiter;
+    let Err(wait) = limiter.check(ip) else {
+        return next.run(req).await;
+    };
+    metrics::counter!("shonin_rate_limited_total").increment(1);
+    if limiter.audit_sampler.check_key(&ip).is_ok() {
+        let rid = req.extensions().get::<RequestId>().cloned();
+        audit_events::rejection(&state, addr, rid.as_ref(), req.uri().path(), "rate_limited").await;
+    }
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let mut resp =
+        ApiError::problem(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests").into_response();
+    if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
+}

@@ -1,0 +1,16 @@
+//! The `shonin` server: HTTP and TLS wiring, configuration, operational endpoints and the admin
+//! commands. Protocol logic lives in the domain crates; handlers here stay thin and every error
+//! becomes an HTTP response in one place ([`error`]).
+
+pub mod audit_events;
+pub mod cli;
+pub mod config;
+pub mod dev;
+pub mod error;
+pub mod layers;
+pub mod net;
+pub mod routes;
+pub mod runtime;
+pub mod state;
+pub mod telemetry;
+pub mod tls;

@@ -1,0 +1,231 @@
+//! Opening the pieces (storage, keys, audit) from configuration, and running the server.
+
+use crate::config::{ClientCertificates, Config, ServerMode};
+use crate::layers::IpRateLimiter;
+use crate::state::AppState;
+use crate::{routes, telemetry, tls};
+use anyhow::Context;
+use shonin_audit::{AuditConfig, AuditLog};
+use shonin_keys::{KeyService, KeySource, KeyringConfig, MasterKey};
+use shonin_store::{Store, StoreOptions};
+use shonin_types::{Clock, SystemClock};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// Reads the master key: `SHONIN_MASTER_KEY` first, then `keys.master_key_file`.
+pub fn master_key(config: &Config) -> anyhow::Result<MasterKey> {
+    if let Ok(value) = std::env::var("SHONIN_MASTER_KEY") {
+        return MasterKey::parse(&value).context("environment variable SHONIN_MASTER_KEY");
+    }
+    let Some(path) = &config.keys.master_key_file else {
+        anyhow::bail!(
+            "configuration key `keys.master_key_file`: required unless SHONIN_MASTER_KEY is set"
+        );
+    };
+    MasterKey::from_file(path).with_context(|| {
+        format!(
+            "configuration key `keys.master_key_file` ({})",
+            path.display()
+        )
+    })
+}
+
+/// Connects to storage and applies migrations.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let opts = StoreOptions {
+        max_connections: config.storage.max_connections,
+        connect_timeout: Duration::from_secs(config.storage.connect_timeout_secs),
+        ..StoreOptions::default()
+    };
+    let store = Store::connect(&config.storage.url, &opts)
+        .await
+        .context("opening storage (storage.url)")?;
+    store
+        .migrate()
+        .await
+        .context("applying database migrations")?;
+    Ok(store)
+}
+
+/// Opens the keyring, creating it (one current and one next key) if it does not exist.
+pub fn open_keys(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(KeyService, bool)> {
+    let keyring = KeyringConfig {
+        path: config.keys.keyring.clone(),
+        algorithm: config.algorithm()?,
+        publish_retired_for: time::Duration::seconds(i64::try_from(
+            config.keys.publish_retired_for_secs,
+        )?),
+    };
+    let master = master_key(config)?;
+    KeyService::open_or_create(keyring, master, clock).context("opening the keyring (keys.keyring)")
+}
+
+/// Starts the audit writer.
+pub fn start_audit(
+    config: &Config,
+    store: &Store,
+    keys: &KeyService,
+    clock: Arc<dyn Clock>,
+) -> AuditLog {
+    let cfg = AuditConfig {
+        checkpoint_every: config.audit.checkpoint_every,
+        checkpoint_interval: Duration::from_secs(config.audit.checkpoint_interval_secs),
+        ..AuditConfig::default()
+    };
+    let keys: Arc<dyn KeySource> = Arc::new(keys.clone());
+    AuditLog::start(Arc::new(store.clone()), keys, cfg, clock)
+}
+
+/// Everything `serve` needs, opened.
+pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = open_store(&config).await?;
+    let (keys, created) = open_keys(&config, clock.clone())?;
+    let audit = start_audit(&config, &store, &keys, clock.clone());
+    let state = AppState {
+        rate_limiter: IpRateLimiter::new(&config.rate_limit),
+        config: Arc::new(config),
+        store,
+        keys,
+        audit,
+        clock,
+        metrics: telemetry::metrics_handle(),
+        storage_ready: Arc::new(AtomicBool::new(true)),
+    };
+    if created {
+        let kid = state.keys.current_signer().kid().to_owned();
+        crate::audit_events::system(&state, "keys.create", &kid).await?;
+    }
+    Ok(state)
+}
+
+/// Pings storage and records the result in `storage_ready`, which gates requests.
+pub async fn probe_storage(s: &AppState) {
+    let ok = tokio::time::timeout(Duration::from_secs(2), s.store.ping())
+        .await
+        .is_ok_and(|r| r.is_ok());
+    if s.storage_ready.swap(ok, Ordering::Relaxed) != ok {
+        if ok {
+            tracing::info!("storage reachable again");
+        } else {
+            tracing::error!("storage unreachable; refusing requests until it is back");
+        }
+    }
+    metrics::gauge!("shonin_storage_up").set(if ok { 1.0 } else { 0.0 });
+    if !ok {
+        metrics::counter!("shonin_storage_errors_total").increment(1);
+    }
+}
+
+/// Periodic work: storage probe, keyring reload, expiry sweeps, limiter housekeeping.
+fn spawn_background(state: &AppState) -> Vec<JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    let s = state.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            tick.tick().await;
+            probe_storage(&s).await;
+        }
+    }));
+    let s = state.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut tick =
+            tokio::time::interval(Duration::from_secs(s.config.keys.reload_interval_secs));
+        loop {
+            tick.tick().await;
+            match s.keys.reload_if_changed() {
+                Ok(true) => {
+                    tracing::info!(kid = %s.keys.current_signer().kid(), "keyring reloaded")
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "keyring reload failed; keeping the loaded keys")
+                }
+            }
+        }
+    }));
+    let s = state.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            if let Err(e) = s.store.sweep(s.clock.now()).await {
+                tracing::warn!(error = %e, "expiry sweep failed");
+            }
+            s.rate_limiter.shrink();
+        }
+    }));
+    tasks
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+/// Runs the server until `shutdown` resolves, then drains requests and the audit queue.
+pub async fn run(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let cfg = state.config.clone();
+    let tls_config = match cfg.server.mode {
+        ServerMode::Tls => {
+            let (Some(cert), Some(key)) = (&cfg.server.tls_cert, &cfg.server.tls_key) else {
+                anyhow::bail!(
+                    "configuration key `server.tls_cert`: required when server.mode = \"tls\""
+                );
+            };
+            let mode = match cfg.server.client_certificates {
+                ClientCertificates::None => tls::ClientCertMode::None,
+                ClientCertificates::Optional => tls::ClientCertMode::Optional,
+            };
+            Some(tls::server_config(cert, key, mode)?)
+        }
+        ServerMode::Proxy => None,
+    };
+    let limits = tls::ServeLimits {
+        header_read_timeout: Duration::from_secs(cfg.server.header_read_timeout_secs),
+        max_header_bytes: cfg.server.max_header_bytes,
+        max_connections: cfg.server.max_connections,
+        shutdown_grace: Duration::from_secs(cfg.server.shutdown_grace_secs),
+        ..tls::ServeLimits::default()
+    };
+    let background = spawn_background(&state);
+    let app = routes::router(state.clone());
+    crate::audit_events::system(&state, "server.start", &cfg.issuer).await?;
+    let served = tls::serve(listener, tls_config, app, limits, shutdown).await;
+    for task in background {
+        task.abort();
+    }
+    if let Err(e) = crate::audit_events::system(&state, "server.stop", &cfg.issuer).await {
+        tracing::error!(error = %e, "could not record server.stop");
+    }
+    // Every queued audit entry is committed before the process exits.
+    state.audit.clone().shutdown().await;
+    state.store.close().await;
+    served.context("serving connections")?;
+    Ok(())
+}

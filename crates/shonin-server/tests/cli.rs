@@ -1,0 +1,352 @@
+//! The `shonin` binary end to end: configuration errors, `serve --dev` over real TLS, key
+//! rotation without restart, graceful shutdown, `audit verify` and `audit export`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_shonin");
+
+fn shonin(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir)
+        .args(args)
+        .env_remove("SHONIN_MASTER_KEY")
+        .env_remove("SHONIN_CONFIG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn unknown_config_key_fails_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("shonin.toml"),
+        "[storage]\nurll = \"sqlite:x.db\"\n",
+    )
+    .unwrap();
+    let out = shonin(dir.path(), &["--dev", "config", "check"], &[]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("storage.urll"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("unknown key"), "{}", stderr(&out));
+}
+
+#[test]
+fn invalid_config_value_fails_naming_key_and_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("shonin.toml"),
+        "[server]\nbody_limit_bytes = 10\n",
+    )
+    .unwrap();
+    let out = shonin(dir.path(), &["--dev", "config", "check"], &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("server.body_limit_bytes") && err.contains("between 1024"),
+        "{err}"
+    );
+}
+
+#[test]
+fn malformed_toml_fails_with_nonzero_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("shonin.toml"), "issuer = \n").unwrap();
+    let out = shonin(dir.path(), &["--dev", "config", "check"], &[]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("shonin.toml"), "{}", stderr(&out));
+}
+
+#[test]
+fn env_override_is_validated_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = shonin(
+        dir.path(),
+        &["--dev", "config", "check"],
+        &[("SHONIN_STORAGE__URL", "mysql://x")],
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("storage.url"), "{}", stderr(&out));
+    let out = shonin(
+        dir.path(),
+        &["--dev", "config", "check"],
+        &[("SHONIN_STORAGE_URL", "x")],
+    );
+    assert!(
+        !out.status.success(),
+        "single underscore maps to no key and must fail"
+    );
+    assert!(stderr(&out).contains("storage_url"), "{}", stderr(&out));
+}
+
+#[test]
+fn non_https_issuer_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = shonin(
+        dir.path(),
+        &["--dev", "config", "check"],
+        &[("SHONIN_ISSUER", "http://localhost:8443")],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("`issuer`") && stderr(&out).contains("https"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn config_check_redacts_the_database_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = shonin(
+        dir.path(),
+        &["--dev", "config", "check"],
+        &[(
+            "SHONIN_STORAGE__URL",
+            "postgres://shonin:s3cr3t-pw@db.internal/shonin",
+        )],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("REDACTED") && !text.contains("s3cr3t-pw"),
+        "{text}"
+    );
+    assert!(text.contains("# master key: from file"), "{text}");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Server {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+impl Server {
+    fn start(dir: &Path, port: u16) -> Server {
+        let child = Command::new(BIN)
+            .current_dir(dir)
+            .args(["serve", "--dev"])
+            .env_remove("SHONIN_MASTER_KEY")
+            .env("SHONIN_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+            .env("SHONIN_ISSUER", format!("https://localhost:{port}"))
+            .env("SHONIN_KEYS__RELOAD_INTERVAL_SECS", "1")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("server.log")).unwrap())
+            .spawn()
+            .unwrap();
+        Server {
+            child,
+            log: dir.join("server.log"),
+        }
+    }
+
+    /// SIGTERM, then wait; async so this test's own HTTP client can answer the server's HTTP/2
+    /// GOAWAY/PING while it drains.
+    async fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server did not stop after SIGTERM; log:\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn client(dir: &Path) -> reqwest::Client {
+    let ca = std::fs::read(dir.join("shonin-data/tls/dev-ca.pem")).unwrap();
+    let ca = reqwest::Certificate::from_pem(&ca).unwrap();
+    reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .build()
+        .unwrap()
+}
+
+async fn wait_ready(dir: &Path, port: u16) -> (reqwest::Client, Duration) {
+    let started = Instant::now();
+    let ca_path = dir.join("shonin-data/tls/dev-ca.pem");
+    loop {
+        if ca_path.exists() {
+            let c = client(dir);
+            if let Ok(r) = c
+                .get(format!("https://localhost:{port}/readyz"))
+                .send()
+                .await
+                && r.status() == 200
+            {
+                return (c, started.elapsed());
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "server not ready in 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn kids(c: &reqwest::Client, port: u16) -> Vec<String> {
+    let jwks: serde_json::Value = c
+        .get(format!("https://localhost:{port}/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn serve_dev_rotate_shutdown_verify_and_detect_tampering() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+
+    // First run creates the data directory and serves over TLS trusted via the dev CA.
+    let server = Server::start(dir.path(), port);
+    let (c, first_ready) = wait_ready(dir.path(), port).await;
+    eprintln!("first run ready after {first_ready:?} (includes creating keys and the dev CA)");
+    for f in [
+        "shonin.db",
+        "keyring.json",
+        "master.key",
+        "tls/dev-ca.pem",
+        "tls/server.pem",
+    ] {
+        assert!(
+            dir.path().join("shonin-data").join(f).exists(),
+            "{f} created"
+        );
+    }
+    let resp = c
+        .get(format!("https://localhost:{port}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let before = kids(&c, port).await;
+    assert_eq!(before.len(), 2);
+
+    // Rotation from another process reaches the running server without a restart.
+    let out = shonin(dir.path(), &["--dev", "keys", "rotate"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let next_kid = stdout(&out)
+        .lines()
+        .find_map(|l| l.strip_prefix("next     "))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !kids(&c, port).await.contains(&next_kid) {
+        assert!(Instant::now() < deadline, "rotation not picked up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let after = kids(&c, port).await;
+    assert_eq!(after.len(), 3, "retired, current and next: {after:?}");
+    assert!(before.iter().all(|k| after.contains(k)));
+
+    let list = shonin(dir.path(), &["--dev", "keys", "list"], &[]);
+    assert!(list.status.success());
+    let listing = stdout(&list);
+    assert_eq!(listing.matches("current").count(), 1, "{listing}");
+    assert!(
+        listing.contains("retired") && listing.contains("next"),
+        "{listing}"
+    );
+
+    // SIGTERM: graceful stop, exit status 0.
+    let status = server.terminate().await;
+    assert!(status.success(), "exit status {status}");
+
+    // Second run reuses everything.
+    let server = Server::start(dir.path(), port);
+    let (_c, second_ready) = wait_ready(dir.path(), port).await;
+    eprintln!("second run ready after {second_ready:?}");
+    assert!(server.terminate().await.success());
+
+    let out = shonin(dir.path(), &["--dev", "audit", "verify"], &[]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).starts_with("audit chain OK"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = shonin(dir.path(), &["--dev", "audit", "export"], &[]);
+    assert!(out.status.success());
+    let actions: Vec<String> = stdout(&out)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["action"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    for expected in ["keys.create", "server.start", "keys.rotate", "server.stop"] {
+        assert!(
+            actions.iter().any(|a| a == expected),
+            "{expected} in {actions:?}"
+        );
+    }
+
+    // Editing one stored entry is reported with its sequence number. The append-only trigger
+    // stops casual edits; an attacker with database access drops it first.
+    let db = dir.path().join("shonin-data/shonin.db");
+    let url = format!("sqlite:{}", db.display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query("DROP TRIGGER audit_entries_no_update")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_entries SET action = 'keys.list' WHERE seq = 2")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let out = shonin(dir.path(), &["--dev", "audit", "verify"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("BROKEN at seq 2"), "{}", stdout(&out));
+}

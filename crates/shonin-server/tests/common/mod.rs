@@ -1,0 +1,100 @@
+//! Test harness: a complete in-process application on a fresh SQLite file (or PostgreSQL).
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, Response};
+use http_body_util::BodyExt;
+use shonin_server::config::{Config, ServerMode};
+use shonin_server::state::AppState;
+use shonin_server::tls::ConnectionInfo;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use tower::ServiceExt;
+
+pub struct TestApp {
+    pub state: AppState,
+    pub router: Router,
+    pub dir: tempfile::TempDir,
+}
+
+pub fn test_config(dir: &std::path::Path) -> Config {
+    let mut c = Config::defaults(true, dir);
+    c.server.mode = ServerMode::Tls;
+    c.log.level = "warn".into();
+    c
+}
+
+impl TestApp {
+    pub async fn new() -> TestApp {
+        Self::with(|_| {}).await
+    }
+
+    pub async fn with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = test_config(dir.path());
+        tweak(&mut config);
+        std::fs::write(
+            config.keys.master_key_file.as_ref().unwrap(),
+            shonin_keys::MasterKey::generate()
+                .unwrap()
+                .to_base64()
+                .as_bytes(),
+        )
+        .unwrap();
+        set_private(config.keys.master_key_file.as_ref().unwrap());
+        let state = shonin_server::runtime::build_state(config).await.unwrap();
+        let router = shonin_server::routes::router(state.clone());
+        TestApp { state, router, dir }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Sends `req` as if from `peer`.
+    pub async fn send_from(&self, peer: &str, mut req: Request<Body>) -> Response<Body> {
+        let peer: SocketAddr = peer.parse().unwrap();
+        req.extensions_mut().insert(ConnectionInfo::plain(peer));
+        self.router.clone().oneshot(req).await.unwrap()
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> Response<Body> {
+        self.send_from("127.0.0.1:40000", req).await
+    }
+
+    pub async fn get(&self, uri: &str) -> Response<Body> {
+        self.send(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+    }
+
+    /// Audit entries written so far (after flushing nothing: appends are awaited by callers).
+    pub async fn audit_entries(&self) -> Vec<shonin_audit::SealedEntry> {
+        use shonin_audit::AuditStore;
+        self.state.store.entries(1, 10_000).await.unwrap()
+    }
+}
+
+#[cfg(unix)]
+pub fn set_private(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+pub async fn body_json(resp: Response<Body>) -> serde_json::Value {
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    serde_json::from_slice(&bytes)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)))
+}
+
+pub async fn body_text(resp: Response<Body>) -> String {
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8_lossy(&bytes).into_owned()
+}

@@ -1,0 +1,305 @@
+//! [`AuditStore`] over both engines: serialised, all-or-nothing appends that never fork the chain.
+
+use crate::engine::{Engine, Sql};
+use crate::error::sqlx_err;
+use crate::store::Store;
+use async_trait::async_trait;
+use shonin_audit::chain::{self, format_time, parse_time};
+use shonin_audit::{
+    Actor, ActorKind, AuditRecord, AuditStore, Checkpoint, Hash, Outcome, SealedEntry,
+};
+use shonin_types::StorageError;
+use sqlx::{
+    ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, QueryBuilder, Row, Type,
+};
+
+/// Entries per INSERT statement: 12 parameters each keeps a statement far below both engines'
+/// parameter limits (SQLite 32 766, PostgreSQL 65 535).
+const ROWS_PER_INSERT: usize = 500;
+
+const ENTRY_COLUMNS: &str = "seq, time, actor_kind, actor_id, action, target, outcome, reason, \
+                             source_ip, request_id, prev_hash, hash";
+
+impl<DB: Engine> Sql<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB> + Default,
+    for<'e> i64: Encode<'e, DB> + Decode<'e, DB> + Type<DB>,
+    for<'e> String: Encode<'e, DB> + Decode<'e, DB> + Type<DB>,
+    for<'e> Option<String>: Encode<'e, DB>,
+    for<'e> Vec<u8>: Encode<'e, DB> + Decode<'e, DB> + Type<DB>,
+    &'static str: ColumnIndex<DB::Row>,
+{
+    async fn append(&self, records: Vec<AuditRecord>) -> Result<Vec<SealedEntry>, StorageError> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let _queued = match &self.append_gate {
+            Some(gate) => Some(gate.lock().await),
+            None => None,
+        };
+        let mut tx = self
+            .pool
+            .begin_with(DB::BEGIN_APPEND)
+            .await
+            .map_err(sqlx_err("audit append"))?;
+        match append_in(&mut tx, records).await {
+            Ok(sealed) => {
+                tx.commit().await.map_err(sqlx_err("audit append"))?;
+                Ok(sealed)
+            }
+            Err(e) => {
+                // Dropping `tx` only queues the rollback; roll back now so SQLite's write lock
+                // and PostgreSQL's row lock are released before the next append queues up.
+                if let Err(rb) = tx.rollback().await {
+                    tracing::warn!(error = %rb, "audit append: rollback failed");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn entries(&self, from_seq: u64, limit: u32) -> Result<Vec<SealedEntry>, StorageError> {
+        let from = i64::try_from(from_seq).unwrap_or(i64::MAX);
+        let rows = sqlx::query(
+            "SELECT seq, time, actor_kind, actor_id, action, target, outcome, reason, source_ip, \
+             request_id, prev_hash, hash FROM audit_entries WHERE seq >= $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(from)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(sqlx_err("audit entries"))?;
+        rows.iter().map(decode_entry::<DB>).collect()
+    }
+
+    async fn head(&self) -> Result<Option<(u64, Hash)>, StorageError> {
+        let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(sqlx_err("audit head"))?;
+        let (seq, hash) = decode_head::<DB>(row)?;
+        Ok((seq != 0).then_some((seq, hash)))
+    }
+
+    async fn put_checkpoint(&self, cp: &Checkpoint) -> Result<(), StorageError> {
+        let seq = i64::try_from(cp.seq)
+            .map_err(|_| StorageError::Conflict("audit checkpoint: seq out of range".into()))?;
+        // Two nodes may checkpoint the same seq; the first one stored stands.
+        sqlx::query(
+            "INSERT INTO audit_checkpoints (seq, hash, created_at, jws) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (seq) DO NOTHING",
+        )
+        .bind(seq)
+        .bind(cp.hash.to_vec())
+        .bind(format_time(cp.created_at))
+        .bind(cp.jws.clone())
+        .execute(&self.pool)
+        .await
+        .map_err(sqlx_err("audit checkpoint"))?;
+        Ok(())
+    }
+
+    async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StorageError> {
+        let rows =
+            sqlx::query("SELECT seq, hash, created_at, jws FROM audit_checkpoints ORDER BY seq")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(sqlx_err("audit checkpoints"))?;
+        rows.iter().map(decode_checkpoint::<DB>).collect()
+    }
+}
+
+/// Reads and locks the head, seals `records` after it, inserts them and moves the head.
+async fn append_in<DB: Engine>(
+    conn: &mut DB::Connection,
+    records: Vec<AuditRecord>,
+) -> Result<Vec<SealedEntry>, StorageError>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB> + Default,
+    for<'e> i64: Encode<'e, DB> + Decode<'e, DB> + Type<DB>,
+    for<'e> String: Encode<'e, DB> + Decode<'e, DB> + Type<DB>,
+    for<'e> Option<String>: Encode<'e, DB>,
+    for<'e> Vec<u8>: Encode<'e, DB> + Decode<'e, DB> + Type<DB>,
+    &'static str: ColumnIndex<DB::Row>,
+{
+    let head = sqlx::query(DB::LOCK_HEAD)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(sqlx_err("audit append"))?;
+    let (head_seq, mut prev) = decode_head::<DB>(head)?;
+    // Every seq of this batch fits the BIGINT column iff the last one does.
+    let last_seq = i64::try_from(head_seq)
+        .ok()
+        .zip(i64::try_from(records.len()).ok())
+        .and_then(|(head, n)| head.checked_add(n))
+        .ok_or_else(|| StorageError::Corrupt("audit head: sequence exhausted".into()))?;
+
+    let mut sealed = Vec::with_capacity(records.len());
+    for (seq, record) in (head_seq + 1..).zip(records) {
+        let entry = chain::seal(seq, prev, record);
+        prev = entry.hash;
+        sealed.push(entry);
+    }
+
+    for chunk in sealed.chunks(ROWS_PER_INSERT) {
+        let mut insert =
+            QueryBuilder::<DB>::new(format!("INSERT INTO audit_entries ({ENTRY_COLUMNS}) "));
+        insert.push_values(chunk, |mut row, e| {
+            let r = &e.record;
+            // Cannot fall back: every seq is at most `last_seq`, checked above.
+            row.push_bind(i64::try_from(e.seq).unwrap_or(last_seq))
+                .push_bind(format_time(r.time))
+                .push_bind(r.actor.kind.as_str().to_owned())
+                .push_bind(r.actor.id.clone())
+                .push_bind(r.action.clone())
+                .push_bind(r.target.clone())
+                .push_bind(r.outcome.as_str().to_owned())
+                .push_bind(r.reason.clone())
+                .push_bind(r.source_ip.map(|ip| ip.to_string()))
+                .push_bind(r.request_id.clone())
+                .push_bind(e.prev_hash.to_vec())
+                .push_bind(e.hash.to_vec());
+        });
+        insert
+            .build()
+            .execute(&mut *conn)
+            .await
+            .map_err(sqlx_err("audit append"))?;
+    }
+
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+        .bind(last_seq)
+        .bind(prev.to_vec())
+        .execute(&mut *conn)
+        .await
+        .map_err(sqlx_err("audit append"))?;
+    Ok(sealed)
+}
+
+fn corrupt_head(what: &str) -> StorageError {
+    StorageError::Corrupt(format!("audit head: {what}"))
+}
+
+fn decode_head<DB: Database>(row: Option<DB::Row>) -> Result<(u64, Hash), StorageError>
+where
+    for<'e> i64: Decode<'e, DB> + Type<DB>,
+    for<'e> Vec<u8>: Decode<'e, DB> + Type<DB>,
+    &'static str: ColumnIndex<DB::Row>,
+{
+    // The migration creates the row; without it the chain's end is unknown.
+    let row = row.ok_or_else(|| corrupt_head("row missing (was the database migrated?)"))?;
+    let seq: i64 = row
+        .try_get("seq")
+        .map_err(|_| corrupt_head("seq does not decode"))?;
+    let hash: Vec<u8> = row
+        .try_get("hash")
+        .map_err(|_| corrupt_head("hash does not decode"))?;
+    let seq = u64::try_from(seq).map_err(|_| corrupt_head("negative seq"))?;
+    let hash = Hash::try_from(hash.as_slice()).map_err(|_| corrupt_head("hash is not 32 bytes"))?;
+    Ok((seq, hash))
+}
+
+/// A row as stored, or [`StorageError::Corrupt`] naming its seq and the first field that does not
+/// decode. Never re-seals: `hash` and `prev_hash` are returned as stored for the verifier.
+fn decode_entry<DB: Database>(row: &DB::Row) -> Result<SealedEntry, StorageError>
+where
+    for<'e> i64: Decode<'e, DB> + Type<DB>,
+    for<'e> String: Decode<'e, DB> + Type<DB>,
+    for<'e> Vec<u8>: Decode<'e, DB> + Type<DB>,
+    &'static str: ColumnIndex<DB::Row>,
+{
+    let seq: i64 = row
+        .try_get("seq")
+        .map_err(|_| StorageError::Corrupt("audit entry: seq does not decode".into()))?;
+    let bad = |what: &str| StorageError::Corrupt(format!("audit entry {seq}: {what}"));
+    let text = |col: &'static str| -> Result<String, StorageError> {
+        row.try_get::<String, _>(col)
+            .map_err(|_| bad(&format!("{col} does not decode")))
+    };
+    let opt_text = |col: &'static str| -> Result<Option<String>, StorageError> {
+        row.try_get::<Option<String>, _>(col)
+            .map_err(|_| bad(&format!("{col} does not decode")))
+    };
+    let hash = |col: &'static str| -> Result<Hash, StorageError> {
+        let bytes: Vec<u8> = row
+            .try_get(col)
+            .map_err(|_| bad(&format!("{col} does not decode")))?;
+        Hash::try_from(bytes.as_slice()).map_err(|_| bad(&format!("{col} is not 32 bytes")))
+    };
+
+    let seq_u = u64::try_from(seq).map_err(|_| bad("negative seq"))?;
+    let time = parse_time(&text("time")?).ok_or_else(|| bad("time is not RFC 3339"))?;
+    let kind = ActorKind::parse(&text("actor_kind")?).ok_or_else(|| bad("unknown actor kind"))?;
+    let outcome = Outcome::parse(&text("outcome")?).ok_or_else(|| bad("unknown outcome"))?;
+    let source_ip = opt_text("source_ip")?
+        .map(|s| s.parse().map_err(|_| bad("source_ip is not an IP address")))
+        .transpose()?;
+    Ok(SealedEntry {
+        seq: seq_u,
+        record: AuditRecord {
+            time,
+            actor: Actor {
+                kind,
+                id: text("actor_id")?,
+            },
+            action: text("action")?,
+            target: text("target")?,
+            outcome,
+            reason: opt_text("reason")?,
+            source_ip,
+            request_id: opt_text("request_id")?,
+        },
+        prev_hash: hash("prev_hash")?,
+        hash: hash("hash")?,
+    })
+}
+
+fn decode_checkpoint<DB: Database>(row: &DB::Row) -> Result<Checkpoint, StorageError>
+where
+    for<'e> i64: Decode<'e, DB> + Type<DB>,
+    for<'e> String: Decode<'e, DB> + Type<DB>,
+    for<'e> Vec<u8>: Decode<'e, DB> + Type<DB>,
+    &'static str: ColumnIndex<DB::Row>,
+{
+    let seq: i64 = row
+        .try_get("seq")
+        .map_err(|_| StorageError::Corrupt("audit checkpoint: seq does not decode".into()))?;
+    let bad = |what: &str| StorageError::Corrupt(format!("audit checkpoint {seq}: {what}"));
+    let hash: Vec<u8> = row
+        .try_get("hash")
+        .map_err(|_| bad("hash does not decode"))?;
+    let created_at: String = row
+        .try_get("created_at")
+        .map_err(|_| bad("created_at does not decode"))?;
+    Ok(Checkpoint {
+        seq: u64::try_from(seq).map_err(|_| bad("negative seq"))?,
+        hash: Hash::try_from(hash.as_slice()).map_err(|_| bad("hash is not 32 bytes"))?,
+        created_at: parse_time(&created_at).ok_or_else(|| bad("created_at is not RFC 3339"))?,
+        jws: row.try_get("jws").map_err(|_| bad("jws does not decode"))?,
+    })
+}
+
+#[async_trait]
+impl AuditStore for Store {
+    async fn append(&self, records: Vec<AuditRecord>) -> Result<Vec<SealedEntry>, StorageError> {
+        dispatch!(self, s => s.sql.append(records).await)
+    }
+
+    async fn entries(&self, from_seq: u64, limit: u32) -> Result<Vec<SealedEntry>, StorageError> {
+        dispatch!(self, s => s.sql.entries(from_seq, limit).await)
+    }
+
+    async fn head(&self) -> Result<Option<(u64, Hash)>, StorageError> {
+        dispatch!(self, s => s.sql.head().await)
+    }
+
+    async fn put_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StorageError> {
+        dispatch!(self, s => s.sql.put_checkpoint(checkpoint).await)
+    }
+
+    async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StorageError> {
+        dispatch!(self, s => s.sql.checkpoints().await)
+    }
+}

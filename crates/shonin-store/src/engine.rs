@@ -1,0 +1,64 @@
+//! What differs between the two engines, in one place, so every port is written once over
+//! [`Sql<DB>`].
+//!
+//! Both engines accept `$1`-style parameters, `ON CONFLICT … DO UPDATE … WHERE`, and `RETURNING`
+//! (SQLite ≥ 3.35), so the shared queries are the same text. Only the chain lock differs.
+
+use shonin_types::Clock;
+use sqlx::{Database, Pool, Postgres, Sqlite};
+use std::sync::Arc;
+
+/// An engine-specific detail the shared queries need.
+pub(crate) trait Engine: Database {
+    /// Opens the transaction in which an audit append reads and moves the head.
+    const BEGIN_APPEND: &'static str;
+    /// Reads the head inside that transaction, holding the lock that serialises appends across
+    /// every process sharing the database.
+    const LOCK_HEAD: &'static str;
+
+    fn rows_affected(result: &Self::QueryResult) -> u64;
+}
+
+impl Engine for Sqlite {
+    // SQLite has one writer per database file. `BEGIN IMMEDIATE` takes the write lock before the
+    // head is read (waiting up to `busy_timeout`), so two processes cannot read the same head.
+    const BEGIN_APPEND: &'static str = "BEGIN IMMEDIATE";
+    const LOCK_HEAD: &'static str = "SELECT seq, hash FROM audit_head WHERE id = 1";
+
+    fn rows_affected(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
+}
+
+impl Engine for Postgres {
+    // READ COMMITTED explicitly: under a server default of SERIALIZABLE a waiter on the row lock
+    // would fail with a serialisation error instead of reading the new head.
+    const BEGIN_APPEND: &'static str = "BEGIN ISOLATION LEVEL READ COMMITTED";
+    // The row lock on the single head row serialises appends across nodes; a waiter re-reads the
+    // committed row once the lock is released.
+    const LOCK_HEAD: &'static str = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
+
+    fn rows_affected(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
+}
+
+/// A connection pool of one engine plus what every port needs beside it.
+pub(crate) struct Sql<DB: Database> {
+    pub(crate) pool: Pool<DB>,
+    pub(crate) clock: Arc<dyn Clock>,
+    /// Queues this process's audit appends before they contend for the database lock. SQLite's
+    /// lock waits are sleeps (busy handler), so many local writers would otherwise burn the
+    /// busy timeout; PostgreSQL queues fairly on the row lock and does not need it.
+    pub(crate) append_gate: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+impl<DB: Database> Clone for Sql<DB> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            clock: Arc::clone(&self.clock),
+            append_gate: self.append_gate.clone(),
+        }
+    }
+}

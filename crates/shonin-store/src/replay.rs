@@ -1,0 +1,69 @@
+//! [`ReplayStore`] over both engines: one atomic statement per check.
+
+use crate::engine::{Engine, Sql};
+use crate::error::sqlx_err;
+use crate::store::Store;
+use crate::timestamp::to_micros;
+use async_trait::async_trait;
+use shonin_types::StorageError;
+use shonin_types::ports::ReplayStore;
+use sqlx::{Encode, Executor, IntoArguments, Type};
+use time::OffsetDateTime;
+
+impl<DB: Engine> Sql<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'e> i64: Encode<'e, DB> + Type<DB>,
+    for<'e> &'e str: Encode<'e, DB> + Type<DB>,
+{
+    async fn first_use(
+        &self,
+        namespace: &str,
+        key: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StorageError> {
+        let now = to_micros(self.clock.now());
+        // Insert if absent; an existing row is taken over only if it has expired. Under
+        // concurrency the loser of the insert race waits for the winner's row and then finds it
+        // unexpired, so exactly one caller sees a changed row.
+        let result = sqlx::query(
+            "INSERT INTO replay_cache (namespace, key, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (namespace, key) DO UPDATE SET expires_at = excluded.expires_at \
+             WHERE replay_cache.expires_at <= $4",
+        )
+        .bind(namespace)
+        .bind(key)
+        .bind(to_micros(expires_at))
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(sqlx_err("replay check"))?;
+        Ok(DB::rows_affected(&result) == 1)
+    }
+
+    async fn sweep_replays(&self, now: OffsetDateTime) -> Result<u64, StorageError> {
+        let result = sqlx::query("DELETE FROM replay_cache WHERE expires_at <= $1")
+            .bind(to_micros(now))
+            .execute(&self.pool)
+            .await
+            .map_err(sqlx_err("replay sweep"))?;
+        Ok(DB::rows_affected(&result))
+    }
+}
+
+#[async_trait]
+impl ReplayStore for Store {
+    async fn first_use(
+        &self,
+        namespace: &str,
+        key: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StorageError> {
+        dispatch!(self, s => s.sql.first_use(namespace, key, expires_at).await)
+    }
+
+    async fn sweep_replays(&self, now: OffsetDateTime) -> Result<u64, StorageError> {
+        dispatch!(self, s => s.sql.sweep_replays(now).await)
+    }
+}

@@ -1,0 +1,216 @@
+//! Fresh throw-away databases for contract tests, here and in the server crate (feature
+//! `testing`; never enable it in a release build).
+//!
+//! SQLite: a new file in a temporary directory. PostgreSQL: a new database `shonin_t_<uuid>` on
+//! the server named by `SHONIN_TEST_POSTGRES_URL` (default [`DEFAULT_POSTGRES_URL`]), dropped
+//! afterwards. An unreachable PostgreSQL is an error that says how to start one: PostgreSQL tests
+//! never skip silently.
+
+use crate::error::sqlx_err;
+use crate::store::{Store, StoreOptions};
+use shonin_types::StorageError;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use std::future::Future;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Names the PostgreSQL server (any database on it) that tests create their databases on.
+pub const POSTGRES_URL_ENV: &str = "SHONIN_TEST_POSTGRES_URL";
+/// Used when [`POSTGRES_URL_ENV`] is unset: a local server with trust authentication.
+pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+const HOW_TO_START_POSTGRES: &str = "the PostgreSQL contract tests need a running server: \
+    start one (Debian: `apt-get install -y postgresql && pg_ctlcluster 15 main start`; the \
+    default URL expects trust authentication for user postgres on 127.0.0.1:5432) or set \
+    SHONIN_TEST_POSTGRES_URL=postgres://USER:PASSWORD@HOST:PORT/postgres";
+
+/// Which engine a test database uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestEngine {
+    Sqlite,
+    Postgres,
+}
+
+/// A migrated database that exists only for one test.
+#[derive(Debug)]
+pub struct TestDb {
+    store: Store,
+    url: String,
+    cleanup: Cleanup,
+}
+
+#[derive(Debug)]
+enum Cleanup {
+    Sqlite(tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+/// The PostgreSQL server URL tests use.
+pub fn postgres_admin_url() -> String {
+    std::env::var(POSTGRES_URL_ENV).unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned())
+}
+
+impl TestDb {
+    /// A fresh, migrated database on `engine`.
+    pub async fn create(engine: TestEngine) -> Result<TestDb, StorageError> {
+        match engine {
+            TestEngine::Sqlite => Self::sqlite().await,
+            TestEngine::Postgres => Self::postgres().await,
+        }
+    }
+
+    /// A fresh, migrated SQLite file in a new temporary directory.
+    pub async fn sqlite() -> Result<TestDb, StorageError> {
+        let dir = tempfile::tempdir()
+            .map_err(|e| StorageError::Unavailable(format!("cannot create a temp dir: {e}")))?;
+        let url = format!("sqlite://{}", dir.path().join("shonin.db").display());
+        let store = Store::connect(&url, &StoreOptions::default()).await?;
+        store.migrate().await?;
+        Ok(TestDb {
+            store,
+            url,
+            cleanup: Cleanup::Sqlite(dir),
+        })
+    }
+
+    /// A fresh, migrated PostgreSQL database `shonin_t_<uuid>`.
+    pub async fn postgres() -> Result<TestDb, StorageError> {
+        let admin_url = postgres_admin_url();
+        let name = format!("shonin_t_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = admin_connection(&admin_url).await?;
+        // `name` is ours: lower-case letters, digits and underscores only.
+        sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .map_err(sqlx_err("create test database"))?;
+        admin.close().await.ok();
+
+        let mut url = url::Url::parse(&admin_url)
+            .map_err(|_| StorageError::Unavailable(format!("{POSTGRES_URL_ENV} is not a URL")))?;
+        url.set_path(&format!("/{name}"));
+        let url = url.to_string();
+        let cleanup = Cleanup::Postgres { admin_url, name };
+        let store = match Store::connect(&url, &StoreOptions::default()).await {
+            Ok(store) => store,
+            Err(e) => {
+                drop_postgres(&cleanup).await.ok();
+                return Err(e);
+            }
+        };
+        let db = TestDb {
+            store,
+            url,
+            cleanup,
+        };
+        if let Err(e) = db.store.migrate().await {
+            db.destroy().await.ok();
+            return Err(e);
+        }
+        Ok(db)
+    }
+
+    /// The store, already migrated.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// A URL another process can pass to [`Store::connect`] to open the same database.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Closes the pool and removes the database (the file, or `DROP DATABASE … WITH (FORCE)`).
+    pub async fn destroy(self) -> Result<(), StorageError> {
+        self.store.close().await;
+        match self.cleanup {
+            Cleanup::Sqlite(dir) => dir
+                .close()
+                .map_err(|e| StorageError::Unavailable(format!("cannot remove test dir: {e}"))),
+            postgres @ Cleanup::Postgres { .. } => drop_postgres(&postgres).await,
+        }
+    }
+}
+
+/// Runs `body` against a fresh migrated database on `engine` and destroys the database afterwards,
+/// also when `body` panics (the panic is then resumed, so the test still fails).
+pub async fn with_fresh_store<F, Fut>(engine: TestEngine, body: F) -> Result<(), StorageError>
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    with_fresh_db(engine, |store, _url| body(store)).await
+}
+
+/// Like [`with_fresh_store`], also passing the database URL (for tests that start other
+/// processes on the same database).
+pub async fn with_fresh_db<F, Fut>(engine: TestEngine, body: F) -> Result<(), StorageError>
+where
+    F: FnOnce(Store, String) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let db = TestDb::create(engine).await?;
+    let outcome = tokio::spawn(body(db.store().clone(), db.url().to_owned())).await;
+    let destroyed = db.destroy().await;
+    if let Err(join) = outcome {
+        if join.is_panic() {
+            std::panic::resume_unwind(join.into_panic());
+        }
+        return Err(StorageError::Unavailable(format!(
+            "test body did not finish: {join}"
+        )));
+    }
+    destroyed
+}
+
+/// Executes `sql` (one or more statements) directly, bypassing the ports: for tests that tamper
+/// with stored rows. Returns the rows affected.
+pub async fn raw_execute(store: &Store, sql: &str) -> Result<u64, StorageError> {
+    let sql = AssertSqlSafe(sql.to_owned());
+    match store {
+        Store::Sqlite(s) => sqlx::raw_sql(sql)
+            .execute(&s.sql.pool)
+            .await
+            .map(|r| r.rows_affected()),
+        Store::Postgres(s) => sqlx::raw_sql(sql)
+            .execute(&s.sql.pool)
+            .await
+            .map(|r| r.rows_affected()),
+    }
+    .map_err(sqlx_err("raw test statement"))
+}
+
+async fn admin_connection(admin_url: &str) -> Result<PgConnection, StorageError> {
+    let options = PgConnectOptions::from_str(admin_url)
+        .map_err(|_| StorageError::Unavailable(format!("{POSTGRES_URL_ENV} is not a valid URL")))?;
+    let shown = format!("{}:{}", options.get_host(), options.get_port());
+    match tokio::time::timeout(
+        Duration::from_secs(10),
+        PgConnection::connect_with(&options),
+    )
+    .await
+    {
+        Ok(Ok(conn)) => Ok(conn),
+        Ok(Err(e)) => Err(StorageError::Unavailable(format!(
+            "PostgreSQL at {shown} is not reachable ({e}); {HOW_TO_START_POSTGRES}"
+        ))),
+        Err(_) => Err(StorageError::Unavailable(format!(
+            "PostgreSQL at {shown} did not answer within 10 s; {HOW_TO_START_POSTGRES}"
+        ))),
+    }
+}
+
+async fn drop_postgres(cleanup: &Cleanup) -> Result<(), StorageError> {
+    let Cleanup::Postgres { admin_url, name } = cleanup else {
+        return Ok(());
+    };
+    let mut admin = admin_connection(admin_url).await?;
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await
+    .map_err(sqlx_err("drop test database"))?;
+    admin.close().await.ok();
+    Ok(())
+}

@@ -1,0 +1,23 @@
+//! The storage contract, run against SQLite and PostgreSQL.
+//!
+//! Each test body is written once as `async fn name(store: &Store)` and `contract_tests!` runs it
+//! as `<module>::sqlite::name` and `<module>::postgres::name`, each on a fresh migrated database
+//! (`shonin_store::testing`). PostgreSQL tests fail, never skip, when no server is reachable.
+//! One test binary, so the suite links once.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+#[macro_use]
+mod suite;
+
+mod audit;
+mod concurrency;
+mod engine;
+mod flow;
+mod replay;
+mod tamper;
+mod two_process;
