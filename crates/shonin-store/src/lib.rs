@@ -29,12 +29,15 @@ macro_rules! dispatch {
 }
 
 mod audit;
+mod client;
 mod engine;
 mod error;
 mod flow;
 mod replay;
 mod store;
 mod timestamp;
+mod token;
+mod user;
 
 #[cfg(feature = "testing")]
 pub mod testing;

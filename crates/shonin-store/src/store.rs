@@ -91,6 +91,7 @@ impl fmt::Debug for PgStore {
 pub struct SweepCounts {
     pub replays: u64,
     pub flows: u64,
+    pub tokens: u64,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -162,6 +163,7 @@ impl Store {
         Ok(SweepCounts {
             replays: self.sweep_replays(now).await?,
             flows: self.sweep_flows(now).await?,
+            tokens: shonin_oauth::TokenStore::sweep_tokens(self, now).await?,
         })
     }
 

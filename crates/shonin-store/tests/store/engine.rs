@@ -45,7 +45,8 @@ async fn sweep_runs_both_sweepers(store: &Store) {
         swept,
         shonin_store::SweepCounts {
             replays: 1,
-            flows: 2
+            flows: 2,
+            tokens: 0
         }
     );
 }

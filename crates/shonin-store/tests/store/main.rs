@@ -15,9 +15,12 @@
 mod suite;
 
 mod audit;
+mod clients;
 mod concurrency;
 mod engine;
 mod flow;
 mod replay;
 mod tamper;
+mod tokens;
 mod two_process;
+mod users;

@@ -1,0 +1,489 @@
+//! The token endpoint's grants (RFC 6749 §4.1.3, §4.4, §6) under FAPI 2.0: authorization codes
+//! that live 60 s and are used once, sender-constrained tokens only, refresh tokens bound to the
+//! same DPoP key and not rotated (FAPI 2.0 §5.3.2.1 item 8).
+//!
+//! The HTTP layer has already authenticated the client and verified the DPoP proof; these
+//! functions take the results, the stores and the current time.
+
+use crate::claims::{
+    self, ACCESS_TOKEN_TYP, AccessTokenInput, ClaimsError, ID_TOKEN_TYP, IdTokenInput,
+};
+use crate::client::{Client, ClientId, GrantType};
+use crate::pkce::{self, CodeChallenge, CodeVerifier, PkceError};
+use crate::token_record::{TokenKind, TokenRecord, TokenStore, token_hash};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use shonin_keys::{KeyError, Signer, sign_jwt};
+use shonin_types::StorageError;
+use shonin_types::ports::FlowStore;
+use time::{Duration, OffsetDateTime};
+
+/// Flow-record kind of an authorization code.
+pub const CODE_KIND: &str = "code";
+/// FAPI 2.0 §5.3.2.1 item 10: codes live at most 60 s.
+pub const CODE_LIFETIME: Duration = Duration::seconds(60);
+const ISSUED: &str = "issued";
+const REDEEMED: &str = "redeemed";
+/// A redeemed code presented again: its grant's tokens are revoked (RFC 6749 §10.5).
+const REUSED: &str = "reused";
+
+/// Why a grant was refused. Each variant names its OAuth error code.
+#[derive(Debug, thiserror::Error)]
+pub enum GrantError {
+    #[error("grant_type is required")]
+    MissingGrantType,
+    #[error("grant_type `{0}` is not supported")]
+    UnsupportedGrantType(String),
+    #[error("the client may not use this grant type")]
+    GrantNotAllowed,
+    #[error("parameter `{0}` is required")]
+    MissingParameter(&'static str),
+    #[error("the authorization code is invalid or expired")]
+    UnknownCode,
+    #[error("the authorization code was already used; tokens issued from it are revoked")]
+    CodeReused,
+    #[error("the authorization code was issued to another client")]
+    CodeClientMismatch,
+    #[error("redirect_uri does not match the authorization request")]
+    RedirectUriMismatch,
+    #[error(transparent)]
+    Pkce(#[from] PkceError),
+    #[error("the DPoP proof is signed by another key than the one the grant is bound to")]
+    DpopKeyMismatch,
+    #[error("the refresh token is invalid, expired or revoked")]
+    InvalidRefreshToken,
+    #[error("scope `{0}` is not allowed for this client")]
+    ScopeNotAllowed(String),
+    #[error("requested scope exceeds the original grant")]
+    ScopeExceedsGrant,
+    #[error(transparent)]
+    Claims(#[from] ClaimsError),
+    #[error("signing failed: {0}")]
+    Sign(#[from] KeyError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("stored grant could not be decoded: {0}")]
+    Corrupt(String),
+}
+
+impl GrantError {
+    pub fn oauth_error(&self) -> &'static str {
+        match self {
+            GrantError::MissingGrantType | GrantError::MissingParameter(_) => "invalid_request",
+            GrantError::UnsupportedGrantType(_) => "unsupported_grant_type",
+            GrantError::GrantNotAllowed => "unauthorized_client",
+            GrantError::UnknownCode
+            | GrantError::CodeReused
+            | GrantError::CodeClientMismatch
+            | GrantError::RedirectUriMismatch
+            | GrantError::InvalidRefreshToken => "invalid_grant",
+            GrantError::Pkce(e) => e.oauth_error(),
+            GrantError::DpopKeyMismatch => "invalid_dpop_proof",
+            GrantError::ScopeNotAllowed(_) | GrantError::ScopeExceedsGrant => "invalid_scope",
+            GrantError::Claims(e) => e.oauth_error(),
+            GrantError::Sign(_) | GrantError::Storage(_) | GrantError::Corrupt(_) => "server_error",
+        }
+    }
+}
+
+/// What an authorization code stands for, stored until it is redeemed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CodeGrant {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub code_challenge: String,
+    pub dpop_jkt: Option<String>,
+    pub scope: Vec<String>,
+    pub authorization_details: Vec<Value>,
+    pub subject: String,
+    pub auth_time: i64,
+    pub acr: Option<String>,
+    pub amr: Vec<String>,
+    pub nonce: Option<String>,
+    pub grant_id: String,
+}
+
+/// The flow-record id of a code: hex SHA-256, so the database never holds the code itself.
+pub fn code_record_id(code: &str) -> String {
+    token_hash(code)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Lifetimes and audience of issued tokens.
+#[derive(Debug, Clone)]
+pub struct TokenPolicy {
+    pub issuer: String,
+    /// `aud` of access tokens (the resource servers); the issuer when empty.
+    pub audience: Vec<String>,
+    pub access_token_lifetime: Duration,
+    pub refresh_token_lifetime: Duration,
+    pub id_token_lifetime: Duration,
+}
+
+/// What every grant needs: the policy, the signing key, the stores and the current time.
+#[derive(Debug, Clone, Copy)]
+pub struct GrantContext<'a> {
+    pub policy: &'a TokenPolicy,
+    pub signer: &'a dyn Signer,
+    pub flows: &'a dyn FlowStore,
+    pub tokens: &'a dyn TokenStore,
+    pub now: OffsetDateTime,
+}
+
+/// A successful token response (RFC 6749 §5.1, RFC 9449 §5, RFC 9396 §7).
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorization_details: Option<Value>,
+}
+
+/// Everything needed to mint one set of tokens.
+#[derive(Debug)]
+struct Mint<'a> {
+    client_id: &'a ClientId,
+    subject: Option<&'a str>,
+    scope: String,
+    authorization_details: Option<Value>,
+    jkt: &'a str,
+    grant_id: String,
+    id_token: Option<IdTokenInput>,
+    new_refresh: bool,
+}
+
+async fn mint(ctx: &GrantContext<'_>, m: Mint<'_>) -> Result<TokenResponse, GrantError> {
+    let GrantContext {
+        policy,
+        signer,
+        tokens,
+        now,
+        ..
+    } = *ctx;
+    let audience = if policy.audience.is_empty() {
+        vec![policy.issuer.clone()]
+    } else {
+        policy.audience.clone()
+    };
+    let mut input = AccessTokenInput::new(
+        policy.issuer.clone(),
+        m.client_id.as_str(),
+        audience,
+        m.scope.clone(),
+        now,
+        claims::new_jti()?,
+    );
+    input.subject = m.subject.map(str::to_owned);
+    input.authorization_details = m.authorization_details.clone();
+    input.jkt = Some(m.jkt.to_owned());
+    input.lifetime = policy.access_token_lifetime;
+    let access_token = sign_jwt(
+        signer,
+        ACCESS_TOKEN_TYP,
+        &claims::access_token_claims(&input)?,
+    )
+    .await?;
+    let record = |token: &str, kind, lifetime: Duration| TokenRecord {
+        token_hash: token_hash(token),
+        kind,
+        client_id: m.client_id.clone(),
+        subject: m.subject.map(str::to_owned),
+        grant_id: m.grant_id.clone(),
+        scope: m.scope.clone(),
+        authorization_details: m.authorization_details.clone(),
+        cnf_jkt: Some(m.jkt.to_owned()),
+        cnf_x5t_s256: None,
+        issued_at: now,
+        expires_at: now + lifetime,
+        revoked_at: None,
+    };
+    tokens
+        .insert_token(&record(
+            &access_token,
+            TokenKind::Access,
+            policy.access_token_lifetime,
+        ))
+        .await?;
+    let refresh_token = if m.new_refresh {
+        let rt = claims::random_token(32)?;
+        tokens
+            .insert_token(&record(
+                &rt,
+                TokenKind::Refresh,
+                policy.refresh_token_lifetime,
+            ))
+            .await?;
+        Some(rt)
+    } else {
+        None
+    };
+    let id_token = match m.id_token {
+        Some(id) => Some(sign_jwt(signer, ID_TOKEN_TYP, &claims::id_token_claims(&id)?).await?),
+        None => None,
+    };
+    Ok(TokenResponse {
+        access_token,
+        token_type: "DPoP",
+        expires_in: policy.access_token_lifetime.whole_seconds(),
+        refresh_token,
+        id_token,
+        scope: m.scope,
+        authorization_details: m.authorization_details,
+    })
+}
+
+/// Parameters of an `authorization_code` request.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeRequest<'a> {
+    pub code: Option<&'a str>,
+    pub redirect_uri: Option<&'a str>,
+    pub code_verifier: Option<&'a str>,
+}
+
+/// RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.6) and DPoP code binding (RFC 9449 §10).
+pub async fn authorization_code(
+    ctx: &GrantContext<'_>,
+    client: &Client,
+    proof_jkt: &str,
+    req: CodeRequest<'_>,
+) -> Result<TokenResponse, GrantError> {
+    let GrantContext {
+        policy,
+        flows,
+        tokens,
+        now,
+        ..
+    } = *ctx;
+    if !client.allows_grant(GrantType::AuthorizationCode) {
+        return Err(GrantError::GrantNotAllowed);
+    }
+    let code = req.code.ok_or(GrantError::MissingParameter("code"))?;
+    let redirect_uri = req
+        .redirect_uri
+        .ok_or(GrantError::MissingParameter("redirect_uri"))?;
+    let verifier = CodeVerifier::parse(req.code_verifier)?;
+    let id = code_record_id(code);
+    let record = flows
+        .get_flow(CODE_KIND, &id, now)
+        .await?
+        .ok_or(GrantError::UnknownCode)?;
+    let grant: CodeGrant =
+        serde_json::from_slice(&record.data).map_err(|e| GrantError::Corrupt(e.to_string()))?;
+    if record.state != ISSUED {
+        return Err(reuse(flows, tokens, &id, &record.state, &record.data, &grant, now).await);
+    }
+    if grant.client_id != client.client_id.as_str() {
+        return Err(GrantError::CodeClientMismatch);
+    }
+    if grant.redirect_uri != redirect_uri {
+        return Err(GrantError::RedirectUriMismatch);
+    }
+    pkce::verify(&CodeChallenge::from_s256(&grant.code_challenge)?, &verifier)?;
+    if let Some(bound) = &grant.dpop_jkt
+        && !shonin_types::constant_time_eq(bound.as_bytes(), proof_jkt.as_bytes())
+    {
+        return Err(GrantError::DpopKeyMismatch);
+    }
+    // Single use: exactly one caller moves the code from `issued` to `redeemed`.
+    if flows
+        .transition_flow(CODE_KIND, &id, ISSUED, REDEEMED, &record.data, now)
+        .await?
+        .is_none()
+    {
+        let state = flows
+            .get_flow(CODE_KIND, &id, now)
+            .await?
+            .map(|r| r.state)
+            .unwrap_or_default();
+        return Err(reuse(flows, tokens, &id, &state, &record.data, &grant, now).await);
+    }
+    let openid = grant.scope.iter().any(|s| s == "openid");
+    let auth_time = OffsetDateTime::from_unix_timestamp(grant.auth_time)
+        .map_err(|e| GrantError::Corrupt(e.to_string()))?;
+    let id_token = openid.then(|| IdTokenInput {
+        issuer: policy.issuer.clone(),
+        subject: grant.subject.clone(),
+        client_id: grant.client_id.clone(),
+        nonce: grant.nonce.clone(),
+        auth_time,
+        acr: grant.acr.clone(),
+        amr: grant.amr.clone(),
+        issued_at: now,
+        lifetime: policy.id_token_lifetime,
+    });
+    let details = (!grant.authorization_details.is_empty())
+        .then(|| Value::Array(grant.authorization_details.clone()));
+    let response = mint(
+        ctx,
+        Mint {
+            client_id: &client.client_id,
+            subject: Some(&grant.subject),
+            scope: grant.scope.join(" "),
+            authorization_details: details,
+            jkt: proof_jkt,
+            grant_id: grant.grant_id.clone(),
+            id_token,
+            new_refresh: client.allows_grant(GrantType::RefreshToken),
+        },
+    )
+    .await?;
+    // A reuse that raced this redemption revoked the grant before these tokens existed; look
+    // again so they are revoked too.
+    if flows
+        .get_flow(CODE_KIND, &id, now)
+        .await?
+        .is_some_and(|r| r.state == REUSED)
+    {
+        tokens.revoke_grant(&grant.grant_id, now).await?;
+        return Err(GrantError::CodeReused);
+    }
+    Ok(response)
+}
+
+/// A code presented after it was redeemed: revoke everything issued from it (RFC 6749 §10.5).
+async fn reuse(
+    flows: &dyn FlowStore,
+    tokens: &dyn TokenStore,
+    id: &str,
+    state: &str,
+    data: &[u8],
+    grant: &CodeGrant,
+    now: OffsetDateTime,
+) -> GrantError {
+    if state == REDEEMED
+        && let Err(e) = flows
+            .transition_flow(CODE_KIND, id, REDEEMED, REUSED, data, now)
+            .await
+    {
+        return e.into();
+    }
+    match tokens.revoke_grant(&grant.grant_id, now).await {
+        Ok(_) => GrantError::CodeReused,
+        Err(e) => e.into(),
+    }
+}
+
+/// RFC 6749 §6: a new access token for a refresh token bound to the same DPoP key. The refresh
+/// token is not rotated (FAPI 2.0 §5.3.2.1 item 8).
+pub async fn refresh_token(
+    ctx: &GrantContext<'_>,
+    client: &Client,
+    proof_jkt: &str,
+    refresh_token: Option<&str>,
+    scope: Option<&str>,
+) -> Result<TokenResponse, GrantError> {
+    let GrantContext { tokens, now, .. } = *ctx;
+    if !client.allows_grant(GrantType::RefreshToken) {
+        return Err(GrantError::GrantNotAllowed);
+    }
+    let rt = refresh_token.ok_or(GrantError::MissingParameter("refresh_token"))?;
+    let record = tokens
+        .get_token(&token_hash(rt))
+        .await?
+        .ok_or(GrantError::InvalidRefreshToken)?;
+    if record.kind != TokenKind::Refresh
+        || !record.is_active(now)
+        || record.client_id != client.client_id
+    {
+        return Err(GrantError::InvalidRefreshToken);
+    }
+    match &record.cnf_jkt {
+        Some(bound) if shonin_types::constant_time_eq(bound.as_bytes(), proof_jkt.as_bytes()) => {}
+        _ => return Err(GrantError::DpopKeyMismatch),
+    }
+    let granted: Vec<&str> = record.scope.split(' ').filter(|s| !s.is_empty()).collect();
+    let scope = match scope {
+        None => record.scope.clone(),
+        Some(req) => {
+            // RFC 6749 §6: the requested scope must not exceed the original grant.
+            let asked: Vec<&str> = req.split(' ').filter(|s| !s.is_empty()).collect();
+            if asked.iter().any(|s| !granted.contains(s)) {
+                return Err(GrantError::ScopeExceedsGrant);
+            }
+            asked.join(" ")
+        }
+    };
+    mint(
+        ctx,
+        Mint {
+            client_id: &client.client_id,
+            subject: record.subject.as_deref(),
+            scope,
+            authorization_details: record.authorization_details.clone(),
+            jkt: proof_jkt,
+            grant_id: record.grant_id.clone(),
+            id_token: None,
+            new_refresh: false,
+        },
+    )
+    .await
+}
+
+/// RFC 6749 §4.4: a token for the client itself; no refresh token (§4.4.3).
+pub async fn client_credentials(
+    ctx: &GrantContext<'_>,
+    client: &Client,
+    proof_jkt: &str,
+    scope: Option<&str>,
+) -> Result<TokenResponse, GrantError> {
+    if !client.allows_grant(GrantType::ClientCredentials) {
+        return Err(GrantError::GrantNotAllowed);
+    }
+    let mut granted: Vec<&str> = Vec::new();
+    for s in scope
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|s| !s.is_empty())
+    {
+        if s == "openid" || !client.allows_scope(s) {
+            return Err(GrantError::ScopeNotAllowed(s.chars().take(64).collect()));
+        }
+        if !granted.contains(&s) {
+            granted.push(s);
+        }
+    }
+    mint(
+        ctx,
+        Mint {
+            client_id: &client.client_id,
+            subject: None,
+            scope: granted.join(" "),
+            authorization_details: None,
+            jkt: proof_jkt,
+            grant_id: claims::new_jti()?,
+            id_token: None,
+            new_refresh: false,
+        },
+    )
+    .await
+}
+
+/// Stores a new authorization code for `grant`; returns the code to send to the client.
+pub async fn issue_code(
+    flows: &dyn FlowStore,
+    grant: &CodeGrant,
+    now: OffsetDateTime,
+) -> Result<String, GrantError> {
+    let code = claims::random_token(32)?;
+    let data = serde_json::to_vec(grant).map_err(|e| GrantError::Corrupt(e.to_string()))?;
+    flows
+        .create_flow(&shonin_types::ports::FlowRecord {
+            kind: CODE_KIND.to_owned(),
+            id: code_record_id(&code),
+            state: ISSUED.to_owned(),
+            data,
+            expires_at: now + CODE_LIFETIME,
+            version: 1,
+        })
+        .await?;
+    Ok(code)
+}

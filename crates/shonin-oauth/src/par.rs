@@ -1,0 +1,281 @@
+//! Pushed authorization requests (RFC 9126) under the FAPI 2.0 rules: every authorization request
+//! arrives here, from an authenticated client, and `/authorize` only ever sees the `request_uri`.
+
+use crate::form::{FormError, FormParams};
+use crate::pkce::{CodeChallenge, PkceError};
+use crate::rar::{AuthorizationDetailsPolicy, RarError};
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
+/// RFC 9126 §2.2: the `request_uri` is a URN with this prefix and an unguessable reference.
+pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
+/// The flow-record kind of a pushed request.
+pub const FLOW_KIND: &str = "par";
+/// Default lifetime of a pushed request.
+pub const DEFAULT_LIFETIME: Duration = Duration::seconds(60);
+/// FAPI 2.0 §5.3.2.2 item 9: `expires_in` must be below 600 s.
+pub const MAX_LIFETIME: Duration = Duration::seconds(599);
+
+const MAX_STATE: usize = 1024;
+const MAX_REDIRECT_URI: usize = 2048;
+const MAX_SCOPE: usize = 1024;
+const MAX_ACR_VALUES: usize = 512;
+/// FAPI 2.0 §5.3.2.2 item 11: nonces up to 64 characters must be accepted; longer ones up to this
+/// length are accepted as well, beyond it refused.
+const MAX_NONCE: usize = 255;
+const MAX_AUTHORIZATION_DETAILS: usize = 16 * 1024;
+
+/// Parameters an authorization request may carry; only these are stored.
+pub const AUTHORIZATION_PARAMS: &[&str] = &[
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "nonce",
+    "authorization_details",
+    "dpop_jkt",
+    "acr_values",
+    "max_age",
+    "prompt",
+    "request",
+    "request_uri",
+    "response_mode",
+];
+
+/// Why a pushed request was refused. Each variant names its OAuth error code.
+#[derive(Debug, thiserror::Error)]
+pub enum ParError {
+    #[error(transparent)]
+    Form(#[from] FormError),
+    #[error("response_type must be \"code\"")]
+    ResponseType,
+    #[error("response_type is required")]
+    MissingResponseType,
+    #[error("client_id does not match the authenticated client")]
+    ClientIdMismatch,
+    #[error("redirect_uri is required")]
+    MissingRedirectUri,
+    #[error("redirect_uri is not registered for this client")]
+    RedirectUriNotRegistered,
+    #[error(transparent)]
+    Pkce(#[from] PkceError),
+    #[error("scope `{0}` is not allowed for this client")]
+    ScopeNotAllowed(String),
+    #[error("scope contains invalid characters")]
+    ScopeSyntax,
+    #[error(transparent)]
+    Rar(#[from] RarError),
+    #[error("request_uri must not be sent to the pushed authorization request endpoint")]
+    RequestUriAtPar,
+    #[error("request objects are not supported; send the parameters directly")]
+    RequestObject,
+    #[error("response_mode must be \"query\"")]
+    ResponseMode,
+    #[error("the client is not allowed the authorization_code grant")]
+    GrantNotAllowed,
+    #[error("nonce contains control characters")]
+    NonceSyntax,
+    #[error("max_age must be a non-negative integer")]
+    MaxAge,
+    #[error("prompt value is not supported")]
+    Prompt,
+    #[error("dpop_jkt does not match the key of the DPoP proof")]
+    DpopJktMismatch,
+    #[error("dpop_jkt is not a valid JWK thumbprint")]
+    DpopJktSyntax,
+}
+
+impl ParError {
+    pub fn oauth_error(&self) -> &'static str {
+        match self {
+            ParError::ResponseType => "unsupported_response_type",
+            ParError::ScopeNotAllowed(_) | ParError::ScopeSyntax => "invalid_scope",
+            ParError::Rar(e) => e.oauth_error(),
+            ParError::Pkce(e) => e.oauth_error(),
+            ParError::RequestObject => "request_not_supported",
+            ParError::GrantNotAllowed => "unauthorized_client",
+            _ => "invalid_request",
+        }
+    }
+}
+
+/// A validated authorization request, as stored until the user finishes at `/authorize`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushedRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scope: Vec<String>,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: String,
+    pub authorization_details: Vec<serde_json::Value>,
+    /// RFC 9449 §10: the thumbprint of the DPoP key the code is bound to.
+    pub dpop_jkt: Option<String>,
+    pub acr_values: Vec<String>,
+    pub max_age: Option<u64>,
+    pub prompt: Option<String>,
+}
+
+/// What the client registry says the client may ask for.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientPolicy<'a> {
+    pub client_id: &'a str,
+    pub redirect_uris: &'a [String],
+    pub scopes: &'a [String],
+    pub authorization_details_types: &'a [String],
+    pub allows_authorization_code: bool,
+}
+
+fn is_scope_token(s: &str) -> bool {
+    // RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+}
+
+fn is_thumbprint(s: &str) -> bool {
+    // base64url of a SHA-256 digest, no padding.
+    s.len() == 43
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Validates a pushed authorization request from an already authenticated client.
+///
+/// `proof_jkt` is the thumbprint of a DPoP proof sent with the PAR request, if any (RFC 9449 §10.1:
+/// it binds the code to that key, and must agree with a `dpop_jkt` parameter when both are sent).
+pub fn validate(
+    params: &FormParams,
+    client: ClientPolicy<'_>,
+    details_policy: &AuthorizationDetailsPolicy,
+    proof_jkt: Option<&str>,
+) -> Result<PushedRequest, ParError> {
+    if params.contains("request_uri") {
+        return Err(ParError::RequestUriAtPar);
+    }
+    if params.contains("request") {
+        return Err(ParError::RequestObject);
+    }
+    if let Some(id) = params.get("client_id")
+        && id != client.client_id
+    {
+        return Err(ParError::ClientIdMismatch);
+    }
+    match params.get("response_type") {
+        None => return Err(ParError::MissingResponseType),
+        Some("code") => {}
+        Some(_) => return Err(ParError::ResponseType),
+    }
+    if !client.allows_authorization_code {
+        return Err(ParError::GrantNotAllowed);
+    }
+    if let Some(mode) = params.get("response_mode")
+        && mode != "query"
+    {
+        return Err(ParError::ResponseMode);
+    }
+    // FAPI 2.0 §5.3.2.2 item 4: redirect_uri is required; RFC 9126 §2.1 with exact matching.
+    let redirect_uri = params
+        .get_bounded("redirect_uri", MAX_REDIRECT_URI)?
+        .ok_or(ParError::MissingRedirectUri)?;
+    if !client.redirect_uris.iter().any(|r| r == redirect_uri) {
+        return Err(ParError::RedirectUriNotRegistered);
+    }
+    let challenge = CodeChallenge::parse(
+        params.get("code_challenge"),
+        params.get("code_challenge_method"),
+    )?;
+    let scope = match params.get_bounded("scope", MAX_SCOPE)? {
+        None => Vec::new(),
+        Some(s) => {
+            let mut out: Vec<String> = Vec::new();
+            for token in s.split(' ').filter(|t| !t.is_empty()) {
+                if !is_scope_token(token) {
+                    return Err(ParError::ScopeSyntax);
+                }
+                if !client.scopes.iter().any(|allowed| allowed == token) {
+                    return Err(ParError::ScopeNotAllowed(token.chars().take(64).collect()));
+                }
+                if !out.iter().any(|t| t == token) {
+                    out.push(token.to_owned());
+                }
+            }
+            out
+        }
+    };
+    let authorization_details =
+        match params.get_bounded("authorization_details", MAX_AUTHORIZATION_DETAILS)? {
+            None => Vec::new(),
+            Some(raw) => details_policy
+                .parse(raw, client.authorization_details_types)?
+                .into_iter()
+                .map(|d| d.into_value())
+                .collect(),
+        };
+    let nonce = params.get_bounded("nonce", MAX_NONCE)?;
+    if nonce.is_some_and(|n| n.chars().any(char::is_control)) {
+        return Err(ParError::NonceSyntax);
+    }
+    let max_age = match params.get("max_age") {
+        None => None,
+        Some(v) => Some(v.parse::<u64>().map_err(|_| ParError::MaxAge)?),
+    };
+    let prompt = params.get("prompt");
+    if let Some(p) = prompt
+        && !p.split(' ').all(|v| matches!(v, "login" | "consent"))
+    {
+        return Err(ParError::Prompt);
+    }
+    let dpop_jkt = match (params.get("dpop_jkt"), proof_jkt) {
+        (Some(p), _) if !is_thumbprint(p) => return Err(ParError::DpopJktSyntax),
+        (Some(p), Some(h)) if p != h => return Err(ParError::DpopJktMismatch),
+        (Some(p), _) => Some(p.to_owned()),
+        (None, Some(h)) => Some(h.to_owned()),
+        (None, None) => None,
+    };
+    let acr_values = params
+        .get_bounded("acr_values", MAX_ACR_VALUES)?
+        .map(|v| {
+            v.split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(PushedRequest {
+        client_id: client.client_id.to_owned(),
+        redirect_uri: redirect_uri.to_owned(),
+        scope,
+        state: params.get_bounded("state", MAX_STATE)?.map(str::to_owned),
+        nonce: nonce.map(str::to_owned),
+        code_challenge: challenge.as_str().to_owned(),
+        authorization_details,
+        dpop_jkt,
+        acr_values,
+        max_age,
+        prompt: prompt.map(str::to_owned),
+    })
+}
+
+/// Builds the `request_uri` for a fresh random reference.
+pub fn request_uri(reference: &str) -> String {
+    format!("{REQUEST_URI_PREFIX}{reference}")
+}
+
+/// The reference inside a `request_uri`, if it has our form.
+pub fn reference_of(request_uri: &str) -> Option<&str> {
+    request_uri.strip_prefix(REQUEST_URI_PREFIX).filter(|r| {
+        !r.is_empty()
+            && r.len() <= 128
+            && r.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
+}
+
+/// The expiry of a request pushed at `now` with `lifetime` (capped below 600 s).
+pub fn expires_at(now: OffsetDateTime, lifetime: Duration) -> OffsetDateTime {
+    now + lifetime.min(MAX_LIFETIME)
+}

@@ -1,0 +1,174 @@
+//! Records of issued access and refresh tokens, for introspection (RFC 7662), revocation
+//! (RFC 7009), the resource-server revocation check (FAPI 2.0 §5.3.3 item 3) and revoking
+//! everything issued from a reused authorization code (RFC 6749 §4.1.2, §10.5).
+//!
+//! A record is keyed by [`token_hash`]: SHA-256 of the token string exactly as issued and as
+//! presented — the whole compact JWT for access tokens, the opaque string for refresh tokens. The
+//! token itself is never stored, so a copy of the database grants nothing; and whoever holds a
+//! token (the resource server, the introspection and revocation endpoints) finds its record
+//! without parsing it first.
+//!
+//! A token is active only if its record exists, is unrevoked and unexpired
+//! ([`TokenRecord::is_active`]): a **missing record means inactive**, because records are deleted
+//! a day after expiry ([`TOKEN_RECORD_RETENTION`]) and with their client.
+
+use crate::client::ClientId;
+use async_trait::async_trait;
+use aws_lc_rs::digest::{SHA256, digest};
+use shonin_types::StorageError;
+use std::fmt;
+use time::{Duration, OffsetDateTime};
+
+/// How long after expiry a record is kept before [`TokenStore::sweep_tokens`] deletes it, so a
+/// late introspection or revocation of a just-expired token still finds it.
+pub const TOKEN_RECORD_RETENTION: Duration = Duration::days(1);
+
+/// SHA-256 of a token string: the key of its [`TokenRecord`].
+pub type TokenHash = [u8; 32];
+
+/// The key of a token's record: SHA-256 of the token string as issued (module documentation).
+pub fn token_hash(token: &str) -> TokenHash {
+    let d = digest(&SHA256, token.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+/// Which kind of token a record is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenKind {
+    Access,
+    Refresh,
+}
+
+impl TokenKind {
+    /// The stored name, also the RFC 7009 `token_type_hint` value minus `_token`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Access => "access",
+            Self::Refresh => "refresh",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "access" => Some(Self::Access),
+            "refresh" => Some(Self::Refresh),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for TokenKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What was issued, to whom, bound to which key, until when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRecord {
+    /// [`token_hash`] of the token string.
+    pub token_hash: TokenHash,
+    pub kind: TokenKind,
+    pub client_id: ClientId,
+    /// The user (`User::id`); `None` for client_credentials.
+    pub subject: Option<String>,
+    /// One per authorization code or client_credentials grant; every token issued from that
+    /// grant (including refreshes) shares it, so a reused code revokes them all at once.
+    pub grant_id: String,
+    /// The granted scope, space-separated (RFC 6749 §3.3).
+    pub scope: String,
+    /// The granted `authorization_details` (RFC 9396 §7), as returned in the token response.
+    pub authorization_details: Option<serde_json::Value>,
+    /// RFC 9449 §6.1 `cnf.jkt`: thumbprint of the DPoP key the token is bound to.
+    pub cnf_jkt: Option<String>,
+    /// RFC 8705 §3.1 `cnf.x5t#S256`: thumbprint of the bound client certificate.
+    pub cnf_x5t_s256: Option<String>,
+    pub issued_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+impl TokenRecord {
+    /// Unrevoked and unexpired at `now`.
+    pub fn is_active(&self, now: OffsetDateTime) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now
+    }
+}
+
+/// Storage of issued-token records. `shonin-store` implements it for SQLite and PostgreSQL.
+#[async_trait]
+pub trait TokenStore: Send + Sync + fmt::Debug {
+    /// Stores a new record. Fails with [`StorageError::Conflict`] if the hash exists or the
+    /// client does not.
+    async fn insert_token(&self, record: &TokenRecord) -> Result<(), StorageError>;
+
+    /// The record, **including expired and revoked ones** until they are swept: callers decide
+    /// with [`TokenRecord::is_active`] (introspection answers `active: false`, revocation of an
+    /// expired token still succeeds). `None` means inactive too.
+    async fn get_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StorageError>;
+
+    /// Marks the token revoked at `now`. Returns `true` if this call revoked it, `false` if it
+    /// was already revoked or does not exist.
+    async fn revoke_token(
+        &self,
+        hash: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, StorageError>;
+
+    /// Revokes every unrevoked token of `grant_id` at `now`; returns how many this call revoked.
+    async fn revoke_grant(&self, grant_id: &str, now: OffsetDateTime) -> Result<u64, StorageError>;
+
+    /// Deletes records that expired at least [`TOKEN_RECORD_RETENTION`] before `now`; returns
+    /// how many.
+    async fn sweep_tokens(&self, now: OffsetDateTime) -> Result<u64, StorageError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn token_hash_is_sha256_of_the_string() {
+        // FIPS 180-2 appendix B.1: SHA-256("abc").
+        let expected = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        let hex: String = token_hash("abc")
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(hex, expected);
+    }
+
+    #[test]
+    fn kinds_round_trip() {
+        for k in [TokenKind::Access, TokenKind::Refresh] {
+            assert_eq!(TokenKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(TokenKind::parse("id"), None);
+    }
+
+    #[test]
+    fn active_means_unrevoked_and_unexpired() {
+        let t0 = datetime!(2026-01-01 0:00 UTC);
+        let mut r = TokenRecord {
+            token_hash: token_hash("t"),
+            kind: TokenKind::Access,
+            client_id: ClientId::try_from("c").unwrap(),
+            subject: None,
+            grant_id: "g".into(),
+            scope: String::new(),
+            authorization_details: None,
+            cnf_jkt: None,
+            cnf_x5t_s256: None,
+            issued_at: t0,
+            expires_at: t0 + Duration::minutes(5),
+            revoked_at: None,
+        };
+        assert!(r.is_active(t0));
+        assert!(!r.is_active(t0 + Duration::minutes(5)));
+        r.revoked_at = Some(t0);
+        assert!(!r.is_active(t0));
+    }
+}

@@ -1,0 +1,196 @@
+//! The issued-token port: insert, get (expired and revoked included), revoke, revoke a whole
+//! grant, sweep, and records leaving with their client.
+
+use crate::clients::sample_client;
+use crate::suite::T0;
+use serde_json::json;
+use shonin_oauth::client::{ClientId, ClientStore};
+use shonin_oauth::token_record::{TokenKind, TokenRecord, TokenStore, token_hash};
+use shonin_store::Store;
+use shonin_types::StorageError;
+use time::Duration;
+
+contract_tests! {
+    insert_then_get_round_trips_every_field,
+    duplicate_hash_or_unknown_client_is_a_conflict,
+    expired_and_revoked_records_are_still_returned,
+    revoke_token_revokes_once,
+    revoke_grant_revokes_only_that_grant,
+    sweep_deletes_records_a_day_after_expiry,
+    deleting_a_client_deletes_its_token_records,
+}
+
+fn record(token: &str, grant: &str, expires_in: Duration) -> TokenRecord {
+    TokenRecord {
+        token_hash: token_hash(token),
+        kind: TokenKind::Refresh,
+        client_id: ClientId::try_from("c1").unwrap(),
+        subject: None,
+        grant_id: grant.into(),
+        scope: String::new(),
+        authorization_details: None,
+        cnf_jkt: None,
+        cnf_x5t_s256: None,
+        issued_at: T0,
+        expires_at: T0 + expires_in,
+        revoked_at: None,
+    }
+}
+
+async fn with_clients(store: &Store) {
+    store.create_client(&sample_client("c1")).await.unwrap();
+    store.create_client(&sample_client("c2")).await.unwrap();
+}
+
+async fn insert_then_get_round_trips_every_field(store: &Store) {
+    with_clients(store).await;
+    let full = TokenRecord {
+        token_hash: token_hash("eyJhbGciOiJFUzI1NiJ9.payload.sig"),
+        kind: TokenKind::Access,
+        client_id: ClientId::try_from("c2").unwrap(),
+        subject: Some("6f1c2b1e-8f0b-4c1e-9a53-2f7d8c1b0a11".into()),
+        grant_id: "grant-1".into(),
+        scope: "openid payments".into(),
+        authorization_details: Some(json!([{
+            "type": "payment_initiation",
+            "instructedAmount": {"currency": "EUR", "amount": "123.50"},
+            "creditorName": "Merchant <&> 'A'"
+        }])),
+        cnf_jkt: Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into()),
+        cnf_x5t_s256: Some("bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2".into()),
+        issued_at: T0 + Duration::microseconds(1),
+        expires_at: T0 + Duration::minutes(5),
+        revoked_at: Some(T0 + Duration::seconds(30)),
+    };
+    store.insert_token(&full).await.unwrap();
+    let minimal = record("refresh-1", "grant-1", Duration::days(30));
+    store.insert_token(&minimal).await.unwrap();
+    assert_eq!(store.get_token(&full.token_hash).await.unwrap(), Some(full));
+    assert_eq!(
+        store.get_token(&minimal.token_hash).await.unwrap(),
+        Some(minimal)
+    );
+    assert_eq!(store.get_token(&token_hash("other")).await.unwrap(), None);
+}
+
+async fn duplicate_hash_or_unknown_client_is_a_conflict(store: &Store) {
+    with_clients(store).await;
+    store
+        .insert_token(&record("t", "g", Duration::minutes(5)))
+        .await
+        .unwrap();
+    let err = store
+        .insert_token(&record("t", "other", Duration::minutes(9)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StorageError::Conflict(_)), "{err:?}");
+    let mut orphan = record("u", "g", Duration::minutes(5));
+    orphan.client_id = ClientId::try_from("no-such-client").unwrap();
+    let err = store.insert_token(&orphan).await.unwrap_err();
+    assert!(matches!(err, StorageError::Conflict(_)), "{err:?}");
+}
+
+async fn expired_and_revoked_records_are_still_returned(store: &Store) {
+    with_clients(store).await;
+    let r = record("t", "g", Duration::minutes(5));
+    store.insert_token(&r).await.unwrap();
+    let later = T0 + Duration::hours(2);
+    assert!(store.revoke_token(&r.token_hash, later).await.unwrap());
+    let got = store.get_token(&r.token_hash).await.unwrap().unwrap();
+    assert_eq!(got.revoked_at, Some(later));
+    assert!(!got.is_active(T0));
+}
+
+async fn revoke_token_revokes_once(store: &Store) {
+    with_clients(store).await;
+    let r = record("t", "g", Duration::minutes(5));
+    store.insert_token(&r).await.unwrap();
+    let at = T0 + Duration::seconds(10);
+    assert!(store.revoke_token(&r.token_hash, at).await.unwrap());
+    assert!(
+        !store
+            .revoke_token(&r.token_hash, at + Duration::seconds(1))
+            .await
+            .unwrap()
+    );
+    let got = store.get_token(&r.token_hash).await.unwrap().unwrap();
+    assert_eq!(got.revoked_at, Some(at), "the first revocation time stands");
+    assert!(!store.revoke_token(&token_hash("none"), at).await.unwrap());
+}
+
+async fn revoke_grant_revokes_only_that_grant(store: &Store) {
+    with_clients(store).await;
+    for t in ["a1", "a2", "a3"] {
+        store
+            .insert_token(&record(t, "grant-a", Duration::minutes(5)))
+            .await
+            .unwrap();
+    }
+    store
+        .insert_token(&record("b1", "grant-b", Duration::minutes(5)))
+        .await
+        .unwrap();
+    let early = T0 + Duration::seconds(1);
+    assert!(store.revoke_token(&token_hash("a3"), early).await.unwrap());
+
+    let at = T0 + Duration::seconds(20);
+    assert_eq!(store.revoke_grant("grant-a", at).await.unwrap(), 2);
+    assert_eq!(store.revoke_grant("grant-a", at).await.unwrap(), 0);
+    assert_eq!(store.revoke_grant("grant-none", at).await.unwrap(), 0);
+    for (t, revoked) in [
+        ("a1", Some(at)),
+        ("a2", Some(at)),
+        ("a3", Some(early)),
+        ("b1", None),
+    ] {
+        let got = store.get_token(&token_hash(t)).await.unwrap().unwrap();
+        assert_eq!(got.revoked_at, revoked, "{t}");
+    }
+}
+
+async fn sweep_deletes_records_a_day_after_expiry(store: &Store) {
+    with_clients(store).await;
+    let short = record("short", "g", Duration::minutes(5));
+    let long = record("long", "g", Duration::days(2));
+    let mut revoked = record("revoked", "g", Duration::days(2));
+    revoked.revoked_at = Some(T0);
+    for r in [&short, &long, &revoked] {
+        store.insert_token(r).await.unwrap();
+    }
+    let short_gone = T0 + Duration::minutes(5) + Duration::days(1);
+    assert_eq!(
+        store
+            .sweep_tokens(short_gone - Duration::microseconds(1))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(store.sweep_tokens(short_gone).await.unwrap(), 1);
+    assert_eq!(store.get_token(&short.token_hash).await.unwrap(), None);
+    // Revoked but unexpired records stay: they are what says the token is revoked.
+    assert!(
+        store
+            .get_token(&revoked.token_hash)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(store.sweep_tokens(T0 + Duration::days(3)).await.unwrap(), 2);
+}
+
+async fn deleting_a_client_deletes_its_token_records(store: &Store) {
+    with_clients(store).await;
+    let mine = record("mine", "g1", Duration::minutes(5));
+    let mut theirs = record("theirs", "g2", Duration::minutes(5));
+    theirs.client_id = ClientId::try_from("c2").unwrap();
+    store.insert_token(&mine).await.unwrap();
+    store.insert_token(&theirs).await.unwrap();
+    assert!(
+        store
+            .delete_client(&ClientId::try_from("c1").unwrap())
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.get_token(&mine.token_hash).await.unwrap(), None);
+    assert!(store.get_token(&theirs.token_hash).await.unwrap().is_some());
+}
