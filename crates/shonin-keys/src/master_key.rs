@@ -97,6 +97,18 @@ impl MasterKey {
         Zeroizing::new(STANDARD.encode(self.0.expose()))
     }
 
+    /// A 32-byte secret for one purpose, derived as HMAC-SHA256(master key, `label`), so every
+    /// node sharing the master key derives the same value (e.g. the DPoP nonce key) and no
+    /// purpose ever sees the master key itself.
+    pub fn derive(&self, label: &str) -> SecretBytes {
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, self.0.expose());
+        SecretBytes::new(
+            aws_lc_rs::hmac::sign(&key, label.as_bytes())
+                .as_ref()
+                .to_vec(),
+        )
+    }
+
     pub(crate) fn expose(&self) -> &[u8] {
         self.0.expose()
     }
@@ -105,6 +117,15 @@ impl MasterKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn derived_secrets_are_stable_per_label_and_differ_between_labels() {
+        let k = MasterKey::generate().unwrap();
+        assert_eq!(k.derive("a"), k.derive("a"));
+        assert_ne!(k.derive("a"), k.derive("b"));
+        assert_eq!(k.derive("a").len(), 32);
+        assert_ne!(k.derive("a").expose(), k.expose());
+    }
 
     #[test]
     fn parses_standard_and_url_safe_base64_with_whitespace() {

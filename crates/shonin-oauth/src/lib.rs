@@ -24,6 +24,7 @@ pub mod metadata;
 pub mod par;
 pub mod pkce;
 pub mod rar;
+pub mod resource;
 pub mod token_record;
 pub mod user;
 

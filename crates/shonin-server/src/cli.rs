@@ -1,4 +1,4 @@
-//! The `shonin` command line: `serve`, `migrate`, `keys`, `audit`, `config`.
+//! The `shonin` command line: `serve`, `migrate`, `keys`, `audit`, `config`, `clients`, `users`.
 
 // Printing to standard output is what these commands are for.
 #![allow(clippy::print_stdout)]
@@ -56,6 +56,12 @@ pub enum Command {
     /// Configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Registered OAuth clients.
+    #[command(subcommand)]
+    Clients(crate::admin::clients::ClientsCommand),
+    /// User accounts.
+    #[command(subcommand)]
+    Users(crate::admin::users::UsersCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -129,6 +135,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve => serve(&cli.global, config).await,
         Command::Migrate => {
+            if cli.global.dev {
+                dev::prepare(&cli.global.data_dir, &config)?;
+            }
             let store = runtime::open_store(&config).await?;
             println!("migrations applied ({})", store.engine());
             store.close().await;
@@ -136,6 +145,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Keys(cmd) => keys(&cli.global, &config, cmd).await,
         Command::Audit(cmd) => audit(&cli.global, &config, cmd).await,
+        Command::Clients(cmd) => crate::admin::clients::run(&cli.global, &config, cmd).await,
+        Command::Users(cmd) => crate::admin::users::run(&cli.global, &config, cmd).await,
         Command::Config(ConfigCommand::Check) => {
             let text =
                 toml::to_string_pretty(&config.redacted()).context("rendering configuration")?;
@@ -154,7 +165,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn cli_logging() {
+pub(crate) fn cli_logging() {
     telemetry::init_logging(&crate::config::LogConfig {
         level: "warn".into(),
         format: crate::config::LogFormat::Pretty,
@@ -163,7 +174,8 @@ fn cli_logging() {
 
 async fn serve(g: &GlobalArgs, config: Config) -> anyhow::Result<ExitCode> {
     telemetry::init_logging(&config.log);
-    let setup = if g.dev {
+    let shutdown = runtime::shutdown_signal();
+    let mut setup = if g.dev {
         Some(dev::prepare(&g.data_dir, &config)?)
     } else {
         None
@@ -178,6 +190,9 @@ async fn serve(g: &GlobalArgs, config: Config) -> anyhow::Result<ExitCode> {
             )
         })?;
     let state = runtime::build_state(config).await?;
+    if let Some(setup) = &mut setup {
+        setup.demo = crate::admin::demo::ensure(&g.data_dir, &state).await?;
+    }
     if let Some(setup) = &setup {
         eprintln!("{}", dev::banner(&state.config, setup));
     }
@@ -189,12 +204,12 @@ async fn serve(g: &GlobalArgs, config: Config) -> anyhow::Result<ExitCode> {
         ready_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         "shonin ready"
     );
-    runtime::run(state, listener, runtime::shutdown_signal()).await?;
+    runtime::run(state, listener, shutdown).await?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// The operator behind an admin command, for the audit log.
-fn admin_actor() -> Actor {
+pub(crate) fn admin_actor() -> Actor {
     let id = std::env::var("SUDO_USER")
         .or_else(|_| std::env::var("USER"))
         .unwrap_or_else(|_| "unknown".to_owned());

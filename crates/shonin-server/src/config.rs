@@ -12,9 +12,18 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 /// Environment variables with the `SHONIN_` prefix that are not configuration keys.
-const ENV_NOT_CONFIG: &[&str] = &["MASTER_KEY", "CONFIG"];
-/// Prefixes of `SHONIN_` variables reserved for the test suite.
-const ENV_RESERVED_PREFIXES: &[&str] = &["TEST_", "REQUIRE_", "E2E_"];
+const ENV_NOT_CONFIG: &[&str] = &["MASTER_KEY", "CONFIG", "BIN"];
+/// Prefixes of `SHONIN_` variables reserved for the test, CI and benchmark tooling.
+const ENV_RESERVED_PREFIXES: &[&str] = &[
+    "TEST_",
+    "REQUIRE_",
+    "E2E_",
+    "CI_",
+    "FUZZ_",
+    "ADVISORY_",
+    "REPO_",
+    "BENCH_",
+];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -27,6 +36,10 @@ pub struct Config {
     pub audit: AuditSettings,
     pub rate_limit: RateLimitConfig,
     pub log: LogConfig,
+    /// `[[clients]]`: clients created or updated at `serve` startup (see
+    /// [`crate::admin::clients::sync_from_config`]).
+    #[serde(default)]
+    pub clients: Vec<shonin_oauth::client::ClientRegistration>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -196,6 +209,7 @@ impl Config {
                 level: "info".into(),
                 format: LogFormat::Json,
             },
+            clients: Vec::new(),
         }
     }
 
@@ -387,6 +401,26 @@ impl Config {
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|_| invalid("log.level", "must be a tracing filter such as \"info\""))?;
+        self.validate_clients()?;
+        Ok(())
+    }
+
+    /// Each `[[clients]]` entry against the client rules; keys `clients[N].field`.
+    fn validate_clients(&self) -> Result<(), ConfigError> {
+        let now = time::OffsetDateTime::now_utc();
+        let mut seen = std::collections::HashMap::new();
+        for (n, reg) in self.clients.iter().enumerate() {
+            if let Err(e) = shonin_oauth::client::validate(reg.clone(), now) {
+                let r = crate::admin::clients::explain(&e, reg);
+                return Err(invalid(&format!("clients[{n}].{}", r.field), r.rule));
+            }
+            if let Some(first) = seen.insert(reg.client_id.as_str(), n) {
+                return Err(invalid(
+                    &format!("clients[{n}].client_id"),
+                    format!("{:?} is already used by clients[{first}]", reg.client_id),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -428,7 +462,7 @@ fn describe_figment_error(e: figment::Error) -> ConfigError {
     let key = if e.path.is_empty() {
         "(root)".to_owned()
     } else {
-        e.path.join(".")
+        key_path(&e.path)
     };
     let source = e
         .metadata
@@ -439,6 +473,9 @@ fn describe_figment_error(e: figment::Error) -> ConfigError {
         figment::error::Kind::UnknownField(field, expected) => {
             let key = if key == "(root)" {
                 field.clone()
+            } else if e.path.last() == Some(field) {
+                // Inside an array of tables figment's path already ends with the field.
+                key
             } else {
                 format!("{key}.{field}")
             };
@@ -460,6 +497,24 @@ fn describe_figment_error(e: figment::Error) -> ConfigError {
         other => format!("{other}{}", from(&source)),
     };
     invalid(&key, rule)
+}
+
+/// `clients.0.scope` → `clients[0].scope`, the form that validation errors use.
+fn key_path(path: &[String]) -> String {
+    let mut key = String::new();
+    for part in path {
+        if !key.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) {
+            key.push('[');
+            key.push_str(part);
+            key.push(']');
+        } else {
+            if !key.is_empty() {
+                key.push('.');
+            }
+            key.push_str(part);
+        }
+    }
+    key
 }
 
 fn from(source: &str) -> String {

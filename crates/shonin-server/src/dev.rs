@@ -12,6 +12,8 @@ use std::path::Path;
 pub struct DevSetup {
     pub created: bool,
     pub ca_cert: std::path::PathBuf,
+    /// The demo client and user (`serve --dev` fills this in once the store is open).
+    pub demo: Option<crate::admin::demo::DemoAccount>,
 }
 
 /// Creates (first run) or reuses (later runs) the development data directory.
@@ -31,6 +33,7 @@ pub fn prepare(data_dir: &Path, config: &Config) -> anyhow::Result<DevSetup> {
     Ok(DevSetup {
         created: first_run || created_pki,
         ca_cert: pki.ca_cert,
+        demo: None,
     })
 }
 
@@ -74,7 +77,7 @@ pub fn banner(config: &Config, setup: &DevSetup) -> String {
          \n  issuer        {issuer}\n  listening on  {listen}\n  storage       {storage}\n  CA certificate {ca}\n\
          \nTry next:\n  curl --cacert {ca} {issuer}/healthz\n  curl --cacert {ca} {issuer}/jwks\n  \
          shonin --dev keys rotate      # new signing key, no restart needed\n  \
-         shonin --dev audit verify     # check the tamper-evident audit chain\n",
+         shonin --dev audit verify     # check the tamper-evident audit chain\n{demo}",
         dir = config
             .keys
             .keyring
@@ -83,5 +86,10 @@ pub fn banner(config: &Config, setup: &DevSetup) -> String {
             .unwrap_or_default(),
         listen = config.server.listen,
         storage = config.redacted().storage.url,
+        demo = setup
+            .demo
+            .as_ref()
+            .map(crate::admin::demo::DemoAccount::banner)
+            .unwrap_or_default(),
     )
 }

@@ -2,6 +2,7 @@
 //! commands. Protocol logic lives in the domain crates; handlers here stay thin and every error
 //! becomes an HTTP response in one place ([`error`]).
 
+pub mod admin;
 pub mod audit_events;
 pub mod cli;
 pub mod config;
@@ -9,6 +10,8 @@ pub mod dev;
 pub mod error;
 pub mod layers;
 pub mod net;
+pub mod oauth;
+pub mod pages;
 pub mod routes;
 pub mod runtime;
 pub mod state;

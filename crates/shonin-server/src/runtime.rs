@@ -84,7 +84,16 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let store = open_store(&config).await?;
     let (keys, created) = open_keys(&config, clock.clone())?;
     let audit = start_audit(&config, &store, &keys, clock.clone());
+    crate::admin::clients::sync_from_config(&store, &config.clients, &audit, clock.now()).await?;
+    // Every node derives the same DPoP nonce key from the shared master key.
+    let nonce_secret = master_key(&config)?.derive("shonin dpop nonce v1");
+    let oauth = Arc::new(crate::oauth::OAuth::new(
+        &config.issuer,
+        &store,
+        &nonce_secret,
+    )?);
     let state = AppState {
+        oauth,
         rate_limiter: IpRateLimiter::new(&config.rate_limit),
         config: Arc::new(config),
         store,
@@ -161,27 +170,32 @@ fn spawn_background(state: &AppState) -> Vec<JoinHandle<()>> {
     tasks
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGTERM or Ctrl-C; the SIGTERM handler is installed when this is called.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    // Registered now, before the server reports ready, so an early SIGTERM is not lost.
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        let ctrl_c = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        #[cfg(unix)]
+        let term = async move {
+            match term {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            () = ctrl_c => {},
+            () = term => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+        tracing::info!("shutdown requested; finishing in-flight requests");
     }
-    tracing::info!("shutdown requested; finishing in-flight requests");
 }
 
 /// Runs the server until `shutdown` resolves, then drains requests and the audit queue.

@@ -20,6 +20,7 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub metrics: PrometheusHandle,
     pub rate_limiter: IpRateLimiter,
+    pub oauth: Arc<crate::oauth::OAuth>,
     /// Whether the last storage probe succeeded; requests that need storage fail fast when not.
     pub storage_ready: Arc<AtomicBool>,
 }

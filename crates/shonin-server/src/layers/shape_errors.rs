@@ -15,12 +15,14 @@ pub async fn shape(req: Request, next: Next) -> Response {
     if !(status.is_client_error() || status.is_server_error()) {
         return resp;
     }
-    let is_json = resp
+    // Only bodies nobody designed are replaced: none at all, or plain text from a framework
+    // rejection. JSON errors and our HTML error pages stay as they are.
+    let bare = resp
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/") && ct.contains("json"));
-    if is_json {
+        .is_none_or(|ct| ct.starts_with("text/plain"));
+    if !bare {
         return resp;
     }
     let (parts, _body) = resp.into_parts();

@@ -41,15 +41,13 @@ impl TestApp {
         let dir = tempfile::tempdir().unwrap();
         let mut config = test_config(dir.path());
         tweak(&mut config);
-        std::fs::write(
-            config.keys.master_key_file.as_ref().unwrap(),
-            shonin_keys::MasterKey::generate()
-                .unwrap()
-                .to_base64()
-                .as_bytes(),
-        )
-        .unwrap();
-        set_private(config.keys.master_key_file.as_ref().unwrap());
+        let master = config.keys.master_key_file.clone().unwrap();
+        // A second node in a test shares the first node's master key and keyring.
+        if !master.exists() {
+            let key = shonin_keys::MasterKey::generate().unwrap();
+            std::fs::write(&master, key.to_base64().as_bytes()).unwrap();
+            set_private(&master);
+        }
         let state = shonin_server::runtime::build_state(config).await.unwrap();
         let router = shonin_server::routes::router(state.clone());
         TestApp { state, router, dir }
@@ -98,3 +96,4 @@ pub async fn body_text(resp: Response<Body>) -> String {
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     String::from_utf8_lossy(&bytes).into_owned()
 }
+pub mod oauth;

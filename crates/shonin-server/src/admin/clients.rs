@@ -1,0 +1,415 @@
+//! `shonin clients add|list|show|update|remove`, and [`sync_from_config`] for `[[clients]]`.
+//!
+//! Every registration, from flags, a file or the configuration, goes through
+//! [`shonin_oauth::client::validate`]; a refusal names the field (`redirect_uris[0]`,
+//! `jwks.keys[1]`, `grant_types[2]`) and the rule it breaks.
+
+// Printing to standard output is what these commands are for.
+#![allow(clippy::print_stdout)]
+
+pub use super::refusal::{Refusal, explain};
+
+use super::AdminContext;
+use crate::cli::GlobalArgs;
+use crate::config::Config;
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use shonin_audit::{Actor, AuditLog};
+use shonin_oauth::client::{
+    Client, ClientId, ClientRegistration, ClientStore, GrantType, validate,
+};
+use shonin_types::StorageError;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use time::OffsetDateTime;
+
+/// Largest registration or JWK set file read (a JWK set holds at most 32 keys).
+const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Register a client, from flags or from a registration document (`--file`).
+    Add(AddArgs),
+    /// List clients: id, name, authentication method, grant types.
+    List,
+    /// Print a client's registration as JSON (usable again with `--file`).
+    Show {
+        /// The client_id.
+        client_id: String,
+    },
+    /// Change a client: each given flag replaces that field; `--file` replaces all of them.
+    Update(UpdateArgs),
+    /// Delete a client and the records of every token issued to it.
+    Remove {
+        /// The client_id.
+        client_id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// A client registration document: `.json`, or `.toml` with the keys of a `[[clients]]`
+    /// entry. Replaces all the other flags.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["client_id", "name"])]
+    pub file: Option<PathBuf>,
+    /// The client_id: 1-128 characters of A-Z a-z 0-9 . _ ~ -
+    #[arg(long, required_unless_present = "file")]
+    pub client_id: Option<String>,
+    /// The name shown to users on the consent page.
+    #[arg(long, required_unless_present = "file")]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub fields: ClientFields,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// The client_id.
+    pub client_id: String,
+    /// A complete registration document (`.json` or `.toml`) for this client_id.
+    #[arg(long, value_name = "PATH", conflicts_with = "name")]
+    pub file: Option<PathBuf>,
+    /// The name shown to users on the consent page.
+    #[arg(long)]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub fields: ClientFields,
+}
+
+/// The registration fields `add` and `update` share. For `update`, a field not given is kept.
+#[derive(Debug, Args)]
+pub struct ClientFields {
+    /// An exact redirect URI: https, or http on loopback (127.0.0.1 or ::1) with
+    /// --native-loopback-redirects. Repeat for several.
+    #[arg(long = "redirect-uri", value_name = "URI", conflicts_with = "file")]
+    pub redirect_uris: Vec<String>,
+    /// A JSON file with the client's public JWK set (`{"keys": [...]}`; PS256, ES256 or EdDSA;
+    /// never private keys).
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["file", "jwks_uri"])]
+    pub jwks_file: Option<PathBuf>,
+    /// An https URL where the client publishes its JWK set.
+    #[arg(long, value_name = "URL", conflicts_with = "file")]
+    pub jwks_uri: Option<String>,
+    /// Scope values the client may request; repeat or separate with spaces.
+    #[arg(long = "scope", value_name = "SCOPE", conflicts_with = "file")]
+    pub scopes: Vec<String>,
+    /// An `authorization_details` type the client may request (RFC 9396). Repeat for several.
+    #[arg(
+        long = "authorization-details-type",
+        value_name = "TYPE",
+        conflicts_with = "file"
+    )]
+    pub authorization_details_types: Vec<String>,
+    /// authorization_code, refresh_token or client_credentials; repeat for several. Default for
+    /// `add`: authorization_code and refresh_token.
+    #[arg(long = "grant-type", value_name = "GRANT", conflicts_with = "file")]
+    pub grant_types: Vec<String>,
+    /// Demand a server nonce in this client's DPoP proofs (RFC 9449 §8); `=false` to stop.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", conflicts_with = "file")]
+    pub require_dpop_nonce: Option<bool>,
+    /// Allow http redirect URIs on loopback (127.0.0.1 or ::1): for native apps only
+    /// (RFC 8252 §7.3); `=false` to stop.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", conflicts_with = "file")]
+    pub native_loopback_redirects: Option<bool>,
+}
+
+impl ClientFields {
+    fn is_empty(&self) -> bool {
+        self.redirect_uris.is_empty()
+            && self.jwks_file.is_none()
+            && self.jwks_uri.is_none()
+            && self.scopes.is_empty()
+            && self.authorization_details_types.is_empty()
+            && self.grant_types.is_empty()
+            && self.require_dpop_nonce.is_none()
+            && self.native_loopback_redirects.is_none()
+    }
+
+    /// Replaces, in `reg`, every field given on the command line.
+    fn apply(&self, reg: &mut ClientRegistration) -> anyhow::Result<()> {
+        if !self.redirect_uris.is_empty() {
+            reg.redirect_uris.clone_from(&self.redirect_uris);
+        }
+        if let Some(path) = &self.jwks_file {
+            let text = read_bounded(path)?;
+            let set = serde_json::from_str(&text)
+                .with_context(|| format!("--jwks-file {}: not JSON", path.display()))?;
+            reg.jwks = Some(set);
+            reg.jwks_uri = None;
+        }
+        if let Some(uri) = &self.jwks_uri {
+            reg.jwks_uri = Some(uri.clone());
+            reg.jwks = None;
+        }
+        if !self.scopes.is_empty() {
+            reg.scope = self
+                .scopes
+                .iter()
+                .flat_map(|s| s.split_whitespace())
+                .map(str::to_owned)
+                .collect();
+        }
+        if !self.authorization_details_types.is_empty() {
+            reg.authorization_details_types
+                .clone_from(&self.authorization_details_types);
+        }
+        if !self.grant_types.is_empty() {
+            reg.grant_types.clone_from(&self.grant_types);
+        }
+        if let Some(on) = self.require_dpop_nonce {
+            reg.require_dpop_nonce = on;
+        }
+        if let Some(on) = self.native_loopback_redirects {
+            reg.native_loopback_redirects = on;
+        }
+        Ok(())
+    }
+}
+
+/// Runs one `shonin clients` command.
+pub async fn run(g: &GlobalArgs, config: &Config, cmd: ClientsCommand) -> anyhow::Result<ExitCode> {
+    let ctx = AdminContext::open(g, config).await?;
+    let result = dispatch(&ctx, cmd).await;
+    ctx.close().await;
+    result.map(|()| ExitCode::SUCCESS)
+}
+
+async fn dispatch(ctx: &AdminContext, cmd: ClientsCommand) -> anyhow::Result<()> {
+    match cmd {
+        ClientsCommand::Add(args) => {
+            let reg = match &args.file {
+                Some(path) => read_registration(path)?,
+                None => {
+                    let mut reg = ClientRegistration::new(
+                        args.client_id.clone().unwrap_or_default(),
+                        args.name.clone().unwrap_or_default(),
+                    );
+                    reg.grant_types = vec![
+                        GrantType::AuthorizationCode.as_str().to_owned(),
+                        GrantType::RefreshToken.as_str().to_owned(),
+                    ];
+                    args.fields.apply(&mut reg)?;
+                    reg
+                }
+            };
+            let target = reg.client_id.clone();
+            let client = ctx.audited("clients.add", &target, add(ctx, reg)).await?;
+            println!("added client {}", client.client_id);
+        }
+        ClientsCommand::List => list(ctx).await?,
+        ClientsCommand::Show { client_id } => {
+            let client = get(ctx, &client_id).await?;
+            let json = serde_json::to_string_pretty(&client.registration())?;
+            println!("{json}");
+        }
+        ClientsCommand::Update(args) => {
+            let target = args.client_id.clone();
+            ctx.audited("clients.update", &target, update(ctx, &args))
+                .await?;
+            println!("updated client {target}");
+        }
+        ClientsCommand::Remove { client_id } => {
+            ctx.audited("clients.remove", &client_id, remove(ctx, &client_id))
+                .await?;
+            println!("removed client {client_id} and its token records");
+        }
+    }
+    Ok(())
+}
+
+async fn add(ctx: &AdminContext, reg: ClientRegistration) -> anyhow::Result<Client> {
+    let client = checked(reg, ctx.clock.now())?;
+    if ctx.store.get_client(&client.client_id).await?.is_some() {
+        bail!(
+            "client {} already exists (change it with `shonin clients update`)",
+            client.client_id
+        );
+    }
+    match ctx.store.create_client(&client).await {
+        Ok(()) => Ok(client),
+        Err(StorageError::Conflict(_)) => bail!("client {} already exists", client.client_id),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn list(ctx: &AdminContext) -> anyhow::Result<()> {
+    let clients = ctx.store.list_clients().await?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{:<32} {:<32} {:<16} GRANTS",
+        "CLIENT_ID", "NAME", "AUTH_METHOD"
+    )?;
+    for c in clients {
+        let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
+        writeln!(
+            out,
+            "{:<32} {:<32} {:<16} {}",
+            c.client_id,
+            c.client_name,
+            c.token_endpoint_auth_method.as_str(),
+            grants.join(",")
+        )?;
+    }
+    Ok(())
+}
+
+async fn get(ctx: &AdminContext, client_id: &str) -> anyhow::Result<Client> {
+    let id = ClientId::try_from(client_id).map_err(|e| anyhow::anyhow!("{e}"))?;
+    ctx.store
+        .get_client(&id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no client {client_id}"))
+}
+
+async fn update(ctx: &AdminContext, args: &UpdateArgs) -> anyhow::Result<()> {
+    let existing = get(ctx, &args.client_id).await?;
+    let reg = match &args.file {
+        Some(path) => {
+            let reg = read_registration(path)?;
+            if reg.client_id != args.client_id {
+                bail!(
+                    "{}: client_id {:?} is not the client being updated ({})",
+                    path.display(),
+                    reg.client_id,
+                    args.client_id
+                );
+            }
+            reg
+        }
+        None => {
+            if args.name.is_none() && args.fields.is_empty() {
+                bail!("nothing to update: give at least one field flag, or --file");
+            }
+            let mut reg = existing.registration();
+            if let Some(name) = &args.name {
+                reg.client_name.clone_from(name);
+            }
+            args.fields.apply(&mut reg)?;
+            reg
+        }
+    };
+    let mut client = checked(reg, ctx.clock.now())?;
+    client.created_at = existing.created_at;
+    if !ctx.store.update_client(&client).await? {
+        bail!("no client {}", args.client_id);
+    }
+    Ok(())
+}
+
+async fn remove(ctx: &AdminContext, client_id: &str) -> anyhow::Result<()> {
+    let id = ClientId::try_from(client_id).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // The store deletes the client's token records with it (ON DELETE CASCADE), so tokens
+    // issued to it stop being active at introspection at once.
+    if !ctx.store.delete_client(&id).await? {
+        bail!("no client {client_id}");
+    }
+    Ok(())
+}
+
+/// [`validate`], with the refusal turned into an error naming the field.
+fn checked(reg: ClientRegistration, now: OffsetDateTime) -> anyhow::Result<Client> {
+    let copy = reg.clone();
+    validate(reg, now).map_err(|e| {
+        let refusal = explain(&e, &copy);
+        anyhow::anyhow!(
+            "invalid client registration: field `{}`: {}",
+            refusal.field,
+            refusal.rule
+        )
+    })
+}
+
+/// Reads a registration document; the format follows the extension (`.json` or `.toml`).
+fn read_registration(path: &Path) -> anyhow::Result<ClientRegistration> {
+    let text = read_bounded(path)?;
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    if ext.eq_ignore_ascii_case("json") {
+        serde_json::from_str(&text).with_context(|| format!("{}", path.display()))
+    } else if ext.eq_ignore_ascii_case("toml") {
+        toml::from_str(&text).with_context(|| format!("{}", path.display()))
+    } else {
+        bail!(
+            "{}: a registration file must end in .json or .toml",
+            path.display()
+        )
+    }
+}
+
+fn read_bounded(path: &Path) -> anyhow::Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut text = String::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .with_context(|| format!("reading {} (must be UTF-8)", path.display()))?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        bail!("{}: larger than {MAX_FILE_BYTES} bytes", path.display());
+    }
+    Ok(text)
+}
+
+/// What [`sync_from_config`] changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SyncReport {
+    pub created: Vec<String>,
+    pub updated: Vec<String>,
+    pub unchanged: Vec<String>,
+}
+
+/// Applies `[[clients]]` from the configuration at startup: creates the clients the store lacks
+/// and updates those whose stored registration differs (keeping `created_at`), each change
+/// audit-logged with actor `system`. Clients in the store that the configuration does not name
+/// are left alone: they may have been added with `shonin clients add`.
+///
+/// Several nodes starting at once from one configuration may race; a create that finds the
+/// client already there (another node made it) is not an error.
+pub async fn sync_from_config<S: ClientStore + ?Sized>(
+    store: &S,
+    regs: &[ClientRegistration],
+    audit: &AuditLog,
+    now: OffsetDateTime,
+) -> anyhow::Result<SyncReport> {
+    let mut report = SyncReport::default();
+    for (n, reg) in regs.iter().enumerate() {
+        let client = validate(reg.clone(), now).map_err(|e| {
+            let r = explain(&e, reg);
+            anyhow::anyhow!("configuration key `clients[{n}].{}`: {}", r.field, r.rule)
+        })?;
+        let id = client.client_id.as_str().to_owned();
+        let action = match store.get_client(&client.client_id).await? {
+            None => match store.create_client(&client).await {
+                Ok(()) => {
+                    report.created.push(id.clone());
+                    "clients.add"
+                }
+                Err(StorageError::Conflict(_)) => {
+                    report.unchanged.push(id);
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            },
+            Some(stored) if stored.registration() == client.registration() => {
+                report.unchanged.push(id);
+                continue;
+            }
+            Some(stored) => {
+                let client = Client {
+                    created_at: stored.created_at,
+                    ..client
+                };
+                store.update_client(&client).await?;
+                report.updated.push(id.clone());
+                "clients.update"
+            }
+        };
+        super::record(audit, now, Actor::system(), action, &id, Ok(()))
+            .await
+            .with_context(|| format!("audit entry for {action} {id}"))?;
+        tracing::info!(client_id = %id, action, "client from configuration applied");
+    }
+    Ok(report)
+}

@@ -1,0 +1,88 @@
+//! The HTTP side of the FAPI 2.0 authorization server: building the protocol services from
+//! configuration, authenticating clients, checking DPoP proofs, and turning each domain error into
+//! its RFC-shaped response with an audit entry. The protocol rules themselves live in
+//! `shonin-oauth`.
+
+pub mod client_auth;
+pub mod dpop;
+pub mod reject;
+pub mod session;
+
+use async_trait::async_trait;
+use shonin_oauth::grant::TokenPolicy;
+use shonin_oauth::metadata::{PAR_ENDPOINT_PATH, TOKEN_ENDPOINT_PATH};
+use shonin_oauth::rar::AuthorizationDetailsPolicy;
+use shonin_oauth::user::{PasswordHash, PasswordVerifier, verify_password};
+use shonin_oauth::{
+    ClientAssertionVerifier, DpopConfig, DpopVerifier, LockoutPolicy, NonceKey, PasswordSignIn,
+    UserStore,
+};
+use shonin_store::Store;
+use shonin_types::SecretBytes;
+use std::sync::Arc;
+use time::Duration;
+
+/// Argon2id on the blocking pool, so a sign-in never stalls the async workers.
+#[derive(Debug)]
+pub struct BlockingArgon2;
+
+#[async_trait]
+impl PasswordVerifier for BlockingArgon2 {
+    async fn verify(&self, password: SecretBytes, hash: PasswordHash) -> bool {
+        tokio::task::spawn_blocking(move || verify_password(password.expose(), &hash))
+            .await
+            .unwrap_or(false)
+    }
+}
+
+/// Everything the OAuth endpoints share, built once at startup.
+#[derive(Debug)]
+pub struct OAuth {
+    pub issuer: String,
+    pub assertions: ClientAssertionVerifier,
+    /// DPoP without server nonces, and with them for clients that require nonces.
+    pub dpop: DpopVerifier,
+    pub dpop_with_nonce: DpopVerifier,
+    pub details: AuthorizationDetailsPolicy,
+    pub tokens: TokenPolicy,
+    pub sign_in: PasswordSignIn,
+    pub par_lifetime: Duration,
+    pub session_lifetime: Duration,
+}
+
+impl OAuth {
+    pub fn new(issuer: &str, store: &Store, nonce_secret: &SecretBytes) -> anyhow::Result<OAuth> {
+        let token_endpoint = format!("{issuer}{TOKEN_ENDPOINT_PATH}");
+        let nonce = NonceKey::new(nonce_secret, Duration::seconds(60))?;
+        let users: Arc<dyn UserStore> = Arc::new(store.clone());
+        Ok(OAuth {
+            issuer: issuer.to_owned(),
+            assertions: ClientAssertionVerifier::new(issuer, token_endpoint),
+            dpop: DpopVerifier::new(DpopConfig::default())?,
+            dpop_with_nonce: DpopVerifier::new(DpopConfig {
+                nonce: Some(nonce),
+                ..DpopConfig::default()
+            })?,
+            details: AuthorizationDetailsPolicy::shipped()?,
+            tokens: TokenPolicy {
+                issuer: issuer.to_owned(),
+                audience: Vec::new(),
+                access_token_lifetime: Duration::minutes(5),
+                refresh_token_lifetime: Duration::days(30),
+                id_token_lifetime: Duration::minutes(5),
+            },
+            sign_in: PasswordSignIn::new(users, Arc::new(BlockingArgon2), LockoutPolicy::PCI_DSS),
+            par_lifetime: shonin_oauth::par::DEFAULT_LIFETIME,
+            session_lifetime: Duration::hours(1),
+        })
+    }
+
+    /// The absolute URL of an endpoint (DPoP `htu`, assertion `aud`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer)
+    }
+
+    pub fn par_url(&self) -> String {
+        self.url(PAR_ENDPOINT_PATH)
+    }
+}

@@ -1,0 +1,178 @@
+//! OAuth error responses (RFC 6749 §5.2, RFC 6750 §3, RFC 9449 §7.1, §8) with their audit entry.
+
+use crate::layers::RequestId;
+use crate::net::ClientAddr;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use shonin_audit::{Actor, ActorKind, AuditRecord, Outcome};
+use std::convert::Infallible;
+
+/// Who is asking and from where, for audit entries.
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    pub addr: ClientAddr,
+    pub request_id: Option<String>,
+}
+
+impl FromRequestParts<AppState> for RequestMeta {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let addr = ClientAddr::from_request_parts(parts, state).await?;
+        let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone());
+        Ok(RequestMeta { addr, request_id })
+    }
+}
+
+/// An OAuth error on its way out.
+#[derive(Debug)]
+pub struct OAuthError {
+    pub status: StatusCode,
+    pub error: &'static str,
+    pub description: String,
+    /// RFC 9449 §8: a fresh nonce the client must use.
+    pub dpop_nonce: Option<String>,
+    /// RFC 6750 §3 / RFC 9449 §7.1 challenge at resource endpoints.
+    pub www_authenticate: Option<String>,
+}
+
+impl OAuthError {
+    /// The status RFC 6749 §5.2 gives each error code at the token-style endpoints.
+    pub fn new(error: &'static str, description: impl Into<String>) -> Self {
+        let status = match error {
+            "invalid_client" => StatusCode::UNAUTHORIZED,
+            "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
+            "temporarily_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        OAuthError {
+            status,
+            error,
+            description: description.into(),
+            dpop_nonce: None,
+            www_authenticate: None,
+        }
+    }
+
+    /// A resource-endpoint error: 401 with a `WWW-Authenticate` challenge for the scheme.
+    pub fn resource(scheme: &str, error: &'static str, description: impl Into<String>) -> Self {
+        let description = description.into();
+        let status = match error {
+            "invalid_request" => StatusCode::BAD_REQUEST,
+            "insufficient_scope" => StatusCode::FORBIDDEN,
+            "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::UNAUTHORIZED,
+        };
+        let algs = if scheme == "DPoP" {
+            ", algs=\"ES256 PS256 EdDSA\""
+        } else {
+            ""
+        };
+        let challenge = format!("{scheme} error=\"{error}\"{algs}");
+        OAuthError {
+            status,
+            error,
+            description,
+            dpop_nonce: None,
+            www_authenticate: Some(challenge),
+        }
+    }
+
+    pub fn with_nonce(mut self, nonce: Option<String>) -> Self {
+        self.dpop_nonce = nonce;
+        self
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        if self.status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %self.description, "oauth server error");
+        }
+        // Internal detail never reaches the client on a server error.
+        let description = if self.status.is_server_error() {
+            "the server could not complete the request".to_owned()
+        } else {
+            self.description
+        };
+        let mut resp = (
+            self.status,
+            Json(json!({"error": self.error, "error_description": description})),
+        )
+            .into_response();
+        let h = resp.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(n) = self.dpop_nonce.and_then(|n| HeaderValue::from_str(&n).ok()) {
+            h.insert("dpop-nonce", n);
+        }
+        if let Some(c) = self
+            .www_authenticate
+            .and_then(|c| HeaderValue::from_str(&c).ok())
+        {
+            h.insert(header::WWW_AUTHENTICATE, c);
+        }
+        resp
+    }
+}
+
+/// Writes the audit entry for a refused OAuth request and returns the error response.
+pub async fn audited(
+    state: &AppState,
+    meta: &RequestMeta,
+    action: &str,
+    client_id: Option<&str>,
+    err: OAuthError,
+) -> Response {
+    let record = AuditRecord {
+        time: state.clock.now(),
+        actor: Actor {
+            kind: ActorKind::Client,
+            id: client_id.unwrap_or("-").to_owned(),
+        },
+        action: action.to_owned(),
+        target: client_id.unwrap_or("-").to_owned(),
+        outcome: Outcome::Failure,
+        reason: Some(format!("{}: {}", err.error, err.description)),
+        source_ip: Some(meta.addr.client_ip),
+        request_id: meta.request_id.clone(),
+    };
+    if let Err(e) = state.audit.append(record).await {
+        tracing::error!(error = %e, "audit entry for an OAuth rejection could not be written");
+        return OAuthError::new("server_error", "audit log unavailable").into_response();
+    }
+    err.into_response()
+}
+
+/// Writes a success entry; an audit failure turns the success into a server error.
+pub async fn record_success(
+    state: &AppState,
+    meta: &RequestMeta,
+    action: &str,
+    actor: Actor,
+    target: &str,
+) -> Result<(), OAuthError> {
+    let record = AuditRecord {
+        time: state.clock.now(),
+        actor,
+        action: action.to_owned(),
+        target: target.to_owned(),
+        outcome: Outcome::Success,
+        reason: None,
+        source_ip: Some(meta.addr.client_ip),
+        request_id: meta.request_id.clone(),
+    };
+    state
+        .audit
+        .append(record)
+        .await
+        .map(|_| ())
+        .map_err(|e| OAuthError::new("server_error", e.to_string()))
+}

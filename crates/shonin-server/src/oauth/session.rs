@@ -1,0 +1,127 @@
+//! The browser side of `/authorize`: the sign-in session and the CSRF cookie.
+//!
+//! Both cookies use the `__Host-` prefix (Secure, Path=/, no Domain), so no sibling host can set
+//! them. The CSRF cookie is `SameSite=Strict` and must equal the form's hidden field (double
+//! submit): a cross-site form post never carries it, which also stops login CSRF. The session
+//! cookie is `SameSite=Lax` so the top-level redirect from the client to `/authorize` carries it.
+//! Sessions live in the store (flow kind `session`, keyed by the SHA-256 of the cookie value), so
+//! any node can continue a flow another began.
+
+use crate::state::AppState;
+use axum::http::{HeaderMap, HeaderValue, header};
+use serde::{Deserialize, Serialize};
+use shonin_types::StorageError;
+use shonin_types::ports::{FlowRecord, FlowStore};
+use time::OffsetDateTime;
+
+pub const SESSION_COOKIE: &str = "__Host-shonin_session";
+pub const CSRF_COOKIE: &str = "__Host-shonin_csrf";
+const SESSION_KIND: &str = "session";
+const ACTIVE: &str = "active";
+
+/// Who signed in, when and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub user_id: String,
+    pub username: String,
+    pub auth_time: i64,
+    pub amr: Vec<String>,
+    pub acr: Option<String>,
+}
+
+/// The value of cookie `name`, if the request carries exactly one.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    let mut found = None;
+    for value in headers.get_all(header::COOKIE) {
+        let Ok(text) = value.to_str() else { continue };
+        for pair in text.split(';') {
+            if let Some((k, v)) = pair.trim().split_once('=')
+                && k == name
+            {
+                if found.is_some() {
+                    return None;
+                }
+                found = Some(v);
+            }
+        }
+    }
+    found
+}
+
+fn session_id(cookie_value: &str) -> String {
+    shonin_oauth::grant::code_record_id(cookie_value)
+}
+
+/// The session behind the request's cookie, if it is valid and unexpired.
+pub async fn current(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Session>, StorageError> {
+    let Some(value) = cookie(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    if value.len() > 128 {
+        return Ok(None);
+    }
+    let Some(record) = state
+        .store
+        .get_flow(SESSION_KIND, &session_id(value), state.clock.now())
+        .await?
+    else {
+        return Ok(None);
+    };
+    if record.state != ACTIVE {
+        return Ok(None);
+    }
+    Ok(serde_json::from_slice(&record.data).ok())
+}
+
+/// Stores a new session and returns the `Set-Cookie` header for it.
+pub async fn start(
+    state: &AppState,
+    session: &Session,
+    now: OffsetDateTime,
+) -> Result<HeaderValue, StorageError> {
+    let value = shonin_oauth::claims::random_token(32)
+        .map_err(|e| StorageError::Unavailable(e.to_string()))?;
+    let lifetime = state.oauth.session_lifetime;
+    state
+        .store
+        .create_flow(&FlowRecord {
+            kind: SESSION_KIND.to_owned(),
+            id: session_id(&value),
+            state: ACTIVE.to_owned(),
+            data: serde_json::to_vec(session).map_err(|e| StorageError::Corrupt(e.to_string()))?,
+            expires_at: now + lifetime,
+            version: 1,
+        })
+        .await?;
+    let cookie = format!(
+        "{SESSION_COOKIE}={value}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={}",
+        lifetime.whole_seconds()
+    );
+    HeaderValue::from_str(&cookie).map_err(|e| StorageError::Corrupt(e.to_string()))
+}
+
+/// The CSRF value of this browser, and a `Set-Cookie` header when a new one had to be minted.
+pub fn csrf(headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+    if let Some(v) = cookie(headers, CSRF_COOKIE).filter(|v| v.len() == 43) {
+        return (v.to_owned(), None);
+    }
+    let value = shonin_oauth::claims::random_token(32).unwrap_or_default();
+    let header = HeaderValue::from_str(&format!(
+        "{CSRF_COOKIE}={value}; Path=/; Secure; HttpOnly; SameSite=Strict"
+    ))
+    .ok();
+    (value, header)
+}
+
+/// The form's CSRF field equals this browser's CSRF cookie (constant time).
+pub fn csrf_ok(headers: &HeaderMap, form_value: Option<&str>) -> bool {
+    match (cookie(headers, CSRF_COOKIE), form_value) {
+        (Some(c), Some(f)) if !c.is_empty() => {
+            shonin_types::constant_time_eq(c.as_bytes(), f.as_bytes())
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,613 @@
+//! `/authorize`: the browser part of the code flow. Only `client_id` and a pushed `request_uri`
+//! are accepted (FAPI 2.0 §5.3.2.2 item 2); the user signs in, sees the client and what it asks
+//! for rendered from the server's stored copy, and approves or denies. The answer is a 303
+//! redirect (FAPI 2.0 §5.3.2.2 item 8) carrying `code`, `state` and `iss` (RFC 9207).
+
+use super::par::ParRecord;
+use crate::oauth::reject::{RequestMeta, record_success};
+use crate::oauth::session::{self, Session};
+use crate::pages::{self, ConsentPage, SignInPage};
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use shonin_audit::{Actor, ActorKind, AuditRecord, Outcome};
+use shonin_oauth::form::FormParams;
+use shonin_oauth::grant::{self, CodeGrant};
+use shonin_oauth::metadata::AUTHORIZATION_ENDPOINT_PATH;
+use shonin_oauth::{Client, ClientId, ClientStore, SignInError, par};
+use shonin_types::SecretBytes;
+use shonin_types::ports::FlowStore;
+
+const PUSHED: &str = "pushed";
+const DONE: &str = "done";
+
+/// A refusal at `/authorize`: either shown on a page (the redirect URI is not established) or
+/// sent to the client's registered redirect URI.
+enum Refusal {
+    Page(StatusCode, &'static str),
+    Redirect {
+        record: Box<ParRecord>,
+        error: &'static str,
+        description: &'static str,
+    },
+}
+
+struct Loaded {
+    reference: String,
+    record: ParRecord,
+    client: Client,
+    data: Vec<u8>,
+}
+
+async fn audit_failure(
+    state: &AppState,
+    meta: &RequestMeta,
+    action: &str,
+    actor: Actor,
+    reason: &str,
+) {
+    let record = AuditRecord {
+        time: state.clock.now(),
+        target: actor.id.clone(),
+        actor,
+        action: action.to_owned(),
+        outcome: Outcome::Failure,
+        reason: Some(reason.to_owned()),
+        source_ip: Some(meta.addr.client_ip),
+        request_id: meta.request_id.clone(),
+    };
+    if let Err(e) = state.audit.append(record).await {
+        tracing::error!(error = %e, "audit entry could not be written");
+    }
+}
+
+fn client_actor(id: &str) -> Actor {
+    Actor {
+        kind: ActorKind::Client,
+        id: id.to_owned(),
+    }
+}
+
+/// Finds the pushed request named by `client_id` and `request_uri`.
+async fn load(
+    state: &AppState,
+    client_id: Option<&str>,
+    request_uri: Option<&str>,
+) -> Result<Loaded, Refusal> {
+    let request_uri = request_uri.ok_or(Refusal::Page(
+        StatusCode::BAD_REQUEST,
+        "Authorization requests must be pushed first (PAR): request_uri is missing.",
+    ))?;
+    let reference = par::reference_of(request_uri).ok_or(Refusal::Page(
+        StatusCode::BAD_REQUEST,
+        "The request_uri is not one this server issued.",
+    ))?;
+    let now = state.clock.now();
+    let stored = state
+        .store
+        .get_flow(par::FLOW_KIND, reference, now)
+        .await
+        .map_err(|_| {
+            Refusal::Page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The service is unavailable; try again shortly.",
+            )
+        })?
+        .ok_or(Refusal::Page(
+            StatusCode::BAD_REQUEST,
+            "This authorization request is unknown or has expired.",
+        ))?;
+    let record: ParRecord = serde_json::from_slice(&stored.data).map_err(|_| {
+        Refusal::Page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The stored request could not be read.",
+        )
+    })?;
+    if client_id != Some(record.request.client_id.as_str()) {
+        return Err(Refusal::Page(
+            StatusCode::BAD_REQUEST,
+            "client_id does not match the pushed request.",
+        ));
+    }
+    if stored.state != PUSHED {
+        return Err(Refusal::Page(
+            StatusCode::BAD_REQUEST,
+            "This authorization request was already used.",
+        ));
+    }
+    let id = ClientId::try_from(record.request.client_id.as_str())
+        .map_err(|_| Refusal::Page(StatusCode::BAD_REQUEST, "Unknown client."))?;
+    let client = state
+        .store
+        .get_client(&id)
+        .await
+        .map_err(|_| {
+            Refusal::Page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The service is unavailable; try again shortly.",
+            )
+        })?
+        .ok_or(Refusal::Page(StatusCode::BAD_REQUEST, "Unknown client."))?;
+    // The registration may have changed since the push.
+    if !client.has_redirect_uri(&record.request.redirect_uri) {
+        return Err(Refusal::Page(
+            StatusCode::BAD_REQUEST,
+            "The redirect URI is no longer registered.",
+        ));
+    }
+    Ok(Loaded {
+        reference: reference.to_owned(),
+        record,
+        client,
+        data: stored.data,
+    })
+}
+
+/// `redirect_uri` with the response parameters (RFC 6749 §4.1.2, RFC 9207 §2).
+fn redirect_to(redirect_uri: &str, params: &[(&str, &str)]) -> Response {
+    let Ok(mut url) = url::Url::parse(redirect_uri) else {
+        return pages::error(
+            StatusCode::BAD_REQUEST,
+            "The redirect URI is invalid.",
+            None,
+        );
+    };
+    {
+        let mut q = url.query_pairs_mut();
+        for (k, v) in params {
+            q.append_pair(k, v);
+        }
+    }
+    match HeaderValue::from_str(url.as_str()) {
+        Ok(loc) => (StatusCode::SEE_OTHER, [(header::LOCATION, loc)]).into_response(),
+        Err(_) => pages::error(
+            StatusCode::BAD_REQUEST,
+            "The redirect URI is invalid.",
+            None,
+        ),
+    }
+}
+
+fn error_redirect(
+    state: &AppState,
+    record: &ParRecord,
+    error: &str,
+    description: &str,
+) -> Response {
+    let mut params = vec![
+        ("error", error),
+        ("error_description", description),
+        ("iss", state.config.issuer.as_str()),
+    ];
+    if let Some(s) = &record.request.state {
+        params.push(("state", s.as_str()));
+    }
+    redirect_to(&record.request.redirect_uri, &params)
+}
+
+async fn refuse(
+    state: &AppState,
+    meta: &RequestMeta,
+    client_id: Option<&str>,
+    refusal: Refusal,
+) -> Response {
+    let actor = client_actor(client_id.unwrap_or("-"));
+    match refusal {
+        Refusal::Page(status, message) => {
+            audit_failure(state, meta, "oauth.authorize", actor, message).await;
+            pages::error(status, message, meta.request_id.as_deref())
+        }
+        Refusal::Redirect {
+            record,
+            error,
+            description,
+        } => {
+            audit_failure(state, meta, "oauth.authorize", actor, description).await;
+            error_redirect(state, &record, error, description)
+        }
+    }
+}
+
+fn with_cookie(mut resp: Response, cookie: Option<HeaderValue>) -> Response {
+    if let Some(c) = cookie {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    resp
+}
+
+/// Whether the session satisfies `prompt=login` and `max_age` (OIDC Core §3.1.2.1).
+fn session_fresh_enough(session: &Session, record: &ParRecord, now: i64) -> bool {
+    let prompt_login = record
+        .request
+        .prompt
+        .as_deref()
+        .is_some_and(|p| p.split(' ').any(|v| v == "login"));
+    if prompt_login && session.auth_time < record.pushed_at {
+        return false;
+    }
+    match record.request.max_age {
+        Some(max) => {
+            now.saturating_sub(session.auth_time) <= i64::try_from(max).unwrap_or(i64::MAX)
+        }
+        None => true,
+    }
+}
+
+/// `GET /authorize?client_id=…&request_uri=…`
+pub async fn authorize(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let params = match FormParams::parse(query.as_deref().unwrap_or_default().as_bytes()) {
+        Ok(p) => p,
+        Err(_) => {
+            return refuse(
+                &state,
+                &meta,
+                None,
+                Refusal::Page(StatusCode::BAD_REQUEST, "The request is malformed."),
+            )
+            .await;
+        }
+    };
+    let client_id = params.get("client_id");
+    let loaded = match load(&state, client_id, params.get("request_uri")).await {
+        Ok(l) => l,
+        Err(r) => return refuse(&state, &meta, client_id, r).await,
+    };
+    // Everything must come from the pushed request (FAPI 2.0 §5.3.2.2 item 2).
+    if params
+        .names()
+        .any(|n| n != "client_id" && n != "request_uri")
+    {
+        let refusal = Refusal::Redirect {
+            record: Box::new(loaded.record),
+            error: "invalid_request",
+            description: "authorization parameters must be sent by PAR only",
+        };
+        return refuse(&state, &meta, client_id, refusal).await;
+    }
+    let (csrf, csrf_cookie) = session::csrf(&headers);
+    let request_uri = par::request_uri(&loaded.reference);
+    let now = state.clock.now().unix_timestamp();
+    let session = match session::current(&state, &headers).await {
+        Ok(s) => s.filter(|s| session_fresh_enough(s, &loaded.record, now)),
+        Err(_) => {
+            return pages::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The service is unavailable; try again shortly.",
+                None,
+            );
+        }
+    };
+    let page = match session {
+        None => pages::render(
+            StatusCode::OK,
+            &SignInPage {
+                client_name: &loaded.client.client_name,
+                client_id: loaded.client.client_id.as_str(),
+                request_uri: &request_uri,
+                csrf: &csrf,
+                username: "",
+                error: None,
+            },
+            None,
+        ),
+        Some(s) => consent_page(&loaded, &s, &request_uri, &csrf),
+    };
+    with_cookie(page, csrf_cookie)
+}
+
+fn consent_page(loaded: &Loaded, session: &Session, request_uri: &str, csrf: &str) -> Response {
+    let details = loaded
+        .record
+        .request
+        .authorization_details
+        .iter()
+        .map(pages::detail_view)
+        .collect();
+    let origin = url::Url::parse(&loaded.record.request.redirect_uri)
+        .ok()
+        .map(|u| u.origin().ascii_serialization());
+    pages::render(
+        StatusCode::OK,
+        &ConsentPage {
+            client_name: &loaded.client.client_name,
+            client_id: loaded.client.client_id.as_str(),
+            username: &session.username,
+            request_uri,
+            csrf,
+            scopes: &loaded.record.request.scope,
+            details,
+        },
+        origin.as_deref(),
+    )
+}
+
+/// Parses a form post from one of our pages and checks its CSRF field.
+async fn page_form(
+    state: &AppState,
+    meta: &RequestMeta,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(FormParams, Loaded), Response> {
+    let params = match super::form_body(headers, body) {
+        Ok(p) => p,
+        Err(_) => {
+            return Err(refuse(
+                state,
+                meta,
+                None,
+                Refusal::Page(StatusCode::BAD_REQUEST, "The form is malformed."),
+            )
+            .await);
+        }
+    };
+    let client_id = params.get("client_id");
+    if !session::csrf_ok(headers, params.get("csrf")) {
+        let refusal = Refusal::Page(
+            StatusCode::FORBIDDEN,
+            "The form has expired or did not come from this site. Go back and try again.",
+        );
+        return Err(refuse(state, meta, client_id, refusal).await);
+    }
+    match load(state, client_id, params.get("request_uri")).await {
+        Ok(l) => Ok((params, l)),
+        Err(r) => Err(refuse(state, meta, client_id, r).await),
+    }
+}
+
+fn back_to_authorize(loaded: &Loaded) -> String {
+    let mut url = format!("{AUTHORIZATION_ENDPOINT_PATH}?");
+    url.push_str(
+        &url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("client_id", loaded.client.client_id.as_str())
+            .append_pair("request_uri", &par::request_uri(&loaded.reference))
+            .finish(),
+    );
+    url
+}
+
+/// `POST /authorize/sign-in`
+pub async fn sign_in(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (params, loaded) = match page_form(&state, &meta, &headers, &body).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    let username = params
+        .get_bounded("username", 256)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let password = SecretBytes::new(
+        params
+            .get_bounded("password", 1024)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+            .as_bytes()
+            .to_vec(),
+    );
+    let now = state.clock.now();
+    match state.oauth.sign_in.sign_in(username, &password, now).await {
+        Ok(user) => {
+            let s = Session {
+                user_id: user.id.clone(),
+                username: user.username.as_str().to_owned(),
+                auth_time: now.unix_timestamp(),
+                amr: vec!["pwd".to_owned()],
+                acr: None,
+            };
+            let actor = Actor {
+                kind: ActorKind::User,
+                id: user.id.clone(),
+            };
+            if record_success(&state, &meta, "user.sign_in", actor, user.username.as_str())
+                .await
+                .is_err()
+            {
+                return pages::error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The service is unavailable; try again shortly.",
+                    None,
+                );
+            }
+            match session::start(&state, &s, now).await {
+                Ok(cookie) => {
+                    let location = back_to_authorize(&loaded);
+                    let mut resp =
+                        (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
+                    resp.headers_mut().append(header::SET_COOKIE, cookie);
+                    resp
+                }
+                Err(_) => pages::error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The service is unavailable; try again shortly.",
+                    None,
+                ),
+            }
+        }
+        Err(SignInError::InvalidCredentials(failure)) => {
+            let actor = Actor {
+                kind: ActorKind::User,
+                id: failure.user_id().unwrap_or("-").to_owned(),
+            };
+            audit_failure(&state, &meta, "user.sign_in", actor, failure.as_str()).await;
+            let (csrf, cookie) = session::csrf(&headers);
+            let page = pages::render(
+                StatusCode::UNAUTHORIZED,
+                &SignInPage {
+                    client_name: &loaded.client.client_name,
+                    client_id: loaded.client.client_id.as_str(),
+                    request_uri: &par::request_uri(&loaded.reference),
+                    csrf: &csrf,
+                    username,
+                    error: Some("Invalid username or password."),
+                },
+                None,
+            );
+            with_cookie(page, cookie)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "sign-in failed");
+            pages::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The service is unavailable; try again shortly.",
+                meta.request_id.as_deref(),
+            )
+        }
+    }
+}
+
+/// `POST /authorize/consent`
+pub async fn consent(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (params, loaded) = match page_form(&state, &meta, &headers, &body).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    let client_id = loaded.client.client_id.as_str().to_owned();
+    let now = state.clock.now();
+    let session = match session::current(&state, &headers).await {
+        Ok(Some(s)) if session_fresh_enough(&s, &loaded.record, now.unix_timestamp()) => s,
+        Ok(_) => {
+            let refusal = Refusal::Page(
+                StatusCode::UNAUTHORIZED,
+                "Your sign-in has expired. Go back and start again.",
+            );
+            return refuse(&state, &meta, Some(&client_id), refusal).await;
+        }
+        Err(_) => {
+            return pages::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The service is unavailable; try again shortly.",
+                None,
+            );
+        }
+    };
+    let approve = match params.get("decision") {
+        Some("approve") => true,
+        Some("deny") => false,
+        _ => {
+            return refuse(
+                &state,
+                &meta,
+                Some(&client_id),
+                Refusal::Page(StatusCode::BAD_REQUEST, "No decision was made."),
+            )
+            .await;
+        }
+    };
+    // One use of the pushed request, enforced at the point of authorization (FAPI 2.0 §5.3.2.2
+    // note 3): exactly one caller moves it out of `pushed`.
+    match state
+        .store
+        .transition_flow(
+            par::FLOW_KIND,
+            &loaded.reference,
+            PUSHED,
+            DONE,
+            &loaded.data,
+            now,
+        )
+        .await
+    {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            let refusal = Refusal::Page(
+                StatusCode::BAD_REQUEST,
+                "This authorization request was already used.",
+            );
+            return refuse(&state, &meta, Some(&client_id), refusal).await;
+        }
+        Err(_) => {
+            return pages::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The service is unavailable; try again shortly.",
+                None,
+            );
+        }
+    }
+    let user = Actor {
+        kind: ActorKind::User,
+        id: session.user_id.clone(),
+    };
+    if !approve {
+        audit_failure(
+            &state,
+            &meta,
+            "oauth.consent",
+            user,
+            "access_denied by the user",
+        )
+        .await;
+        return error_redirect(
+            &state,
+            &loaded.record,
+            "access_denied",
+            "the user denied the request",
+        );
+    }
+    let req = &loaded.record.request;
+    let grant = CodeGrant {
+        client_id: client_id.clone(),
+        redirect_uri: req.redirect_uri.clone(),
+        code_challenge: req.code_challenge.clone(),
+        dpop_jkt: req.dpop_jkt.clone(),
+        scope: req.scope.clone(),
+        authorization_details: req.authorization_details.clone(),
+        subject: session.user_id.clone(),
+        auth_time: session.auth_time,
+        acr: session.acr.clone(),
+        amr: session.amr.clone(),
+        nonce: req.nonce.clone(),
+        grant_id: match shonin_oauth::claims::new_jti() {
+            Ok(g) => g,
+            Err(_) => {
+                return pages::error(StatusCode::INTERNAL_SERVER_ERROR, "Internal error.", None);
+            }
+        },
+    };
+    let code = match grant::issue_code(&state.store, &grant, now).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "could not issue a code");
+            return pages::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The service is unavailable; try again shortly.",
+                None,
+            );
+        }
+    };
+    if record_success(&state, &meta, "oauth.consent", user, &client_id)
+        .await
+        .is_err()
+    {
+        return pages::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The service is unavailable; try again shortly.",
+            None,
+        );
+    }
+    let mut params = vec![
+        ("code", code.as_str()),
+        ("iss", state.config.issuer.as_str()),
+    ];
+    if let Some(s) = &req.state {
+        params.push(("state", s.as_str()));
+    }
+    redirect_to(&req.redirect_uri, &params)
+}

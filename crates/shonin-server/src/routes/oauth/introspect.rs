@@ -1,0 +1,103 @@
+//! `POST /introspect` (RFC 7662), client-authenticated; a signed JWT response (RFC 9701) when
+//! asked with `Accept: application/token-introspection+jwt`. A client learns about its own tokens
+//! only; anything else is `{"active": false}`.
+
+use super::form_body;
+use crate::oauth::client_auth;
+use crate::oauth::reject::{OAuthError, RequestMeta, audited};
+use crate::state::AppState;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use shonin_keys::KeySource;
+use shonin_oauth::introspection::{
+    self, TOKEN_INTROSPECTION_JWT_MEDIA_TYPE, TOKEN_INTROSPECTION_JWT_TYP, TokenFacts, TokenType,
+};
+use shonin_oauth::metadata::INTROSPECTION_ENDPOINT_PATH;
+use shonin_oauth::{TokenStore, token_hash};
+
+const ACTION: &str = "oauth.introspect";
+
+pub async fn introspect(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match answer(&state, &headers, &body).await {
+        Ok(resp) => resp,
+        Err((id, e)) => audited(&state, &meta, ACTION, id.as_deref(), e).await,
+    }
+}
+
+async fn answer(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, (Option<String>, OAuthError)> {
+    let form = form_body(headers, body).map_err(|e| (None, e))?;
+    let url = state.oauth.url(INTROSPECTION_ENDPOINT_PATH);
+    let client = client_auth::authenticate(state, &form, &url).await?;
+    let id = Some(client.client_id.as_str().to_owned());
+    let fail = |e: OAuthError| (id.clone(), e);
+    let token = form
+        .get("token")
+        .ok_or_else(|| fail(OAuthError::new("invalid_request", "token is required")))?;
+    let now = state.clock.now();
+    let record = state
+        .store
+        .get_token(&token_hash(token))
+        .await
+        .map_err(|e| fail(OAuthError::new("server_error", e.to_string())))?;
+    let facts = record
+        .filter(|r| r.client_id == client.client_id)
+        .map(|r| TokenFacts {
+            issuer: state.config.issuer.clone(),
+            client_id: r.client_id.as_str().to_owned(),
+            subject: r.subject.clone(),
+            scope: r.scope.clone(),
+            audience: Vec::new(),
+            issued_at: r.issued_at,
+            expires_at: r.expires_at,
+            token_type: if r.kind == shonin_oauth::TokenKind::Access {
+                TokenType::DPoP
+            } else {
+                TokenType::Bearer
+            },
+            jkt: r.cnf_jkt.clone(),
+            x5t: r.cnf_x5t_s256.clone(),
+            authorization_details: r.authorization_details.clone(),
+            revoked: r.revoked_at.is_some(),
+        });
+    let response = introspection::introspection_response(facts.as_ref(), now);
+    let wants_jwt = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| {
+            a.split(',')
+                .any(|m| m.trim().starts_with(TOKEN_INTROSPECTION_JWT_MEDIA_TYPE))
+        });
+    if wants_jwt {
+        let claims = introspection::jwt_response_claims(
+            &state.config.issuer,
+            client.client_id.as_str(),
+            now,
+            response,
+        );
+        let signer = state.keys.current_signer();
+        let jwt = shonin_keys::sign_jwt(signer.as_ref(), TOKEN_INTROSPECTION_JWT_TYP, &claims)
+            .await
+            .map_err(|e| fail(OAuthError::new("server_error", e.to_string())))?;
+        return Ok((
+            [
+                (header::CONTENT_TYPE, TOKEN_INTROSPECTION_JWT_MEDIA_TYPE),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            jwt,
+        )
+            .into_response());
+    }
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(response)).into_response())
+}

@@ -1,0 +1,114 @@
+//! `POST /par` — pushed authorization requests (RFC 9126), the only way in (FAPI 2.0 §5.3.2.2).
+
+use super::form_body;
+use crate::oauth::reject::{OAuthError, RequestMeta, audited, record_success};
+use crate::oauth::{client_auth, dpop};
+use crate::state::AppState;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use shonin_audit::{Actor, ActorKind};
+use shonin_oauth::GrantType;
+use shonin_oauth::par::{self, ClientPolicy, PushedRequest};
+use shonin_types::ports::{FlowRecord, FlowStore};
+
+const ACTION: &str = "oauth.par";
+
+/// What is stored under the request_uri's reference.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ParRecord {
+    pub request: PushedRequest,
+    /// When the request was pushed (unix seconds): `prompt=login` needs a sign-in after it.
+    pub pushed_at: i64,
+}
+
+pub async fn par(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match push(&state, &meta, &headers, &body).await {
+        Ok(resp) => resp,
+        Err((client_id, e)) => audited(&state, &meta, ACTION, client_id.as_deref(), e).await,
+    }
+}
+
+async fn push(
+    state: &AppState,
+    meta: &RequestMeta,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, (Option<String>, OAuthError)> {
+    let form = form_body(headers, body).map_err(|e| (None, e))?;
+    let url = state.oauth.par_url();
+    let client = client_auth::authenticate(state, &form, &url).await?;
+    let id = Some(client.client_id.as_str().to_owned());
+    let fail = |e: OAuthError| (id.clone(), e);
+    // RFC 9449 §10.1: a DPoP proof at PAR binds the code to its key.
+    let proof_jkt = match dpop::proof_header(headers)
+        .map_err(|e| fail(OAuthError::new(e.oauth_error(), e.to_string())))?
+    {
+        None => None,
+        Some(proof) => {
+            let ctx = dpop::ProofContext {
+                method: "POST",
+                url: &url,
+                access_token: None,
+                expected_jkt: None,
+                require_nonce: client.require_dpop_nonce,
+                at_resource: false,
+            };
+            Some(dpop::verify(state, proof, ctx).await.map_err(fail)?.jkt)
+        }
+    };
+    let policy = ClientPolicy {
+        client_id: client.client_id.as_str(),
+        redirect_uris: &client.redirect_uris,
+        scopes: &client.scope,
+        authorization_details_types: &client.authorization_details_types,
+        allows_authorization_code: client.allows_grant(GrantType::AuthorizationCode),
+    };
+    let request = par::validate(&form, policy, &state.oauth.details, proof_jkt.as_deref())
+        .map_err(|e| fail(OAuthError::new(e.oauth_error(), e.to_string())))?;
+    let now = state.clock.now();
+    let reference = shonin_oauth::claims::random_token(32)
+        .map_err(|e| fail(OAuthError::new("server_error", e.to_string())))?;
+    let record = ParRecord {
+        request,
+        pushed_at: now.unix_timestamp(),
+    };
+    let data = serde_json::to_vec(&record)
+        .map_err(|e| fail(OAuthError::new("server_error", e.to_string())))?;
+    let lifetime = state.oauth.par_lifetime;
+    state
+        .store
+        .create_flow(&FlowRecord {
+            kind: par::FLOW_KIND.to_owned(),
+            id: reference.clone(),
+            state: "pushed".to_owned(),
+            data,
+            expires_at: par::expires_at(now, lifetime),
+            version: 1,
+        })
+        .await
+        .map_err(|e| fail(OAuthError::new("server_error", e.to_string())))?;
+    let actor = Actor {
+        kind: ActorKind::Client,
+        id: client.client_id.as_str().to_owned(),
+    };
+    record_success(state, meta, ACTION, actor, client.client_id.as_str())
+        .await
+        .map_err(fail)?;
+    let body = json!({"request_uri": par::request_uri(&reference), "expires_in": lifetime.whole_seconds()});
+    Ok((
+        StatusCode::CREATED,
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(body),
+    )
+        .into_response())
+}

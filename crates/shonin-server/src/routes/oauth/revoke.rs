@@ -1,0 +1,70 @@
+//! `POST /revoke` (RFC 7009). A client revokes its own tokens; revoking a refresh token also
+//! revokes the access tokens of its grant (§2.1). The answer is 200 whether or not the token
+//! existed (§2.2), so the endpoint does not reveal which tokens are valid.
+
+use super::form_body;
+use crate::oauth::client_auth;
+use crate::oauth::reject::{OAuthError, RequestMeta, audited, record_success};
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use shonin_audit::{Actor, ActorKind};
+use shonin_oauth::metadata::REVOCATION_ENDPOINT_PATH;
+use shonin_oauth::{TokenKind, TokenStore, token_hash};
+
+const ACTION: &str = "oauth.revoke";
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match answer(&state, &meta, &headers, &body).await {
+        Ok(resp) => resp,
+        Err((id, e)) => audited(&state, &meta, ACTION, id.as_deref(), e).await,
+    }
+}
+
+async fn answer(
+    state: &AppState,
+    meta: &RequestMeta,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, (Option<String>, OAuthError)> {
+    let form = form_body(headers, body).map_err(|e| (None, e))?;
+    let url = state.oauth.url(REVOCATION_ENDPOINT_PATH);
+    let client = client_auth::authenticate(state, &form, &url).await?;
+    let id = Some(client.client_id.as_str().to_owned());
+    let fail = |e: OAuthError| (id.clone(), e);
+    let token = form
+        .get("token")
+        .ok_or_else(|| fail(OAuthError::new("invalid_request", "token is required")))?;
+    let now = state.clock.now();
+    let server =
+        |e: shonin_types::StorageError| fail(OAuthError::new("server_error", e.to_string()));
+    let hash = token_hash(token);
+    if let Some(record) = state.store.get_token(&hash).await.map_err(server)?
+        && record.client_id == client.client_id
+    {
+        if record.kind == TokenKind::Refresh {
+            state
+                .store
+                .revoke_grant(&record.grant_id, now)
+                .await
+                .map_err(server)?;
+        } else {
+            state.store.revoke_token(&hash, now).await.map_err(server)?;
+        }
+        let actor = Actor {
+            kind: ActorKind::Client,
+            id: client.client_id.as_str().to_owned(),
+        };
+        record_success(state, meta, ACTION, actor, record.kind.as_str())
+            .await
+            .map_err(fail)?;
+    }
+    Ok((StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response())
+}

@@ -1,0 +1,116 @@
+//! `POST /token` (RFC 6749 §3.2): client authentication, a DPoP proof (FAPI 2.0: sender-
+//! constrained tokens only), then one grant.
+
+use super::form_body;
+use crate::oauth::reject::{OAuthError, RequestMeta, audited, record_success};
+use crate::oauth::{client_auth, dpop};
+use crate::state::AppState;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use shonin_audit::{Actor, ActorKind};
+use shonin_keys::KeySource;
+use shonin_oauth::grant::{self, CodeRequest, GrantContext, GrantError};
+use shonin_oauth::metadata::TOKEN_ENDPOINT_PATH;
+
+const ACTION: &str = "oauth.token";
+
+fn from_grant(e: &GrantError) -> OAuthError {
+    OAuthError::new(e.oauth_error(), e.to_string())
+}
+
+pub async fn token(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match exchange(&state, &meta, &headers, &body).await {
+        Ok(resp) => resp,
+        Err((client_id, e)) => audited(&state, &meta, ACTION, client_id.as_deref(), e).await,
+    }
+}
+
+async fn exchange(
+    state: &AppState,
+    meta: &RequestMeta,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, (Option<String>, OAuthError)> {
+    let form = form_body(headers, body).map_err(|e| (None, e))?;
+    let url = state.oauth.url(TOKEN_ENDPOINT_PATH);
+    let client = client_auth::authenticate(state, &form, &url).await?;
+    let id = Some(client.client_id.as_str().to_owned());
+    let fail = |e: OAuthError| (id.clone(), e);
+    let ctx = dpop::ProofContext {
+        method: "POST",
+        url: &url,
+        access_token: None,
+        expected_jkt: None,
+        require_nonce: client.require_dpop_nonce,
+        at_resource: false,
+    };
+    let proof = dpop::require(state, headers, ctx).await.map_err(fail)?;
+    let signer = state.keys.current_signer();
+    let gctx = GrantContext {
+        policy: &state.oauth.tokens,
+        signer: signer.as_ref(),
+        flows: &state.store,
+        tokens: &state.store,
+        now: state.clock.now(),
+    };
+    let grant_type = form.get("grant_type");
+    let result = match grant_type {
+        None => Err(GrantError::MissingGrantType),
+        Some("authorization_code") => {
+            let req = CodeRequest {
+                code: form.get("code"),
+                redirect_uri: form.get("redirect_uri"),
+                code_verifier: form.get("code_verifier"),
+            };
+            grant::authorization_code(&gctx, &client, &proof.jkt, req).await
+        }
+        Some("refresh_token") => {
+            grant::refresh_token(
+                &gctx,
+                &client,
+                &proof.jkt,
+                form.get("refresh_token"),
+                form.get("scope"),
+            )
+            .await
+        }
+        Some("client_credentials") => {
+            grant::client_credentials(&gctx, &client, &proof.jkt, form.get("scope")).await
+        }
+        // FAPI 2.0 §5.3.2.1 item 2: the password grant is rejected like any unknown grant.
+        Some(other) => Err(GrantError::UnsupportedGrantType(
+            other.chars().take(64).collect(),
+        )),
+    };
+    let response = result.map_err(|e| fail(from_grant(&e)))?;
+    let actor = Actor {
+        kind: ActorKind::Client,
+        id: client.client_id.as_str().to_owned(),
+    };
+    record_success(state, meta, ACTION, actor, grant_type.unwrap_or_default())
+        .await
+        .map_err(fail)?;
+    let mut resp = Json(response).into_response();
+    let h = resp.headers_mut();
+    // RFC 6749 §5.1.
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    if client.require_dpop_nonce
+        && let Some(n) = state
+            .oauth
+            .dpop_with_nonce
+            .issue_nonce(state.clock.now())
+            .and_then(|n| HeaderValue::from_str(&n).ok())
+    {
+        h.insert("dpop-nonce", n);
+    }
+    Ok(resp)
+}

@@ -1,0 +1,117 @@
+//! `GET|POST /userinfo` (OIDC Core §5.3) behind the resource-server checks of FAPI 2.0 §5.3.3.
+
+use crate::oauth::dpop::proof_header;
+use crate::oauth::reject::{OAuthError, RequestMeta, audited};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, Method, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use shonin_keys::KeySource;
+use shonin_oauth::metadata::USERINFO_ENDPOINT_PATH;
+use shonin_oauth::resource::{self, ResourceError, ResourceRequest};
+use shonin_oauth::{ClientId, ClientStore, User, UserStore};
+
+const ACTION: &str = "oauth.userinfo";
+
+fn to_oauth(e: &ResourceError) -> OAuthError {
+    OAuthError::resource("DPoP", e.oauth_error(), e.to_string())
+}
+
+pub async fn userinfo(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    match answer(&state, &method, &headers, query.as_deref()).await {
+        Ok(resp) => resp,
+        Err(e) => audited(&state, &meta, ACTION, None, e).await,
+    }
+}
+
+async fn answer(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<Response, OAuthError> {
+    let token_in_query = query.is_some_and(|q| {
+        q.split('&')
+            .any(|p| p == "access_token" || p.starts_with("access_token="))
+    });
+    let dpop = proof_header(headers)
+        .map_err(|e| OAuthError::resource("DPoP", e.oauth_error(), e.to_string()))?;
+    let url = state.oauth.url(USERINFO_ENDPOINT_PATH);
+    let req = ResourceRequest {
+        authorization: headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+        dpop,
+        method: method.as_str(),
+        url: &url,
+        token_in_query,
+    };
+    let jwks = state.keys.published_jwks();
+    let now = state.clock.now();
+    // A client that asked for DPoP nonces gets them here too (RFC 9449 §9).
+    let require_nonce = match resource::unverified_client_id(req.authorization)
+        .and_then(|id| ClientId::try_from(id.as_str()).ok())
+    {
+        Some(id) => state
+            .store
+            .get_client(&id)
+            .await
+            .map_err(|e| OAuthError::new("server_error", e.to_string()))?
+            .is_some_and(|c| c.require_dpop_nonce),
+        None => false,
+    };
+    let verifier = if require_nonce {
+        &state.oauth.dpop_with_nonce
+    } else {
+        &state.oauth.dpop
+    };
+    let access = resource::verify(
+        req,
+        &state.config.issuer,
+        &jwks,
+        verifier,
+        &state.store,
+        &state.store,
+        now,
+    )
+    .await
+    .map_err(|e| {
+        let err = to_oauth(&e);
+        if err.error == "use_dpop_nonce" {
+            err.with_nonce(state.oauth.dpop_with_nonce.issue_nonce(now))
+        } else {
+            err
+        }
+    })?;
+    if !access.has_scope("openid") {
+        return Err(to_oauth(&ResourceError::InsufficientScope("openid".into())));
+    }
+    let sub = access.subject().unwrap_or_default().to_owned();
+    let user: Option<User> = state
+        .store
+        .get_user(&sub)
+        .await
+        .map_err(|e| OAuthError::new("server_error", e.to_string()))?;
+    let Some(user) = user.filter(|u| !u.disabled) else {
+        return Err(to_oauth(&ResourceError::Inactive));
+    };
+    let mut body = serde_json::Map::new();
+    body.insert("sub".into(), json!(sub));
+    body.insert("preferred_username".into(), json!(user.username.as_str()));
+    if let Some(name) = &user.display_name {
+        body.insert("name".into(), json!(name));
+    }
+    Ok((
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(serde_json::Value::Object(body)),
+    )
+        .into_response())
+}

@@ -1,0 +1,379 @@
+//! `flow`: complete FAPI 2.0 authorization code flows per second, each as a fresh browser and
+//! client would run it: PAR (private_key_jwt + DPoP + PKCE S256) → GET /authorize → sign-in
+//! POST → consent page → consent POST → token (private_key_jwt + DPoP + code_verifier).
+//!
+//! Cookies are carried by hand, as `tests/common/oauth.rs` does, so no cookie jar is shared
+//! between flows. Assertions and proofs are signed on the fly here (a flow needs fresh ones at
+//! each step), so on a small machine this generator takes more CPU than `run` does.
+
+use crate::client_jwt::{JtiSource, assertion, client_auth_fields, dpop_proof, unix_now};
+use crate::http::{self, Target};
+use crate::keys::{self, ClientKeys};
+use crate::stats::{Latency, process_cpu_secs, round3};
+use anyhow::Context;
+use aws_lc_rs::digest::{SHA256, digest};
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use clap::Args;
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use serde::Serialize;
+use shonin_jose::b64url_encode;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const MAX_DURATION_SECS: u64 = 300;
+const MAX_FLOWS: usize = 100_000;
+const CSRF_COOKIE: &str = "__Host-shonin_csrf";
+const SESSION_COOKIE: &str = "__Host-shonin_session";
+
+#[derive(Debug, Args)]
+pub struct FlowArgs {
+    /// Directory written by `loadgen keys`.
+    #[arg(long)]
+    pub keys: PathBuf,
+    /// The registered client_id (grant types authorization_code, a redirect URI, scope openid).
+    #[arg(long)]
+    pub client_id: String,
+    /// The issuer URL (https).
+    #[arg(long)]
+    pub issuer: String,
+    #[command(flatten)]
+    pub target: Target,
+    /// The client's registered redirect URI (never contacted: the code is read from the 303).
+    #[arg(long)]
+    pub redirect_uri: String,
+    /// Scope to request.
+    #[arg(long, default_value = "openid accounts")]
+    pub scope: String,
+    /// The test user.
+    #[arg(long)]
+    pub username: String,
+    /// File whose first line is the test user's password.
+    #[arg(long)]
+    pub password_file: PathBuf,
+    /// Flows in flight at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Longest run, in seconds.
+    #[arg(long, default_value_t = 10)]
+    pub duration: u64,
+    /// Most flows started.
+    #[arg(long, default_value_t = 5_000)]
+    pub max_flows: usize,
+    /// Generator threads.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// A label copied into the result line.
+    #[arg(long, default_value = "")]
+    pub label: String,
+}
+
+struct Ctx {
+    args: FlowArgs,
+    keys: ClientKeys,
+    jtis: JtiSource,
+    password: String,
+    client: reqwest::Client,
+    issuer: url::Url,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    mode: &'static str,
+    label: String,
+    concurrency: usize,
+    flows: u64,
+    ok: u64,
+    elapsed_s: f64,
+    flows_per_s: f64,
+    latency_ms: Latency,
+    failures_by_step: BTreeMap<&'static str, u64>,
+    client_cpu_s: Option<f64>,
+}
+
+pub async fn run(args: FlowArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        (1..=MAX_DURATION_SECS).contains(&args.duration),
+        "--duration must be 1 to {MAX_DURATION_SECS} s"
+    );
+    anyhow::ensure!(
+        (1..=MAX_FLOWS).contains(&args.max_flows),
+        "--max-flows must be 1 to {MAX_FLOWS}"
+    );
+    anyhow::ensure!(
+        (1..=256).contains(&args.concurrency),
+        "--concurrency 1 to 256"
+    );
+    let issuer = url::Url::parse(&args.issuer).context("--issuer")?;
+    let password = std::fs::read_to_string(&args.password_file)
+        .with_context(|| format!("reading {}", args.password_file.display()))?
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let ctx = Arc::new(Ctx {
+        client: http::client(&args.target, &issuer)?,
+        keys: keys::load(&args.keys)?,
+        jtis: JtiSource::new()?,
+        password,
+        issuer,
+        args,
+    });
+    let cursor = Arc::new(AtomicUsize::new(0));
+    let cpu_before = process_cpu_secs();
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(ctx.args.duration);
+    let mut tasks = Vec::new();
+    for _ in 0..ctx.args.concurrency {
+        let (ctx, cursor) = (Arc::clone(&ctx), Arc::clone(&cursor));
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut failures: Vec<(&'static str, String)> = Vec::new();
+            while Instant::now() < deadline
+                && cursor.fetch_add(1, Ordering::Relaxed) < ctx.args.max_flows
+            {
+                let t0 = Instant::now();
+                match one_flow(&ctx).await {
+                    Ok(()) => lat.push(u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX)),
+                    Err(f) => failures.push(f),
+                }
+            }
+            (lat, failures)
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut failures_by_step: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut samples = Vec::new();
+    for t in tasks {
+        let (lat, failures) = t.await.context("a flow worker failed")?;
+        latencies.extend(lat);
+        for (step, detail) in failures {
+            *failures_by_step.entry(step).or_default() += 1;
+            if samples.len() < 3 {
+                samples.push(format!("{step}: {detail}"));
+            }
+        }
+    }
+    for s in &samples {
+        eprintln!("loadgen: sample flow failure: {s}");
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let ok = u64::try_from(latencies.len()).unwrap_or(u64::MAX);
+    let failed: u64 = failures_by_step.values().sum();
+    #[allow(clippy::cast_precision_loss)]
+    let report = Report {
+        mode: "flow",
+        label: ctx.args.label.clone(),
+        concurrency: ctx.args.concurrency,
+        flows: ok + failed,
+        ok,
+        elapsed_s: round3(elapsed),
+        flows_per_s: round3(ok as f64 / elapsed),
+        latency_ms: Latency::from_micros(&mut latencies),
+        failures_by_step,
+        client_cpu_s: cpu_before
+            .zip(process_cpu_secs())
+            .map(|(a, b)| round3(b - a)),
+    };
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
+}
+
+type StepResult<T> = Result<T, (&'static str, String)>;
+
+fn fail<E: std::fmt::Display>(step: &'static str) -> impl Fn(E) -> (&'static str, String) {
+    move |e| (step, e.to_string())
+}
+
+async fn expect(
+    step: &'static str,
+    resp: Result<reqwest::Response, reqwest::Error>,
+    want: StatusCode,
+) -> StepResult<reqwest::Response> {
+    let resp = resp.map_err(fail(step))?;
+    if resp.status() == want {
+        return Ok(resp);
+    }
+    let status = resp.status();
+    let text: String = resp
+        .text()
+        .await
+        .unwrap_or_default()
+        .chars()
+        .take(300)
+        .collect();
+    Err((step, format!("{status}: {text}")))
+}
+
+/// The value of cookie `name` in the response's Set-Cookie headers.
+fn set_cookie(resp: &reqwest::Response, name: &str) -> Option<String> {
+    resp.headers().get_all(SET_COOKIE).iter().find_map(|v| {
+        let (pair, _) = v.to_str().ok()?.split_once(';')?;
+        let (k, val) = pair.split_once('=')?;
+        (k == name).then(|| val.to_owned())
+    })
+}
+
+fn location(step: &'static str, resp: &reqwest::Response) -> StepResult<String> {
+    resp.headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .ok_or((step, "no Location header".to_owned()))
+}
+
+fn url_for(ctx: &Ctx, path: &str) -> StepResult<url::Url> {
+    ctx.issuer.join(path).map_err(fail("url"))
+}
+
+/// Client authentication fields plus a DPoP proof for `POST {issuer}{path}`.
+fn signed(ctx: &Ctx, path: &str) -> StepResult<(Vec<(&'static str, String)>, String)> {
+    let iss = ctx.args.issuer.trim_end_matches('/');
+    let now = unix_now();
+    let a = assertion(
+        &ctx.keys.client,
+        &ctx.args.client_id,
+        iss,
+        now,
+        &ctx.jtis.next(),
+    )
+    .map_err(fail("sign"))?;
+    let proof = dpop_proof(
+        &ctx.keys.dpop,
+        "POST",
+        &format!("{iss}{path}"),
+        now,
+        &ctx.jtis.next(),
+    )
+    .map_err(fail("sign"))?;
+    Ok((client_auth_fields(&ctx.args.client_id, a).to_vec(), proof))
+}
+
+fn pkce() -> StepResult<(String, String)> {
+    let mut bytes = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| ("pkce", "random generator failed".to_owned()))?;
+    let verifier = b64url_encode(&bytes);
+    let challenge = b64url_encode(digest(&SHA256, verifier.as_bytes()).as_ref());
+    Ok((verifier, challenge))
+}
+
+async fn one_flow(ctx: &Ctx) -> StepResult<()> {
+    let a = &ctx.args;
+    let (verifier, challenge) = pkce()?;
+    let state = ctx.jtis.next();
+
+    // 1. PAR (RFC 9126), client-authenticated, with DPoP binding the code to the key.
+    let (mut form, proof) = signed(ctx, "/par")?;
+    form.extend([
+        ("response_type", "code".to_owned()),
+        ("redirect_uri", a.redirect_uri.clone()),
+        ("scope", a.scope.clone()),
+        ("state", state),
+        ("nonce", ctx.jtis.next()),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256".to_owned()),
+    ]);
+    let resp = ctx
+        .client
+        .post(url_for(ctx, "/par")?)
+        .header("dpop", proof)
+        .form(&form)
+        .send()
+        .await;
+    let resp = expect("par", resp, StatusCode::CREATED).await?;
+    let body: serde_json::Value = resp.json().await.map_err(fail("par"))?;
+    let request_uri = body
+        .get("request_uri")
+        .and_then(serde_json::Value::as_str)
+        .ok_or(("par", "no request_uri".to_owned()))?
+        .to_owned();
+
+    // 2. The authorization endpoint shows the sign-in page and sets the CSRF cookie.
+    let mut authorize = url_for(ctx, "/authorize")?;
+    authorize
+        .query_pairs_mut()
+        .append_pair("client_id", &a.client_id)
+        .append_pair("request_uri", &request_uri);
+    let resp = ctx.client.get(authorize).send().await;
+    let resp = expect("authorize", resp, StatusCode::OK).await?;
+    let csrf = set_cookie(&resp, CSRF_COOKIE).ok_or(("authorize", "no CSRF cookie".to_owned()))?;
+    resp.bytes().await.map_err(fail("authorize"))?;
+
+    // 3. Sign in.
+    let cookies = format!("{CSRF_COOKIE}={csrf}");
+    let form = [
+        ("request_uri", request_uri.as_str()),
+        ("client_id", a.client_id.as_str()),
+        ("csrf", csrf.as_str()),
+        ("username", a.username.as_str()),
+        ("password", ctx.password.as_str()),
+    ];
+    let resp = ctx
+        .client
+        .post(url_for(ctx, "/authorize/sign-in")?)
+        .header(COOKIE, &cookies)
+        .form(&form)
+        .send()
+        .await;
+    let resp = expect("sign_in", resp, StatusCode::SEE_OTHER).await?;
+    let session =
+        set_cookie(&resp, SESSION_COOKIE).ok_or(("sign_in", "no session cookie".to_owned()))?;
+    let back = location("sign_in", &resp)?;
+    let cookies = format!("{cookies}; {SESSION_COOKIE}={session}");
+
+    // 4. Back to the authorization endpoint: the consent page.
+    let resp = ctx
+        .client
+        .get(url_for(ctx, &back)?)
+        .header(COOKIE, &cookies)
+        .send()
+        .await;
+    let resp = expect("consent_page", resp, StatusCode::OK).await?;
+    resp.bytes().await.map_err(fail("consent_page"))?;
+
+    // 5. Approve: a 303 to the redirect URI with the code.
+    let form = [
+        ("request_uri", request_uri.as_str()),
+        ("client_id", a.client_id.as_str()),
+        ("csrf", csrf.as_str()),
+        ("decision", "approve"),
+    ];
+    let resp = ctx
+        .client
+        .post(url_for(ctx, "/authorize/consent")?)
+        .header(COOKIE, &cookies)
+        .form(&form)
+        .send()
+        .await;
+    let resp = expect("consent", resp, StatusCode::SEE_OTHER).await?;
+    let redirect = url::Url::parse(&location("consent", &resp)?).map_err(fail("consent"))?;
+    let code = redirect
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .ok_or(("consent", format!("no code in {redirect}")))?;
+
+    // 6. Redeem the code with the verifier and a proof by the same DPoP key.
+    let (mut form, proof) = signed(ctx, "/token")?;
+    form.extend([
+        ("grant_type", "authorization_code".to_owned()),
+        ("code", code),
+        ("redirect_uri", a.redirect_uri.clone()),
+        ("code_verifier", verifier),
+    ]);
+    let resp = ctx
+        .client
+        .post(url_for(ctx, "/token")?)
+        .header("dpop", proof)
+        .form(&form)
+        .send()
+        .await;
+    let resp = expect("token", resp, StatusCode::OK).await?;
+    resp.bytes().await.map_err(fail("token"))?;
+    Ok(())
+}

@@ -1,0 +1,88 @@
+//! `loadgen`: the load generator behind `bench/run.sh` and `docs/benchmarks.md`.
+//!
+//! - `keys`: makes the benchmark client's ES256 key pair and its DPoP key pair.
+//! - `pregen`: signs N token requests (client_credentials, `private_key_jwt` assertion and DPoP
+//!   proof, each with its own `jti`) ahead of time, so the generator is not what is measured.
+//! - `run`: sends a pregenerated file to a token endpoint with a fixed concurrency, for at most
+//!   a duration or the file's N requests, each request exactly once, and prints one JSON line.
+//! - `crypto`: the crypto ceiling — how many times per second this machine can do the signature
+//!   work one token request needs (two ES256 verifications, one ES256 signature).
+//! - `flow`: full authorization code flows per second (PAR, authorize, sign-in, consent, token).
+//!
+//! It talks TLS only, trusting only the CA it is given (never with verification switched off),
+//! and only to loopback addresses: a load test here must never leave the machine. Every loop is
+//! bounded by a count and a duration and stops by itself.
+
+// Printing the JSON result lines to standard output is what this tool is for.
+#![allow(clippy::print_stdout)]
+
+mod client_jwt;
+mod crypto;
+mod flow;
+mod http;
+mod keys;
+mod pregen;
+mod run;
+mod stats;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(name = "loadgen", about = "Load generator for Shonin's benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write a new client key, DPoP key and the client's public JWK set into a directory.
+    Keys(keys::KeysArgs),
+    /// Sign N token requests ahead of time into a file.
+    Pregen(pregen::PregenArgs),
+    /// Send a pregenerated file to a token endpoint and print the result as one JSON line.
+    Run(run::RunArgs),
+    /// Measure the crypto ceiling: 2 ES256 verifications + 1 ES256 signature per request.
+    Crypto(crypto::CryptoArgs),
+    /// Run full authorization code flows (PAR → authorize → sign-in → consent → token).
+    Flow(flow::FlowArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let result = match cli.command {
+        Command::Keys(a) => keys::run(&a),
+        Command::Pregen(a) => pregen::run(&a),
+        Command::Crypto(a) => crypto::run(&a),
+        Command::Run(a) => with_runtime(a.threads, run::run(a)),
+        Command::Flow(a) => with_runtime(a.threads, flow::run(a)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("loadgen: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs `fut` on a Tokio runtime with `threads` worker threads (1: a current-thread runtime, so
+/// the generator takes as little CPU as possible away from the server on a small machine).
+fn with_runtime(
+    threads: usize,
+    fut: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<()> {
+    let rt = if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()?
+    };
+    rt.block_on(fut)
+}

@@ -1,0 +1,260 @@
+//! `run`: sends a pregenerated file to a token endpoint with C concurrent workers. Each request is
+//! sent at most once (a shared cursor hands them out), so no `jti` is ever replayed; the run ends
+//! at the file's end, at `--duration`, or before the proofs go stale, whichever comes first.
+
+use crate::client_jwt::unix_now;
+use crate::http::{self, Target, version_name};
+use crate::pregen::{FORMAT, FileHeader};
+use crate::stats::{Latency, process_cpu_secs, round3};
+use anyhow::Context;
+use clap::Args;
+use reqwest::header::{CONTENT_TYPE, HeaderValue};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Longest `--duration` accepted: a benchmark window, not a soak test.
+const MAX_DURATION_SECS: u64 = 300;
+const MAX_CONCURRENCY: usize = 1024;
+/// Response bodies of failed requests kept for the error report.
+const ERROR_SAMPLES: usize = 3;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// File written by `loadgen pregen`.
+    #[arg(long)]
+    pub file: PathBuf,
+    /// Token endpoint URL; must match the file's `htu`.
+    #[arg(long)]
+    pub url: String,
+    #[command(flatten)]
+    pub target: Target,
+    /// Concurrent requests in flight.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// Longest run, in seconds.
+    #[arg(long, default_value_t = 20)]
+    pub duration: u64,
+    /// Generator threads (1 leaves the most CPU to the server).
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// A label copied into the result line.
+    #[arg(long, default_value = "")]
+    pub label: String,
+}
+
+struct Prepared {
+    dpop: HeaderValue,
+    body: bytes::Bytes,
+}
+
+#[derive(Default)]
+struct WorkerResult {
+    latencies_us: Vec<u64>,
+    status: BTreeMap<u16, u64>,
+    versions: BTreeMap<&'static str, u64>,
+    transport_errors: u64,
+    samples: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    mode: &'static str,
+    label: String,
+    url: String,
+    http: &'static str,
+    concurrency: usize,
+    requests: u64,
+    ok: u64,
+    transport_errors: u64,
+    elapsed_s: f64,
+    rps: f64,
+    ok_rps: f64,
+    latency_ms: Latency,
+    status: BTreeMap<u16, u64>,
+    versions: BTreeMap<&'static str, u64>,
+    stopped_by: &'static str,
+    client_cpu_s: Option<f64>,
+}
+
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        (1..=MAX_CONCURRENCY).contains(&args.concurrency),
+        "--concurrency must be 1 to {MAX_CONCURRENCY}"
+    );
+    anyhow::ensure!(
+        (1..=MAX_DURATION_SECS).contains(&args.duration),
+        "--duration must be 1 to {MAX_DURATION_SECS} s"
+    );
+    let (header, requests) = load(&args.file)?;
+    anyhow::ensure!(
+        header.htu == args.url,
+        "the file's proofs are for {} but --url is {}",
+        header.htu,
+        args.url
+    );
+    let url = url::Url::parse(&args.url).context("--url")?;
+    let client = http::client(&args.target, &url)?;
+    let left = header.not_after - unix_now();
+    anyhow::ensure!(
+        left > 0,
+        "the file's DPoP proofs are stale: pregenerate again"
+    );
+    let by_duration = Duration::from_secs(args.duration);
+    let by_expiry = Duration::from_secs(u64::try_from(left).unwrap_or(0));
+    let window = by_duration.min(by_expiry);
+
+    let requests = Arc::new(requests);
+    let cursor = Arc::new(AtomicUsize::new(0));
+    let cpu_before = process_cpu_secs();
+    let started = Instant::now();
+    let deadline = started + window;
+    let mut tasks = Vec::with_capacity(args.concurrency);
+    for _ in 0..args.concurrency {
+        let (client, url, requests, cursor) = (
+            client.clone(),
+            url.clone(),
+            Arc::clone(&requests),
+            Arc::clone(&cursor),
+        );
+        tasks.push(tokio::spawn(async move {
+            worker(&client, url, &requests, &cursor, deadline).await
+        }));
+    }
+    let mut total = WorkerResult::default();
+    for t in tasks {
+        let r = t.await.context("a worker failed")?;
+        total.latencies_us.extend(r.latencies_us);
+        for (k, v) in r.status {
+            *total.status.entry(k).or_default() += v;
+        }
+        for (k, v) in r.versions {
+            *total.versions.entry(k).or_default() += v;
+        }
+        total.transport_errors += r.transport_errors;
+        total.samples.extend(r.samples);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let client_cpu_s = cpu_before
+        .zip(process_cpu_secs())
+        .map(|(a, b)| round3(b - a));
+    let sent = cursor.load(Ordering::Relaxed).min(requests.len());
+    let stopped_by = if sent >= requests.len() {
+        "count"
+    } else if window < by_duration {
+        "proof_expiry"
+    } else {
+        "duration"
+    };
+    for s in total.samples.iter().take(ERROR_SAMPLES) {
+        eprintln!("loadgen: sample failure: {s}");
+    }
+    let ok = total.status.get(&200).copied().unwrap_or(0);
+    let done = u64::try_from(total.latencies_us.len()).unwrap_or(u64::MAX);
+    #[allow(clippy::cast_precision_loss)]
+    let report = Report {
+        mode: "run",
+        label: args.label,
+        url: args.url,
+        http: match args.target.http {
+            http::HttpVersion::Http1 => "1.1",
+            http::HttpVersion::Http2 => "2",
+        },
+        concurrency: args.concurrency,
+        requests: done,
+        ok,
+        transport_errors: total.transport_errors,
+        elapsed_s: round3(elapsed),
+        rps: round3(done as f64 / elapsed),
+        ok_rps: round3(ok as f64 / elapsed),
+        latency_ms: Latency::from_micros(&mut total.latencies_us),
+        status: total.status,
+        versions: total.versions,
+        stopped_by,
+        client_cpu_s,
+    };
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
+}
+
+async fn worker(
+    client: &reqwest::Client,
+    url: url::Url,
+    requests: &[Prepared],
+    cursor: &AtomicUsize,
+    deadline: Instant,
+) -> WorkerResult {
+    let mut r = WorkerResult::default();
+    let form = HeaderValue::from_static("application/x-www-form-urlencoded");
+    loop {
+        if Instant::now() >= deadline {
+            break;
+        }
+        let Some(req) = requests.get(cursor.fetch_add(1, Ordering::Relaxed)) else {
+            break;
+        };
+        let t0 = Instant::now();
+        let sent = client
+            .post(url.clone())
+            .header(CONTENT_TYPE, form.clone())
+            .header("dpop", req.dpop.clone())
+            .body(req.body.clone())
+            .send()
+            .await;
+        match sent {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let version = version_name(resp.version());
+                // Read the whole body so the connection is reused.
+                let body = resp.bytes().await;
+                let micros = u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX);
+                r.latencies_us.push(micros);
+                *r.status.entry(status).or_default() += 1;
+                *r.versions.entry(version).or_default() += 1;
+                if status != 200 && r.samples.len() < ERROR_SAMPLES {
+                    let text: String = body
+                        .map(|b| String::from_utf8_lossy(&b).chars().take(300).collect())
+                        .unwrap_or_default();
+                    r.samples.push(format!("{status} {text}"));
+                }
+            }
+            Err(e) => {
+                r.transport_errors += 1;
+                if r.samples.len() < ERROR_SAMPLES {
+                    r.samples.push(format!("transport: {e}"));
+                }
+            }
+        }
+    }
+    r
+}
+
+fn load(path: &PathBuf) -> anyhow::Result<(FileHeader, Vec<Prepared>)> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut lines = std::io::BufReader::new(file).lines();
+    let first = lines.next().context("the file is empty")??;
+    let header: FileHeader = serde_json::from_str(&first).context("the file's header line")?;
+    anyhow::ensure!(header.format == FORMAT, "not a {FORMAT} file");
+    let mut requests = Vec::with_capacity(header.count);
+    for (i, line) in lines.enumerate() {
+        let line = line?;
+        let (dpop, body) = line
+            .split_once('\t')
+            .with_context(|| format!("line {} has no tab", i + 2))?;
+        requests.push(Prepared {
+            dpop: HeaderValue::from_str(dpop).with_context(|| format!("line {}", i + 2))?,
+            body: bytes::Bytes::from(body.to_owned()),
+        });
+    }
+    anyhow::ensure!(
+        requests.len() == header.count,
+        "the header says {} requests, the file has {}",
+        header.count,
+        requests.len()
+    );
+    Ok((header, requests))
+}
