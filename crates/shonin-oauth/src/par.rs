@@ -11,8 +11,6 @@ use time::{Duration, OffsetDateTime};
 pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 /// The flow-record kind of a pushed request.
 pub const FLOW_KIND: &str = "par";
-/// Default lifetime of a pushed request.
-pub const DEFAULT_LIFETIME: Duration = Duration::seconds(60);
 /// FAPI 2.0 §5.3.2.2 item 9: `expires_in` must be below 600 s.
 pub const MAX_LIFETIME: Duration = Duration::seconds(599);
 

@@ -1,4 +1,5 @@
-//! The `shonin` command line: `serve`, `migrate`, `keys`, `audit`, `config`, `clients`, `users`.
+//! The `shonin` command line: `serve`, `migrate`, `keys`, `audit`, `config`, `clients`, `users`,
+//! `demo`.
 
 // Printing to standard output is what these commands are for.
 #![allow(clippy::print_stdout)]
@@ -62,6 +63,9 @@ pub enum Command {
     /// User accounts.
     #[command(subcommand)]
     Users(crate::admin::users::UsersCommand),
+    /// Play the demo client against a running `serve --dev`: PAR, sign-in, consent, token,
+    /// userinfo, refresh and revoke, printing each HTTP exchange.
+    Demo,
 }
 
 #[derive(Debug, Subcommand)]
@@ -147,6 +151,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(cmd) => audit(&cli.global, &config, cmd).await,
         Command::Clients(cmd) => crate::admin::clients::run(&cli.global, &config, cmd).await,
         Command::Users(cmd) => crate::admin::users::run(&cli.global, &config, cmd).await,
+        Command::Demo => crate::demo::run(&cli.global, &config).await,
         Command::Config(ConfigCommand::Check) => {
             let text =
                 toml::to_string_pretty(&config.redacted()).context("rendering configuration")?;

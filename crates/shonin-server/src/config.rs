@@ -35,6 +35,7 @@ pub struct Config {
     pub keys: KeysConfig,
     pub audit: AuditSettings,
     pub rate_limit: RateLimitConfig,
+    pub oauth: OAuthSettings,
     pub log: LogConfig,
     /// `[[clients]]`: clients created or updated at `serve` startup (see
     /// [`crate::admin::clients::sync_from_config`]).
@@ -113,6 +114,18 @@ pub struct RateLimitConfig {
     /// Sustained requests per second per client IP; 0 switches the limiter off.
     pub per_ip_per_second: u32,
     pub burst: u32,
+}
+
+/// Lifetimes in the authorization server.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthSettings {
+    pub access_token_lifetime_secs: u64,
+    pub refresh_token_lifetime_secs: u64,
+    pub id_token_lifetime_secs: u64,
+    /// How long a pushed request's `request_uri` lives; below 600 (FAPI 2.0 §5.3.2.2 item 9).
+    pub par_lifetime_secs: u64,
+    pub session_lifetime_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -204,6 +217,13 @@ impl Config {
             rate_limit: RateLimitConfig {
                 per_ip_per_second: 100,
                 burst: 200,
+            },
+            oauth: OAuthSettings {
+                access_token_lifetime_secs: 300,
+                refresh_token_lifetime_secs: 30 * 86400,
+                id_token_lifetime_secs: 300,
+                par_lifetime_secs: 60,
+                session_lifetime_secs: 3600,
             },
             log: LogConfig {
                 level: "info".into(),
@@ -391,6 +411,32 @@ impl Config {
             "audit.checkpoint_interval_secs",
             self.audit.checkpoint_interval_secs,
             1,
+            86400,
+        )?;
+        let o = &self.oauth;
+        range(
+            "oauth.access_token_lifetime_secs",
+            o.access_token_lifetime_secs,
+            60,
+            3600,
+        )?;
+        range(
+            "oauth.refresh_token_lifetime_secs",
+            o.refresh_token_lifetime_secs,
+            300,
+            365 * 86400,
+        )?;
+        range(
+            "oauth.id_token_lifetime_secs",
+            o.id_token_lifetime_secs,
+            60,
+            3600,
+        )?;
+        range("oauth.par_lifetime_secs", o.par_lifetime_secs, 10, 599)?;
+        range(
+            "oauth.session_lifetime_secs",
+            o.session_lifetime_secs,
+            60,
             86400,
         )?;
         if self.rate_limit.per_ip_per_second > 0 && self.rate_limit.burst == 0 {

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod audit_events;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod dev;
 pub mod error;
 pub mod layers;

@@ -89,6 +89,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let nonce_secret = master_key(&config)?.derive("shonin dpop nonce v1");
     let oauth = Arc::new(crate::oauth::OAuth::new(
         &config.issuer,
+        &config.oauth,
         &store,
         &nonce_secret,
     )?);

@@ -292,3 +292,19 @@ async fn rejection_of_a_huge_path_is_still_audited() {
         shonin_audit::MAX_TARGET_CHARS
     );
 }
+
+#[tokio::test]
+async fn oversized_streamed_body_without_length_is_413() {
+    let app = TestApp::new().await;
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..20).map(|_| Ok(vec![b'a'; 8 * 1024])).collect();
+    let body = Body::from_stream(futures_util::stream::iter(chunks));
+    let req = Request::post("/par")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(body)
+        .unwrap();
+    assert!(req.headers().get(header::CONTENT_LENGTH).is_none());
+    let resp = app.send(req).await;
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(content_type(&resp), "application/problem+json");
+}

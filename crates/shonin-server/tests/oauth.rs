@@ -844,3 +844,79 @@ async fn userinfo_demands_a_nonce_from_clients_that_require_one() {
         .await;
     assert_eq!(resp.status(), StatusCode::OK);
 }
+
+async fn expire(app: &TestApp, kind: &str) {
+    let sql = format!("UPDATE flow_records SET expires_at = 0 WHERE kind = '{kind}'");
+    shonin_store::testing::raw_execute(&app.state.store, &sql)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn expired_code_is_invalid_grant() {
+    let (app, c) = setup().await;
+    let (code, _) = full_code(&app, &c).await;
+    expire(&app, "code").await;
+    let resp = redeem(&app, &c, &code).await;
+    assert_eq!(body_json(resp).await["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn expired_request_uri_is_refused_on_a_page() {
+    let (app, c) = setup().await;
+    let request_uri = push(&app, &c).await;
+    expire(&app, "par").await;
+    let resp = app.get(&authorize_uri(&c.id, &request_uri)).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(resp.headers().get(header::LOCATION).is_none());
+    assert!(body_text(resp).await.contains("expired"));
+}
+
+#[tokio::test]
+async fn par_expires_in_follows_configuration_below_600_seconds() {
+    let app = TestApp::with(|cfg| cfg.oauth.par_lifetime_secs = 90).await;
+    let c = TestClient::new("bank-app");
+    c.register(&app, |_| {}).await;
+    let url = format!("{ISSUER}/par");
+    let mut pairs = c.par_params();
+    pairs.extend(c.auth_params(&url).await);
+    let resp = send_form(&app, "/par", &pairs, &[]).await;
+    assert_eq!(body_json(resp).await["expires_in"], 90);
+}
+
+#[tokio::test]
+async fn denied_consent_redirects_access_denied_with_iss_and_state() {
+    let (app, c) = setup().await;
+    let request_uri = push(&app, &c).await;
+    let resp = app.get(&authorize_uri(&c.id, &request_uri)).await;
+    let csrf = set_cookie(&resp, "__Host-shonin_csrf").unwrap();
+    let pairs = vec![
+        ("request_uri".to_owned(), request_uri.clone()),
+        ("client_id".into(), c.id.clone()),
+        ("csrf".into(), csrf.clone()),
+        ("username".into(), "alice".into()),
+        ("password".into(), PASSWORD.into()),
+    ];
+    let resp = send_form(
+        &app,
+        "/authorize/sign-in",
+        &pairs,
+        &[("cookie", format!("__Host-shonin_csrf={csrf}"))],
+    )
+    .await;
+    let session = set_cookie(&resp, "__Host-shonin_session").unwrap();
+    let cookies = format!("__Host-shonin_csrf={csrf}; __Host-shonin_session={session}");
+    let pairs = vec![
+        ("request_uri".to_owned(), request_uri),
+        ("client_id".into(), c.id.clone()),
+        ("csrf".into(), csrf),
+        ("decision".into(), "deny".into()),
+    ];
+    let resp = send_form(&app, "/authorize/consent", &pairs, &[("cookie", cookies)]).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let loc = location(&resp);
+    assert_eq!(query_param(&loc, "error").as_deref(), Some("access_denied"));
+    assert_eq!(query_param(&loc, "state").as_deref(), Some("st-123"));
+    assert_eq!(query_param(&loc, "iss").as_deref(), Some(ISSUER));
+    assert!(query_param(&loc, "code").is_none());
+}

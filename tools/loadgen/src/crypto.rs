@@ -11,7 +11,7 @@
 //! It also times the bare aws-lc-rs operations (no JOSE parsing) for reference.
 
 use crate::client_jwt::{JtiSource, assertion, dpop_proof, unix_now};
-use crate::stats::round3;
+use crate::stats::{process_cpu_secs, round3};
 use anyhow::Context;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
 use clap::Args;
@@ -67,6 +67,9 @@ struct Report {
     threads: BTreeMap<usize, Rates>,
     /// The bundle rate on the largest thread count: the req/s no server here can exceed.
     ceiling_rps: f64,
+    /// CPU seconds this process used for the whole measurement (to tell whether it had the
+    /// machine to itself).
+    cpu_s: f64,
 }
 
 pub fn run(args: &CryptoArgs) -> anyhow::Result<()> {
@@ -74,6 +77,7 @@ pub fn run(args: &CryptoArgs) -> anyhow::Result<()> {
         args.seconds > 0.0 && args.seconds <= MAX_SECONDS,
         "--seconds must be in (0, {MAX_SECONDS}]"
     );
+    let cpu_before = process_cpu_secs();
     let m = material()?;
     let d = Duration::from_secs_f64(args.seconds);
     let mut threads = BTreeMap::new();
@@ -102,6 +106,10 @@ pub fn run(args: &CryptoArgs) -> anyhow::Result<()> {
         seconds_each: args.seconds,
         threads,
         ceiling_rps,
+        cpu_s: cpu_before
+            .zip(process_cpu_secs())
+            .map(|(a, b)| round3(b - a))
+            .unwrap_or(0.0),
     };
     println!("{}", serde_json::to_string(&report)?);
     Ok(())

@@ -10,7 +10,8 @@ const LEN: std::ops::RangeInclusive<usize> = 5..=34;
 /// True if `iban` (electronic format: no spaces, upper case) has valid check digits: moving the
 /// first four characters to the end and reading letters as 10..35, the number is 1 mod 97.
 pub fn iban_checksum_ok(iban: &str) -> bool {
-    if !LEN.contains(&iban.len()) {
+    // ASCII first: `split_at` on a byte index must not land inside a multi-byte character.
+    if !iban.is_ascii() || !LEN.contains(&iban.len()) {
         return false;
     }
     let (head, tail) = iban.split_at(4);
@@ -34,6 +35,12 @@ pub fn iban_checksum_ok(iban: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn non_ascii_input_is_rejected_without_panicking() {
+        assert!(!iban_checksum_ok("DE0\u{e9}12345"));
+        assert!(!iban_checksum_ok("DE89370400440532013\u{e9}"));
+    }
 
     #[test]
     fn published_example_ibans_pass() {

@@ -8,6 +8,7 @@ pub mod dpop;
 pub mod reject;
 pub mod session;
 
+use crate::config::OAuthSettings;
 use async_trait::async_trait;
 use shonin_oauth::grant::TokenPolicy;
 use shonin_oauth::metadata::{PAR_ENDPOINT_PATH, TOKEN_ENDPOINT_PATH};
@@ -51,7 +52,13 @@ pub struct OAuth {
 }
 
 impl OAuth {
-    pub fn new(issuer: &str, store: &Store, nonce_secret: &SecretBytes) -> anyhow::Result<OAuth> {
+    pub fn new(
+        issuer: &str,
+        settings: &OAuthSettings,
+        store: &Store,
+        nonce_secret: &SecretBytes,
+    ) -> anyhow::Result<OAuth> {
+        let secs = |s: u64| Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX));
         let token_endpoint = format!("{issuer}{TOKEN_ENDPOINT_PATH}");
         let nonce = NonceKey::new(nonce_secret, Duration::seconds(60))?;
         let users: Arc<dyn UserStore> = Arc::new(store.clone());
@@ -67,13 +74,13 @@ impl OAuth {
             tokens: TokenPolicy {
                 issuer: issuer.to_owned(),
                 audience: Vec::new(),
-                access_token_lifetime: Duration::minutes(5),
-                refresh_token_lifetime: Duration::days(30),
-                id_token_lifetime: Duration::minutes(5),
+                access_token_lifetime: secs(settings.access_token_lifetime_secs),
+                refresh_token_lifetime: secs(settings.refresh_token_lifetime_secs),
+                id_token_lifetime: secs(settings.id_token_lifetime_secs),
             },
             sign_in: PasswordSignIn::new(users, Arc::new(BlockingArgon2), LockoutPolicy::PCI_DSS),
-            par_lifetime: shonin_oauth::par::DEFAULT_LIFETIME,
-            session_lifetime: Duration::hours(1),
+            par_lifetime: secs(settings.par_lifetime_secs),
+            session_lifetime: secs(settings.session_lifetime_secs),
         })
     }
 
