@@ -85,8 +85,9 @@ pub(crate) fn decode_object(
 }
 
 /// True if `json` opens more than `max` nested arrays/objects. Brackets inside strings do not
-/// count; anything that is not JSON is left for the parser to reject.
-fn json_depth_exceeds(json: &[u8], max: usize) -> bool {
+/// count; anything that is not JSON is left for the parser to reject. Runs before parsing, so a
+/// deeply nested input costs one linear scan and no allocation.
+pub fn json_depth_exceeds(json: &[u8], max: usize) -> bool {
     let mut depth = 0usize;
     let mut in_string = false;
     let mut escaped = false;

@@ -17,7 +17,9 @@ mod jwt;
 
 pub use alg::Alg;
 pub use b64::{b64url_decode, b64url_encode};
-pub use compact::{Header, MAX_JSON_DEPTH, MAX_JWS_LEN, assemble, decode_header, signing_input};
+pub use compact::{
+    Header, MAX_JSON_DEPTH, MAX_JWS_LEN, assemble, decode_header, json_depth_exceeds, signing_input,
+};
 pub use error::JoseError;
 pub use jwk::{PRIVATE_JWK_MEMBERS, jwk_thumbprint_sha256, validate_public_jwk};
 pub use jwt::{

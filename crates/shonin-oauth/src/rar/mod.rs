@@ -26,9 +26,7 @@ pub use error::RarError;
 pub use iban::iban_checksum_ok;
 pub use screen::{MAX_ECHOED_TYPE_LEN, is_forbidden_char};
 
-use screen::{
-    bounded, find_forbidden_char_in_object, is_valid_type_name, json_depth_exceeds, truncate,
-};
+use screen::{bounded, find_forbidden_char_in_object, is_valid_type_name, truncate};
 
 use jsonschema::{PatternOptions, Validator};
 use serde_json::Value;
@@ -213,7 +211,7 @@ impl AuthorizationDetailsPolicy {
             return Err(RarError::TooLarge { max: self.max_len });
         }
         let text = std::str::from_utf8(raw).map_err(|_| RarError::NotUtf8)?;
-        if json_depth_exceeds(text.as_bytes(), self.max_depth) {
+        if shonin_jose::json_depth_exceeds(text.as_bytes(), self.max_depth) {
             return Err(RarError::TooDeep {
                 max: self.max_depth,
             });

@@ -67,39 +67,6 @@ fn escape_pointer(name: &str) -> String {
     name.replace('~', "~0").replace('/', "~1")
 }
 
-/// True if `json` opens more than `max` nested arrays/objects. Brackets inside strings do not
-/// count; anything that is not JSON is left for the parser to reject. Runs before parsing so a
-/// deeply nested input costs one linear scan and no allocation.
-pub(super) fn json_depth_exceeds(json: &[u8], max: usize) -> bool {
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in json {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > max {
-                    return true;
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    false
-}
-
 /// RFC 9396 leaves type names open (often URIs); operators get a conservative alphabet so names
 /// are safe in logs, metrics labels and file names.
 pub(super) fn is_valid_type_name(name: &str) -> bool {
@@ -130,12 +97,6 @@ pub(super) fn truncate(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn depth_scan_ignores_brackets_in_strings() {
-        assert!(!json_depth_exceeds(br#"[{"a":"[[[[[[[[[[\"{{{{"}]"#, 2));
-        assert!(json_depth_exceeds(br#"[{"a":[1]}]"#, 2));
-    }
 
     #[test]
     fn type_names_are_restricted() {

@@ -11,7 +11,7 @@ pub mod session;
 use crate::config::OAuthSettings;
 use async_trait::async_trait;
 use shonin_oauth::grant::TokenPolicy;
-use shonin_oauth::metadata::{PAR_ENDPOINT_PATH, TOKEN_ENDPOINT_PATH};
+use shonin_oauth::metadata::TOKEN_ENDPOINT_PATH;
 use shonin_oauth::rar::AuthorizationDetailsPolicy;
 use shonin_oauth::user::{PasswordHash, PasswordVerifier, verify_password};
 use shonin_oauth::{
@@ -87,9 +87,5 @@ impl OAuth {
     /// The absolute URL of an endpoint (DPoP `htu`, assertion `aud`).
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.issuer)
-    }
-
-    pub fn par_url(&self) -> String {
-        self.url(PAR_ENDPOINT_PATH)
     }
 }

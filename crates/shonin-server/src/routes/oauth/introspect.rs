@@ -2,8 +2,7 @@
 //! asked with `Accept: application/token-introspection+jwt`. A client learns about its own tokens
 //! only; anything else is `{"active": false}`.
 
-use super::form_body;
-use crate::oauth::client_auth;
+use super::client_request;
 use crate::oauth::reject::{OAuthError, RequestMeta, audited};
 use crate::state::AppState;
 use axum::Json;
@@ -37,11 +36,9 @@ async fn answer(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, (Option<String>, OAuthError)> {
-    let form = form_body(headers, body).map_err(|e| (None, e))?;
-    let url = state.oauth.url(INTROSPECTION_ENDPOINT_PATH);
-    let client = client_auth::authenticate(state, &form, &url).await?;
-    let id = Some(client.client_id.as_str().to_owned());
-    let fail = |e: OAuthError| (id.clone(), e);
+    let req = client_request(state, headers, body, INTROSPECTION_ENDPOINT_PATH).await?;
+    let fail = |e: OAuthError| req.refuse(e);
+    let (form, client) = (&req.form, &req.client);
     let token = form
         .get("token")
         .ok_or_else(|| fail(OAuthError::new("invalid_request", "token is required")))?;

@@ -9,8 +9,11 @@ pub mod revoke;
 pub mod token;
 pub mod userinfo;
 
+use crate::oauth::client_auth;
 use crate::oauth::reject::OAuthError;
+use crate::state::AppState;
 use axum::http::{HeaderMap, header};
+use shonin_oauth::Client;
 use shonin_oauth::form::FormParams;
 
 /// Parses an `application/x-www-form-urlencoded` body (RFC 6749 §3.2, RFC 9126 §2.1).
@@ -30,4 +33,36 @@ pub fn form_body(headers: &HeaderMap, body: &[u8]) -> Result<FormParams, OAuthEr
         ));
     }
     FormParams::parse(body).map_err(|e| OAuthError::new(e.oauth_error(), e.to_string()))
+}
+
+/// A refusal, with the client it concerns when known (for the audit entry).
+pub type Refused = (Option<String>, OAuthError);
+
+/// An authenticated client's form request.
+#[derive(Debug)]
+pub struct ClientRequest {
+    pub form: FormParams,
+    pub client: Client,
+    /// The endpoint's public URL (assertion `aud`, DPoP `htu`).
+    pub url: String,
+}
+
+impl ClientRequest {
+    /// Attributes a refusal to this client.
+    pub fn refuse(&self, e: OAuthError) -> Refused {
+        (Some(self.client.client_id.as_str().to_owned()), e)
+    }
+}
+
+/// Parses the form body and authenticates the client (`private_key_jwt`) at `path`.
+pub async fn client_request(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    path: &str,
+) -> Result<ClientRequest, Refused> {
+    let form = form_body(headers, body).map_err(|e| (None, e))?;
+    let url = state.oauth.url(path);
+    let client = client_auth::authenticate(state, &form, &url).await?;
+    Ok(ClientRequest { form, client, url })
 }

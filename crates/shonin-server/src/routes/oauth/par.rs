@@ -1,8 +1,8 @@
 //! `POST /par` — pushed authorization requests (RFC 9126), the only way in (FAPI 2.0 §5.3.2.2).
 
-use super::form_body;
+use super::client_request;
+use crate::oauth::dpop;
 use crate::oauth::reject::{OAuthError, RequestMeta, audited, record_success};
-use crate::oauth::{client_auth, dpop};
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use shonin_audit::{Actor, ActorKind};
 use shonin_oauth::GrantType;
+use shonin_oauth::metadata::PAR_ENDPOINT_PATH;
 use shonin_oauth::par::{self, ClientPolicy, PushedRequest};
 use shonin_types::ports::{FlowRecord, FlowStore};
 
@@ -44,11 +45,9 @@ async fn push(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, (Option<String>, OAuthError)> {
-    let form = form_body(headers, body).map_err(|e| (None, e))?;
-    let url = state.oauth.par_url();
-    let client = client_auth::authenticate(state, &form, &url).await?;
-    let id = Some(client.client_id.as_str().to_owned());
-    let fail = |e: OAuthError| (id.clone(), e);
+    let req = client_request(state, headers, body, PAR_ENDPOINT_PATH).await?;
+    let fail = |e: OAuthError| req.refuse(e);
+    let (form, client, url) = (&req.form, &req.client, &req.url);
     // RFC 9449 §10.1: a DPoP proof at PAR binds the code to its key.
     let proof_jkt = match dpop::proof_header(headers)
         .map_err(|e| fail(OAuthError::new(e.oauth_error(), e.to_string())))?
@@ -57,7 +56,7 @@ async fn push(
         Some(proof) => {
             let ctx = dpop::ProofContext {
                 method: "POST",
-                url: &url,
+                url,
                 access_token: None,
                 expected_jkt: None,
                 require_nonce: client.require_dpop_nonce,
@@ -73,7 +72,7 @@ async fn push(
         authorization_details_types: &client.authorization_details_types,
         allows_authorization_code: client.allows_grant(GrantType::AuthorizationCode),
     };
-    let request = par::validate(&form, policy, &state.oauth.details, proof_jkt.as_deref())
+    let request = par::validate(form, policy, &state.oauth.details, proof_jkt.as_deref())
         .map_err(|e| fail(OAuthError::new(e.oauth_error(), e.to_string())))?;
     let now = state.clock.now();
     let reference = shonin_oauth::claims::random_token(32)

@@ -2,8 +2,7 @@
 //! revokes the access tokens of its grant (§2.1). The answer is 200 whether or not the token
 //! existed (§2.2), so the endpoint does not reveal which tokens are valid.
 
-use super::form_body;
-use crate::oauth::client_auth;
+use super::client_request;
 use crate::oauth::reject::{OAuthError, RequestMeta, audited, record_success};
 use crate::state::AppState;
 use axum::body::Bytes;
@@ -34,11 +33,9 @@ async fn answer(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, (Option<String>, OAuthError)> {
-    let form = form_body(headers, body).map_err(|e| (None, e))?;
-    let url = state.oauth.url(REVOCATION_ENDPOINT_PATH);
-    let client = client_auth::authenticate(state, &form, &url).await?;
-    let id = Some(client.client_id.as_str().to_owned());
-    let fail = |e: OAuthError| (id.clone(), e);
+    let req = client_request(state, headers, body, REVOCATION_ENDPOINT_PATH).await?;
+    let fail = |e: OAuthError| req.refuse(e);
+    let (form, client) = (&req.form, &req.client);
     let token = form
         .get("token")
         .ok_or_else(|| fail(OAuthError::new("invalid_request", "token is required")))?;

@@ -1,9 +1,9 @@
 //! `POST /token` (RFC 6749 §3.2): client authentication, a DPoP proof (FAPI 2.0: sender-
 //! constrained tokens only), then one grant.
 
-use super::form_body;
+use super::client_request;
+use crate::oauth::dpop;
 use crate::oauth::reject::{OAuthError, RequestMeta, audited, record_success};
-use crate::oauth::{client_auth, dpop};
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
@@ -39,14 +39,12 @@ async fn exchange(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, (Option<String>, OAuthError)> {
-    let form = form_body(headers, body).map_err(|e| (None, e))?;
-    let url = state.oauth.url(TOKEN_ENDPOINT_PATH);
-    let client = client_auth::authenticate(state, &form, &url).await?;
-    let id = Some(client.client_id.as_str().to_owned());
-    let fail = |e: OAuthError| (id.clone(), e);
+    let req = client_request(state, headers, body, TOKEN_ENDPOINT_PATH).await?;
+    let fail = |e: OAuthError| req.refuse(e);
+    let (form, client, url) = (&req.form, &req.client, &req.url);
     let ctx = dpop::ProofContext {
         method: "POST",
-        url: &url,
+        url,
         access_token: None,
         expected_jkt: None,
         require_nonce: client.require_dpop_nonce,
@@ -70,12 +68,12 @@ async fn exchange(
                 redirect_uri: form.get("redirect_uri"),
                 code_verifier: form.get("code_verifier"),
             };
-            grant::authorization_code(&gctx, &client, &proof.jkt, req).await
+            grant::authorization_code(&gctx, client, &proof.jkt, req).await
         }
         Some("refresh_token") => {
             grant::refresh_token(
                 &gctx,
-                &client,
+                client,
                 &proof.jkt,
                 form.get("refresh_token"),
                 form.get("scope"),
@@ -83,7 +81,7 @@ async fn exchange(
             .await
         }
         Some("client_credentials") => {
-            grant::client_credentials(&gctx, &client, &proof.jkt, form.get("scope")).await
+            grant::client_credentials(&gctx, client, &proof.jkt, form.get("scope")).await
         }
         // FAPI 2.0 §5.3.2.1 item 2: the password grant is rejected like any unknown grant.
         Some(other) => Err(GrantError::UnsupportedGrantType(
