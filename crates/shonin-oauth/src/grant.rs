@@ -1,6 +1,7 @@
 //! The token endpoint's grants (RFC 6749 §4.1.3, §4.4, §6) under FAPI 2.0: authorization codes
 //! that live 60 s and are used once, sender-constrained tokens only, refresh tokens bound to the
-//! same DPoP key and not rotated (FAPI 2.0 §5.3.2.1 item 8).
+//! same DPoP key and not rotated (FAPI 2.0 §5.3.2.1 item 8) unless the operator turns rotation
+//! on ([`TokenPolicy::refresh_rotation_grace`]).
 //!
 //! The HTTP layer has already authenticated the client and verified the DPoP proof; these
 //! functions take the results, the stores and the current time.
@@ -120,6 +121,14 @@ pub struct TokenPolicy {
     pub access_token_lifetime: Duration,
     pub refresh_token_lifetime: Duration,
     pub id_token_lifetime: Duration,
+    /// Refresh-token rotation. `None` (the default, as FAPI 2.0 §5.3.2.1 item 8 asks): a refresh
+    /// returns no new refresh token and the old one stays valid. `Some(grace)`: every refresh
+    /// returns a new refresh token of the same grant, bound to the same DPoP key and expiring
+    /// when the old one would have, and the old one expires `grace` later — the time-limited way
+    /// to retry with the old token that item 8 requires (a lost response, a crash before the
+    /// new token was stored). Revocation is unaffected: revoking any refresh token of the grant
+    /// (RFC 7009) revokes all of them.
+    pub refresh_rotation_grace: Option<Duration>,
 }
 
 /// What every grant needs: the policy, the signing key, the stores and the current time.
@@ -158,7 +167,18 @@ struct Mint<'a> {
     jkt: &'a str,
     grant_id: String,
     id_token: Option<IdTokenInput>,
-    new_refresh: bool,
+    new_refresh: Option<NewRefresh>,
+}
+
+/// A refresh token to issue along with the access token.
+#[derive(Debug)]
+struct NewRefresh {
+    /// When the grant's first refresh token was issued: successors inherit it, so the grant's
+    /// lifetime can still be computed after the presented token's expiry was shortened.
+    issued_at: OffsetDateTime,
+    expires_at: OffsetDateTime,
+    /// The grant's scope, which may be wider than this access token's (RFC 6749 §6).
+    scope: String,
 }
 
 async fn mint(ctx: &GrantContext<'_>, m: Mint<'_>) -> Result<TokenResponse, GrantError> {
@@ -192,39 +212,48 @@ async fn mint(ctx: &GrantContext<'_>, m: Mint<'_>) -> Result<TokenResponse, Gran
         &claims::access_token_claims(&input)?,
     )
     .await?;
-    let record = |token: &str, kind, lifetime: Duration| TokenRecord {
+    let record = |token: &str, kind, scope: &str, issued_at, expires_at| TokenRecord {
         token_hash: token_hash(token),
         kind,
         client_id: m.client_id.clone(),
         subject: m.subject.map(str::to_owned),
         grant_id: m.grant_id.clone(),
-        scope: m.scope.clone(),
+        scope: scope.to_owned(),
         authorization_details: m.authorization_details.clone(),
         cnf_jkt: Some(m.jkt.to_owned()),
         cnf_x5t_s256: None,
-        issued_at: now,
-        expires_at: now + lifetime,
+        issued_at,
+        expires_at,
         revoked_at: None,
     };
     tokens
         .insert_token(&record(
             &access_token,
             TokenKind::Access,
-            policy.access_token_lifetime,
+            &m.scope,
+            now,
+            now + policy.access_token_lifetime,
         ))
         .await?;
-    let refresh_token = if m.new_refresh {
-        let rt = claims::random_token(32)?;
-        tokens
-            .insert_token(&record(
-                &rt,
-                TokenKind::Refresh,
-                policy.refresh_token_lifetime,
-            ))
-            .await?;
-        Some(rt)
-    } else {
-        None
+    let refresh_token = match m.new_refresh {
+        Some(NewRefresh {
+            issued_at,
+            expires_at,
+            scope,
+        }) => {
+            let rt = claims::random_token(32)?;
+            tokens
+                .insert_token(&record(
+                    &rt,
+                    TokenKind::Refresh,
+                    &scope,
+                    issued_at,
+                    expires_at,
+                ))
+                .await?;
+            Some(rt)
+        }
+        None => None,
     };
     let id_token = match m.id_token {
         Some(id) => Some(sign_jwt(signer, ID_TOKEN_TYP, &claims::id_token_claims(&id)?).await?),
@@ -332,7 +361,13 @@ pub async fn authorization_code(
             jkt: proof_jkt,
             grant_id: grant.grant_id.clone(),
             id_token,
-            new_refresh: client.allows_grant(GrantType::RefreshToken),
+            new_refresh: client
+                .allows_grant(GrantType::RefreshToken)
+                .then(|| NewRefresh {
+                    issued_at: now,
+                    expires_at: now + policy.refresh_token_lifetime,
+                    scope: grant.scope.join(" "),
+                }),
         },
     )
     .await?;
@@ -373,7 +408,11 @@ async fn reuse(
 }
 
 /// RFC 6749 §6: a new access token for a refresh token bound to the same DPoP key. The refresh
-/// token is not rotated (FAPI 2.0 §5.3.2.1 item 8).
+/// token is not rotated (FAPI 2.0 §5.3.2.1 item 8) unless [`TokenPolicy::refresh_rotation_grace`]
+/// says so; then the response carries a new refresh token and the presented one expires after
+/// the grace window (kept, not revoked, so that RFC 7009 revocation stays distinguishable and
+/// final). Within the window the old token may be presented again — by the same client with the
+/// same DPoP key, like any refresh — and yields fresh tokens again; the window is not extended.
 pub async fn refresh_token(
     ctx: &GrantContext<'_>,
     client: &Client,
@@ -381,7 +420,12 @@ pub async fn refresh_token(
     refresh_token: Option<&str>,
     scope: Option<&str>,
 ) -> Result<TokenResponse, GrantError> {
-    let GrantContext { tokens, now, .. } = *ctx;
+    let GrantContext {
+        policy,
+        tokens,
+        now,
+        ..
+    } = *ctx;
     if !client.allows_grant(GrantType::RefreshToken) {
         return Err(GrantError::GrantNotAllowed);
     }
@@ -412,6 +456,35 @@ pub async fn refresh_token(
             asked.join(" ")
         }
     };
+    let Some(grace) = policy.refresh_rotation_grace else {
+        return mint(
+            ctx,
+            Mint {
+                client_id: &client.client_id,
+                subject: record.subject.as_deref(),
+                scope,
+                authorization_details: record.authorization_details.clone(),
+                jkt: proof_jkt,
+                grant_id: record.grant_id.clone(),
+                id_token: None,
+                new_refresh: None,
+            },
+        )
+        .await;
+    };
+    // Start the old token's grace window first: if minting then fails, the client retries
+    // with the old token inside the window. Shortening only ever brings the expiry forward, so
+    // a retry does not extend the window.
+    tokens
+        .shorten_token(&record.token_hash, now + grace)
+        .await?;
+    // The successor keeps the grant's scope (a narrower `scope` narrows this access token only,
+    // RFC 6749 §6) and the grant's expiry, so rotation never prolongs a grant. A token retried
+    // within its window has had its expiry shortened; the grant's is then its issue time plus
+    // the lifetime (successors inherit the first token's issue time).
+    let grant_expires_at = record
+        .expires_at
+        .max(record.issued_at + policy.refresh_token_lifetime);
     mint(
         ctx,
         Mint {
@@ -422,7 +495,11 @@ pub async fn refresh_token(
             jkt: proof_jkt,
             grant_id: record.grant_id.clone(),
             id_token: None,
-            new_refresh: false,
+            new_refresh: Some(NewRefresh {
+                issued_at: record.issued_at,
+                expires_at: grant_expires_at,
+                scope: record.scope.clone(),
+            }),
         },
     )
     .await
@@ -461,7 +538,7 @@ pub async fn client_credentials(
             jkt: proof_jkt,
             grant_id: claims::new_jti()?,
             id_token: None,
-            new_refresh: false,
+            new_refresh: None,
         },
     )
     .await

@@ -117,6 +117,16 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
         now: OffsetDateTime,
     ) -> Result<bool, StorageError>;
 
+    /// Brings an unrevoked token's expiry forward to `until` if it is later: a rotated refresh
+    /// token stays usable for the retry grace window and then simply expires. Revocation is
+    /// untouched, so a token revoked through RFC 7009 stays revoked. Returns `true` if this call
+    /// changed the expiry, `false` if it was already at or before `until`, revoked, or missing.
+    async fn shorten_token(
+        &self,
+        hash: &TokenHash,
+        until: OffsetDateTime,
+    ) -> Result<bool, StorageError>;
+
     /// Revokes every unrevoked token of `grant_id` at `now`; returns how many this call revoked.
     async fn revoke_grant(&self, grant_id: &str, now: OffsetDateTime) -> Result<u64, StorageError>;
 

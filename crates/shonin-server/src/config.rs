@@ -126,6 +126,21 @@ pub struct OAuthSettings {
     /// How long a pushed request's `request_uri` lives; below 600 (FAPI 2.0 §5.3.2.2 item 9).
     pub par_lifetime_secs: u64,
     pub session_lifetime_secs: u64,
+    /// Issue a new refresh token on every refresh. Off by default: FAPI 2.0 §5.3.2.1 item 8
+    /// allows rotation only in extraordinary circumstances.
+    #[serde(default)]
+    pub rotate_refresh_tokens: bool,
+    /// With rotation on, how long a rotated refresh token may still be used to retry (FAPI 2.0
+    /// §5.3.2.1 item 8); 0 – 600.
+    #[serde(default = "default_refresh_retry_grace_secs")]
+    pub refresh_retry_grace_secs: u64,
+    /// Extra PEM roots (on top of the platform's) trusted when fetching clients' `jwks_uri`.
+    #[serde(default)]
+    pub jwks_ca_file: Option<PathBuf>,
+}
+
+fn default_refresh_retry_grace_secs() -> u64 {
+    60
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -224,6 +239,9 @@ impl Config {
                 id_token_lifetime_secs: 300,
                 par_lifetime_secs: 60,
                 session_lifetime_secs: 3600,
+                rotate_refresh_tokens: false,
+                refresh_retry_grace_secs: default_refresh_retry_grace_secs(),
+                jwks_ca_file: None,
             },
             log: LogConfig {
                 level: "info".into(),
@@ -439,6 +457,20 @@ impl Config {
             60,
             86400,
         )?;
+        range(
+            "oauth.refresh_retry_grace_secs",
+            o.refresh_retry_grace_secs,
+            0,
+            600,
+        )?;
+        if let Some(ca) = &o.jwks_ca_file
+            && !ca.is_file()
+        {
+            return Err(invalid(
+                "oauth.jwks_ca_file",
+                format!("file {} does not exist", ca.display()),
+            ));
+        }
         if self.rate_limit.per_ip_per_second > 0 && self.rate_limit.burst == 0 {
             return Err(invalid(
                 "rate_limit.burst",

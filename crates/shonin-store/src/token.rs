@@ -89,6 +89,25 @@ where
         Ok(DB::rows_affected(&result) == 1)
     }
 
+    async fn shorten_token(
+        &self,
+        hash: &TokenHash,
+        until: OffsetDateTime,
+    ) -> Result<bool, StorageError> {
+        let until = to_micros(until);
+        let result = sqlx::query(
+            "UPDATE oauth_tokens SET expires_at = $1 \
+             WHERE token_hash = $2 AND revoked_at IS NULL AND expires_at > $3",
+        )
+        .bind(until)
+        .bind(hash.as_slice())
+        .bind(until)
+        .execute(&self.pool)
+        .await
+        .map_err(sqlx_err("token shorten"))?;
+        Ok(DB::rows_affected(&result) == 1)
+    }
+
     async fn revoke_grant(&self, grant_id: &str, now: OffsetDateTime) -> Result<u64, StorageError> {
         let result = sqlx::query(
             "UPDATE oauth_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL",
@@ -191,6 +210,14 @@ impl TokenStore for Store {
         now: OffsetDateTime,
     ) -> Result<bool, StorageError> {
         dispatch!(self, s => s.sql.revoke_token(hash, now).await)
+    }
+
+    async fn shorten_token(
+        &self,
+        hash: &TokenHash,
+        until: OffsetDateTime,
+    ) -> Result<bool, StorageError> {
+        dispatch!(self, s => s.sql.shorten_token(hash, until).await)
     }
 
     async fn revoke_grant(&self, grant_id: &str, now: OffsetDateTime) -> Result<u64, StorageError> {

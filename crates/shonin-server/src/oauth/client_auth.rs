@@ -5,7 +5,7 @@ use super::reject::OAuthError;
 use crate::state::AppState;
 use shonin_oauth::client::{ClientJwks, TokenEndpointAuthMethod};
 use shonin_oauth::form::FormParams;
-use shonin_oauth::{Client, ClientAssertionParams, ClientId, ClientStore};
+use shonin_oauth::{Client, ClientAssertionParams, ClientAuthError, ClientId, ClientStore};
 
 /// Authenticates the client of a form request received at `endpoint_url`. Confidential clients
 /// only: a request without a client assertion is `invalid_client` (FAPI 2.0 §5.3.2.1 item 3).
@@ -50,21 +50,52 @@ pub async fn authenticate(
             "the client is registered for another authentication method",
         )));
     }
-    let ClientJwks::Inline(jwks) = &client.jwks else {
-        return Err(fail(OAuthError::new(
-            "invalid_client",
-            "jwks_uri clients are not supported yet; register the keys inline",
-        )));
-    };
-    let keys = shonin_oauth::ClientJwks {
-        client_id: client.client_id.as_str(),
-        jwks,
-    };
     let oauth = &state.oauth;
-    oauth
-        .assertions
-        .verify(&params, keys, endpoint_url, state.clock.now(), &state.store)
-        .await
-        .map_err(|e| fail(OAuthError::new(e.oauth_error(), e.to_string())))?;
+    let now = state.clock.now();
+    let verify = async |jwks: &serde_json::Value| {
+        let keys = shonin_oauth::ClientJwks {
+            client_id: client.client_id.as_str(),
+            jwks,
+        };
+        oauth
+            .assertions
+            .verify(&params, keys, endpoint_url, now, &state.store)
+            .await
+    };
+    let verified = match &client.jwks {
+        ClientJwks::Inline(jwks) => verify(jwks).await,
+        ClientJwks::Uri(uri) => {
+            let jwks = oauth
+                .jwks
+                .get(uri)
+                .await
+                .map_err(|_| fail(jwks_unusable()))?;
+            match verify(&jwks).await {
+                // The client may have rotated its keys since the set was cached.
+                Err(ClientAuthError::UnknownKey) => {
+                    match oauth
+                        .jwks
+                        .refetch(uri)
+                        .await
+                        .map_err(|_| fail(jwks_unusable()))?
+                    {
+                        Some(fresh) => verify(&fresh).await,
+                        None => Err(ClientAuthError::UnknownKey),
+                    }
+                }
+                other => other,
+            }
+        }
+    };
+    verified.map_err(|e| fail(OAuthError::new(e.oauth_error(), e.to_string())))?;
     Ok(client)
+}
+
+/// A `jwks_uri` that could not be fetched or held no usable key set; the details are logged by
+/// the fetcher, never sent to the client.
+fn jwks_unusable() -> OAuthError {
+    OAuthError::new(
+        "invalid_client",
+        "the client's registered jwks_uri did not provide a usable key set",
+    )
 }

@@ -5,6 +5,7 @@
 
 pub mod client_auth;
 pub mod dpop;
+pub mod jwks_fetch;
 pub mod reject;
 pub mod session;
 
@@ -49,6 +50,8 @@ pub struct OAuth {
     pub sign_in: PasswordSignIn,
     pub par_lifetime: Duration,
     pub session_lifetime: Duration,
+    /// Key sets of `jwks_uri` clients, fetched and cached.
+    pub jwks: jwks_fetch::JwksFetcher,
 }
 
 impl OAuth {
@@ -77,10 +80,14 @@ impl OAuth {
                 access_token_lifetime: secs(settings.access_token_lifetime_secs),
                 refresh_token_lifetime: secs(settings.refresh_token_lifetime_secs),
                 id_token_lifetime: secs(settings.id_token_lifetime_secs),
+                refresh_rotation_grace: settings
+                    .rotate_refresh_tokens
+                    .then(|| secs(settings.refresh_retry_grace_secs)),
             },
             sign_in: PasswordSignIn::new(users, Arc::new(BlockingArgon2), LockoutPolicy::PCI_DSS),
             par_lifetime: secs(settings.par_lifetime_secs),
             session_lifetime: secs(settings.session_lifetime_secs),
+            jwks: jwks_fetch::JwksFetcher::new(settings.jwks_ca_file.as_deref())?,
         })
     }
 

@@ -16,6 +16,7 @@ contract_tests! {
     expired_and_revoked_records_are_still_returned,
     revoke_token_revokes_once,
     revoke_grant_revokes_only_that_grant,
+    shorten_token_only_brings_expiry_forward_and_keeps_revocation,
     sweep_deletes_records_a_day_after_expiry,
     deleting_a_client_deletes_its_token_records,
 }
@@ -116,6 +117,49 @@ async fn revoke_token_revokes_once(store: &Store) {
     let got = store.get_token(&r.token_hash).await.unwrap().unwrap();
     assert_eq!(got.revoked_at, Some(at), "the first revocation time stands");
     assert!(!store.revoke_token(&token_hash("none"), at).await.unwrap());
+}
+
+async fn shorten_token_only_brings_expiry_forward_and_keeps_revocation(store: &Store) {
+    with_clients(store).await;
+    let r = record("t", "g", Duration::minutes(5));
+    store.insert_token(&r).await.unwrap();
+    let until = T0 + Duration::seconds(60);
+    assert!(store.shorten_token(&r.token_hash, until).await.unwrap());
+    let got = store.get_token(&r.token_hash).await.unwrap().unwrap();
+    assert_eq!(got.expires_at, until);
+    assert_eq!(got.revoked_at, None, "shortening is not revocation");
+    assert!(got.is_active(T0));
+    assert!(!got.is_active(until));
+    // Never extends: a later `until` leaves the expiry alone.
+    let later = T0 + Duration::minutes(10);
+    assert!(!store.shorten_token(&r.token_hash, later).await.unwrap());
+    assert!(!store.shorten_token(&r.token_hash, until).await.unwrap());
+    let got = store.get_token(&r.token_hash).await.unwrap().unwrap();
+    assert_eq!(got.expires_at, until);
+    // A shortened token can still be revoked, and a revoked token is not shortened.
+    let at = T0 + Duration::seconds(10);
+    assert!(store.revoke_token(&r.token_hash, at).await.unwrap());
+    assert!(
+        !store
+            .shorten_token(&r.token_hash, T0 + Duration::seconds(20))
+            .await
+            .unwrap()
+    );
+    let got = store.get_token(&r.token_hash).await.unwrap().unwrap();
+    assert_eq!((got.expires_at, got.revoked_at), (until, Some(at)));
+    // Likewise through the grant.
+    let s = record("s", "g2", Duration::minutes(5));
+    store.insert_token(&s).await.unwrap();
+    assert!(store.shorten_token(&s.token_hash, until).await.unwrap());
+    assert_eq!(store.revoke_grant("g2", at).await.unwrap(), 1);
+    let got = store.get_token(&s.token_hash).await.unwrap().unwrap();
+    assert_eq!(got.revoked_at, Some(at));
+    assert!(
+        !store
+            .shorten_token(&token_hash("none"), until)
+            .await
+            .unwrap()
+    );
 }
 
 async fn revoke_grant_revokes_only_that_grant(store: &Store) {
