@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Where Shonin's token endpoint spends its time: runs the same load as bench/run.sh against one
+# storage setup and, during the middle 10 s, samples the server with `perf record -e cpu-clock`
+# (Debian's linux-perf; hardware counters are not needed) and prints the samples grouped by
+# thread and by kind of work. On PostgreSQL it also counts the database's commits per request and
+# the CPU its processes used.
+#
+# Usage: bench/profile.sh sqlite|sqlite-tmpfs|postgres
+#   sqlite-tmpfs puts the data directory on /dev/shm, where fsync costs nothing: the difference
+#   to `sqlite` is the price of SQLite's synchronous=FULL commits on this machine's disk.
+# Knobs: BENCH_SKIP_BUILD=1, BENCH_CONCURRENCY (32), BENCH_PG_URL (as in run.sh).
+# Loopback only, bounded (one 20 s load), every process it starts is stopped by PID on exit.
+set -euo pipefail
+
+SETUP=${1:?usage: bench/profile.sh sqlite|sqlite-tmpfs|postgres}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CONCURRENCY=${BENCH_CONCURRENCY:-32}
+PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
+PORT=18443
+ISSUER=https://localhost:$PORT
+SHONIN=$ROOT/target/release/shonin
+LOADGEN=$ROOT/target/release/loadgen
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/shonin-profile.XXXXXX")
+DATA=$WORK/data
+[[ "$SETUP" == sqlite-tmpfs ]] && DATA=$(mktemp -d /dev/shm/shonin-profile.XXXXXX)
+PG_DB=""
+SERVER_PID=""
+LOAD_PID=""
+
+cleanup() {
+  for pid in "$LOAD_PID" "$SERVER_PID"; do
+    if [[ -n "$pid" ]]; then
+      kill "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
+  if [[ -n "$PG_DB" ]]; then
+    psql "$PG_URL/postgres" -qAtc "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true
+  fi
+  rm -rf "$WORK" "$DATA"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+command -v perf >/dev/null || { echo "perf is needed: apt-get install linux-perf" >&2; exit 2; }
+if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
+  (cd "$ROOT" && cargo build --release --locked -p shonin-server -p loadgen)
+fi
+
+export SHONIN_ISSUER=$ISSUER SHONIN_SERVER__LISTEN=127.0.0.1:$PORT
+export SHONIN_RATE_LIMIT__PER_IP_PER_SECOND=0
+case "$SETUP" in
+  sqlite | sqlite-tmpfs) ;;
+  postgres)
+    PG_DB="shonin_profile_$$_$RANDOM"
+    psql "$PG_URL/postgres" -qAtc "CREATE DATABASE $PG_DB" >/dev/null
+    export SHONIN_STORAGE__URL=$PG_URL/$PG_DB
+    ;;
+  *) echo "unknown setup $SETUP" >&2; exit 2 ;;
+esac
+
+"$LOADGEN" keys --dir "$WORK/keys"
+"$SHONIN" --dev --data-dir "$DATA" clients add --client-id bench-client --name "Shonin benchmark client" \
+  --jwks-file "$WORK/keys/client-jwks.json" --scope accounts --grant-type client_credentials >&2
+"$SHONIN" --dev --data-dir "$DATA" serve >"$WORK/shonin.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 1 150); do
+  curl -fsS --cacert "$DATA/tls/dev-ca.pem" -o /dev/null "$ISSUER/readyz" 2>/dev/null && break
+  sleep 0.2
+done
+
+"$LOADGEN" pregen --keys "$WORK/keys" --client-id bench-client --issuer "$ISSUER" -n 150000 \
+  --out "$WORK/load.req"
+"$LOADGEN" run --file "$WORK/load.req" --url "$ISSUER/token" --ca "$DATA/tls/dev-ca.pem" \
+  --concurrency "$CONCURRENCY" --duration 20 --label "profile $SETUP" >"$WORK/result.json" &
+LOAD_PID=$!
+
+pg_commits() {
+  psql "$PG_URL/postgres" -qAtc "SELECT xact_commit FROM pg_stat_database WHERE datname = '$PG_DB'"
+}
+# CPU ticks (1/100 s) of every process named postgres: the database server's share of the machine.
+pg_ticks() {
+  local sum=0 pid t
+  for pid in $(pgrep -x postgres); do
+    t=$(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || echo 0)
+    sum=$((sum + t))
+  done
+  echo "$sum"
+}
+srv_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$SERVER_PID/stat"; }
+
+sleep 5
+[[ -n "$PG_DB" ]] && { c0=$(pg_commits); p0=$(pg_ticks); }
+s0=$(srv_ticks)
+perf record -q -F 499 -e cpu-clock -g -p "$SERVER_PID" -o "$WORK/perf.data" -- sleep 10 2>/dev/null
+s1=$(srv_ticks)
+[[ -n "$PG_DB" ]] && { c1=$(pg_commits); p1=$(pg_ticks); }
+wait "$LOAD_PID"
+LOAD_PID=""
+cat "$WORK/result.json"
+rps=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ok_rps"])' "$WORK/result.json")
+
+echo
+echo "server CPU during the 10 s sample: $(awk -v a="$s0" -v b="$s1" 'BEGIN { printf "%.2f", (b - a) / 100 }') s"
+if [[ -n "$PG_DB" ]]; then
+  python3 -c 'import sys; c, t, r = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]); print(f"PostgreSQL: {c / (r * 10):.1f} commits per request, {t / 100:.2f} CPU s of postgres processes in 10 s ({t / 100 / (r * 10) * 1e6:.0f} µs per request)")' \
+    "$((c1 - c0))" "$((p1 - p0))" "$rps"
+fi
+echo
+perf report -i "$WORK/perf.data" --no-children --sort comm --stdio -g none 2>/dev/null |
+  grep '%' | sed 's/^/  /'
+perf report -i "$WORK/perf.data" --no-children --sort dso,symbol --stdio -g none 2>/dev/null |
+  python3 "$ROOT/bench/perf_groups.py"

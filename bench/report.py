@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Prints the table of a bench/run.sh results file (JSON lines written by `loadgen`).
+
+Usage: bench/report.py RESULTS.jsonl
+"""
+
+import json
+import sys
+
+
+def main(path):
+    rows = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
+    crypto = next((r for r in rows if r["mode"] == "crypto"), None)
+    runs = {r["label"]: r for r in rows if r["mode"] == "run"}
+    flows = {r["label"]: r for r in rows if r["mode"] == "flow"}
+
+    for m in (r for r in rows if r["mode"] == "machine"):
+        print(f"Machine ({m['when']}): {m['cpus']} × {m['cpu']}, Linux {m['kernel']}, "
+              f"load average {' '.join(f'{x:.2f}' for x in m['loadavg'])}")
+    print()
+
+    if crypto:
+        print("Crypto ceiling (ES256: 2 verifications + 1 signature per request)")
+        print(f"  {'threads':>7}  {'bundle/s':>9}  {'verify/s':>9}  {'sign/s':>9}  "
+              f"{'raw verify/s':>12}  {'raw sign/s':>10}")
+        for t, r in sorted(crypto["threads"].items(), key=lambda kv: int(kv[0])):
+            print(f"  {t:>7}  {r['bundle_per_s']:>9.0f}  {r['jose_verify_per_s']:>9.0f}  "
+                  f"{r['jose_sign_per_s']:>9.0f}  {r['raw_verify_per_s']:>12.0f}  "
+                  f"{r['raw_sign_per_s']:>10.0f}")
+        if crypto.get("other_cpu_s") is not None:
+            print(f"  (other CPU during the measurement: {crypto['other_cpu_s']:.2f} s)")
+        print()
+
+    print("Token endpoint: client_credentials + private_key_jwt (ES256) + DPoP, "
+          f"HTTP/1.1 keep-alive, TLS")
+    print(f"  {'server':<16} {'conc':>4} {'requests':>8} {'ok req/s':>9} {'p50 ms':>7} "
+          f"{'p90 ms':>7} {'p99 ms':>7} {'max ms':>7} {'non-200':>7} {'srv µs/req':>10} "
+          f"{'db µs/req':>9} {'gen CPU s':>9} {'other CPU s':>11}")
+
+    def per_req(r, key):
+        cpu = r.get(key)
+        return f"{cpu / r['ok'] * 1e6:.0f}" if cpu and r["ok"] else "-"
+
+    for label, r in runs.items():
+        lat = r["latency_ms"]
+        bad = r["requests"] - r["ok"] + r["transport_errors"]
+        other = r.get("other_cpu_s")
+        print(f"  {label:<16} {r['concurrency']:>4} {r['requests']:>8} {r['ok_rps']:>9.0f} "
+              f"{lat['p50']:>7.2f} {lat['p90']:>7.2f} {lat['p99']:>7.2f} {lat['max']:>7.2f} "
+              f"{bad:>7} {per_req(r, 'server_cpu_s'):>10} {per_req(r, 'db_cpu_s'):>9} "
+              f"{r.get('client_cpu_s') or 0:>9.2f} {'-' if other is None else f'{other:.2f}':>11}")
+    print("  (CPU: µs of server / database CPU per OK request; other CPU s: seconds of CPU used")
+    print("   during the window by anything but server, database and generator — a few seconds")
+    print("   or more means other work on the machine disturbed the figures)")
+    print()
+
+    if flows:
+        print("Full code flows (PAR → authorize → sign-in → consent → token)")
+        print(f"  {'server':<22} {'conc':>4} {'flows ok':>8} {'flows/s':>8} {'p50 ms':>7} "
+              f"{'p99 ms':>7} {'failed':>6}")
+        for label, r in flows.items():
+            lat = r["latency_ms"]
+            print(f"  {label:<22} {r['concurrency']:>4} {r['ok']:>8} {r['flows_per_s']:>8.1f} "
+                  f"{lat['p50']:>7.1f} {lat['p99']:>7.1f} {r['flows'] - r['ok']:>6}")
+        print()
+
+    peer = runs.get("oidc-provider")
+    ceiling = crypto["ceiling_rps"] if crypto else None
+    print("Ratios (ok req/s)")
+    for engine in ("sqlite", "postgres"):
+        r = runs.get(f"shonin-{engine}")
+        if not r:
+            continue
+        parts = [f"  Shonin/{engine:<8}"]
+        if peer and peer["ok_rps"]:
+            parts.append(f"÷ oidc-provider = {r['ok_rps'] / peer['ok_rps']:.2f}×")
+        if ceiling:
+            parts.append(f"÷ ceiling = {100 * r['ok_rps'] / ceiling:.1f} %")
+        parts.append(f"p99 {r['latency_ms']['p99']:.2f} ms")
+        print("   ".join(parts))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    main(sys.argv[1])
