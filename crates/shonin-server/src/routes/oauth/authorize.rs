@@ -23,6 +23,14 @@ use shonin_types::ports::FlowStore;
 const PUSHED: &str = "pushed";
 const DONE: &str = "done";
 
+const UNAVAILABLE: &str = "The service is unavailable; try again shortly.";
+
+/// The page for a storage or audit failure while serving a browser, with the request id the
+/// operator finds in the log.
+fn unavailable(request_id: Option<&str>) -> Response {
+    pages::error(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE, request_id)
+}
+
 /// A refusal at `/authorize`: either shown on a page (the redirect URI is not established) or
 /// sent to the client's registered redirect URI.
 enum Refusal {
@@ -89,12 +97,7 @@ async fn load(
         .store
         .get_flow(par::FLOW_KIND, reference, now)
         .await
-        .map_err(|_| {
-            Refusal::Page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The service is unavailable; try again shortly.",
-            )
-        })?
+        .map_err(|_| Refusal::Page(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE))?
         .ok_or(Refusal::Page(
             StatusCode::BAD_REQUEST,
             "This authorization request is unknown or has expired.",
@@ -123,12 +126,7 @@ async fn load(
         .store
         .get_client(&id)
         .await
-        .map_err(|_| {
-            Refusal::Page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The service is unavailable; try again shortly.",
-            )
-        })?
+        .map_err(|_| Refusal::Page(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE))?
         .ok_or(Refusal::Page(StatusCode::BAD_REQUEST, "Unknown client."))?;
     // The registration may have changed since the push.
     if !client.has_redirect_uri(&record.request.redirect_uri) {
@@ -277,11 +275,7 @@ pub async fn authorize(
     let session = match session::current(&state, &headers).await {
         Ok(s) => s.filter(|s| session_fresh_enough(s, &loaded.record, now)),
         Err(_) => {
-            return pages::error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The service is unavailable; try again shortly.",
-                None,
-            );
+            return unavailable(meta.request_id.as_deref());
         }
     };
     let page = match session {
@@ -415,11 +409,7 @@ pub async fn sign_in(
                 .await
                 .is_err()
             {
-                return pages::error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "The service is unavailable; try again shortly.",
-                    None,
-                );
+                return unavailable(meta.request_id.as_deref());
             }
             match session::start(&state, &s, now).await {
                 Ok(cookie) => {
@@ -429,11 +419,7 @@ pub async fn sign_in(
                     resp.headers_mut().append(header::SET_COOKIE, cookie);
                     resp
                 }
-                Err(_) => pages::error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "The service is unavailable; try again shortly.",
-                    None,
-                ),
+                Err(_) => unavailable(meta.request_id.as_deref()),
             }
         }
         Err(SignInError::InvalidCredentials(failure)) => {
@@ -459,11 +445,7 @@ pub async fn sign_in(
         }
         Err(e) => {
             tracing::error!(error = %e, "sign-in failed");
-            pages::error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The service is unavailable; try again shortly.",
-                meta.request_id.as_deref(),
-            )
+            unavailable(meta.request_id.as_deref())
         }
     }
 }
@@ -491,11 +473,7 @@ pub async fn consent(
             return refuse(&state, &meta, Some(&client_id), refusal).await;
         }
         Err(_) => {
-            return pages::error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The service is unavailable; try again shortly.",
-                None,
-            );
+            return unavailable(meta.request_id.as_deref());
         }
     };
     let approve = match params.get("decision") {
@@ -534,11 +512,7 @@ pub async fn consent(
             return refuse(&state, &meta, Some(&client_id), refusal).await;
         }
         Err(_) => {
-            return pages::error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The service is unavailable; try again shortly.",
-                None,
-            );
+            return unavailable(meta.request_id.as_deref());
         }
     }
     let user = Actor {
@@ -585,22 +559,14 @@ pub async fn consent(
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "could not issue a code");
-            return pages::error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The service is unavailable; try again shortly.",
-                None,
-            );
+            return unavailable(meta.request_id.as_deref());
         }
     };
     if record_success(&state, &meta, "oauth.consent", user, &client_id)
         .await
         .is_err()
     {
-        return pages::error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The service is unavailable; try again shortly.",
-            None,
-        );
+        return unavailable(meta.request_id.as_deref());
     }
     let mut params = vec![
         ("code", code.as_str()),
