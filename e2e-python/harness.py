@@ -27,11 +27,15 @@ from typing import Any
 import requests
 from jwskate import Jwk
 
+from pki import Ca, Leaf, subject_dn
+
 E2E_DIR = Path(__file__).resolve().parent
 REPO_ROOT = Path(os.environ.get("SHONIN_REPO_ROOT") or E2E_DIR.parent).resolve()
 
 CLIENT_ID = "py-client"
 CLIENT_NAME = "Python client"
+# A tls_client_auth client (RFC 8705 §2.1) whose tokens are certificate-bound (§3).
+MTLS_CLIENT_ID = "py-mtls-client"
 USERNAME = "alice"
 SCOPE = "openid accounts"
 
@@ -61,7 +65,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def shonin_env(port: int) -> dict[str, str]:
+def shonin_env(port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
     """Our environment minus every inherited SHONIN_* variable (the server reads them as
     configuration, and scripts/test exports SHONIN_REPO_ROOT), plus this run's settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHONIN_")}
@@ -71,6 +75,7 @@ def shonin_env(port: int) -> dict[str, str]:
         SHONIN_RATE_LIMIT__PER_IP_PER_SECOND="0",
         NO_COLOR="1",
     )
+    env.update(extra or {})
     return env
 
 
@@ -123,15 +128,23 @@ class Server:
     password: str
     log_file: Path
     process: subprocess.Popen
+    client_ca: Ca  # the CA the server trusts for tls_client_auth (server.client_ca_file)
     _stopped: int | None = field(default=None, repr=False)
 
     @property
     def client_id(self) -> str:
         return CLIENT_ID
 
-    def session(self, *, log: bool = False) -> requests.Session:
-        """A requests session that trusts only the dev CA; with `log`, it prints every exchange."""
+    @property
+    def mtls_client_id(self) -> str:
+        return MTLS_CLIENT_ID
+
+    def session(self, *, log: bool = False, cert: Leaf | None = None) -> requests.Session:
+        """A requests session that trusts only the dev CA; with `log`, it prints every exchange;
+        with `cert`, it presents that TLS client certificate."""
         s = ca_pinned_session(self.ca_file)
+        if cert is not None:
+            s.cert = cert.pair
         if log:
             s.hooks["response"].append(log_exchange)
         return s
@@ -192,7 +205,14 @@ def _start_once() -> Server:
     data_dir = tmp / "shonin-data"
     port = free_port()
     issuer = f"https://localhost:{port}"
-    env = shonin_env(port)
+    client_ca = Ca(tmp, "trusted")
+    env = shonin_env(
+        port,
+        {
+            "SHONIN_SERVER__CLIENT_CERTIFICATES": "optional",
+            "SHONIN_SERVER__CLIENT_CA_FILE": str(client_ca.cert_file),
+        },
+    )
     global_args = ["--dev", "--data-dir", str(data_dir)]
 
     def run(args: list[str], stdin: str = "") -> str:
@@ -218,6 +238,22 @@ def _start_once() -> Server:
             "--redirect-uri", redirect_uri,
             "--jwks-file", str(jwks_file),
             "--scope", SCOPE,
+            "--grant-type", "authorization_code",
+            "--grant-type", "refresh_token",
+            "--grant-type", "client_credentials",
+        ]
+    )
+    run(
+        [
+            "clients", "add",
+            "--client-id", MTLS_CLIENT_ID,
+            "--name", "Python mTLS client",
+            "--redirect-uri", redirect_uri,
+            "--scope", SCOPE,
+            "--auth-method", "tls_client_auth",
+            "--tls-subject-dn", subject_dn(MTLS_CLIENT_ID),
+            "--dpop-bound=false",
+            "--certificate-bound",
             "--grant-type", "authorization_code",
             "--grant-type", "refresh_token",
             "--grant-type", "client_credentials",
@@ -271,4 +307,5 @@ def _start_once() -> Server:
         password=password,
         log_file=log_file,
         process=process,
+        client_ca=client_ca,
     )

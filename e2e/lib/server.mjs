@@ -67,7 +67,7 @@ export function freePort() {
  * treats unknown SHONIN_* names as configuration keys and refuses them, and scripts/test exports
  * SHONIN_REPO_ROOT), plus the settings of this run.
  */
-function shoninEnv(port) {
+function shoninEnv(port, extra = {}) {
   const env = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (!k.startsWith('SHONIN_')) env[k] = v;
@@ -76,7 +76,7 @@ function shoninEnv(port) {
   env.SHONIN_SERVER__LISTEN = `127.0.0.1:${port}`;
   env.SHONIN_RATE_LIMIT__PER_IP_PER_SECOND = '0';
   env.NO_COLOR = '1';
-  return env;
+  return { ...env, ...extra };
 }
 
 /** Runs one shonin command to completion; rejects with its output when it fails. */
@@ -114,6 +114,8 @@ function tail(file, lines = 40) {
  * `--require-dpop-nonce` (every DPoP proof must carry a server nonce, RFC 9449 §8).
  * `extraClients: [{ id, name, redirectUri }]` registers more clients with the same key (their
  * objects are in `server.extraClients`).
+ * `env: { SHONIN_…: value }` adds configuration; `setup(run, { issuer, port, dir })` runs more
+ * `shonin` commands (e.g. `clients add` for an mTLS client) before `serve`.
  * Returns everything a test needs:
  * `{ issuer, port, dir, agent, fetch, client: {id, name, redirectUri, key, kid, publicJwk},
  *    user: {username, password}, run(args), stop(), logFile, logTail() }`.
@@ -132,13 +134,13 @@ export async function startServer(options = {}) {
 
 class PortTaken extends Error {}
 
-async function startOnce({ name = 'e2e', requireDpopNonce = false, extraClients = [] }) {
+async function startOnce({ name = 'e2e', requireDpopNonce = false, extraClients = [], env: extraEnv = {}, setup }) {
   const bin = shoninBinary();
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), `shonin-${name}-`));
   const dataDir = path.join(dir, 'shonin-data');
   const port = await freePort();
   const issuer = `https://localhost:${port}`;
-  const env = shoninEnv(port);
+  const env = shoninEnv(port, extraEnv);
   const global = ['--dev', '--data-dir', dataDir];
   const run = (args, opts = {}) => runCommand(bin, [...global, ...args], { cwd: dir, env, ...opts });
 
@@ -179,6 +181,7 @@ async function startOnce({ name = 'e2e', requireDpopNonce = false, extraClients 
     ]);
   }
   await run(['users', 'add', '--username', USERNAME, '--password-stdin'], { stdin: `${password}\n` });
+  if (setup) await setup(run, { issuer, port, dir });
 
   const logFile = path.join(dir, 'server.log');
   const log = fs.openSync(logFile, 'a');

@@ -11,10 +11,12 @@ import { Agent, fetch as undiciFetch, request as undiciRequest } from 'undici';
  * An undici Agent trusting only `caPem`. `localhost` is resolved to IPv4 only, because the server
  * listens on 127.0.0.1 and some machines resolve `localhost` to ::1 first.
  */
-export function makeAgent(caPem) {
+export function makeAgent(caPem, { cert, key } = {}) {
   return new Agent({
     connect: {
       ca: caPem,
+      // A TLS client certificate (RFC 8705), when given: PEM certificate and private key.
+      ...(cert ? { cert, key } : {}),
       lookup: (hostname, options, callback) => dns.lookup(hostname, { ...options, family: 4 }, callback),
     },
     keepAliveTimeout: 1000,

@@ -10,6 +10,7 @@ use crate::claims::{
     self, ACCESS_TOKEN_TYP, AccessTokenInput, ClaimsError, ID_TOKEN_TYP, IdTokenInput,
 };
 use crate::client::{Client, ClientId, GrantType};
+use crate::cnf::Confirmation;
 use crate::pkce::{self, CodeChallenge, CodeVerifier, PkceError};
 use crate::token_record::{TokenKind, TokenRecord, TokenStore, token_hash};
 use serde::{Deserialize, Serialize};
@@ -51,6 +52,10 @@ pub enum GrantError {
     Pkce(#[from] PkceError),
     #[error("the DPoP proof is signed by another key than the one the grant is bound to")]
     DpopKeyMismatch,
+    /// RFC 8705 §3: the refresh token is bound to another client certificate (or the request
+    /// came without one).
+    #[error("the refresh token is bound to another client certificate")]
+    CertificateMismatch,
     #[error("the refresh token is invalid, expired or revoked")]
     InvalidRefreshToken,
     #[error("scope `{0}` is not allowed for this client")]
@@ -77,7 +82,8 @@ impl GrantError {
             | GrantError::CodeReused
             | GrantError::CodeClientMismatch
             | GrantError::RedirectUriMismatch
-            | GrantError::InvalidRefreshToken => "invalid_grant",
+            | GrantError::InvalidRefreshToken
+            | GrantError::CertificateMismatch => "invalid_grant",
             GrantError::Pkce(e) => e.oauth_error(),
             GrantError::DpopKeyMismatch => "invalid_dpop_proof",
             GrantError::ScopeNotAllowed(_) | GrantError::ScopeExceedsGrant => "invalid_scope",
@@ -164,7 +170,7 @@ struct Mint<'a> {
     subject: Option<&'a str>,
     scope: String,
     authorization_details: Option<Value>,
-    jkt: &'a str,
+    cnf: &'a Confirmation,
     grant_id: String,
     id_token: Option<IdTokenInput>,
     new_refresh: Option<NewRefresh>,
@@ -204,7 +210,8 @@ async fn mint(ctx: &GrantContext<'_>, m: Mint<'_>) -> Result<TokenResponse, Gran
     );
     input.subject = m.subject.map(str::to_owned);
     input.authorization_details = m.authorization_details.clone();
-    input.jkt = Some(m.jkt.to_owned());
+    input.jkt = m.cnf.jkt().map(str::to_owned);
+    input.x5t = m.cnf.x5t_s256().map(str::to_owned);
     input.lifetime = policy.access_token_lifetime;
     let access_token = sign_jwt(
         signer,
@@ -220,8 +227,8 @@ async fn mint(ctx: &GrantContext<'_>, m: Mint<'_>) -> Result<TokenResponse, Gran
         grant_id: m.grant_id.clone(),
         scope: scope.to_owned(),
         authorization_details: m.authorization_details.clone(),
-        cnf_jkt: Some(m.jkt.to_owned()),
-        cnf_x5t_s256: None,
+        cnf_jkt: m.cnf.jkt().map(str::to_owned),
+        cnf_x5t_s256: m.cnf.x5t_s256().map(str::to_owned),
         issued_at,
         expires_at,
         revoked_at: None,
@@ -261,7 +268,7 @@ async fn mint(ctx: &GrantContext<'_>, m: Mint<'_>) -> Result<TokenResponse, Gran
     };
     Ok(TokenResponse {
         access_token,
-        token_type: "DPoP",
+        token_type: m.cnf.token_type(),
         expires_in: policy.access_token_lifetime.whole_seconds(),
         refresh_token,
         id_token,
@@ -278,11 +285,12 @@ pub struct CodeRequest<'a> {
     pub code_verifier: Option<&'a str>,
 }
 
-/// RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.6) and DPoP code binding (RFC 9449 §10).
+/// RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.6) and DPoP code binding (RFC 9449 §10). The new
+/// tokens are bound to `cnf` (the DPoP key and/or client certificate of this request).
 pub async fn authorization_code(
     ctx: &GrantContext<'_>,
     client: &Client,
-    proof_jkt: &str,
+    cnf: &Confirmation,
     req: CodeRequest<'_>,
 ) -> Result<TokenResponse, GrantError> {
     let GrantContext {
@@ -318,7 +326,9 @@ pub async fn authorization_code(
     }
     pkce::verify(&CodeChallenge::from_s256(&grant.code_challenge)?, &verifier)?;
     if let Some(bound) = &grant.dpop_jkt
-        && !shonin_types::constant_time_eq(bound.as_bytes(), proof_jkt.as_bytes())
+        && !cnf
+            .jkt()
+            .is_some_and(|jkt| shonin_types::constant_time_eq(bound.as_bytes(), jkt.as_bytes()))
     {
         return Err(GrantError::DpopKeyMismatch);
     }
@@ -358,7 +368,7 @@ pub async fn authorization_code(
             subject: Some(&grant.subject),
             scope: grant.scope.join(" "),
             authorization_details: details,
-            jkt: proof_jkt,
+            cnf,
             grant_id: grant.grant_id.clone(),
             id_token,
             new_refresh: client
@@ -407,7 +417,9 @@ async fn reuse(
     }
 }
 
-/// RFC 6749 §6: a new access token for a refresh token bound to the same DPoP key. The refresh
+/// RFC 6749 §6: a new access token for a refresh token bound to the same DPoP key and/or client
+/// certificate (RFC 9449 §5, RFC 8705 §3): every member of the stored binding must be matched by
+/// `cnf`, the binding of this request. The refresh
 /// token is not rotated (FAPI 2.0 §5.3.2.1 item 8) unless [`TokenPolicy::refresh_rotation_grace`]
 /// says so; then the response carries a new refresh token and the presented one expires after
 /// the grace window (kept, not revoked, so that RFC 7009 revocation stays distinguishable and
@@ -416,7 +428,7 @@ async fn reuse(
 pub async fn refresh_token(
     ctx: &GrantContext<'_>,
     client: &Client,
-    proof_jkt: &str,
+    cnf: &Confirmation,
     refresh_token: Option<&str>,
     scope: Option<&str>,
 ) -> Result<TokenResponse, GrantError> {
@@ -440,9 +452,21 @@ pub async fn refresh_token(
     {
         return Err(GrantError::InvalidRefreshToken);
     }
-    match &record.cnf_jkt {
-        Some(bound) if shonin_types::constant_time_eq(bound.as_bytes(), proof_jkt.as_bytes()) => {}
-        _ => return Err(GrantError::DpopKeyMismatch),
+    if record.cnf_jkt.is_none() && record.cnf_x5t_s256.is_none() {
+        // Never issued: every token is sender-constrained.
+        return Err(GrantError::InvalidRefreshToken);
+    }
+    let same = |bound: &Option<String>, presented: Option<&str>| match bound {
+        None => true,
+        Some(b) => {
+            presented.is_some_and(|p| shonin_types::constant_time_eq(b.as_bytes(), p.as_bytes()))
+        }
+    };
+    if !same(&record.cnf_jkt, cnf.jkt()) {
+        return Err(GrantError::DpopKeyMismatch);
+    }
+    if !same(&record.cnf_x5t_s256, cnf.x5t_s256()) {
+        return Err(GrantError::CertificateMismatch);
     }
     let granted: Vec<&str> = record.scope.split(' ').filter(|s| !s.is_empty()).collect();
     let scope = match scope {
@@ -464,7 +488,7 @@ pub async fn refresh_token(
                 subject: record.subject.as_deref(),
                 scope,
                 authorization_details: record.authorization_details.clone(),
-                jkt: proof_jkt,
+                cnf,
                 grant_id: record.grant_id.clone(),
                 id_token: None,
                 new_refresh: None,
@@ -492,7 +516,7 @@ pub async fn refresh_token(
             subject: record.subject.as_deref(),
             scope,
             authorization_details: record.authorization_details.clone(),
-            jkt: proof_jkt,
+            cnf,
             grant_id: record.grant_id.clone(),
             id_token: None,
             new_refresh: Some(NewRefresh {
@@ -509,7 +533,7 @@ pub async fn refresh_token(
 pub async fn client_credentials(
     ctx: &GrantContext<'_>,
     client: &Client,
-    proof_jkt: &str,
+    cnf: &Confirmation,
     scope: Option<&str>,
 ) -> Result<TokenResponse, GrantError> {
     if !client.allows_grant(GrantType::ClientCredentials) {
@@ -535,7 +559,7 @@ pub async fn client_credentials(
             subject: None,
             scope: granted.join(" "),
             authorization_details: None,
-            jkt: proof_jkt,
+            cnf,
             grant_id: claims::new_jti()?,
             id_token: None,
             new_refresh: None,

@@ -16,11 +16,13 @@ mod config;
 pub mod claims;
 pub mod client;
 pub mod client_assertion;
+pub mod cnf;
 pub mod dpop;
 pub mod form;
 pub mod grant;
 pub mod introspection;
 pub mod metadata;
+pub mod mtls;
 pub mod par;
 pub mod pkce;
 pub mod rar;
@@ -32,6 +34,7 @@ pub use client_assertion::{
     AuthenticatedClientId, ClientAssertionParams, ClientAssertionVerifier, ClientAuthError,
     ClientJwks, JWT_BEARER_ASSERTION_TYPE,
 };
+pub use cnf::Confirmation;
 pub use config::ConfigError;
 pub use dpop::{
     DpopConfig, DpopError, DpopRequest, DpopVerifier, Htu, NonceKey, NonceRejection, VerifiedProof,

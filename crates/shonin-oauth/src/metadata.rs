@@ -34,6 +34,9 @@ pub const JWKS_PATH: &str = "/jwks";
 
 /// The client authentication method FAPI 2.0 §5.3.2.1 allows besides mTLS.
 pub const PRIVATE_KEY_JWT: &str = "private_key_jwt";
+/// RFC 8705 §2.1.1 and §2.2.1: the two mTLS client authentication methods.
+pub const TLS_CLIENT_AUTH: &str = "tls_client_auth";
+pub const SELF_SIGNED_TLS_CLIENT_AUTH: &str = "self_signed_tls_client_auth";
 
 /// Claims an ID token or UserInfo response can carry today.
 pub const DEFAULT_CLAIMS_SUPPORTED: [&str; 9] = [
@@ -70,6 +73,13 @@ pub struct MetadataOptions {
     pub client_auth_signing_algs: Vec<Alg>,
     /// Algorithms accepted for DPoP proofs (RFC 9449 §5.1).
     pub dpop_signing_algs: Vec<Alg>,
+    /// RFC 8705 §3.3 `tls_client_certificate_bound_access_tokens`: the server asks TLS clients
+    /// for a certificate and can bind tokens to it.
+    pub mtls: bool,
+    /// RFC 8705 §5 `mtls_endpoint_aliases`: the base URL of a separate listener that asks for
+    /// client certificates; the endpoints that take client authentication or certificate-bound
+    /// tokens are advertised there too.
+    pub mtls_base_url: Option<String>,
 }
 
 impl MetadataOptions {
@@ -87,6 +97,8 @@ impl MetadataOptions {
             client_auth_methods: vec![PRIVATE_KEY_JWT.to_owned()],
             client_auth_signing_algs: all.clone(),
             dpop_signing_algs: all,
+            mtls: false,
+            mtls_base_url: None,
         }
     }
 }
@@ -158,12 +170,28 @@ pub fn discovery_document(issuer: &str, opts: &MetadataOptions) -> Value {
         "revocation_endpoint_auth_signing_alg_values_supported",
         client_algs,
     );
-    // Sender-constrained tokens: DPoP (RFC 9449 §5.1); mTLS-bound tokens not yet (RFC 8705 §3.3).
+    // Sender-constrained tokens: DPoP (RFC 9449 §5.1) and mTLS (RFC 8705 §3.3).
     put(
         "dpop_signing_alg_values_supported",
         algs(&opts.dpop_signing_algs),
     );
-    put("tls_client_certificate_bound_access_tokens", json!(false));
+    put(
+        "tls_client_certificate_bound_access_tokens",
+        json!(opts.mtls),
+    );
+    if let Some(base) = &opts.mtls_base_url {
+        let alias = |path| endpoint_url(base, path);
+        put(
+            "mtls_endpoint_aliases",
+            json!({
+                "token_endpoint": alias(TOKEN_ENDPOINT_PATH),
+                "pushed_authorization_request_endpoint": alias(PAR_ENDPOINT_PATH),
+                "userinfo_endpoint": alias(USERINFO_ENDPOINT_PATH),
+                "introspection_endpoint": alias(INTROSPECTION_ENDPOINT_PATH),
+                "revocation_endpoint": alias(REVOCATION_ENDPOINT_PATH),
+            }),
+        );
+    }
     // RFC 9207 §3, required by FAPI 2.0 §5.3.2.2 item 5.
     put(
         "authorization_response_iss_parameter_supported",

@@ -1,7 +1,9 @@
 //! The resource-server side (FAPI 2.0 §5.3.3): accept an access token only from the
 //! `Authorization` header, verify its signature, issuer, type and expiry, check it was not
-//! revoked, and check the DPoP proof that must accompany a DPoP-bound token (RFC 9449 §7).
-//! Shonin's own `/userinfo` uses this, and a Rust API can embed it.
+//! revoked, and check the sender constraint: the DPoP proof that must accompany a DPoP-bound
+//! token (RFC 9449 §7) and the client certificate of the connection for a certificate-bound token
+//! (RFC 8705 §3). Shonin's own `/userinfo` uses this, and a Rust API can embed it: it passes the
+//! `x5t#S256` of the TLS client certificate ([`crate::mtls::x5t_s256`] over the leaf's DER).
 
 use crate::dpop::{DpopError, DpopRequest, DpopVerifier, Htu};
 use crate::token_record::{TokenStore, token_hash};
@@ -30,6 +32,12 @@ pub enum ResourceError {
     NotSenderConstrained,
     #[error("a DPoP proof is required")]
     MissingProof,
+    #[error("the access token is not DPoP-bound; present it with the Bearer scheme")]
+    NotDpopBound,
+    #[error("the access token is bound to a client certificate and none was presented")]
+    MissingCertificate,
+    #[error("the access token is bound to another client certificate")]
+    CertificateMismatch,
     #[error(transparent)]
     Dpop(#[from] DpopError),
     #[error("the token lacks scope `{0}`")]
@@ -46,7 +54,10 @@ impl ResourceError {
             ResourceError::InvalidToken(_)
             | ResourceError::Inactive
             | ResourceError::BoundTokenAsBearer
-            | ResourceError::NotSenderConstrained => "invalid_token",
+            | ResourceError::NotSenderConstrained
+            | ResourceError::NotDpopBound
+            | ResourceError::MissingCertificate
+            | ResourceError::CertificateMismatch => "invalid_token",
             ResourceError::MissingProof => "invalid_dpop_proof",
             ResourceError::Dpop(e) => e.oauth_error(),
             ResourceError::InsufficientScope(_) => "insufficient_scope",
@@ -67,6 +78,9 @@ pub struct ResourceRequest<'a> {
     pub url: &'a str,
     /// Whether the query string or form body carried `access_token` (never allowed).
     pub token_in_query: bool,
+    /// `x5t#S256` of the client certificate on this connection (or forwarded by a trusted
+    /// TLS-terminating proxy), if one was presented.
+    pub client_certificate: Option<&'a str>,
 }
 
 /// A verified access token.
@@ -123,26 +137,39 @@ pub async fn verify(
         Some(record) if record.is_active(now) => {}
         _ => return Err(ResourceError::Inactive),
     }
-    let jkt = claims
-        .get("cnf")
-        .and_then(|c| c.get("jkt"))
-        .and_then(Value::as_str);
-    let Some(jkt) = jkt else {
+    let cnf = claims.get("cnf");
+    let member = |name: &str| cnf.and_then(|c| c.get(name)).and_then(Value::as_str);
+    let (jkt, x5t) = (member("jkt"), member("x5t#S256"));
+    if jkt.is_none() && x5t.is_none() {
         return Err(ResourceError::NotSenderConstrained);
-    };
-    // RFC 9449 §7.2: a DPoP-bound token must not be accepted as a bearer token.
-    if !is_dpop {
-        return Err(ResourceError::BoundTokenAsBearer);
     }
-    let proof = req.dpop.ok_or(ResourceError::MissingProof)?;
-    let htu = Htu::parse(req.url)?;
-    let dreq = DpopRequest {
-        method: req.method,
-        uri: &htu,
-        access_token: Some(token),
-        expected_jkt: Some(jkt),
-    };
-    dpop.verify_proof(proof, &dreq, now, replay).await?;
+    // RFC 8705 §3: the certificate of this connection must be the one the token is bound to.
+    if let Some(bound) = x5t {
+        let presented = req
+            .client_certificate
+            .ok_or(ResourceError::MissingCertificate)?;
+        if !shonin_types::constant_time_eq(bound.as_bytes(), presented.as_bytes()) {
+            return Err(ResourceError::CertificateMismatch);
+        }
+    }
+    match jkt {
+        // RFC 9449 §7.2: a DPoP-bound token must not be accepted as a bearer token.
+        Some(_) if !is_dpop => return Err(ResourceError::BoundTokenAsBearer),
+        Some(jkt) => {
+            let proof = req.dpop.ok_or(ResourceError::MissingProof)?;
+            let htu = Htu::parse(req.url)?;
+            let dreq = DpopRequest {
+                method: req.method,
+                uri: &htu,
+                access_token: Some(token),
+                expected_jkt: Some(jkt),
+            };
+            dpop.verify_proof(proof, &dreq, now, replay).await?;
+        }
+        // RFC 9449 §7.1: the DPoP scheme is for DPoP-bound tokens only.
+        None if is_dpop => return Err(ResourceError::NotDpopBound),
+        None => {}
+    }
     Ok(VerifiedAccess {
         token: token.to_owned(),
         claims,

@@ -127,6 +127,15 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
         until: OffsetDateTime,
     ) -> Result<bool, StorageError>;
 
+    /// Revokes every unrevoked token of `client_id` bound to the client certificate `x5t_s256`
+    /// (RFC 8705 §3.1) at `now`, when the operator revokes that certificate; returns how many.
+    async fn revoke_certificate_bound(
+        &self,
+        client_id: &ClientId,
+        x5t_s256: &str,
+        now: OffsetDateTime,
+    ) -> Result<u64, StorageError>;
+
     /// Revokes every unrevoked token of `grant_id` at `now`; returns how many this call revoked.
     async fn revoke_grant(&self, grant_id: &str, now: OffsetDateTime) -> Result<u64, StorageError>;
 

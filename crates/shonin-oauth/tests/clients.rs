@@ -340,24 +340,130 @@ fn secret_based_and_public_client_auth_methods_are_refused() {
 }
 
 #[test]
-fn mtls_auth_methods_are_not_supported_yet() {
-    for m in [
-        TokenEndpointAuthMethod::TlsClientAuth,
-        TokenEndpointAuthMethod::SelfSignedTlsClientAuth,
-    ] {
-        let mut r = reg();
-        r.token_endpoint_auth_method = m.as_str().into();
-        let e = refused(r);
-        assert_eq!(e, ClientError::AuthMethodNotSupportedYet { method: m });
-        assert!(e.to_string().contains("not supported yet"), "{e}");
-    }
-}
-
-#[test]
 fn unbound_access_tokens_are_refused() {
     let mut r = reg();
     r.dpop_bound_access_tokens = false;
-    assert_eq!(refused(r), ClientError::DpopBindingRequired);
+    assert_eq!(refused(r), ClientError::SenderConstraintRequired);
+}
+
+// ---- mTLS (RFC 8705) ------------------------------------------------------------------------
+
+fn tls_client() -> ClientRegistration {
+    let mut r = reg();
+    r.token_endpoint_auth_method = "tls_client_auth".into();
+    r.tls_client_auth_subject_dn = Some("CN=tpp,O=Bank AG,C=DE".into());
+    r.jwks = None;
+    r
+}
+
+#[test]
+fn tls_client_auth_needs_exactly_one_subject_and_no_jwks() {
+    let c = validate(tls_client(), NOW).unwrap();
+    assert_eq!(
+        c.token_endpoint_auth_method,
+        TokenEndpointAuthMethod::TlsClientAuth
+    );
+    assert_eq!(c.jwks, ClientJwks::None);
+    assert_eq!(
+        c.tls_client_auth_subject,
+        Some(shonin_oauth::mtls::TlsClientAuthSubject::SubjectDn(
+            "CN=tpp,O=Bank AG,C=DE".into()
+        ))
+    );
+    // The registration round-trips.
+    assert_eq!(validate(c.registration(), NOW).unwrap(), c);
+
+    let mut none = tls_client();
+    none.tls_client_auth_subject_dn = None;
+    assert_eq!(refused(none), ClientError::TlsSubjectRequired);
+    let mut two = tls_client();
+    two.tls_client_auth_san_dns = Some("tpp.example".into());
+    assert_eq!(
+        refused(two),
+        ClientError::TlsSubjectAmbiguous {
+            field: "tls_client_auth_san_dns"
+        }
+    );
+    let mut bad_dn = tls_client();
+    bad_dn.tls_client_auth_subject_dn = Some("not a dn".into());
+    assert!(matches!(
+        refused(bad_dn),
+        ClientError::TlsSubjectInvalid {
+            field: "tls_client_auth_subject_dn",
+            ..
+        }
+    ));
+    let mut bad_ip = tls_client();
+    bad_ip.tls_client_auth_subject_dn = None;
+    bad_ip.tls_client_auth_san_ip = Some("300.1.1.1".into());
+    assert!(matches!(
+        refused(bad_ip),
+        ClientError::TlsSubjectInvalid {
+            field: "tls_client_auth_san_ip",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn subject_values_belong_to_tls_client_auth_only() {
+    let mut r = reg();
+    r.tls_client_auth_san_dns = Some("tpp.example".into());
+    assert_eq!(
+        refused(r),
+        ClientError::TlsSubjectWithoutTlsClientAuth {
+            field: "tls_client_auth_san_dns"
+        }
+    );
+}
+
+#[test]
+fn self_signed_tls_client_auth_needs_keys() {
+    let mut r = reg();
+    r.token_endpoint_auth_method = "self_signed_tls_client_auth".into();
+    assert!(validate(r.clone(), NOW).is_ok());
+    r.jwks = None;
+    assert_eq!(refused(r), ClientError::MissingJwks);
+}
+
+#[test]
+fn certificate_bound_tokens_satisfy_the_sender_constraint_rule() {
+    let mut r = reg();
+    r.dpop_bound_access_tokens = false;
+    r.tls_client_certificate_bound_access_tokens = true;
+    let c = validate(r, NOW).unwrap();
+    assert!(!c.dpop_bound_access_tokens && c.tls_client_certificate_bound_access_tokens);
+}
+
+#[test]
+fn pins_and_revocations_must_be_thumbprints() {
+    let mut r = reg();
+    r.pinned_certificates = vec!["ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0".into()];
+    assert!(validate(r.clone(), NOW).is_ok());
+    r.revoked_certificates = vec!["AB:CD".into()];
+    assert!(matches!(
+        refused(r),
+        ClientError::InvalidCertificateThumbprint {
+            field: "revoked_certificates",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn clients_stored_before_mtls_still_decode() {
+    let mut v = serde_json::to_value(validate(reg(), NOW).unwrap()).unwrap();
+    let o = v.as_object_mut().unwrap();
+    for k in [
+        "tls_client_certificate_bound_access_tokens",
+        "tls_client_auth_subject",
+        "pinned_certificates",
+        "revoked_certificates",
+    ] {
+        o.remove(k);
+    }
+    let c: shonin_oauth::Client = serde_json::from_value(v).unwrap();
+    assert!(!c.tls_client_certificate_bound_access_tokens && c.pinned_certificates.is_empty());
 }
 
 // ---- jwks / jwks_uri ----------------------------------------------------------------------------

@@ -54,6 +54,20 @@ pub struct ServerConfig {
     pub tls_key: Option<PathBuf>,
     /// `none` or `optional`: whether the TLS handshake asks clients for a certificate.
     pub client_certificates: ClientCertificates,
+    /// PEM bundle of the CAs that issue `tls_client_auth` client certificates (RFC 8705 §2.1).
+    #[serde(default)]
+    pub client_ca_file: Option<PathBuf>,
+    /// `server.mode = "proxy"`: the request header in which the trusted proxy forwards the
+    /// client certificate as URL-encoded PEM (nginx `$ssl_client_escaped_cert`).
+    #[serde(default)]
+    pub client_certificate_header: Option<String>,
+    /// A second TLS listener that always asks for client certificates (RFC 8705 §5
+    /// `mtls_endpoint_aliases`); needs `mtls_base_url`.
+    #[serde(default)]
+    pub mtls_listen: Option<SocketAddr>,
+    /// The public https base URL of `mtls_listen`, advertised in `mtls_endpoint_aliases`.
+    #[serde(default)]
+    pub mtls_base_url: Option<String>,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpAddr>,
     /// Peers allowed to read `/metrics`.
@@ -201,6 +215,10 @@ impl Config {
                 tls_cert: dev.then(|| d("tls/server.pem")),
                 tls_key: dev.then(|| d("tls/server-key.pem")),
                 client_certificates: ClientCertificates::None,
+                client_ca_file: None,
+                client_certificate_header: None,
+                mtls_listen: None,
+                mtls_base_url: None,
                 trusted_proxies: Vec::new(),
                 metrics_allowed: vec![
                     IpAddr::from([127, 0, 0, 1]),
@@ -354,6 +372,7 @@ impl Config {
                 }
             }
         }
+        self.validate_mtls()?;
         range(
             "server.body_limit_bytes",
             s.body_limit_bytes as u64,
@@ -480,6 +499,78 @@ impl Config {
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|_| invalid("log.level", "must be a tracing filter such as \"info\""))?;
         self.validate_clients()?;
+        Ok(())
+    }
+
+    /// The mTLS keys (RFC 8705): files exist, the header is only for proxy mode, the alias
+    /// listener has an https base URL.
+    fn validate_mtls(&self) -> Result<(), ConfigError> {
+        let s = &self.server;
+        if let Some(ca) = &s.client_ca_file
+            && !ca.is_file()
+        {
+            return Err(invalid(
+                "server.client_ca_file",
+                format!("file {} does not exist", ca.display()),
+            ));
+        }
+        if let Some(h) = &s.client_certificate_header {
+            if s.mode != ServerMode::Proxy {
+                return Err(invalid(
+                    "server.client_certificate_header",
+                    "only used with server.mode = \"proxy\" (in \"tls\" mode the certificate comes \
+                     from the handshake)",
+                ));
+            }
+            let name_ok = !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !name_ok {
+                return Err(invalid(
+                    "server.client_certificate_header",
+                    "must be an HTTP header name (letters, digits, '-', '_')",
+                ));
+            }
+        }
+        match (&s.mtls_listen, &s.mtls_base_url) {
+            (None, None) => {}
+            (Some(_), None) => {
+                return Err(invalid(
+                    "server.mtls_base_url",
+                    "required when server.mtls_listen is set",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "server.mtls_listen",
+                    "required when server.mtls_base_url is set",
+                ));
+            }
+            (Some(listen), Some(base)) => {
+                if s.mode != ServerMode::Tls {
+                    return Err(invalid(
+                        "server.mtls_listen",
+                        "only with server.mode = \"tls\" (behind a proxy, the proxy asks for \
+                         certificates)",
+                    ));
+                }
+                if *listen == s.listen {
+                    return Err(invalid(
+                        "server.mtls_listen",
+                        "must differ from server.listen",
+                    ));
+                }
+                let ok = url::Url::parse(base).is_ok_and(|u| {
+                    u.scheme() == "https" && u.query().is_none() && u.fragment().is_none()
+                }) && !base.ends_with('/');
+                if !ok {
+                    return Err(invalid(
+                        "server.mtls_base_url",
+                        "must be an https URL without query, fragment or trailing slash",
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 

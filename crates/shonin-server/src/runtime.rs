@@ -87,12 +87,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     crate::admin::clients::sync_from_config(&store, &config.clients, &audit, clock.now()).await?;
     // Every node derives the same DPoP nonce key from the shared master key.
     let nonce_secret = master_key(&config)?.derive("shonin dpop nonce v1");
-    let oauth = Arc::new(crate::oauth::OAuth::new(
-        &config.issuer,
-        &config.oauth,
-        &store,
-        &nonce_secret,
-    )?);
+    let oauth = Arc::new(crate::oauth::OAuth::new(&config, &store, &nonce_secret)?);
     let state = AppState {
         oauth,
         rate_limiter: IpRateLimiter::new(&config.rate_limit),
@@ -206,7 +201,7 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let cfg = state.config.clone();
-    let tls_config = match cfg.server.mode {
+    let (tls_config, mtls_tls_config) = match cfg.server.mode {
         ServerMode::Tls => {
             let (Some(cert), Some(key)) = (&cfg.server.tls_cert, &cfg.server.tls_key) else {
                 anyhow::bail!(
@@ -217,9 +212,28 @@ pub async fn run(
                 ClientCertificates::None => tls::ClientCertMode::None,
                 ClientCertificates::Optional => tls::ClientCertMode::Optional,
             };
-            Some(tls::server_config(cert, key, mode)?)
+            let mtls = match cfg.server.mtls_listen {
+                Some(_) => Some(tls::server_config(
+                    cert,
+                    key,
+                    tls::ClientCertMode::Optional,
+                )?),
+                None => None,
+            };
+            (Some(tls::server_config(cert, key, mode)?), mtls)
         }
-        ServerMode::Proxy => None,
+        ServerMode::Proxy => (None, None),
+    };
+    // RFC 8705 §5: the alias listener asks every client for a certificate; requests on it
+    // address the endpoints under server.mtls_base_url.
+    let mtls_listener = match (cfg.server.mtls_listen, &cfg.server.mtls_base_url) {
+        (Some(addr), Some(base)) => Some((
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding server.mtls_listen {addr}"))?,
+            base.clone(),
+        )),
+        _ => None,
     };
     let limits = tls::ServeLimits {
         header_read_timeout: Duration::from_secs(cfg.server.header_read_timeout_secs),
@@ -231,7 +245,20 @@ pub async fn run(
     let background = spawn_background(&state);
     let app = routes::router(state.clone());
     crate::audit_events::system(&state, "server.start", &cfg.issuer).await?;
-    let served = tls::serve(listener, tls_config, app, limits, shutdown).await;
+    let shutdown = futures_util::FutureExt::shared(Box::pin(shutdown));
+    let served = match mtls_listener {
+        None => tls::serve(listener, tls_config, app, limits, shutdown).await,
+        Some((mtls_listener, base)) => {
+            let alias = routes::router(state.clone()).layer(axum::Extension(
+                crate::oauth::reject::EndpointBase(Arc::from(base.as_str())),
+            ));
+            let (main, alias) = tokio::join!(
+                tls::serve(listener, tls_config, app, limits.clone(), shutdown.clone()),
+                tls::serve(mtls_listener, mtls_tls_config, alias, limits, shutdown),
+            );
+            main.and(alias)
+        }
+    };
     for task in background {
         task.abort();
     }

@@ -120,6 +120,26 @@ where
         Ok(DB::rows_affected(&result))
     }
 
+    async fn revoke_certificate_bound(
+        &self,
+        client_id: &ClientId,
+        x5t_s256: &str,
+        now: OffsetDateTime,
+    ) -> Result<u64, StorageError> {
+        // Uses the client_id index; certificate revocation is a rare operator action.
+        let result = sqlx::query(
+            "UPDATE oauth_tokens SET revoked_at = $1 \
+             WHERE client_id = $2 AND cnf_x5t_s256 = $3 AND revoked_at IS NULL",
+        )
+        .bind(to_micros(now))
+        .bind(client_id.as_str())
+        .bind(x5t_s256)
+        .execute(&self.pool)
+        .await
+        .map_err(sqlx_err("token revoke certificate"))?;
+        Ok(DB::rows_affected(&result))
+    }
+
     async fn sweep_tokens(&self, now: OffsetDateTime) -> Result<u64, StorageError> {
         let cutoff = now
             .checked_sub(TOKEN_RECORD_RETENTION)
@@ -222,6 +242,15 @@ impl TokenStore for Store {
 
     async fn revoke_grant(&self, grant_id: &str, now: OffsetDateTime) -> Result<u64, StorageError> {
         dispatch!(self, s => s.sql.revoke_grant(grant_id, now).await)
+    }
+
+    async fn revoke_certificate_bound(
+        &self,
+        client_id: &ClientId,
+        x5t_s256: &str,
+        now: OffsetDateTime,
+    ) -> Result<u64, StorageError> {
+        dispatch!(self, s => s.sql.revoke_certificate_bound(client_id, x5t_s256, now).await)
     }
 
     async fn sweep_tokens(&self, now: OffsetDateTime) -> Result<u64, StorageError> {

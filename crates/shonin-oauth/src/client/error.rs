@@ -1,6 +1,5 @@
 //! Why a client registration was refused: one variant per rule, each message naming the field.
 
-use super::TokenEndpointAuthMethod;
 use shonin_jose::JoseError;
 
 /// A rule of [`super::validate`] that a [`super::ClientRegistration`] broke. Messages are meant
@@ -55,8 +54,9 @@ pub enum ClientError {
     #[error("redirect_uris must not be empty when grant_types includes authorization_code")]
     NoRedirectUris,
 
-    /// Neither `jwks` nor `jwks_uri` is set; `private_key_jwt` needs the client's public keys.
-    #[error("one of jwks or jwks_uri is required")]
+    /// Neither `jwks` nor `jwks_uri` is set; `private_key_jwt` and
+    /// `self_signed_tls_client_auth` need the client's public keys.
+    #[error("one of jwks or jwks_uri is required (private_key_jwt, self_signed_tls_client_auth)")]
     MissingJwks,
     /// Both `jwks` and `jwks_uri` are set (RFC 7591 §2: they MUST NOT both be present).
     #[error("jwks and jwks_uri must not both be set (RFC 7591 §2)")]
@@ -102,20 +102,41 @@ pub enum ClientError {
     /// `token_endpoint_auth_method` is not one FAPI 2.0 allows (§5.3.2.1 item 5: only
     /// `private_key_jwt` and mTLS; no `none`, no client secrets).
     #[error(
-        "token_endpoint_auth_method {method:?} is not allowed; use private_key_jwt \
-         (FAPI 2.0 §5.3.2.1)"
+        "token_endpoint_auth_method {method:?} is not allowed; use private_key_jwt, \
+         tls_client_auth or self_signed_tls_client_auth (FAPI 2.0 §5.3.2.1)"
     )]
     UnsupportedAuthMethod { method: String },
-    /// An mTLS method (RFC 8705): part of the model, not supported by this server yet.
-    #[error("token_endpoint_auth_method {} is not supported yet; use private_key_jwt", .method.as_str())]
-    AuthMethodNotSupportedYet { method: TokenEndpointAuthMethod },
-    /// `dpop_bound_access_tokens` is false; access tokens must be sender-constrained and DPoP
-    /// is the only binding so far (FAPI 2.0 §5.3.2.1 item 4).
+    /// No sender constraint: FAPI 2.0 §5.3.2.1 item 4 allows only sender-constrained tokens.
     #[error(
-        "dpop_bound_access_tokens must be true: access tokens must be sender-constrained \
-         (FAPI 2.0 §5.3.2.1)"
+        "dpop_bound_access_tokens or tls_client_certificate_bound_access_tokens must be true: \
+         access tokens must be sender-constrained (FAPI 2.0 §5.3.2.1)"
     )]
-    DpopBindingRequired,
+    SenderConstraintRequired,
+    /// `tls_client_auth` without any of the RFC 8705 §2.1.2 subject values.
+    #[error(
+        "tls_client_auth needs one of tls_client_auth_subject_dn, tls_client_auth_san_dns, \
+         tls_client_auth_san_uri, tls_client_auth_san_ip, tls_client_auth_san_email \
+         (RFC 8705 §2.1.2)"
+    )]
+    TlsSubjectRequired,
+    /// More than one subject value (RFC 8705 §2.1.2: exactly one).
+    #[error(
+        "{field}: only one tls_client_auth_* subject value may be registered (RFC 8705 §2.1.2)"
+    )]
+    TlsSubjectAmbiguous { field: &'static str },
+    /// A subject value on a client that does not use `tls_client_auth`.
+    #[error("{field} is only used with token_endpoint_auth_method tls_client_auth")]
+    TlsSubjectWithoutTlsClientAuth { field: &'static str },
+    /// A subject value that cannot match any certificate (not an RFC 4514 DN, not an IP
+    /// address, empty, too long, control characters).
+    #[error("{field}: {reason}")]
+    TlsSubjectInvalid {
+        field: &'static str,
+        reason: &'static str,
+    },
+    /// A pinned or revoked certificate thumbprint that is not 43 base64url characters.
+    #[error("{field}: {value:?} is not an x5t#S256 thumbprint (43 base64url characters)")]
+    InvalidCertificateThumbprint { field: &'static str, value: String },
 
     /// `grant_types` is empty.
     #[error("grant_types must not be empty")]

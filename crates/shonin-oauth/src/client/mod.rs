@@ -13,12 +13,14 @@
 //! `shonin-store` implements it.
 //!
 //! Deliberate restrictions:
-//! - `tls_client_auth` and `self_signed_tls_client_auth` exist in the model (the mTLS work wires
-//!   them) but [`validate`] refuses them with [`ClientError::AuthMethodNotSupportedYet`].
-//! - `dpop_bound_access_tokens` must be `true`: DPoP is the only sender constraint until mTLS
-//!   binding arrives (FAPI 2.0 §5.3.2.1 item 4).
+//! - Every client has at least one sender constraint (FAPI 2.0 §5.3.2.1 item 4):
+//!   `dpop_bound_access_tokens` (RFC 9449 §5.2), `tls_client_certificate_bound_access_tokens`
+//!   (RFC 8705 §3.4), or both; either combines with any of the three authentication methods.
+//! - `tls_client_auth` needs exactly one of the RFC 8705 §2.1.2 subject values; the other
+//!   methods must not carry one (it would be silently ignored).
 //! - A JWK set given inline is checked key by key now; a `jwks_uri` is only checked for shape
 //!   (https, no fragment) — the server fetches it, with a timeout, when it needs the keys.
+//!   `tls_client_auth` clients need no JWK set.
 
 mod error;
 mod validate;
@@ -105,10 +107,9 @@ impl fmt::Display for ClientId {
 pub enum TokenEndpointAuthMethod {
     /// A JWT signed with a key from the client's JWK set (RFC 7523, OIDC Core §9).
     PrivateKeyJwt,
-    /// A CA-issued client certificate (RFC 8705 §2.1). Not accepted by [`validate`] yet.
+    /// A CA-issued client certificate whose subject matches the registration (RFC 8705 §2.1).
     TlsClientAuth,
-    /// A self-signed client certificate from the client's JWK set (RFC 8705 §2.2). Not accepted
-    /// by [`validate`] yet.
+    /// A self-signed client certificate whose key is in the client's JWK set (RFC 8705 §2.2).
     SelfSignedTlsClientAuth,
 }
 
@@ -174,6 +175,9 @@ pub enum ClientJwks {
     Inline(serde_json::Value),
     /// An https URL without a fragment.
     Uri(String),
+    /// No keys: a `tls_client_auth` client that authenticates with a CA-issued certificate and
+    /// needs no JWK set.
+    None,
 }
 
 /// A registered, validated client. Only [`validate`] (or a store returning what it was given)
@@ -188,8 +192,22 @@ pub struct Client {
     pub redirect_uris: Vec<String>,
     pub jwks: ClientJwks,
     pub token_endpoint_auth_method: TokenEndpointAuthMethod,
-    /// RFC 9449 §5.2: access tokens must be DPoP-bound. Always `true` for now.
+    /// RFC 9449 §5.2: tokens are DPoP-bound; a DPoP proof is required at the token endpoint.
     pub dpop_bound_access_tokens: bool,
+    /// RFC 8705 §3.4: tokens are bound to the client certificate of the token request.
+    /// Absent in clients stored before mTLS existed, hence the default.
+    #[serde(default)]
+    pub tls_client_certificate_bound_access_tokens: bool,
+    /// `tls_client_auth` only: the registered certificate subject (RFC 8705 §2.1.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_subject: Option<crate::mtls::TlsClientAuthSubject>,
+    /// Operator pins (`x5t#S256`): when not empty, only these certificates are accepted for
+    /// mTLS authentication and certificate binding.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pinned_certificates: Vec<String>,
+    /// Operator revocations (`x5t#S256`): these certificates are refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revoked_certificates: Vec<String>,
     /// Demand a server nonce in this client's DPoP proofs (RFC 9449 §8).
     pub require_dpop_nonce: bool,
     /// The scope values this client may request (RFC 6749 §3.3 scope-tokens).
@@ -234,6 +252,14 @@ impl Client {
         let (jwks, jwks_uri) = match &self.jwks {
             ClientJwks::Inline(set) => (Some(set.clone()), None),
             ClientJwks::Uri(uri) => (None, Some(uri.clone())),
+            ClientJwks::None => (None, None),
+        };
+        use crate::mtls::TlsClientAuthSubject as S;
+        let subject = |want: fn(&S) -> bool| {
+            self.tls_client_auth_subject
+                .as_ref()
+                .filter(|s| want(s))
+                .map(S::value)
         };
         ClientRegistration {
             client_id: self.client_id.as_str().to_owned(),
@@ -243,6 +269,15 @@ impl Client {
             jwks_uri,
             token_endpoint_auth_method: self.token_endpoint_auth_method.as_str().to_owned(),
             dpop_bound_access_tokens: self.dpop_bound_access_tokens,
+            tls_client_certificate_bound_access_tokens: self
+                .tls_client_certificate_bound_access_tokens,
+            tls_client_auth_subject_dn: subject(|s| matches!(s, S::SubjectDn(_))),
+            tls_client_auth_san_dns: subject(|s| matches!(s, S::SanDns(_))),
+            tls_client_auth_san_uri: subject(|s| matches!(s, S::SanUri(_))),
+            tls_client_auth_san_ip: subject(|s| matches!(s, S::SanIp(_))),
+            tls_client_auth_san_email: subject(|s| matches!(s, S::SanEmail(_))),
+            pinned_certificates: self.pinned_certificates.clone(),
+            revoked_certificates: self.revoked_certificates.clone(),
             require_dpop_nonce: self.require_dpop_nonce,
             scope: self.scope.clone(),
             authorization_details_types: self.authorization_details_types.clone(),
@@ -261,8 +296,9 @@ impl Client {
 /// `client_secret_basic`) gets a [`ClientError`] naming the rule instead of a parse error.
 ///
 /// Defaults: `token_endpoint_auth_method = "private_key_jwt"`, `grant_types =
-/// ["authorization_code"]` (RFC 7591 §2), `dpop_bound_access_tokens = true`, everything else
-/// empty or `false`. `scope` may be a list or one space-separated string (RFC 7591 §2).
+/// ["authorization_code"]` (RFC 7591 §2), `dpop_bound_access_tokens = true` (a client that wants
+/// only certificate-bound tokens says `false` and sets
+/// `tls_client_certificate_bound_access_tokens = true`), everything else empty or `false`. `scope` may be a list or one space-separated string (RFC 7591 §2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientRegistration {
@@ -278,6 +314,25 @@ pub struct ClientRegistration {
     pub token_endpoint_auth_method: String,
     #[serde(default = "default_true")]
     pub dpop_bound_access_tokens: bool,
+    #[serde(default)]
+    pub tls_client_certificate_bound_access_tokens: bool,
+    /// RFC 8705 §2.1.2: for `tls_client_auth`, exactly one of these five.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_subject_dn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_dns: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_email: Option<String>,
+    /// `x5t#S256` thumbprints; when not empty, only these certificates are accepted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pinned_certificates: Vec<String>,
+    /// `x5t#S256` thumbprints of certificates the operator revoked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revoked_certificates: Vec<String>,
     #[serde(default)]
     pub require_dpop_nonce: bool,
     #[serde(default, deserialize_with = "scope_list_or_string")]
@@ -301,6 +356,14 @@ impl ClientRegistration {
             jwks_uri: None,
             token_endpoint_auth_method: default_auth_method(),
             dpop_bound_access_tokens: true,
+            tls_client_certificate_bound_access_tokens: false,
+            tls_client_auth_subject_dn: None,
+            tls_client_auth_san_dns: None,
+            tls_client_auth_san_uri: None,
+            tls_client_auth_san_ip: None,
+            tls_client_auth_san_email: None,
+            pinned_certificates: Vec::new(),
+            revoked_certificates: Vec::new(),
             require_dpop_nonce: false,
             scope: Vec::new(),
             authorization_details_types: Vec::new(),

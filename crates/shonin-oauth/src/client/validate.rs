@@ -4,6 +4,7 @@ use super::{
     Client, ClientError, ClientId, ClientJwks, ClientRegistration, GrantType,
     TokenEndpointAuthMethod,
 };
+use crate::mtls::{Rdns, TlsClientAuthSubject, is_thumbprint};
 use serde_json::{Map, Value};
 use shonin_jose::{Alg, JoseError, PRIVATE_JWK_MEMBERS, validate_public_jwk};
 use std::collections::HashSet;
@@ -29,14 +30,18 @@ const MAX_DETAILS_TYPE_LEN: usize = 256;
 /// (first occurrence kept). For an update, validate the edited registration and then set
 /// `created_at` back to the stored client's.
 pub fn validate(reg: ClientRegistration, now: OffsetDateTime) -> Result<Client, ClientError> {
+    let tls_client_auth_subject_checked =
+        auth_method(&reg.token_endpoint_auth_method).and_then(|m| tls_subject(&reg, m));
     let client_id = ClientId::try_from(reg.client_id)?;
     check_client_name(&reg.client_name)?;
     let token_endpoint_auth_method = auth_method(&reg.token_endpoint_auth_method)?;
-    // FAPI 2.0 §5.3.2.1 item 4: sender-constrained access tokens only; until mTLS-bound tokens
-    // exist, that means DPoP for every client.
-    if !reg.dpop_bound_access_tokens {
-        return Err(ClientError::DpopBindingRequired);
+    // FAPI 2.0 §5.3.2.1 item 4: sender-constrained access tokens only, by DPoP, mTLS or both.
+    if !reg.dpop_bound_access_tokens && !reg.tls_client_certificate_bound_access_tokens {
+        return Err(ClientError::SenderConstraintRequired);
     }
+    let tls_client_auth_subject = tls_client_auth_subject_checked?;
+    let pinned_certificates = thumbprints("pinned_certificates", reg.pinned_certificates)?;
+    let revoked_certificates = thumbprints("revoked_certificates", reg.revoked_certificates)?;
     let grant_types = grant_types(&reg.grant_types)?;
     let redirect_uris = dedup(reg.redirect_uris);
     for (index, uri) in redirect_uris.iter().enumerate() {
@@ -47,6 +52,10 @@ pub fn validate(reg: ClientRegistration, now: OffsetDateTime) -> Result<Client, 
     }
     let jwks = match (reg.jwks, reg.jwks_uri) {
         (Some(_), Some(_)) => return Err(ClientError::JwksAndJwksUri),
+        // RFC 8705 §2.1: a CA-issued certificate authenticates without registered keys.
+        (None, None) if token_endpoint_auth_method == TokenEndpointAuthMethod::TlsClientAuth => {
+            ClientJwks::None
+        }
         (None, None) => return Err(ClientError::MissingJwks),
         (Some(set), None) => {
             check_jwks(&set)?;
@@ -74,7 +83,11 @@ pub fn validate(reg: ClientRegistration, now: OffsetDateTime) -> Result<Client, 
         redirect_uris,
         jwks,
         token_endpoint_auth_method,
-        dpop_bound_access_tokens: true,
+        dpop_bound_access_tokens: reg.dpop_bound_access_tokens,
+        tls_client_certificate_bound_access_tokens: reg.tls_client_certificate_bound_access_tokens,
+        tls_client_auth_subject,
+        pinned_certificates,
+        revoked_certificates,
         require_dpop_nonce: reg.require_dpop_nonce,
         scope,
         authorization_details_types,
@@ -112,13 +125,96 @@ fn check_client_name(name: &str) -> Result<(), ClientError> {
 }
 
 fn auth_method(method: &str) -> Result<TokenEndpointAuthMethod, ClientError> {
-    match TokenEndpointAuthMethod::parse(method) {
-        Some(TokenEndpointAuthMethod::PrivateKeyJwt) => Ok(TokenEndpointAuthMethod::PrivateKeyJwt),
-        Some(m) => Err(ClientError::AuthMethodNotSupportedYet { method: m }),
-        None => Err(ClientError::UnsupportedAuthMethod {
-            method: method.to_owned(),
-        }),
+    TokenEndpointAuthMethod::parse(method).ok_or_else(|| ClientError::UnsupportedAuthMethod {
+        method: method.to_owned(),
+    })
+}
+
+/// The longest registered subject value, in bytes.
+const MAX_TLS_SUBJECT_LEN: usize = 1024;
+
+/// RFC 8705 §2.1.2: `tls_client_auth` registers exactly one subject value; other methods none.
+fn tls_subject(
+    reg: &ClientRegistration,
+    method: TokenEndpointAuthMethod,
+) -> Result<Option<TlsClientAuthSubject>, ClientError> {
+    let given: Vec<(&'static str, &String)> = [
+        (
+            "tls_client_auth_subject_dn",
+            &reg.tls_client_auth_subject_dn,
+        ),
+        ("tls_client_auth_san_dns", &reg.tls_client_auth_san_dns),
+        ("tls_client_auth_san_uri", &reg.tls_client_auth_san_uri),
+        ("tls_client_auth_san_ip", &reg.tls_client_auth_san_ip),
+        ("tls_client_auth_san_email", &reg.tls_client_auth_san_email),
+    ]
+    .into_iter()
+    .filter_map(|(name, v)| v.as_ref().map(|v| (name, v)))
+    .collect();
+    if method != TokenEndpointAuthMethod::TlsClientAuth {
+        return match given.first() {
+            Some((field, _)) => Err(ClientError::TlsSubjectWithoutTlsClientAuth { field }),
+            None => Ok(None),
+        };
     }
+    let (field, value) = match given.as_slice() {
+        [] => return Err(ClientError::TlsSubjectRequired),
+        [one] => *one,
+        [_, (field, _), ..] => return Err(ClientError::TlsSubjectAmbiguous { field }),
+    };
+    let invalid = |reason| ClientError::TlsSubjectInvalid { field, reason };
+    if value.trim().is_empty() {
+        return Err(invalid("must not be empty"));
+    }
+    if value.len() > MAX_TLS_SUBJECT_LEN {
+        return Err(invalid("must be at most 1024 bytes"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(invalid("must not contain control characters"));
+    }
+    let subject = match field {
+        "tls_client_auth_subject_dn" => {
+            if Rdns::parse_rfc4514(value).is_none() {
+                return Err(invalid(
+                    "is not an RFC 4514 distinguished name with known attribute types \
+                     (CN, O, OU, C, L, ST, STREET, DC, UID, serialNumber, emailAddress, \
+                     organizationIdentifier, postalCode, or a dotted OID); #hex values are \
+                     not supported",
+                ));
+            }
+            TlsClientAuthSubject::SubjectDn(value.clone())
+        }
+        "tls_client_auth_san_dns" => TlsClientAuthSubject::SanDns(value.clone()),
+        "tls_client_auth_san_uri" => {
+            if absolute(value).is_none() {
+                return Err(invalid("is not an absolute URI"));
+            }
+            TlsClientAuthSubject::SanUri(value.clone())
+        }
+        "tls_client_auth_san_ip" => TlsClientAuthSubject::SanIp(
+            value
+                .parse()
+                .map_err(|_| invalid("is not an IPv4 or IPv6 address"))?,
+        ),
+        _ => {
+            if !value.contains('@') {
+                return Err(invalid("is not an email address"));
+            }
+            TlsClientAuthSubject::SanEmail(value.clone())
+        }
+    };
+    Ok(Some(subject))
+}
+
+fn thumbprints(field: &'static str, values: Vec<String>) -> Result<Vec<String>, ClientError> {
+    let values = dedup(values);
+    if let Some(bad) = values.iter().find(|v| !is_thumbprint(v)) {
+        return Err(ClientError::InvalidCertificateThumbprint {
+            field,
+            value: bad.chars().take(64).collect(),
+        });
+    }
+    Ok(values)
 }
 
 fn grant_types(names: &[String]) -> Result<Vec<GrantType>, ClientError> {

@@ -15,6 +15,7 @@ use crate::config::Config;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use shonin_audit::{Actor, AuditLog};
+use shonin_oauth::TokenStore;
 use shonin_oauth::client::{
     Client, ClientId, ClientRegistration, ClientStore, GrantType, validate,
 };
@@ -30,7 +31,7 @@ const MAX_FILE_BYTES: u64 = 1024 * 1024;
 #[derive(Debug, Subcommand)]
 pub enum ClientsCommand {
     /// Register a client, from flags or from a registration document (`--file`).
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// List clients: id, name, authentication method, grant types.
     List,
     /// Print a client's registration as JSON (usable again with `--file`).
@@ -39,11 +40,17 @@ pub enum ClientsCommand {
         client_id: String,
     },
     /// Change a client: each given flag replaces that field; `--file` replaces all of them.
-    Update(UpdateArgs),
+    Update(Box<UpdateArgs>),
     /// Delete a client and the records of every token issued to it.
     Remove {
         /// The client_id.
         client_id: String,
+    },
+    /// Print the x5t#S256 thumbprint (RFC 8705 §3.1) of a PEM certificate, the value
+    /// `--pin-certificate` and `--revoke-certificate` take.
+    Thumbprint {
+        /// A PEM file; its first certificate is used.
+        cert_file: PathBuf,
     },
 }
 
@@ -114,6 +121,52 @@ pub struct ClientFields {
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
           default_missing_value = "true", conflicts_with = "file")]
     pub native_loopback_redirects: Option<bool>,
+    /// private_key_jwt (default), tls_client_auth or self_signed_tls_client_auth (RFC 8705 §2).
+    #[arg(long, value_name = "METHOD", conflicts_with = "file")]
+    pub auth_method: Option<String>,
+    /// tls_client_auth: the certificate's subject DN, RFC 4514 (e.g. "CN=tpp,O=Bank,C=DE").
+    /// Each --tls-* flag replaces any other registered subject value.
+    #[arg(long, value_name = "DN", conflicts_with = "file")]
+    pub tls_subject_dn: Option<String>,
+    /// tls_client_auth: a dNSName subject alternative name of the certificate.
+    #[arg(long, value_name = "NAME", conflicts_with = "file")]
+    pub tls_san_dns: Option<String>,
+    /// tls_client_auth: a URI subject alternative name of the certificate.
+    #[arg(long, value_name = "URI", conflicts_with = "file")]
+    pub tls_san_uri: Option<String>,
+    /// tls_client_auth: an IP address subject alternative name of the certificate.
+    #[arg(long, value_name = "IP", conflicts_with = "file")]
+    pub tls_san_ip: Option<String>,
+    /// tls_client_auth: an email (rfc822Name) subject alternative name of the certificate.
+    #[arg(long, value_name = "EMAIL", conflicts_with = "file")]
+    pub tls_san_email: Option<String>,
+    /// Bind tokens to a DPoP key (RFC 9449); `=false` to stop (then --certificate-bound).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", conflicts_with = "file")]
+    pub dpop_bound: Option<bool>,
+    /// Bind tokens to the client certificate (RFC 8705 §3); `=false` to stop.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", conflicts_with = "file")]
+    pub certificate_bound: Option<bool>,
+    /// Pin a certificate by its x5t#S256 thumbprint (see `shonin clients thumbprint`): once any
+    /// is pinned, only pinned certificates are accepted. Repeat for several.
+    #[arg(long = "pin-certificate", value_name = "X5T", conflicts_with = "file")]
+    pub pin_certificates: Vec<String>,
+    /// Remove a pin. Repeat for several.
+    #[arg(
+        long = "unpin-certificate",
+        value_name = "X5T",
+        conflicts_with = "file"
+    )]
+    pub unpin_certificates: Vec<String>,
+    /// Revoke a certificate by its x5t#S256 thumbprint: refused from now on, and every token
+    /// of this client bound to it is revoked. Repeat for several.
+    #[arg(
+        long = "revoke-certificate",
+        value_name = "X5T",
+        conflicts_with = "file"
+    )]
+    pub revoke_certificates: Vec<String>,
 }
 
 impl ClientFields {
@@ -126,6 +179,26 @@ impl ClientFields {
             && self.grant_types.is_empty()
             && self.require_dpop_nonce.is_none()
             && self.native_loopback_redirects.is_none()
+            && self.auth_method.is_none()
+            && self.tls_subject().is_none()
+            && self.dpop_bound.is_none()
+            && self.certificate_bound.is_none()
+            && self.pin_certificates.is_empty()
+            && self.unpin_certificates.is_empty()
+            && self.revoke_certificates.is_empty()
+    }
+
+    /// The one `--tls-*` subject flag given, as (metadata field, value).
+    fn tls_subject(&self) -> Option<(&'static str, &String)> {
+        [
+            ("dn", &self.tls_subject_dn),
+            ("dns", &self.tls_san_dns),
+            ("uri", &self.tls_san_uri),
+            ("ip", &self.tls_san_ip),
+            ("email", &self.tls_san_email),
+        ]
+        .into_iter()
+        .find_map(|(k, v)| v.as_ref().map(|v| (k, v)))
     }
 
     /// Replaces, in `reg`, every field given on the command line.
@@ -164,6 +237,53 @@ impl ClientFields {
         }
         if let Some(on) = self.native_loopback_redirects {
             reg.native_loopback_redirects = on;
+        }
+        if let Some(method) = &self.auth_method {
+            reg.token_endpoint_auth_method.clone_from(method);
+        }
+        let given = [
+            &self.tls_subject_dn,
+            &self.tls_san_dns,
+            &self.tls_san_uri,
+            &self.tls_san_ip,
+            &self.tls_san_email,
+        ];
+        if given.iter().filter(|v| v.is_some()).count() > 1 {
+            bail!(
+                "give at most one of --tls-subject-dn, --tls-san-dns, --tls-san-uri, --tls-san-ip, --tls-san-email (RFC 8705 §2.1.2)"
+            );
+        }
+        // One subject value replaces the others; leaving tls_client_auth drops it.
+        let leaving_tls = self
+            .auth_method
+            .as_deref()
+            .is_some_and(|m| m != "tls_client_auth");
+        if self.tls_subject().is_some() || leaving_tls {
+            reg.tls_client_auth_subject_dn
+                .clone_from(&self.tls_subject_dn);
+            reg.tls_client_auth_san_dns.clone_from(&self.tls_san_dns);
+            reg.tls_client_auth_san_uri.clone_from(&self.tls_san_uri);
+            reg.tls_client_auth_san_ip.clone_from(&self.tls_san_ip);
+            reg.tls_client_auth_san_email
+                .clone_from(&self.tls_san_email);
+        }
+        if let Some(on) = self.dpop_bound {
+            reg.dpop_bound_access_tokens = on;
+        }
+        if let Some(on) = self.certificate_bound {
+            reg.tls_client_certificate_bound_access_tokens = on;
+        }
+        for t in &self.pin_certificates {
+            if !reg.pinned_certificates.contains(t) {
+                reg.pinned_certificates.push(t.clone());
+            }
+        }
+        reg.pinned_certificates
+            .retain(|p| !self.unpin_certificates.contains(p));
+        for t in &self.revoke_certificates {
+            if !reg.revoked_certificates.contains(t) {
+                reg.revoked_certificates.push(t.clone());
+            }
         }
         Ok(())
     }
@@ -210,6 +330,9 @@ async fn dispatch(ctx: &AdminContext, cmd: ClientsCommand) -> anyhow::Result<()>
             ctx.audited("clients.update", &target, update(ctx, &args))
                 .await?;
             println!("updated client {target}");
+        }
+        ClientsCommand::Thumbprint { cert_file } => {
+            println!("{}", thumbprint(&cert_file)?);
         }
         ClientsCommand::Remove { client_id } => {
             ctx.audited("clients.remove", &client_id, remove(ctx, &client_id))
@@ -297,7 +420,32 @@ async fn update(ctx: &AdminContext, args: &UpdateArgs) -> anyhow::Result<()> {
     if !ctx.store.update_client(&client).await? {
         bail!("no client {}", args.client_id);
     }
+    // A newly revoked certificate takes its tokens with it (RFC 8705 §3 bindings).
+    let now = ctx.clock.now();
+    for t in &client.revoked_certificates {
+        if !existing.revoked_certificates.contains(t) {
+            let n = ctx
+                .store
+                .revoke_certificate_bound(&client.client_id, t, now)
+                .await?;
+            println!("revoked certificate {t}: {n} token(s) bound to it revoked");
+        }
+    }
     Ok(())
+}
+
+/// `x5t#S256` of the first certificate in a PEM file.
+fn thumbprint(path: &Path) -> anyhow::Result<String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let text = read_bounded(path)?;
+    let cert = CertificateDer::pem_slice_iter(text.as_bytes())
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("{}: no PEM certificate", path.display()))?
+        .map_err(|_| anyhow::anyhow!("{}: not a PEM certificate", path.display()))?;
+    shonin_oauth::mtls::ClientCertificate::parse(&cert)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(shonin_oauth::mtls::x5t_s256(&cert))
 }
 
 async fn remove(ctx: &AdminContext, client_id: &str) -> anyhow::Result<()> {

@@ -42,10 +42,13 @@ pub fn explain(err: &ClientError, reg: &ClientRegistration) -> Refusal {
         E::JwksUriNotAbsolute { .. } | E::JwksUriNotHttps { .. } | E::JwksUriFragment { .. } => {
             "jwks_uri".to_owned()
         }
-        E::UnsupportedAuthMethod { .. } | E::AuthMethodNotSupportedYet { .. } => {
-            "token_endpoint_auth_method".to_owned()
-        }
-        E::DpopBindingRequired => "dpop_bound_access_tokens".to_owned(),
+        E::UnsupportedAuthMethod { .. } => "token_endpoint_auth_method".to_owned(),
+        E::SenderConstraintRequired => "dpop_bound_access_tokens".to_owned(),
+        E::TlsSubjectRequired => "tls_client_auth_subject_dn".to_owned(),
+        E::TlsSubjectAmbiguous { field }
+        | E::TlsSubjectWithoutTlsClientAuth { field }
+        | E::TlsSubjectInvalid { field, .. }
+        | E::InvalidCertificateThumbprint { field, .. } => (*field).to_owned(),
         E::NoGrantTypes | E::RefreshTokenWithoutAuthorizationCode => "grant_types".to_owned(),
         E::ForbiddenGrantType { grant } | E::UnsupportedGrantType { grant } => {
             at(&reg.grant_types, "grant_types", grant)

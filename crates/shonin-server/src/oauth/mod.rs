@@ -6,10 +6,11 @@
 pub mod client_auth;
 pub mod dpop;
 pub mod jwks_fetch;
+pub mod mtls;
 pub mod reject;
 pub mod session;
 
-use crate::config::OAuthSettings;
+use crate::config::{ClientCertificates, Config, ServerMode};
 use async_trait::async_trait;
 use shonin_oauth::grant::TokenPolicy;
 use shonin_oauth::metadata::TOKEN_ENDPOINT_PATH;
@@ -52,15 +53,21 @@ pub struct OAuth {
     pub session_lifetime: Duration,
     /// Key sets of `jwks_uri` clients, fetched and cached.
     pub jwks: jwks_fetch::JwksFetcher,
+    /// The operator's client CA bundle for `tls_client_auth` (RFC 8705 §2.1).
+    pub client_cas: mtls::ClientCaBundle,
+    /// Behind a TLS-terminating proxy: the header carrying the client certificate.
+    pub client_certificate_header: Option<axum::http::HeaderName>,
+    /// Whether any listener can receive client certificates (metadata, RFC 8705 §3.3).
+    pub mtls_enabled: bool,
 }
 
 impl OAuth {
     pub fn new(
-        issuer: &str,
-        settings: &OAuthSettings,
+        config: &Config,
         store: &Store,
         nonce_secret: &SecretBytes,
     ) -> anyhow::Result<OAuth> {
+        let (issuer, settings, server) = (&config.issuer, &config.oauth, &config.server);
         let secs = |s: u64| Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX));
         let token_endpoint = format!("{issuer}{TOKEN_ENDPOINT_PATH}");
         let nonce = NonceKey::new(nonce_secret, Duration::seconds(60))?;
@@ -88,11 +95,33 @@ impl OAuth {
             par_lifetime: secs(settings.par_lifetime_secs),
             session_lifetime: secs(settings.session_lifetime_secs),
             jwks: jwks_fetch::JwksFetcher::new(settings.jwks_ca_file.as_deref())?,
+            client_cas: mtls::ClientCaBundle::load(server.client_ca_file.as_deref())?,
+            client_certificate_header: server
+                .client_certificate_header
+                .as_deref()
+                .map(axum::http::HeaderName::try_from)
+                .transpose()?,
+            mtls_enabled: match server.mode {
+                ServerMode::Tls => {
+                    server.client_certificates == ClientCertificates::Optional
+                        || server.mtls_listen.is_some()
+                }
+                ServerMode::Proxy => server.client_certificate_header.is_some(),
+            },
         })
     }
 
     /// The absolute URL of an endpoint (DPoP `htu`, assertion `aud`).
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.issuer)
+    }
+
+    /// The absolute URL of an endpoint as the client of this request addressed it: under the
+    /// mTLS alias base on the mTLS listener (RFC 8705 §5), under the issuer otherwise.
+    pub fn url_for(&self, meta: &reject::RequestMeta, path: &str) -> String {
+        match &meta.endpoint_base {
+            Some(base) => format!("{}{path}", base.0),
+            None => self.url(path),
+        }
     }
 }

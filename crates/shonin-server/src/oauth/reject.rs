@@ -12,12 +12,21 @@ use serde_json::json;
 use shonin_audit::{Actor, ActorKind, AuditRecord, Outcome};
 use std::convert::Infallible;
 
-/// Who is asking and from where, for audit entries.
+/// Who is asking and from where, for audit entries; the client certificate the request came
+/// with (decided by [`crate::oauth::mtls::certificate_source`]); and, on the separate mTLS
+/// listener, the base URL the client addressed (RFC 8705 §5 `mtls_endpoint_aliases`).
 #[derive(Debug, Clone)]
 pub struct RequestMeta {
     pub addr: ClientAddr,
     pub request_id: Option<String>,
+    pub certificate: Option<crate::oauth::mtls::PresentedCertificate>,
+    pub endpoint_base: Option<EndpointBase>,
 }
+
+/// The public base URL of the listener a request arrived on, when it is not the issuer (the
+/// mTLS alias listener); an extension set by that listener's router.
+#[derive(Debug, Clone)]
+pub struct EndpointBase(pub std::sync::Arc<str>);
 
 impl FromRequestParts<AppState> for RequestMeta {
     type Rejection = Infallible;
@@ -28,7 +37,18 @@ impl FromRequestParts<AppState> for RequestMeta {
     ) -> Result<Self, Self::Rejection> {
         let addr = ClientAddr::from_request_parts(parts, state).await?;
         let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone());
-        Ok(RequestMeta { addr, request_id })
+        let certificate = parts
+            .extensions
+            .get::<Option<crate::oauth::mtls::PresentedCertificate>>()
+            .cloned()
+            .flatten();
+        let endpoint_base = parts.extensions.get::<EndpointBase>().cloned();
+        Ok(RequestMeta {
+            addr,
+            request_id,
+            certificate,
+            endpoint_base,
+        })
     }
 }
 

@@ -46,7 +46,13 @@ pub fn router(state: AppState) -> Router {
         )
         .route(paths::REVOCATION_ENDPOINT_PATH, post(oauth::revoke::revoke))
         .route("/static/shonin.css", get(stylesheet))
-        .fallback(not_found);
+        .fallback(not_found)
+        // Innermost: decides once which client certificate the request came with (RFC 8705),
+        // after the outer layers have assigned the request id and admitted the request.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::oauth::mtls::certificate_source,
+        ));
     layers::apply(routes, state)
 }
 

@@ -25,7 +25,7 @@ pub async fn introspect(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match answer(&state, &headers, &body).await {
+    match answer(&state, &meta, &headers, &body).await {
         Ok(resp) => resp,
         Err((id, e)) => audited(&state, &meta, ACTION, id.as_deref(), e).await,
     }
@@ -33,10 +33,11 @@ pub async fn introspect(
 
 async fn answer(
     state: &AppState,
+    meta: &RequestMeta,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, (Option<String>, OAuthError)> {
-    let req = client_request(state, headers, body, INTROSPECTION_ENDPOINT_PATH).await?;
+    let req = client_request(state, meta, headers, body, INTROSPECTION_ENDPOINT_PATH).await?;
     let fail = |e: OAuthError| req.refuse(e);
     let (form, client) = (&req.form, &req.client);
     let token = form
@@ -58,7 +59,9 @@ async fn answer(
             audience: Vec::new(),
             issued_at: r.issued_at,
             expires_at: r.expires_at,
-            token_type: if r.kind == shonin_oauth::TokenKind::Access {
+            // RFC 9449 §6.2: DPoP for DPoP-bound access tokens; a token bound only to a
+            // certificate is used with the Bearer scheme (RFC 8705 §3), so are refresh tokens.
+            token_type: if r.kind == shonin_oauth::TokenKind::Access && r.cnf_jkt.is_some() {
                 TokenType::DPoP
             } else {
                 TokenType::Bearer

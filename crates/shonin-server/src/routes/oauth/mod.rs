@@ -10,11 +10,13 @@ pub mod token;
 pub mod userinfo;
 
 use crate::oauth::client_auth;
-use crate::oauth::reject::OAuthError;
+use crate::oauth::mtls::PresentedCertificate;
+use crate::oauth::reject::{OAuthError, RequestMeta};
 use crate::state::AppState;
 use axum::http::{HeaderMap, header};
 use shonin_oauth::Client;
 use shonin_oauth::form::FormParams;
+use shonin_oauth::mtls::ClientCertificate;
 
 /// Parses an `application/x-www-form-urlencoded` body (RFC 6749 §3.2, RFC 9126 §2.1).
 pub fn form_body(headers: &HeaderMap, body: &[u8]) -> Result<FormParams, OAuthError> {
@@ -45,6 +47,10 @@ pub struct ClientRequest {
     pub client: Client,
     /// The endpoint's public URL (assertion `aud`, DPoP `htu`).
     pub url: String,
+    /// The certificate that authenticated the client (mTLS methods, RFC 8705 §2).
+    pub certificate: Option<ClientCertificate>,
+    /// The certificate the request came with, authenticated or not (for binding, RFC 8705 §3).
+    pub presented: Option<PresentedCertificate>,
 }
 
 impl ClientRequest {
@@ -54,15 +60,23 @@ impl ClientRequest {
     }
 }
 
-/// Parses the form body and authenticates the client (`private_key_jwt`) at `path`.
+/// Parses the form body and authenticates the client (`private_key_jwt` or mTLS) at `path`.
 pub async fn client_request(
     state: &AppState,
+    meta: &RequestMeta,
     headers: &HeaderMap,
     body: &[u8],
     path: &str,
 ) -> Result<ClientRequest, Refused> {
     let form = form_body(headers, body).map_err(|e| (None, e))?;
-    let url = state.oauth.url(path);
-    let client = client_auth::authenticate(state, &form, &url).await?;
-    Ok(ClientRequest { form, client, url })
+    let url = state.oauth.url_for(meta, path);
+    let presented = meta.certificate.clone();
+    let auth = client_auth::authenticate(state, &form, &url, presented.as_ref()).await?;
+    Ok(ClientRequest {
+        form,
+        client: auth.client,
+        url,
+        certificate: auth.certificate,
+        presented,
+    })
 }

@@ -45,7 +45,7 @@ async fn push(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, (Option<String>, OAuthError)> {
-    let req = client_request(state, headers, body, PAR_ENDPOINT_PATH).await?;
+    let req = client_request(state, meta, headers, body, PAR_ENDPOINT_PATH).await?;
     let fail = |e: OAuthError| req.refuse(e);
     let (form, client, url) = (&req.form, &req.client, &req.url);
     // RFC 9449 §10.1: a DPoP proof at PAR binds the code to its key.

@@ -1,8 +1,10 @@
-//! `POST /token` (RFC 6749 §3.2): client authentication, a DPoP proof (FAPI 2.0: sender-
-//! constrained tokens only), then one grant.
+//! `POST /token` (RFC 6749 §3.2): client authentication, the sender constraints the client is
+//! registered for (FAPI 2.0: sender-constrained tokens only) — a DPoP proof (RFC 9449), the
+//! client certificate (RFC 8705 §3), or both — then one grant.
 
-use super::client_request;
+use super::{ClientRequest, client_request};
 use crate::oauth::dpop;
+use crate::oauth::mtls;
 use crate::oauth::reject::{OAuthError, RequestMeta, audited, record_success};
 use crate::state::AppState;
 use axum::Json;
@@ -12,6 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use shonin_audit::{Actor, ActorKind};
 use shonin_keys::KeySource;
+use shonin_oauth::Confirmation;
 use shonin_oauth::grant::{self, CodeRequest, GrantContext, GrantError};
 use shonin_oauth::metadata::TOKEN_ENDPOINT_PATH;
 
@@ -39,18 +42,10 @@ async fn exchange(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, (Option<String>, OAuthError)> {
-    let req = client_request(state, headers, body, TOKEN_ENDPOINT_PATH).await?;
+    let req = client_request(state, meta, headers, body, TOKEN_ENDPOINT_PATH).await?;
     let fail = |e: OAuthError| req.refuse(e);
-    let (form, client, url) = (&req.form, &req.client, &req.url);
-    let ctx = dpop::ProofContext {
-        method: "POST",
-        url,
-        access_token: None,
-        expected_jkt: None,
-        require_nonce: client.require_dpop_nonce,
-        at_resource: false,
-    };
-    let proof = dpop::require(state, headers, ctx).await.map_err(fail)?;
+    let (form, client) = (&req.form, &req.client);
+    let cnf = confirmation(state, &req, headers).await.map_err(fail)?;
     let signer = state.keys.current_signer();
     let gctx = GrantContext {
         policy: &state.oauth.tokens,
@@ -68,20 +63,20 @@ async fn exchange(
                 redirect_uri: form.get("redirect_uri"),
                 code_verifier: form.get("code_verifier"),
             };
-            grant::authorization_code(&gctx, client, &proof.jkt, req).await
+            grant::authorization_code(&gctx, client, &cnf, req).await
         }
         Some("refresh_token") => {
             grant::refresh_token(
                 &gctx,
                 client,
-                &proof.jkt,
+                &cnf,
                 form.get("refresh_token"),
                 form.get("scope"),
             )
             .await
         }
         Some("client_credentials") => {
-            grant::client_credentials(&gctx, client, &proof.jkt, form.get("scope")).await
+            grant::client_credentials(&gctx, client, &cnf, form.get("scope")).await
         }
         // FAPI 2.0 §5.3.2.1 item 2: the password grant is rejected like any unknown grant.
         Some(other) => Err(GrantError::UnsupportedGrantType(
@@ -111,4 +106,53 @@ async fn exchange(
         h.insert("dpop-nonce", n);
     }
     Ok(resp)
+}
+
+/// What this request's tokens are bound to, per the client's registration: its DPoP key
+/// (`dpop_bound_access_tokens`, RFC 9449 §5) and/or its client certificate
+/// (`tls_client_certificate_bound_access_tokens`, RFC 8705 §3). A client registered for only
+/// one of them must not send the other: a DPoP proof from a client whose tokens are
+/// certificate-bound is refused rather than ignored, so the client does not believe its tokens
+/// are DPoP-bound.
+async fn confirmation(
+    state: &AppState,
+    req: &ClientRequest,
+    headers: &HeaderMap,
+) -> Result<Confirmation, OAuthError> {
+    let client = &req.client;
+    let jkt = if client.dpop_bound_access_tokens {
+        let ctx = dpop::ProofContext {
+            method: "POST",
+            url: &req.url,
+            access_token: None,
+            expected_jkt: None,
+            require_nonce: client.require_dpop_nonce,
+            at_resource: false,
+        };
+        Some(dpop::require(state, headers, ctx).await?.jkt)
+    } else {
+        if headers.contains_key("dpop") {
+            return Err(OAuthError::new(
+                "invalid_dpop_proof",
+                "this client's tokens are certificate-bound (RFC 8705); it must not send DPoP proofs",
+            ));
+        }
+        None
+    };
+    let x5t = if client.tls_client_certificate_bound_access_tokens {
+        // The certificate that authenticated the client, or, for a private_key_jwt client, the
+        // one it presented on this request (RFC 8705 §3: binding needs possession only).
+        let cert = match &req.certificate {
+            Some(cert) => cert.clone(),
+            None => mtls::checked_leaf(client, req.presented.as_ref(), state.clock.now())
+                .map_err(|e| mtls::invalid_client(&e))?,
+        };
+        Some(cert.thumbprint().to_owned())
+    } else {
+        None
+    };
+    Confirmation::new(jkt, x5t).ok_or_else(|| {
+        // validate() refuses such a client; a stored one from elsewhere is a server fault.
+        OAuthError::new("server_error", "client has no sender constraint")
+    })
 }

@@ -15,8 +15,15 @@ use shonin_oauth::{ClientId, ClientStore, User, UserStore};
 
 const ACTION: &str = "oauth.userinfo";
 
-fn to_oauth(e: &ResourceError) -> OAuthError {
-    OAuthError::resource("DPoP", e.oauth_error(), e.to_string())
+/// The challenge scheme follows the scheme the client used: `DPoP` (RFC 9449 §7.1) unless it
+/// presented a Bearer token, which only certificate-bound tokens are (RFC 8705 §3, RFC 6750 §3).
+fn scheme(headers: &HeaderMap) -> &'static str {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .is_some_and(|(s, _)| s.eq_ignore_ascii_case("Bearer"));
+    if bearer { "Bearer" } else { "DPoP" }
 }
 
 pub async fn userinfo(
@@ -26,7 +33,7 @@ pub async fn userinfo(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    match answer(&state, &method, &headers, query.as_deref()).await {
+    match answer(&state, &meta, &method, &headers, query.as_deref()).await {
         Ok(resp) => resp,
         Err(e) => audited(&state, &meta, ACTION, None, e).await,
     }
@@ -34,17 +41,24 @@ pub async fn userinfo(
 
 async fn answer(
     state: &AppState,
+    meta: &RequestMeta,
     method: &Method,
     headers: &HeaderMap,
     query: Option<&str>,
 ) -> Result<Response, OAuthError> {
+    let to_oauth =
+        |e: &ResourceError| OAuthError::resource(scheme(headers), e.oauth_error(), e.to_string());
     let token_in_query = query.is_some_and(|q| {
         q.split('&')
             .any(|p| p == "access_token" || p.starts_with("access_token="))
     });
     let dpop = proof_header(headers)
         .map_err(|e| OAuthError::resource("DPoP", e.oauth_error(), e.to_string()))?;
-    let url = state.oauth.url(USERINFO_ENDPOINT_PATH);
+    let url = state.oauth.url_for(meta, USERINFO_ENDPOINT_PATH);
+    let thumbprint = meta
+        .certificate
+        .as_ref()
+        .and_then(crate::oauth::mtls::PresentedCertificate::thumbprint);
     let req = ResourceRequest {
         authorization: headers
             .get(header::AUTHORIZATION)
@@ -53,6 +67,7 @@ async fn answer(
         method: method.as_str(),
         url: &url,
         token_in_query,
+        client_certificate: thumbprint.as_deref(),
     };
     let jwks = state.keys.published_jwks();
     let now = state.clock.now();
