@@ -54,6 +54,27 @@ def main(path):
     print("   or more means other work on the machine disturbed the figures)")
     print()
 
+    mtls = [r for r in rows if r["mode"] == "mtls"]
+    if mtls:
+        # Issue 5: tls_client_auth + certificate-bound tokens, next to the DPoP figures above.
+        print("Token endpoint: client_credentials + tls_client_auth + certificate-bound tokens "
+              "(RFC 8705), HTTP/1.1, TLS")
+        print(f"  {'run':<36} {'conc':>4} {'requests':>8} {'ok req/s':>9} {'p50 ms':>7} "
+              f"{'p99 ms':>7} {'non-200':>7} {'srv µs/req':>10} {'÷ DPoP':>7}")
+        for r in mtls:
+            lat = r["latency_ms"]
+            bad = r["requests"] - r["ok"] + r["transport_errors"]
+            engine = r["label"].split(" ")[0]  # shonin-sqlite / shonin-postgres
+            dpop = runs.get(engine)
+            ratio = f"{r['ok_rps'] / dpop['ok_rps']:.2f}×" if dpop and dpop["ok_rps"] else "-"
+            print(f"  {r['label']:<36} {r['concurrency']:>4} {r['requests']:>8} "
+                  f"{r['ok_rps']:>9.0f} {lat['p50']:>7.2f} {lat['p99']:>7.2f} {bad:>7} "
+                  f"{per_req(r, 'server_cpu_s'):>10} {ratio:>7}")
+        print("  (keep-alive: one handshake per connection; new-handshake: a new connection and a")
+        print("   full TLS handshake with client authentication per request; ÷ DPoP: ok req/s over")
+        print("   the private_key_jwt + DPoP run on the same engine)")
+        print()
+
     if flows:
         print("Full code flows (PAR → authorize → sign-in → consent → token)")
         print(f"  {'server':<22} {'conc':>4} {'flows ok':>8} {'flows/s':>8} {'p50 ms':>7} "

@@ -8,6 +8,8 @@
 //! - `crypto`: the crypto ceiling — how many times per second this machine can do the signature
 //!   work one token request needs (two ES256 verifications, one ES256 signature).
 //! - `flow`: full authorization code flows per second (PAR, authorize, sign-in, consent, token).
+//! - `mtls-pki` / `mtls`: the token endpoint with mTLS client authentication and
+//!   certificate-bound tokens (RFC 8705), with keep-alive or a new full handshake per request.
 //!
 //! It talks TLS only, trusting only the CA it is given (never with verification switched off),
 //! and only to loopback addresses: a load test here must never leave the machine. Every loop is
@@ -21,6 +23,7 @@ mod crypto;
 mod flow;
 mod http;
 mod keys;
+mod mtls;
 mod pregen;
 mod run;
 mod stats;
@@ -47,6 +50,11 @@ enum Command {
     Crypto(crypto::CryptoArgs),
     /// Run full authorization code flows (PAR → authorize → sign-in → consent → token).
     Flow(flow::FlowArgs),
+    /// Write a throw-away client CA and client certificate for the `mtls` mode.
+    MtlsPki(mtls::PkiArgs),
+    /// Token requests with mTLS client authentication (tls_client_auth) and certificate-bound
+    /// tokens, with keep-alive or a new TLS handshake per request; one JSON line.
+    Mtls(mtls::MtlsArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +66,8 @@ fn main() -> ExitCode {
         Command::Crypto(a) => crypto::run(&a),
         Command::Run(a) => with_runtime(a.threads, run::run(a)),
         Command::Flow(a) => with_runtime(a.threads, flow::run(a)),
+        Command::MtlsPki(a) => mtls::pki(&a),
+        Command::Mtls(a) => with_runtime(a.threads, mtls::run(a)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
