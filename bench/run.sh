@@ -4,6 +4,8 @@
 #   2. Shonin (`serve --dev`, release build) on SQLite, then on a fresh PostgreSQL database:
 #      client_credentials + private_key_jwt + DPoP at the token endpoint, requests signed ahead
 #      of time; then full code flows (PAR → authorize → sign-in → consent → token);
+#   2b. Shonin with mTLS (bench/mtls_phase.sh): tls_client_auth + certificate-bound tokens,
+#      keep-alive and a new TLS handshake per request, on SQLite and PostgreSQL;
 #   3. node-oidc-provider (pinned in bench/oidc-provider) under the same load and profile.
 # Then a table with req/s, p50/p99 and the ratios Shonin ÷ oidc-provider and Shonin ÷ ceiling.
 #
@@ -235,6 +237,12 @@ shonin_bench() { # ENGINE
 }
 shonin_bench sqlite
 shonin_bench postgres
+
+# --- 2b. Shonin with mTLS (issue 5; the phase lives in bench/mtls_phase.sh) -------------------
+# shellcheck source=bench/mtls_phase.sh
+source "$ROOT/bench/mtls_phase.sh"
+shonin_mtls_bench sqlite
+shonin_mtls_bench postgres
 
 # --- 3. node-oidc-provider -------------------------------------------------------------------
 log "node-oidc-provider $(node -p "require('$ROOT/bench/oidc-provider/node_modules/oidc-provider/package.json').version") on node $(node --version)"
