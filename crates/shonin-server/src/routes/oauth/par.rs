@@ -48,6 +48,16 @@ async fn push(
     let req = client_request(state, meta, headers, body, PAR_ENDPOINT_PATH).await?;
     let fail = |e: OAuthError| req.refuse(e);
     let (form, client, url) = (&req.form, &req.client, &req.url);
+    // A client whose tokens are certificate-bound only never uses DPoP: a code bound to a DPoP
+    // key here could not be redeemed, so say so now rather than at the token endpoint.
+    if !client.dpop_bound_access_tokens
+        && (headers.contains_key("dpop") || form.get("dpop_jkt").is_some())
+    {
+        return Err(fail(OAuthError::new(
+            "invalid_dpop_proof",
+            "this client's tokens are certificate-bound (RFC 8705); it must not use DPoP",
+        )));
+    }
     // RFC 9449 §10.1: a DPoP proof at PAR binds the code to its key.
     let proof_jkt = match dpop::proof_header(headers)
         .map_err(|e| fail(OAuthError::new(e.oauth_error(), e.to_string())))?
