@@ -140,6 +140,12 @@ impl ClientCaBundle {
         })
     }
 
+    /// Whether a bundle is configured (without one, `tls_client_auth` cannot succeed and is
+    /// not advertised).
+    pub fn is_configured(&self) -> bool {
+        self.verifier.is_some()
+    }
+
     /// RFC 8705 §2.1: the chain leads from the leaf to one of the bundle's CAs at `now`.
     pub fn verify(
         &self,

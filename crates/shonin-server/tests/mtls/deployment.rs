@@ -84,6 +84,16 @@ async fn metadata_advertises_mtls_only_when_certificates_can_arrive() {
     assert_eq!(doc["tls_client_certificate_bound_access_tokens"], false);
     assert!(doc.get("mtls_endpoint_aliases").is_none());
 
+    // Certificates can arrive, but without a CA bundle tls_client_auth cannot succeed.
+    let no_ca =
+        TestApp::with(|c| c.server.client_certificates = ClientCertificates::Optional).await;
+    let doc = body_json(no_ca.get("/.well-known/openid-configuration").await).await;
+    assert_eq!(
+        doc["token_endpoint_auth_methods_supported"],
+        json!(["private_key_jwt", "self_signed_tls_client_auth"])
+    );
+    assert_eq!(doc["tls_client_certificate_bound_access_tokens"], true);
+
     let ca = TestCa::new("Client CA");
     let (app, _pki) = app_with_ca(&ca, |c| {
         c.server.mtls_listen = Some("127.0.0.1:0".parse().unwrap());

@@ -10,15 +10,16 @@ pub async fn metadata(State(state): State<AppState>) -> Json<serde_json::Value> 
     let mut opts = MetadataOptions::new(state.keys.current_signer().alg());
     opts.scopes = vec!["accounts".into(), "payments".into()];
     opts.authorization_details_types = state.oauth.details.supported_types();
-    // RFC 8705 §2.1.1, §2.2.1, §3.3, §5: advertised only when certificates can reach us.
+    // RFC 8705 §2.1.1, §2.2.1, §3.3, §5: advertised only when certificates can reach us, and
+    // tls_client_auth only with a client CA bundle to check them against.
     if state.oauth.mtls_enabled {
         opts.mtls = true;
-        for m in [
-            shonin_oauth::metadata::TLS_CLIENT_AUTH,
-            shonin_oauth::metadata::SELF_SIGNED_TLS_CLIENT_AUTH,
-        ] {
-            opts.client_auth_methods.push(m.to_owned());
+        if state.oauth.client_cas.is_configured() {
+            opts.client_auth_methods
+                .push(shonin_oauth::metadata::TLS_CLIENT_AUTH.to_owned());
         }
+        opts.client_auth_methods
+            .push(shonin_oauth::metadata::SELF_SIGNED_TLS_CLIENT_AUTH.to_owned());
         opts.mtls_base_url = state.config.server.mtls_base_url.clone();
     }
     Json(discovery_document(&state.config.issuer, &opts))
