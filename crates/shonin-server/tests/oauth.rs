@@ -626,6 +626,12 @@ async fn userinfo_rejects_bearer_query_tokens_and_bad_ath() {
         StatusCode::UNAUTHORIZED,
         "DPoP-bound token as Bearer"
     );
+    // RFC 9449 §7.2: the client is told to use DPoP.
+    let challenge = resp.headers()[header::WWW_AUTHENTICATE].to_str().unwrap();
+    assert!(
+        challenge.starts_with("DPoP error=\"invalid_token\""),
+        "{challenge}"
+    );
     let resp = app.get(&format!("/userinfo?access_token={at}")).await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "token in query");
     let url = format!("{ISSUER}/userinfo");

@@ -4,9 +4,9 @@
 //!
 //! The certificate's origin is decided once per request by [`certificate_source`], a middleware
 //! that puts a [`PresentedCertificate`] into the request's extensions. Handlers read it through
-//! [`crate::oauth::reject::RequestMeta`] and never look at the header themselves.
+//! [`super::reject::RequestMeta`] and never look at the header themselves.
 
-use super::reject::{OAuthError, RequestMeta};
+use super::reject::OAuthError;
 use crate::config::ServerMode;
 use crate::state::AppState;
 use crate::tls::ConnectionInfo;
@@ -366,11 +366,6 @@ async fn spoofed(
     if let Err(e) = state.audit.append(record).await {
         tracing::error!(error = %e, "audit entry for a spoofed certificate header could not be written");
     }
-}
-
-/// The certificate a request came with, for handlers (through [`RequestMeta`]).
-pub fn presented(meta: &RequestMeta) -> Option<&PresentedCertificate> {
-    meta.certificate.as_ref()
 }
 
 #[cfg(test)]

@@ -46,8 +46,16 @@ async fn answer(
     headers: &HeaderMap,
     query: Option<&str>,
 ) -> Result<Response, OAuthError> {
-    let to_oauth =
-        |e: &ResourceError| OAuthError::resource(scheme(headers), e.oauth_error(), e.to_string());
+    let to_oauth = |e: &ResourceError| {
+        // A DPoP-bound token sent as Bearer is told to use DPoP (RFC 9449 §7.2).
+        let scheme = match e {
+            ResourceError::BoundTokenAsBearer
+            | ResourceError::MissingProof
+            | ResourceError::Dpop(_) => "DPoP",
+            _ => scheme(headers),
+        };
+        OAuthError::resource(scheme, e.oauth_error(), e.to_string())
+    };
     let token_in_query = query.is_some_and(|q| {
         q.split('&')
             .any(|p| p == "access_token" || p.starts_with("access_token="))
