@@ -52,6 +52,22 @@ export function makeCa(dir, name) {
   };
 }
 
+/**
+ * A self-signed certificate (RFC 8705 §2.2) `/CN=<cn>` in `dir`: `{ cert, key, x5t, jwk }`, where
+ * `jwk` is the public key to register in the client's JWK set.
+ */
+export function selfSigned(dir, cn) {
+  const base = path.join(dir, `self-${cn}`);
+  openssl([
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+    '-keyout', `${base}.key`, '-out', `${base}.pem`, '-days', '1', '-subj', `/CN=${cn}`,
+  ], dir);
+  const cert = fs.readFileSync(`${base}.pem`, 'utf8');
+  const key = fs.readFileSync(`${base}.key`, 'utf8');
+  const jwk = crypto.createPublicKey(key).export({ format: 'jwk' });
+  return { cert, key, x5t: x5tS256(cert), jwk: { ...jwk, kid: 'mtls', use: 'sig', alg: 'ES256' } };
+}
+
 /** RFC 8705 §3.1: base64url SHA-256 of the certificate's DER. */
 export function x5tS256(certPem) {
   const der = new crypto.X509Certificate(certPem).raw;

@@ -10,11 +10,12 @@ import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import { signInAndConsent } from '../lib/browser.mjs';
 import { decodeJwt } from '../lib/keys.mjs';
-import { makeCa } from '../lib/pki.mjs';
+import { makeCa, selfSigned } from '../lib/pki.mjs';
 import { SCOPE, startServer } from '../lib/server.mjs';
 import { makeAgent, makeRecordingFetch, rawRequest } from '../lib/tls-fetch.mjs';
 
 const MTLS_CLIENT = 'e2e-mtls';
+const SELF_SIGNED_CLIENT = 'e2e-self-signed';
 const SUBJECT_DN = `CN=${MTLS_CLIENT},O=E2E Bank,C=DE`;
 
 describe('openid-client 6: tls_client_auth with certificate-bound tokens (RFC 8705)', () => {
@@ -27,6 +28,7 @@ describe('openid-client 6: tls_client_auth with certificate-bound tokens (RFC 87
   let mtlsFetch;
   let config;
   let redirectUri;
+  let selfLeaf;
   const s = {};
 
   before(async () => {
@@ -34,6 +36,9 @@ describe('openid-client 6: tls_client_auth with certificate-bound tokens (RFC 87
     ca = makeCa(pkiDir, 'trusted');
     otherCa = makeCa(pkiDir, 'other');
     leaf = ca.issue(MTLS_CLIENT);
+    selfLeaf = selfSigned(pkiDir, SELF_SIGNED_CLIENT);
+    const selfJwks = path.join(pkiDir, 'self-jwks.json');
+    await fsp.writeFile(selfJwks, JSON.stringify({ keys: [selfLeaf.jwk] }));
     srv = await startServer({
       name: 'mtls',
       env: {
@@ -49,6 +54,12 @@ describe('openid-client 6: tls_client_auth with certificate-bound tokens (RFC 87
           '--dpop-bound=false', '--certificate-bound',
           '--grant-type', 'authorization_code', '--grant-type', 'refresh_token',
           '--grant-type', 'client_credentials',
+        ]);
+        // self_signed_tls_client_auth with DPoP-bound tokens (the default sender constraint).
+        await run([
+          'clients', 'add', '--client-id', SELF_SIGNED_CLIENT, '--name', 'E2E self-signed client',
+          '--auth-method', 'self_signed_tls_client_auth', '--jwks-file', selfJwks,
+          '--scope', 'accounts', '--grant-type', 'client_credentials',
         ]);
       },
     });
@@ -187,5 +198,36 @@ describe('openid-client 6: tls_client_auth with certificate-bound tokens (RFC 87
     }
     const ok = await client.clientCredentialsGrant(config, { scope: 'accounts' });
     assert.equal(decodeJwt(ok.access_token).payload.cnf['x5t#S256'], leaf.x5t);
+  });
+
+  it('self_signed_tls_client_auth with DPoP-bound tokens (mTLS authentication + DPoP)', async () => {
+    const agent = makeAgent(s.caPem, { cert: selfLeaf.cert, key: selfLeaf.key });
+    try {
+      const selfConfig = await client.discovery(new URL(srv.issuer), SELF_SIGNED_CLIENT, {}, client.TlsClientAuth(), {
+        [client.customFetch]: makeRecordingFetch(agent),
+      });
+      const keyPair = await client.randomDPoPKeyPair('ES256');
+      const DPoP = client.getDPoPHandle(selfConfig, keyPair);
+      const tokens = await client.clientCredentialsGrant(selfConfig, { scope: 'accounts' }, { DPoP });
+      assert.match(tokens.token_type, /^dpop$/i);
+      const cnf = decodeJwt(tokens.access_token).payload.cnf;
+      assert.ok(cnf?.jkt && !cnf['x5t#S256'], `bound to the DPoP key only: ${JSON.stringify(cnf)}`);
+    } finally {
+      await agent.close();
+    }
+    // Another self-signed certificate (its key is not in the client's JWK set) is refused.
+    const stranger = selfSigned(pkiDir, 'stranger');
+    const other = makeAgent(s.caPem, { cert: stranger.cert, key: stranger.key });
+    try {
+      const res = await rawRequest(other, `${srv.issuer}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'client_credentials', client_id: SELF_SIGNED_CLIENT }).toString(),
+      });
+      assert.equal(res.status, 401);
+      assert.equal(res.json().error, 'invalid_client');
+    } finally {
+      await other.close();
+    }
   });
 });
