@@ -27,6 +27,7 @@ mod mtls;
 mod pregen;
 mod run;
 mod stats;
+mod tally;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -11,8 +11,8 @@
 //! signed, nothing can be replayed), so there is no pregeneration step. Like the rest of
 //! loadgen it trusts only the CA it is given and connects only to a loopback address.
 
-use crate::http::version_name;
 use crate::stats::{Latency, process_cpu_secs, round3};
+use crate::tally::{ERROR_SAMPLES, Tally};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
@@ -27,7 +27,6 @@ use std::time::{Duration, Instant};
 
 const MAX_DURATION_SECS: u64 = 300;
 const MAX_CONCURRENCY: usize = 1024;
-const ERROR_SAMPLES: usize = 3;
 
 #[derive(Debug, Args)]
 pub struct PkiArgs {
@@ -154,15 +153,6 @@ struct Report {
     client_cpu_s: Option<f64>,
 }
 
-#[derive(Default)]
-struct WorkerResult {
-    latencies_us: Vec<u64>,
-    status: BTreeMap<u16, u64>,
-    versions: BTreeMap<&'static str, u64>,
-    transport_errors: u64,
-    samples: Vec<String>,
-}
-
 fn client(args: &MtlsArgs, url: &url::Url) -> anyhow::Result<reqwest::Client> {
     anyhow::ensure!(
         args.connect.is_loopback(),
@@ -233,18 +223,9 @@ pub async fn run(args: MtlsArgs) -> anyhow::Result<()> {
             worker(&client, url, body, deadline).await
         }));
     }
-    let mut total = WorkerResult::default();
+    let mut total = Tally::default();
     for t in tasks {
-        let r = t.await.context("a worker failed")?;
-        total.latencies_us.extend(r.latencies_us);
-        for (k, v) in r.status {
-            *total.status.entry(k).or_default() += v;
-        }
-        for (k, v) in r.versions {
-            *total.versions.entry(k).or_default() += v;
-        }
-        total.transport_errors += r.transport_errors;
-        total.samples.extend(r.samples);
+        total.merge(t.await.context("a worker failed")?);
     }
     let elapsed = started.elapsed().as_secs_f64();
     let client_cpu_s = cpu_before
@@ -285,8 +266,8 @@ async fn worker(
     url: url::Url,
     body: bytes::Bytes,
     deadline: Instant,
-) -> WorkerResult {
-    let mut r = WorkerResult::default();
+) -> Tally {
+    let mut r = Tally::default();
     let form = HeaderValue::from_static("application/x-www-form-urlencoded");
     while Instant::now() < deadline {
         let t0 = Instant::now();
@@ -296,29 +277,7 @@ async fn worker(
             .body(body.clone())
             .send()
             .await;
-        match sent {
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                let version = version_name(resp.version());
-                let text = resp.bytes().await;
-                let micros = u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX);
-                r.latencies_us.push(micros);
-                *r.status.entry(status).or_default() += 1;
-                *r.versions.entry(version).or_default() += 1;
-                if status != 200 && r.samples.len() < ERROR_SAMPLES {
-                    let text: String = text
-                        .map(|b| String::from_utf8_lossy(&b).chars().take(300).collect())
-                        .unwrap_or_default();
-                    r.samples.push(format!("{status} {text}"));
-                }
-            }
-            Err(e) => {
-                r.transport_errors += 1;
-                if r.samples.len() < ERROR_SAMPLES {
-                    r.samples.push(format!("transport: {e}"));
-                }
-            }
-        }
+        r.record(sent, t0).await;
     }
     r
 }

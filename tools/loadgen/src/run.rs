@@ -3,9 +3,10 @@
 //! at the file's end, at `--duration`, or before the proofs go stale, whichever comes first.
 
 use crate::client_jwt::unix_now;
-use crate::http::{self, Target, version_name};
+use crate::http::{self, Target};
 use crate::pregen::{FORMAT, FileHeader};
 use crate::stats::{Latency, process_cpu_secs, round3};
+use crate::tally::{ERROR_SAMPLES, Tally};
 use anyhow::Context;
 use clap::Args;
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
@@ -21,7 +22,6 @@ use std::time::{Duration, Instant};
 const MAX_DURATION_SECS: u64 = 300;
 const MAX_CONCURRENCY: usize = 1024;
 /// Response bodies of failed requests kept for the error report.
-const ERROR_SAMPLES: usize = 3;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -50,15 +50,6 @@ pub struct RunArgs {
 struct Prepared {
     dpop: HeaderValue,
     body: bytes::Bytes,
-}
-
-#[derive(Default)]
-struct WorkerResult {
-    latencies_us: Vec<u64>,
-    status: BTreeMap<u16, u64>,
-    versions: BTreeMap<&'static str, u64>,
-    transport_errors: u64,
-    samples: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -125,18 +116,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             worker(&client, url, &requests, &cursor, deadline).await
         }));
     }
-    let mut total = WorkerResult::default();
+    let mut total = Tally::default();
     for t in tasks {
-        let r = t.await.context("a worker failed")?;
-        total.latencies_us.extend(r.latencies_us);
-        for (k, v) in r.status {
-            *total.status.entry(k).or_default() += v;
-        }
-        for (k, v) in r.versions {
-            *total.versions.entry(k).or_default() += v;
-        }
-        total.transport_errors += r.transport_errors;
-        total.samples.extend(r.samples);
+        total.merge(t.await.context("a worker failed")?);
     }
     let elapsed = started.elapsed().as_secs_f64();
     let client_cpu_s = cpu_before
@@ -187,8 +169,8 @@ async fn worker(
     requests: &[Prepared],
     cursor: &AtomicUsize,
     deadline: Instant,
-) -> WorkerResult {
-    let mut r = WorkerResult::default();
+) -> Tally {
+    let mut r = Tally::default();
     let form = HeaderValue::from_static("application/x-www-form-urlencoded");
     loop {
         if Instant::now() >= deadline {
@@ -205,30 +187,7 @@ async fn worker(
             .body(req.body.clone())
             .send()
             .await;
-        match sent {
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                let version = version_name(resp.version());
-                // Read the whole body so the connection is reused.
-                let body = resp.bytes().await;
-                let micros = u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX);
-                r.latencies_us.push(micros);
-                *r.status.entry(status).or_default() += 1;
-                *r.versions.entry(version).or_default() += 1;
-                if status != 200 && r.samples.len() < ERROR_SAMPLES {
-                    let text: String = body
-                        .map(|b| String::from_utf8_lossy(&b).chars().take(300).collect())
-                        .unwrap_or_default();
-                    r.samples.push(format!("{status} {text}"));
-                }
-            }
-            Err(e) => {
-                r.transport_errors += 1;
-                if r.samples.len() < ERROR_SAMPLES {
-                    r.samples.push(format!("transport: {e}"));
-                }
-            }
-        }
+        r.record(sent, t0).await;
     }
     r
 }
