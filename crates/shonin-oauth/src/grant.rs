@@ -480,35 +480,29 @@ pub async fn refresh_token(
             asked.join(" ")
         }
     };
-    let Some(grace) = policy.refresh_rotation_grace else {
-        return mint(
-            ctx,
-            Mint {
-                client_id: &client.client_id,
-                subject: record.subject.as_deref(),
-                scope,
-                authorization_details: record.authorization_details.clone(),
-                cnf,
-                grant_id: record.grant_id.clone(),
-                id_token: None,
-                new_refresh: None,
-            },
-        )
-        .await;
+    let new_refresh = match policy.refresh_rotation_grace {
+        None => None,
+        Some(grace) => {
+            // Start the old token's grace window first: if minting then fails, the client
+            // retries with the old token inside the window. Shortening only ever brings the
+            // expiry forward, so a retry does not extend the window.
+            tokens
+                .shorten_token(&record.token_hash, now + grace)
+                .await?;
+            // The successor keeps the grant's scope (a narrower `scope` narrows this access
+            // token only, RFC 6749 §6) and the grant's expiry, so rotation never prolongs a
+            // grant. A token retried within its window has had its expiry shortened; the
+            // grant's is then its issue time plus the lifetime (successors inherit the first
+            // token's issue time).
+            Some(NewRefresh {
+                issued_at: record.issued_at,
+                expires_at: record
+                    .expires_at
+                    .max(record.issued_at + policy.refresh_token_lifetime),
+                scope: record.scope.clone(),
+            })
+        }
     };
-    // Start the old token's grace window first: if minting then fails, the client retries
-    // with the old token inside the window. Shortening only ever brings the expiry forward, so
-    // a retry does not extend the window.
-    tokens
-        .shorten_token(&record.token_hash, now + grace)
-        .await?;
-    // The successor keeps the grant's scope (a narrower `scope` narrows this access token only,
-    // RFC 6749 §6) and the grant's expiry, so rotation never prolongs a grant. A token retried
-    // within its window has had its expiry shortened; the grant's is then its issue time plus
-    // the lifetime (successors inherit the first token's issue time).
-    let grant_expires_at = record
-        .expires_at
-        .max(record.issued_at + policy.refresh_token_lifetime);
     mint(
         ctx,
         Mint {
@@ -519,11 +513,7 @@ pub async fn refresh_token(
             cnf,
             grant_id: record.grant_id.clone(),
             id_token: None,
-            new_refresh: Some(NewRefresh {
-                issued_at: record.issued_at,
-                expires_at: grant_expires_at,
-                scope: record.scope.clone(),
-            }),
+            new_refresh,
         },
     )
     .await
