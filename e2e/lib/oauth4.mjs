@@ -34,10 +34,11 @@ export async function setup(srv, registered = srv.client) {
 }
 
 /**
- * PAR (with DPoP, so the code is bound to the key) → sign-in → consent. Returns
- * `{ params (validated callback parameters), verifier, state, nonce, consentHtml, callbackUrl }`.
+ * PAR only (with DPoP, so the code is bound to the key): PKCE S256, state, nonce and the payment
+ * `authorization_details`, plus `extra` parameters (e.g. `{ acr_values: 'phrh' }`). Returns
+ * `{ par, verifier, state, nonce, authorizationUrl }`; a browser then opens `authorizationUrl`.
  */
-export async function authorize(srv, { as, client, clientAuth, DPoP, opts, redirectUri }, { decision = 'approve' } = {}) {
+export async function pushAuthorization(srv, { as, client, clientAuth, DPoP, opts, redirectUri }, extra = {}) {
   const verifier = oauth.generateRandomCodeVerifier();
   const state = oauth.generateRandomState();
   const nonce = oauth.generateRandomNonce();
@@ -50,6 +51,7 @@ export async function authorize(srv, { as, client, clientAuth, DPoP, opts, redir
     state,
     nonce,
     authorization_details: AUTHORIZATION_DETAILS,
+    ...extra,
   });
   const par = await retryOnDpopNonce(async () =>
     oauth.processPushedAuthorizationResponse(
@@ -61,6 +63,15 @@ export async function authorize(srv, { as, client, clientAuth, DPoP, opts, redir
   const authorizationUrl = new URL(as.authorization_endpoint);
   authorizationUrl.searchParams.set('client_id', client.client_id);
   authorizationUrl.searchParams.set('request_uri', par.request_uri);
+  return { par, verifier, state, nonce, authorizationUrl };
+}
+
+/**
+ * PAR (with DPoP, so the code is bound to the key) → sign-in → consent. Returns
+ * `{ params (validated callback parameters), verifier, state, nonce, consentHtml, callbackUrl }`.
+ */
+export async function authorize(srv, ctx, { decision = 'approve' } = {}) {
+  const { par, verifier, state, nonce, authorizationUrl } = await pushAuthorization(srv, ctx);
 
   const r = await signInAndConsent({
     agent: srv.agent,
