@@ -96,6 +96,11 @@ impl UserStore for MemoryUsers {
         Ok(users.get_mut(id).map(|u| u.disabled = disabled).is_some())
     }
 
+    async fn set_passkey_only(&self, id: &str, on: bool) -> Result<bool, StorageError> {
+        let mut users = self.users.lock().unwrap();
+        Ok(users.get_mut(id).map(|u| u.passkey_only = on).is_some())
+    }
+
     async fn record_failed_sign_in(
         &self,
         id: &str,
@@ -157,6 +162,9 @@ impl UserStore for DownUsers {
         Err(down())
     }
     async fn set_user_disabled(&self, _: &str, _: bool) -> Result<bool, StorageError> {
+        Err(down())
+    }
+    async fn set_passkey_only(&self, _: &str, _: bool) -> Result<bool, StorageError> {
         Err(down())
     }
     async fn record_failed_sign_in(
@@ -480,6 +488,9 @@ async fn a_correct_password_racing_the_locking_failure_does_not_unlock() {
         }
         async fn set_user_disabled(&self, id: &str, d: bool) -> Result<bool, StorageError> {
             self.inner.set_user_disabled(id, d).await
+        }
+        async fn set_passkey_only(&self, id: &str, on: bool) -> Result<bool, StorageError> {
+            self.inner.set_passkey_only(id, on).await
         }
         async fn record_failed_sign_in(
             &self,

@@ -36,6 +36,12 @@ pub struct Config {
     pub audit: AuditSettings,
     pub rate_limit: RateLimitConfig,
     pub oauth: OAuthSettings,
+    /// `[passkeys]`: the WebAuthn relying party and the sign-in policies.
+    #[serde(default)]
+    pub passkeys: crate::passkeys::PasskeySettings,
+    /// `[alerts]`: the sign-in alert webhook.
+    #[serde(default)]
+    pub alerts: AlertSettings,
     pub log: LogConfig,
     /// `[[clients]]`: clients created or updated at `serve` startup (see
     /// [`crate::admin::clients::sync_from_config`]).
@@ -128,6 +134,79 @@ pub struct RateLimitConfig {
     /// Sustained requests per second per client IP; 0 switches the limiter off.
     pub per_ip_per_second: u32,
     pub burst: u32,
+}
+
+/// The sign-in alert webhook (see `crate::alerts`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertSettings {
+    /// Where alerts are POSTed: https, or http to a loopback address.
+    pub webhook_url: Option<String>,
+    /// File holding the HMAC-SHA256 key that signs each alert (at least 32 bytes).
+    pub webhook_secret_file: Option<PathBuf>,
+    /// Alert when an account's consecutive failed sign-ins reach this count: 1 – 100.
+    pub failed_sign_in_threshold: u32,
+    /// Seconds a delivery may take: 1 – 30.
+    pub timeout_secs: u64,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        Self {
+            webhook_url: None,
+            webhook_secret_file: None,
+            failed_sign_in_threshold: 5,
+            timeout_secs: 5,
+        }
+    }
+}
+
+impl AlertSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        range(
+            "alerts.failed_sign_in_threshold",
+            u64::from(self.failed_sign_in_threshold),
+            1,
+            100,
+        )?;
+        range("alerts.timeout_secs", self.timeout_secs, 1, 30)?;
+        match (&self.webhook_url, &self.webhook_secret_file) {
+            (None, None) => Ok(()),
+            (Some(_), None) => Err(invalid(
+                "alerts.webhook_secret_file",
+                "is required with alerts.webhook_url (alerts are signed)",
+            )),
+            (None, Some(_)) => Err(invalid(
+                "alerts.webhook_url",
+                "is required with alerts.webhook_secret_file",
+            )),
+            (Some(url), Some(file)) => {
+                let rule = "must be an https URL, or http to 127.0.0.1, [::1] or localhost";
+                let u = url::Url::parse(url).map_err(|_| invalid("alerts.webhook_url", rule))?;
+                let loopback = match u.host() {
+                    Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                    Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                    Some(url::Host::Domain(d)) => d == "localhost",
+                    None => false,
+                };
+                let ok = match u.scheme() {
+                    "https" => u.host().is_some(),
+                    "http" => loopback,
+                    _ => false,
+                };
+                if !ok || !u.username().is_empty() || u.password().is_some() {
+                    return Err(invalid("alerts.webhook_url", rule));
+                }
+                if !file.is_file() {
+                    return Err(invalid(
+                        "alerts.webhook_secret_file",
+                        format!("file {} does not exist", file.display()),
+                    ));
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 /// Lifetimes in the authorization server.
@@ -261,6 +340,8 @@ impl Config {
                 refresh_retry_grace_secs: default_refresh_retry_grace_secs(),
                 jwks_ca_file: None,
             },
+            passkeys: crate::passkeys::PasskeySettings::default(),
+            alerts: AlertSettings::default(),
             log: LogConfig {
                 level: "info".into(),
                 format: LogFormat::Json,
@@ -496,6 +577,8 @@ impl Config {
                 "must be at least 1 when the limiter is on",
             ));
         }
+        self.passkeys.validate(&issuer)?;
+        self.alerts.validate()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|_| invalid("log.level", "must be a tracing filter such as \"info\""))?;
         self.validate_clients()?;

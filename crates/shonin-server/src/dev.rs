@@ -77,7 +77,8 @@ pub fn banner(config: &Config, setup: &DevSetup) -> String {
          \n  issuer        {issuer}\n  listening on  {listen}\n  storage       {storage}\n  CA certificate {ca}\n\
          \nTry next:\n  curl --cacert {ca} {issuer}/healthz\n  curl --cacert {ca} {issuer}/jwks\n  \
          shonin --dev keys rotate      # new signing key, no restart needed\n  \
-         shonin --dev audit verify     # check the tamper-evident audit chain\n{demo}",
+         shonin --dev audit verify     # check the tamper-evident audit chain\n  \
+         {issuer}/account             # sign in, add a passkey (in a browser)\n{demo}",
         dir = config
             .keys
             .keyring

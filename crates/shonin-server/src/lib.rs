@@ -3,18 +3,22 @@
 //! becomes an HTTP response in one place ([`error`]).
 
 pub mod admin;
+pub mod alerts;
 pub mod audit_events;
 pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod dev;
 pub mod error;
+pub mod i18n;
 pub mod layers;
 pub mod net;
 pub mod oauth;
 pub mod pages;
+pub mod passkeys;
 pub mod routes;
 pub mod runtime;
+pub mod sign_in;
 pub mod state;
 pub mod telemetry;
 pub mod tls;

@@ -1,19 +1,49 @@
-//! Server-rendered pages (askama: compiled templates, HTML-escaped by default). Pages load only
-//! `/static/shonin.css`: no script at all, and a CSP that says so.
+//! Server-rendered pages (askama: compiled templates, HTML-escaped by default), in English or
+//! Japanese ([`crate::i18n`]). Pages load `/static/shonin.css` and, for passkeys,
+//! `/static/passkey.js`: no inline script or style, and a CSP that says so.
 
+use crate::i18n::{Lang, Texts};
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
+/// What every page's frame needs: the language, its texts, and the path the language switcher
+/// returns to.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    pub lang: &'static str,
+    pub t: &'static Texts,
+    pub here: &'a str,
+}
+
+impl<'a> Frame<'a> {
+    pub fn new(lang: Lang, here: &'a str) -> Self {
+        Self {
+            lang: lang.code(),
+            t: lang.texts(),
+            here,
+        }
+    }
+}
+
+/// The sign-in page, for `/authorize` (with the client) or for the account page.
 #[derive(Debug, Template)]
 #[template(path = "sign_in.html")]
 pub struct SignInPage<'a> {
+    pub f: Frame<'a>,
+    /// The client asking, on `/authorize`; empty on the account page.
     pub client_name: &'a str,
     pub client_id: &'a str,
     pub request_uri: &'a str,
+    /// Where the password form posts.
+    pub action: &'a str,
+    /// Where a passkey sign-in continues (see `routes::passkeys::safe_next`).
+    pub next: &'a str,
     pub csrf: &'a str,
     pub username: &'a str,
     pub error: Option<&'a str>,
+    /// The request needs a passkey (`acr_values`): no password form.
+    pub step_up: bool,
 }
 
 /// One rendered `authorization_details` entry: a heading and label/value rows.
@@ -26,6 +56,7 @@ pub struct DetailView {
 #[derive(Debug, Template)]
 #[template(path = "consent.html")]
 pub struct ConsentPage<'a> {
+    pub f: Frame<'a>,
     pub client_name: &'a str,
     pub client_id: &'a str,
     pub username: &'a str,
@@ -38,13 +69,52 @@ pub struct ConsentPage<'a> {
 #[derive(Debug, Template)]
 #[template(path = "error.html")]
 pub struct ErrorPage<'a> {
+    pub f: Frame<'a>,
     pub message: &'a str,
     pub request_id: &'a str,
 }
 
+/// One passkey row on the account page.
+#[derive(Debug)]
+pub struct PasskeyRow {
+    pub id: String,
+    pub name: String,
+    pub provider: String,
+    pub created: String,
+    pub last_used: String,
+    pub kind: &'static str,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "account.html")]
+pub struct AccountPage<'a> {
+    pub f: Frame<'a>,
+    pub csrf: &'a str,
+    pub username: &'a str,
+    pub passkeys: Vec<PasskeyRow>,
+    /// Signed in recently enough, with the strongest method, to add or remove a method.
+    pub fresh: bool,
+    pub has_password: bool,
+    pub user_passkey_only: bool,
+    pub global_passkey_only: bool,
+    pub notice: Option<&'a str>,
+    pub error: Option<&'a str>,
+    /// Unused recovery codes.
+    pub recovery_unused: u32,
+}
+
+/// A new set of recovery codes, shown once.
+#[derive(Debug, Template)]
+#[template(path = "recovery_codes.html")]
+pub struct RecoveryCodesPage<'a> {
+    pub f: Frame<'a>,
+    pub codes: &'a [String],
+}
+
 /// Renders `page` with the page security headers; `form_target` is an extra origin forms may
 /// navigate to (the client's redirect URI after consent: CSP `form-action` also governs the
-/// redirect that follows a form post).
+/// redirect that follows a form post). Scripts may come from this origin only
+/// (`/static/passkey.js`); there is no inline script.
 pub fn render(status: StatusCode, page: &impl Template, form_target: Option<&str>) -> Response {
     let body = match page.render() {
         Ok(b) => b,
@@ -58,22 +128,25 @@ pub fn render(status: StatusCode, page: &impl Template, form_target: Option<&str
         None => "'self'".to_owned(),
     };
     let csp = format!(
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
     );
     let mut resp = (status, Html(body)).into_response();
     if let Ok(v) = HeaderValue::from_str(&csp) {
         resp.headers_mut()
             .insert(header::CONTENT_SECURITY_POLICY, v);
     }
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
 
 /// The error page: shown when the client's redirect URI is not known to be valid, so the error
 /// cannot be sent back to it (no open redirect, RFC 9126 §4, FAPI 2.0 §5.3.2.1 item 6).
-pub fn error(status: StatusCode, message: &str, request_id: Option<&str>) -> Response {
+pub fn error(lang: Lang, status: StatusCode, message: &str, request_id: Option<&str>) -> Response {
     render(
         status,
         &ErrorPage {
+            f: Frame::new(lang, "/account"),
             message,
             request_id: request_id.unwrap_or_default(),
         },
@@ -82,15 +155,15 @@ pub fn error(status: StatusCode, message: &str, request_id: Option<&str>) -> Res
 }
 
 /// Human-readable rows for one authorization detail, from the server's stored copy.
-pub fn detail_view(detail: &serde_json::Value) -> DetailView {
+pub fn detail_view(t: &Texts, detail: &serde_json::Value) -> DetailView {
     use serde_json::Value;
     let kind = detail
         .get("type")
         .and_then(Value::as_str)
         .unwrap_or("authorization");
     let title = match kind {
-        "payment_initiation" => "Payment".to_owned(),
-        "account_information" => "Account access".to_owned(),
+        "payment_initiation" => t.detail_payment.to_owned(),
+        "account_information" => t.detail_account_access.to_owned(),
         other => other.to_owned(),
     };
     let mut rows = Vec::new();
@@ -101,10 +174,10 @@ pub fn detail_view(detail: &serde_json::Value) -> DetailView {
     if let Some(amount) = detail.get("instructedAmount") {
         let a = amount.get("amount").map(text).unwrap_or_default();
         let c = amount.get("currency").map(text).unwrap_or_default();
-        rows.push(("Amount".to_owned(), format!("{a} {c}")));
+        rows.push((t.detail_amount.to_owned(), format!("{a} {c}")));
     }
     if let Some(name) = detail.get("creditorName") {
-        rows.push(("Payee".to_owned(), text(name)));
+        rows.push((t.detail_payee.to_owned(), text(name)));
     }
     if let Some(account) = detail.get("creditorAccount") {
         let value = account
@@ -118,25 +191,25 @@ pub fn detail_view(detail: &serde_json::Value) -> DetailView {
                 })
             })
             .unwrap_or_default();
-        rows.push(("Payee account".to_owned(), value));
+        rows.push((t.detail_payee_account.to_owned(), value));
     }
     if let Some(r) = detail.get("remittanceInformation") {
-        rows.push(("Reference".to_owned(), text(r)));
+        rows.push((t.detail_reference.to_owned(), text(r)));
     }
     if let Some(actions) = detail.get("actions").and_then(Value::as_array) {
         rows.push((
-            "Actions".to_owned(),
+            t.detail_actions.to_owned(),
             actions.iter().map(text).collect::<Vec<_>>().join(", "),
         ));
     }
     if let Some(locations) = detail.get("locations").and_then(Value::as_array) {
         rows.push((
-            "Where".to_owned(),
+            t.detail_where.to_owned(),
             locations.iter().map(text).collect::<Vec<_>>().join(", "),
         ));
     }
     if rows.is_empty() {
-        rows.push(("Details".to_owned(), detail.to_string()));
+        rows.push((t.detail_details.to_owned(), detail.to_string()));
     }
     DetailView { title, rows }
 }

@@ -88,8 +88,12 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     // Every node derives the same DPoP nonce key from the shared master key.
     let nonce_secret = master_key(&config)?.derive("shonin dpop nonce v1");
     let oauth = Arc::new(crate::oauth::OAuth::new(&config, &store, &nonce_secret)?);
+    let passkeys = Arc::new(crate::passkeys::PasskeyService::build(&config, &store)?);
+    let alerts = crate::alerts::Alerts::build(&config.alerts)?.map(Arc::new);
     let state = AppState {
         oauth,
+        passkeys,
+        alerts,
         rate_limiter: IpRateLimiter::new(&config.rate_limit),
         config: Arc::new(config),
         store,

@@ -33,6 +33,8 @@ mod client;
 mod engine;
 mod error;
 mod flow;
+mod passkey;
+mod recovery;
 mod replay;
 mod store;
 mod timestamp;

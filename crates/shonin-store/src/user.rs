@@ -15,7 +15,8 @@ use time::{Duration, OffsetDateTime};
 /// The columns of `users`, in the order `create_user` binds them.
 macro_rules! user_columns {
     () => {
-        "id, username, disabled, password_hash, failed_attempts, locked_until, created_at, data"
+        "id, username, disabled, password_hash, failed_attempts, locked_until, created_at, data, \
+         passkey_only"
     };
 }
 
@@ -37,7 +38,7 @@ where
         sqlx::query(concat!(
             "INSERT INTO users (",
             user_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         ))
         .bind(user.id.as_str())
         .bind(user.username.as_str())
@@ -47,6 +48,7 @@ where
         .bind(user.locked_until.map(to_micros))
         .bind(to_micros(user.created_at))
         .bind(data.as_str())
+        .bind(user.passkey_only)
         .execute(&self.pool)
         .await
         .map_err(sqlx_err("user create"))?;
@@ -101,6 +103,16 @@ where
             .execute(&self.pool)
             .await
             .map_err(sqlx_err("user disable"))?;
+        Ok(DB::rows_affected(&result) == 1)
+    }
+
+    async fn set_passkey_only(&self, id: &str, on: bool) -> Result<bool, StorageError> {
+        let result = sqlx::query("UPDATE users SET passkey_only = $1 WHERE id = $2")
+            .bind(on)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(sqlx_err("user passkey-only"))?;
         Ok(DB::rows_affected(&result) == 1)
     }
 
@@ -207,6 +219,9 @@ where
     let username = Username::new(&username).map_err(|_| bad("username breaks the rule"))?;
     Ok(User {
         disabled: row.try_get("disabled").map_err(|_| get_err("disabled"))?,
+        passkey_only: row
+            .try_get("passkey_only")
+            .map_err(|_| get_err("passkey_only"))?,
         password_hash: hash
             .map(|h| PasswordHash::parse(&h))
             .transpose()
@@ -245,6 +260,10 @@ impl UserStore for Store {
 
     async fn set_user_disabled(&self, id: &str, disabled: bool) -> Result<bool, StorageError> {
         dispatch!(self, s => s.sql.set_user_disabled(id, disabled).await)
+    }
+
+    async fn set_passkey_only(&self, id: &str, on: bool) -> Result<bool, StorageError> {
+        dispatch!(self, s => s.sql.set_passkey_only(id, on).await)
     }
 
     async fn record_failed_sign_in(

@@ -24,6 +24,7 @@ mod flow;
 mod http;
 mod keys;
 mod mtls;
+mod passkeys;
 mod pregen;
 mod run;
 mod stats;
@@ -56,6 +57,8 @@ enum Command {
     /// Token requests with mTLS client authentication (tls_client_auth) and certificate-bound
     /// tokens, with keep-alive or a new TLS handshake per request; one JSON line.
     Mtls(mtls::MtlsArgs),
+    /// Passkey verifications against Argon2id password checks per core (one JSON line).
+    Passkeys(passkeys::PasskeyArgs),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
         Command::Flow(a) => with_runtime(a.threads, flow::run(a)),
         Command::MtlsPki(a) => mtls::pki(&a),
         Command::Mtls(a) => with_runtime(a.threads, mtls::run(a)),
+        Command::Passkeys(a) => passkeys::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -114,6 +114,8 @@ pub struct User {
     pub failed_attempts: u32,
     /// Sign-in is refused until this instant (PCI DSS 8.3.4).
     pub locked_until: Option<OffsetDateTime>,
+    /// The user's own policy: once they have a passkey, their password no longer signs in.
+    pub passkey_only: bool,
     pub created_at: OffsetDateTime,
 }
 
@@ -136,6 +138,7 @@ impl User {
             password_hash,
             failed_attempts: 0,
             locked_until: None,
+            passkey_only: false,
             created_at: now,
         })
     }
@@ -184,6 +187,9 @@ pub trait UserStore: Send + Sync + fmt::Debug {
 
     /// Sets the `disabled` flag; `false` if no such user.
     async fn set_user_disabled(&self, id: &str, disabled: bool) -> Result<bool, StorageError>;
+
+    /// Sets the user's own passkey-only policy; `false` if no such user.
+    async fn set_passkey_only(&self, id: &str, on: bool) -> Result<bool, StorageError>;
 
     /// Counts one failed sign-in, atomically (one statement), so concurrent failures on any
     /// number of nodes are all counted:

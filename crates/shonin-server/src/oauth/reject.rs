@@ -21,6 +21,8 @@ pub struct RequestMeta {
     pub request_id: Option<String>,
     pub certificate: Option<crate::oauth::mtls::PresentedCertificate>,
     pub endpoint_base: Option<EndpointBase>,
+    /// The language of any page shown in answer (cookie, then `Accept-Language`).
+    pub lang: crate::i18n::Lang,
 }
 
 /// The public base URL of the listener a request arrived on, when it is not the issuer (the
@@ -48,6 +50,7 @@ impl FromRequestParts<AppState> for RequestMeta {
             request_id,
             certificate,
             endpoint_base,
+            lang: crate::i18n::Lang::of(&parts.headers),
         })
     }
 }

@@ -18,6 +18,7 @@ pub const SESSION_COOKIE: &str = "__Host-shonin_session";
 pub const CSRF_COOKIE: &str = "__Host-shonin_csrf";
 const SESSION_KIND: &str = "session";
 const ACTIVE: &str = "active";
+const ENDED: &str = "ended";
 
 /// Who signed in, when and how.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,6 +75,25 @@ pub async fn current(
         return Ok(None);
     }
     Ok(serde_json::from_slice(&record.data).ok())
+}
+
+/// Ends the request's session (in the store, so on every node) and returns the `Set-Cookie`
+/// header that removes the cookie.
+pub async fn end(state: &AppState, headers: &HeaderMap) -> Result<HeaderValue, StorageError> {
+    if let Some(value) = cookie(headers, SESSION_COOKIE).filter(|v| v.len() <= 128) {
+        let id = session_id(value);
+        let now = state.clock.now();
+        if let Some(record) = state.store.get_flow(SESSION_KIND, &id, now).await? {
+            state
+                .store
+                .transition_flow(SESSION_KIND, &id, ACTIVE, ENDED, &record.data, now)
+                .await?;
+        }
+    }
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0"
+    ))
+    .map_err(|e| StorageError::Corrupt(e.to_string()))
 }
 
 /// Stores a new session and returns the `Set-Cookie` header for it.

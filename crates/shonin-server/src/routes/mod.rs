@@ -1,8 +1,11 @@
 //! The HTTP surface: one module per group of endpoints, handlers thin.
 
+pub mod account;
 mod jwks;
 pub mod oauth;
 mod ops;
+pub mod passkeys;
+pub mod recovery;
 
 use crate::error::ApiError;
 use crate::layers;
@@ -45,7 +48,23 @@ pub fn router(state: AppState) -> Router {
             post(oauth::introspect::introspect),
         )
         .route(paths::REVOCATION_ENDPOINT_PATH, post(oauth::revoke::revoke))
+        .route("/passkeys/sign-in/options", post(passkeys::sign_in_options))
+        .route("/passkeys/sign-in", post(passkeys::sign_in))
+        .route("/account", get(account::page))
+        .route("/account/sign-in", post(account::sign_in))
+        .route("/account/reauthenticate", post(account::reauthenticate))
+        .route("/account/sign-out", post(account::sign_out))
+        .route("/account/passkeys/options", post(passkeys::enrol_options))
+        .route("/account/passkeys", post(passkeys::enrol))
+        .route("/account/passkeys/rename", post(account::rename))
+        .route("/account/passkeys/remove", post(account::remove))
+        .route("/account/passkey-only", post(account::passkey_only))
+        .route("/account/recovery-codes", post(recovery::generate))
+        .route("/account/recovery-sign-in", post(recovery::sign_in))
+        .route("/language", post(account::language))
         .route("/static/shonin.css", get(stylesheet))
+        .route("/static/passkey.js", get(script))
+        .route("/favicon.ico", get(no_icon))
         .fallback(not_found)
         // Innermost: decides once which client certificate the request came with (RFC 8705),
         // after the outer layers have assigned the request id and admitted the request.
@@ -54,6 +73,24 @@ pub fn router(state: AppState) -> Router {
             crate::oauth::mtls::certificate_source,
         ));
     layers::apply(routes, state)
+}
+
+async fn script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/passkey.js"),
+    )
+}
+
+/// Browsers ask for it on every page; there is none, and a 404 would be noise in their consoles.
+async fn no_icon() -> impl IntoResponse {
+    (
+        axum::http::StatusCode::NO_CONTENT,
+        [(header::CACHE_CONTROL, "public, max-age=86400")],
+    )
 }
 
 async fn not_found() -> ApiError {

@@ -19,6 +19,8 @@ mod clients;
 mod concurrency;
 mod engine;
 mod flow;
+mod passkeys;
+mod recovery;
 mod replay;
 mod tamper;
 mod tokens;

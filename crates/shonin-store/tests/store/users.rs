@@ -16,6 +16,7 @@ contract_tests! {
     duplicate_username_or_id_is_a_conflict,
     list_is_ordered_by_username,
     disable_and_enable,
+    passkey_only_flag,
     failures_lock_exactly_at_the_limit,
     an_existing_lock_is_neither_extended_nor_shortened,
     an_expired_lock_restarts_the_count,
@@ -96,6 +97,21 @@ async fn disable_and_enable(store: &Store) {
     assert!(stored(store, &alice).await.disabled);
     assert!(store.set_user_disabled(&alice.id, false).await.unwrap());
     assert!(!stored(store, &alice).await.disabled);
+}
+
+async fn passkey_only_flag(store: &Store) {
+    let mut alice = user("alice");
+    store.create_user(&alice).await.unwrap();
+    assert!(!stored(store, &alice).await.passkey_only);
+    assert!(store.set_passkey_only(&alice.id, true).await.unwrap());
+    assert!(stored(store, &alice).await.passkey_only);
+    assert!(!store.set_passkey_only("no-such-user", true).await.unwrap());
+    // Created with the flag on, it is stored on.
+    alice.id = "other-id".into();
+    alice.username = Username::new("alice2").unwrap();
+    alice.passkey_only = true;
+    store.create_user(&alice).await.unwrap();
+    assert!(stored(store, &alice).await.passkey_only);
 }
 
 async fn failures_lock_exactly_at_the_limit(store: &Store) {

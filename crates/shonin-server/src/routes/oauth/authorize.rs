@@ -4,9 +4,12 @@
 //! redirect (FAPI 2.0 §5.3.2.2 item 8) carrying `code`, `state` and `iss` (RFC 9207).
 
 use super::par::ParRecord;
+use crate::i18n::Lang;
 use crate::oauth::reject::{RequestMeta, record_success};
 use crate::oauth::session::{self, Session};
-use crate::pages::{self, ConsentPage, SignInPage};
+use crate::pages::{self, ConsentPage, Frame, SignInPage};
+use crate::passkeys;
+use crate::sign_in::{PasswordOutcome, password_sign_in};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -16,7 +19,7 @@ use shonin_audit::{Actor, ActorKind, AuditRecord, Outcome};
 use shonin_oauth::form::FormParams;
 use shonin_oauth::grant::{self, CodeGrant};
 use shonin_oauth::metadata::AUTHORIZATION_ENDPOINT_PATH;
-use shonin_oauth::{Client, ClientId, ClientStore, SignInError, par};
+use shonin_oauth::{Client, ClientId, ClientStore, par};
 use shonin_types::SecretBytes;
 use shonin_types::ports::FlowStore;
 
@@ -27,8 +30,13 @@ const UNAVAILABLE: &str = "The service is unavailable; try again shortly.";
 
 /// The page for a storage or audit failure while serving a browser, with the request id the
 /// operator finds in the log.
-fn unavailable(request_id: Option<&str>) -> Response {
-    pages::error(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE, request_id)
+fn unavailable(meta: &RequestMeta) -> Response {
+    pages::error(
+        meta.lang,
+        StatusCode::SERVICE_UNAVAILABLE,
+        UNAVAILABLE,
+        meta.request_id.as_deref(),
+    )
 }
 
 /// A refusal at `/authorize`: either shown on a page (the redirect URI is not established) or
@@ -147,6 +155,7 @@ async fn load(
 fn redirect_to(redirect_uri: &str, params: &[(&str, &str)]) -> Response {
     let Ok(mut url) = url::Url::parse(redirect_uri) else {
         return pages::error(
+            Lang::En,
             StatusCode::BAD_REQUEST,
             "The redirect URI is invalid.",
             None,
@@ -161,6 +170,7 @@ fn redirect_to(redirect_uri: &str, params: &[(&str, &str)]) -> Response {
     match HeaderValue::from_str(url.as_str()) {
         Ok(loc) => (StatusCode::SEE_OTHER, [(header::LOCATION, loc)]).into_response(),
         Err(_) => pages::error(
+            Lang::En,
             StatusCode::BAD_REQUEST,
             "The redirect URI is invalid.",
             None,
@@ -195,7 +205,7 @@ async fn refuse(
     match refusal {
         Refusal::Page(status, message) => {
             audit_failure(state, meta, "oauth.authorize", actor, message).await;
-            pages::error(status, message, meta.request_id.as_deref())
+            pages::error(meta.lang, status, message, meta.request_id.as_deref())
         }
         Refusal::Redirect {
             record,
@@ -215,7 +225,8 @@ fn with_cookie(mut resp: Response, cookie: Option<HeaderValue>) -> Response {
     resp
 }
 
-/// Whether the session satisfies `prompt=login` and `max_age` (OIDC Core §3.1.2.1).
+/// Whether the session satisfies `prompt=login`, `max_age` (OIDC Core §3.1.2.1) and
+/// `acr_values` (see [`passkeys::acr_satisfied`]).
 fn session_fresh_enough(session: &Session, record: &ParRecord, now: i64) -> bool {
     let prompt_login = record
         .request
@@ -225,12 +236,13 @@ fn session_fresh_enough(session: &Session, record: &ParRecord, now: i64) -> bool
     if prompt_login && session.auth_time < record.pushed_at {
         return false;
     }
-    match record.request.max_age {
+    let recent = match record.request.max_age {
         Some(max) => {
             now.saturating_sub(session.auth_time) <= i64::try_from(max).unwrap_or(i64::MAX)
         }
         None => true,
-    }
+    };
+    recent && passkeys::acr_satisfied(session, &record.request.acr_values)
 }
 
 /// `GET /authorize?client_id=…&request_uri=…`
@@ -275,41 +287,79 @@ pub async fn authorize(
     let session = match session::current(&state, &headers).await {
         Ok(s) => s.filter(|s| session_fresh_enough(s, &loaded.record, now)),
         Err(_) => {
-            return unavailable(meta.request_id.as_deref());
+            return unavailable(&meta);
         }
     };
     let page = match session {
-        None => pages::render(
-            StatusCode::OK,
-            &SignInPage {
-                client_name: &loaded.client.client_name,
-                client_id: loaded.client.client_id.as_str(),
-                request_uri: &request_uri,
-                csrf: &csrf,
-                username: "",
-                error: None,
-            },
+        None => sign_in_page(
+            &meta,
+            &loaded,
+            &request_uri,
+            &csrf,
+            "",
             None,
+            StatusCode::OK,
         ),
-        Some(s) => consent_page(&loaded, &s, &request_uri, &csrf),
+        Some(s) => consent_page(&meta, &loaded, &s, &request_uri, &csrf),
     };
     with_cookie(page, csrf_cookie)
 }
 
-fn consent_page(loaded: &Loaded, session: &Session, request_uri: &str, csrf: &str) -> Response {
+/// The sign-in page for this request; passkey only when it asks for an `acr` a password cannot
+/// give.
+fn sign_in_page(
+    meta: &RequestMeta,
+    loaded: &Loaded,
+    request_uri: &str,
+    csrf: &str,
+    username: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let here = back_to_authorize(loaded);
+    let step_up = !loaded.record.request.acr_values.is_empty()
+        && passkeys::requests_known_acr(&loaded.record.request.acr_values);
+    pages::render(
+        status,
+        &SignInPage {
+            f: Frame::new(meta.lang, &here),
+            client_name: &loaded.client.client_name,
+            client_id: loaded.client.client_id.as_str(),
+            request_uri,
+            action: "/authorize/sign-in",
+            next: &here,
+            csrf,
+            username,
+            error,
+            step_up,
+        },
+        None,
+    )
+}
+
+fn consent_page(
+    meta: &RequestMeta,
+    loaded: &Loaded,
+    session: &Session,
+    request_uri: &str,
+    csrf: &str,
+) -> Response {
+    let t = meta.lang.texts();
     let details = loaded
         .record
         .request
         .authorization_details
         .iter()
-        .map(pages::detail_view)
+        .map(|d| pages::detail_view(t, d))
         .collect();
+    let here = back_to_authorize(loaded);
     let origin = url::Url::parse(&loaded.record.request.redirect_uri)
         .ok()
         .map(|u| u.origin().ascii_serialization());
     pages::render(
         StatusCode::OK,
         &ConsentPage {
+            f: Frame::new(meta.lang, &here),
             client_name: &loaded.client.client_name,
             client_id: loaded.client.client_id.as_str(),
             username: &session.username,
@@ -391,63 +441,55 @@ pub async fn sign_in(
             .as_bytes()
             .to_vec(),
     );
-    let now = state.clock.now();
-    match state.oauth.sign_in.sign_in(username, &password, now).await {
-        Ok(user) => {
-            let s = Session {
-                user_id: user.id.clone(),
-                username: user.username.as_str().to_owned(),
-                auth_time: now.unix_timestamp(),
-                amr: vec!["pwd".to_owned()],
-                acr: None,
-            };
-            let actor = Actor {
-                kind: ActorKind::User,
-                id: user.id.clone(),
-            };
-            if record_success(&state, &meta, "user.sign_in", actor, user.username.as_str())
-                .await
-                .is_err()
-            {
-                return unavailable(meta.request_id.as_deref());
+    if sign_in_needs_passkey(&loaded) {
+        // The page offered no password form: a password cannot satisfy this request.
+        audit_failure(
+            &state,
+            &meta,
+            "user.sign_in",
+            client_actor(loaded.client.client_id.as_str()),
+            "password refused: the request needs a passkey (acr_values)",
+        )
+        .await;
+        return see_other(&back_to_authorize(&loaded));
+    }
+    match password_sign_in(&state, &meta, username, &password).await {
+        PasswordOutcome::SignedIn(s) => match session::start(&state, &s, state.clock.now()).await {
+            Ok(cookie) => {
+                let mut resp = see_other(&back_to_authorize(&loaded));
+                resp.headers_mut().append(header::SET_COOKIE, cookie);
+                resp
             }
-            match session::start(&state, &s, now).await {
-                Ok(cookie) => {
-                    let location = back_to_authorize(&loaded);
-                    let mut resp =
-                        (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
-                    resp.headers_mut().append(header::SET_COOKIE, cookie);
-                    resp
-                }
-                Err(_) => unavailable(meta.request_id.as_deref()),
-            }
-        }
-        Err(SignInError::InvalidCredentials(failure)) => {
-            let actor = Actor {
-                kind: ActorKind::User,
-                id: failure.user_id().unwrap_or("-").to_owned(),
-            };
-            audit_failure(&state, &meta, "user.sign_in", actor, failure.as_str()).await;
+            Err(_) => unavailable(&meta),
+        },
+        PasswordOutcome::Refused => {
             let (csrf, cookie) = session::csrf(&headers);
-            let page = pages::render(
+            let request_uri = par::request_uri(&loaded.reference);
+            let page = sign_in_page(
+                &meta,
+                &loaded,
+                &request_uri,
+                &csrf,
+                username,
+                Some(meta.lang.texts().invalid_credentials),
                 StatusCode::UNAUTHORIZED,
-                &SignInPage {
-                    client_name: &loaded.client.client_name,
-                    client_id: loaded.client.client_id.as_str(),
-                    request_uri: &par::request_uri(&loaded.reference),
-                    csrf: &csrf,
-                    username,
-                    error: Some("Invalid username or password."),
-                },
-                None,
             );
             with_cookie(page, cookie)
         }
-        Err(e) => {
-            tracing::error!(error = %e, "sign-in failed");
-            unavailable(meta.request_id.as_deref())
-        }
+        PasswordOutcome::Unavailable => unavailable(&meta),
     }
+}
+
+fn sign_in_needs_passkey(loaded: &Loaded) -> bool {
+    passkeys::requests_known_acr(&loaded.record.request.acr_values)
+}
+
+fn see_other(location: &str) -> Response {
+    (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, location.to_owned())],
+    )
+        .into_response()
 }
 
 /// `POST /authorize/consent`
@@ -473,7 +515,7 @@ pub async fn consent(
             return refuse(&state, &meta, Some(&client_id), refusal).await;
         }
         Err(_) => {
-            return unavailable(meta.request_id.as_deref());
+            return unavailable(&meta);
         }
     };
     let approve = match params.get("decision") {
@@ -512,7 +554,7 @@ pub async fn consent(
             return refuse(&state, &meta, Some(&client_id), refusal).await;
         }
         Err(_) => {
-            return unavailable(meta.request_id.as_deref());
+            return unavailable(&meta);
         }
     }
     let user = Actor {
@@ -551,7 +593,12 @@ pub async fn consent(
         grant_id: match shonin_oauth::claims::new_jti() {
             Ok(g) => g,
             Err(_) => {
-                return pages::error(StatusCode::INTERNAL_SERVER_ERROR, "Internal error.", None);
+                return pages::error(
+                    meta.lang,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal error.",
+                    None,
+                );
             }
         },
     };
@@ -559,14 +606,14 @@ pub async fn consent(
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "could not issue a code");
-            return unavailable(meta.request_id.as_deref());
+            return unavailable(&meta);
         }
     };
     if record_success(&state, &meta, "oauth.consent", user, &client_id)
         .await
         .is_err()
     {
-        return unavailable(meta.request_id.as_deref());
+        return unavailable(&meta);
     }
     let mut params = vec![
         ("code", code.as_str()),

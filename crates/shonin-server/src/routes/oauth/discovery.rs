@@ -10,6 +10,10 @@ pub async fn metadata(State(state): State<AppState>) -> Json<serde_json::Value> 
     let mut opts = MetadataOptions::new(state.keys.current_signer().alg());
     opts.scopes = vec!["accounts".into(), "payments".into()];
     opts.authorization_details_types = state.oauth.details.supported_types();
+    opts.acr_values = crate::passkeys::ACR_VALUES_SUPPORTED
+        .iter()
+        .map(|v| (*v).to_owned())
+        .collect();
     // RFC 8705 §2.1.1, §2.2.1, §3.3, §5: advertised only when certificates can reach us, and
     // tls_client_auth only with a client CA bundle to check them against.
     if state.oauth.mtls_enabled {

@@ -1,0 +1,28 @@
+//! Passkeys (WebAuthn Level 3 discoverable credentials with user verification) for Shonin.
+//!
+//! - [`PasskeyConfig`] and [`AaguidPolicy`]: the relying party and the operator's policy.
+//! - [`StoredPasskey`] and [`PasskeyStore`]: one enrolled credential as stored, and the storage
+//!   port `shonin-store` implements for both engines.
+//! - [`Passkeys`]: the ceremonies. Enrolment and sign-in each begin with a challenge whose server
+//!   state is kept in the shared [`FlowStore`](shonin_types::ports::FlowStore) with a short expiry,
+//!   so any node can finish a ceremony another began; finishing consumes that state by
+//!   compare-and-set, so a challenge is answered at most once.
+//!
+//! The WebAuthn checks themselves (challenge, origin, RP ID hash, flags, signature, sign count)
+//! are webauthn-rs's: see docs/ARCHITECTURE.md for why that crate and what it does not cover.
+//! Every failure is a [`PasskeyError`] whose [`PasskeyError::reason`] is a short fixed code for
+//! the audit log; none of them is meant to be shown to the person signing in.
+
+mod aaguid;
+mod ceremony;
+mod config;
+mod credential;
+mod error;
+mod recovery;
+
+pub use aaguid::{AaguidNames, aaguid_of_attestation};
+pub use ceremony::{Challenge, Passkeys, SignedIn, UserRef};
+pub use config::{AaguidPolicy, PasskeyConfig};
+pub use credential::{MAX_PASSKEY_NAME_CHARS, PasskeyStore, StoredPasskey, validate_name};
+pub use error::PasskeyError;
+pub use recovery::{RECOVERY_CODE_COUNT, RecoveryCodeStore, generate_recovery_codes, hash_code};

@@ -1,0 +1,165 @@
+//! Sign-in alerts: after `alerts.failed_sign_in_threshold` consecutive failed sign-ins of one
+//! account (password or recovery code), a signed JSON notification is POSTed to the operator's
+//! webhook, and the delivery (or its failure) is written to the audit log as `alert.webhook`.
+//!
+//! Signature (the scheme of Stripe and GitHub webhooks, so receivers have code for it):
+//! `Shonin-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`. Receivers
+//! should compare in constant time and refuse stale `t`. Delivery runs in the background with a
+//! timeout, once per threshold crossing (the count equals the threshold exactly), so a sign-in
+//! answer never waits for the webhook and an attacker cannot make it fire per attempt.
+
+use crate::config::AlertSettings;
+use crate::oauth::reject::RequestMeta;
+use crate::state::AppState;
+use anyhow::Context as _;
+use aws_lc_rs::hmac;
+use serde::{Deserialize, Serialize};
+use shonin_audit::{Actor, ActorKind, AuditRecord, Outcome};
+use std::time::Duration;
+use time::format_description::well_known::Rfc3339;
+
+/// The signature header.
+pub const SIGNATURE_HEADER: &str = "shonin-signature";
+
+#[derive(Debug)]
+pub struct Alerts {
+    url: url::Url,
+    key: hmac::Key,
+    threshold: u32,
+    client: reqwest::Client,
+}
+
+/// The notification body.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SignInFailuresAlert {
+    pub event: String,
+    pub issuer: String,
+    pub user_id: String,
+    pub username: String,
+    pub consecutive_failures: u32,
+    pub source_ip: String,
+    pub time: String,
+}
+
+impl Alerts {
+    /// The alerts of `settings`, or `None` when no webhook is configured.
+    pub fn build(settings: &AlertSettings) -> anyhow::Result<Option<Self>> {
+        let (Some(url), Some(secret_file)) = (&settings.webhook_url, &settings.webhook_secret_file)
+        else {
+            return Ok(None);
+        };
+        let secret = std::fs::read(secret_file)
+            .with_context(|| format!("alerts.webhook_secret_file {}", secret_file.display()))?;
+        let secret = trim_ascii(&secret);
+        anyhow::ensure!(
+            secret.len() >= 32,
+            "alerts.webhook_secret_file {}: the secret must be at least 32 bytes",
+            secret_file.display()
+        );
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(settings.timeout_secs))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .context("alerts: HTTP client")?;
+        Ok(Some(Self {
+            url: url::Url::parse(url).context("alerts.webhook_url")?,
+            key: hmac::Key::new(hmac::HMAC_SHA256, secret),
+            threshold: settings.failed_sign_in_threshold,
+            client,
+        }))
+    }
+
+    /// `t=…,v1=…` for `body` at unix time `t`.
+    pub fn signature(&self, t: i64, body: &[u8]) -> String {
+        let mut ctx = hmac::Context::with_key(&self.key);
+        ctx.update(t.to_string().as_bytes());
+        ctx.update(b".");
+        ctx.update(body);
+        let tag = ctx.sign();
+        let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        format!("t={t},v1={hex}")
+    }
+}
+
+fn trim_ascii(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    bytes.get(start..end).unwrap_or_default()
+}
+
+/// Called after every counted sign-in failure: when this failure is the threshold-th in a row,
+/// sends the alert in the background.
+pub fn after_failure(
+    state: &AppState,
+    meta: &RequestMeta,
+    user_id: &str,
+    username: &str,
+    consecutive_failures: u32,
+) {
+    let Some(alerts) = state.alerts.as_ref() else {
+        return;
+    };
+    if consecutive_failures != alerts.threshold {
+        return;
+    }
+    let now = state.clock.now();
+    let alert = SignInFailuresAlert {
+        event: "user.sign_in_failures".into(),
+        issuer: state.config.issuer.clone(),
+        user_id: user_id.to_owned(),
+        username: username.to_owned(),
+        consecutive_failures,
+        source_ip: meta.addr.client_ip.to_string(),
+        time: now.format(&Rfc3339).unwrap_or_default(),
+    };
+    let (state, request_id, source_ip) =
+        (state.clone(), meta.request_id.clone(), meta.addr.client_ip);
+    tokio::spawn(async move {
+        let Some(alerts) = state.alerts.as_ref() else {
+            return;
+        };
+        let body = serde_json::to_vec(&alert).unwrap_or_default();
+        let t = state.clock.now().unix_timestamp();
+        let sent = alerts
+            .client
+            .post(alerts.url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(SIGNATURE_HEADER, alerts.signature(t, &body))
+            .body(body)
+            .send()
+            .await;
+        let (outcome, reason) = match sent {
+            Ok(r) if r.status().is_success() => {
+                (Outcome::Success, format!("HTTP {}", r.status().as_u16()))
+            }
+            Ok(r) => (Outcome::Failure, format!("HTTP {}", r.status().as_u16())),
+            Err(e) if e.is_timeout() => (Outcome::Failure, "timeout".to_owned()),
+            Err(_) => (Outcome::Failure, "delivery failed".to_owned()),
+        };
+        if outcome == Outcome::Failure {
+            tracing::warn!(reason = %reason, "sign-in alert webhook failed");
+        }
+        let record = AuditRecord {
+            time: state.clock.now(),
+            actor: Actor {
+                kind: ActorKind::System,
+                id: "alerts".into(),
+            },
+            action: "alert.webhook".into(),
+            target: alert.user_id.clone(),
+            outcome,
+            reason: Some(reason),
+            source_ip: Some(source_ip),
+            request_id,
+        };
+        if let Err(e) = state.audit.append(record).await {
+            tracing::error!(error = %e, "audit entry could not be written");
+        }
+    });
+}

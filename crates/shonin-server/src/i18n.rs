@@ -1,0 +1,361 @@
+//! The languages of the pages: English and Japanese. The choice is the `__Host-shonin_lang`
+//! cookie (set by the switcher on every page), else the best `Accept-Language` match (RFC 9110
+//! §12.5.4), else English.
+
+use axum::http::{HeaderMap, HeaderValue};
+
+pub const LANG_COOKIE: &str = "__Host-shonin_lang";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Ja,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::En => "en",
+            Self::Ja => "ja",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        match code {
+            "en" => Some(Self::En),
+            "ja" => Some(Self::Ja),
+            _ => None,
+        }
+    }
+
+    pub fn texts(self) -> &'static Texts {
+        match self {
+            Self::En => &EN,
+            Self::Ja => &JA,
+        }
+    }
+
+    /// The language for this request.
+    pub fn of(headers: &HeaderMap) -> Self {
+        if let Some(lang) =
+            crate::oauth::session::cookie(headers, LANG_COOKIE).and_then(Self::from_code)
+        {
+            return lang;
+        }
+        headers
+            .get(axum::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .map(Self::negotiate)
+            .unwrap_or(Self::En)
+    }
+
+    /// The supported language with the highest `q` in an `Accept-Language` value; ties go to
+    /// the earlier entry.
+    pub fn negotiate(accept: &str) -> Self {
+        let mut best: Option<(Self, u16)> = None;
+        for item in accept.split(',').take(32) {
+            let mut parts = item.split(';');
+            let tag = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+            let q = parts
+                .find_map(|p| p.trim().strip_prefix("q=").map(str::to_owned))
+                .map_or(1000, |q| parse_q(&q));
+            let primary = tag.split('-').next().unwrap_or_default();
+            let Some(lang) = Self::from_code(primary) else {
+                continue;
+            };
+            if q > 0 && best.is_none_or(|(_, bq)| q > bq) {
+                best = Some((lang, q));
+            }
+        }
+        best.map_or(Self::En, |(l, _)| l)
+    }
+
+    /// `Set-Cookie` for the switcher (a year; not a secret, but `__Host-` keeps it to us).
+    pub fn cookie(self) -> Option<HeaderValue> {
+        HeaderValue::from_str(&format!(
+            "{LANG_COOKIE}={}; Path=/; Secure; SameSite=Lax; Max-Age=31536000",
+            self.code()
+        ))
+        .ok()
+    }
+}
+
+/// `q` as thousandths (RFC 9110 §12.4.2: at most three decimals); malformed counts as 0.
+fn parse_q(q: &str) -> u16 {
+    let (int, frac) = q.split_once('.').unwrap_or((q, ""));
+    if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return 0;
+    }
+    let frac_val = format!("{frac:0<3}").parse::<u16>().unwrap_or(0);
+    match int {
+        "0" => frac_val,
+        "1" if frac_val == 0 => 1000,
+        _ => 0,
+    }
+}
+
+/// Every string the pages show.
+#[derive(Debug)]
+pub struct Texts {
+    pub language_label: &'static str,
+    pub sign_in_title: &'static str,
+    pub sign_in_asks: &'static str,
+    pub sign_in_passkey: &'static str,
+    pub sign_in_or_password: &'static str,
+    pub sign_in_step_up: &'static str,
+    pub username: &'static str,
+    pub password: &'static str,
+    pub sign_in_button: &'static str,
+    pub invalid_credentials: &'static str,
+    pub passkey_failed: &'static str,
+    pub passkey_unsupported: &'static str,
+    pub consent_title: &'static str,
+    pub consent_asks: &'static str,
+    pub consent_as: &'static str,
+    pub permissions: &'static str,
+    pub approve: &'static str,
+    pub deny: &'static str,
+    pub error_title: &'static str,
+    pub error_cannot_continue: &'static str,
+    pub error_go_back: &'static str,
+    pub reference: &'static str,
+    pub detail_payment: &'static str,
+    pub detail_account_access: &'static str,
+    pub detail_amount: &'static str,
+    pub detail_payee: &'static str,
+    pub detail_payee_account: &'static str,
+    pub detail_reference: &'static str,
+    pub detail_actions: &'static str,
+    pub detail_where: &'static str,
+    pub detail_details: &'static str,
+    pub account_title: &'static str,
+    pub account_sign_in_lead: &'static str,
+    pub signed_in_as: &'static str,
+    pub passkeys: &'static str,
+    pub no_passkeys: &'static str,
+    pub col_name: &'static str,
+    pub col_provider: &'static str,
+    pub col_created: &'static str,
+    pub col_last_used: &'static str,
+    pub col_kind: &'static str,
+    pub never: &'static str,
+    pub synced: &'static str,
+    pub device_bound: &'static str,
+    pub unknown_provider: &'static str,
+    pub rename: &'static str,
+    pub remove: &'static str,
+    pub add_passkey: &'static str,
+    pub new_passkey_name: &'static str,
+    pub default_passkey_name: &'static str,
+    pub confirm_title: &'static str,
+    pub confirm_lead: &'static str,
+    pub confirm_with_passkey: &'static str,
+    pub confirm_with_password: &'static str,
+    pub passkey_only_title: &'static str,
+    pub passkey_only_on: &'static str,
+    pub passkey_only_off: &'static str,
+    pub passkey_only_global: &'static str,
+    pub turn_on: &'static str,
+    pub turn_off: &'static str,
+    pub sign_out: &'static str,
+    pub notice_added: &'static str,
+    pub notice_renamed: &'static str,
+    pub notice_removed: &'static str,
+    pub notice_policy: &'static str,
+    pub error_reauth: &'static str,
+    pub error_not_found: &'static str,
+    pub error_name: &'static str,
+    pub error_last_passkey: &'static str,
+    pub enrol_failed: &'static str,
+    pub recovery_title: &'static str,
+    pub recovery_lead: &'static str,
+    pub recovery_unused: &'static str,
+    pub recovery_generate: &'static str,
+    pub recovery_shown_once: &'static str,
+    pub recovery_done: &'static str,
+    pub recovery_sign_in: &'static str,
+    pub recovery_code: &'static str,
+    pub recovery_invalid: &'static str,
+}
+
+pub static EN: Texts = Texts {
+    language_label: "Language",
+    sign_in_title: "Sign in",
+    sign_in_asks: "asks you to sign in.",
+    sign_in_passkey: "Sign in with a passkey",
+    sign_in_or_password: "Or sign in with your password",
+    sign_in_step_up: "This request needs a passkey. Sign in with your passkey to continue.",
+    username: "Username",
+    password: "Password",
+    sign_in_button: "Sign in",
+    invalid_credentials: "Invalid username or password.",
+    passkey_failed: "Sign-in with a passkey failed. Try again or use another method.",
+    passkey_unsupported: "This browser cannot use passkeys.",
+    consent_title: "Approve access",
+    consent_asks: "asks for access as",
+    consent_as: "",
+    permissions: "Permissions",
+    approve: "Approve",
+    deny: "Deny",
+    error_title: "Request refused",
+    error_cannot_continue: "This request cannot continue",
+    error_go_back: "Go back to the application you came from and start again.",
+    reference: "Reference",
+    detail_payment: "Payment",
+    detail_account_access: "Account access",
+    detail_amount: "Amount",
+    detail_payee: "Payee",
+    detail_payee_account: "Payee account",
+    detail_reference: "Reference",
+    detail_actions: "Actions",
+    detail_where: "Where",
+    detail_details: "Details",
+    account_title: "Your account",
+    account_sign_in_lead: "Sign in to manage your passkeys.",
+    signed_in_as: "Signed in as",
+    passkeys: "Passkeys",
+    no_passkeys: "You have no passkeys yet.",
+    col_name: "Name",
+    col_provider: "Provider",
+    col_created: "Created",
+    col_last_used: "Last used",
+    col_kind: "Kind",
+    never: "never",
+    synced: "synced",
+    device_bound: "device-bound",
+    unknown_provider: "unknown",
+    rename: "Rename",
+    remove: "Remove",
+    add_passkey: "Add a passkey",
+    new_passkey_name: "Name for the new passkey",
+    default_passkey_name: "My passkey",
+    confirm_title: "Confirm it is you",
+    confirm_lead: "Adding or removing a sign-in method needs a sign-in from the last 5 minutes.",
+    confirm_with_passkey: "Confirm with a passkey",
+    confirm_with_password: "Confirm with your password",
+    passkey_only_title: "Passkey only",
+    passkey_only_on: "Your password no longer works: only your passkeys sign you in.",
+    passkey_only_off: "Your password still works beside your passkeys.",
+    passkey_only_global: "This service accepts only passkeys for accounts that have one.",
+    turn_on: "Turn on",
+    turn_off: "Turn off",
+    sign_out: "Sign out",
+    notice_added: "The passkey was added.",
+    notice_renamed: "The passkey was renamed.",
+    notice_removed: "The passkey was removed.",
+    notice_policy: "Your sign-in policy was changed.",
+    error_reauth: "Confirm it is you first: sign in again with your strongest method.",
+    error_not_found: "That passkey does not exist.",
+    error_name: "A passkey name must be 1 to 64 characters, without control characters.",
+    error_last_passkey: "Passkey only is on: keep at least one passkey, or turn it off first.",
+    enrol_failed: "The passkey could not be added. Try again.",
+    recovery_title: "Recovery codes",
+    recovery_lead: "Use one of these if you lose your passkeys. Each code works once.",
+    recovery_unused: "Unused codes:",
+    recovery_generate: "Generate new recovery codes",
+    recovery_shown_once: "Write these codes down now: they will not be shown again. Any older codes no longer work.",
+    recovery_done: "Back to your account",
+    recovery_sign_in: "Lost your passkey? Sign in with a recovery code",
+    recovery_code: "Recovery code",
+    recovery_invalid: "Invalid username or recovery code.",
+};
+
+pub static JA: Texts = Texts {
+    language_label: "言語",
+    sign_in_title: "サインイン",
+    sign_in_asks: "がサインインを求めています。",
+    sign_in_passkey: "パスキーでサインイン",
+    sign_in_or_password: "またはパスワードでサインイン",
+    sign_in_step_up: "この要求にはパスキーが必要です。パスキーでサインインしてください。",
+    username: "ユーザー名",
+    password: "パスワード",
+    sign_in_button: "サインイン",
+    invalid_credentials: "ユーザー名またはパスワードが正しくありません。",
+    passkey_failed: "パスキーでのサインインに失敗しました。もう一度お試しいただくか、別の方法をご利用ください。",
+    passkey_unsupported: "このブラウザではパスキーを利用できません。",
+    consent_title: "アクセスの承認",
+    consent_asks: "が次のユーザーとしてのアクセスを求めています：",
+    consent_as: "",
+    permissions: "権限",
+    approve: "承認する",
+    deny: "拒否する",
+    error_title: "要求は拒否されました",
+    error_cannot_continue: "この要求を続行できません",
+    error_go_back: "元のアプリケーションに戻り、最初からやり直してください。",
+    reference: "参照番号",
+    detail_payment: "支払い",
+    detail_account_access: "口座へのアクセス",
+    detail_amount: "金額",
+    detail_payee: "受取人",
+    detail_payee_account: "受取人口座",
+    detail_reference: "摘要",
+    detail_actions: "操作",
+    detail_where: "対象",
+    detail_details: "詳細",
+    account_title: "アカウント",
+    account_sign_in_lead: "パスキーを管理するにはサインインしてください。",
+    signed_in_as: "サインイン中のユーザー",
+    passkeys: "パスキー",
+    no_passkeys: "パスキーはまだ登録されていません。",
+    col_name: "名前",
+    col_provider: "提供元",
+    col_created: "登録日時",
+    col_last_used: "最終使用日時",
+    col_kind: "種類",
+    never: "未使用",
+    synced: "同期型",
+    device_bound: "デバイス固定",
+    unknown_provider: "不明",
+    rename: "名前を変更",
+    remove: "削除",
+    add_passkey: "パスキーを追加",
+    new_passkey_name: "新しいパスキーの名前",
+    default_passkey_name: "マイパスキー",
+    confirm_title: "本人確認",
+    confirm_lead: "サインイン方法の追加や削除には、5分以内のサインインが必要です。",
+    confirm_with_passkey: "パスキーで本人確認",
+    confirm_with_password: "パスワードで本人確認",
+    passkey_only_title: "パスキーのみ",
+    passkey_only_on: "パスワードは無効です。パスキーでのみサインインできます。",
+    passkey_only_off: "パスキーに加えてパスワードも利用できます。",
+    passkey_only_global: "このサービスでは、パスキーを登録したアカウントはパスキーでのみサインインできます。",
+    turn_on: "有効にする",
+    turn_off: "無効にする",
+    sign_out: "サインアウト",
+    notice_added: "パスキーを追加しました。",
+    notice_renamed: "パスキーの名前を変更しました。",
+    notice_removed: "パスキーを削除しました。",
+    notice_policy: "サインインの設定を変更しました。",
+    error_reauth: "まず本人確認をしてください。最も強い方法でもう一度サインインしてください。",
+    error_not_found: "そのパスキーは存在しません。",
+    error_name: "パスキーの名前は1〜64文字で、制御文字を含めないでください。",
+    error_last_passkey: "パスキーのみが有効です。パスキーを1つ以上残すか、先に設定を無効にしてください。",
+    enrol_failed: "パスキーを追加できませんでした。もう一度お試しください。",
+    recovery_title: "リカバリーコード",
+    recovery_lead: "パスキーを失くしたときに使います。各コードは1回だけ使えます。",
+    recovery_unused: "未使用のコード：",
+    recovery_generate: "新しいリカバリーコードを生成",
+    recovery_shown_once: "これらのコードを今すぐ控えてください。再表示はされません。以前のコードは無効になりました。",
+    recovery_done: "アカウントに戻る",
+    recovery_sign_in: "パスキーを失くした場合：リカバリーコードでサインイン",
+    recovery_code: "リカバリーコード",
+    recovery_invalid: "ユーザー名またはリカバリーコードが正しくありません。",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_negotiation() {
+        assert_eq!(Lang::negotiate("ja-JP,ja;q=0.9,en;q=0.8"), Lang::Ja);
+        assert_eq!(Lang::negotiate("en-US,ja;q=0.5"), Lang::En);
+        assert_eq!(Lang::negotiate("fr, ja;q=0.3, en;q=0.2"), Lang::Ja);
+        assert_eq!(Lang::negotiate("ja;q=0"), Lang::En);
+        assert_eq!(Lang::negotiate("ja;q=2, en;q=0.1"), Lang::En);
+        assert_eq!(Lang::negotiate(""), Lang::En);
+        assert_eq!(parse_q("0.5"), 500);
+        assert_eq!(parse_q("1.000"), 1000);
+        assert_eq!(parse_q("0.1234"), 0);
+    }
+}

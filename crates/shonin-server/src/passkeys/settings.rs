@@ -1,0 +1,105 @@
+//! `[passkeys]` in `shonin.toml`.
+
+use crate::config::ConfigError;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasskeySettings {
+    /// The WebAuthn RP ID: the issuer's host (the default) or a registrable suffix of it.
+    pub rp_id: Option<String>,
+    /// The relying party's name that authenticators show when a passkey is created.
+    pub rp_name: String,
+    /// How long a begun enrolment or sign-in may be finished: 30 – 600 s (WebAuthn L3 §15.1).
+    pub ceremony_lifetime_secs: u64,
+    /// Allow only these authenticator models (AAGUIDs); empty: any.
+    pub allowed_aaguids: Vec<String>,
+    /// Names of authenticator models by AAGUID (community list or a decoded FIDO MDS3 payload).
+    pub aaguid_names_file: Option<PathBuf>,
+    /// A user who has a passkey can no longer sign in with a password.
+    pub passkey_only: bool,
+    /// How recent a sign-in must be to add or remove a sign-in method: 30 – 300 s.
+    pub reauthentication_window_secs: u64,
+}
+
+impl Default for PasskeySettings {
+    fn default() -> Self {
+        Self {
+            rp_id: None,
+            rp_name: "Shonin".into(),
+            ceremony_lifetime_secs: 300,
+            allowed_aaguids: Vec::new(),
+            aaguid_names_file: None,
+            passkey_only: false,
+            reauthentication_window_secs: 300,
+        }
+    }
+}
+
+impl PasskeySettings {
+    pub fn validate(&self, issuer: &url::Url) -> Result<(), ConfigError> {
+        let invalid = |key: &str, rule: String| ConfigError::Invalid {
+            key: format!("passkeys.{key}"),
+            rule,
+        };
+        let host = issuer.host_str().unwrap_or_default();
+        if let Some(rp_id) = &self.rp_id
+            && !(host == rp_id || host.ends_with(&format!(".{rp_id}")))
+        {
+            return Err(invalid(
+                "rp_id",
+                format!("must be the issuer's host ({host}) or a suffix of it after a dot"),
+            ));
+        }
+        let n = self.rp_name.chars().count();
+        if !(1..=64).contains(&n) || self.rp_name.chars().any(char::is_control) {
+            return Err(invalid(
+                "rp_name",
+                "must be 1 to 64 characters without control characters".into(),
+            ));
+        }
+        if !(30..=600).contains(&self.ceremony_lifetime_secs) {
+            return Err(invalid(
+                "ceremony_lifetime_secs",
+                format!(
+                    "must be between 30 and 600, got {}",
+                    self.ceremony_lifetime_secs
+                ),
+            ));
+        }
+        if !(30..=300).contains(&self.reauthentication_window_secs) {
+            return Err(invalid(
+                "reauthentication_window_secs",
+                format!(
+                    "must be between 30 and 300, got {}",
+                    self.reauthentication_window_secs
+                ),
+            ));
+        }
+        self.aaguids()?;
+        if let Some(f) = &self.aaguid_names_file
+            && !f.is_file()
+        {
+            return Err(invalid(
+                "aaguid_names_file",
+                format!("file {} does not exist", f.display()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The allow-list, parsed.
+    pub fn aaguids(&self) -> Result<BTreeSet<uuid::Uuid>, ConfigError> {
+        self.allowed_aaguids
+            .iter()
+            .map(|a| {
+                uuid::Uuid::parse_str(a).map_err(|_| ConfigError::Invalid {
+                    key: "passkeys.allowed_aaguids".into(),
+                    rule: format!("`{a}` is not an AAGUID (a UUID such as 08987058-cadc-4b81-b6e1-30de50dcbe96)"),
+                })
+            })
+            .collect()
+    }
+}

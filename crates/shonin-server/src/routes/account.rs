@@ -1,0 +1,545 @@
+//! The account page: a signed-in user sees their passkeys (provider, created, last used, synced
+//! or device-bound), renames or removes them, adds one, and sets their passkey-only policy.
+//! Adding or removing a sign-in method, and switching passkey-only off, need a sign-in within
+//! `passkeys.reauthentication_window_secs` with the user's strongest method
+//! ([`crate::passkeys::may_change_methods`]). Forms carry the CSRF value (double submit).
+
+use crate::i18n::Lang;
+use crate::oauth::reject::{RequestMeta, record_success};
+use crate::oauth::session::{self, Session};
+use crate::pages::{self, AccountPage, Frame, PasskeyRow, SignInPage};
+use crate::passkeys::may_change_methods;
+use crate::routes::passkeys::{audit_failure, safe_next};
+use crate::sign_in::{PasswordOutcome, password_sign_in};
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use shonin_audit::{Actor, ActorKind};
+use shonin_oauth::UserStore;
+use shonin_oauth::form::FormParams;
+use shonin_oauth::user::User;
+use shonin_passkeys::{PasskeyStore, RecoveryCodeStore, StoredPasskey, validate_name};
+use shonin_types::SecretBytes;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+const HERE: &str = "/account";
+
+fn see_other(location: &str) -> Response {
+    (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, location.to_owned())],
+    )
+        .into_response()
+}
+
+fn with_cookie(mut resp: Response, cookie: Option<HeaderValue>) -> Response {
+    if let Some(c) = cookie {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    resp
+}
+
+fn unavailable(meta: &RequestMeta) -> Response {
+    pages::error(
+        meta.lang,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The service is unavailable; try again shortly.",
+        meta.request_id.as_deref(),
+    )
+}
+
+fn when(t: OffsetDateTime) -> String {
+    t.replace_nanosecond(0)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+        .replace('T', " ")
+        .replace('Z', " UTC")
+}
+
+/// The signed-in user behind the request, if any.
+async fn current_user(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<(Session, User)>, Response> {
+    let meta_unavailable = || {
+        pages::error(
+            Lang::of(headers),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The service is unavailable; try again shortly.",
+            None,
+        )
+    };
+    let Some(session) = session::current(state, headers)
+        .await
+        .map_err(|_| meta_unavailable())?
+    else {
+        return Ok(None);
+    };
+    match state.store.get_user(&session.user_id).await {
+        Ok(Some(user)) if !user.disabled => Ok(Some((session, user))),
+        Ok(_) => Ok(None),
+        Err(_) => Err(meta_unavailable()),
+    }
+}
+
+fn sign_in_page(
+    lang: Lang,
+    status: StatusCode,
+    csrf: &str,
+    username: &str,
+    error: Option<&str>,
+) -> Response {
+    pages::render(
+        status,
+        &SignInPage {
+            f: Frame::new(lang, HERE),
+            client_name: "",
+            client_id: "",
+            request_uri: "",
+            action: "/account/sign-in",
+            next: HERE,
+            csrf,
+            username,
+            error,
+            step_up: false,
+        },
+        None,
+    )
+}
+
+/// `GET /account`
+pub async fn page(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let lang = meta.lang;
+    let t = lang.texts();
+    let (csrf, csrf_cookie) = session::csrf(&headers);
+    let (session, user) = match current_user(&state, &headers).await {
+        Ok(Some(v)) => v,
+        Ok(None) => {
+            return with_cookie(
+                sign_in_page(lang, StatusCode::OK, &csrf, "", None),
+                csrf_cookie,
+            );
+        }
+        Err(r) => return r,
+    };
+    let passkeys = match state.store.list_passkeys(&user.id).await {
+        Ok(p) => p,
+        Err(_) => return unavailable(&meta),
+    };
+    let recovery_unused = match state.store.unused_recovery_codes(&user.id).await {
+        Ok(n) => n,
+        Err(_) => return unavailable(&meta),
+    };
+    // Only fixed messages are shown: the query names one, it never supplies text.
+    let params = FormParams::parse(query.as_deref().unwrap_or_default().as_bytes()).ok();
+    let pick = |name: &str| params.as_ref().and_then(|p| p.get(name).map(str::to_owned));
+    let notice = match pick("notice").as_deref() {
+        Some("added") => Some(t.notice_added),
+        Some("renamed") => Some(t.notice_renamed),
+        Some("removed") => Some(t.notice_removed),
+        Some("policy") => Some(t.notice_policy),
+        _ => None,
+    };
+    let error = match pick("error").as_deref() {
+        Some("reauth") => Some(t.error_reauth),
+        Some("not_found") => Some(t.error_not_found),
+        Some("name") => Some(t.error_name),
+        Some("last_passkey") => Some(t.error_last_passkey),
+        Some("password") => Some(t.invalid_credentials),
+        _ => None,
+    };
+    let now = state.clock.now();
+    let fresh = may_change_methods(
+        &session,
+        !passkeys.is_empty(),
+        state.passkeys.reauthentication_window,
+        now,
+    );
+    let rows = passkeys
+        .iter()
+        .map(|p| row(&state, lang, p))
+        .collect::<Vec<_>>();
+    let page = pages::render(
+        StatusCode::OK,
+        &AccountPage {
+            f: Frame::new(lang, HERE),
+            csrf: &csrf,
+            username: user.username.as_str(),
+            passkeys: rows,
+            fresh,
+            has_password: user.password_hash.is_some(),
+            user_passkey_only: user.passkey_only,
+            global_passkey_only: state.passkeys.passkey_only,
+            notice,
+            error,
+            recovery_unused,
+        },
+        None,
+    );
+    with_cookie(page, csrf_cookie)
+}
+
+fn row(state: &AppState, lang: Lang, p: &StoredPasskey) -> PasskeyRow {
+    let t = lang.texts();
+    PasskeyRow {
+        id: p.credential_id.clone(),
+        name: p.name.clone(),
+        provider: state
+            .passkeys
+            .names
+            .name(&p.aaguid)
+            .map_or_else(|| t.unknown_provider.to_owned(), str::to_owned),
+        created: when(p.created_at),
+        last_used: p.last_used_at.map_or_else(|| t.never.to_owned(), when),
+        kind: if p.backup_eligible {
+            t.synced
+        } else {
+            t.device_bound
+        },
+    }
+}
+
+/// A form post from the account page: parsed, CSRF-checked, with the signed-in user.
+async fn account_form(
+    state: &AppState,
+    meta: &RequestMeta,
+    headers: &HeaderMap,
+    body: &[u8],
+    action: &str,
+) -> Result<(FormParams, Session, User), Response> {
+    let params = match crate::routes::oauth::form_body(headers, body) {
+        Ok(p) => p,
+        Err(_) => {
+            audit_failure(state, meta, action, None, "malformed form").await;
+            return Err(pages::error(
+                meta.lang,
+                StatusCode::BAD_REQUEST,
+                "The form is malformed.",
+                meta.request_id.as_deref(),
+            ));
+        }
+    };
+    if !session::csrf_ok(headers, params.get("csrf")) {
+        audit_failure(state, meta, action, None, "csrf").await;
+        return Err(pages::error(
+            meta.lang,
+            StatusCode::FORBIDDEN,
+            "The form has expired or did not come from this site. Go back and try again.",
+            meta.request_id.as_deref(),
+        ));
+    }
+    match current_user(state, headers).await? {
+        Some((s, u)) => Ok((params, s, u)),
+        None => {
+            audit_failure(state, meta, action, None, "not signed in").await;
+            Err(see_other(HERE))
+        }
+    }
+}
+
+fn user_actor(id: &str) -> Actor {
+    Actor {
+        kind: ActorKind::User,
+        id: id.to_owned(),
+    }
+}
+
+/// `POST /account/sign-in`: password sign-in from the account page.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = match crate::routes::oauth::form_body(&headers, &body) {
+        Ok(p) => p,
+        Err(_) => {
+            audit_failure(&state, &meta, "user.sign_in", None, "malformed form").await;
+            return pages::error(
+                meta.lang,
+                StatusCode::BAD_REQUEST,
+                "The form is malformed.",
+                meta.request_id.as_deref(),
+            );
+        }
+    };
+    let (csrf, cookie) = session::csrf(&headers);
+    if !session::csrf_ok(&headers, params.get("csrf")) {
+        audit_failure(&state, &meta, "user.sign_in", None, "csrf").await;
+        return with_cookie(
+            sign_in_page(
+                meta.lang,
+                StatusCode::FORBIDDEN,
+                &csrf,
+                "",
+                Some(meta.lang.texts().error_reauth),
+            ),
+            cookie,
+        );
+    }
+    let username = params
+        .get_bounded("username", 256)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let password = SecretBytes::new(
+        params
+            .get_bounded("password", 1024)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+            .as_bytes()
+            .to_vec(),
+    );
+    match password_sign_in(&state, &meta, username, &password).await {
+        PasswordOutcome::SignedIn(s) => match session::start(&state, &s, state.clock.now()).await {
+            Ok(c) => with_cookie(see_other(HERE), Some(c)),
+            Err(_) => unavailable(&meta),
+        },
+        PasswordOutcome::Refused => with_cookie(
+            sign_in_page(
+                meta.lang,
+                StatusCode::UNAUTHORIZED,
+                &csrf,
+                username,
+                Some(meta.lang.texts().invalid_credentials),
+            ),
+            cookie,
+        ),
+        PasswordOutcome::Unavailable => unavailable(&meta),
+    }
+}
+
+/// `POST /account/reauthenticate`: the signed-in user confirms with their password (offered
+/// only to users without a passkey; with one, the passkey sign-in is the confirmation).
+pub async fn reauthenticate(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (params, session, _) =
+        match account_form(&state, &meta, &headers, &body, "user.sign_in").await {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
+    let password = SecretBytes::new(
+        params
+            .get_bounded("password", 1024)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+            .as_bytes()
+            .to_vec(),
+    );
+    match password_sign_in(&state, &meta, &session.username, &password).await {
+        PasswordOutcome::SignedIn(s) => match session::start(&state, &s, state.clock.now()).await {
+            Ok(c) => with_cookie(see_other(HERE), Some(c)),
+            Err(_) => unavailable(&meta),
+        },
+        PasswordOutcome::Refused => see_other("/account?error=password"),
+        PasswordOutcome::Unavailable => unavailable(&meta),
+    }
+}
+
+/// `POST /account/passkeys/rename`
+pub async fn rename(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    const ACTION: &str = "passkey.rename";
+    let (params, _, user) = match account_form(&state, &meta, &headers, &body, ACTION).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let id = params.get("credential_id").unwrap_or_default();
+    let Ok(name) = validate_name(params.get("name").unwrap_or_default()) else {
+        audit_failure(&state, &meta, ACTION, Some(&user.id), "invalid_name").await;
+        return see_other("/account?error=name");
+    };
+    match state.store.rename_passkey(&user.id, id, &name).await {
+        Ok(true) => {
+            let target = format!("passkey {id}");
+            match record_success(&state, &meta, ACTION, user_actor(&user.id), &target).await {
+                Ok(()) => see_other("/account?notice=renamed"),
+                Err(_) => unavailable(&meta),
+            }
+        }
+        Ok(false) => {
+            audit_failure(&state, &meta, ACTION, Some(&user.id), "no such passkey").await;
+            see_other("/account?error=not_found")
+        }
+        Err(_) => unavailable(&meta),
+    }
+}
+
+/// `POST /account/passkeys/remove`
+pub async fn remove(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    const ACTION: &str = "passkey.remove";
+    let (params, session, user) = match account_form(&state, &meta, &headers, &body, ACTION).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let id = params.get("credential_id").unwrap_or_default();
+    let passkeys = match state.store.list_passkeys(&user.id).await {
+        Ok(p) => p,
+        Err(_) => return unavailable(&meta),
+    };
+    let now = state.clock.now();
+    let window = state.passkeys.reauthentication_window;
+    if !may_change_methods(&session, !passkeys.is_empty(), window, now) {
+        audit_failure(
+            &state,
+            &meta,
+            ACTION,
+            Some(&user.id),
+            "reauthentication required",
+        )
+        .await;
+        return see_other("/account?error=reauth");
+    }
+    if !passkeys.iter().any(|p| p.credential_id == id) {
+        audit_failure(&state, &meta, ACTION, Some(&user.id), "no such passkey").await;
+        return see_other("/account?error=not_found");
+    }
+    // Removing the last passkey would silently bring the password back under a passkey-only
+    // policy: the user must switch the policy off first (which needs a fresh sign-in too).
+    let policy_on = state.passkeys.passkey_only || user.passkey_only;
+    if passkeys.len() == 1 && policy_on && user.password_hash.is_some() {
+        audit_failure(
+            &state,
+            &meta,
+            ACTION,
+            Some(&user.id),
+            "last passkey under passkey-only",
+        )
+        .await;
+        return see_other("/account?error=last_passkey");
+    }
+    match state.store.remove_passkey(&user.id, id).await {
+        Ok(true) => {
+            let target = format!("passkey {id}");
+            match record_success(&state, &meta, ACTION, user_actor(&user.id), &target).await {
+                Ok(()) => see_other("/account?notice=removed"),
+                Err(_) => unavailable(&meta),
+            }
+        }
+        Ok(false) => see_other("/account?error=not_found"),
+        Err(_) => unavailable(&meta),
+    }
+}
+
+/// `POST /account/passkey-only`: the user's own policy. Turning it on needs a passkey;
+/// turning it off brings the password back, so it needs a fresh passkey sign-in.
+pub async fn passkey_only(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    const ACTION: &str = "user.passkey_only";
+    let (params, session, user) = match account_form(&state, &meta, &headers, &body, ACTION).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let on = match params.get("on") {
+        Some("true") => true,
+        Some("false") => false,
+        _ => {
+            audit_failure(&state, &meta, ACTION, Some(&user.id), "no decision").await;
+            return see_other(HERE);
+        }
+    };
+    let has_passkey = match state.store.list_passkeys(&user.id).await {
+        Ok(p) => !p.is_empty(),
+        Err(_) => return unavailable(&meta),
+    };
+    let window = state.passkeys.reauthentication_window;
+    if on && !has_passkey {
+        audit_failure(&state, &meta, ACTION, Some(&user.id), "no passkey").await;
+        return see_other(HERE);
+    }
+    if !on && !may_change_methods(&session, has_passkey, window, state.clock.now()) {
+        audit_failure(
+            &state,
+            &meta,
+            ACTION,
+            Some(&user.id),
+            "reauthentication required",
+        )
+        .await;
+        return see_other("/account?error=reauth");
+    }
+    match state.store.set_passkey_only(&user.id, on).await {
+        Ok(true) => {
+            let target = if on { "on" } else { "off" };
+            match record_success(&state, &meta, ACTION, user_actor(&user.id), target).await {
+                Ok(()) => see_other("/account?notice=policy"),
+                Err(_) => unavailable(&meta),
+            }
+        }
+        Ok(false) => see_other(HERE),
+        Err(_) => unavailable(&meta),
+    }
+}
+
+/// `POST /account/sign-out`
+pub async fn sign_out(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (_, _, user) = match account_form(&state, &meta, &headers, &body, "user.sign_out").await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match session::end(&state, &headers).await {
+        Ok(cookie) => {
+            if record_success(
+                &state,
+                &meta,
+                "user.sign_out",
+                user_actor(&user.id),
+                "session",
+            )
+            .await
+            .is_err()
+            {
+                return unavailable(&meta);
+            }
+            with_cookie(see_other(HERE), Some(cookie))
+        }
+        Err(_) => unavailable(&meta),
+    }
+}
+
+/// `POST /language`: the switcher on every page. Returns to the page it came from (only our
+/// own pages: see [`safe_next`]).
+pub async fn language(headers: HeaderMap, body: Bytes) -> Response {
+    let params = crate::routes::oauth::form_body(&headers, &body).ok();
+    let get = |n: &str| params.as_ref().and_then(|p| p.get(n).map(str::to_owned));
+    let lang = get("lang").as_deref().and_then(Lang::from_code);
+    let next = safe_next(get("next").as_deref());
+    let mut resp = see_other(&next);
+    if let Some(cookie) = lang.and_then(Lang::cookie) {
+        resp.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    resp
+}

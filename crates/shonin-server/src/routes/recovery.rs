@@ -1,0 +1,253 @@
+//! Recovery codes on the account page: generating a set (a new sign-in method, so it needs the
+//! same fresh sign-in as adding a passkey) and signing in with one. Wrong codes count towards the
+//! account's sign-in lockout (PCI DSS 8.3.4), so codes cannot be guessed online; every attempt
+//! is audit-logged; unknown, disabled and locked accounts get the same answer as a wrong code.
+
+use crate::i18n::Lang;
+use crate::oauth::reject::{RequestMeta, record_success};
+use crate::oauth::session::{self, Session};
+use crate::pages::{self, Frame, RecoveryCodesPage, SignInPage};
+use crate::routes::passkeys::{audit_failure, user_for_change};
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use shonin_audit::{Actor, ActorKind};
+use shonin_oauth::UserStore;
+use shonin_oauth::user::Username;
+use shonin_passkeys::{RecoveryCodeStore, generate_recovery_codes, hash_code};
+
+fn unavailable(meta: &RequestMeta) -> Response {
+    pages::error(
+        meta.lang,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The service is unavailable; try again shortly.",
+        meta.request_id.as_deref(),
+    )
+}
+
+fn malformed(meta: &RequestMeta, status: StatusCode, message: &str) -> Response {
+    pages::error(meta.lang, status, message, meta.request_id.as_deref())
+}
+
+/// `POST /account/recovery-codes`: a new set, shown once; the old set stops working.
+pub async fn generate(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    const ACTION: &str = "recovery_codes.generate";
+    let params = match crate::routes::oauth::form_body(&headers, &body) {
+        Ok(p) => p,
+        Err(_) => {
+            audit_failure(&state, &meta, ACTION, None, "malformed form").await;
+            return malformed(&meta, StatusCode::BAD_REQUEST, "The form is malformed.");
+        }
+    };
+    if !session::csrf_ok(&headers, params.get("csrf")) {
+        audit_failure(&state, &meta, ACTION, None, "csrf").await;
+        return malformed(
+            &meta,
+            StatusCode::FORBIDDEN,
+            "The form has expired or did not come from this site. Go back and try again.",
+        );
+    }
+    let (_, user, _) = match user_for_change(&state, &meta, &headers, ACTION).await {
+        Ok(v) => v,
+        Err(_) => return see_other("/account?error=reauth"),
+    };
+    let (codes, hashes) = match generate_recovery_codes() {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(error = %e, "recovery codes");
+            return unavailable(&meta);
+        }
+    };
+    let now = state.clock.now();
+    if state
+        .store
+        .replace_recovery_codes(&user.id, &hashes, now)
+        .await
+        .is_err()
+    {
+        return unavailable(&meta);
+    }
+    let actor = Actor {
+        kind: ActorKind::User,
+        id: user.id.clone(),
+    };
+    if record_success(&state, &meta, ACTION, actor, "10 codes")
+        .await
+        .is_err()
+    {
+        return unavailable(&meta);
+    }
+    pages::render(
+        StatusCode::OK,
+        &RecoveryCodesPage {
+            f: Frame::new(meta.lang, "/account"),
+            codes: &codes,
+        },
+        None,
+    )
+}
+
+fn see_other(location: &str) -> Response {
+    (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, location.to_owned())],
+    )
+        .into_response()
+}
+
+fn sign_in_page(
+    lang: Lang,
+    status: StatusCode,
+    csrf: &str,
+    cookie: Option<HeaderValue>,
+) -> Response {
+    let mut resp = pages::render(
+        status,
+        &SignInPage {
+            f: Frame::new(lang, "/account"),
+            client_name: "",
+            client_id: "",
+            request_uri: "",
+            action: "/account/sign-in",
+            next: "/account",
+            csrf,
+            username: "",
+            error: Some(lang.texts().recovery_invalid),
+            step_up: false,
+        },
+        None,
+    );
+    if let Some(c) = cookie {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    resp
+}
+
+/// `POST /account/recovery-sign-in`: username and one recovery code.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    const ACTION: &str = "user.sign_in";
+    let params = match crate::routes::oauth::form_body(&headers, &body) {
+        Ok(p) => p,
+        Err(_) => {
+            audit_failure(&state, &meta, ACTION, None, "recovery: malformed form").await;
+            return malformed(&meta, StatusCode::BAD_REQUEST, "The form is malformed.");
+        }
+    };
+    let (csrf, cookie) = session::csrf(&headers);
+    let refuse = || sign_in_page(meta.lang, StatusCode::UNAUTHORIZED, &csrf, cookie.clone());
+    if !session::csrf_ok(&headers, params.get("csrf")) {
+        audit_failure(&state, &meta, ACTION, None, "recovery: csrf").await;
+        return refuse();
+    }
+    let now = state.clock.now();
+    let username = params
+        .get_bounded("username", 256)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let code = params
+        .get_bounded("code", 64)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let user = match Username::new(username) {
+        Ok(name) => match state.store.get_user_by_username(&name).await {
+            Ok(u) => u,
+            Err(_) => return unavailable(&meta),
+        },
+        Err(_) => None,
+    };
+    let Some(user) = user else {
+        audit_failure(&state, &meta, ACTION, None, "recovery: unknown_user").await;
+        return refuse();
+    };
+    if user.disabled || user.is_locked(now) {
+        let why = if user.disabled {
+            "recovery: disabled"
+        } else {
+            "recovery: locked"
+        };
+        audit_failure(&state, &meta, ACTION, Some(&user.id), why).await;
+        return refuse();
+    }
+    let used = match hash_code(code) {
+        Some(hash) => match state.store.use_recovery_code(&user.id, &hash, now).await {
+            Ok(used) => used,
+            Err(_) => return unavailable(&meta),
+        },
+        None => false,
+    };
+    if !used {
+        let policy = state.oauth.sign_in.lockout();
+        match state
+            .store
+            .record_failed_sign_in(&user.id, now, policy.max_failures(), policy.lock_for())
+            .await
+        {
+            Ok(Some(f)) => crate::alerts::after_failure(
+                &state,
+                &meta,
+                &user.id,
+                user.username.as_str(),
+                f.count,
+            ),
+            Ok(None) => {}
+            Err(_) => return unavailable(&meta),
+        }
+        audit_failure(
+            &state,
+            &meta,
+            ACTION,
+            Some(&user.id),
+            "recovery: wrong_or_used_code",
+        )
+        .await;
+        return refuse();
+    }
+    if state
+        .store
+        .reset_failed_sign_ins(&user.id, now)
+        .await
+        .is_err()
+    {
+        return unavailable(&meta);
+    }
+    let actor = Actor {
+        kind: ActorKind::User,
+        id: user.id.clone(),
+    };
+    if record_success(&state, &meta, ACTION, actor, "recovery code")
+        .await
+        .is_err()
+    {
+        return unavailable(&meta);
+    }
+    let s = Session {
+        user_id: user.id.clone(),
+        username: user.username.as_str().to_owned(),
+        auth_time: now.unix_timestamp(),
+        // RFC 8176 §2 "otp": a one-time code.
+        amr: vec!["otp".to_owned()],
+        acr: None,
+    };
+    match session::start(&state, &s, now).await {
+        Ok(c) => {
+            let mut resp = see_other("/account");
+            resp.headers_mut().append(header::SET_COOKIE, c);
+            resp
+        }
+        Err(_) => unavailable(&meta),
+    }
+}

@@ -1,0 +1,84 @@
+//! Password sign-in for the pages (`/authorize` and the account page), with the passkey-only
+//! policies on top of the lockout and no-enumeration rules of `shonin_oauth::PasswordSignIn`.
+
+use crate::oauth::reject::{RequestMeta, record_success};
+use crate::oauth::session::Session;
+use crate::routes::passkeys::audit_failure;
+use crate::state::AppState;
+use shonin_audit::{Actor, ActorKind};
+use shonin_oauth::{SignInError, SignInFailure};
+use shonin_passkeys::PasskeyStore;
+use shonin_types::SecretBytes;
+
+/// The outcome of a password sign-in; refusals are already audit-logged.
+#[derive(Debug)]
+pub enum PasswordOutcome {
+    SignedIn(Session),
+    /// Wrong username or password, locked, disabled, or the password is switched off by a
+    /// passkey-only policy: one answer for all.
+    Refused,
+    /// Storage or the audit log failed.
+    Unavailable,
+}
+
+pub async fn password_sign_in(
+    state: &AppState,
+    meta: &RequestMeta,
+    username: &str,
+    password: &SecretBytes,
+) -> PasswordOutcome {
+    const ACTION: &str = "user.sign_in";
+    let now = state.clock.now();
+    let user = match state.oauth.sign_in.sign_in(username, password, now).await {
+        Ok(user) => user,
+        Err(SignInError::InvalidCredentials(failure)) => {
+            audit_failure(state, meta, ACTION, failure.user_id(), failure.as_str()).await;
+            if let SignInFailure::WrongPassword {
+                user_id, failures, ..
+            } = &failure
+            {
+                crate::alerts::after_failure(state, meta, user_id, username, *failures);
+            }
+            return PasswordOutcome::Refused;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "sign-in failed");
+            return PasswordOutcome::Unavailable;
+        }
+    };
+    let has_passkey = match state.store.list_passkeys(&user.id).await {
+        Ok(list) => !list.is_empty(),
+        Err(_) => return PasswordOutcome::Unavailable,
+    };
+    if state
+        .passkeys
+        .password_disabled(user.passkey_only, has_passkey)
+    {
+        audit_failure(
+            state,
+            meta,
+            ACTION,
+            Some(&user.id),
+            "password_disabled_passkey_only",
+        )
+        .await;
+        return PasswordOutcome::Refused;
+    }
+    let actor = Actor {
+        kind: ActorKind::User,
+        id: user.id.clone(),
+    };
+    if record_success(state, meta, ACTION, actor, user.username.as_str())
+        .await
+        .is_err()
+    {
+        return PasswordOutcome::Unavailable;
+    }
+    PasswordOutcome::SignedIn(Session {
+        user_id: user.id,
+        username: user.username.as_str().to_owned(),
+        auth_time: now.unix_timestamp(),
+        amr: vec!["pwd".to_owned()],
+        acr: None,
+    })
+}
