@@ -101,6 +101,14 @@ impl UserStore for MemoryUsers {
         Ok(users.get_mut(id).map(|u| u.passkey_only = on).is_some())
     }
 
+    async fn set_password_hash(&self, id: &str, hash: &PasswordHash) -> Result<bool, StorageError> {
+        let mut users = self.users.lock().unwrap();
+        Ok(users
+            .get_mut(id)
+            .map(|u| u.password_hash = Some(hash.clone()))
+            .is_some())
+    }
+
     async fn record_failed_sign_in(
         &self,
         id: &str,
@@ -165,6 +173,9 @@ impl UserStore for DownUsers {
         Err(down())
     }
     async fn set_passkey_only(&self, _: &str, _: bool) -> Result<bool, StorageError> {
+        Err(down())
+    }
+    async fn set_password_hash(&self, _: &str, _: &PasswordHash) -> Result<bool, StorageError> {
         Err(down())
     }
     async fn record_failed_sign_in(
@@ -491,6 +502,13 @@ async fn a_correct_password_racing_the_locking_failure_does_not_unlock() {
         }
         async fn set_passkey_only(&self, id: &str, on: bool) -> Result<bool, StorageError> {
             self.inner.set_passkey_only(id, on).await
+        }
+        async fn set_password_hash(
+            &self,
+            id: &str,
+            hash: &PasswordHash,
+        ) -> Result<bool, StorageError> {
+            self.inner.set_password_hash(id, hash).await
         }
         async fn record_failed_sign_in(
             &self,

@@ -176,6 +176,13 @@ pub struct Texts {
     pub recovery_sign_in: &'static str,
     pub recovery_code: &'static str,
     pub recovery_invalid: &'static str,
+    pub password_title: &'static str,
+    pub new_password: &'static str,
+    pub confirm_password: &'static str,
+    pub change_password: &'static str,
+    pub notice_password: &'static str,
+    pub error_password_mismatch: &'static str,
+    pub error_password_rule: &'static str,
 }
 
 pub static EN: Texts = Texts {
@@ -258,6 +265,13 @@ pub static EN: Texts = Texts {
     recovery_sign_in: "Lost your passkey? Sign in with a recovery code",
     recovery_code: "Recovery code",
     recovery_invalid: "Invalid username or recovery code.",
+    password_title: "Password",
+    new_password: "New password (12 to 256 characters)",
+    confirm_password: "New password again",
+    change_password: "Change password",
+    notice_password: "Your password was changed.",
+    error_password_mismatch: "The two new passwords differ.",
+    error_password_rule: "A password must be 12 to 256 characters.",
 };
 
 pub static JA: Texts = Texts {
@@ -340,6 +354,13 @@ pub static JA: Texts = Texts {
     recovery_sign_in: "パスキーを失くした場合：リカバリーコードでサインイン",
     recovery_code: "リカバリーコード",
     recovery_invalid: "ユーザー名またはリカバリーコードが正しくありません。",
+    password_title: "パスワード",
+    new_password: "新しいパスワード（12〜256文字）",
+    confirm_password: "新しいパスワード（確認）",
+    change_password: "パスワードを変更",
+    notice_password: "パスワードを変更しました。",
+    error_password_mismatch: "新しいパスワードが一致しません。",
+    error_password_rule: "パスワードは12〜256文字にしてください。",
 };
 
 #[cfg(test)]

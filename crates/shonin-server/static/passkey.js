@@ -47,10 +47,14 @@
     };
     if (conditional) request.mediation = "conditional";
     const credential = await navigator.credentials.get(request);
+    // With a username typed (and the button pressed), the passkey must be that account's.
+    const typed = document.getElementById("username");
+    const username = !conditional && typed && typed.value.trim() ? typed.value.trim() : undefined;
     const done = await post("/passkeys/sign-in", {
       ceremony: challenge.ceremony,
       credential: credential.toJSON(),
       next,
+      username,
     });
     window.location.assign(done.location);
   };

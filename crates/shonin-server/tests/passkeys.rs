@@ -911,3 +911,127 @@ async fn failed_sign_ins_reaching_the_threshold_send_one_signed_alert() {
     }
     assert!(delivered, "alert.webhook success audited");
 }
+
+#[tokio::test]
+async fn a_typed_username_must_own_the_passkey() {
+    let app = TestApp::new().await;
+    let (_, mut alices) = enrolled(&app, "alice").await;
+    add_user(&app, "bob").await;
+    for (typed, ok) in [("Alice", true), ("bob", false), ("nobody", false)] {
+        let b = browser(&app).await;
+        let ch = body_json(call(&app, &b, "/passkeys/sign-in/options", &json!({})).await).await;
+        let cred = alices.authenticate(&ch["options"], ISSUER).unwrap();
+        let resp = call(
+            &app,
+            &b,
+            "/passkeys/sign-in",
+            &json!({"ceremony": ch["ceremony"], "credential": cred, "username": typed}),
+        )
+        .await;
+        let want = if ok {
+            StatusCode::OK
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
+        assert_eq!(resp.status(), want, "typed {typed}");
+    }
+    let reasons = failures(&app, "user.sign_in").await;
+    assert_eq!(
+        reasons
+            .iter()
+            .filter(|r| r.contains("another username than the one typed"))
+            .count(),
+        2,
+        "{reasons:?}"
+    );
+}
+
+#[tokio::test]
+async fn changing_the_password_needs_a_fresh_sign_in_and_follows_the_rules() {
+    let app = TestApp::new().await;
+    add_user(&app, "carol").await;
+    let mut b = browser(&app).await;
+    assert_eq!(
+        password_sign_in(&app, &mut b, "carol").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let change = |b: &Browser, new: &str, confirm: &str| {
+        vec![
+            ("csrf".to_owned(), b.csrf.clone()),
+            ("new_password".to_owned(), new.to_owned()),
+            ("confirm_password".to_owned(), confirm.to_owned()),
+        ]
+    };
+    let new = "a much better passphrase";
+    let resp = send_form(
+        &app,
+        "/account/password",
+        &change(&b, new, "something else entirely"),
+        &[("cookie", b.cookies())],
+    )
+    .await;
+    assert_eq!(location(&resp), "/account?error=password_mismatch");
+    let resp = send_form(
+        &app,
+        "/account/password",
+        &change(&b, "short", "short"),
+        &[("cookie", b.cookies())],
+    )
+    .await;
+    assert_eq!(location(&resp), "/account?error=password_rule");
+    let resp = send_form(
+        &app,
+        "/account/password",
+        &change(&b, new, new),
+        &[("cookie", b.cookies())],
+    )
+    .await;
+    assert_eq!(location(&resp), "/account?notice=password");
+    // The old password no longer works; the new one does.
+    let mut other = browser(&app).await;
+    assert_eq!(
+        password_sign_in(&app, &mut other, "carol").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let pairs = vec![
+        ("csrf".to_owned(), other.csrf.clone()),
+        ("username".to_owned(), "carol".to_owned()),
+        ("password".to_owned(), new.to_owned()),
+    ];
+    let resp = send_form(
+        &app,
+        "/account/sign-in",
+        &pairs,
+        &[("cookie", other.cookies())],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    // A user with a passkey, signed in with the password: refused, the password unchanged.
+    let (_, _) = enrolled(&app, "dave").await;
+    let mut d = browser(&app).await;
+    assert_eq!(
+        password_sign_in(&app, &mut d, "dave").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let resp = send_form(
+        &app,
+        "/account/password",
+        &change(&d, new, new),
+        &[("cookie", d.cookies())],
+    )
+    .await;
+    assert_eq!(location(&resp), "/account?error=reauth");
+    let mut again = browser(&app).await;
+    assert_eq!(
+        password_sign_in(&app, &mut again, "dave").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let audited = failures(&app, "user.password_change").await;
+    for want in [
+        "confirmation differs",
+        "password rule",
+        "reauthentication required",
+    ] {
+        assert!(audited.iter().any(|r| r == want), "{want} in {audited:?}");
+    }
+}

@@ -116,6 +116,16 @@ where
         Ok(DB::rows_affected(&result) == 1)
     }
 
+    async fn set_password_hash(&self, id: &str, hash: &PasswordHash) -> Result<bool, StorageError> {
+        let result = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(hash.as_str())
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(sqlx_err("user password"))?;
+        Ok(DB::rows_affected(&result) == 1)
+    }
+
     async fn record_failed_sign_in(
         &self,
         id: &str,
@@ -264,6 +274,10 @@ impl UserStore for Store {
 
     async fn set_passkey_only(&self, id: &str, on: bool) -> Result<bool, StorageError> {
         dispatch!(self, s => s.sql.set_passkey_only(id, on).await)
+    }
+
+    async fn set_password_hash(&self, id: &str, hash: &PasswordHash) -> Result<bool, StorageError> {
+        dispatch!(self, s => s.sql.set_password_hash(id, hash).await)
     }
 
     async fn record_failed_sign_in(

@@ -191,6 +191,9 @@ pub trait UserStore: Send + Sync + fmt::Debug {
     /// Sets the user's own passkey-only policy; `false` if no such user.
     async fn set_passkey_only(&self, id: &str, on: bool) -> Result<bool, StorageError>;
 
+    /// Replaces the user's password hash; `false` if no such user.
+    async fn set_password_hash(&self, id: &str, hash: &PasswordHash) -> Result<bool, StorageError>;
+
     /// Counts one failed sign-in, atomically (one statement), so concurrent failures on any
     /// number of nodes are all counted:
     /// - if a lock has expired at `now`, the count restarts at 1 and the lock is cleared;

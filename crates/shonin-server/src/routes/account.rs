@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use shonin_audit::{Actor, ActorKind};
 use shonin_oauth::UserStore;
 use shonin_oauth::form::FormParams;
-use shonin_oauth::user::User;
+use shonin_oauth::user::{Argon2Params, Password, User, hash_password};
 use shonin_passkeys::{PasskeyStore, RecoveryCodeStore, StoredPasskey, validate_name};
 use shonin_types::SecretBytes;
 use time::OffsetDateTime;
@@ -147,6 +147,7 @@ pub async fn page(
         Some("renamed") => Some(t.notice_renamed),
         Some("removed") => Some(t.notice_removed),
         Some("policy") => Some(t.notice_policy),
+        Some("password") => Some(t.notice_password),
         _ => None,
     };
     let error = match pick("error").as_deref() {
@@ -155,6 +156,8 @@ pub async fn page(
         Some("name") => Some(t.error_name),
         Some("last_passkey") => Some(t.error_last_passkey),
         Some("password") => Some(t.invalid_credentials),
+        Some("password_mismatch") => Some(t.error_password_mismatch),
+        Some("password_rule") => Some(t.error_password_rule),
         _ => None,
     };
     let now = state.clock.now();
@@ -542,4 +545,66 @@ pub async fn language(headers: HeaderMap, body: Bytes) -> Response {
         resp.headers_mut().append(header::SET_COOKIE, cookie);
     }
     resp
+}
+
+/// `POST /account/password`: sets a new password (NIST SP 800-63B §3.1.1.2 length rules). A change
+/// of authentication method, so it needs the same fresh sign-in with the strongest method as
+/// adding a passkey.
+pub async fn change_password(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    const ACTION: &str = "user.password_change";
+    let (params, _, _) = match account_form(&state, &meta, &headers, &body, ACTION).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let user = match crate::routes::passkeys::user_for_change(&state, &meta, &headers, ACTION).await
+    {
+        Ok((_, user, _)) => user,
+        Err(_) => return see_other("/account?error=reauth"),
+    };
+    let new = params
+        .get_bounded("new_password", 1024)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let confirm = params
+        .get_bounded("confirm_password", 1024)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    if !shonin_types::constant_time_eq(new.as_bytes(), confirm.as_bytes()) {
+        audit_failure(
+            &state,
+            &meta,
+            ACTION,
+            Some(&user.id),
+            "confirmation differs",
+        )
+        .await;
+        return see_other("/account?error=password_mismatch");
+    }
+    let Ok(password) = Password::new(new.to_owned()) else {
+        audit_failure(&state, &meta, ACTION, Some(&user.id), "password rule").await;
+        return see_other("/account?error=password_rule");
+    };
+    let hashed =
+        tokio::task::spawn_blocking(move || hash_password(&password, &Argon2Params::OWASP)).await;
+    let Ok(Ok(hash)) = hashed else {
+        tracing::error!("password hashing failed");
+        return unavailable(&meta);
+    };
+    match state.store.set_password_hash(&user.id, &hash).await {
+        Ok(true) => {
+            match record_success(&state, &meta, ACTION, user_actor(&user.id), "password").await {
+                Ok(()) => see_other("/account?notice=password"),
+                Err(_) => unavailable(&meta),
+            }
+        }
+        Ok(false) => see_other(HERE),
+        Err(_) => unavailable(&meta),
+    }
 }

@@ -62,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route("/account/recovery-codes", post(recovery::generate))
         .route("/account/recovery-sign-in", post(recovery::sign_in))
         .route("/language", post(account::language))
+        .route("/openapi.json", get(openapi))
         .route("/static/shonin.css", get(stylesheet))
         .route("/static/passkey.js", get(script))
         .route("/favicon.ico", get(no_icon))
@@ -73,6 +74,17 @@ pub fn router(state: AppState) -> Router {
             crate::oauth::mtls::certificate_source,
         ));
     layers::apply(routes, state)
+}
+
+/// The OpenAPI 3.1 description of every route above; `tests/openapi.rs` keeps the two in step.
+async fn openapi() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/openapi.json"),
+    )
 }
 
 async fn script() -> impl IntoResponse {

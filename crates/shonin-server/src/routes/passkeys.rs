@@ -34,6 +34,10 @@ struct FinishSignIn {
     credential: serde_json::Value,
     #[serde(default)]
     next: Option<String>,
+    /// Sign-in "with a username": the name the person typed before choosing a passkey. The
+    /// options never name credentials (no enumeration); the passkey must then belong to it.
+    #[serde(default)]
+    username: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -241,6 +245,24 @@ pub async fn sign_in(
         }
         Err(_) => return unavailable(),
     };
+    let typed = input
+        .username
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty());
+    if let Some(typed) = typed
+        && shonin_oauth::user::Username::new(typed).ok().as_ref() != Some(&user.username)
+    {
+        audit_failure(
+            &state,
+            &meta,
+            ACTION,
+            Some(&user.id),
+            "passkey: belongs to another username than the one typed",
+        )
+        .await;
+        return refused();
+    }
     let s = passkey_session(&user.id, user.username.as_str(), &signed.passkey, now);
     if record_success(
         &state,
