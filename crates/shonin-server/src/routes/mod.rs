@@ -59,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .route("/account/passkeys/rename", post(account::rename))
         .route("/account/passkeys/remove", post(account::remove))
         .route("/account/passkey-only", post(account::passkey_only))
+        .route("/account/password", post(account::change_password))
         .route("/account/recovery-codes", post(recovery::generate))
         .route("/account/recovery-sign-in", post(recovery::sign_in))
         .route("/language", post(account::language))
