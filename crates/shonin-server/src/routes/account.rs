@@ -279,12 +279,11 @@ pub async fn sign_in(
     if !session::csrf_ok(&headers, params.get("csrf")) {
         audit_failure(&state, &meta, "user.sign_in", None, "csrf").await;
         return with_cookie(
-            sign_in_page(
+            pages::error(
                 meta.lang,
                 StatusCode::FORBIDDEN,
-                &csrf,
-                "",
-                Some(meta.lang.texts().error_reauth),
+                "The form has expired or did not come from this site. Go back and try again.",
+                meta.request_id.as_deref(),
             ),
             cookie,
         );
@@ -564,6 +563,7 @@ pub async fn change_password(
     let user = match crate::routes::passkeys::user_for_change(&state, &meta, &headers, ACTION).await
     {
         Ok((_, user, _)) => user,
+        Err(r) if r.status() == StatusCode::SERVICE_UNAVAILABLE => return r,
         Err(_) => return see_other("/account?error=reauth"),
     };
     let new = params

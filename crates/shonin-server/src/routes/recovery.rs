@@ -56,6 +56,7 @@ pub async fn generate(
     }
     let (_, user, _) = match user_for_change(&state, &meta, &headers, ACTION).await {
         Ok(v) => v,
+        Err(r) if r.status() == StatusCode::SERVICE_UNAVAILABLE => return r,
         Err(_) => return see_other("/account?error=reauth"),
     };
     let (codes, hashes) = match generate_recovery_codes() {
