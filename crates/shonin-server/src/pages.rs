@@ -140,6 +140,34 @@ pub fn render(status: StatusCode, page: &impl Template, form_target: Option<&str
     resp
 }
 
+/// `303 See Other` to `location` (a path of ours).
+pub fn see_other(location: &str) -> Response {
+    (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, location.to_owned())],
+    )
+        .into_response()
+}
+
+/// `resp` with `cookie` set, when there is one.
+pub fn with_cookie(mut resp: Response, cookie: Option<HeaderValue>) -> Response {
+    if let Some(c) = cookie {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    resp
+}
+
+/// The page for a storage or audit failure while serving a browser, with the request id the
+/// operator finds in the log.
+pub fn unavailable(lang: Lang, request_id: Option<&str>) -> Response {
+    error(
+        lang,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The service is unavailable; try again shortly.",
+        request_id,
+    )
+}
+
 /// The error page: shown when the client's redirect URI is not known to be valid, so the error
 /// cannot be sent back to it (no open redirect, RFC 9126 §4, FAPI 2.0 §5.3.2.1 item 6).
 pub fn error(lang: Lang, status: StatusCode, message: &str, request_id: Option<&str>) -> Response {

@@ -21,6 +21,19 @@ pub enum PasswordOutcome {
     Unavailable,
 }
 
+/// The form's `name` field as a secret (at most 1024 bytes; absent or too long: empty).
+pub fn password_field(params: &shonin_oauth::form::FormParams, name: &str) -> SecretBytes {
+    SecretBytes::new(
+        params
+            .get_bounded(name, 1024)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+            .as_bytes()
+            .to_vec(),
+    )
+}
+
 pub async fn password_sign_in(
     state: &AppState,
     meta: &RequestMeta,

@@ -7,49 +7,26 @@
 use crate::i18n::Lang;
 use crate::oauth::reject::{RequestMeta, record_success};
 use crate::oauth::session::{self, Session};
-use crate::pages::{self, AccountPage, Frame, PasskeyRow, SignInPage};
+use crate::pages::{
+    self, AccountPage, Frame, PasskeyRow, SignInPage, see_other, unavailable, with_cookie,
+};
 use crate::passkeys::may_change_methods;
 use crate::routes::passkeys::{audit_failure, safe_next};
-use crate::sign_in::{PasswordOutcome, password_sign_in};
+use crate::sign_in::{PasswordOutcome, password_field, password_sign_in};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
 use shonin_audit::{Actor, ActorKind};
 use shonin_oauth::UserStore;
 use shonin_oauth::form::FormParams;
 use shonin_oauth::user::{Argon2Params, Password, User, hash_password};
 use shonin_passkeys::{PasskeyStore, RecoveryCodeStore, StoredPasskey, validate_name};
-use shonin_types::SecretBytes;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 const HERE: &str = "/account";
-
-fn see_other(location: &str) -> Response {
-    (
-        StatusCode::SEE_OTHER,
-        [(header::LOCATION, location.to_owned())],
-    )
-        .into_response()
-}
-
-fn with_cookie(mut resp: Response, cookie: Option<HeaderValue>) -> Response {
-    if let Some(c) = cookie {
-        resp.headers_mut().append(header::SET_COOKIE, c);
-    }
-    resp
-}
-
-fn unavailable(meta: &RequestMeta) -> Response {
-    pages::error(
-        meta.lang,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "The service is unavailable; try again shortly.",
-        meta.request_id.as_deref(),
-    )
-}
 
 fn when(t: OffsetDateTime) -> String {
     t.replace_nanosecond(0)
@@ -133,11 +110,11 @@ pub async fn page(
     };
     let passkeys = match state.store.list_passkeys(&user.id).await {
         Ok(p) => p,
-        Err(_) => return unavailable(&meta),
+        Err(_) => return unavailable(meta.lang, meta.request_id.as_deref()),
     };
     let recovery_unused = match state.store.unused_recovery_codes(&user.id).await {
         Ok(n) => n,
-        Err(_) => return unavailable(&meta),
+        Err(_) => return unavailable(meta.lang, meta.request_id.as_deref()),
     };
     // Only fixed messages are shown: the query names one, it never supplies text.
     let params = FormParams::parse(query.as_deref().unwrap_or_default().as_bytes()).ok();
@@ -293,19 +270,11 @@ pub async fn sign_in(
         .ok()
         .flatten()
         .unwrap_or_default();
-    let password = SecretBytes::new(
-        params
-            .get_bounded("password", 1024)
-            .ok()
-            .flatten()
-            .unwrap_or_default()
-            .as_bytes()
-            .to_vec(),
-    );
+    let password = password_field(&params, "password");
     match password_sign_in(&state, &meta, username, &password).await {
         PasswordOutcome::SignedIn(s) => match session::start(&state, &s, state.clock.now()).await {
             Ok(c) => with_cookie(see_other(HERE), Some(c)),
-            Err(_) => unavailable(&meta),
+            Err(_) => unavailable(meta.lang, meta.request_id.as_deref()),
         },
         PasswordOutcome::Refused => with_cookie(
             sign_in_page(
@@ -317,7 +286,7 @@ pub async fn sign_in(
             ),
             cookie,
         ),
-        PasswordOutcome::Unavailable => unavailable(&meta),
+        PasswordOutcome::Unavailable => unavailable(meta.lang, meta.request_id.as_deref()),
     }
 }
 
@@ -334,22 +303,14 @@ pub async fn reauthenticate(
             Ok(v) => v,
             Err(r) => return r,
         };
-    let password = SecretBytes::new(
-        params
-            .get_bounded("password", 1024)
-            .ok()
-            .flatten()
-            .unwrap_or_default()
-            .as_bytes()
-            .to_vec(),
-    );
+    let password = password_field(&params, "password");
     match password_sign_in(&state, &meta, &session.username, &password).await {
         PasswordOutcome::SignedIn(s) => match session::start(&state, &s, state.clock.now()).await {
             Ok(c) => with_cookie(see_other(HERE), Some(c)),
-            Err(_) => unavailable(&meta),
+            Err(_) => unavailable(meta.lang, meta.request_id.as_deref()),
         },
         PasswordOutcome::Refused => see_other("/account?error=password"),
-        PasswordOutcome::Unavailable => unavailable(&meta),
+        PasswordOutcome::Unavailable => unavailable(meta.lang, meta.request_id.as_deref()),
     }
 }
 
@@ -375,14 +336,14 @@ pub async fn rename(
             let target = format!("passkey {id}");
             match record_success(&state, &meta, ACTION, user_actor(&user.id), &target).await {
                 Ok(()) => see_other("/account?notice=renamed"),
-                Err(_) => unavailable(&meta),
+                Err(_) => unavailable(meta.lang, meta.request_id.as_deref()),
             }
         }
         Ok(false) => {
             audit_failure(&state, &meta, ACTION, Some(&user.id), "no such passkey").await;
             see_other("/account?error=not_found")
         }
-        Err(_) => unavailable(&meta),
+        Err(_) => unavailable(meta.lang, meta.request_id.as_deref()),
     }
 }
 
@@ -401,7 +362,7 @@ pub async fn remove(
     let id = params.get("credential_id").unwrap_or_default();
     let passkeys = match state.store.list_passkeys(&user.id).await {
         Ok(p) => p,
-        Err(_) => return unavailable(&meta),
+        Err(_) => return unavailable(meta.lang, meta.request_id.as_deref()),
     };
     let now = state.clock.now();
     let window = state.passkeys.reauthentication_window;
@@ -439,11 +400,11 @@ pub async fn remove(
             let target = format!("passkey {id}");
             match record_success(&state, &meta, ACTION, user_actor(&user.id), &target).await {
                 Ok(()) => see_other("/account?notice=removed"),
-                Err(_) => unavailable(&meta),
+                Err(_) => unavailable(meta.lang, meta.request_id.as_deref()),
             }
         }
         Ok(false) => see_other("/account?error=not_found"),
-        Err(_) => unavailable(&meta),
+        Err(_) => unavailable(meta.lang, meta.request_id.as_deref()),
     }
 }
 
@@ -470,7 +431,7 @@ pub async fn passkey_only(
     };
     let has_passkey = match state.store.list_passkeys(&user.id).await {
         Ok(p) => !p.is_empty(),
-        Err(_) => return unavailable(&meta),
+        Err(_) => return unavailable(meta.lang, meta.request_id.as_deref()),
     };
     let window = state.passkeys.reauthentication_window;
     if on && !has_passkey {
@@ -493,11 +454,11 @@ pub async fn passkey_only(
             let target = if on { "on" } else { "off" };
             match record_success(&state, &meta, ACTION, user_actor(&user.id), target).await {
                 Ok(()) => see_other("/account?notice=policy"),
-                Err(_) => unavailable(&meta),
+                Err(_) => unavailable(meta.lang, meta.request_id.as_deref()),
             }
         }
         Ok(false) => see_other(HERE),
-        Err(_) => unavailable(&meta),
+        Err(_) => unavailable(meta.lang, meta.request_id.as_deref()),
     }
 }
 
@@ -524,11 +485,11 @@ pub async fn sign_out(
             .await
             .is_err()
             {
-                return unavailable(&meta);
+                return unavailable(meta.lang, meta.request_id.as_deref());
             }
             with_cookie(see_other(HERE), Some(cookie))
         }
-        Err(_) => unavailable(&meta),
+        Err(_) => unavailable(meta.lang, meta.request_id.as_deref()),
     }
 }
 
@@ -595,16 +556,16 @@ pub async fn change_password(
         tokio::task::spawn_blocking(move || hash_password(&password, &Argon2Params::OWASP)).await;
     let Ok(Ok(hash)) = hashed else {
         tracing::error!("password hashing failed");
-        return unavailable(&meta);
+        return unavailable(meta.lang, meta.request_id.as_deref());
     };
     match state.store.set_password_hash(&user.id, &hash).await {
         Ok(true) => {
             match record_success(&state, &meta, ACTION, user_actor(&user.id), "password").await {
                 Ok(()) => see_other("/account?notice=password"),
-                Err(_) => unavailable(&meta),
+                Err(_) => unavailable(meta.lang, meta.request_id.as_deref()),
             }
         }
         Ok(false) => see_other(HERE),
-        Err(_) => unavailable(&meta),
+        Err(_) => unavailable(meta.lang, meta.request_id.as_deref()),
     }
 }

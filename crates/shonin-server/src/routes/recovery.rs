@@ -6,26 +6,17 @@
 use crate::i18n::Lang;
 use crate::oauth::reject::{RequestMeta, record_success};
 use crate::oauth::session::{self, Session};
-use crate::pages::{self, Frame, RecoveryCodesPage, SignInPage};
+use crate::pages::{self, Frame, RecoveryCodesPage, SignInPage, see_other, unavailable};
 use crate::routes::passkeys::{audit_failure, user_for_change};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use shonin_audit::{Actor, ActorKind};
 use shonin_oauth::UserStore;
 use shonin_oauth::user::Username;
 use shonin_passkeys::{RecoveryCodeStore, generate_recovery_codes, hash_code};
-
-fn unavailable(meta: &RequestMeta) -> Response {
-    pages::error(
-        meta.lang,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "The service is unavailable; try again shortly.",
-        meta.request_id.as_deref(),
-    )
-}
 
 fn malformed(meta: &RequestMeta, status: StatusCode, message: &str) -> Response {
     pages::error(meta.lang, status, message, meta.request_id.as_deref())
@@ -63,7 +54,7 @@ pub async fn generate(
         Ok(v) => v,
         Err(e) => {
             tracing::error!(error = %e, "recovery codes");
-            return unavailable(&meta);
+            return unavailable(meta.lang, meta.request_id.as_deref());
         }
     };
     let now = state.clock.now();
@@ -73,7 +64,7 @@ pub async fn generate(
         .await
         .is_err()
     {
-        return unavailable(&meta);
+        return unavailable(meta.lang, meta.request_id.as_deref());
     }
     let actor = Actor {
         kind: ActorKind::User,
@@ -83,7 +74,7 @@ pub async fn generate(
         .await
         .is_err()
     {
-        return unavailable(&meta);
+        return unavailable(meta.lang, meta.request_id.as_deref());
     }
     pages::render(
         StatusCode::OK,
@@ -93,14 +84,6 @@ pub async fn generate(
         },
         None,
     )
-}
-
-fn see_other(location: &str) -> Response {
-    (
-        StatusCode::SEE_OTHER,
-        [(header::LOCATION, location.to_owned())],
-    )
-        .into_response()
 }
 
 fn sign_in_page(
@@ -166,7 +149,7 @@ pub async fn sign_in(
     let user = match Username::new(username) {
         Ok(name) => match state.store.get_user_by_username(&name).await {
             Ok(u) => u,
-            Err(_) => return unavailable(&meta),
+            Err(_) => return unavailable(meta.lang, meta.request_id.as_deref()),
         },
         Err(_) => None,
     };
@@ -186,7 +169,7 @@ pub async fn sign_in(
     let used = match hash_code(code) {
         Some(hash) => match state.store.use_recovery_code(&user.id, &hash, now).await {
             Ok(used) => used,
-            Err(_) => return unavailable(&meta),
+            Err(_) => return unavailable(meta.lang, meta.request_id.as_deref()),
         },
         None => false,
     };
@@ -205,7 +188,7 @@ pub async fn sign_in(
                 f.count,
             ),
             Ok(None) => {}
-            Err(_) => return unavailable(&meta),
+            Err(_) => return unavailable(meta.lang, meta.request_id.as_deref()),
         }
         audit_failure(
             &state,
@@ -223,7 +206,7 @@ pub async fn sign_in(
         .await
         .is_err()
     {
-        return unavailable(&meta);
+        return unavailable(meta.lang, meta.request_id.as_deref());
     }
     let actor = Actor {
         kind: ActorKind::User,
@@ -233,7 +216,7 @@ pub async fn sign_in(
         .await
         .is_err()
     {
-        return unavailable(&meta);
+        return unavailable(meta.lang, meta.request_id.as_deref());
     }
     let s = Session {
         user_id: user.id.clone(),
@@ -249,6 +232,6 @@ pub async fn sign_in(
             resp.headers_mut().append(header::SET_COOKIE, c);
             resp
         }
-        Err(_) => unavailable(&meta),
+        Err(_) => unavailable(meta.lang, meta.request_id.as_deref()),
     }
 }

@@ -7,9 +7,9 @@ use super::par::ParRecord;
 use crate::i18n::Lang;
 use crate::oauth::reject::{RequestMeta, record_success};
 use crate::oauth::session::{self, Session};
-use crate::pages::{self, ConsentPage, Frame, SignInPage};
+use crate::pages::{self, ConsentPage, Frame, SignInPage, see_other, unavailable, with_cookie};
 use crate::passkeys;
-use crate::sign_in::{PasswordOutcome, password_sign_in};
+use crate::sign_in::{PasswordOutcome, password_field, password_sign_in};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -20,24 +20,12 @@ use shonin_oauth::form::FormParams;
 use shonin_oauth::grant::{self, CodeGrant};
 use shonin_oauth::metadata::AUTHORIZATION_ENDPOINT_PATH;
 use shonin_oauth::{Client, ClientId, ClientStore, par};
-use shonin_types::SecretBytes;
 use shonin_types::ports::FlowStore;
 
 const PUSHED: &str = "pushed";
 const DONE: &str = "done";
 
 const UNAVAILABLE: &str = "The service is unavailable; try again shortly.";
-
-/// The page for a storage or audit failure while serving a browser, with the request id the
-/// operator finds in the log.
-fn unavailable(meta: &RequestMeta) -> Response {
-    pages::error(
-        meta.lang,
-        StatusCode::SERVICE_UNAVAILABLE,
-        UNAVAILABLE,
-        meta.request_id.as_deref(),
-    )
-}
 
 /// A refusal at `/authorize`: either shown on a page (the redirect URI is not established) or
 /// sent to the client's registered redirect URI.
@@ -218,13 +206,6 @@ async fn refuse(
     }
 }
 
-fn with_cookie(mut resp: Response, cookie: Option<HeaderValue>) -> Response {
-    if let Some(c) = cookie {
-        resp.headers_mut().append(header::SET_COOKIE, c);
-    }
-    resp
-}
-
 /// Whether the session satisfies `prompt=login`, `max_age` (OIDC Core §3.1.2.1) and
 /// `acr_values` (see [`passkeys::acr_satisfied`]).
 fn session_fresh_enough(session: &Session, record: &ParRecord, now: i64) -> bool {
@@ -287,7 +268,7 @@ pub async fn authorize(
     let session = match session::current(&state, &headers).await {
         Ok(s) => s.filter(|s| session_fresh_enough(s, &loaded.record, now)),
         Err(_) => {
-            return unavailable(&meta);
+            return unavailable(meta.lang, meta.request_id.as_deref());
         }
     };
     let page = match session {
@@ -432,15 +413,7 @@ pub async fn sign_in(
         .ok()
         .flatten()
         .unwrap_or_default();
-    let password = SecretBytes::new(
-        params
-            .get_bounded("password", 1024)
-            .ok()
-            .flatten()
-            .unwrap_or_default()
-            .as_bytes()
-            .to_vec(),
-    );
+    let password = password_field(&params, "password");
     if sign_in_needs_passkey(&loaded) {
         // The page offered no password form: a password cannot satisfy this request.
         audit_failure(
@@ -460,7 +433,7 @@ pub async fn sign_in(
                 resp.headers_mut().append(header::SET_COOKIE, cookie);
                 resp
             }
-            Err(_) => unavailable(&meta),
+            Err(_) => unavailable(meta.lang, meta.request_id.as_deref()),
         },
         PasswordOutcome::Refused => {
             let (csrf, cookie) = session::csrf(&headers);
@@ -476,20 +449,12 @@ pub async fn sign_in(
             );
             with_cookie(page, cookie)
         }
-        PasswordOutcome::Unavailable => unavailable(&meta),
+        PasswordOutcome::Unavailable => unavailable(meta.lang, meta.request_id.as_deref()),
     }
 }
 
 fn sign_in_needs_passkey(loaded: &Loaded) -> bool {
     passkeys::requests_known_acr(&loaded.record.request.acr_values)
-}
-
-fn see_other(location: &str) -> Response {
-    (
-        StatusCode::SEE_OTHER,
-        [(header::LOCATION, location.to_owned())],
-    )
-        .into_response()
 }
 
 /// `POST /authorize/consent`
@@ -515,7 +480,7 @@ pub async fn consent(
             return refuse(&state, &meta, Some(&client_id), refusal).await;
         }
         Err(_) => {
-            return unavailable(&meta);
+            return unavailable(meta.lang, meta.request_id.as_deref());
         }
     };
     let approve = match params.get("decision") {
@@ -554,7 +519,7 @@ pub async fn consent(
             return refuse(&state, &meta, Some(&client_id), refusal).await;
         }
         Err(_) => {
-            return unavailable(&meta);
+            return unavailable(meta.lang, meta.request_id.as_deref());
         }
     }
     let user = Actor {
@@ -606,14 +571,14 @@ pub async fn consent(
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "could not issue a code");
-            return unavailable(&meta);
+            return unavailable(meta.lang, meta.request_id.as_deref());
         }
     };
     if record_success(&state, &meta, "oauth.consent", user, &client_id)
         .await
         .is_err()
     {
-        return unavailable(&meta);
+        return unavailable(meta.lang, meta.request_id.as_deref());
     }
     let mut params = vec![
         ("code", code.as_str()),
