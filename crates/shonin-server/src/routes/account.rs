@@ -189,7 +189,7 @@ fn row(state: &AppState, lang: Lang, p: &StoredPasskey) -> PasskeyRow {
 }
 
 /// A form post from the account page: parsed, CSRF-checked, with the signed-in user.
-async fn account_form(
+pub(crate) async fn account_form(
     state: &AppState,
     meta: &RequestMeta,
     headers: &HeaderMap,

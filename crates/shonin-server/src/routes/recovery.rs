@@ -6,7 +6,10 @@
 use crate::i18n::Lang;
 use crate::oauth::reject::{RequestMeta, record_success};
 use crate::oauth::session::{self, Session};
-use crate::pages::{self, Frame, RecoveryCodesPage, SignInPage, see_other, unavailable};
+use crate::pages::{
+    self, Frame, RecoveryCodesPage, SignInPage, see_other, unavailable, with_cookie,
+};
+use crate::routes::account::account_form;
 use crate::routes::passkeys::{audit_failure, user_for_change};
 use crate::state::AppState;
 use axum::body::Bytes;
@@ -30,20 +33,8 @@ pub async fn generate(
     body: Bytes,
 ) -> Response {
     const ACTION: &str = "recovery_codes.generate";
-    let params = match crate::routes::oauth::form_body(&headers, &body) {
-        Ok(p) => p,
-        Err(_) => {
-            audit_failure(&state, &meta, ACTION, None, "malformed form").await;
-            return malformed(&meta, StatusCode::BAD_REQUEST, "The form is malformed.");
-        }
-    };
-    if !session::csrf_ok(&headers, params.get("csrf")) {
-        audit_failure(&state, &meta, ACTION, None, "csrf").await;
-        return malformed(
-            &meta,
-            StatusCode::FORBIDDEN,
-            "The form has expired or did not come from this site. Go back and try again.",
-        );
+    if let Err(r) = account_form(&state, &meta, &headers, &body, ACTION).await {
+        return r;
     }
     let (_, user, _) = match user_for_change(&state, &meta, &headers, ACTION).await {
         Ok(v) => v,
@@ -92,7 +83,7 @@ fn sign_in_page(
     csrf: &str,
     cookie: Option<HeaderValue>,
 ) -> Response {
-    let mut resp = pages::render(
+    let resp = pages::render(
         status,
         &SignInPage {
             f: Frame::new(lang, "/account"),
@@ -108,10 +99,7 @@ fn sign_in_page(
         },
         None,
     );
-    if let Some(c) = cookie {
-        resp.headers_mut().append(header::SET_COOKIE, c);
-    }
-    resp
+    with_cookie(resp, cookie)
 }
 
 /// `POST /account/recovery-sign-in`: username and one recovery code.
