@@ -3,9 +3,8 @@
 
 use crate::oauth::reject::{RequestMeta, record_success};
 use crate::oauth::session::Session;
-use crate::routes::passkeys::audit_failure;
+use crate::routes::passkeys::{audit_failure, user_actor};
 use crate::state::AppState;
-use shonin_audit::{Actor, ActorKind};
 use shonin_oauth::{SignInError, SignInFailure};
 use shonin_passkeys::PasskeyStore;
 use shonin_types::SecretBytes;
@@ -77,13 +76,15 @@ pub async fn password_sign_in(
         .await;
         return PasswordOutcome::Refused;
     }
-    let actor = Actor {
-        kind: ActorKind::User,
-        id: user.id.clone(),
-    };
-    if record_success(state, meta, ACTION, actor, user.username.as_str())
-        .await
-        .is_err()
+    if record_success(
+        state,
+        meta,
+        ACTION,
+        user_actor(&user.id),
+        user.username.as_str(),
+    )
+    .await
+    .is_err()
     {
         return PasswordOutcome::Unavailable;
     }

@@ -11,14 +11,13 @@ use crate::pages::{
     self, AccountPage, Frame, PasskeyRow, SignInPage, see_other, unavailable, with_cookie,
 };
 use crate::passkeys::may_change_methods;
-use crate::routes::passkeys::{audit_failure, safe_next};
+use crate::routes::passkeys::{audit_failure, safe_next, user_actor};
 use crate::sign_in::{PasswordOutcome, password_field, password_sign_in};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use shonin_audit::{Actor, ActorKind};
 use shonin_oauth::UserStore;
 use shonin_oauth::form::FormParams;
 use shonin_oauth::user::{Argon2Params, Password, User, hash_password};
@@ -226,10 +225,19 @@ pub(crate) async fn account_form(
     }
 }
 
-fn user_actor(id: &str) -> Actor {
-    Actor {
-        kind: ActorKind::User,
-        id: id.to_owned(),
+/// Records the user's successful `action` on `target`, then sends the browser to `location`; the
+/// error page when the audit entry cannot be written (nothing is reported done unaudited).
+async fn audited_redirect(
+    state: &AppState,
+    meta: &RequestMeta,
+    action: &str,
+    user_id: &str,
+    target: &str,
+    location: &str,
+) -> Response {
+    match record_success(state, meta, action, user_actor(user_id), target).await {
+        Ok(()) => see_other(location),
+        Err(_) => unavailable(meta.lang, meta.request_id.as_deref()),
     }
 }
 
@@ -334,10 +342,15 @@ pub async fn rename(
     match state.store.rename_passkey(&user.id, id, &name).await {
         Ok(true) => {
             let target = format!("passkey {id}");
-            match record_success(&state, &meta, ACTION, user_actor(&user.id), &target).await {
-                Ok(()) => see_other("/account?notice=renamed"),
-                Err(_) => unavailable(meta.lang, meta.request_id.as_deref()),
-            }
+            audited_redirect(
+                &state,
+                &meta,
+                ACTION,
+                &user.id,
+                &target,
+                "/account?notice=renamed",
+            )
+            .await
         }
         Ok(false) => {
             audit_failure(&state, &meta, ACTION, Some(&user.id), "no such passkey").await;
@@ -398,10 +411,15 @@ pub async fn remove(
     match state.store.remove_passkey(&user.id, id).await {
         Ok(true) => {
             let target = format!("passkey {id}");
-            match record_success(&state, &meta, ACTION, user_actor(&user.id), &target).await {
-                Ok(()) => see_other("/account?notice=removed"),
-                Err(_) => unavailable(meta.lang, meta.request_id.as_deref()),
-            }
+            audited_redirect(
+                &state,
+                &meta,
+                ACTION,
+                &user.id,
+                &target,
+                "/account?notice=removed",
+            )
+            .await
         }
         Ok(false) => see_other("/account?error=not_found"),
         Err(_) => unavailable(meta.lang, meta.request_id.as_deref()),
@@ -452,10 +470,15 @@ pub async fn passkey_only(
     match state.store.set_passkey_only(&user.id, on).await {
         Ok(true) => {
             let target = if on { "on" } else { "off" };
-            match record_success(&state, &meta, ACTION, user_actor(&user.id), target).await {
-                Ok(()) => see_other("/account?notice=policy"),
-                Err(_) => unavailable(meta.lang, meta.request_id.as_deref()),
-            }
+            audited_redirect(
+                &state,
+                &meta,
+                ACTION,
+                &user.id,
+                target,
+                "/account?notice=policy",
+            )
+            .await
         }
         Ok(false) => see_other(HERE),
         Err(_) => unavailable(meta.lang, meta.request_id.as_deref()),
@@ -560,10 +583,15 @@ pub async fn change_password(
     };
     match state.store.set_password_hash(&user.id, &hash).await {
         Ok(true) => {
-            match record_success(&state, &meta, ACTION, user_actor(&user.id), "password").await {
-                Ok(()) => see_other("/account?notice=password"),
-                Err(_) => unavailable(meta.lang, meta.request_id.as_deref()),
-            }
+            audited_redirect(
+                &state,
+                &meta,
+                ACTION,
+                &user.id,
+                "password",
+                "/account?notice=password",
+            )
+            .await
         }
         Ok(false) => see_other(HERE),
         Err(_) => unavailable(meta.lang, meta.request_id.as_deref()),

@@ -92,7 +92,7 @@ pub async fn audit_failure(
     }
 }
 
-fn user_actor(id: &str) -> Actor {
+pub(crate) fn user_actor(id: &str) -> Actor {
     Actor {
         kind: ActorKind::User,
         id: id.to_owned(),

@@ -10,13 +10,12 @@ use crate::pages::{
     self, Frame, RecoveryCodesPage, SignInPage, see_other, unavailable, with_cookie,
 };
 use crate::routes::account::account_form;
-use crate::routes::passkeys::{audit_failure, user_for_change};
+use crate::routes::passkeys::{audit_failure, user_actor, user_for_change};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
-use shonin_audit::{Actor, ActorKind};
 use shonin_oauth::UserStore;
 use shonin_oauth::user::Username;
 use shonin_passkeys::{RecoveryCodeStore, generate_recovery_codes, hash_code};
@@ -57,10 +56,7 @@ pub async fn generate(
     {
         return unavailable(meta.lang, meta.request_id.as_deref());
     }
-    let actor = Actor {
-        kind: ActorKind::User,
-        id: user.id.clone(),
-    };
+    let actor = user_actor(&user.id);
     if record_success(&state, &meta, ACTION, actor, "10 codes")
         .await
         .is_err()
@@ -196,10 +192,7 @@ pub async fn sign_in(
     {
         return unavailable(meta.lang, meta.request_id.as_deref());
     }
-    let actor = Actor {
-        kind: ActorKind::User,
-        id: user.id.clone(),
-    };
+    let actor = user_actor(&user.id);
     if record_success(&state, &meta, ACTION, actor, "recovery code")
         .await
         .is_err()
