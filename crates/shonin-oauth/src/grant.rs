@@ -88,7 +88,8 @@ impl GrantError {
             GrantError::DpopKeyMismatch => "invalid_dpop_proof",
             GrantError::ScopeNotAllowed(_) | GrantError::ScopeExceedsGrant => "invalid_scope",
             GrantError::Claims(e) => e.oauth_error(),
-            GrantError::Sign(_) | GrantError::Storage(_) | GrantError::Corrupt(_) => "server_error",
+            GrantError::Storage(e) => e.oauth_error(),
+            GrantError::Sign(_) | GrantError::Corrupt(_) => "server_error",
         }
     }
 }

@@ -491,5 +491,5 @@ async fn replay_store_failure_fails_closed() {
         .verify(&params(&token), client, TOKEN_ENDPOINT, NOW, &BrokenReplay)
         .await;
     assert!(matches!(r, Err(ClientAuthError::Storage(_))), "{r:?}");
-    assert_eq!(r.unwrap_err().oauth_error(), "server_error");
+    assert_eq!(r.unwrap_err().oauth_error(), "temporarily_unavailable");
 }

@@ -640,5 +640,5 @@ async fn replay_store_failure_fails_closed() {
         .verify_proof(&proof(es256(), &claims()), &req, NOW, &BrokenReplay)
         .await;
     assert!(matches!(r, Err(DpopError::Storage(_))), "{r:?}");
-    assert_eq!(r.unwrap_err().oauth_error(), "server_error");
+    assert_eq!(r.unwrap_err().oauth_error(), "temporarily_unavailable");
 }

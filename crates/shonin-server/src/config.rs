@@ -230,10 +230,17 @@ pub struct OAuthSettings {
     /// Extra PEM roots (on top of the platform's) trusted when fetching clients' `jwks_uri`.
     #[serde(default)]
     pub jwks_ca_file: Option<PathBuf>,
+    /// How long a registered client read from the store is reused; 0 – 300, 0 = read every time.
+    #[serde(default = "default_client_cache_secs")]
+    pub client_cache_secs: u64,
 }
 
 fn default_refresh_retry_grace_secs() -> u64 {
     60
+}
+
+fn default_client_cache_secs() -> u64 {
+    5
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -338,6 +345,7 @@ impl Config {
                 session_lifetime_secs: 3600,
                 rotate_refresh_tokens: false,
                 refresh_retry_grace_secs: default_refresh_retry_grace_secs(),
+                client_cache_secs: default_client_cache_secs(),
                 jwks_ca_file: None,
             },
             passkeys: crate::passkeys::PasskeySettings::default(),
@@ -563,6 +571,7 @@ impl Config {
             0,
             600,
         )?;
+        range("oauth.client_cache_secs", o.client_cache_secs, 0, 300)?;
         if let Some(ca) = &o.jwks_ca_file
             && !ca.is_file()
         {

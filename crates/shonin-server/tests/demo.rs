@@ -68,6 +68,9 @@ impl Server {
             .env_remove("SHONIN_CONFIG")
             .env("SHONIN_SERVER__LISTEN", format!("127.0.0.1:{port}"))
             .env("SHONIN_ISSUER", issuer(port))
+            // The test changes the client from another process and runs the demo again at
+            // once; with the default cache the server would see the change only 5 s later.
+            .env("SHONIN_OAUTH__CLIENT_CACHE_SECS", "0")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.join("server.log")).unwrap())
             .spawn()

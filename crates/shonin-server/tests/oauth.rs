@@ -926,3 +926,48 @@ async fn denied_consent_redirects_access_denied_with_iss_and_state() {
     assert_eq!(query_param(&loc, "iss").as_deref(), Some(ISSUER));
     assert!(query_param(&loc, "code").is_none());
 }
+
+#[tokio::test]
+async fn storage_outage_at_the_token_endpoint_is_503_temporarily_unavailable() {
+    let app = TestApp::with(|c| c.oauth.client_cache_secs = 300).await;
+    let c = TestClient::new("bank-app");
+    c.register(&app, |_| {}).await;
+    let url = format!("{ISSUER}/token");
+    // The first request succeeds and leaves the client in the client cache.
+    let ok = token_with(
+        &app,
+        &c,
+        c.assertion(ISSUER).await,
+        Some(c.proof("POST", &url, None).await),
+    )
+    .await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    // The database goes away before the readiness probe notices: the replay claim fails, and
+    // so does the audit entry of the refusal. Neither is the client's fault nor a server bug.
+    app.state.store.close().await;
+    let resp = token_with(
+        &app,
+        &c,
+        c.assertion(ISSUER).await,
+        Some(c.proof("POST", &url, None).await),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = body_json(resp).await;
+    assert_eq!(body["error"], "temporarily_unavailable", "{body}");
+    // Internal detail stays in the server log.
+    assert_eq!(
+        body["error_description"],
+        "the server could not complete the request"
+    );
+    // An unknown client needs the database too: same answer, not invalid_client.
+    let other = TestClient::new("not-cached");
+    let resp = token_with(
+        &app,
+        &other,
+        other.assertion(ISSUER).await,
+        Some(other.proof("POST", &url, None).await),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+}

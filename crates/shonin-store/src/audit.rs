@@ -34,6 +34,20 @@ where
         if records.is_empty() {
             return Ok(Vec::new());
         }
+        match &self.batch {
+            Some(batch) => match batch.append(records).await {
+                Ok(result) => result,
+                Err(records) => self.append_direct(records).await,
+            },
+            None => self.append_direct(records).await,
+        }
+    }
+
+    /// One append in its own transaction.
+    pub(crate) async fn append_direct(
+        &self,
+        records: Vec<AuditRecord>,
+    ) -> Result<Vec<SealedEntry>, StorageError> {
         let _queued = match &self.append_gate {
             Some(gate) => Some(gate.lock().await),
             None => None,
@@ -111,7 +125,7 @@ where
 }
 
 /// Reads and locks the head, seals `records` after it, inserts them and moves the head.
-async fn append_in<DB: Engine>(
+pub(crate) async fn append_in<DB: Engine>(
     conn: &mut DB::Connection,
     records: Vec<AuditRecord>,
 ) -> Result<Vec<SealedEntry>, StorageError>

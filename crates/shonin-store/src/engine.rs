@@ -51,6 +51,9 @@ pub(crate) struct Sql<DB: Database> {
     /// lock waits are sleeps (busy handler), so many local writers would otherwise burn the
     /// busy timeout; PostgreSQL queues fairly on the row lock and does not need it.
     pub(crate) append_gate: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// The group-commit writer of replay claims and token records ([`crate::batch`]); `None`
+    /// in the writer's own copy and outside a Tokio runtime (writes then go directly).
+    pub(crate) batch: Option<crate::batch::Batcher>,
 }
 
 impl<DB: Database> Clone for Sql<DB> {
@@ -59,6 +62,7 @@ impl<DB: Database> Clone for Sql<DB> {
             pool: self.pool.clone(),
             clock: Arc::clone(&self.clock),
             append_gate: self.append_gate.clone(),
+            batch: self.batch.clone(),
         }
     }
 }

@@ -29,6 +29,7 @@ macro_rules! dispatch {
 }
 
 mod audit;
+mod batch;
 mod client;
 mod engine;
 mod error;

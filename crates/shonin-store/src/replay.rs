@@ -1,5 +1,6 @@
 //! [`ReplayStore`] over both engines: one atomic statement per check.
 
+use crate::batch::Claim;
 use crate::engine::{Engine, Sql};
 use crate::error::sqlx_err;
 use crate::store::Store;
@@ -24,6 +25,29 @@ where
         expires_at: OffsetDateTime,
     ) -> Result<bool, StorageError> {
         let now = to_micros(self.clock.now());
+        let expires_at = to_micros(expires_at);
+        if let Some(batch) = &self.batch {
+            let claim = Claim {
+                namespace: namespace.to_owned(),
+                key: key.to_owned(),
+                expires_at,
+                now,
+            };
+            if let Some(result) = batch.claim(claim).await {
+                return result;
+            }
+        }
+        self.first_use_at(namespace, key, expires_at, now).await
+    }
+
+    /// One claim in its own statement; `expires_at` and `now` in unix µs.
+    pub(crate) async fn first_use_at(
+        &self,
+        namespace: &str,
+        key: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<bool, StorageError> {
         // Insert if absent; an existing row is taken over only if it has expired. Under
         // concurrency the loser of the insert race waits for the winner's row and then finds it
         // unexpired, so exactly one caller sees a changed row.
@@ -34,7 +58,7 @@ where
         )
         .bind(namespace)
         .bind(key)
-        .bind(to_micros(expires_at))
+        .bind(expires_at)
         .bind(now)
         .execute(&self.pool)
         .await

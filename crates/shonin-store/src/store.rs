@@ -1,5 +1,6 @@
 //! The store handle: connecting, migrating, health, sweeping.
 
+use crate::batch::Batcher;
 use crate::engine::Sql;
 use crate::error::{from_migrate, sqlx_err};
 use shonin_types::ports::{FlowStore, ReplayStore};
@@ -214,12 +215,15 @@ async fn connect_sqlite(path: PathBuf, opts: &StoreOptions) -> Result<SqliteStor
             tracing::error!(path = %path.display(), error = %e, "cannot open SQLite database");
             StorageError::Unavailable("cannot open the SQLite database file".into())
         })?;
+    let mut sql = Sql {
+        pool,
+        clock: Arc::new(SystemClock),
+        append_gate: Some(Arc::new(tokio::sync::Mutex::new(()))),
+        batch: None,
+    };
+    sql.batch = Batcher::start(sql.clone());
     Ok(SqliteStore {
-        sql: Sql {
-            pool,
-            clock: Arc::new(SystemClock),
-            append_gate: Some(Arc::new(tokio::sync::Mutex::new(()))),
-        },
+        sql,
         path: Arc::new(path),
     })
 }
@@ -250,14 +254,14 @@ async fn connect_postgres(url: &str, opts: &StoreOptions) -> Result<PgStore, Sto
             tracing::error!(%location, error = %e, "cannot connect to PostgreSQL");
             StorageError::Unavailable(format!("cannot connect to PostgreSQL at {location}"))
         })?;
-    Ok(PgStore {
-        sql: Sql {
-            pool,
-            clock: Arc::new(SystemClock),
-            append_gate: None,
-        },
-        location,
-    })
+    let mut sql = Sql {
+        pool,
+        clock: Arc::new(SystemClock),
+        append_gate: None,
+        batch: None,
+    };
+    sql.batch = Batcher::start(sql.clone());
+    Ok(PgStore { sql, location })
 }
 
 impl SqliteStore {

@@ -214,3 +214,81 @@ async fn drop_postgres(cleanup: &Cleanup) -> Result<(), StorageError> {
     admin.close().await.ok();
     Ok(())
 }
+
+/// Writes `claims` (namespace, key, expiry), `tokens` and `audits` (each one append) through the group-commit path as
+/// **one** batch, as the writer task would if they had all been queued together, and returns
+/// each caller's outcome in order, and whether the batch transaction itself committed (`false`:
+/// it failed and every write was retried on its own). Lets tests pin down what concurrent callers can only make
+/// likely: duplicate keys in one batch, and a batch that fails and is retried one by one.
+pub async fn write_one_batch(
+    store: &Store,
+    claims: &[(&str, &str, time::OffsetDateTime)],
+    tokens: &[shonin_oauth::token_record::TokenRecord],
+    audits: &[Vec<shonin_audit::AuditRecord>],
+) -> BatchOutcome {
+    use crate::batch::{Claim, Op, commit};
+    use crate::timestamp::to_micros;
+    use tokio::sync::oneshot;
+    let now = to_micros(match store {
+        Store::Sqlite(s) => s.sql.clock.now(),
+        Store::Postgres(s) => s.sql.clock.now(),
+    });
+    let mut ops = Vec::new();
+    let mut claim_rx = Vec::new();
+    let mut token_rx = Vec::new();
+    for (namespace, key, expires_at) in claims {
+        let (ack, rx) = oneshot::channel();
+        let claim = Claim {
+            namespace: (*namespace).to_owned(),
+            key: (*key).to_owned(),
+            expires_at: to_micros(*expires_at),
+            now,
+        };
+        ops.push(Op::Claim(claim, ack));
+        claim_rx.push(rx);
+    }
+    for record in tokens {
+        let (ack, rx) = oneshot::channel();
+        ops.push(Op::Token(Box::new(record.clone()), ack));
+        token_rx.push(rx);
+    }
+    let mut audit_rx = Vec::new();
+    for records in audits {
+        let (ack, rx) = oneshot::channel();
+        ops.push(Op::Audit(records.clone(), ack));
+        audit_rx.push(rx);
+    }
+    let committed = match store {
+        Store::Sqlite(s) => commit(&s.sql, ops).await,
+        Store::Postgres(s) => commit(&s.sql, ops).await,
+    };
+    let gone = || StorageError::Unavailable("no answer".into());
+    let mut claimed = Vec::new();
+    for rx in claim_rx {
+        claimed.push(rx.await.unwrap_or_else(|_| Err(gone())));
+    }
+    let mut inserted = Vec::new();
+    for rx in token_rx {
+        inserted.push(rx.await.unwrap_or_else(|_| Err(gone())));
+    }
+    let mut appended = Vec::new();
+    for rx in audit_rx {
+        appended.push(rx.await.unwrap_or_else(|_| Err(gone())));
+    }
+    BatchOutcome {
+        committed,
+        claimed,
+        inserted,
+        appended,
+    }
+}
+
+/// What [`write_one_batch`] observed.
+#[derive(Debug)]
+pub struct BatchOutcome {
+    /// The batch transaction committed (no one-by-one retry).
+    pub committed: bool,
+    pub claimed: Vec<Result<bool, StorageError>>,
+    pub inserted: Vec<Result<(), StorageError>>,
+    pub appended: Vec<Result<Vec<shonin_audit::SealedEntry>, StorageError>>,
+}

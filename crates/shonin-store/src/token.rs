@@ -20,6 +20,7 @@ macro_rules! token_columns {
          cnf_x5t_s256, issued_at, expires_at, revoked_at"
     };
 }
+pub(crate) use token_columns;
 
 impl<DB: Engine> Sql<DB>
 where
@@ -36,6 +37,16 @@ where
     &'static str: ColumnIndex<DB::Row>,
 {
     async fn insert_token(&self, r: &TokenRecord) -> Result<(), StorageError> {
+        if let Some(batch) = &self.batch
+            && let Some(result) = batch.insert_token(r).await
+        {
+            return result;
+        }
+        self.insert_token_direct(r).await
+    }
+
+    /// One record in its own statement.
+    pub(crate) async fn insert_token_direct(&self, r: &TokenRecord) -> Result<(), StorageError> {
         let details = r.authorization_details.as_ref().map(|v| v.to_string());
         sqlx::query(concat!(
             "INSERT INTO oauth_tokens (",

@@ -13,3 +13,14 @@ pub enum StorageError {
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }
+
+impl StorageError {
+    /// The OAuth error code for a request that failed on this (RFC 6749 §4.1.2.1): an outage is
+    /// `temporarily_unavailable` (HTTP 503, the client may retry), anything else `server_error`.
+    pub fn oauth_error(&self) -> &'static str {
+        match self {
+            StorageError::Unavailable(_) => "temporarily_unavailable",
+            StorageError::Conflict(_) | StorageError::Corrupt(_) => "server_error",
+        }
+    }
+}

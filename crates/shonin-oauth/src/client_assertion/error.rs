@@ -73,7 +73,7 @@ impl ClientAuthError {
     /// The OAuth error code this failure produces.
     pub fn oauth_error(&self) -> &'static str {
         match self {
-            ClientAuthError::Storage(_) => "server_error",
+            ClientAuthError::Storage(e) => e.oauth_error(),
             _ => "invalid_client",
         }
     }

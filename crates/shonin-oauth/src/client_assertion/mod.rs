@@ -402,6 +402,10 @@ mod tests {
         );
         assert_eq!(
             ClientAuthError::Storage(StorageError::Unavailable("db".into())).oauth_error(),
+            "temporarily_unavailable"
+        );
+        assert_eq!(
+            ClientAuthError::Storage(StorageError::Corrupt("db".into())).oauth_error(),
             "server_error"
         );
     }

@@ -92,7 +92,7 @@ impl DpopError {
     pub fn oauth_error(&self) -> &'static str {
         match self {
             DpopError::UseNonce(_) => "use_dpop_nonce",
-            DpopError::Storage(_) => "server_error",
+            DpopError::Storage(e) => e.oauth_error(),
             _ => "invalid_dpop_proof",
         }
     }

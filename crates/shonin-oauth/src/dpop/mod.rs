@@ -372,6 +372,10 @@ mod tests {
         assert_eq!(DpopError::KeyMismatch.oauth_error(), "invalid_dpop_proof");
         assert_eq!(
             DpopError::Storage(shonin_types::StorageError::Unavailable("x".into())).oauth_error(),
+            "temporarily_unavailable"
+        );
+        assert_eq!(
+            DpopError::Storage(shonin_types::StorageError::Corrupt("x".into())).oauth_error(),
             "server_error"
         );
     }

@@ -8,7 +8,7 @@ use crate::state::AppState;
 use shonin_oauth::client::{ClientJwks, TokenEndpointAuthMethod};
 use shonin_oauth::form::FormParams;
 use shonin_oauth::mtls::ClientCertificate;
-use shonin_oauth::{Client, ClientAssertionParams, ClientAuthError, ClientId, ClientStore};
+use shonin_oauth::{Client, ClientAssertionParams, ClientAuthError, ClientId};
 
 /// An authenticated client, with the certificate that authenticated it (mTLS methods only).
 #[derive(Debug)]
@@ -45,10 +45,11 @@ pub async fn authenticate(
     let id = ClientId::try_from(claimed.as_str())
         .map_err(|_| fail(OAuthError::new("invalid_client", "unknown client")))?;
     let client = state
-        .store
-        .get_client(&id)
+        .oauth
+        .clients
+        .get(&state.store, &id)
         .await
-        .map_err(|e| fail(OAuthError::new("server_error", e.to_string())))?
+        .map_err(|e| fail(OAuthError::storage(&e)))?
         .ok_or_else(|| fail(OAuthError::new("invalid_client", "unknown client")))?;
     if client.token_endpoint_auth_method != TokenEndpointAuthMethod::PrivateKeyJwt {
         // RFC 6749 §2.3: one method per client; an mTLS client must not use an assertion.
@@ -127,10 +128,11 @@ async fn authenticate_mtls(
     let id = ClientId::try_from(claimed.as_str())
         .map_err(|_| fail(OAuthError::new("invalid_client", "unknown client")))?;
     let client = state
-        .store
-        .get_client(&id)
+        .oauth
+        .clients
+        .get(&state.store, &id)
         .await
-        .map_err(|e| fail(OAuthError::new("server_error", e.to_string())))?
+        .map_err(|e| fail(OAuthError::storage(&e)))?
         .ok_or_else(|| fail(OAuthError::new("invalid_client", "unknown client")))?;
     let certificate = match client.token_endpoint_auth_method {
         TokenEndpointAuthMethod::PrivateKeyJwt => {

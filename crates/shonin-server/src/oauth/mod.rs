@@ -4,6 +4,7 @@
 //! `shonin-oauth`.
 
 pub mod client_auth;
+pub mod client_cache;
 pub mod dpop;
 pub mod jwks_fetch;
 pub mod mtls;
@@ -53,6 +54,8 @@ pub struct OAuth {
     pub session_lifetime: Duration,
     /// Key sets of `jwks_uri` clients, fetched and cached.
     pub jwks: jwks_fetch::JwksFetcher,
+    /// Registered clients, kept for `oauth.client_cache_secs`.
+    pub clients: client_cache::ClientCache,
     /// The operator's client CA bundle for `tls_client_auth` (RFC 8705 §2.1).
     pub client_cas: mtls::ClientCaBundle,
     /// Behind a TLS-terminating proxy: the header carrying the client certificate.
@@ -95,6 +98,9 @@ impl OAuth {
             par_lifetime: secs(settings.par_lifetime_secs),
             session_lifetime: secs(settings.session_lifetime_secs),
             jwks: jwks_fetch::JwksFetcher::new(settings.jwks_ca_file.as_deref())?,
+            clients: client_cache::ClientCache::new(std::time::Duration::from_secs(
+                settings.client_cache_secs,
+            )),
             client_cas: mtls::ClientCaBundle::load(server.client_ca_file.as_deref())?,
             client_certificate_header: server
                 .client_certificate_header

@@ -109,6 +109,24 @@ impl OAuthError {
         }
     }
 
+    /// A request that failed on storage: 503 `temporarily_unavailable` for an outage, else 500.
+    pub fn storage(e: &shonin_types::StorageError) -> Self {
+        OAuthError::new(e.oauth_error(), e.to_string())
+    }
+
+    /// A request whose audit entry could not be written: it must not succeed (every decision is
+    /// recorded), and an outage is the client's cue to retry.
+    pub fn audit(e: &shonin_audit::AuditError) -> Self {
+        match e {
+            shonin_audit::AuditError::Storage(s) => OAuthError::storage(s),
+            shonin_audit::AuditError::Closed => OAuthError::new(
+                "temporarily_unavailable",
+                "audit log closed (shutting down)",
+            ),
+            other => OAuthError::new("server_error", other.to_string()),
+        }
+    }
+
     pub fn with_nonce(mut self, nonce: Option<String>) -> Self {
         self.dpop_nonce = nonce;
         self
@@ -169,7 +187,7 @@ pub async fn audited(
     };
     if let Err(e) = state.audit.append(record).await {
         tracing::error!(error = %e, "audit entry for an OAuth rejection could not be written");
-        return OAuthError::new("server_error", "audit log unavailable").into_response();
+        return OAuthError::audit(&e).into_response();
     }
     err.into_response()
 }
@@ -197,5 +215,5 @@ pub async fn record_success(
         .append(record)
         .await
         .map(|_| ())
-        .map_err(|e| OAuthError::new("server_error", e.to_string()))
+        .map_err(|e| OAuthError::audit(&e))
 }

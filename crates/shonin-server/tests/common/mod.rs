@@ -28,6 +28,10 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     let mut c = Config::defaults(true, dir);
     c.server.mode = ServerMode::Tls;
     c.log.level = "warn".into();
+    // Tests change clients in the store between requests and expect the next request to see
+    // the change; the cache has its own tests (`oauth::client_cache`, and the storage-outage
+    // test in tests/oauth.rs turns it back on).
+    c.oauth.client_cache_secs = 0;
     c
 }
 

@@ -15,6 +15,7 @@
 mod suite;
 
 mod audit;
+mod batch;
 mod clients;
 mod concurrency;
 mod engine;

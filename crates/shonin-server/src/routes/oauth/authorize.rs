@@ -19,7 +19,7 @@ use shonin_audit::{Actor, ActorKind, AuditRecord, Outcome};
 use shonin_oauth::form::FormParams;
 use shonin_oauth::grant::{self, CodeGrant};
 use shonin_oauth::metadata::AUTHORIZATION_ENDPOINT_PATH;
-use shonin_oauth::{Client, ClientId, ClientStore, par};
+use shonin_oauth::{Client, ClientId, par};
 use shonin_types::ports::FlowStore;
 
 const PUSHED: &str = "pushed";
@@ -119,8 +119,9 @@ async fn load(
     let id = ClientId::try_from(record.request.client_id.as_str())
         .map_err(|_| Refusal::Page(StatusCode::BAD_REQUEST, "Unknown client."))?;
     let client = state
-        .store
-        .get_client(&id)
+        .oauth
+        .clients
+        .get(&state.store, &id)
         .await
         .map_err(|_| Refusal::Page(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE))?
         .ok_or(Refusal::Page(StatusCode::BAD_REQUEST, "Unknown client."))?;

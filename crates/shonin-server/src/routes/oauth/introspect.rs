@@ -48,7 +48,7 @@ async fn answer(
         .store
         .get_token(&token_hash(token))
         .await
-        .map_err(|e| fail(OAuthError::new("server_error", e.to_string())))?;
+        .map_err(|e| fail(OAuthError::storage(&e)))?;
     let facts = record
         .filter(|r| r.client_id == client.client_id)
         .map(|r| TokenFacts {

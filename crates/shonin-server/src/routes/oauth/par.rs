@@ -105,7 +105,7 @@ async fn push(
             version: 1,
         })
         .await
-        .map_err(|e| fail(OAuthError::new("server_error", e.to_string())))?;
+        .map_err(|e| fail(OAuthError::storage(&e)))?;
     let actor = Actor {
         kind: ActorKind::Client,
         id: client.client_id.as_str().to_owned(),

@@ -40,8 +40,7 @@ async fn answer(
         .get("token")
         .ok_or_else(|| fail(OAuthError::new("invalid_request", "token is required")))?;
     let now = state.clock.now();
-    let server =
-        |e: shonin_types::StorageError| fail(OAuthError::new("server_error", e.to_string()));
+    let server = |e: shonin_types::StorageError| fail(OAuthError::storage(&e));
     let hash = token_hash(token);
     if let Some(record) = state.store.get_token(&hash).await.map_err(server)?
         && record.client_id == client.client_id

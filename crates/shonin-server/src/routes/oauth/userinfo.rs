@@ -11,7 +11,7 @@ use serde_json::json;
 use shonin_keys::KeySource;
 use shonin_oauth::metadata::USERINFO_ENDPOINT_PATH;
 use shonin_oauth::resource::{self, ResourceError, ResourceRequest};
-use shonin_oauth::{ClientId, ClientStore, User, UserStore};
+use shonin_oauth::{ClientId, User, UserStore};
 
 const ACTION: &str = "oauth.userinfo";
 
@@ -84,10 +84,11 @@ async fn answer(
         .and_then(|id| ClientId::try_from(id.as_str()).ok())
     {
         Some(id) => state
-            .store
-            .get_client(&id)
+            .oauth
+            .clients
+            .get(&state.store, &id)
             .await
-            .map_err(|e| OAuthError::new("server_error", e.to_string()))?
+            .map_err(|e| OAuthError::storage(&e))?
             .is_some_and(|c| c.require_dpop_nonce),
         None => false,
     };
@@ -122,7 +123,7 @@ async fn answer(
         .store
         .get_user(&sub)
         .await
-        .map_err(|e| OAuthError::new("server_error", e.to_string()))?;
+        .map_err(|e| OAuthError::storage(&e))?;
     let Some(user) = user.filter(|u| !u.disabled) else {
         return Err(to_oauth(&ResourceError::Inactive));
     };

@@ -1,0 +1,111 @@
+//! Registered clients, read from the store and kept for a few seconds (`oauth.client_cache_secs`),
+//! so the token endpoint does not read the same client row on every request.
+//!
+//! Only clients that exist are kept, so a flood of unknown `client_id`s cannot fill memory; the
+//! cache holds at most [`MAX_ENTRIES`] clients. A change made with `shonin clients` (another
+//! process, or another node) is seen by every node within the TTL; 0 turns the cache off.
+
+use shonin_oauth::{Client, ClientId, ClientStore};
+use shonin_types::StorageError;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The most clients kept; when full, expired entries are dropped, and if none has expired the
+/// whole cache is cleared (a deployment with more clients than this simply reads more often).
+pub const MAX_ENTRIES: usize = 10_000;
+
+#[derive(Debug)]
+pub struct ClientCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<ClientId, (Instant, Client)>>,
+}
+
+impl ClientCache {
+    pub fn new(ttl: Duration) -> ClientCache {
+        ClientCache {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The client `id`, from the cache if it was read less than the TTL ago.
+    pub async fn get(
+        &self,
+        store: &dyn ClientStore,
+        id: &ClientId,
+    ) -> Result<Option<Client>, StorageError> {
+        if self.ttl.is_zero() {
+            return store.get_client(id).await;
+        }
+        if let Some(client) = self.fresh(id) {
+            return Ok(Some(client));
+        }
+        let found = store.get_client(id).await?;
+        let mut entries = self.lock();
+        match &found {
+            Some(client) => {
+                if entries.len() >= MAX_ENTRIES {
+                    let ttl = self.ttl;
+                    entries.retain(|_, (read, _)| read.elapsed() < ttl);
+                    if entries.len() >= MAX_ENTRIES {
+                        entries.clear();
+                    }
+                }
+                entries.insert(id.clone(), (Instant::now(), client.clone()));
+            }
+            None => {
+                entries.remove(id);
+            }
+        }
+        Ok(found)
+    }
+
+    fn fresh(&self, id: &ClientId) -> Option<Client> {
+        let entries = self.lock();
+        let (read, client) = entries.get(id)?;
+        (read.elapsed() < self.ttl).then(|| client.clone())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ClientId, (Instant, Client)>> {
+        // A panic while holding the lock cannot leave the map inconsistent (every change is one
+        // call), so a poisoned lock is still usable.
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shonin_oauth::client::ClientRegistration;
+    use shonin_store::testing::{TestEngine, with_fresh_store};
+
+    fn client(id: &str) -> Client {
+        let mut reg = ClientRegistration::new(id, "Cached");
+        reg.redirect_uris = vec!["https://rp.example/cb".into()];
+        reg.jwks = Some(serde_json::json!({"keys": [{"kty": "OKP", "crv": "Ed25519",
+            "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "kid": "k1"}]}));
+        shonin_oauth::client::validate(reg, time::OffsetDateTime::now_utc()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_read_client_is_reused_within_the_ttl_and_unknown_ones_are_not_kept() {
+        with_fresh_store(TestEngine::Sqlite, |store| async move {
+            let cache = ClientCache::new(Duration::from_secs(300));
+            let uncached = ClientCache::new(Duration::ZERO);
+            let id = ClientId::try_from("c1").unwrap();
+            // Unknown: not kept, so a client registered a moment later is found at once.
+            assert!(cache.get(&store, &id).await.unwrap().is_none());
+            store.create_client(&client("c1")).await.unwrap();
+            assert!(cache.get(&store, &id).await.unwrap().is_some());
+            // Removed in the store: the cache still answers within the TTL, a TTL of 0 does not.
+            store.delete_client(&id).await.unwrap();
+            assert!(cache.get(&store, &id).await.unwrap().is_some());
+            assert!(uncached.get(&store, &id).await.unwrap().is_none());
+        })
+        .await
+        .unwrap();
+    }
+}

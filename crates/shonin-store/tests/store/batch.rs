@@ -1,0 +1,236 @@
+//! The group-commit writer (`batch.rs`): claims and token records written together keep the
+//! one-at-a-time contract — duplicate keys in one batch, existing and expired keys, a batch that
+//! fails and is retried one by one, and many concurrent callers through the real writer task.
+
+use crate::clients::sample_client;
+use crate::suite::{T0, assert_unbroken_chain, record};
+use shonin_oauth::client::{ClientId, ClientStore};
+use shonin_oauth::token_record::{TokenKind, TokenRecord, TokenStore, token_hash};
+use shonin_store::Store;
+use shonin_store::testing::write_one_batch;
+use shonin_types::ports::ReplayStore;
+use shonin_types::{FixedClock, StorageError};
+use std::sync::Arc;
+use time::Duration;
+
+contract_tests! {
+    duplicate_keys_in_one_batch_have_one_winner,
+    batch_claims_respect_existing_and_expired_records,
+    failed_batch_is_retried_one_by_one,
+    concurrent_callers_through_the_writer_keep_the_contract,
+    claims_tokens_and_audit_appends_commit_together,
+}
+
+fn access(token: &str, client: &str) -> TokenRecord {
+    TokenRecord {
+        token_hash: token_hash(token),
+        kind: TokenKind::Access,
+        client_id: ClientId::try_from(client).unwrap(),
+        subject: None,
+        grant_id: format!("grant-{token}"),
+        scope: "accounts".into(),
+        authorization_details: None,
+        cnf_jkt: Some("jkt".into()),
+        cnf_x5t_s256: None,
+        issued_at: T0,
+        expires_at: T0 + Duration::minutes(5),
+        revoked_at: None,
+    }
+}
+
+fn at_t0(store: &Store) -> Store {
+    store.clone().with_clock(Arc::new(FixedClock::new(T0)))
+}
+
+async fn duplicate_keys_in_one_batch_have_one_winner(store: &Store) {
+    let store = at_t0(store);
+    let exp = T0 + Duration::seconds(60);
+    let out = write_one_batch(
+        &store,
+        &[
+            ("dpop", "b", exp),
+            ("dpop", "a", exp),
+            ("dpop", "b", exp),
+            ("client_assertion", "b", exp),
+            ("dpop", "a", exp),
+        ],
+        &[],
+        &[],
+    )
+    .await;
+    // In one transaction: PostgreSQL refuses an upsert that touches a row twice, so the
+    // duplicates must have been resolved before the statement, not by the one-by-one retry.
+    assert!(out.committed);
+    let claimed: Vec<bool> = out.claimed.into_iter().map(Result::unwrap).collect();
+    assert_eq!(claimed, [true, true, false, true, false]);
+    // Committed: the one-at-a-time path sees every key as used.
+    for (ns, key) in [("dpop", "a"), ("dpop", "b"), ("client_assertion", "b")] {
+        assert!(!store.first_use(ns, key, exp).await.unwrap(), "{ns}/{key}");
+    }
+}
+
+async fn batch_claims_respect_existing_and_expired_records(store: &Store) {
+    let early = at_t0(store);
+    assert!(
+        early
+            .first_use("dpop", "old", T0 + Duration::seconds(10))
+            .await
+            .unwrap()
+    );
+    assert!(
+        early
+            .first_use("dpop", "live", T0 + Duration::seconds(120))
+            .await
+            .unwrap()
+    );
+    // 30 s later "old" has expired and may be taken over; "live" has not.
+    let later = store
+        .clone()
+        .with_clock(Arc::new(FixedClock::new(T0 + Duration::seconds(30))));
+    let exp = T0 + Duration::seconds(90);
+    let out = write_one_batch(
+        &later,
+        &[
+            ("dpop", "live", exp),
+            ("dpop", "old", exp),
+            ("dpop", "new", exp),
+        ],
+        &[],
+        &[],
+    )
+    .await;
+    assert!(out.committed);
+    let claimed: Vec<bool> = out.claimed.into_iter().map(Result::unwrap).collect();
+    assert_eq!(claimed, [false, true, true]);
+    // The taken-over record now lives until the new expiry.
+    assert!(!later.first_use("dpop", "old", exp).await.unwrap());
+}
+
+async fn failed_batch_is_retried_one_by_one(store: &Store) {
+    let store = at_t0(store);
+    store.create_client(&sample_client("c1")).await.unwrap();
+    store.insert_token(&access("existing", "c1")).await.unwrap();
+    let exp = T0 + Duration::seconds(60);
+    let mut too_long = record(9);
+    too_long.reason = Some("x".repeat(5000));
+    // A record of an unknown client and a duplicate hash make the batch statement fail; the
+    // retry must fail exactly those two and commit the rest.
+    let out = write_one_batch(
+        &store,
+        &[
+            ("dpop", "k1", exp),
+            ("dpop", "k1", exp),
+            ("dpop", "k2", exp),
+        ],
+        &[
+            access("t1", "c1"),
+            access("t2", "no-such-client"),
+            access("existing", "c1"),
+            access("t3", "c1"),
+        ],
+        &[vec![record(1), record(2)], vec![too_long], vec![record(3)]],
+    )
+    .await;
+    assert!(!out.committed);
+    let claimed: Vec<bool> = out.claimed.into_iter().map(Result::unwrap).collect();
+    assert_eq!(claimed, [true, false, true]);
+    let inserted = out.inserted;
+    // The audit appends too: the bad one fails alone, the others are chained in queue order.
+    let appended = out.appended;
+    assert_eq!(appended[0].as_ref().unwrap().len(), 2);
+    assert!(
+        matches!(appended[1], Err(StorageError::Conflict(_))),
+        "{:?}",
+        appended[1]
+    );
+    assert_eq!(appended[2].as_ref().unwrap()[0].seq, 3);
+    assert_unbroken_chain(&store, 3).await;
+    assert!(inserted[0].is_ok(), "{:?}", inserted[0]);
+    assert!(
+        matches!(inserted[1], Err(StorageError::Conflict(_))),
+        "{:?}",
+        inserted[1]
+    );
+    assert!(
+        matches!(inserted[2], Err(StorageError::Conflict(_))),
+        "{:?}",
+        inserted[2]
+    );
+    assert!(inserted[3].is_ok(), "{:?}", inserted[3]);
+    for (token, present) in [
+        ("t1", true),
+        ("t2", false),
+        ("t3", true),
+        ("existing", true),
+    ] {
+        let got = store.get_token(&token_hash(token)).await.unwrap();
+        assert_eq!(got.is_some(), present, "{token}");
+    }
+    assert_eq!(
+        store
+            .get_token(&token_hash("existing"))
+            .await
+            .unwrap()
+            .unwrap()
+            .grant_id,
+        "grant-existing"
+    );
+}
+
+async fn concurrent_callers_through_the_writer_keep_the_contract(store: &Store) {
+    store.create_client(&sample_client("c1")).await.unwrap();
+    let exp = time::OffsetDateTime::now_utc() + Duration::seconds(60);
+    // 64 tasks: each claims one shared key and one key of its own, and inserts one record.
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let shared = store.first_use("dpop", "shared", exp).await.unwrap();
+                let own = store
+                    .first_use("dpop", &format!("own-{i}"), exp)
+                    .await
+                    .unwrap();
+                store
+                    .insert_token(&access(&format!("tok-{i}"), "c1"))
+                    .await
+                    .unwrap();
+                (shared, own)
+            })
+        })
+        .collect();
+    let mut winners = 0;
+    for t in tasks {
+        let (shared, own) = t.await.unwrap();
+        winners += usize::from(shared);
+        assert!(own);
+    }
+    assert_eq!(winners, 1);
+    for i in 0..64 {
+        let tok = format!("tok-{i}");
+        assert!(store.get_token(&token_hash(&tok)).await.unwrap().is_some());
+    }
+}
+
+async fn claims_tokens_and_audit_appends_commit_together(store: &Store) {
+    let store = at_t0(store);
+    store.create_client(&sample_client("c1")).await.unwrap();
+    let exp = T0 + Duration::seconds(60);
+    let out = write_one_batch(
+        &store,
+        &[("dpop", "j1", exp), ("client_assertion", "j1", exp)],
+        &[access("t1", "c1"), access("t2", "c1")],
+        &[vec![record(1)], vec![record(2), record(3)]],
+    )
+    .await;
+    assert!(out.committed);
+    assert!(out.claimed.iter().all(|c| *c.as_ref().unwrap()));
+    assert!(out.inserted.iter().all(Result::is_ok));
+    let seqs: Vec<Vec<u64>> = out
+        .appended
+        .into_iter()
+        .map(|a| a.unwrap().iter().map(|e| e.seq).collect())
+        .collect();
+    assert_eq!(seqs, [vec![1], vec![2, 3]]);
+    assert_unbroken_chain(&store, 3).await;
+    assert!(store.get_token(&token_hash("t2")).await.unwrap().is_some());
+}
