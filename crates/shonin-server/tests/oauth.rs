@@ -971,3 +971,28 @@ async fn storage_outage_at_the_token_endpoint_is_503_temporarily_unavailable() {
     .await;
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
 }
+
+#[tokio::test]
+async fn userinfo_without_credentials_gets_a_bare_challenge() {
+    let (app, _c) = setup().await;
+    let resp = app.get("/userinfo").await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    // RFC 6750 §3.1: no error code when the request carried no authentication at all.
+    let challenge = resp.headers()[header::WWW_AUTHENTICATE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(challenge, "DPoP algs=\"ES256 PS256 EdDSA\"");
+    // A presented but bad token still gets its error code.
+    let resp = app
+        .send(
+            Request::get("/userinfo")
+                .header(header::AUTHORIZATION, "Bearer not-a-token")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let challenge = resp.headers()[header::WWW_AUTHENTICATE].to_str().unwrap();
+    assert!(challenge.contains("error="), "{challenge}");
+}

@@ -95,6 +95,34 @@ impl Batcher {
         Some(done.await.unwrap_or_else(|_| Err(writer_gone())))
     }
 
+    /// Queues several claims back to back (so they normally share one batch) and awaits them
+    /// all; `None` if the writer is gone before the first was queued.
+    pub(crate) async fn claims(
+        &self,
+        claims: Vec<Claim>,
+    ) -> Option<Result<Vec<bool>, StorageError>> {
+        let mut pending = Vec::with_capacity(claims.len());
+        for claim in claims {
+            let (ack, done) = oneshot::channel();
+            if self.tx.send(Op::Claim(claim, ack)).await.is_err() {
+                if pending.is_empty() {
+                    return None;
+                }
+                return Some(Err(writer_gone()));
+            }
+            pending.push(done);
+        }
+        let mut fresh = Vec::with_capacity(pending.len());
+        for done in pending {
+            match done.await {
+                Ok(Ok(f)) => fresh.push(f),
+                Ok(Err(e)) => return Some(Err(e)),
+                Err(_) => return Some(Err(writer_gone())),
+            }
+        }
+        Some(Ok(fresh))
+    }
+
     /// Queues a token record; `None` if the writer is gone.
     pub(crate) async fn insert_token(
         &self,

@@ -40,6 +40,35 @@ where
         self.first_use_at(namespace, key, expires_at, now).await
     }
 
+    async fn first_use_many(
+        &self,
+        claims: &[(&str, &str, OffsetDateTime)],
+    ) -> Result<Vec<bool>, StorageError> {
+        let now = to_micros(self.clock.now());
+        let claims: Vec<Claim> = claims
+            .iter()
+            .map(|(namespace, key, expires_at)| Claim {
+                namespace: (*namespace).to_owned(),
+                key: (*key).to_owned(),
+                expires_at: to_micros(*expires_at),
+                now,
+            })
+            .collect();
+        if let Some(batch) = &self.batch
+            && let Some(result) = batch.claims(claims.clone()).await
+        {
+            return result;
+        }
+        let mut fresh = Vec::with_capacity(claims.len());
+        for c in &claims {
+            fresh.push(
+                self.first_use_at(&c.namespace, &c.key, c.expires_at, c.now)
+                    .await?,
+            );
+        }
+        Ok(fresh)
+    }
+
     /// One claim in its own statement; `expires_at` and `now` in unix µs.
     pub(crate) async fn first_use_at(
         &self,
@@ -85,6 +114,13 @@ impl ReplayStore for Store {
         expires_at: OffsetDateTime,
     ) -> Result<bool, StorageError> {
         dispatch!(self, s => s.sql.first_use(namespace, key, expires_at).await)
+    }
+
+    async fn first_use_many(
+        &self,
+        claims: &[(&str, &str, OffsetDateTime)],
+    ) -> Result<Vec<bool>, StorageError> {
+        dispatch!(self, s => s.sql.first_use_many(claims).await)
     }
 
     async fn sweep_replays(&self, now: OffsetDateTime) -> Result<u64, StorageError> {

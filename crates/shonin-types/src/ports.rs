@@ -20,6 +20,19 @@ pub trait ReplayStore: Send + Sync + std::fmt::Debug {
         expires_at: OffsetDateTime,
     ) -> Result<bool, StorageError>;
 
+    /// [`ReplayStore::first_use`] for several keys at once (`(namespace, key, expires_at)`),
+    /// each decided as if alone, in order; a store may write them together (one transaction).
+    async fn first_use_many(
+        &self,
+        claims: &[(&str, &str, OffsetDateTime)],
+    ) -> Result<Vec<bool>, StorageError> {
+        let mut fresh = Vec::with_capacity(claims.len());
+        for (namespace, key, expires_at) in claims {
+            fresh.push(self.first_use(namespace, key, *expires_at).await?);
+        }
+        Ok(fresh)
+    }
+
     /// Deletes records that expired before `now`; returns how many.
     async fn sweep_replays(&self, now: OffsetDateTime) -> Result<u64, StorageError>;
 }

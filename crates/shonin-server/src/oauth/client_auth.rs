@@ -9,6 +9,7 @@ use shonin_oauth::client::{ClientJwks, TokenEndpointAuthMethod};
 use shonin_oauth::form::FormParams;
 use shonin_oauth::mtls::ClientCertificate;
 use shonin_oauth::{Client, ClientAssertionParams, ClientAuthError, ClientId};
+use shonin_types::ports::ReplayStore;
 
 /// An authenticated client, with the certificate that authenticated it (mTLS methods only).
 #[derive(Debug)]
@@ -20,12 +21,14 @@ pub struct Authenticated {
 /// Authenticates the client of a form request received at `endpoint_url`. Confidential clients
 /// only (FAPI 2.0 §5.3.2.1 item 3): a request that authenticates by no method is
 /// `invalid_client`, and so is one that uses another method than the client is registered for
-/// or more than one (RFC 6749 §2.3).
+/// or more than one (RFC 6749 §2.3). The assertion's `jti` is claimed in `replay` (the store,
+/// or a [`super::deferred_claims::DeferredClaims`] the caller settles).
 pub async fn authenticate(
     state: &AppState,
     form: &FormParams,
     endpoint_url: &str,
     presented: Option<&PresentedCertificate>,
+    replay: &dyn ReplayStore,
 ) -> Result<Authenticated, (Option<String>, OAuthError)> {
     let (Some(assertion), Some(assertion_type)) = (
         form.get("client_assertion"),
@@ -70,7 +73,7 @@ pub async fn authenticate(
         };
         oauth
             .assertions
-            .verify(&params, keys, endpoint_url, now, &state.store)
+            .verify(&params, keys, endpoint_url, now, replay)
             .await
     };
     let verified = match &client.jwks {

@@ -6,6 +6,7 @@ use crate::state::AppState;
 use axum::http::HeaderMap;
 use shonin_jose::JoseError;
 use shonin_oauth::{DpopError, DpopRequest, Htu, VerifiedProof};
+use shonin_types::ports::ReplayStore;
 
 /// The single `DPoP` header, if present; two headers are an error (RFC 9449 §4.3 item 1).
 pub fn proof_header(headers: &HeaderMap) -> Result<Option<&str>, DpopError> {
@@ -34,6 +35,8 @@ pub struct ProofContext<'a> {
     pub require_nonce: bool,
     /// Resource endpoints answer with `WWW-Authenticate: DPoP …` (RFC 9449 §7.1).
     pub at_resource: bool,
+    /// Where the proof's `jti` is claimed: the store, or deferred claims the caller settles.
+    pub replay: &'a dyn ReplayStore,
 }
 
 fn to_oauth(state: &AppState, ctx: &ProofContext<'_>, e: &DpopError) -> OAuthError {
@@ -71,7 +74,7 @@ pub async fn verify(
         &state.oauth.dpop
     };
     verifier
-        .verify_proof(proof, &req, state.clock.now(), &state.store)
+        .verify_proof(proof, &req, state.clock.now(), ctx.replay)
         .await
         .map_err(|e| to_oauth(state, &ctx, &e))
 }

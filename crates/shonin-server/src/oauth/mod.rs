@@ -5,6 +5,7 @@
 
 pub mod client_auth;
 pub mod client_cache;
+pub mod deferred_claims;
 pub mod dpop;
 pub mod jwks_fetch;
 pub mod mtls;

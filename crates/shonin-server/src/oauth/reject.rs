@@ -55,6 +55,9 @@ impl FromRequestParts<AppState> for RequestMeta {
     }
 }
 
+/// The `algs` parameter of a DPoP challenge (RFC 9449 §7.1): the proof algorithms accepted.
+const DPOP_ALGS: &str = "algs=\"ES256 PS256 EdDSA\"";
+
 /// An OAuth error on its way out.
 #[derive(Debug)]
 pub struct OAuthError {
@@ -95,9 +98,9 @@ impl OAuthError {
             _ => StatusCode::UNAUTHORIZED,
         };
         let algs = if scheme == "DPoP" {
-            ", algs=\"ES256 PS256 EdDSA\""
+            format!(", {DPOP_ALGS}")
         } else {
-            ""
+            String::new()
         };
         let challenge = format!("{scheme} error=\"{error}\"{algs}");
         OAuthError {
@@ -107,6 +110,18 @@ impl OAuthError {
             dpop_nonce: None,
             www_authenticate: Some(challenge),
         }
+    }
+
+    /// A resource request without any credentials: 401 with a bare challenge, because RFC 6750
+    /// §3.1 says such an answer SHOULD NOT carry an error code (the body still explains).
+    pub fn unauthenticated(scheme: &str, description: impl Into<String>) -> Self {
+        let mut err = OAuthError::resource(scheme, "invalid_token", description);
+        err.www_authenticate = Some(if scheme == "DPoP" {
+            format!("DPoP {DPOP_ALGS}")
+        } else {
+            scheme.to_owned()
+        });
+        err
     }
 
     /// A request that failed on storage: 503 `temporarily_unavailable` for an outage, else 500.

@@ -19,6 +19,7 @@ contract_tests! {
     failed_batch_is_retried_one_by_one,
     concurrent_callers_through_the_writer_keep_the_contract,
     claims_tokens_and_audit_appends_commit_together,
+    first_use_many_decides_each_claim_as_if_alone,
 }
 
 fn access(token: &str, client: &str) -> TokenRecord {
@@ -233,4 +234,21 @@ async fn claims_tokens_and_audit_appends_commit_together(store: &Store) {
     assert_eq!(seqs, [vec![1], vec![2, 3]]);
     assert_unbroken_chain(&store, 3).await;
     assert!(store.get_token(&token_hash("t2")).await.unwrap().is_some());
+}
+
+async fn first_use_many_decides_each_claim_as_if_alone(store: &Store) {
+    let store = at_t0(store);
+    let exp = T0 + Duration::seconds(60);
+    assert!(store.first_use("dpop", "seen", exp).await.unwrap());
+    let fresh = store
+        .first_use_many(&[
+            ("client_assertion", "x", exp),
+            ("dpop", "seen", exp),
+            ("dpop", "y", exp),
+            ("client_assertion", "x", exp),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(fresh, [true, false, true, false]);
+    assert!(!store.first_use("dpop", "y", exp).await.unwrap());
 }

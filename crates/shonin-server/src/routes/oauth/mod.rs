@@ -17,6 +17,7 @@ use axum::http::{HeaderMap, header};
 use shonin_oauth::Client;
 use shonin_oauth::form::FormParams;
 use shonin_oauth::mtls::ClientCertificate;
+use shonin_types::ports::ReplayStore;
 
 /// Parses an `application/x-www-form-urlencoded` body (RFC 6749 §3.2, RFC 9126 §2.1).
 pub fn form_body(headers: &HeaderMap, body: &[u8]) -> Result<FormParams, OAuthError> {
@@ -60,18 +61,20 @@ impl ClientRequest {
     }
 }
 
-/// Parses the form body and authenticates the client (`private_key_jwt` or mTLS) at `path`.
+/// Parses the form body and authenticates the client (`private_key_jwt` or mTLS) at `path`,
+/// claiming the assertion's `jti` in `replay`.
 pub async fn client_request(
     state: &AppState,
     meta: &RequestMeta,
     headers: &HeaderMap,
     body: &[u8],
     path: &str,
+    replay: &dyn ReplayStore,
 ) -> Result<ClientRequest, Refused> {
     let form = form_body(headers, body).map_err(|e| (None, e))?;
     let url = state.oauth.url_for(meta, path);
     let presented = meta.certificate.clone();
-    let auth = client_auth::authenticate(state, &form, &url, presented.as_ref()).await?;
+    let auth = client_auth::authenticate(state, &form, &url, presented.as_ref(), replay).await?;
     Ok(ClientRequest {
         form,
         client: auth.client,

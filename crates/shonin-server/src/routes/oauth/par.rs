@@ -1,6 +1,7 @@
 //! `POST /par` — pushed authorization requests (RFC 9126), the only way in (FAPI 2.0 §5.3.2.2).
 
 use super::client_request;
+use crate::oauth::deferred_claims::DeferredClaims;
 use crate::oauth::dpop;
 use crate::oauth::reject::{OAuthError, RequestMeta, audited, record_success};
 use crate::state::AppState;
@@ -45,7 +46,9 @@ async fn push(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, (Option<String>, OAuthError)> {
-    let req = client_request(state, meta, headers, body, PAR_ENDPOINT_PATH).await?;
+    // The assertion's and the proof's jti are claimed together once both signatures hold.
+    let claims = DeferredClaims::default();
+    let req = client_request(state, meta, headers, body, PAR_ENDPOINT_PATH, &claims).await?;
     let fail = |e: OAuthError| req.refuse(e);
     let (form, client, url) = (&req.form, &req.client, &req.url);
     // A client whose tokens are certificate-bound only never uses DPoP: a code bound to a DPoP
@@ -71,10 +74,12 @@ async fn push(
                 expected_jkt: None,
                 require_nonce: client.require_dpop_nonce,
                 at_resource: false,
+                replay: &claims,
             };
             Some(dpop::verify(state, proof, ctx).await.map_err(fail)?.jkt)
         }
     };
+    claims.settle(&state.store).await.map_err(fail)?;
     let policy = ClientPolicy {
         client_id: client.client_id.as_str(),
         redirect_uris: &client.redirect_uris,

@@ -33,7 +33,15 @@ async fn answer(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, (Option<String>, OAuthError)> {
-    let req = client_request(state, meta, headers, body, REVOCATION_ENDPOINT_PATH).await?;
+    let req = client_request(
+        state,
+        meta,
+        headers,
+        body,
+        REVOCATION_ENDPOINT_PATH,
+        &state.store,
+    )
+    .await?;
     let fail = |e: OAuthError| req.refuse(e);
     let (form, client) = (&req.form, &req.client);
     let token = form

@@ -3,6 +3,7 @@
 //! client certificate (RFC 8705 §3), or both — then one grant.
 
 use super::{ClientRequest, client_request};
+use crate::oauth::deferred_claims::DeferredClaims;
 use crate::oauth::dpop;
 use crate::oauth::mtls;
 use crate::oauth::reject::{OAuthError, RequestMeta, audited, record_success};
@@ -42,10 +43,15 @@ async fn exchange(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, (Option<String>, OAuthError)> {
-    let req = client_request(state, meta, headers, body, TOKEN_ENDPOINT_PATH).await?;
+    // The assertion's and the proof's jti are claimed together once both signatures hold.
+    let claims = DeferredClaims::default();
+    let req = client_request(state, meta, headers, body, TOKEN_ENDPOINT_PATH, &claims).await?;
     let fail = |e: OAuthError| req.refuse(e);
     let (form, client) = (&req.form, &req.client);
-    let cnf = confirmation(state, &req, headers).await.map_err(fail)?;
+    let cnf = confirmation(state, &req, headers, &claims)
+        .await
+        .map_err(fail)?;
+    claims.settle(&state.store).await.map_err(fail)?;
     let signer = state.keys.current_signer();
     let gctx = GrantContext {
         policy: &state.oauth.tokens,
@@ -118,6 +124,7 @@ async fn confirmation(
     state: &AppState,
     req: &ClientRequest,
     headers: &HeaderMap,
+    replay: &DeferredClaims,
 ) -> Result<Confirmation, OAuthError> {
     let client = &req.client;
     let jkt = if client.dpop_bound_access_tokens {
@@ -128,6 +135,7 @@ async fn confirmation(
             expected_jkt: None,
             require_nonce: client.require_dpop_nonce,
             at_resource: false,
+            replay,
         };
         Some(dpop::require(state, headers, ctx).await?.jkt)
     } else {
