@@ -8,7 +8,9 @@
 # Usage: bench/profile.sh sqlite|sqlite-tmpfs|postgres
 #   sqlite-tmpfs puts the data directory on /dev/shm, where fsync costs nothing: the difference
 #   to `sqlite` is the price of SQLite's synchronous=FULL commits on this machine's disk.
-# Knobs: BENCH_SKIP_BUILD=1, BENCH_CONCURRENCY (32), BENCH_PG_URL (as in run.sh).
+# Knobs: BENCH_SKIP_BUILD=1, BENCH_CONCURRENCY (32), BENCH_PG_URL (as in run.sh),
+# PROFILE_PERF=0 (no sampling, so no `perf` needed: just the load, the server's CPU and the
+# group-commit batch sizes from /metrics — a quick before/after check of a change).
 # Loopback only, bounded (one 20 s load), every process it starts is stopped by PID on exit.
 set -euo pipefail
 
@@ -42,7 +44,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-command -v perf >/dev/null || { echo "perf is needed: apt-get install linux-perf" >&2; exit 2; }
+PERF=${PROFILE_PERF:-1}
+if [[ "$PERF" == 1 ]]; then
+  command -v perf >/dev/null || { echo "perf is needed: apt-get install linux-perf" >&2; exit 2; }
+fi
 if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
   (cd "$ROOT" && cargo build --release --locked -p shonin-server -p loadgen)
 fi
@@ -92,7 +97,11 @@ srv_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$SERVER_PID/sta
 sleep 5
 [[ -n "$PG_DB" ]] && { c0=$(pg_commits); p0=$(pg_ticks); }
 s0=$(srv_ticks)
-perf record -q -F 499 -e cpu-clock -g -p "$SERVER_PID" -o "$WORK/perf.data" -- sleep 10 2>/dev/null
+if [[ "$PERF" == 1 ]]; then
+  perf record -q -F 499 -e cpu-clock -g -p "$SERVER_PID" -o "$WORK/perf.data" -- sleep 10 2>/dev/null
+else
+  sleep 10
+fi
 s1=$(srv_ticks)
 [[ -n "$PG_DB" ]] && { c1=$(pg_commits); p1=$(pg_ticks); }
 wait "$LOAD_PID"
@@ -106,6 +115,16 @@ if [[ -n "$PG_DB" ]]; then
   python3 -c 'import sys; c, t, r = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]); print(f"PostgreSQL: {c / (r * 10):.1f} commits per request, {t / 100:.2f} CPU s of postgres processes in 10 s ({t / 100 / (r * 10) * 1e6:.0f} µs per request)")' \
     "$((c1 - c0))" "$((p1 - p0))" "$rps"
 fi
+echo
+# Group commit (crates/shonin-store/src/batch.rs): operations per store transaction, and audit
+# entries per audit-writer batch, since the server started.
+curl -fsS --cacert "$DATA/tls/dev-ca.pem" "$ISSUER/metrics" |
+  awk '/^shonin_(store_write|audit)_batch_size_(sum|count)/ { v[$1] = $2 }
+       END { if (v["shonin_store_write_batch_size_count"] > 0)
+               printf "store write batches: %d, %.1f operations each\n", v["shonin_store_write_batch_size_count"], v["shonin_store_write_batch_size_sum"] / v["shonin_store_write_batch_size_count"];
+             if (v["shonin_audit_batch_size_count"] > 0)
+               printf "audit writer batches: %d, %.1f entries each\n", v["shonin_audit_batch_size_count"], v["shonin_audit_batch_size_sum"] / v["shonin_audit_batch_size_count"] }'
+[[ "$PERF" == 1 ]] || exit 0
 echo
 perf report -i "$WORK/perf.data" --no-children --sort comm --stdio -g none 2>/dev/null |
   grep '%' | sed 's/^/  /'

@@ -377,6 +377,18 @@ async fn oversized_deep_and_invalid_utf8_inputs_are_400_not_500() {
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
 }
 
+/// A client_credentials request with a new assertion and a new DPoP proof.
+async fn fresh_token_request(app: &TestApp, c: &TestClient) -> axum::http::Response<Body> {
+    let url = format!("{ISSUER}/token");
+    token_with(
+        app,
+        c,
+        c.assertion(ISSUER).await,
+        Some(c.proof("POST", &url, None).await),
+    )
+    .await
+}
+
 async fn token_with(
     app: &TestApp,
     c: &TestClient,
@@ -401,13 +413,7 @@ async fn token_with(
 async fn client_credentials_with_dpop_works_and_bad_assertions_are_invalid_client() {
     let (app, c) = setup().await;
     let url = format!("{ISSUER}/token");
-    let ok = token_with(
-        &app,
-        &c,
-        c.assertion(ISSUER).await,
-        Some(c.proof("POST", &url, None).await),
-    )
-    .await;
+    let ok = fresh_token_request(&app, &c).await;
     assert_eq!(ok.status(), StatusCode::OK, "aud = issuer accepted");
     let body = body_json(ok).await;
     assert_eq!(body["token_type"], "DPoP");
@@ -670,13 +676,7 @@ async fn dpop_nonce_is_required_when_the_client_asks_for_it() {
     let c = TestClient::new("nonce-app");
     c.register(&app, |r| r.require_dpop_nonce = true).await;
     let url = format!("{ISSUER}/token");
-    let resp = token_with(
-        &app,
-        &c,
-        c.assertion(ISSUER).await,
-        Some(c.proof("POST", &url, None).await),
-    )
-    .await;
+    let resp = fresh_token_request(&app, &c).await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     let nonce = resp.headers()["dpop-nonce"].to_str().unwrap().to_owned();
     assert_eq!(body_json(resp).await["error"], "use_dpop_nonce");
@@ -787,13 +787,7 @@ async fn userinfo_demands_a_nonce_from_clients_that_require_one() {
     add_user(&app, "alice").await;
     // Get a token: the first token request tells us the nonce.
     let url = format!("{ISSUER}/token");
-    let probe = token_with(
-        &app,
-        &c,
-        c.assertion(ISSUER).await,
-        Some(c.proof("POST", &url, None).await),
-    )
-    .await;
+    let probe = fresh_token_request(&app, &c).await;
     let nonce = probe.headers()["dpop-nonce"].to_str().unwrap().to_owned();
     let request_uri = {
         let par_url = format!("{ISSUER}/par");
@@ -932,27 +926,15 @@ async fn storage_outage_at_the_token_endpoint_is_503_temporarily_unavailable() {
     let app = TestApp::with(|c| c.oauth.client_cache_secs = 300).await;
     let c = TestClient::new("bank-app");
     c.register(&app, |_| {}).await;
-    let url = format!("{ISSUER}/token");
     // The first request succeeds and leaves the client in the client cache.
-    let ok = token_with(
-        &app,
-        &c,
-        c.assertion(ISSUER).await,
-        Some(c.proof("POST", &url, None).await),
-    )
-    .await;
+    let ok = fresh_token_request(&app, &c).await;
     assert_eq!(ok.status(), StatusCode::OK);
     // The database goes away before the readiness probe notices: the replay claim fails, and
     // so does the audit entry of the refusal. Neither is the client's fault nor a server bug.
     app.state.store.close().await;
-    let resp = token_with(
-        &app,
-        &c,
-        c.assertion(ISSUER).await,
-        Some(c.proof("POST", &url, None).await),
-    )
-    .await;
+    let resp = fresh_token_request(&app, &c).await;
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(resp.headers()[header::RETRY_AFTER], "5");
     let body = body_json(resp).await;
     assert_eq!(body["error"], "temporarily_unavailable", "{body}");
     // Internal detail stays in the server log.
@@ -962,13 +944,7 @@ async fn storage_outage_at_the_token_endpoint_is_503_temporarily_unavailable() {
     );
     // An unknown client needs the database too: same answer, not invalid_client.
     let other = TestClient::new("not-cached");
-    let resp = token_with(
-        &app,
-        &other,
-        other.assertion(ISSUER).await,
-        Some(other.proof("POST", &url, None).await),
-    )
-    .await;
+    let resp = fresh_token_request(&app, &other).await;
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
 }
 

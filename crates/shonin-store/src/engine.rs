@@ -47,7 +47,8 @@ impl Engine for Postgres {
 pub(crate) struct Sql<DB: Database> {
     pub(crate) pool: Pool<DB>,
     pub(crate) clock: Arc<dyn Clock>,
-    /// Queues this process's audit appends before they contend for the database lock. SQLite's
+    /// Queues this process's write transactions (audit appends made directly, and the batches of
+    /// [`crate::batch`]) before they contend for the database lock. SQLite's
     /// lock waits are sleeps (busy handler), so many local writers would otherwise burn the
     /// busy timeout; PostgreSQL queues fairly on the row lock and does not need it.
     pub(crate) append_gate: Option<Arc<tokio::sync::Mutex<()>>>,

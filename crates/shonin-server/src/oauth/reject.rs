@@ -166,6 +166,10 @@ impl IntoResponse for OAuthError {
             .into_response();
         let h = resp.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            // As the storage gate answers (crate::error): the client may retry shortly.
+            h.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
         if let Some(n) = self.dpop_nonce.and_then(|n| HeaderValue::from_str(&n).ok()) {
             h.insert("dpop-nonce", n);
         }
