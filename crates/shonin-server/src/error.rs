@@ -1,7 +1,7 @@
 //! The one place where errors become HTTP responses.
 //!
-//! OAuth endpoints answer with RFC 6749 §5.2 JSON (`{"error","error_description"}`), everything
-//! else with RFC 9457 `application/problem+json`. Descriptions are fixed public strings; internal
+//! Everything but the OAuth endpoints answers with RFC 9457 `application/problem+json`; the
+//! OAuth endpoints answer with RFC 6749 §5.2 JSON through `crate::oauth::reject::OAuthError`. Descriptions are fixed public strings; internal
 //! detail goes only to the log, tagged with the request id.
 
 use axum::Json;
@@ -17,12 +17,6 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 /// An error on its way to a client.
 #[derive(Debug)]
 pub enum ApiError {
-    /// An RFC 6749 §5.2 / RFC 6750 §3.1 error on an OAuth endpoint.
-    OAuth {
-        status: StatusCode,
-        error: &'static str,
-        description: String,
-    },
     /// An RFC 9457 problem with a fixed title.
     Problem {
         status: StatusCode,
@@ -36,14 +30,6 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn oauth(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
-        ApiError::OAuth {
-            status,
-            error,
-            description: description.into(),
-        }
-    }
-
     pub fn problem(status: StatusCode, title: &'static str) -> Self {
         ApiError::Problem {
             status,
@@ -81,13 +67,6 @@ impl From<AuditError> for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct OAuthBody<'a> {
-    error: &'a str,
-    #[serde(skip_serializing_if = "str::is_empty")]
-    error_description: &'a str,
-}
-
 #[derive(Debug, Serialize)]
 pub struct ProblemBody<'a> {
     #[serde(rename = "type")]
@@ -115,24 +94,6 @@ pub fn problem_response(status: StatusCode, title: &str, detail: Option<&str>) -
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
-            ApiError::OAuth {
-                status,
-                error,
-                description,
-            } => {
-                let mut resp = (
-                    status,
-                    Json(OAuthBody {
-                        error,
-                        error_description: &description,
-                    }),
-                )
-                    .into_response();
-                // RFC 6749 §5.1: responses carrying tokens or errors must not be cached.
-                resp.headers_mut()
-                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                resp
-            }
             ApiError::Problem {
                 status,
                 title,
