@@ -1,8 +1,9 @@
 //! The one place where errors become HTTP responses.
 //!
 //! Everything but the OAuth endpoints answers with RFC 9457 `application/problem+json`; the
-//! OAuth endpoints answer with RFC 6749 §5.2 JSON through `crate::oauth::reject::OAuthError`. Descriptions are fixed public strings; internal
-//! detail goes only to the log, tagged with the request id.
+//! OAuth endpoints answer with RFC 6749 §5.2 JSON through `crate::oauth::reject::OAuthError`.
+//! Descriptions are fixed public strings; internal detail goes only to the log, tagged with the
+//! request id.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
