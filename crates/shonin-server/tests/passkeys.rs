@@ -55,13 +55,23 @@ async fn get_page(app: &TestApp, b: &Browser, uri: &str) -> (StatusCode, String)
     (resp.status(), body_text(resp).await)
 }
 
+/// Posts a form as browser `b`: its CSRF token in the form and its cookies in the request.
+async fn post_form(
+    app: &TestApp,
+    b: &Browser,
+    path: &str,
+    mut pairs: Vec<(String, String)>,
+) -> Response<Body> {
+    pairs.push(("csrf".into(), b.csrf.clone()));
+    send_form(app, path, &pairs, &[("cookie", b.cookies())]).await
+}
+
 async fn password_sign_in(app: &TestApp, b: &mut Browser, username: &str) -> Response<Body> {
     let pairs = vec![
-        ("csrf".into(), b.csrf.clone()),
         ("username".into(), username.to_owned()),
         ("password".into(), PASSWORD.to_owned()),
     ];
-    let resp = send_form(app, "/account/sign-in", &pairs, &[("cookie", b.cookies())]).await;
+    let resp = post_form(app, b, "/account/sign-in", pairs).await;
     if let Some(s) = set_cookie(&resp, "__Host-shonin_session") {
         b.session = Some(s);
     }
@@ -157,30 +167,16 @@ async fn enrol_sign_in_without_username_and_manage_passkeys() {
 
     let id = keys[0].credential_id.clone();
     let rename = vec![
-        ("csrf".into(), b.csrf.clone()),
         ("credential_id".into(), id.clone()),
         ("name".into(), "Phone".into()),
     ];
-    let resp = send_form(
-        &app,
-        "/account/passkeys/rename",
-        &rename,
-        &[("cookie", b.cookies())],
-    )
-    .await;
+    let resp = post_form(&app, &b, "/account/passkeys/rename", rename).await;
     assert_eq!(location(&resp), "/account?notice=renamed");
     let bad = vec![
-        ("csrf".into(), b.csrf.clone()),
         ("credential_id".into(), id.clone()),
         ("name".into(), "\u{7}".into()),
     ];
-    let resp = send_form(
-        &app,
-        "/account/passkeys/rename",
-        &bad,
-        &[("cookie", b.cookies())],
-    )
-    .await;
+    let resp = post_form(&app, &b, "/account/passkeys/rename", bad).await;
     assert_eq!(location(&resp), "/account?error=name");
     assert_eq!(
         app.state
@@ -193,17 +189,8 @@ async fn enrol_sign_in_without_username_and_manage_passkeys() {
         "Phone"
     );
 
-    let remove = vec![
-        ("csrf".into(), b.csrf.clone()),
-        ("credential_id".into(), id.clone()),
-    ];
-    let resp = send_form(
-        &app,
-        "/account/passkeys/remove",
-        &remove,
-        &[("cookie", b.cookies())],
-    )
-    .await;
+    let remove = vec![("credential_id".into(), id.clone())];
+    let resp = post_form(&app, &b, "/account/passkeys/remove", remove).await;
     assert_eq!(location(&resp), "/account?notice=removed");
     assert!(
         app.state
@@ -267,17 +254,10 @@ async fn a_fapi_authorization_that_asks_for_a_passkey() {
     let form = vec![
         ("request_uri".into(), request_uri.clone()),
         ("client_id".into(), c.id.clone()),
-        ("csrf".into(), b.csrf.clone()),
         ("username".into(), "alice".into()),
         ("password".into(), PASSWORD.into()),
     ];
-    let resp = send_form(
-        &app,
-        "/authorize/sign-in",
-        &form,
-        &[("cookie", b.cookies())],
-    )
-    .await;
+    let resp = post_form(&app, &b, "/authorize/sign-in", form).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert!(set_cookie(&resp, "__Host-shonin_session").is_none());
 
@@ -291,16 +271,9 @@ async fn a_fapi_authorization_that_asks_for_a_passkey() {
     let approve = vec![
         ("request_uri".into(), request_uri.clone()),
         ("client_id".into(), c.id.clone()),
-        ("csrf".into(), b.csrf.clone()),
         ("decision".into(), "approve".into()),
     ];
-    let resp = send_form(
-        &app,
-        "/authorize/consent",
-        &approve,
-        &[("cookie", b.cookies())],
-    )
-    .await;
+    let resp = post_form(&app, &b, "/authorize/consent", approve).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let code = query_param(&location(&resp), "code").unwrap();
     let tokens = body_json(redeem(&app, &c, &code).await).await;
@@ -440,17 +413,8 @@ async fn changing_methods_needs_a_fresh_strong_sign_in_and_policies_hold() {
     let id = app.state.store.list_passkeys(&alice.id).await.unwrap()[0]
         .credential_id
         .clone();
-    let remove = vec![
-        ("csrf".into(), b.csrf.clone()),
-        ("credential_id".into(), id.clone()),
-    ];
-    let resp = send_form(
-        &app,
-        "/account/passkeys/remove",
-        &remove,
-        &[("cookie", b.cookies())],
-    )
-    .await;
+    let remove = vec![("credential_id".into(), id.clone())];
+    let resp = post_form(&app, &b, "/account/passkeys/remove", remove.clone()).await;
     assert_eq!(location(&resp), "/account?error=reauth");
     assert_eq!(
         app.state
@@ -500,17 +464,8 @@ async fn changing_methods_needs_a_fresh_strong_sign_in_and_policies_hold() {
             .status(),
         StatusCode::OK
     );
-    let on = vec![
-        ("csrf".into(), b.csrf.clone()),
-        ("on".into(), "true".into()),
-    ];
-    let resp = send_form(
-        &app,
-        "/account/passkey-only",
-        &on,
-        &[("cookie", b.cookies())],
-    )
-    .await;
+    let on = vec![("on".into(), "true".into())];
+    let resp = post_form(&app, &b, "/account/passkey-only", on).await;
     assert_eq!(location(&resp), "/account?notice=policy");
     let mut other = browser(&app).await;
     let resp = password_sign_in(&app, &mut other, "alice").await;
@@ -527,13 +482,7 @@ async fn changing_methods_needs_a_fresh_strong_sign_in_and_policies_hold() {
             .any(|r| r == "password_disabled_passkey_only")
     );
     // Her last passkey cannot be removed while the policy is on.
-    let resp = send_form(
-        &app,
-        "/account/passkeys/remove",
-        &remove,
-        &[("cookie", b.cookies())],
-    )
-    .await;
+    let resp = post_form(&app, &b, "/account/passkeys/remove", remove).await;
     assert_eq!(location(&resp), "/account?error=last_passkey");
 }
 
@@ -627,14 +576,7 @@ async fn recovery_codes_are_shown_once_work_once_and_count_towards_lockout() {
         password_sign_in(&app, &mut b, "alice").await.status(),
         StatusCode::SEE_OTHER
     );
-    let csrf = vec![("csrf".to_owned(), b.csrf.clone())];
-    let resp = send_form(
-        &app,
-        "/account/recovery-codes",
-        &csrf,
-        &[("cookie", b.cookies())],
-    )
-    .await;
+    let resp = post_form(&app, &b, "/account/recovery-codes", Vec::new()).await;
     assert_eq!(location(&resp), "/account?error=reauth");
     assert_eq!(
         app.state
@@ -650,14 +592,7 @@ async fn recovery_codes_are_shown_once_work_once_and_count_towards_lockout() {
     let mut fresh = browser(&app).await;
     let resp = passkey_sign_in(&app, &mut fresh, &mut bobs, None, |_| {}).await;
     assert_eq!(resp.status(), StatusCode::OK);
-    let csrf = vec![("csrf".to_owned(), fresh.csrf.clone())];
-    let resp = send_form(
-        &app,
-        "/account/recovery-codes",
-        &csrf,
-        &[("cookie", fresh.cookies())],
-    )
-    .await;
+    let resp = post_form(&app, &fresh, "/account/recovery-codes", Vec::new()).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(
         resp.headers()[header::CACHE_CONTROL].to_str().unwrap(),
