@@ -195,27 +195,7 @@ pub(crate) async fn account_form(
     body: &[u8],
     action: &str,
 ) -> Result<(FormParams, Session, User), Response> {
-    let params = match crate::routes::oauth::form_body(headers, body) {
-        Ok(p) => p,
-        Err(_) => {
-            audit_failure(state, meta, action, None, "malformed form").await;
-            return Err(pages::error(
-                meta.lang,
-                StatusCode::BAD_REQUEST,
-                "The form is malformed.",
-                meta.request_id.as_deref(),
-            ));
-        }
-    };
-    if !session::csrf_ok(headers, params.get("csrf")) {
-        audit_failure(state, meta, action, None, "csrf").await;
-        return Err(pages::error(
-            meta.lang,
-            StatusCode::FORBIDDEN,
-            "The form has expired or did not come from this site. Go back and try again.",
-            meta.request_id.as_deref(),
-        ));
-    }
+    let params = checked_form(state, meta, headers, body, action).await?;
     match current_user(state, headers).await? {
         Some((s, u)) => Ok((params, s, u)),
         None => {
@@ -241,29 +221,31 @@ async fn audited_redirect(
     }
 }
 
-/// `POST /account/sign-in`: password sign-in from the account page.
-pub async fn sign_in(
-    State(state): State<AppState>,
-    meta: RequestMeta,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let params = match crate::routes::oauth::form_body(&headers, &body) {
+/// Parses an account-page form and checks its CSRF token; a refusal is audited under `action`
+/// and shown as an error page (with a CSRF cookie if the browser had none).
+async fn checked_form(
+    state: &AppState,
+    meta: &RequestMeta,
+    headers: &HeaderMap,
+    body: &[u8],
+    action: &str,
+) -> Result<FormParams, Response> {
+    let params = match crate::routes::oauth::form_body(headers, body) {
         Ok(p) => p,
         Err(_) => {
-            audit_failure(&state, &meta, "user.sign_in", None, "malformed form").await;
-            return pages::error(
+            audit_failure(state, meta, action, None, "malformed form").await;
+            return Err(pages::error(
                 meta.lang,
                 StatusCode::BAD_REQUEST,
                 "The form is malformed.",
                 meta.request_id.as_deref(),
-            );
+            ));
         }
     };
-    let (csrf, cookie) = session::csrf(&headers);
-    if !session::csrf_ok(&headers, params.get("csrf")) {
-        audit_failure(&state, &meta, "user.sign_in", None, "csrf").await;
-        return with_cookie(
+    if !session::csrf_ok(headers, params.get("csrf")) {
+        audit_failure(state, meta, action, None, "csrf").await;
+        let (_, cookie) = session::csrf(headers);
+        return Err(with_cookie(
             pages::error(
                 meta.lang,
                 StatusCode::FORBIDDEN,
@@ -271,8 +253,23 @@ pub async fn sign_in(
                 meta.request_id.as_deref(),
             ),
             cookie,
-        );
+        ));
     }
+    Ok(params)
+}
+
+/// `POST /account/sign-in`: password sign-in from the account page.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = match checked_form(&state, &meta, &headers, &body, "user.sign_in").await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let (csrf, cookie) = session::csrf(&headers);
     let username = params
         .get_bounded("username", 256)
         .ok()
