@@ -10,7 +10,8 @@
 #   to `sqlite` is the price of SQLite's synchronous=FULL commits on this machine's disk.
 # Knobs: BENCH_SKIP_BUILD=1, BENCH_CONCURRENCY (32), BENCH_PG_URL (as in run.sh),
 # PROFILE_PERF=0 (no sampling, so no `perf` needed: just the load, the server's CPU and the
-# group-commit batch sizes from /metrics — a quick before/after check of a change).
+# group-commit batch sizes from /metrics — a quick before/after check of a change),
+# PROFILE_KEEP=FILE (copy perf.data there, for `perf report -i FILE` afterwards).
 # Loopback only, bounded (one 20 s load), every process it starts is stopped by PID on exit.
 set -euo pipefail
 
@@ -39,7 +40,7 @@ cleanup() {
   if [[ -n "$PG_DB" ]]; then
     psql "$PG_URL/postgres" -qAtc "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true
   fi
-  rm -rf "$WORK" "$DATA"
+  [[ -n "${PROFILE_KEEP:-}" ]] && cp "$WORK/perf.data" "$PROFILE_KEEP" 2>/dev/null; rm -rf "$WORK" "$DATA"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

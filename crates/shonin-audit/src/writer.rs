@@ -15,9 +15,9 @@ use crate::{AuditError, AuditRecord, AuditStore, Checkpoint};
 use shonin_keys::KeySource;
 use shonin_types::{Clock, StorageError};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
 /// The JWS `typ` of a checkpoint (RFC 8725 §3.11: explicit typing, so a checkpoint can never be
@@ -56,9 +56,20 @@ struct Job {
     ack: oneshot::Sender<Result<u64, AuditError>>,
 }
 
+/// Entries appended by another writer's transaction ([`AuditLog::appended_elsewhere`]), so the
+/// checkpoint schedule counts them.
+#[derive(Debug)]
+struct Elsewhere {
+    count: AtomicU64,
+    /// Wakes the writer once `count` reaches the checkpoint threshold.
+    wake: Notify,
+    checkpoint_every: u64,
+}
+
 #[derive(Debug)]
 struct Shared {
     tx: mpsc::Sender<Job>,
+    elsewhere: Arc<Elsewhere>,
     /// Set by [`AuditLog::close`]; appends that see it are refused.
     closed: AtomicBool,
     /// Tells the writer to drain and stop.
@@ -84,8 +95,14 @@ impl AuditLog {
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (finished_tx, finished) = watch::channel(());
+        let elsewhere = Arc::new(Elsewhere {
+            count: AtomicU64::new(0),
+            wake: Notify::new(),
+            checkpoint_every: config.checkpoint_every,
+        });
         let writer = Writer {
             rx,
+            elsewhere: elsewhere.clone(),
             store,
             keys,
             clock,
@@ -100,6 +117,7 @@ impl AuditLog {
         AuditLog {
             shared: Arc::new(Shared {
                 tx,
+                elsewhere,
                 closed: AtomicBool::new(false),
                 shutdown,
                 finished,
@@ -124,6 +142,28 @@ impl AuditLog {
         // A dropped ack means the writer task ended without answering (it cannot have committed
         // the batch and then failed to reply, since replies are sent right after the commit).
         done.await.map_err(|_| AuditError::Closed)?
+    }
+
+    /// `record` ready to be appended by a transaction of the caller's own (one that writes the
+    /// entry together with the change it records, such as `shonin_store::Store::issue_tokens`):
+    /// clamped as [`AuditLog::append`] would, or [`AuditError::Closed`] once the log is closing.
+    /// Report the committed entry with [`AuditLog::appended_elsewhere`].
+    pub fn prepare_elsewhere(&self, record: AuditRecord) -> Result<AuditRecord, AuditError> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(AuditError::Closed);
+        }
+        Ok(record.clamped())
+    }
+
+    /// Counts `n` entries committed by another transaction into the checkpoint schedule (a
+    /// checkpoint is signed after [`AuditConfig::checkpoint_every`] entries, whoever wrote them).
+    pub fn appended_elsewhere(&self, n: u64) {
+        metrics::counter!("shonin_audit_entries_written_total").increment(n);
+        let e = &self.shared.elsewhere;
+        let before = e.count.fetch_add(n, Ordering::AcqRel);
+        if before < e.checkpoint_every.max(1) && before.saturating_add(n) >= e.checkpoint_every {
+            e.wake.notify_one();
+        }
     }
 
     /// Records waiting for the writer (for a gauge or a readiness check).
@@ -163,6 +203,7 @@ impl AuditLog {
 /// The state owned by the writer task.
 struct Writer {
     rx: mpsc::Receiver<Job>,
+    elsewhere: Arc<Elsewhere>,
     store: Arc<dyn AuditStore>,
     keys: Arc<dyn KeySource>,
     clock: Arc<dyn Clock>,
@@ -178,6 +219,8 @@ struct Writer {
 
 enum Event {
     Jobs(usize),
+    /// Entries appended elsewhere reached the checkpoint threshold.
+    Elsewhere,
     Tick,
     Shutdown,
 }
@@ -199,13 +242,20 @@ impl Writer {
                 _ = shutdown.wait_for(|stop| *stop) => Event::Shutdown,
                 _ = ticker.tick() => Event::Tick,
                 n = self.rx.recv_many(&mut jobs, self.max_batch) => Event::Jobs(n),
+                () = self.elsewhere.wake.notified() => Event::Elsewhere,
             };
+            self.count_elsewhere();
             match event {
                 Event::Shutdown => break,
                 // Zero means every sender is gone and the queue is empty.
                 Event::Jobs(0) => break,
                 Event::Jobs(_) => {
                     self.commit(&mut jobs).await;
+                    if !self.checkpoint_failing && self.since_checkpoint >= self.checkpoint_every {
+                        self.checkpoint().await;
+                    }
+                }
+                Event::Elsewhere => {
                     if !self.checkpoint_failing && self.since_checkpoint >= self.checkpoint_every {
                         self.checkpoint().await;
                     }
@@ -225,11 +275,18 @@ impl Writer {
             }
             self.commit(&mut jobs).await;
         }
+        self.count_elsewhere();
         if self.since_checkpoint > 0 {
             self.checkpoint().await;
         }
         tracing::info!("audit writer stopped");
         drop(finished);
+    }
+
+    /// Moves the count of entries appended elsewhere into `since_checkpoint`.
+    fn count_elsewhere(&mut self) {
+        let n = self.elsewhere.count.swap(0, Ordering::AcqRel);
+        self.since_checkpoint = self.since_checkpoint.saturating_add(n);
     }
 
     /// Writes `jobs` with one store call and answers each caller; leaves `jobs` empty.

@@ -2,7 +2,7 @@
 
 use crate::config::{ClientCertificates, Config, ServerMode};
 use crate::layers::IpRateLimiter;
-use crate::state::AppState;
+use crate::state::{AppState, Services};
 use crate::{routes, telemetry, tls};
 use anyhow::Context;
 use shonin_audit::{AuditConfig, AuditLog};
@@ -90,7 +90,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let oauth = Arc::new(crate::oauth::OAuth::new(&config, &store, &nonce_secret)?);
     let passkeys = Arc::new(crate::passkeys::PasskeyService::build(&config, &store)?);
     let alerts = crate::alerts::Alerts::build(&config.alerts)?.map(Arc::new);
-    let state = AppState {
+    let state = AppState::new(Services {
         oauth,
         passkeys,
         alerts,
@@ -102,7 +102,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         clock,
         metrics: telemetry::metrics_handle(),
         storage_ready: Arc::new(AtomicBool::new(true)),
-    };
+    });
     if created {
         let kid = state.keys.current_signer().kid().to_owned();
         crate::audit_events::system(&state, "keys.create", &kid).await?;

@@ -10,9 +10,27 @@ use shonin_types::Clock;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Shared application state; cheap to clone.
+/// Shared application state: one pointer, so the clone every extractor and middleware makes
+/// per request is a reference-count increment. Fields are reached through `Deref`.
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+#[derive(Debug)]
+pub struct Services {
     pub config: Arc<Config>,
     pub store: Store,
     pub keys: KeyService,

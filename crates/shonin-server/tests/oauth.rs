@@ -512,6 +512,7 @@ async fn token_endpoint_requires_a_valid_dpop_proof() {
         ),
         ("replayed jti", replay),
     ];
+    let n = cases.len();
     for (name, proof) in cases {
         let resp = token_with(&app, &c, c.assertion(ISSUER).await, Some(proof)).await;
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{name}");
@@ -521,6 +522,22 @@ async fn token_endpoint_requires_a_valid_dpop_proof() {
             "{name}"
         );
     }
+    // The replay was refused after its token was signed (client_credentials commits once, at
+    // the end): only the first request's success entry exists, every refusal has its own.
+    let entries = app.audit_entries().await;
+    let token = |outcome: shonin_audit::Outcome| {
+        entries
+            .iter()
+            .filter(|e| e.record.action == "oauth.token" && e.record.outcome == outcome)
+            .count()
+    };
+    assert_eq!(token(shonin_audit::Outcome::Success), 1);
+    assert_eq!(
+        token(shonin_audit::Outcome::Failure),
+        n + 1,
+        "missing proof too"
+    );
+    assert!(audit_has(&entries, "oauth.token", "used before"));
 }
 
 #[tokio::test]

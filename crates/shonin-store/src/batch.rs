@@ -49,20 +49,53 @@ pub(crate) struct Claim {
     pub now: i64,
 }
 
+/// A token response's writes, all or nothing ([`crate::Store::issue_tokens`]): the request's
+/// one-time values, then — only if every one of them was fresh — its token records and its
+/// audit entry.
+#[derive(Debug, Clone)]
+pub(crate) struct Issue {
+    pub claims: Vec<Claim>,
+    pub tokens: Vec<TokenRecord>,
+    pub audit: AuditRecord,
+}
+
+/// The outcome of [`crate::Store::issue_tokens`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Issued {
+    /// Every claim was fresh; the token records and the audit entry (sequence number `seq`)
+    /// are committed.
+    Committed { seq: u64 },
+    /// Claim number `claim` (in the order given) was used before; nothing but the fresh claims
+    /// was written.
+    Replayed { claim: usize },
+}
+
 /// A queued write and where its outcome goes.
 #[derive(Debug)]
 pub(crate) enum Op {
     Claim(Claim, oneshot::Sender<Result<bool, StorageError>>),
     Token(Box<TokenRecord>, oneshot::Sender<Result<(), StorageError>>),
     Audit(Vec<AuditRecord>, oneshot::Sender<AuditResult>),
+    Issue(Box<Issue>, oneshot::Sender<Result<Issued, StorageError>>),
 }
 
 type AuditResult = Result<Vec<SealedEntry>, StorageError>;
 
-/// What one batch transaction wrote: each claim's outcome and each audit append's entries.
+/// The writes of one batch, by kind, each in queue order.
+#[derive(Default)]
+pub(crate) struct Batch<'a> {
+    pub claims: &'a [Claim],
+    pub tokens: &'a [&'a TokenRecord],
+    pub audits: &'a [Vec<AuditRecord>],
+    pub issues: &'a [&'a Issue],
+}
+
+/// What one batch transaction wrote: each claim's outcome, each audit append's entries and
+/// each issue's outcome.
 pub(crate) struct Written {
     pub fresh: Vec<bool>,
     pub sealed: Vec<Vec<SealedEntry>>,
+    pub issued: Vec<Issued>,
 }
 
 /// The sending side of a store's writer task. Cloning shares the task; the task ends when the
@@ -134,6 +167,19 @@ impl Batcher {
         Some(done.await.unwrap_or_else(|_| Err(writer_gone())))
     }
 
+    /// Queues an issue; the issue back if the writer is gone.
+    pub(crate) async fn issue(
+        &self,
+        issue: Issue,
+    ) -> Result<Result<Issued, StorageError>, Box<Issue>> {
+        let (ack, done) = oneshot::channel();
+        match self.tx.send(Op::Issue(Box::new(issue), ack)).await {
+            Ok(()) => Ok(done.await.unwrap_or_else(|_| Err(writer_gone()))),
+            Err(mpsc::error::SendError(Op::Issue(issue, _))) => Err(issue),
+            Err(_) => Ok(Err(writer_gone())),
+        }
+    }
+
     /// Queues an audit append; the records back if the writer is gone.
     pub(crate) async fn append(
         &self,
@@ -154,12 +200,11 @@ fn writer_gone() -> StorageError {
 
 /// What the writer needs from an engine: the batch transaction and the one-by-one fallbacks.
 pub(crate) trait Writes: Send + Sync + 'static {
-    /// Writes `claims`, `tokens` and then each of `audits` in one transaction.
+    /// Writes every claim, then the token records, then the audit entries of `batch` in one
+    /// transaction (an issue's records only if all its claims were fresh).
     fn write_batch(
         &self,
-        claims: &[Claim],
-        tokens: &[&TokenRecord],
-        audits: &[Vec<AuditRecord>],
+        batch: Batch<'_>,
     ) -> impl std::future::Future<Output = Result<Written, StorageError>> + Send;
     fn claim_one(
         &self,
@@ -191,6 +236,8 @@ pub(crate) async fn commit<W: Writes>(sql: &W, ops: Vec<Op>) -> bool {
     let mut token_acks = Vec::new();
     let mut audits = Vec::new();
     let mut audit_acks = Vec::new();
+    let mut issues = Vec::new();
+    let mut issue_acks = Vec::new();
     for op in ops {
         match op {
             Op::Claim(c, ack) => {
@@ -205,12 +252,23 @@ pub(crate) async fn commit<W: Writes>(sql: &W, ops: Vec<Op>) -> bool {
                 audits.push(records);
                 audit_acks.push(ack);
             }
+            Op::Issue(issue, ack) => {
+                issues.push(issue);
+                issue_acks.push(ack);
+            }
         }
     }
-    let n = claims.len() + tokens.len() + audits.len();
+    let n = claims.len() + tokens.len() + audits.len() + issues.len();
     metrics::histogram!("shonin_store_write_batch_size").record(n as f64);
     let records: Vec<&TokenRecord> = tokens.iter().map(|r| r.as_ref()).collect();
-    match sql.write_batch(&claims, &records, &audits).await {
+    let issues: Vec<&Issue> = issues.iter().map(|i| i.as_ref()).collect();
+    let batch = Batch {
+        claims: &claims,
+        tokens: &records,
+        audits: &audits,
+        issues: &issues,
+    };
+    match sql.write_batch(batch).await {
         Ok(written) => {
             for (ack, fresh) in claim_acks.into_iter().zip(written.fresh) {
                 let _ = ack.send(Ok(fresh));
@@ -221,6 +279,9 @@ pub(crate) async fn commit<W: Writes>(sql: &W, ops: Vec<Op>) -> bool {
             for (ack, sealed) in audit_acks.into_iter().zip(written.sealed) {
                 let _ = ack.send(Ok(sealed));
             }
+            for (ack, issued) in issue_acks.into_iter().zip(written.issued) {
+                let _ = ack.send(Ok(issued));
+            }
             true
         }
         Err(e) if n == 1 => {
@@ -230,6 +291,8 @@ pub(crate) async fn commit<W: Writes>(sql: &W, ops: Vec<Op>) -> bool {
             } else if let Some(ack) = token_acks.pop() {
                 let _ = ack.send(Err(e));
             } else if let Some(ack) = audit_acks.pop() {
+                let _ = ack.send(Err(e));
+            } else if let Some(ack) = issue_acks.pop() {
                 let _ = ack.send(Err(e));
             }
             false
@@ -247,18 +310,35 @@ pub(crate) async fn commit<W: Writes>(sql: &W, ops: Vec<Op>) -> bool {
             for (batch, ack) in audits.into_iter().zip(audit_acks) {
                 let _ = ack.send(sql.append_one(batch).await);
             }
+            for (issue, ack) in issues.into_iter().zip(issue_acks) {
+                let _ = ack.send(issue_one(sql, issue).await);
+            }
             false
         }
     }
 }
 
+/// An issue written in a transaction of its own.
+pub(crate) async fn issue_one<W: Writes>(sql: &W, issue: &Issue) -> Result<Issued, StorageError> {
+    let batch = Batch {
+        issues: &[issue],
+        ..Batch::default()
+    };
+    let mut written = sql.write_batch(batch).await?;
+    written
+        .issued
+        .pop()
+        .ok_or_else(|| StorageError::Corrupt("write batch: an issue without outcome".into()))
+}
+
 /// The distinct claims of a batch in key order (the first occurrence of each key), and the
 /// earliest `now` among them: a record is taken over only if it expired before every caller's
 /// clock reading.
-fn distinct_sorted(claims: &[Claim]) -> (Vec<&Claim>, i64) {
+fn distinct_sorted<'a>(claims: &[&'a Claim]) -> (Vec<&'a Claim>, i64) {
     let mut seen = HashSet::new();
     let mut unique: Vec<&Claim> = claims
         .iter()
+        .copied()
         .filter(|c| seen.insert((c.namespace.as_str(), c.key.as_str())))
         .collect();
     unique.sort_by(|a, b| (&a.namespace, &a.key).cmp(&(&b.namespace, &b.key)));
@@ -268,11 +348,30 @@ fn distinct_sorted(claims: &[Claim]) -> (Vec<&Claim>, i64) {
 
 /// Which claims, in their order, won: a key the database returned as written, first occurrence
 /// only (a second claim of the same key in one batch is a replay of the first).
-fn outcomes(claims: &[Claim], mut written: HashSet<(String, String)>) -> Vec<bool> {
+fn outcomes(claims: &[&Claim], mut written: HashSet<(String, String)>) -> Vec<bool> {
     claims
         .iter()
         .map(|c| written.remove(&(c.namespace.clone(), c.key.clone())))
         .collect()
+}
+
+/// Splits the outcomes of all claims (the plain claims first, then each issue's in turn) into
+/// the plain claims' outcomes and each issue's first replayed claim, if any.
+fn split_outcomes(
+    mut fresh: Vec<bool>,
+    plain: usize,
+    issues: &[&Issue],
+) -> (Vec<bool>, Vec<Option<usize>>) {
+    let rest = fresh.split_off(plain.min(fresh.len()));
+    let mut rest = rest.into_iter();
+    let replayed = issues
+        .iter()
+        .map(|i| {
+            let mine: Vec<bool> = rest.by_ref().take(i.claims.len()).collect();
+            mine.iter().position(|f| !f)
+        })
+        .collect();
+    (fresh, replayed)
 }
 
 impl<DB: Engine> Writes for Sql<DB>
@@ -291,12 +390,13 @@ where
     usize: ColumnIndex<DB::Row>,
     Sql<DB>: Send + Sync + 'static,
 {
-    async fn write_batch(
-        &self,
-        claims: &[Claim],
-        tokens: &[&TokenRecord],
-        audits: &[Vec<AuditRecord>],
-    ) -> Result<Written, StorageError> {
+    async fn write_batch(&self, batch: Batch<'_>) -> Result<Written, StorageError> {
+        let Batch {
+            claims,
+            tokens,
+            audits,
+            issues,
+        } = batch;
         // SQLite: queue behind this process's other writer (the audit log) instead of sleeping
         // in the busy handler; BEGIN IMMEDIATE takes the write lock up front.
         let _queued = match &self.append_gate {
@@ -309,9 +409,14 @@ where
             .begin_with(DB::BEGIN_APPEND)
             .await
             .map_err(sqlx_err(op))?;
+        // Every claim of the batch in one statement: the plain ones, then each issue's.
+        let all_claims: Vec<&Claim> = claims
+            .iter()
+            .chain(issues.iter().flat_map(|i| i.claims.iter()))
+            .collect();
         let mut written = HashSet::new();
-        if !claims.is_empty() {
-            let (unique, now) = distinct_sorted(claims);
+        if !all_claims.is_empty() {
+            let (unique, now) = distinct_sorted(&all_claims);
             let mut q =
                 QueryBuilder::<DB>::new("INSERT INTO replay_cache (namespace, key, expires_at) ");
             q.push_values(unique, |mut row, c| {
@@ -334,13 +439,26 @@ where
                 written.insert((ns, key));
             }
         }
-        if !tokens.is_empty() {
+        let (fresh, replayed) =
+            split_outcomes(outcomes(&all_claims, written), claims.len(), issues);
+        let issuing: Vec<&Issue> = issues
+            .iter()
+            .zip(&replayed)
+            .filter(|(_, r)| r.is_none())
+            .map(|(i, _)| *i)
+            .collect();
+        let all_tokens: Vec<&TokenRecord> = tokens
+            .iter()
+            .copied()
+            .chain(issuing.iter().flat_map(|i| i.tokens.iter()))
+            .collect();
+        if !all_tokens.is_empty() {
             let mut q = QueryBuilder::<DB>::new(concat!(
                 "INSERT INTO oauth_tokens (",
                 crate::token::token_columns!(),
                 ") "
             ));
-            q.push_values(tokens, |mut row, r| {
+            q.push_values(all_tokens, |mut row, r| {
                 row.push_bind(r.token_hash.as_slice().to_vec())
                     .push_bind(r.kind.as_str().to_owned())
                     .push_bind(r.client_id.as_str().to_owned())
@@ -356,15 +474,39 @@ where
             });
             q.build().execute(&mut *tx).await.map_err(sqlx_err(op))?;
         }
-        // Last, so the chain head's lock (PostgreSQL: a row lock) is held for the shortest time.
-        let mut sealed = Vec::with_capacity(audits.len());
-        for records in audits {
-            sealed.push(append_in::<DB>(&mut tx, records.clone()).await?);
+        // Last, so the chain head's lock (PostgreSQL: a row lock) is held for the shortest time;
+        // every append of the batch after one read of the head, each keeping its own entries.
+        let records: Vec<AuditRecord> = audits
+            .iter()
+            .flatten()
+            .chain(issuing.iter().map(|i| &i.audit))
+            .cloned()
+            .collect();
+        let mut entries = if records.is_empty() {
+            Vec::new()
+        } else {
+            append_in::<DB>(&mut tx, records).await?
         }
+        .into_iter();
+        let sealed: Vec<Vec<SealedEntry>> = audits
+            .iter()
+            .map(|a| entries.by_ref().take(a.len()).collect())
+            .collect();
+        let issued = replayed
+            .into_iter()
+            .map(|r| match r {
+                Some(claim) => Ok(Issued::Replayed { claim }),
+                None => entries
+                    .next()
+                    .map(|e| Issued::Committed { seq: e.seq })
+                    .ok_or_else(|| StorageError::Corrupt("audit append: entries missing".into())),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         tx.commit().await.map_err(sqlx_err(op))?;
         Ok(Written {
-            fresh: outcomes(claims, written),
+            fresh,
             sealed,
+            issued,
         })
     }
 
@@ -403,6 +545,7 @@ mod tests {
             claim("dpop", "b", 3),
             claim("jwt", "a", 9),
         ];
+        let claims: Vec<&Claim> = claims.iter().collect();
         let (unique, now) = distinct_sorted(&claims);
         let keys: Vec<_> = unique
             .iter()
@@ -422,6 +565,7 @@ mod tests {
         ];
         // "dpop"/"a" was not written (an unexpired record exists).
         let written = HashSet::from([("dpop".into(), "b".into()), ("jwt".into(), "b".into())]);
+        let claims: Vec<&Claim> = claims.iter().collect();
         assert_eq!(outcomes(&claims, written), [true, false, false, true]);
     }
 }

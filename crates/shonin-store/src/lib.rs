@@ -34,6 +34,7 @@ mod client;
 mod engine;
 mod error;
 mod flow;
+mod issue;
 mod passkey;
 mod recovery;
 mod replay;
@@ -45,4 +46,5 @@ mod user;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use batch::Issued;
 pub use store::{PgStore, SQLITE_BUSY_TIMEOUT, SqliteStore, Store, StoreOptions, SweepCounts};

@@ -7,7 +7,7 @@ use shonin_types::ports::{FlowStore, ReplayStore};
 use shonin_types::{Clock, StorageError, SystemClock};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Postgres, Sqlite};
+use sqlx::{Pool, Postgres, Sqlite};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -60,6 +60,8 @@ pub enum Store {
 #[derive(Clone)]
 pub struct SqliteStore {
     pub(crate) sql: Sql<Sqlite>,
+    /// The one connection of the group-commit writer ([`crate::batch`]).
+    writer: Pool<Sqlite>,
     path: Arc<PathBuf>,
 }
 
@@ -171,7 +173,10 @@ impl Store {
     /// Closes every pooled connection; later calls fail with [`StorageError::Unavailable`].
     pub async fn close(&self) {
         match self {
-            Store::Sqlite(s) => s.sql.pool.close().await,
+            Store::Sqlite(s) => {
+                s.sql.pool.close().await;
+                s.writer.close().await;
+            }
             Store::Postgres(s) => s.sql.pool.close().await,
         }
     }
@@ -205,25 +210,39 @@ async fn connect_sqlite(path: PathBuf, opts: &StoreOptions) -> Result<SqliteStor
         // reported appended survives power loss (NORMAL may lose the last transactions).
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
-        .busy_timeout(SQLITE_BUSY_TIMEOUT);
+        .busy_timeout(SQLITE_BUSY_TIMEOUT)
+        // Statement journals and RETURNING's scratch tables stay in memory (bounded by a
+        // batch) instead of a temporary file created and deleted per statement.
+        .pragma("temp_store", "memory");
     let pool = SqlitePoolOptions::new()
         .max_connections(opts.max_connections.max(1))
         .acquire_timeout(opts.connect_timeout)
-        .connect_with(connect)
+        .connect_with(connect.clone())
         .await
         .map_err(|e| {
             tracing::error!(path = %path.display(), error = %e, "cannot open SQLite database");
             StorageError::Unavailable("cannot open the SQLite database file".into())
         })?;
+    // The group-commit writer keeps one connection of its own: SQLite drops a connection's page
+    // cache whenever another connection has committed since its last transaction, so a writer
+    // drawing a different pooled connection per batch would re-read every page it touches.
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(opts.connect_timeout)
+        .connect_lazy_with(connect);
     let mut sql = Sql {
         pool,
         clock: Arc::new(SystemClock),
         append_gate: Some(Arc::new(tokio::sync::Mutex::new(()))),
         batch: None,
     };
-    sql.batch = Batcher::start(sql.clone());
+    sql.batch = Batcher::start(Sql {
+        pool: writer.clone(),
+        ..sql.clone()
+    });
     Ok(SqliteStore {
         sql,
+        writer,
         path: Arc::new(path),
     })
 }
@@ -363,6 +382,7 @@ mod tests {
         assert_eq!(pragma("synchronous").await, "2"); // FULL
         assert_eq!(pragma("foreign_keys").await, "1");
         assert_eq!(pragma("busy_timeout").await, "5000");
+        assert_eq!(pragma("temp_store").await, "2"); // MEMORY
         assert_eq!(store.engine(), "sqlite");
         store.close().await;
     }

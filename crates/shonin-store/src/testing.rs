@@ -226,25 +226,44 @@ pub async fn write_one_batch(
     tokens: &[shonin_oauth::token_record::TokenRecord],
     audits: &[Vec<shonin_audit::AuditRecord>],
 ) -> BatchOutcome {
-    use crate::batch::{Claim, Op, commit};
+    write_one_batch_with_issues(store, claims, tokens, audits, &[]).await
+}
+
+/// One [`crate::Store::issue_tokens`] call for [`write_one_batch_with_issues`].
+#[derive(Debug, Clone)]
+pub struct TestIssue<'a> {
+    pub claims: Vec<(&'a str, &'a str, time::OffsetDateTime)>,
+    pub tokens: Vec<shonin_oauth::token_record::TokenRecord>,
+    pub audit: shonin_audit::AuditRecord,
+}
+
+/// [`write_one_batch`] with issues queued after the other operations.
+pub async fn write_one_batch_with_issues(
+    store: &Store,
+    claims: &[(&str, &str, time::OffsetDateTime)],
+    tokens: &[shonin_oauth::token_record::TokenRecord],
+    audits: &[Vec<shonin_audit::AuditRecord>],
+    issues: &[TestIssue<'_>],
+) -> BatchOutcome {
+    use crate::batch::{Claim, Issue, Op, commit};
     use crate::timestamp::to_micros;
     use tokio::sync::oneshot;
     let now = to_micros(match store {
         Store::Sqlite(s) => s.sql.clock.now(),
         Store::Postgres(s) => s.sql.clock.now(),
     });
+    let claim = |(namespace, key, expires_at): &(&str, &str, time::OffsetDateTime)| Claim {
+        namespace: (*namespace).to_owned(),
+        key: (*key).to_owned(),
+        expires_at: to_micros(*expires_at),
+        now,
+    };
     let mut ops = Vec::new();
     let mut claim_rx = Vec::new();
     let mut token_rx = Vec::new();
-    for (namespace, key, expires_at) in claims {
+    for c in claims {
         let (ack, rx) = oneshot::channel();
-        let claim = Claim {
-            namespace: (*namespace).to_owned(),
-            key: (*key).to_owned(),
-            expires_at: to_micros(*expires_at),
-            now,
-        };
-        ops.push(Op::Claim(claim, ack));
+        ops.push(Op::Claim(claim(c), ack));
         claim_rx.push(rx);
     }
     for record in tokens {
@@ -257,6 +276,17 @@ pub async fn write_one_batch(
         let (ack, rx) = oneshot::channel();
         ops.push(Op::Audit(records.clone(), ack));
         audit_rx.push(rx);
+    }
+    let mut issue_rx = Vec::new();
+    for issue in issues {
+        let (ack, rx) = oneshot::channel();
+        let issue = Issue {
+            claims: issue.claims.iter().map(claim).collect(),
+            tokens: issue.tokens.clone(),
+            audit: issue.audit.clone(),
+        };
+        ops.push(Op::Issue(Box::new(issue), ack));
+        issue_rx.push(rx);
     }
     let committed = match store {
         Store::Sqlite(s) => commit(&s.sql, ops).await,
@@ -275,11 +305,16 @@ pub async fn write_one_batch(
     for rx in audit_rx {
         appended.push(rx.await.unwrap_or_else(|_| Err(gone())));
     }
+    let mut issued = Vec::new();
+    for rx in issue_rx {
+        issued.push(rx.await.unwrap_or_else(|_| Err(gone())));
+    }
     BatchOutcome {
         committed,
         claimed,
         inserted,
         appended,
+        issued,
     }
 }
 
@@ -291,4 +326,5 @@ pub struct BatchOutcome {
     pub claimed: Vec<Result<bool, StorageError>>,
     pub inserted: Vec<Result<(), StorageError>>,
     pub appended: Vec<Result<Vec<shonin_audit::SealedEntry>, StorageError>>,
+    pub issued: Vec<Result<crate::Issued, StorageError>>,
 }

@@ -178,3 +178,53 @@ impl shonin_keys::KeySource for FailingKeys {
         self.0.verification_jwks()
     }
 }
+
+#[tokio::test]
+async fn entries_appended_elsewhere_count_towards_checkpoints() {
+    use shonin_audit::AuditStore;
+    let store = MemoryStore::new();
+    let keys = TestKeys::new();
+    let cfg = AuditConfig {
+        checkpoint_every: 10,
+        ..config()
+    };
+    let (log, _clock) = start(&store, &keys, cfg);
+    // Nine written by another transaction, then one more through the log: a checkpoint at 10.
+    let records: Vec<_> = (1..=9)
+        .map(|i| log.prepare_elsewhere(record(i)).unwrap())
+        .collect();
+    store.append(records).await.unwrap();
+    log.appended_elsewhere(9);
+    log.append(record(10)).await.unwrap();
+    crate::support::wait_until(|| !store.snapshot().checkpoints.is_empty()).await;
+    assert_eq!(store.snapshot().checkpoints[0].seq, 10);
+    // Ten more only elsewhere: the count alone wakes the writer.
+    let records: Vec<_> = (11..=20)
+        .map(|i| log.prepare_elsewhere(record(i)).unwrap())
+        .collect();
+    store.append(records).await.unwrap();
+    log.appended_elsewhere(10);
+    crate::support::wait_until(|| store.snapshot().checkpoints.len() == 2).await;
+    assert_eq!(store.snapshot().checkpoints[1].seq, 20);
+    log.shutdown().await;
+    let report = verify(store.as_ref(), &keys_jwks(&keys)).await.unwrap();
+    assert_eq!((report.entries, report.first_bad), (20, None));
+}
+
+#[tokio::test]
+async fn a_closing_log_refuses_records_for_elsewhere() {
+    let store = MemoryStore::new();
+    let keys = TestKeys::new();
+    let (log, _clock) = start(&store, &keys, config());
+    let long = shonin_audit::AuditRecord {
+        target: "t".repeat(10_000),
+        ..record(1)
+    };
+    let prepared = log.prepare_elsewhere(long.clone()).unwrap();
+    assert_eq!(prepared, long.clamped(), "clamped as append would");
+    log.close().await;
+    assert!(matches!(
+        log.prepare_elsewhere(record(2)),
+        Err(shonin_audit::AuditError::Closed)
+    ));
+}

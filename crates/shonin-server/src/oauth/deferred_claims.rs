@@ -41,13 +41,17 @@ impl ReplayStore for DeferredClaims {
 }
 
 impl DeferredClaims {
+    /// The collected claims: namespace, key, expiry.
+    pub fn into_claims(self) -> Vec<(String, String, OffsetDateTime)> {
+        self.claims
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Makes every collected claim in `store` at once; a value seen before is refused with the
     /// error its verifier would have given.
     pub async fn settle(self, store: &dyn ReplayStore) -> Result<(), OAuthError> {
-        let claims = self
-            .claims
-            .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let claims = self.into_claims();
         if claims.is_empty() {
             return Ok(());
         }
@@ -59,24 +63,26 @@ impl DeferredClaims {
             .first_use_many(&refs)
             .await
             .map_err(|e| OAuthError::storage(&e))?;
-        for ((namespace, _, _), fresh) in claims.iter().zip(fresh) {
-            if fresh {
-                continue;
-            }
-            return Err(match namespace.as_str() {
-                dpop::REPLAY_NAMESPACE => {
-                    let e = DpopError::Replayed;
-                    OAuthError::new(e.oauth_error(), e.to_string())
-                }
-                client_assertion::REPLAY_NAMESPACE => {
-                    let e = ClientAuthError::Replayed;
-                    OAuthError::new(e.oauth_error(), e.to_string())
-                }
-                // Only the two verifiers above claim through this type.
-                _ => OAuthError::new("invalid_request", "a one-time value was used before"),
-            });
+        match claims.iter().zip(fresh).find(|(_, fresh)| !fresh) {
+            Some(((namespace, _, _), _)) => Err(replay_error(namespace)),
+            None => Ok(()),
         }
-        Ok(())
+    }
+}
+
+/// The error the verifier that claimed a value of `namespace` gives for a replay.
+pub fn replay_error(namespace: &str) -> OAuthError {
+    match namespace {
+        dpop::REPLAY_NAMESPACE => {
+            let e = DpopError::Replayed;
+            OAuthError::new(e.oauth_error(), e.to_string())
+        }
+        client_assertion::REPLAY_NAMESPACE => {
+            let e = ClientAuthError::Replayed;
+            OAuthError::new(e.oauth_error(), e.to_string())
+        }
+        // Only the two verifiers above claim through this type.
+        _ => OAuthError::new("invalid_request", "a one-time value was used before"),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod deferred_claims;
 pub mod dpop;
 pub mod jwks_fetch;
 pub mod mtls;
+pub mod one_commit;
 pub mod reject;
 pub mod session;
 

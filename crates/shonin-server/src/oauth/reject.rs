@@ -219,7 +219,23 @@ pub async fn record_success(
     actor: Actor,
     target: &str,
 ) -> Result<(), OAuthError> {
-    let record = AuditRecord {
+    state
+        .audit
+        .append(success_record(state, meta, action, actor, target))
+        .await
+        .map(|_| ())
+        .map_err(|e| OAuthError::audit(&e))
+}
+
+/// The success entry of `action` by `actor` on `target`.
+pub fn success_record(
+    state: &AppState,
+    meta: &RequestMeta,
+    action: &str,
+    actor: Actor,
+    target: &str,
+) -> AuditRecord {
+    AuditRecord {
         time: state.clock.now(),
         actor,
         action: action.to_owned(),
@@ -228,11 +244,5 @@ pub async fn record_success(
         reason: None,
         source_ip: Some(meta.addr.client_ip),
         request_id: meta.request_id.clone(),
-    };
-    state
-        .audit
-        .append(record)
-        .await
-        .map(|_| ())
-        .map_err(|e| OAuthError::audit(&e))
+    }
 }

@@ -6,8 +6,8 @@ use crate::clients::sample_client;
 use crate::suite::{T0, assert_unbroken_chain, record};
 use shonin_oauth::client::{ClientId, ClientStore};
 use shonin_oauth::token_record::{TokenKind, TokenRecord, TokenStore, token_hash};
-use shonin_store::Store;
-use shonin_store::testing::write_one_batch;
+use shonin_store::testing::{TestIssue, write_one_batch, write_one_batch_with_issues};
+use shonin_store::{Issued, Store};
 use shonin_types::ports::ReplayStore;
 use shonin_types::{FixedClock, StorageError};
 use std::sync::Arc;
@@ -20,6 +20,9 @@ contract_tests! {
     concurrent_callers_through_the_writer_keep_the_contract,
     claims_tokens_and_audit_appends_commit_together,
     first_use_many_decides_each_claim_as_if_alone,
+    issues_commit_only_when_every_claim_is_fresh,
+    a_failing_issue_fails_alone,
+    concurrent_issues_have_one_winner_per_key,
 }
 
 fn access(token: &str, client: &str) -> TokenRecord {
@@ -251,4 +254,156 @@ async fn first_use_many_decides_each_claim_as_if_alone(store: &Store) {
         .unwrap();
     assert_eq!(fresh, [true, false, true, false]);
     assert!(!store.first_use("dpop", "y", exp).await.unwrap());
+}
+
+async fn issues_commit_only_when_every_claim_is_fresh(store: &Store) {
+    let store = at_t0(store);
+    store.create_client(&sample_client("c1")).await.unwrap();
+    let exp = T0 + Duration::seconds(60);
+    assert!(store.first_use("dpop", "seen", exp).await.unwrap());
+    let issue = |claims: Vec<(&'static str, &'static str)>, token: &str, i: u64| TestIssue {
+        claims: claims.into_iter().map(|(ns, k)| (ns, k, exp)).collect(),
+        tokens: vec![access(token, "c1")],
+        audit: record(i),
+    };
+    // One batch: a plain claim and audit append, then four issues: A fresh; B shares A's proof
+    // (queued later, so a replay); C reuses the plain claim's key; D a key stored before.
+    let out = write_one_batch_with_issues(
+        &store,
+        &[("dpop", "plain", exp)],
+        &[],
+        &[vec![record(1)]],
+        &[
+            issue(vec![("client_assertion", "a"), ("dpop", "pa")], "tA", 2),
+            issue(vec![("client_assertion", "b"), ("dpop", "pa")], "tB", 3),
+            issue(vec![("dpop", "plain")], "tC", 4),
+            issue(vec![("client_assertion", "d"), ("dpop", "seen")], "tD", 5),
+        ],
+    )
+    .await;
+    assert!(out.committed);
+    assert!(*out.claimed[0].as_ref().unwrap());
+    assert_eq!(out.appended[0].as_ref().unwrap()[0].seq, 1);
+    let issued: Vec<Issued> = out.issued.into_iter().map(Result::unwrap).collect();
+    assert_eq!(
+        issued,
+        [
+            Issued::Committed { seq: 2 },
+            Issued::Replayed { claim: 1 },
+            Issued::Replayed { claim: 0 },
+            Issued::Replayed { claim: 1 },
+        ]
+    );
+    // Only A's record and entry were written; the refused issues' fresh claims are spent.
+    let entries = assert_unbroken_chain(&store, 2).await;
+    assert_eq!(entries[1].record.actor.id, "client-2");
+    for (token, present) in [("tA", true), ("tB", false), ("tC", false), ("tD", false)] {
+        let got = store.get_token(&token_hash(token)).await.unwrap();
+        assert_eq!(got.is_some(), present, "{token}");
+    }
+    for key in ["b", "d"] {
+        assert!(
+            !store.first_use("client_assertion", key, exp).await.unwrap(),
+            "{key}"
+        );
+    }
+}
+
+async fn a_failing_issue_fails_alone(store: &Store) {
+    let store = at_t0(store);
+    store.create_client(&sample_client("c1")).await.unwrap();
+    let exp = T0 + Duration::seconds(60);
+    // A token of an unknown client fails the batch statement; the retry must fail that issue
+    // alone — its claim and entry rolled back with it — and commit the other.
+    let out = write_one_batch_with_issues(
+        &store,
+        &[],
+        &[],
+        &[],
+        &[
+            TestIssue {
+                claims: vec![("dpop", "bad", exp)],
+                tokens: vec![access("t-bad", "no-such-client")],
+                audit: record(1),
+            },
+            TestIssue {
+                claims: vec![("dpop", "good", exp)],
+                tokens: vec![access("t-good", "c1")],
+                audit: record(2),
+            },
+        ],
+    )
+    .await;
+    assert!(!out.committed);
+    assert!(
+        matches!(out.issued[0], Err(StorageError::Conflict(_))),
+        "{:?}",
+        out.issued[0]
+    );
+    assert_eq!(
+        out.issued[1].as_ref().unwrap(),
+        &Issued::Committed { seq: 1 }
+    );
+    assert_unbroken_chain(&store, 1).await;
+    assert!(
+        store
+            .get_token(&token_hash("t-bad"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .get_token(&token_hash("t-good"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(store.first_use("dpop", "bad", exp).await.unwrap());
+}
+
+async fn concurrent_issues_have_one_winner_per_key(store: &Store) {
+    store.create_client(&sample_client("c1")).await.unwrap();
+    let exp = time::OffsetDateTime::now_utc() + Duration::seconds(60);
+    // 64 tasks through the real writer: each has a key of its own and one of 8 shared keys.
+    let tasks: Vec<_> = (0..64u64)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let own = format!("own-{i}");
+                let shared = format!("shared-{}", i % 8);
+                let out = store
+                    .issue_tokens(
+                        &[("client_assertion", &own, exp), ("dpop", &shared, exp)],
+                        vec![access(&format!("tok-{i}"), "c1")],
+                        record(i + 1),
+                    )
+                    .await
+                    .unwrap();
+                (i, out)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            (i, Issued::Committed { .. }) => winners.push(i),
+            (_, Issued::Replayed { claim }) => assert_eq!(claim, 1),
+        }
+    }
+    winners.sort_by_key(|i| i % 8);
+    let groups: Vec<u64> = winners.iter().map(|i| i % 8).collect();
+    assert_eq!(
+        groups,
+        (0..8).collect::<Vec<_>>(),
+        "one winner per shared key"
+    );
+    assert_unbroken_chain(store, 8).await;
+    for i in 0..64 {
+        let present = store
+            .get_token(&token_hash(&format!("tok-{i}")))
+            .await
+            .unwrap();
+        assert_eq!(present.is_some(), winners.contains(&i), "tok-{i}");
+    }
 }

@@ -6,6 +6,7 @@ use super::{ClientRequest, client_request};
 use crate::oauth::deferred_claims::DeferredClaims;
 use crate::oauth::dpop;
 use crate::oauth::mtls;
+use crate::oauth::one_commit::{self, DeferredTokens};
 use crate::oauth::reject::{OAuthError, RequestMeta, audited, record_success};
 use crate::state::AppState;
 use axum::Json;
@@ -51,16 +52,25 @@ async fn exchange(
     let cnf = confirmation(state, &req, headers, &claims)
         .await
         .map_err(fail)?;
-    claims.settle(&state.store).await.map_err(fail)?;
+    let grant_type = form.get("grant_type");
+    // client_credentials writes everything in one commit at the end (oauth/one_commit.rs); the
+    // other grants claim the one-time values before they touch stored state.
+    let one_commit = grant_type == Some("client_credentials");
+    let deferred = DeferredTokens::new(&state.store);
+    let claims = if one_commit {
+        Some(claims)
+    } else {
+        claims.settle(&state.store).await.map_err(fail)?;
+        None
+    };
     let signer = state.keys.current_signer();
     let gctx = GrantContext {
         policy: &state.oauth.tokens,
         signer: signer.as_ref(),
         flows: &state.store,
-        tokens: &state.store,
+        tokens: if one_commit { &deferred } else { &state.store },
         now: state.clock.now(),
     };
-    let grant_type = form.get("grant_type");
     let result = match grant_type {
         None => Err(GrantError::MissingGrantType),
         Some("authorization_code") => {
@@ -94,9 +104,14 @@ async fn exchange(
         kind: ActorKind::Client,
         id: client.client_id.as_str().to_owned(),
     };
-    record_success(state, meta, ACTION, actor, grant_type.unwrap_or_default())
-        .await
-        .map_err(fail)?;
+    let target = grant_type.unwrap_or_default();
+    match claims {
+        Some(claims) => {
+            one_commit::commit(state, meta, claims, deferred, ACTION, actor, target).await
+        }
+        None => record_success(state, meta, ACTION, actor, target).await,
+    }
+    .map_err(fail)?;
     let mut resp = Json(response).into_response();
     let h = resp.headers_mut();
     // RFC 6749 §5.1.
