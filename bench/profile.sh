@@ -120,9 +120,9 @@ echo
 # Group commit (crates/shonin-store/src/batch.rs): operations per store transaction, and audit
 # entries per audit-writer batch, since the server started.
 curl -fsS --cacert "$DATA/tls/dev-ca.pem" "$ISSUER/metrics" |
-  awk '/^shonin_(store_write|audit)_batch_size_(sum|count)/ { v[$1] = $2 }
+  awk '/^shonin_(store_write|audit)_batch_(size|seconds)_(sum|count)/ { v[$1] = $2 }
        END { if (v["shonin_store_write_batch_size_count"] > 0)
-               printf "store write batches: %d, %.1f operations each\n", v["shonin_store_write_batch_size_count"], v["shonin_store_write_batch_size_sum"] / v["shonin_store_write_batch_size_count"];
+               printf "store write batches: %d, %.1f operations each, %.2f ms each\n", v["shonin_store_write_batch_size_count"], v["shonin_store_write_batch_size_sum"] / v["shonin_store_write_batch_size_count"], 1000 * v["shonin_store_write_batch_seconds_sum"] / v["shonin_store_write_batch_seconds_count"];
              if (v["shonin_audit_batch_size_count"] > 0)
                printf "audit writer batches: %d, %.1f entries each\n", v["shonin_audit_batch_size_count"], v["shonin_audit_batch_size_sum"] / v["shonin_audit_batch_size_count"] }'
 [[ "$PERF" == 1 ]] || exit 0

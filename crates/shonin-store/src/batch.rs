@@ -268,7 +268,10 @@ pub(crate) async fn commit<W: Writes>(sql: &W, ops: Vec<Op>) -> bool {
         audits: &audits,
         issues: &issues,
     };
-    match sql.write_batch(batch).await {
+    let started = std::time::Instant::now();
+    let result = sql.write_batch(batch).await;
+    metrics::histogram!("shonin_store_write_batch_seconds").record(started.elapsed().as_secs_f64());
+    match result {
         Ok(written) => {
             for (ack, fresh) in claim_acks.into_iter().zip(written.fresh) {
                 let _ = ack.send(Ok(fresh));

@@ -229,6 +229,10 @@ async fn connect_sqlite(path: PathBuf, opts: &StoreOptions) -> Result<SqliteStor
     let writer = SqlitePoolOptions::new()
         .max_connections(1)
         .acquire_timeout(opts.connect_timeout)
+        // No ping before each batch: a round trip to the connection's thread per batch, and a
+        // broken connection fails the batch anyway (its callers get the error; the pool
+        // reconnects).
+        .test_before_acquire(false)
         .connect_lazy_with(connect);
     let mut sql = Sql {
         pool,
