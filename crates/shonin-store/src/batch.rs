@@ -30,6 +30,7 @@ use crate::timestamp::to_micros;
 use shonin_audit::{AuditRecord, SealedEntry};
 use shonin_oauth::token_record::TokenRecord;
 use shonin_types::StorageError;
+use sqlx::pool::PoolConnection;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, QueryBuilder, Row, Type};
 use std::collections::HashSet;
 use tokio::sync::{mpsc, oneshot};
@@ -106,18 +107,35 @@ pub(crate) struct Batcher {
 }
 
 impl Batcher {
-    /// Starts the writer for `sql` on the current Tokio runtime, or returns `None` outside one
-    /// (the store then writes directly). `sql` must not itself carry a batcher, or the task
-    /// would keep its own channel open forever.
+    /// Starts the writer for `sql`, or returns `None` outside a Tokio runtime or when no thread
+    /// can be started (the store then writes directly). `sql` must not itself carry a batcher,
+    /// or the task would keep its own channel open forever.
+    ///
+    /// Where it runs is [`Engine::WRITER_THREAD`]: on PostgreSQL a batch awaits its socket once
+    /// per statement, and on the server's runtime every such wake-up queues behind request tasks
+    /// busy with signatures, so the writer gets a thread with a single-threaded runtime of its
+    /// own. SQLite's connection already works on its own thread; there the writer stays a task.
     pub(crate) fn start<DB>(sql: Sql<DB>) -> Option<Batcher>
     where
         DB: Engine,
         Sql<DB>: Writes,
     {
-        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        tokio::runtime::Handle::try_current().ok()?;
         debug_assert!(sql.batch.is_none());
+        if !DB::WRITER_THREAD {
+            let (tx, rx) = mpsc::channel(QUEUE);
+            tokio::spawn(run(sql, rx));
+            return Some(Batcher { tx });
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
         let (tx, rx) = mpsc::channel(QUEUE);
-        runtime.spawn(run(sql, rx));
+        std::thread::Builder::new()
+            .name("shonin-store-writer".into())
+            .spawn(move || runtime.block_on(run(sql, rx)))
+            .ok()?;
         Some(Batcher { tx })
     }
 
@@ -200,10 +218,19 @@ fn writer_gone() -> StorageError {
 
 /// What the writer needs from an engine: the batch transaction and the one-by-one fallbacks.
 pub(crate) trait Writes: Send + Sync + 'static {
+    /// A connection held by the writer.
+    type Conn: Send;
+    /// Resolves when the store's pool is closed.
+    fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static;
+    /// Returns a held connection to its pool, in this task.
+    fn release(conn: Self::Conn) -> impl std::future::Future<Output = ()> + Send;
     /// Writes every claim, then the token records, then the audit entries of `batch` in one
     /// transaction (an issue's records only if all its claims were fresh).
+    /// `held`: the connection the writer keeps between batches (taken on first use, dropped
+    /// after a failed batch so the next one starts on a fresh connection).
     fn write_batch(
         &self,
+        held: &mut Option<Self::Conn>,
         batch: Batch<'_>,
     ) -> impl std::future::Future<Output = Result<Written, StorageError>> + Send;
     fn claim_one(
@@ -222,14 +249,44 @@ pub(crate) trait Writes: Send + Sync + 'static {
 
 async fn run<W: Writes>(sql: W, mut rx: mpsc::Receiver<Op>) {
     let mut ops = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut ops, MAX_BATCH).await > 0 {
-        let _ = commit(&sql, std::mem::take(&mut ops)).await;
+    // One connection for every batch: no pool round trip per batch (returning a connection to
+    // sqlx's pool is itself a spawned task) and, on SQLite, a page cache that stays valid. It
+    // goes back when the pool is closed, since closing waits for every connection.
+    let mut held = None;
+    let closed = sql.closed();
+    tokio::pin!(closed);
+    let mut open = true;
+    loop {
+        tokio::select! {
+            biased;
+            () = &mut closed, if open => {
+                open = false;
+                close::<W>(held.take()).await;
+            }
+            n = rx.recv_many(&mut ops, MAX_BATCH) => {
+                if n == 0 {
+                    break;
+                }
+                let mut unheld = None;
+                let conn = if open { &mut held } else { &mut unheld };
+                let _ = commit(&sql, conn, std::mem::take(&mut ops)).await;
+            }
+        }
+    }
+    close::<W>(held).await;
+}
+
+/// Gives the writer's connection back before its runtime ends: dropping it instead would hand
+/// the return to a task on that runtime, which may never run.
+async fn close<W: Writes>(held: Option<W::Conn>) {
+    if let Some(conn) = held {
+        W::release(conn).await;
     }
 }
 
 /// Writes `ops` as one batch and answers each caller; on failure, retries each op on its own.
 /// Returns whether the batch transaction committed (`false`: the ops were retried one by one).
-pub(crate) async fn commit<W: Writes>(sql: &W, ops: Vec<Op>) -> bool {
+pub(crate) async fn commit<W: Writes>(sql: &W, held: &mut Option<W::Conn>, ops: Vec<Op>) -> bool {
     let mut claims = Vec::new();
     let mut claim_acks = Vec::new();
     let mut tokens = Vec::new();
@@ -269,7 +326,7 @@ pub(crate) async fn commit<W: Writes>(sql: &W, ops: Vec<Op>) -> bool {
         issues: &issues,
     };
     let started = std::time::Instant::now();
-    let result = sql.write_batch(batch).await;
+    let result = sql.write_batch(held, batch).await;
     metrics::histogram!("shonin_store_write_batch_seconds").record(started.elapsed().as_secs_f64());
     match result {
         Ok(written) => {
@@ -314,7 +371,7 @@ pub(crate) async fn commit<W: Writes>(sql: &W, ops: Vec<Op>) -> bool {
                 let _ = ack.send(sql.append_one(batch).await);
             }
             for (issue, ack) in issues.into_iter().zip(issue_acks) {
-                let _ = ack.send(issue_one(sql, issue).await);
+                let _ = ack.send(issue_one(sql, held, issue).await);
             }
             false
         }
@@ -322,12 +379,16 @@ pub(crate) async fn commit<W: Writes>(sql: &W, ops: Vec<Op>) -> bool {
 }
 
 /// An issue written in a transaction of its own.
-pub(crate) async fn issue_one<W: Writes>(sql: &W, issue: &Issue) -> Result<Issued, StorageError> {
+pub(crate) async fn issue_one<W: Writes>(
+    sql: &W,
+    held: &mut Option<W::Conn>,
+    issue: &Issue,
+) -> Result<Issued, StorageError> {
     let batch = Batch {
         issues: &[issue],
         ..Batch::default()
     };
-    let mut written = sql.write_batch(batch).await?;
+    let mut written = sql.write_batch(held, batch).await?;
     written
         .issued
         .pop()
@@ -393,7 +454,69 @@ where
     usize: ColumnIndex<DB::Row>,
     Sql<DB>: Send + Sync + 'static,
 {
-    async fn write_batch(&self, batch: Batch<'_>) -> Result<Written, StorageError> {
+    type Conn = PoolConnection<DB>;
+
+    fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        self.pool.close_event()
+    }
+
+    async fn release(conn: PoolConnection<DB>) {
+        // Closing (not returning) it: the pool is closing or the store is gone.
+        let _ = conn.close().await;
+    }
+
+    async fn write_batch(
+        &self,
+        held: &mut Option<PoolConnection<DB>>,
+        batch: Batch<'_>,
+    ) -> Result<Written, StorageError> {
+        let conn = match held {
+            Some(conn) => conn,
+            None => held.insert(self.pool.acquire().await.map_err(sqlx_err("write batch"))?),
+        };
+        let result = self.write_batch_on(conn, batch).await;
+        if result.is_err()
+            && let Some(conn) = held.take()
+        {
+            Self::release(conn).await;
+        }
+        result
+    }
+
+    async fn claim_one(&self, c: &Claim) -> Result<bool, StorageError> {
+        self.first_use_at(&c.namespace, &c.key, c.expires_at, c.now)
+            .await
+    }
+
+    async fn insert_one(&self, record: &TokenRecord) -> Result<(), StorageError> {
+        self.insert_token_direct(record).await
+    }
+
+    async fn append_one(&self, records: Vec<AuditRecord>) -> AuditResult {
+        self.append_direct(records).await
+    }
+}
+
+impl<DB: Engine> Sql<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB> + Default,
+    for<'e> i64: Encode<'e, DB> + Decode<'e, DB> + Type<DB>,
+    for<'e> Option<i64>: Encode<'e, DB> + Decode<'e, DB>,
+    for<'e> String: Encode<'e, DB> + Decode<'e, DB> + Type<DB>,
+    for<'e> Option<String>: Encode<'e, DB> + Decode<'e, DB>,
+    for<'e> &'e str: Encode<'e, DB> + Type<DB>,
+    for<'e> Option<&'e str>: Encode<'e, DB>,
+    for<'e> &'e [u8]: Encode<'e, DB> + Type<DB>,
+    for<'e> Vec<u8>: Encode<'e, DB> + Decode<'e, DB> + Type<DB>,
+    &'static str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+{
+    async fn write_batch_on(
+        &self,
+        conn: &mut DB::Connection,
+        batch: Batch<'_>,
+    ) -> Result<Written, StorageError> {
         let Batch {
             claims,
             tokens,
@@ -407,9 +530,10 @@ where
             None => None,
         };
         let op = "write batch";
-        let mut tx = self
-            .pool
-            .begin_with(DB::BEGIN_APPEND)
+        // An owned `SqlStr`: with `&'static str` the future's `Send` cannot be proven (rustc's
+        // higher-ranked lifetime limitation).
+        let begin = sqlx::SqlSafeStr::into_sql_str(DB::BEGIN_APPEND);
+        let mut tx = sqlx::Connection::begin_with(conn, begin)
             .await
             .map_err(sqlx_err(op))?;
         // Every claim of the batch in one statement: the plain ones, then each issue's.
@@ -511,19 +635,6 @@ where
             sealed,
             issued,
         })
-    }
-
-    async fn claim_one(&self, c: &Claim) -> Result<bool, StorageError> {
-        self.first_use_at(&c.namespace, &c.key, c.expires_at, c.now)
-            .await
-    }
-
-    async fn insert_one(&self, record: &TokenRecord) -> Result<(), StorageError> {
-        self.insert_token_direct(record).await
-    }
-
-    async fn append_one(&self, records: Vec<AuditRecord>) -> AuditResult {
-        self.append_direct(records).await
     }
 }
 

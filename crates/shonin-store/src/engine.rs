@@ -16,6 +16,9 @@ pub(crate) trait Engine: Database {
     /// every process sharing the database.
     const LOCK_HEAD: &'static str;
 
+    /// Whether the group-commit writer gets an OS thread of its own ([`crate::batch`]).
+    const WRITER_THREAD: bool;
+
     fn rows_affected(result: &Self::QueryResult) -> u64;
 }
 
@@ -24,6 +27,9 @@ impl Engine for Sqlite {
     // head is read (waiting up to `busy_timeout`), so two processes cannot read the same head.
     const BEGIN_APPEND: &'static str = "BEGIN IMMEDIATE";
     const LOCK_HEAD: &'static str = "SELECT seq, hash FROM audit_head WHERE id = 1";
+    // Measured (bench/profile.sh sqlite, 2026-12-03): on its own thread the writer picks up
+    // work sooner, so batches halve and the extra fsyncs cost more than the wake-ups saved.
+    const WRITER_THREAD: bool = false;
 
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
@@ -37,6 +43,7 @@ impl Engine for Postgres {
     // The row lock on the single head row serialises appends across nodes; a waiter re-reads the
     // committed row once the lock is released.
     const LOCK_HEAD: &'static str = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
+    const WRITER_THREAD: bool = true;
 
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()

@@ -53,7 +53,7 @@ impl Store {
                 },
                 None => issue,
             };
-            issue_one(&s.sql, &issue).await
+            issue_one(&s.sql, &mut None, &issue).await
         })
     }
 }

@@ -69,6 +69,8 @@ pub struct SqliteStore {
 #[derive(Clone)]
 pub struct PgStore {
     pub(crate) sql: Sql<Postgres>,
+    /// The one connection of the group-commit writer ([`crate::batch`]).
+    writer: Pool<Postgres>,
     /// `host:port/database`; never the user or password.
     location: Arc<str>,
 }
@@ -177,7 +179,10 @@ impl Store {
                 s.sql.pool.close().await;
                 s.writer.close().await;
             }
-            Store::Postgres(s) => s.sql.pool.close().await,
+            Store::Postgres(s) => {
+                s.sql.pool.close().await;
+                s.writer.close().await;
+            }
         }
     }
 }
@@ -271,7 +276,7 @@ async fn connect_postgres(url: &str, opts: &StoreOptions) -> Result<PgStore, Sto
     let pool = PgPoolOptions::new()
         .max_connections(opts.max_connections.max(1))
         .acquire_timeout(opts.connect_timeout)
-        .connect_with(connect)
+        .connect_with(connect.clone())
         .await
         .map_err(|e| {
             tracing::error!(%location, error = %e, "cannot connect to PostgreSQL");
@@ -283,8 +288,21 @@ async fn connect_postgres(url: &str, opts: &StoreOptions) -> Result<PgStore, Sto
         append_gate: None,
         batch: None,
     };
-    sql.batch = Batcher::start(sql.clone());
-    Ok(PgStore { sql, location })
+    // The writer's connection is its own, opened on first use from the writer's thread, so
+    // its socket is served by that thread's runtime rather than by the busy request runtime.
+    let writer = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(opts.connect_timeout)
+        .connect_lazy_with(connect);
+    sql.batch = Batcher::start(Sql {
+        pool: writer.clone(),
+        ..sql.clone()
+    });
+    Ok(PgStore {
+        sql,
+        writer,
+        location,
+    })
 }
 
 impl SqliteStore {

@@ -289,8 +289,8 @@ pub async fn write_one_batch_with_issues(
         issue_rx.push(rx);
     }
     let committed = match store {
-        Store::Sqlite(s) => commit(&s.sql, ops).await,
-        Store::Postgres(s) => commit(&s.sql, ops).await,
+        Store::Sqlite(s) => commit(&s.sql, &mut None, ops).await,
+        Store::Postgres(s) => commit(&s.sql, &mut None, ops).await,
     };
     let gone = || StorageError::Unavailable("no answer".into());
     let mut claimed = Vec::new();

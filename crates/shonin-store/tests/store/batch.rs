@@ -23,6 +23,7 @@ contract_tests! {
     issues_commit_only_when_every_claim_is_fresh,
     a_failing_issue_fails_alone,
     concurrent_issues_have_one_winner_per_key,
+    close_returns_although_the_writer_holds_a_connection,
 }
 
 fn access(token: &str, client: &str) -> TokenRecord {
@@ -406,4 +407,26 @@ async fn concurrent_issues_have_one_winner_per_key(store: &Store) {
             .unwrap();
         assert_eq!(present.is_some(), winners.contains(&i), "tok-{i}");
     }
+}
+
+async fn close_returns_although_the_writer_holds_a_connection(store: &Store) {
+    store.create_client(&sample_client("c1")).await.unwrap();
+    let exp = time::OffsetDateTime::now_utc() + Duration::seconds(60);
+    let issued = store
+        .issue_tokens(&[("dpop", "k", exp)], vec![access("t", "c1")], record(1))
+        .await
+        .unwrap();
+    assert_eq!(issued, Issued::Committed { seq: 1 });
+    // Closing waits for every pooled connection; the writer keeps one between batches and must
+    // give it back.
+    tokio::time::timeout(std::time::Duration::from_secs(10), store.close())
+        .await
+        .expect("close returned");
+    let after = store
+        .issue_tokens(&[("dpop", "k2", exp)], vec![access("t2", "c1")], record(2))
+        .await;
+    assert!(
+        matches!(after, Err(StorageError::Unavailable(_))),
+        "{after:?}"
+    );
 }
