@@ -222,15 +222,16 @@ pub(crate) trait Writes: Send + Sync + 'static {
     type Conn: Send;
     /// Resolves when the store's pool is closed.
     fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static;
-    /// Returns a held connection to its pool, in this task.
+    /// Takes a connection from the writer's pool.
+    fn acquire(&self)
+    -> impl std::future::Future<Output = Result<Self::Conn, StorageError>> + Send;
+    /// Closes a held connection, in this task.
     fn release(conn: Self::Conn) -> impl std::future::Future<Output = ()> + Send;
     /// Writes every claim, then the token records, then the audit entries of `batch` in one
-    /// transaction (an issue's records only if all its claims were fresh).
-    /// `held`: the connection the writer keeps between batches (taken on first use, dropped
-    /// after a failed batch so the next one starts on a fresh connection).
+    /// transaction on `conn` (an issue's records only if all its claims were fresh).
     fn write_batch(
         &self,
-        held: &mut Option<Self::Conn>,
+        conn: &mut Self::Conn,
         batch: Batch<'_>,
     ) -> impl std::future::Future<Output = Result<Written, StorageError>> + Send;
     fn claim_one(
@@ -284,6 +285,24 @@ async fn close<W: Writes>(held: Option<W::Conn>) {
     }
 }
 
+/// Writes `batch` on the held connection, taking one first if none is held; after a failure
+/// the connection is closed, so the next batch starts on a fresh one.
+async fn write_held<W: Writes>(
+    sql: &W,
+    held: &mut Option<W::Conn>,
+    batch: Batch<'_>,
+) -> Result<Written, StorageError> {
+    let conn = match held {
+        Some(conn) => conn,
+        None => held.insert(sql.acquire().await?),
+    };
+    let result = sql.write_batch(conn, batch).await;
+    if result.is_err() {
+        close::<W>(held.take()).await;
+    }
+    result
+}
+
 /// Writes `ops` as one batch and answers each caller; on failure, retries each op on its own.
 /// Returns whether the batch transaction committed (`false`: the ops were retried one by one).
 pub(crate) async fn commit<W: Writes>(sql: &W, held: &mut Option<W::Conn>, ops: Vec<Op>) -> bool {
@@ -326,7 +345,7 @@ pub(crate) async fn commit<W: Writes>(sql: &W, held: &mut Option<W::Conn>, ops: 
         issues: &issues,
     };
     let started = std::time::Instant::now();
-    let result = sql.write_batch(held, batch).await;
+    let result = write_held(sql, held, batch).await;
     metrics::histogram!("shonin_store_write_batch_seconds").record(started.elapsed().as_secs_f64());
     match result {
         Ok(written) => {
@@ -388,7 +407,7 @@ pub(crate) async fn issue_one<W: Writes>(
         issues: &[issue],
         ..Batch::default()
     };
-    let mut written = sql.write_batch(held, batch).await?;
+    let mut written = write_held(sql, held, batch).await?;
     written
         .issued
         .pop()
@@ -465,22 +484,8 @@ where
         let _ = conn.close().await;
     }
 
-    async fn write_batch(
-        &self,
-        held: &mut Option<PoolConnection<DB>>,
-        batch: Batch<'_>,
-    ) -> Result<Written, StorageError> {
-        let conn = match held {
-            Some(conn) => conn,
-            None => held.insert(self.pool.acquire().await.map_err(sqlx_err("write batch"))?),
-        };
-        let result = self.write_batch_on(conn, batch).await;
-        if result.is_err()
-            && let Some(conn) = held.take()
-        {
-            Self::release(conn).await;
-        }
-        result
+    async fn acquire(&self) -> Result<PoolConnection<DB>, StorageError> {
+        self.pool.acquire().await.map_err(sqlx_err("write batch"))
     }
 
     async fn claim_one(&self, c: &Claim) -> Result<bool, StorageError> {
@@ -495,26 +500,10 @@ where
     async fn append_one(&self, records: Vec<AuditRecord>) -> AuditResult {
         self.append_direct(records).await
     }
-}
 
-impl<DB: Engine> Sql<DB>
-where
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB> + Default,
-    for<'e> i64: Encode<'e, DB> + Decode<'e, DB> + Type<DB>,
-    for<'e> Option<i64>: Encode<'e, DB> + Decode<'e, DB>,
-    for<'e> String: Encode<'e, DB> + Decode<'e, DB> + Type<DB>,
-    for<'e> Option<String>: Encode<'e, DB> + Decode<'e, DB>,
-    for<'e> &'e str: Encode<'e, DB> + Type<DB>,
-    for<'e> Option<&'e str>: Encode<'e, DB>,
-    for<'e> &'e [u8]: Encode<'e, DB> + Type<DB>,
-    for<'e> Vec<u8>: Encode<'e, DB> + Decode<'e, DB> + Type<DB>,
-    &'static str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-{
-    async fn write_batch_on(
+    async fn write_batch(
         &self,
-        conn: &mut DB::Connection,
+        conn: &mut PoolConnection<DB>,
         batch: Batch<'_>,
     ) -> Result<Written, StorageError> {
         let Batch {
@@ -533,7 +522,7 @@ where
         // An owned `SqlStr`: with `&'static str` the future's `Send` cannot be proven (rustc's
         // higher-ranked lifetime limitation).
         let begin = sqlx::SqlSafeStr::into_sql_str(DB::BEGIN_APPEND);
-        let mut tx = sqlx::Connection::begin_with(conn, begin)
+        let mut tx = sqlx::Connection::begin_with(&mut **conn, begin)
             .await
             .map_err(sqlx_err(op))?;
         // Every claim of the batch in one statement: the plain ones, then each issue's.
