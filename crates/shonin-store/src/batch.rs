@@ -122,20 +122,19 @@ impl Batcher {
     {
         tokio::runtime::Handle::try_current().ok()?;
         debug_assert!(sql.batch.is_none());
-        if !DB::WRITER_THREAD {
-            let (tx, rx) = mpsc::channel(QUEUE);
-            tokio::spawn(run(sql, rx));
-            return Some(Batcher { tx });
-        }
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .ok()?;
         let (tx, rx) = mpsc::channel(QUEUE);
-        std::thread::Builder::new()
-            .name("shonin-store-writer".into())
-            .spawn(move || runtime.block_on(run(sql, rx)))
-            .ok()?;
+        if DB::WRITER_THREAD {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            std::thread::Builder::new()
+                .name("shonin-store-writer".into())
+                .spawn(move || runtime.block_on(run(sql, rx)))
+                .ok()?;
+        } else {
+            tokio::spawn(run(sql, rx));
+        }
         Some(Batcher { tx })
     }
 
@@ -277,8 +276,8 @@ async fn run<W: Writes>(sql: W, mut rx: mpsc::Receiver<Op>) {
     close::<W>(held).await;
 }
 
-/// Gives the writer's connection back before its runtime ends: dropping it instead would hand
-/// the return to a task on that runtime, which may never run.
+/// Closes the writer's connection in this task: dropping it instead would hand its return to a
+/// task on the writer's runtime, which may never run once that runtime ends.
 async fn close<W: Writes>(held: Option<W::Conn>) {
     if let Some(conn) = held {
         W::release(conn).await;
@@ -480,7 +479,8 @@ where
     }
 
     async fn release(conn: PoolConnection<DB>) {
-        // Closing (not returning) it: the pool is closing or the store is gone.
+        // Closed, not returned: after a failed batch it may be broken, and a closing pool
+        // waits for it.
         let _ = conn.close().await;
     }
 
