@@ -97,13 +97,15 @@ srv_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$SERVER_PID/sta
 
 sleep 5
 [[ -n "$PG_DB" ]] && { c0=$(pg_commits); p0=$(pg_ticks); }
-s0=$(srv_ticks)
+# Bytes the server made the kernel write to storage (WAL, checkpoints, logs): /proc/PID/io.
+srv_writes() { awk '/^write_bytes/ { print $2 }' "/proc/$SERVER_PID/io"; }
+s0=$(srv_ticks); w0=$(srv_writes)
 if [[ "$PERF" == 1 ]]; then
   perf record -q -F 499 -e cpu-clock -g -p "$SERVER_PID" -o "$WORK/perf.data" -- sleep 10 2>/dev/null
 else
   sleep 10
 fi
-s1=$(srv_ticks)
+s1=$(srv_ticks); w1=$(srv_writes)
 [[ -n "$PG_DB" ]] && { c1=$(pg_commits); p1=$(pg_ticks); }
 wait "$LOAD_PID"
 LOAD_PID=""
@@ -112,6 +114,7 @@ rps=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ok_rps"])
 
 echo
 echo "server CPU during the 10 s sample: $(awk -v a="$s0" -v b="$s1" 'BEGIN { printf "%.2f", (b - a) / 100 }') s"
+echo "server writes to storage: $(awk -v a="$w0" -v b="$w1" -v r="$rps" 'BEGIN { printf "%.1f", (b - a) / 1024 / (r * 10) }') KiB per request"
 if [[ -n "$PG_DB" ]]; then
   python3 -c 'import sys; c, t, r = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]); print(f"PostgreSQL: {c / (r * 10):.1f} commits per request, {t / 100:.2f} CPU s of postgres processes in 10 s ({t / 100 / (r * 10) * 1e6:.0f} µs per request)")' \
     "$((c1 - c0))" "$((p1 - p0))" "$rps"
@@ -120,9 +123,9 @@ echo
 # Group commit (crates/shonin-store/src/batch.rs): operations per store transaction, and audit
 # entries per audit-writer batch, since the server started.
 curl -fsS --cacert "$DATA/tls/dev-ca.pem" "$ISSUER/metrics" |
-  awk '/^shonin_(store_write|audit)_batch_(size|seconds)_(sum|count)/ { v[$1] = $2 }
+  awk '/^shonin_(store_write|audit)_batch_(size|seconds)_(sum|count)|^shonin_store_write_batch_scripts_total/ { v[$1] = $2 }
        END { if (v["shonin_store_write_batch_size_count"] > 0)
-               printf "store write batches: %d, %.1f operations each, %.2f ms each\n", v["shonin_store_write_batch_size_count"], v["shonin_store_write_batch_size_sum"] / v["shonin_store_write_batch_size_count"], 1000 * v["shonin_store_write_batch_seconds_sum"] / v["shonin_store_write_batch_seconds_count"];
+               printf "store write batches: %d, %.1f operations each, %.2f ms each, %d as one script\n", v["shonin_store_write_batch_size_count"], v["shonin_store_write_batch_size_sum"] / v["shonin_store_write_batch_size_count"], 1000 * v["shonin_store_write_batch_seconds_sum"] / v["shonin_store_write_batch_seconds_count"], v["shonin_store_write_batch_scripts_total"];
              if (v["shonin_audit_batch_size_count"] > 0)
                printf "audit writer batches: %d, %.1f entries each\n", v["shonin_audit_batch_size_count"], v["shonin_audit_batch_size_sum"] / v["shonin_audit_batch_size_count"] }'
 [[ "$PERF" == 1 ]] || exit 0

@@ -15,7 +15,7 @@ use sqlx::{
 
 /// Entries per INSERT statement: 12 parameters each keeps a statement far below both engines'
 /// parameter limits (SQLite 32 766, PostgreSQL 65 535).
-const ROWS_PER_INSERT: usize = 500;
+pub(crate) const ROWS_PER_INSERT: usize = 500;
 
 const ENTRY_COLUMNS: &str = "seq, time, actor_kind, actor_id, action, target, outcome, reason, \
                              source_ip, request_id, prev_hash, hash";
@@ -142,54 +142,78 @@ where
         .fetch_optional(&mut *conn)
         .await
         .map_err(sqlx_err("audit append"))?;
-    let (head_seq, mut prev) = decode_head::<DB>(head)?;
-    // Every seq of this batch fits the BIGINT column iff the last one does.
-    let last_seq = i64::try_from(head_seq)
-        .ok()
-        .zip(i64::try_from(records.len()).ok())
-        .and_then(|(head, n)| head.checked_add(n))
-        .ok_or_else(|| StorageError::Corrupt("audit head: sequence exhausted".into()))?;
-
-    let mut sealed = Vec::with_capacity(records.len());
-    for (seq, record) in (head_seq + 1..).zip(records) {
-        let entry = chain::seal(seq, prev, record);
-        prev = entry.hash;
-        sealed.push(entry);
-    }
-
+    let head = decode_head::<DB>(head)?;
+    let sealed = seal_after(head, records)?;
     for chunk in sealed.chunks(ROWS_PER_INSERT) {
-        let mut insert =
-            QueryBuilder::<DB>::new(format!("INSERT INTO audit_entries ({ENTRY_COLUMNS}) "));
-        insert.push_values(chunk, |mut row, e| {
-            let r = &e.record;
-            // Cannot fall back: every seq is at most `last_seq`, checked above.
-            row.push_bind(i64::try_from(e.seq).unwrap_or(last_seq))
-                .push_bind(format_time(r.time))
-                .push_bind(r.actor.kind.as_str().to_owned())
-                .push_bind(r.actor.id.clone())
-                .push_bind(r.action.clone())
-                .push_bind(r.target.clone())
-                .push_bind(r.outcome.as_str().to_owned())
-                .push_bind(r.reason.clone())
-                .push_bind(r.source_ip.map(|ip| ip.to_string()))
-                .push_bind(r.request_id.clone())
-                .push_bind(e.prev_hash.to_vec())
-                .push_bind(e.hash.to_vec());
-        });
+        let mut insert = QueryBuilder::<DB>::new("");
+        push_entries(&mut insert, chunk);
         insert
             .build()
             .execute(&mut *conn)
             .await
             .map_err(sqlx_err("audit append"))?;
     }
-
-    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-        .bind(last_seq)
-        .bind(prev.to_vec())
-        .execute(&mut *conn)
-        .await
-        .map_err(sqlx_err("audit append"))?;
+    if let Some(last) = sealed.last() {
+        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+            .bind(seq_column(last.seq))
+            .bind(last.hash.to_vec())
+            .execute(&mut *conn)
+            .await
+            .map_err(sqlx_err("audit append"))?;
+    }
     Ok(sealed)
+}
+
+/// Seals `records` as the entries after `head` (its seq and hash). Every seq must fit the
+/// BIGINT column; it does iff the last one does.
+pub(crate) fn seal_after(
+    (head_seq, mut prev): (u64, Hash),
+    records: Vec<AuditRecord>,
+) -> Result<Vec<SealedEntry>, StorageError> {
+    i64::try_from(head_seq)
+        .ok()
+        .zip(i64::try_from(records.len()).ok())
+        .and_then(|(head, n)| head.checked_add(n))
+        .ok_or_else(|| StorageError::Corrupt("audit head: sequence exhausted".into()))?;
+    let mut sealed = Vec::with_capacity(records.len());
+    for (seq, record) in (head_seq + 1..).zip(records) {
+        let entry = chain::seal(seq, prev, record);
+        prev = entry.hash;
+        sealed.push(entry);
+    }
+    Ok(sealed)
+}
+
+/// A sealed seq as the column's value: [`seal_after`] checked that it fits.
+pub(crate) fn seq_column(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
+/// Appends `INSERT INTO audit_entries … VALUES …` for `entries` (at most [`ROWS_PER_INSERT`])
+/// to `q`.
+pub(crate) fn push_entries<DB: Database>(q: &mut QueryBuilder<DB>, entries: &[SealedEntry])
+where
+    for<'e> i64: Encode<'e, DB> + Type<DB>,
+    for<'e> String: Encode<'e, DB> + Type<DB>,
+    for<'e> Option<String>: Encode<'e, DB>,
+    for<'e> Vec<u8>: Encode<'e, DB> + Type<DB>,
+{
+    q.push(format!("INSERT INTO audit_entries ({ENTRY_COLUMNS}) "));
+    q.push_values(entries, |mut row, e| {
+        let r = &e.record;
+        row.push_bind(seq_column(e.seq))
+            .push_bind(format_time(r.time))
+            .push_bind(r.actor.kind.as_str().to_owned())
+            .push_bind(r.actor.id.clone())
+            .push_bind(r.action.clone())
+            .push_bind(r.target.clone())
+            .push_bind(r.outcome.as_str().to_owned())
+            .push_bind(r.reason.clone())
+            .push_bind(r.source_ip.map(|ip| ip.to_string()))
+            .push_bind(r.request_id.clone())
+            .push_bind(e.prev_hash.to_vec())
+            .push_bind(e.hash.to_vec());
+    });
 }
 
 fn corrupt_head(what: &str) -> StorageError {

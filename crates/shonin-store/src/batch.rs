@@ -24,10 +24,10 @@
 //! [`AuditStore::append`]: shonin_audit::AuditStore::append
 
 use crate::audit::append_in;
+use crate::batch_script::{Scripted, push_claims, push_tokens, write_script};
 use crate::engine::{Engine, Sql};
 use crate::error::sqlx_err;
-use crate::timestamp::to_micros;
-use shonin_audit::{AuditRecord, SealedEntry};
+use shonin_audit::{AuditRecord, Hash, SealedEntry};
 use shonin_oauth::token_record::TokenRecord;
 use shonin_types::StorageError;
 use sqlx::pool::PoolConnection;
@@ -83,7 +83,7 @@ pub(crate) enum Op {
 type AuditResult = Result<Vec<SealedEntry>, StorageError>;
 
 /// The writes of one batch, by kind, each in queue order.
-#[derive(Default)]
+#[derive(Default, Clone, Copy)]
 pub(crate) struct Batch<'a> {
     pub claims: &'a [Claim],
     pub tokens: &'a [&'a TokenRecord],
@@ -97,6 +97,18 @@ pub(crate) struct Written {
     pub fresh: Vec<bool>,
     pub sealed: Vec<Vec<SealedEntry>>,
     pub issued: Vec<Issued>,
+    /// The audit chain's head after this batch, if it appended to it.
+    pub head: Option<(u64, Hash)>,
+    /// Written by [`crate::batch_script`] in one round trip.
+    pub scripted: bool,
+}
+
+/// The writer's connection, and the audit chain's head as of its last commit (`None`: not
+/// known; the next batch reads it). A stale head is harmless: [`crate::batch_script`] checks
+/// it inside the transaction and falls back to the step-by-step transaction.
+pub(crate) struct Held<C> {
+    pub conn: C,
+    pub head: Option<(u64, Hash)>,
 }
 
 /// The sending side of a store's writer task. Cloning shares the task; the task ends when the
@@ -261,7 +273,7 @@ async fn run<W: Writes>(sql: W, mut rx: mpsc::Receiver<Op>) {
             biased;
             () = &mut closed, if open => {
                 open = false;
-                close::<W>(held.take()).await;
+                close(&sql, held.take()).await;
             }
             n = rx.recv_many(&mut ops, MAX_BATCH) => {
                 if n == 0 {
@@ -273,12 +285,12 @@ async fn run<W: Writes>(sql: W, mut rx: mpsc::Receiver<Op>) {
             }
         }
     }
-    close::<W>(held).await;
+    close(&sql, held).await;
 }
 
 /// Closes the writer's connection in this task: dropping it instead would hand its return to a
 /// task on the writer's runtime, which may never run once that runtime ends.
-async fn close<W: Writes>(held: Option<W::Conn>) {
+pub(crate) async fn close<W: Writes>(_: &W, held: Option<W::Conn>) {
     if let Some(conn) = held {
         W::release(conn).await;
     }
@@ -297,14 +309,28 @@ async fn write_held<W: Writes>(
     };
     let result = sql.write_batch(conn, batch).await;
     if result.is_err() {
-        close::<W>(held.take()).await;
+        close(sql, held.take()).await;
     }
     result
 }
 
+/// How a batch was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WritePath {
+    /// One statement list ([`crate::batch_script`]).
+    Script,
+    /// One transaction, statement by statement.
+    Transaction,
+    /// The transaction failed; every op was retried on its own.
+    OneByOne,
+}
+
 /// Writes `ops` as one batch and answers each caller; on failure, retries each op on its own.
-/// Returns whether the batch transaction committed (`false`: the ops were retried one by one).
-pub(crate) async fn commit<W: Writes>(sql: &W, held: &mut Option<W::Conn>, ops: Vec<Op>) -> bool {
+pub(crate) async fn commit<W: Writes>(
+    sql: &W,
+    held: &mut Option<W::Conn>,
+    ops: Vec<Op>,
+) -> WritePath {
     let mut claims = Vec::new();
     let mut claim_acks = Vec::new();
     let mut tokens = Vec::new();
@@ -348,6 +374,12 @@ pub(crate) async fn commit<W: Writes>(sql: &W, held: &mut Option<W::Conn>, ops: 
     metrics::histogram!("shonin_store_write_batch_seconds").record(started.elapsed().as_secs_f64());
     match result {
         Ok(written) => {
+            let path = if written.scripted {
+                metrics::counter!("shonin_store_write_batch_scripts_total").increment(1);
+                WritePath::Script
+            } else {
+                WritePath::Transaction
+            };
             for (ack, fresh) in claim_acks.into_iter().zip(written.fresh) {
                 let _ = ack.send(Ok(fresh));
             }
@@ -360,7 +392,7 @@ pub(crate) async fn commit<W: Writes>(sql: &W, held: &mut Option<W::Conn>, ops: 
             for (ack, issued) in issue_acks.into_iter().zip(written.issued) {
                 let _ = ack.send(Ok(issued));
             }
-            true
+            path
         }
         Err(e) if n == 1 => {
             // Nothing to separate: the one caller gets the error.
@@ -373,7 +405,7 @@ pub(crate) async fn commit<W: Writes>(sql: &W, held: &mut Option<W::Conn>, ops: 
             } else if let Some(ack) = issue_acks.pop() {
                 let _ = ack.send(Err(e));
             }
-            false
+            WritePath::OneByOne
         }
         Err(e) => {
             metrics::counter!("shonin_store_write_batch_fallbacks_total").increment(1);
@@ -391,7 +423,7 @@ pub(crate) async fn commit<W: Writes>(sql: &W, held: &mut Option<W::Conn>, ops: 
             for (issue, ack) in issues.into_iter().zip(issue_acks) {
                 let _ = ack.send(issue_one(sql, held, issue).await);
             }
-            false
+            WritePath::OneByOne
         }
     }
 }
@@ -416,7 +448,7 @@ pub(crate) async fn issue_one<W: Writes>(
 /// The distinct claims of a batch in key order (the first occurrence of each key), and the
 /// earliest `now` among them: a record is taken over only if it expired before every caller's
 /// clock reading.
-fn distinct_sorted<'a>(claims: &[&'a Claim]) -> (Vec<&'a Claim>, i64) {
+pub(crate) fn distinct_sorted<'a>(claims: &[&'a Claim]) -> (Vec<&'a Claim>, i64) {
     let mut seen = HashSet::new();
     let mut unique: Vec<&Claim> = claims
         .iter()
@@ -472,20 +504,21 @@ where
     usize: ColumnIndex<DB::Row>,
     Sql<DB>: Send + Sync + 'static,
 {
-    type Conn = PoolConnection<DB>;
+    type Conn = Held<PoolConnection<DB>>;
 
     fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
         self.pool.close_event()
     }
 
-    async fn release(conn: PoolConnection<DB>) {
+    async fn release(held: Self::Conn) {
         // Closed, not returned: after a failed batch it may be broken, and a closing pool
         // waits for it.
-        let _ = conn.close().await;
+        let _ = held.conn.close().await;
     }
 
-    async fn acquire(&self) -> Result<PoolConnection<DB>, StorageError> {
-        self.pool.acquire().await.map_err(sqlx_err("write batch"))
+    async fn acquire(&self) -> Result<Self::Conn, StorageError> {
+        let conn = self.pool.acquire().await.map_err(sqlx_err("write batch"))?;
+        Ok(Held { conn, head: None })
     }
 
     async fn claim_one(&self, c: &Claim) -> Result<bool, StorageError> {
@@ -503,128 +536,156 @@ where
 
     async fn write_batch(
         &self,
-        conn: &mut PoolConnection<DB>,
+        held: &mut Self::Conn,
         batch: Batch<'_>,
     ) -> Result<Written, StorageError> {
-        let Batch {
-            claims,
-            tokens,
-            audits,
-            issues,
-        } = batch;
         // SQLite: queue behind this process's other writer (the audit log) instead of sleeping
         // in the busy handler; BEGIN IMMEDIATE takes the write lock up front.
         let _queued = match &self.append_gate {
             Some(gate) => Some(gate.lock().await),
             None => None,
         };
-        let op = "write batch";
-        // An owned `SqlStr`: with `&'static str` the future's `Send` cannot be proven (rustc's
-        // higher-ranked lifetime limitation).
-        let begin = sqlx::SqlSafeStr::into_sql_str(DB::BEGIN_APPEND);
-        let mut tx = sqlx::Connection::begin_with(&mut **conn, begin)
-            .await
-            .map_err(sqlx_err(op))?;
-        // Every claim of the batch in one statement: the plain ones, then each issue's.
-        let all_claims: Vec<&Claim> = claims
-            .iter()
-            .chain(issues.iter().flat_map(|i| i.claims.iter()))
-            .collect();
-        let mut written = HashSet::new();
-        if !all_claims.is_empty() {
-            let (unique, now) = distinct_sorted(&all_claims);
-            let mut q =
-                QueryBuilder::<DB>::new("INSERT INTO replay_cache (namespace, key, expires_at) ");
-            q.push_values(unique, |mut row, c| {
-                row.push_bind(c.namespace.clone())
-                    .push_bind(c.key.clone())
-                    .push_bind(c.expires_at);
-            });
-            // As in `first_use`: an existing row is taken over only if it has expired; RETURNING
-            // lists exactly the rows this statement inserted or took over.
-            q.push(
-                " ON CONFLICT (namespace, key) DO UPDATE SET expires_at = excluded.expires_at \
-                 WHERE replay_cache.expires_at <= ",
-            );
-            q.push_bind(now);
-            q.push(" RETURNING namespace, key");
-            let rows = q.build().fetch_all(&mut *tx).await.map_err(sqlx_err(op))?;
-            for row in rows {
-                let ns: String = row.try_get(0usize).map_err(sqlx_err(op))?;
-                let key: String = row.try_get(1usize).map_err(sqlx_err(op))?;
-                written.insert((ns, key));
+        if DB::SCRIPTED_BATCH
+            && let Some(head) = held.head
+        {
+            match write_script::<DB>(&mut held.conn, head, batch).await? {
+                Scripted::Done(written) => {
+                    held.head = written.head;
+                    return Ok(written);
+                }
+                Scripted::NotApplicable => {}
+                Scripted::RolledBack => {
+                    metrics::counter!("shonin_store_write_batch_script_fallbacks_total")
+                        .increment(1);
+                    held.head = None;
+                }
             }
         }
-        let (fresh, replayed) =
-            split_outcomes(outcomes(&all_claims, written), claims.len(), issues);
-        let issuing: Vec<&Issue> = issues
-            .iter()
-            .zip(&replayed)
-            .filter(|(_, r)| r.is_none())
-            .map(|(i, _)| *i)
-            .collect();
-        let all_tokens: Vec<&TokenRecord> = tokens
-            .iter()
-            .copied()
-            .chain(issuing.iter().flat_map(|i| i.tokens.iter()))
-            .collect();
-        if !all_tokens.is_empty() {
-            let mut q = QueryBuilder::<DB>::new(concat!(
-                "INSERT INTO oauth_tokens (",
-                crate::token::token_columns!(),
-                ") "
-            ));
-            q.push_values(all_tokens, |mut row, r| {
-                row.push_bind(r.token_hash.as_slice().to_vec())
-                    .push_bind(r.kind.as_str().to_owned())
-                    .push_bind(r.client_id.as_str().to_owned())
-                    .push_bind(r.subject.clone())
-                    .push_bind(r.grant_id.clone())
-                    .push_bind(r.scope.clone())
-                    .push_bind(r.authorization_details.as_ref().map(|v| v.to_string()))
-                    .push_bind(r.cnf_jkt.clone())
-                    .push_bind(r.cnf_x5t_s256.clone())
-                    .push_bind(to_micros(r.issued_at))
-                    .push_bind(to_micros(r.expires_at))
-                    .push_bind(r.revoked_at.map(to_micros));
-            });
-            q.build().execute(&mut *tx).await.map_err(sqlx_err(op))?;
+        let written = write_transaction::<DB>(&mut held.conn, batch).await?;
+        if written.head.is_some() {
+            held.head = written.head;
         }
-        // Last, so the chain head's lock (PostgreSQL: a row lock) is held for the shortest time;
-        // every append of the batch after one read of the head, each keeping its own entries.
-        let records: Vec<AuditRecord> = audits
-            .iter()
-            .flatten()
-            .chain(issuing.iter().map(|i| &i.audit))
-            .cloned()
-            .collect();
-        let mut entries = if records.is_empty() {
-            Vec::new()
-        } else {
-            append_in::<DB>(&mut tx, records).await?
-        }
-        .into_iter();
-        let sealed: Vec<Vec<SealedEntry>> = audits
-            .iter()
-            .map(|a| entries.by_ref().take(a.len()).collect())
-            .collect();
-        let issued = replayed
-            .into_iter()
-            .map(|r| match r {
-                Some(claim) => Ok(Issued::Replayed { claim }),
-                None => entries
-                    .next()
-                    .map(|e| Issued::Committed { seq: e.seq })
-                    .ok_or_else(|| StorageError::Corrupt("audit append: entries missing".into())),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        tx.commit().await.map_err(sqlx_err(op))?;
-        Ok(Written {
-            fresh,
-            sealed,
-            issued,
-        })
+        Ok(written)
     }
+}
+
+/// Writes `batch` statement by statement in one transaction: the claims (with `RETURNING`, so
+/// each caller learns whether its value was fresh), then the records of the issues whose
+/// claims were all fresh, then the audit entries after the head read under its lock.
+async fn write_transaction<DB: Engine>(
+    conn: &mut DB::Connection,
+    batch: Batch<'_>,
+) -> Result<Written, StorageError>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB> + Default,
+    for<'e> i64: Encode<'e, DB> + Decode<'e, DB> + Type<DB>,
+    for<'e> Option<i64>: Encode<'e, DB> + Decode<'e, DB>,
+    for<'e> String: Encode<'e, DB> + Decode<'e, DB> + Type<DB>,
+    for<'e> Option<String>: Encode<'e, DB> + Decode<'e, DB>,
+    for<'e> Vec<u8>: Encode<'e, DB> + Decode<'e, DB> + Type<DB>,
+    &'static str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+{
+    let Batch {
+        claims,
+        tokens,
+        audits,
+        issues,
+    } = batch;
+    let op = "write batch";
+    // An owned `SqlStr`: with `&'static str` the future's `Send` cannot be proven (rustc's
+    // higher-ranked lifetime limitation).
+    let begin = sqlx::SqlSafeStr::into_sql_str(DB::BEGIN_APPEND);
+    let mut tx = sqlx::Connection::begin_with(&mut *conn, begin)
+        .await
+        .map_err(sqlx_err(op))?;
+    // Every claim of the batch in one statement: the plain ones, then each issue's.
+    let all_claims: Vec<&Claim> = claims
+        .iter()
+        .chain(issues.iter().flat_map(|i| i.claims.iter()))
+        .collect();
+    let mut fresh_keys = HashSet::new();
+    if !all_claims.is_empty() {
+        let (unique, now) = distinct_sorted(&all_claims);
+        let mut q = QueryBuilder::<DB>::new("");
+        push_claims(&mut q, &unique, now);
+        // RETURNING lists exactly the rows this statement inserted or took over.
+        q.push(" RETURNING namespace, key");
+        let rows = q.build().fetch_all(&mut *tx).await.map_err(sqlx_err(op))?;
+        for row in rows {
+            let ns: String = row.try_get(0usize).map_err(sqlx_err(op))?;
+            let key: String = row.try_get(1usize).map_err(sqlx_err(op))?;
+            fresh_keys.insert((ns, key));
+        }
+    }
+    let (fresh, replayed) = split_outcomes(outcomes(&all_claims, fresh_keys), claims.len(), issues);
+    let issuing: Vec<&Issue> = issues
+        .iter()
+        .zip(&replayed)
+        .filter(|(_, r)| r.is_none())
+        .map(|(i, _)| *i)
+        .collect();
+    let all_tokens: Vec<&TokenRecord> = tokens
+        .iter()
+        .copied()
+        .chain(issuing.iter().flat_map(|i| i.tokens.iter()))
+        .collect();
+    if !all_tokens.is_empty() {
+        let mut q = QueryBuilder::<DB>::new("");
+        push_tokens(&mut q, &all_tokens);
+        q.build().execute(&mut *tx).await.map_err(sqlx_err(op))?;
+    }
+    // Last, so the chain head's lock (PostgreSQL: a row lock) is held for the shortest time;
+    // every append of the batch after one read of the head, each keeping its own entries.
+    let records: Vec<AuditRecord> = audits
+        .iter()
+        .flatten()
+        .chain(issuing.iter().map(|i| &i.audit))
+        .cloned()
+        .collect();
+    let entries = if records.is_empty() {
+        Vec::new()
+    } else {
+        append_in::<DB>(&mut tx, records).await?
+    };
+    let written = written(fresh, audits, &replayed, entries, false)?;
+    tx.commit().await.map_err(sqlx_err(op))?;
+    Ok(written)
+}
+
+/// A batch's outcome: `entries` are the sealed audit entries, the plain appends' first (in
+/// order, `audits[i].len()` each), then one per issue that was not replayed.
+pub(crate) fn written(
+    fresh: Vec<bool>,
+    audits: &[Vec<AuditRecord>],
+    replayed: &[Option<usize>],
+    entries: Vec<SealedEntry>,
+    scripted: bool,
+) -> Result<Written, StorageError> {
+    let head = entries.last().map(|e| (e.seq, e.hash));
+    let mut entries = entries.into_iter();
+    let sealed: Vec<Vec<SealedEntry>> = audits
+        .iter()
+        .map(|a| entries.by_ref().take(a.len()).collect())
+        .collect();
+    let issued = replayed
+        .iter()
+        .map(|r| match r {
+            Some(claim) => Ok(Issued::Replayed { claim: *claim }),
+            None => entries
+                .next()
+                .map(|e| Issued::Committed { seq: e.seq })
+                .ok_or_else(|| StorageError::Corrupt("audit append: entries missing".into())),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Written {
+        fresh,
+        sealed,
+        issued,
+        head,
+        scripted,
+    })
 }
 
 #[cfg(test)]

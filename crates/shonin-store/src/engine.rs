@@ -18,6 +18,8 @@ pub(crate) trait Engine: Database {
 
     /// Whether the group-commit writer gets an OS thread of its own ([`crate::batch`]).
     const WRITER_THREAD: bool;
+    /// Whether the writer may send a batch as one statement list ([`crate::batch_script`]).
+    const SCRIPTED_BATCH: bool;
 
     fn rows_affected(result: &Self::QueryResult) -> u64;
 }
@@ -30,6 +32,7 @@ impl Engine for Sqlite {
     // Measured (bench/profile.sh sqlite, 2026-12-03): on its own thread the writer picks up
     // work sooner, so batches halve and the extra fsyncs cost more than the wake-ups saved.
     const WRITER_THREAD: bool = false;
+    const SCRIPTED_BATCH: bool = true;
 
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
@@ -44,6 +47,8 @@ impl Engine for Postgres {
     // committed row once the lock is released.
     const LOCK_HEAD: &'static str = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
     const WRITER_THREAD: bool = true;
+    // The extended query protocol takes one statement per message.
+    const SCRIPTED_BATCH: bool = false;
 
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()

@@ -30,6 +30,7 @@ macro_rules! dispatch {
 
 mod audit;
 mod batch;
+mod batch_script;
 mod client;
 mod engine;
 mod error;

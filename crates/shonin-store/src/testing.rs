@@ -215,11 +215,12 @@ async fn drop_postgres(cleanup: &Cleanup) -> Result<(), StorageError> {
     Ok(())
 }
 
-/// Writes `claims` (namespace, key, expiry), `tokens` and `audits` (each one append) through the group-commit path as
-/// **one** batch, as the writer task would if they had all been queued together, and returns
-/// each caller's outcome in order, and whether the batch transaction itself committed (`false`:
-/// it failed and every write was retried on its own). Lets tests pin down what concurrent callers can only make
-/// likely: duplicate keys in one batch, and a batch that fails and is retried one by one.
+/// Writes `claims` (namespace, key, expiry), `tokens` and `audits` (each one append) through
+/// the group-commit path as **one** batch on a fresh writer connection, as the writer task
+/// would if they had all been queued together, and returns each caller's outcome in order, and
+/// whether the batch transaction itself committed (`false`: it failed and every write was
+/// retried on its own). Lets tests pin down what concurrent callers can only make likely:
+/// duplicate keys in one batch, and a batch that fails and is retried one by one.
 pub async fn write_one_batch(
     store: &Store,
     claims: &[(&str, &str, time::OffsetDateTime)],
@@ -237,6 +238,17 @@ pub struct TestIssue<'a> {
     pub audit: shonin_audit::AuditRecord,
 }
 
+/// One batch for [`write_batches`]: plain claims, token records, audit appends, then issues.
+#[derive(Debug, Clone, Default)]
+pub struct TestBatch<'a> {
+    pub claims: Vec<(&'a str, &'a str, time::OffsetDateTime)>,
+    pub tokens: Vec<shonin_oauth::token_record::TokenRecord>,
+    pub audits: Vec<Vec<shonin_audit::AuditRecord>>,
+    pub issues: Vec<TestIssue<'a>>,
+    /// Appended to the audit log by the store itself (another writer) just before the batch.
+    pub others_append_first: Vec<shonin_audit::AuditRecord>,
+}
+
 /// [`write_one_batch`] with issues queued after the other operations.
 pub async fn write_one_batch_with_issues(
     store: &Store,
@@ -245,13 +257,64 @@ pub async fn write_one_batch_with_issues(
     audits: &[Vec<shonin_audit::AuditRecord>],
     issues: &[TestIssue<'_>],
 ) -> BatchOutcome {
-    use crate::batch::{Claim, Issue, Op, commit};
+    let batch = TestBatch {
+        claims: claims.to_vec(),
+        tokens: tokens.to_vec(),
+        audits: audits.to_vec(),
+        issues: issues.to_vec(),
+        others_append_first: Vec::new(),
+    };
+    let mut out = write_batches(store, &[batch]).await;
+    out.pop()
+        .unwrap_or_else(|| unreachable!("one batch, one outcome"))
+}
+
+/// Writes each of `batches` as one batch, in order, on **one** writer connection, as the
+/// writer task does from batch to batch (so the writer's knowledge of the audit head carries
+/// over, and a warm batch may be sent as one statement list: [`BatchOutcome::scripted`]).
+pub async fn write_batches(store: &Store, batches: &[TestBatch<'_>]) -> Vec<BatchOutcome> {
+    let mut out = Vec::new();
+    match store {
+        Store::Sqlite(s) => {
+            let mut held = None;
+            for batch in batches {
+                append_elsewhere(store, batch).await;
+                let now = s.sql.clock.now();
+                out.push(write_test_batch(&s.sql, &mut held, batch, now).await);
+            }
+            crate::batch::close(&s.sql, held).await;
+        }
+        Store::Postgres(s) => {
+            let mut held = None;
+            for batch in batches {
+                append_elsewhere(store, batch).await;
+                let now = s.sql.clock.now();
+                out.push(write_test_batch(&s.sql, &mut held, batch, now).await);
+            }
+            crate::batch::close(&s.sql, held).await;
+        }
+    }
+    out
+}
+
+async fn append_elsewhere(store: &Store, batch: &TestBatch<'_>) {
+    use shonin_audit::AuditStore;
+    if !batch.others_append_first.is_empty() {
+        let appended = store.append(batch.others_append_first.clone()).await;
+        assert!(appended.is_ok(), "append elsewhere: {appended:?}");
+    }
+}
+
+async fn write_test_batch<W: crate::batch::Writes>(
+    sql: &W,
+    held: &mut Option<W::Conn>,
+    batch: &TestBatch<'_>,
+    now: time::OffsetDateTime,
+) -> BatchOutcome {
+    use crate::batch::{Claim, Issue, Op, WritePath, commit};
     use crate::timestamp::to_micros;
     use tokio::sync::oneshot;
-    let now = to_micros(match store {
-        Store::Sqlite(s) => s.sql.clock.now(),
-        Store::Postgres(s) => s.sql.clock.now(),
-    });
+    let now = to_micros(now);
     let claim = |(namespace, key, expires_at): &(&str, &str, time::OffsetDateTime)| Claim {
         namespace: (*namespace).to_owned(),
         key: (*key).to_owned(),
@@ -261,24 +324,24 @@ pub async fn write_one_batch_with_issues(
     let mut ops = Vec::new();
     let mut claim_rx = Vec::new();
     let mut token_rx = Vec::new();
-    for c in claims {
+    for c in &batch.claims {
         let (ack, rx) = oneshot::channel();
         ops.push(Op::Claim(claim(c), ack));
         claim_rx.push(rx);
     }
-    for record in tokens {
+    for record in &batch.tokens {
         let (ack, rx) = oneshot::channel();
         ops.push(Op::Token(Box::new(record.clone()), ack));
         token_rx.push(rx);
     }
     let mut audit_rx = Vec::new();
-    for records in audits {
+    for records in &batch.audits {
         let (ack, rx) = oneshot::channel();
         ops.push(Op::Audit(records.clone(), ack));
         audit_rx.push(rx);
     }
     let mut issue_rx = Vec::new();
-    for issue in issues {
+    for issue in &batch.issues {
         let (ack, rx) = oneshot::channel();
         let issue = Issue {
             claims: issue.claims.iter().map(claim).collect(),
@@ -288,10 +351,7 @@ pub async fn write_one_batch_with_issues(
         ops.push(Op::Issue(Box::new(issue), ack));
         issue_rx.push(rx);
     }
-    let committed = match store {
-        Store::Sqlite(s) => commit(&s.sql, &mut None, ops).await,
-        Store::Postgres(s) => commit(&s.sql, &mut None, ops).await,
-    };
+    let path = commit(sql, held, ops).await;
     let gone = || StorageError::Unavailable("no answer".into());
     let mut claimed = Vec::new();
     for rx in claim_rx {
@@ -310,7 +370,8 @@ pub async fn write_one_batch_with_issues(
         issued.push(rx.await.unwrap_or_else(|_| Err(gone())));
     }
     BatchOutcome {
-        committed,
+        committed: path != WritePath::OneByOne,
+        scripted: path == WritePath::Script,
         claimed,
         inserted,
         appended,
@@ -323,6 +384,9 @@ pub async fn write_one_batch_with_issues(
 pub struct BatchOutcome {
     /// The batch transaction committed (no one-by-one retry).
     pub committed: bool,
+    /// It committed as one statement list (SQLite, with the audit head known from the
+    /// previous batch on the same connection).
+    pub scripted: bool,
     pub claimed: Vec<Result<bool, StorageError>>,
     pub inserted: Vec<Result<(), StorageError>>,
     pub appended: Vec<Result<Vec<shonin_audit::SealedEntry>, StorageError>>,

@@ -1,12 +1,16 @@
 //! The group-commit writer (`batch.rs`): claims and token records written together keep the
 //! one-at-a-time contract — duplicate keys in one batch, existing and expired keys, a batch that
-//! fails and is retried one by one, and many concurrent callers through the real writer task.
+//! fails and is retried one by one, and many concurrent callers through the real writer task;
+//! and SQLite's one-round-trip script (`batch_script.rs`), which must commit exactly what the
+//! step-by-step transaction would, or fall back to it.
 
 use crate::clients::sample_client;
 use crate::suite::{T0, assert_unbroken_chain, record};
 use shonin_oauth::client::{ClientId, ClientStore};
 use shonin_oauth::token_record::{TokenKind, TokenRecord, TokenStore, token_hash};
-use shonin_store::testing::{TestIssue, write_one_batch, write_one_batch_with_issues};
+use shonin_store::testing::{
+    TestBatch, TestIssue, write_batches, write_one_batch, write_one_batch_with_issues,
+};
 use shonin_store::{Issued, Store};
 use shonin_types::ports::ReplayStore;
 use shonin_types::{FixedClock, StorageError};
@@ -24,6 +28,10 @@ contract_tests! {
     a_failing_issue_fails_alone,
     concurrent_issues_have_one_winner_per_key,
     close_returns_although_the_writer_holds_a_connection,
+    a_warm_sqlite_writer_sends_a_fresh_batch_as_one_script,
+    a_replay_in_a_warm_batch_falls_back_and_spends_only_fresh_claims,
+    a_head_moved_by_another_writer_falls_back_without_forking_the_chain,
+    a_failing_script_statement_falls_back_to_the_transaction,
 }
 
 fn access(token: &str, client: &str) -> TokenRecord {
@@ -429,4 +437,198 @@ async fn close_returns_although_the_writer_holds_a_connection(store: &Store) {
         matches!(after, Err(StorageError::Unavailable(_))),
         "{after:?}"
     );
+}
+
+fn is_sqlite(store: &Store) -> bool {
+    matches!(store, Store::Sqlite(_))
+}
+
+/// A batch that only appends `record(i)`: it tells the writer the head.
+fn warm_up(i: u64) -> TestBatch<'static> {
+    TestBatch {
+        audits: vec![vec![record(i)]],
+        ..TestBatch::default()
+    }
+}
+
+fn issue_of<'a>(keys: [(&'a str, &'a str); 2], token: &str, i: u64) -> TestIssue<'a> {
+    let exp = T0 + Duration::seconds(60);
+    TestIssue {
+        claims: keys.into_iter().map(|(ns, k)| (ns, k, exp)).collect(),
+        tokens: vec![access(token, "c1")],
+        audit: record(i),
+    }
+}
+
+async fn a_warm_sqlite_writer_sends_a_fresh_batch_as_one_script(store: &Store) {
+    let store = at_t0(store);
+    store.create_client(&sample_client("c1")).await.unwrap();
+    let exp = T0 + Duration::seconds(60);
+    let fresh = TestBatch {
+        claims: vec![("dpop", "plain", exp)],
+        tokens: vec![access("t-plain", "c1")],
+        audits: vec![vec![record(2), record(3)]],
+        issues: vec![
+            issue_of([("client_assertion", "a"), ("dpop", "pa")], "tA", 4),
+            issue_of([("client_assertion", "b"), ("dpop", "pb")], "tB", 5),
+        ],
+        ..TestBatch::default()
+    };
+    let out = write_batches(&store, &[warm_up(1), fresh.clone(), warm_up(6)]).await;
+    // The first batch learns the head; the next ones may go as scripts (SQLite only).
+    assert!(!out[0].scripted);
+    assert_eq!(out[1].scripted, is_sqlite(&store));
+    assert_eq!(out[2].scripted, is_sqlite(&store));
+    let b = &out[1];
+    assert!(b.committed);
+    assert!(*b.claimed[0].as_ref().unwrap());
+    b.inserted[0].as_ref().unwrap();
+    let seqs: Vec<u64> = b.appended[0]
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(seqs, [2, 3]);
+    let issued: Vec<Issued> = b
+        .issued
+        .iter()
+        .map(|r| r.as_ref().unwrap().clone())
+        .collect();
+    assert_eq!(
+        issued,
+        [Issued::Committed { seq: 4 }, Issued::Committed { seq: 5 }]
+    );
+    assert_eq!(out[2].appended[0].as_ref().unwrap()[0].seq, 6);
+    // Committed as the step-by-step transaction would have: records, entries, spent values.
+    let entries = assert_unbroken_chain(&store, 6).await;
+    assert_eq!(entries[3].record.actor.id, "client-4");
+    for token in ["t-plain", "tA", "tB"] {
+        assert!(
+            store.get_token(&token_hash(token)).await.unwrap().is_some(),
+            "{token}"
+        );
+    }
+    for (ns, key) in [("dpop", "plain"), ("client_assertion", "a"), ("dpop", "pb")] {
+        assert!(!store.first_use(ns, key, exp).await.unwrap(), "{ns}/{key}");
+    }
+}
+
+async fn a_replay_in_a_warm_batch_falls_back_and_spends_only_fresh_claims(store: &Store) {
+    let store = at_t0(store);
+    store.create_client(&sample_client("c1")).await.unwrap();
+    let exp = T0 + Duration::seconds(60);
+    let replay = TestBatch {
+        issues: vec![
+            issue_of([("client_assertion", "a"), ("dpop", "pa")], "tA", 3),
+            // "seen" is spent by the first batch: a replay the script's guard must catch.
+            issue_of([("client_assertion", "b"), ("dpop", "seen")], "tB", 4),
+        ],
+        ..TestBatch::default()
+    };
+    let duplicate = TestBatch {
+        issues: vec![
+            issue_of([("client_assertion", "c"), ("dpop", "pc")], "tC", 5),
+            // The same proof twice in one batch: the script is not even tried.
+            issue_of([("client_assertion", "d"), ("dpop", "pc")], "tD", 6),
+        ],
+        ..TestBatch::default()
+    };
+    let first = TestBatch {
+        claims: vec![("dpop", "seen", exp)],
+        audits: vec![vec![record(1), record(2)]],
+        ..TestBatch::default()
+    };
+    let out = write_batches(&store, &[first, replay, duplicate]).await;
+    for b in &out[1..] {
+        assert!(b.committed);
+        assert!(!b.scripted);
+    }
+    let issued = |b: usize| -> Vec<Issued> {
+        out[b]
+            .issued
+            .iter()
+            .map(|r| r.as_ref().unwrap().clone())
+            .collect()
+    };
+    assert_eq!(
+        issued(1),
+        [Issued::Committed { seq: 3 }, Issued::Replayed { claim: 1 }]
+    );
+    assert_eq!(
+        issued(2),
+        [Issued::Committed { seq: 4 }, Issued::Replayed { claim: 1 }]
+    );
+    assert_unbroken_chain(&store, 4).await;
+    for (token, present) in [("tA", true), ("tB", false), ("tC", true), ("tD", false)] {
+        let got = store.get_token(&token_hash(token)).await.unwrap();
+        assert_eq!(got.is_some(), present, "{token}");
+    }
+    // The refused issues' fresh values are spent, as in the step-by-step transaction.
+    for key in ["b", "d"] {
+        assert!(
+            !store.first_use("client_assertion", key, exp).await.unwrap(),
+            "{key}"
+        );
+    }
+}
+
+async fn a_head_moved_by_another_writer_falls_back_without_forking_the_chain(store: &Store) {
+    let store = at_t0(store);
+    store.create_client(&sample_client("c1")).await.unwrap();
+    // Batch 1 tells the test writer the head (seq 1); then another writer (the store's own, as
+    // a CLI process or a second node would) appends seq 2, so the writer's head is stale.
+    let moved = TestBatch {
+        others_append_first: vec![record(2)],
+        issues: vec![issue_of(
+            [("client_assertion", "a"), ("dpop", "pa")],
+            "tA",
+            3,
+        )],
+        ..TestBatch::default()
+    };
+    let out = write_batches(&store, &[warm_up(1), moved, warm_up(4)]).await;
+    assert!(!out[1].scripted);
+    assert!(out[1].committed);
+    assert_eq!(
+        out[1].issued[0].as_ref().unwrap(),
+        &Issued::Committed { seq: 3 }
+    );
+    // The fallback read the head again, so the next batch may be a script once more.
+    assert_eq!(out[2].scripted, is_sqlite(&store));
+    assert_eq!(out[2].appended[0].as_ref().unwrap()[0].seq, 4);
+    assert_unbroken_chain(&store, 4).await;
+    assert!(store.get_token(&token_hash("tA")).await.unwrap().is_some());
+}
+
+async fn a_failing_script_statement_falls_back_to_the_transaction(store: &Store) {
+    let store = at_t0(store);
+    store.create_client(&sample_client("c1")).await.unwrap();
+    store.insert_token(&access("existing", "c1")).await.unwrap();
+    // A duplicate token hash fails the script's insert after its claims ran; the rollback must
+    // undo them, and the step-by-step path then fails that issue alone.
+    let batch = TestBatch {
+        issues: vec![
+            issue_of([("client_assertion", "a"), ("dpop", "pa")], "existing", 2),
+            issue_of([("client_assertion", "b"), ("dpop", "pb")], "tB", 3),
+        ],
+        ..TestBatch::default()
+    };
+    let out = write_batches(&store, &[warm_up(1), batch]).await;
+    assert!(!out[1].scripted);
+    assert!(!out[1].committed);
+    assert!(
+        matches!(out[1].issued[0], Err(StorageError::Conflict(_))),
+        "{:?}",
+        out[1].issued[0]
+    );
+    assert_eq!(
+        out[1].issued[1].as_ref().unwrap(),
+        &Issued::Committed { seq: 2 }
+    );
+    assert_unbroken_chain(&store, 2).await;
+    let exp = T0 + Duration::seconds(60);
+    // The failed issue's claims were rolled back with it; the good one's are spent.
+    assert!(store.first_use("client_assertion", "a", exp).await.unwrap());
+    assert!(!store.first_use("client_assertion", "b", exp).await.unwrap());
 }

@@ -1,0 +1,199 @@
+//! The group-commit writer's statements, and on SQLite the whole batch as **one** round trip.
+//!
+//! sqlx runs a SQLite connection on a thread of its own; every statement is a message to that
+//! thread and an answer back. Written step by step ([`crate::batch`]'s `write_transaction`), a
+//! batch is seven such round trips (BEGIN, claims, tokens, head, entries, head, COMMIT), and
+//! under load each answer waits for the writer to be scheduled again: measured with
+//! `bench/profile.sh sqlite` (2026-12-03), 5 of a batch's 8.7 ms went to that, not to SQLite.
+//!
+//! So when the writer knows the audit chain's head from its own last commit, it sends the batch
+//! as one statement list that sqlx's thread runs start to end:
+//!
+//! ```sql
+//! CREATE TEMP TABLE IF NOT EXISTS batch_guard (…CHECK (failed = 0));
+//! BEGIN IMMEDIATE;
+//! INSERT INTO replay_cache … ON CONFLICT … DO UPDATE … WHERE expired;  -- every claim
+//! INSERT INTO temp.batch_guard SELECT 1 WHERE changes() <> <claims>;    -- all fresh?
+//! INSERT INTO oauth_tokens …;  INSERT INTO audit_entries …;            -- sealed after the head
+//! UPDATE audit_head SET <new> WHERE seq = <cached> AND hash = <cached>;
+//! INSERT INTO temp.batch_guard SELECT 1 WHERE changes() <> 1;          -- head unchanged?
+//! COMMIT;
+//! ```
+//!
+//! A guard inserts a row only when its count is wrong, and that row breaks the CHECK: the
+//! statement fails, the list stops before `COMMIT`, and the writer rolls back and writes the
+//! batch step by step, which tells each caller exactly which value was a replay. So the script
+//! commits only what the step-by-step transaction would have committed when every claim is
+//! fresh and the head is the one the entries were sealed after; anything else (a replay, a
+//! duplicate key, another process's append, a constraint) costs one rollback and the slow path.
+//! PostgreSQL's extended protocol allows one statement per message, so this is SQLite's only.
+
+use crate::audit::{ROWS_PER_INSERT, push_entries, seal_after, seq_column};
+use crate::batch::{Batch, Claim, Issue, Written, distinct_sorted, written};
+use crate::engine::Engine;
+use crate::error::sqlx_err;
+use crate::timestamp::to_micros;
+use shonin_audit::{AuditRecord, Hash};
+use shonin_oauth::token_record::TokenRecord;
+use shonin_types::StorageError;
+use sqlx::{Database, Encode, Executor, IntoArguments, QueryBuilder, Type};
+
+/// What [`write_script`] did.
+pub(crate) enum Scripted {
+    /// Committed.
+    Done(Written),
+    /// Not tried: two claims of the batch share a key, so one of them is a replay.
+    NotApplicable,
+    /// A guard or a statement failed; the transaction was rolled back and nothing was written.
+    RolledBack,
+}
+
+/// Appends the upsert of `claims` (distinct, in key order) to `q`: a key is written if it is new
+/// or its record expired at or before `now`, as in `ReplayStore::first_use`.
+pub(crate) fn push_claims<DB: Database>(q: &mut QueryBuilder<DB>, claims: &[&Claim], now: i64)
+where
+    for<'e> i64: Encode<'e, DB> + Type<DB>,
+    for<'e> String: Encode<'e, DB> + Type<DB>,
+{
+    q.push("INSERT INTO replay_cache (namespace, key, expires_at) ");
+    q.push_values(claims, |mut row, c| {
+        row.push_bind(c.namespace.clone())
+            .push_bind(c.key.clone())
+            .push_bind(c.expires_at);
+    });
+    q.push(
+        " ON CONFLICT (namespace, key) DO UPDATE SET expires_at = excluded.expires_at \
+         WHERE replay_cache.expires_at <= ",
+    );
+    q.push_bind(now);
+}
+
+/// Appends the insert of `records` to `q`.
+pub(crate) fn push_tokens<DB: Database>(q: &mut QueryBuilder<DB>, records: &[&TokenRecord])
+where
+    for<'e> i64: Encode<'e, DB> + Type<DB>,
+    for<'e> Option<i64>: Encode<'e, DB>,
+    for<'e> String: Encode<'e, DB> + Type<DB>,
+    for<'e> Option<String>: Encode<'e, DB>,
+    for<'e> Vec<u8>: Encode<'e, DB> + Type<DB>,
+{
+    q.push(concat!(
+        "INSERT INTO oauth_tokens (",
+        crate::token::token_columns!(),
+        ") "
+    ));
+    q.push_values(records, |mut row, r| {
+        row.push_bind(r.token_hash.as_slice().to_vec())
+            .push_bind(r.kind.as_str().to_owned())
+            .push_bind(r.client_id.as_str().to_owned())
+            .push_bind(r.subject.clone())
+            .push_bind(r.grant_id.clone())
+            .push_bind(r.scope.clone())
+            .push_bind(r.authorization_details.as_ref().map(|v| v.to_string()))
+            .push_bind(r.cnf_jkt.clone())
+            .push_bind(r.cnf_x5t_s256.clone())
+            .push_bind(to_micros(r.issued_at))
+            .push_bind(to_micros(r.expires_at))
+            .push_bind(r.revoked_at.map(to_micros));
+    });
+}
+
+/// Fails the statement list unless the previous statement changed exactly `expected` rows.
+fn push_guard<DB: Database>(q: &mut QueryBuilder<DB>, expected: usize)
+where
+    for<'e> i64: Encode<'e, DB> + Type<DB>,
+{
+    q.push("; INSERT INTO temp.batch_guard (failed) SELECT 1 WHERE changes() <> ");
+    q.push_bind(i64::try_from(expected).unwrap_or(i64::MAX));
+}
+
+/// Writes `batch` as one statement list whose entries follow `head` (SQLite only; see the
+/// module). `Err` only if the rollback after a failure failed too: the connection is then in
+/// an unknown state and must be closed.
+pub(crate) async fn write_script<DB: Engine>(
+    conn: &mut DB::Connection,
+    head: (u64, Hash),
+    batch: Batch<'_>,
+) -> Result<Scripted, StorageError>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB> + Default,
+    for<'e> i64: Encode<'e, DB> + Type<DB>,
+    for<'e> Option<i64>: Encode<'e, DB>,
+    for<'e> String: Encode<'e, DB> + Type<DB>,
+    for<'e> Option<String>: Encode<'e, DB>,
+    for<'e> Vec<u8>: Encode<'e, DB> + Type<DB>,
+{
+    let all_claims: Vec<&Claim> = batch
+        .claims
+        .iter()
+        .chain(batch.issues.iter().flat_map(|i| i.claims.iter()))
+        .collect();
+    let (claims, now) = distinct_sorted(&all_claims);
+    if claims.len() != all_claims.len() {
+        return Ok(Scripted::NotApplicable);
+    }
+    let tokens: Vec<&TokenRecord> = batch
+        .tokens
+        .iter()
+        .copied()
+        .chain(batch.issues.iter().flat_map(|i| i.tokens.iter()))
+        .collect();
+    let records: Vec<AuditRecord> = batch
+        .audits
+        .iter()
+        .flatten()
+        .chain(batch.issues.iter().map(|i: &&Issue| &i.audit))
+        .cloned()
+        .collect();
+    let entries = seal_after(head, records)?;
+
+    let mut q = QueryBuilder::<DB>::new(
+        "CREATE TEMP TABLE IF NOT EXISTS batch_guard \
+         (failed INTEGER NOT NULL CHECK (failed = 0)); ",
+    );
+    q.push(DB::BEGIN_APPEND);
+    if !claims.is_empty() {
+        q.push("; ");
+        push_claims(&mut q, &claims, now);
+        push_guard(&mut q, claims.len());
+    }
+    if !tokens.is_empty() {
+        q.push("; ");
+        push_tokens(&mut q, &tokens);
+    }
+    for chunk in entries.chunks(ROWS_PER_INSERT) {
+        q.push("; ");
+        push_entries(&mut q, chunk);
+    }
+    if let Some(last) = entries.last() {
+        q.push("; UPDATE audit_head SET seq = ");
+        q.push_bind(seq_column(last.seq));
+        q.push(", hash = ");
+        q.push_bind(last.hash.to_vec());
+        q.push(" WHERE id = 1 AND seq = ");
+        q.push_bind(seq_column(head.0));
+        q.push(" AND hash = ");
+        q.push_bind(head.1.to_vec());
+        push_guard(&mut q, 1);
+    }
+    q.push("; COMMIT");
+
+    match q.build().execute(&mut *conn).await {
+        Ok(_) => {
+            let fresh = vec![true; batch.claims.len()];
+            let replayed = vec![None; batch.issues.len()];
+            written(fresh, batch.audits, &replayed, entries, true).map(Scripted::Done)
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "write batch script declined; writing step by step");
+            // The list stopped before COMMIT, inside the transaction (or before BEGIN, when
+            // "no transaction is active" is the answer and the connection must go).
+            sqlx::raw_sql("ROLLBACK")
+                .execute(&mut *conn)
+                .await
+                .map_err(sqlx_err("write batch rollback"))?;
+            Ok(Scripted::RolledBack)
+        }
+    }
+}
