@@ -43,6 +43,7 @@ mod store;
 mod timestamp;
 mod token;
 mod user;
+mod wal_checkpoint;
 
 #[cfg(feature = "testing")]
 pub mod testing;

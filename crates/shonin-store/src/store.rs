@@ -3,6 +3,7 @@
 use crate::batch::Batcher;
 use crate::engine::Sql;
 use crate::error::{from_migrate, sqlx_err};
+use crate::wal_checkpoint;
 use shonin_types::ports::{FlowStore, ReplayStore};
 use shonin_types::{Clock, StorageError, SystemClock};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -62,6 +63,8 @@ pub struct SqliteStore {
     pub(crate) sql: Sql<Sqlite>,
     /// The one connection of the group-commit writer ([`crate::batch`]).
     writer: Pool<Sqlite>,
+    /// The one connection of the background WAL checkpoint ([`crate::wal_checkpoint`]).
+    checkpointer: Pool<Sqlite>,
     path: Arc<PathBuf>,
 }
 
@@ -178,6 +181,7 @@ impl Store {
             Store::Sqlite(s) => {
                 s.sql.pool.close().await;
                 s.writer.close().await;
+                s.checkpointer.close().await;
             }
             Store::Postgres(s) => {
                 s.sql.pool.close().await;
@@ -218,7 +222,13 @@ async fn connect_sqlite(path: PathBuf, opts: &StoreOptions) -> Result<SqliteStor
         .busy_timeout(SQLITE_BUSY_TIMEOUT)
         // Statement journals and RETURNING's scratch tables stay in memory (bounded by a
         // batch) instead of a temporary file created and deleted per statement.
-        .pragma("temp_store", "memory");
+        .pragma("temp_store", "memory")
+        // Checkpoints run in the background (crate::wal_checkpoint); a committing connection
+        // checkpoints itself only once the WAL is this long.
+        .pragma(
+            "wal_autocheckpoint",
+            wal_checkpoint::WRITER_AUTOCHECKPOINT.to_string(),
+        );
     let pool = SqlitePoolOptions::new()
         .max_connections(opts.max_connections.max(1))
         .acquire_timeout(opts.connect_timeout)
@@ -238,7 +248,7 @@ async fn connect_sqlite(path: PathBuf, opts: &StoreOptions) -> Result<SqliteStor
         // broken connection fails the batch anyway (its callers get the error; the pool
         // reconnects).
         .test_before_acquire(false)
-        .connect_lazy_with(connect);
+        .connect_lazy_with(connect.clone());
     let mut sql = Sql {
         pool,
         clock: Arc::new(SystemClock),
@@ -249,9 +259,15 @@ async fn connect_sqlite(path: PathBuf, opts: &StoreOptions) -> Result<SqliteStor
         pool: writer.clone(),
         ..sql.clone()
     });
+    let checkpointer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(opts.connect_timeout)
+        .connect_lazy_with(connect);
+    wal_checkpoint::start(checkpointer.clone());
     Ok(SqliteStore {
         sql,
         writer,
+        checkpointer,
         path: Arc::new(path),
     })
 }
@@ -405,7 +421,52 @@ mod tests {
         assert_eq!(pragma("foreign_keys").await, "1");
         assert_eq!(pragma("busy_timeout").await, "5000");
         assert_eq!(pragma("temp_store").await, "2"); // MEMORY
+        assert_eq!(pragma("wal_autocheckpoint").await, "10000");
         assert_eq!(store.engine(), "sqlite");
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn the_background_checkpoint_copies_the_wal_into_the_database_file() {
+        use shonin_audit::AuditStore;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ckpt.db");
+        let url = format!("sqlite:{}", path.display());
+        let store = Store::connect(&url, &StoreOptions::default())
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        // Let the first checkpoint take the migrations, then write more than fits in the
+        // file as it is, far fewer pages than the writer's own backstop.
+        tokio::time::sleep(wal_checkpoint::INTERVAL * 3).await;
+        let before = std::fs::metadata(&path).unwrap().len();
+        for i in 0..40 {
+            let record = shonin_audit::AuditRecord {
+                time: time::OffsetDateTime::now_utc(),
+                actor: shonin_audit::Actor {
+                    kind: shonin_audit::ActorKind::Client,
+                    id: format!("client-{i}"),
+                },
+                action: "token.issue".into(),
+                target: "rs".into(),
+                outcome: shonin_audit::Outcome::Failure,
+                reason: Some("x".repeat(2000)),
+                source_ip: None,
+                request_id: None,
+            };
+            store.append(vec![record]).await.unwrap();
+        }
+        // Far fewer pages than the writer's backstop: without the task they would stay in the
+        // WAL.
+        let mut after = before;
+        for _ in 0..20 {
+            tokio::time::sleep(wal_checkpoint::INTERVAL).await;
+            after = std::fs::metadata(&path).unwrap().len();
+            if after > before + 40 * 2000 {
+                break;
+            }
+        }
+        assert!(after > before + 40 * 2000, "{before} -> {after}");
         store.close().await;
     }
 
