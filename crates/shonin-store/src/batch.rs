@@ -273,7 +273,7 @@ async fn run<W: Writes>(sql: W, mut rx: mpsc::Receiver<Op>) {
             biased;
             () = &mut closed, if open => {
                 open = false;
-                close(&sql, held.take()).await;
+                close::<W>(held.take()).await;
             }
             n = rx.recv_many(&mut ops, MAX_BATCH) => {
                 if n == 0 {
@@ -285,12 +285,12 @@ async fn run<W: Writes>(sql: W, mut rx: mpsc::Receiver<Op>) {
             }
         }
     }
-    close(&sql, held).await;
+    close::<W>(held).await;
 }
 
 /// Closes the writer's connection in this task: dropping it instead would hand its return to a
 /// task on the writer's runtime, which may never run once that runtime ends.
-pub(crate) async fn close<W: Writes>(_: &W, held: Option<W::Conn>) {
+pub(crate) async fn close<W: Writes>(held: Option<W::Conn>) {
     if let Some(conn) = held {
         W::release(conn).await;
     }
@@ -309,7 +309,7 @@ async fn write_held<W: Writes>(
     };
     let result = sql.write_batch(conn, batch).await;
     if result.is_err() {
-        close(sql, held.take()).await;
+        close::<W>(held.take()).await;
     }
     result
 }

@@ -282,7 +282,7 @@ pub async fn write_batches(store: &Store, batches: &[TestBatch<'_>]) -> Vec<Batc
                 let now = s.sql.clock.now();
                 out.push(write_test_batch(&s.sql, &mut held, batch, now).await);
             }
-            crate::batch::close(&s.sql, held).await;
+            crate::batch::close::<crate::engine::Sql<_>>(held).await;
         }
         Store::Postgres(s) => {
             let mut held = None;
@@ -291,7 +291,7 @@ pub async fn write_batches(store: &Store, batches: &[TestBatch<'_>]) -> Vec<Batc
                 let now = s.sql.clock.now();
                 out.push(write_test_batch(&s.sql, &mut held, batch, now).await);
             }
-            crate::batch::close(&s.sql, held).await;
+            crate::batch::close::<crate::engine::Sql<_>>(held).await;
         }
     }
     out
