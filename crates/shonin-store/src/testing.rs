@@ -274,26 +274,15 @@ pub async fn write_one_batch_with_issues(
 /// over, and a warm batch may be sent as one statement list: [`BatchOutcome::scripted`]).
 pub async fn write_batches(store: &Store, batches: &[TestBatch<'_>]) -> Vec<BatchOutcome> {
     let mut out = Vec::new();
-    match store {
-        Store::Sqlite(s) => {
-            let mut held = None;
-            for batch in batches {
-                append_elsewhere(store, batch).await;
-                let now = s.sql.clock.now();
-                out.push(write_test_batch(&s.sql, &mut held, batch, now).await);
-            }
-            crate::batch::close::<crate::engine::Sql<_>>(held).await;
+    dispatch!(store, s => {
+        let mut held = None;
+        for batch in batches {
+            append_elsewhere(store, batch).await;
+            let now = s.sql.clock.now();
+            out.push(write_test_batch(&s.sql, &mut held, batch, now).await);
         }
-        Store::Postgres(s) => {
-            let mut held = None;
-            for batch in batches {
-                append_elsewhere(store, batch).await;
-                let now = s.sql.clock.now();
-                out.push(write_test_batch(&s.sql, &mut held, batch, now).await);
-            }
-            crate::batch::close::<crate::engine::Sql<_>>(held).await;
-        }
-    }
+        crate::batch::close::<crate::engine::Sql<_>>(held).await;
+    });
     out
 }
 

@@ -306,11 +306,26 @@ async fn issues_commit_only_when_every_claim_is_fresh(store: &Store) {
     // Only A's record and entry were written; the refused issues' fresh claims are spent.
     let entries = assert_unbroken_chain(&store, 2).await;
     assert_eq!(entries[1].record.actor.id, "client-2");
-    for (token, present) in [("tA", true), ("tB", false), ("tC", false), ("tD", false)] {
+    assert_tokens(
+        &store,
+        &[("tA", true), ("tB", false), ("tC", false), ("tD", false)],
+    )
+    .await;
+    assert_spent(&store, &["b", "d"]).await;
+}
+
+/// Which of `tokens` have a stored record.
+async fn assert_tokens(store: &Store, tokens: &[(&str, bool)]) {
+    for (token, present) in tokens {
         let got = store.get_token(&token_hash(token)).await.unwrap();
-        assert_eq!(got.is_some(), present, "{token}");
+        assert_eq!(got.is_some(), *present, "{token}");
     }
-    for key in ["b", "d"] {
+}
+
+/// Every client-assertion key in `keys` has been used.
+async fn assert_spent(store: &Store, keys: &[&str]) {
+    let exp = T0 + Duration::seconds(60);
+    for key in keys {
         assert!(
             !store.first_use("client_assertion", key, exp).await.unwrap(),
             "{key}"
@@ -560,17 +575,13 @@ async fn a_replay_in_a_warm_batch_falls_back_and_spends_only_fresh_claims(store:
         [Issued::Committed { seq: 4 }, Issued::Replayed { claim: 1 }]
     );
     assert_unbroken_chain(&store, 4).await;
-    for (token, present) in [("tA", true), ("tB", false), ("tC", true), ("tD", false)] {
-        let got = store.get_token(&token_hash(token)).await.unwrap();
-        assert_eq!(got.is_some(), present, "{token}");
-    }
+    assert_tokens(
+        &store,
+        &[("tA", true), ("tB", false), ("tC", true), ("tD", false)],
+    )
+    .await;
     // The refused issues' fresh values are spent, as in the step-by-step transaction.
-    for key in ["b", "d"] {
-        assert!(
-            !store.first_use("client_assertion", key, exp).await.unwrap(),
-            "{key}"
-        );
-    }
+    assert_spent(&store, &["b", "d"]).await;
 }
 
 async fn a_head_moved_by_another_writer_falls_back_without_forking_the_chain(store: &Store) {
