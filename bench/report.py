@@ -11,7 +11,8 @@ import sys
 def main(path):
     rows = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
     crypto = next((r for r in rows if r["mode"] == "crypto"), None)
-    runs = {r["label"]: r for r in rows if r["mode"] == "run"}
+    runs = {r["label"]: r for r in rows if r["mode"] == "run" and "sweep_of" not in r}
+    sweeps = [r for r in rows if r["mode"] == "run" and "sweep_of" in r]
     flows = {r["label"]: r for r in rows if r["mode"] == "flow"}
 
     for m in (r for r in rows if r["mode"] == "machine"):
@@ -53,6 +54,8 @@ def main(path):
     print("   during the window by anything but server, database and generator — a few seconds")
     print("   or more means other work on the machine disturbed the figures)")
     print()
+
+    at_peak = sweep_table(runs, sweeps) if sweeps else {}
 
     mtls = [r for r in rows if r["mode"] == "mtls"]
     if mtls:
@@ -98,7 +101,35 @@ def main(path):
         if ceiling:
             parts.append(f"÷ ceiling = {100 * r['ok_rps'] / ceiling:.1f} %")
         parts.append(f"p99 {r['latency_ms']['p99']:.2f} ms")
+        if f"shonin-{engine}" in at_peak:
+            p = at_peak[f"shonin-{engine}"]
+            parts.append(f"p99 at peak {p['latency_ms']['p99']:.2f} ms "
+                         f"({p['concurrency']} conns, {p['ok_rps']:.0f} req/s)")
         print("   ".join(parts))
+
+
+def sweep_table(runs, sweeps):
+    """The same load at each concurrency; the peak is the most ok req/s, and "p99 at peak" is
+    the p99 of the fewest connections that reach 95 % of it (more connections than that only
+    add queueing)."""
+    found = {}
+    print("Concurrency sweep (same load; 10 s per point, the main run's row for its concurrency)")
+    print(f"  {'server':<16} {'conc':>4} {'ok req/s':>9} {'p50 ms':>7} {'p99 ms':>7} "
+          f"{'÷ peak':>7}")
+    for engine in dict.fromkeys(r["sweep_of"] for r in sweeps):
+        points = sorted([r for r in sweeps if r["sweep_of"] == engine]
+                        + ([runs[engine]] if engine in runs else []),
+                        key=lambda r: r["concurrency"])
+        peak = max(r["ok_rps"] for r in points)
+        at_peak = found[engine] = next(r for r in points if r["ok_rps"] >= 0.95 * peak)
+        for r in points:
+            lat = r["latency_ms"]
+            mark = "  ← p99 at peak" if r is at_peak else ""
+            print(f"  {engine:<16} {r['concurrency']:>4} {r['ok_rps']:>9.0f} {lat['p50']:>7.2f} "
+                  f"{lat['p99']:>7.2f} {100 * r['ok_rps'] / peak:>6.0f}%{mark}")
+    print("  (p99 at peak: the fewest connections reaching 95 % of the highest req/s)")
+    print()
+    return found
 
 
 if __name__ == "__main__":

@@ -551,7 +551,7 @@ pub async fn client_credentials(
             scope: granted.join(" "),
             authorization_details: None,
             cnf,
-            grant_id: claims::new_jti()?,
+            grant_id: claims::new_grant_id(ctx.now)?,
             id_token: None,
             new_refresh: None,
         },

@@ -12,7 +12,8 @@ use shonin_jose::{Alg, VerifyOptions, b64url_decode, decode_header, verify_with_
 use shonin_keys::{LocalSigner, Signer, sign_jwt};
 use shonin_oauth::claims::{
     ACCESS_TOKEN_TYP, AccessTokenInput, ClaimsError, DEFAULT_ACCESS_TOKEN_LIFETIME, ID_TOKEN_TYP,
-    IdTokenInput, access_token_claims, check_nonce, id_token_claims, new_jti, random_token,
+    IdTokenInput, access_token_claims, check_nonce, id_token_claims, new_grant_id, new_jti,
+    random_token,
 };
 use std::collections::HashSet;
 use time::macros::datetime;
@@ -235,5 +236,18 @@ fn random_tokens_carry_at_least_256_bits_and_do_not_repeat() {
     assert_eq!(b64url_decode(&random_token(8).unwrap()).unwrap().len(), 32);
     assert_eq!(b64url_decode(&random_token(48).unwrap()).unwrap().len(), 48);
     let seen: HashSet<String> = (0..1000).map(|_| new_jti().unwrap()).collect();
+    assert_eq!(seen.len(), 1000);
+}
+
+#[test]
+fn grant_ids_begin_with_their_time_and_carry_192_random_bits() {
+    let t = datetime!(2026-12-03 12:00:00 UTC);
+    let id = new_grant_id(t).unwrap();
+    assert_eq!(&id[..12], format!("{:012x}", 1_796_299_200_000u64));
+    assert_eq!(b64url_decode(&id[12..]).unwrap().len(), 24);
+    // Later ids sort later, byte by byte (SQLite's BINARY collation), whatever the random part.
+    let later = new_grant_id(t + Duration::milliseconds(1)).unwrap();
+    assert!(later > id && later[..12] > id[..12]);
+    let seen: HashSet<String> = (0..1000).map(|_| new_grant_id(t).unwrap()).collect();
     assert_eq!(seen.len(), 1000);
 }

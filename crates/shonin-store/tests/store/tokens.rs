@@ -7,6 +7,7 @@ use serde_json::json;
 use shonin_oauth::client::{ClientId, ClientStore};
 use shonin_oauth::token_record::{TokenKind, TokenRecord, TokenStore, token_hash};
 use shonin_store::Store;
+use shonin_store::testing::raw_execute;
 use shonin_types::StorageError;
 use time::Duration;
 
@@ -19,6 +20,7 @@ contract_tests! {
     shorten_token_only_brings_expiry_forward_and_keeps_revocation,
     sweep_deletes_records_a_day_after_expiry,
     deleting_a_client_deletes_its_token_records,
+    the_client_index_orders_records_by_issue_time,
 }
 
 fn record(token: &str, grant: &str, expires_in: Duration) -> TokenRecord {
@@ -237,4 +239,19 @@ async fn deleting_a_client_deletes_its_token_records(store: &Store) {
     );
     assert_eq!(store.get_token(&mine.token_hash).await.unwrap(), None);
     assert!(store.get_token(&theirs.token_hash).await.unwrap().is_some());
+}
+
+/// Migration 0006: the client's records are indexed by (client_id, issued_at), so an issue adds
+/// to the end of its client's range instead of a random place ordered by the token hash.
+async fn the_client_index_orders_records_by_issue_time(store: &Store) {
+    let drop = |name: &str| format!("DROP INDEX {name}");
+    raw_execute(store, &drop("oauth_tokens_client_issued"))
+        .await
+        .unwrap();
+    assert!(
+        raw_execute(store, &drop("oauth_tokens_client_id"))
+            .await
+            .is_err(),
+        "the random-ordered client index is gone"
+    );
 }

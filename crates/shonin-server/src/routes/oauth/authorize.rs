@@ -556,7 +556,7 @@ pub async fn consent(
         acr: session.acr.clone(),
         amr: session.amr.clone(),
         nonce: req.nonce.clone(),
-        grant_id: match shonin_oauth::claims::new_jti() {
+        grant_id: match shonin_oauth::claims::new_grant_id(state.clock.now()) {
             Ok(g) => g,
             Err(_) => {
                 return pages::error(
