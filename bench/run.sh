@@ -182,7 +182,7 @@ sweep_load() { # LABEL ISSUER CA
   local label=$1 issuer=$2 ca=$3 c line rps n
   for c in ${SWEEP}; do
     wait_quiet
-    # Sized for 10 s at the main run's rate with room to spare (a lower concurrency is slower).
+    # Sized for 10 s at the main run's rate and half as much again (a point may be faster).
     rps=$(python3 -c 'import json,sys; print(max((json.loads(l)["ok_rps"] for l in open(sys.argv[1]) if json.loads(l).get("label") == sys.argv[2]), default=5000))' "$OUT" "$label")
     n=$(python3 -c "import math,sys; print(max(10000, min(600000, math.ceil(float(sys.argv[1]) * 10 * 1.5) + 5000)))" "$rps")
     "$LOADGEN" pregen --keys "$WORK/keys" --client-id "$CLIENT_ID" --issuer "$issuer" \
