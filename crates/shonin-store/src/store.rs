@@ -438,7 +438,7 @@ mod tests {
         store.migrate().await.unwrap();
         // Let the first checkpoint take the migrations, then write more than fits in the
         // file as it is, far fewer pages than the writer's own backstop.
-        tokio::time::sleep(wal_checkpoint::INTERVAL * 3).await;
+        tokio::time::sleep(wal_checkpoint::IDLE_INTERVAL * 2).await;
         let before = std::fs::metadata(&path).unwrap().len();
         for i in 0..40 {
             let record = shonin_audit::AuditRecord {
@@ -460,7 +460,7 @@ mod tests {
         // WAL.
         let mut after = before;
         for _ in 0..20 {
-            tokio::time::sleep(wal_checkpoint::INTERVAL).await;
+            tokio::time::sleep(wal_checkpoint::IDLE_INTERVAL).await;
             after = std::fs::metadata(&path).unwrap().len();
             if after > before + 40 * 2000 {
                 break;
