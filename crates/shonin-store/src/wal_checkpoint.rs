@@ -12,7 +12,7 @@
 //! short because each pass ends with an `fsync` of the database file on the disk the writer's
 //! commits sync to: the more pages a pass copies, the longer that `fsync`, and a commit syncing
 //! at the same time waits behind it. At 250 ms the p99 of token requests was 45 ms at 32
-//! connections, at 10 ms 16–20 ms, for the same throughput within the noise and 17–25 % more
+//! connections, at 10 ms 16–23 ms, for the same throughput within the noise and 17–25 % more
 //! bytes written (pages changed again between passes are copied again; bench/profile.sh
 //! sqlite, 2026-12-03). The writer keeps an automatic checkpoint only as a backstop at
 //! [`WRITER_AUTOCHECKPOINT`] pages: under steady load new frames arrive during every passive
