@@ -85,10 +85,11 @@ pub(crate) fn start(pool: Pool<Sqlite>) {
 }
 
 /// The wait before the next pass, after one that found the WAL at `now` (frames, copied) and
-/// the one before at `last`: [`INTERVAL`] while commits arrive or frames are left to copy, else
-/// twice the last wait, up to [`IDLE_INTERVAL`].
+/// the one before at `last`: [`INTERVAL`] while something changed (commits arrived, or the pass
+/// copied more), else twice the last wait, up to [`IDLE_INTERVAL`] — also when frames are left
+/// that a reader still needs, so a long read does not make the task poll every 10 ms.
 fn next_wait(wait: Duration, last: (i64, i64), now: (i64, i64)) -> Duration {
-    if now != last || now.0 > now.1 {
+    if now != last {
         INTERVAL
     } else {
         (wait * 2).min(IDLE_INTERVAL)
@@ -101,9 +102,11 @@ mod tests {
 
     #[test]
     fn passes_follow_commits_and_back_off_when_idle() {
-        // New frames, or frames not yet copied: the short interval.
+        // New frames, or more of them copied: the short interval.
         assert_eq!(next_wait(IDLE_INTERVAL, (10, 10), (25, 25)), INTERVAL);
-        assert_eq!(next_wait(INTERVAL, (25, 20), (25, 20)), INTERVAL);
+        assert_eq!(next_wait(IDLE_INTERVAL, (25, 20), (25, 25)), INTERVAL);
+        // Frames a reader holds back and nothing new: backing off, not polling.
+        assert_eq!(next_wait(INTERVAL, (25, 20), (25, 20)), INTERVAL * 2);
         // A restarted WAL is new work too.
         assert_eq!(next_wait(IDLE_INTERVAL, (4000, 4000), (12, 12)), INTERVAL);
         // Nothing new: doubling up to the idle interval.
