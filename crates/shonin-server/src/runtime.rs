@@ -82,6 +82,11 @@ pub fn start_audit(
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store = open_store(&config).await?;
+    // SQLite: this process decides replay claims; a second server on the same file stops here.
+    store
+        .hold_replay_claims()
+        .await
+        .context("taking the SQLite database's replay claims (storage.url)")?;
     let (keys, created) = open_keys(&config, clock.clone())?;
     let audit = start_audit(&config, &store, &keys, clock.clone());
     crate::admin::clients::sync_from_config(&store, &config.clients, &audit, clock.now()).await?;

@@ -304,6 +304,35 @@ async fn serve_dev_rotate_shutdown_verify_and_detect_tampering() {
     let server = Server::start(dir.path(), port);
     let (_c, second_ready) = wait_ready(dir.path(), port).await;
     eprintln!("second run ready after {second_ready:?}");
+    // A second server on the same SQLite file refuses to start: one process decides replays.
+    let second_port = free_port();
+    let mut second = Server {
+        child: Command::new(BIN)
+            .current_dir(dir.path())
+            .args(["serve", "--dev"])
+            .env_remove("SHONIN_MASTER_KEY")
+            .env("SHONIN_SERVER__LISTEN", format!("127.0.0.1:{second_port}"))
+            .env("SHONIN_ISSUER", format!("https://localhost:{second_port}"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("second.log")).unwrap())
+            .spawn()
+            .unwrap(),
+        log: dir.path().join("second.log"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = second.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "a second server kept running");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let log = std::fs::read_to_string(&second.log).unwrap();
+    assert!(!status.success(), "{log}");
+    assert!(
+        log.contains("another process decides replay claims on this SQLite database"),
+        "{log}"
+    );
     assert!(server.terminate().await.success());
 
     let out = shonin(dir.path(), &["--dev", "audit", "verify"], &[]);

@@ -25,6 +25,7 @@
 
 use crate::audit::append_in;
 use crate::batch_script::{Scripted, push_claims, push_tokens, write_script};
+use crate::claims_memo::{Decided, push_log_rows};
 use crate::engine::{Engine, Sql};
 use crate::error::sqlx_err;
 use shonin_audit::{AuditRecord, Hash, SealedEntry};
@@ -545,36 +546,73 @@ where
             Some(gate) => Some(gate.lock().await),
             None => None,
         };
-        if DB::SCRIPTED_BATCH
-            && let Some(head) = held.head
-        {
-            match write_script::<DB>(&mut held.conn, head, batch).await? {
-                Scripted::Done(written) => {
-                    held.head = written.head;
-                    return Ok(written);
-                }
-                Scripted::NotApplicable => {}
-                Scripted::RolledBack => {
-                    metrics::counter!("shonin_store_write_batch_script_fallbacks_total")
-                        .increment(1);
-                    held.head = None;
-                }
+        // SQLite: the process's memo decides the claims before anything is written, and its
+        // grants are undone unless the batch commits.
+        let decided = match &self.memo {
+            Some(memo) if !batch.claims.is_empty() || !batch.issues.is_empty() => {
+                memo.ensure_loaded(&mut *held.conn).await?;
+                Some(memo.decide(&batch))
             }
+            _ => None,
+        };
+        let result = write_decided::<DB>(held, batch, decided.as_ref()).await;
+        if result.is_err()
+            && let (Some(memo), Some(decided)) = (&self.memo, &decided)
+        {
+            memo.release(&decided.reservations);
         }
-        let written = write_transaction::<DB>(&mut held.conn, batch).await?;
-        if written.head.is_some() {
-            held.head = written.head;
-        }
-        Ok(written)
+        result
     }
 }
 
+/// Writes `batch` as one script if the head is known, else (or if the script declined) step by
+/// step; `decided`: the memo's verdict on its claims (SQLite).
+async fn write_decided<DB: Engine>(
+    held: &mut Held<PoolConnection<DB>>,
+    batch: Batch<'_>,
+    decided: Option<&Decided<'_>>,
+) -> Result<Written, StorageError>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB> + Default,
+    for<'e> i64: Encode<'e, DB> + Decode<'e, DB> + Type<DB>,
+    for<'e> Option<i64>: Encode<'e, DB> + Decode<'e, DB>,
+    for<'e> String: Encode<'e, DB> + Decode<'e, DB> + Type<DB>,
+    for<'e> Option<String>: Encode<'e, DB> + Decode<'e, DB>,
+    for<'e> Vec<u8>: Encode<'e, DB> + Decode<'e, DB> + Type<DB>,
+    &'static str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+{
+    if DB::SCRIPTED_BATCH
+        && let Some(head) = held.head
+    {
+        match write_script::<DB>(&mut held.conn, head, batch, decided).await? {
+            Scripted::Done(written) => {
+                held.head = written.head;
+                return Ok(written);
+            }
+            Scripted::NotApplicable => {}
+            Scripted::RolledBack => {
+                metrics::counter!("shonin_store_write_batch_script_fallbacks_total").increment(1);
+                held.head = None;
+            }
+        }
+    }
+    let written = write_transaction::<DB>(&mut held.conn, batch, decided).await?;
+    if written.head.is_some() {
+        held.head = written.head;
+    }
+    Ok(written)
+}
+
 /// Writes `batch` statement by statement in one transaction: the claims (with `RETURNING`, so
-/// each caller learns whether its value was fresh), then the records of the issues whose
-/// claims were all fresh, then the audit entries after the head read under its lock.
+/// each caller learns whether its value was fresh; or, `decided` by the memo, the granted ones
+/// as log rows), then the records of the issues whose claims were all fresh, then the audit
+/// entries after the head read under its lock.
 async fn write_transaction<DB: Engine>(
     conn: &mut DB::Connection,
     batch: Batch<'_>,
+    decided: Option<&Decided<'_>>,
 ) -> Result<Written, StorageError>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
@@ -600,26 +638,38 @@ where
     let mut tx = sqlx::Connection::begin_with(&mut *conn, begin)
         .await
         .map_err(sqlx_err(op))?;
-    // Every claim of the batch in one statement: the plain ones, then each issue's.
-    let all_claims: Vec<&Claim> = claims
-        .iter()
-        .chain(issues.iter().flat_map(|i| i.claims.iter()))
-        .collect();
-    let mut fresh_keys = HashSet::new();
-    if !all_claims.is_empty() {
-        let (unique, now) = distinct_sorted(&all_claims);
-        let mut q = QueryBuilder::<DB>::new("");
-        push_claims(&mut q, &unique, now);
-        // RETURNING lists exactly the rows this statement inserted or took over.
-        q.push(" RETURNING namespace, key");
-        let rows = q.build().fetch_all(&mut *tx).await.map_err(sqlx_err(op))?;
-        for row in rows {
-            let ns: String = row.try_get(0usize).map_err(sqlx_err(op))?;
-            let key: String = row.try_get(1usize).map_err(sqlx_err(op))?;
-            fresh_keys.insert((ns, key));
+    let (fresh, replayed) = match decided {
+        Some(d) => {
+            if !d.rows.is_empty() {
+                let mut q = QueryBuilder::<DB>::new("");
+                push_log_rows(&mut q, &d.rows);
+                q.build().execute(&mut *tx).await.map_err(sqlx_err(op))?;
+            }
+            (d.fresh.clone(), d.replayed.clone())
         }
-    }
-    let (fresh, replayed) = split_outcomes(outcomes(&all_claims, fresh_keys), claims.len(), issues);
+        None => {
+            // Every claim of the batch in one statement: the plain ones, then each issue's.
+            let all_claims: Vec<&Claim> = claims
+                .iter()
+                .chain(issues.iter().flat_map(|i| i.claims.iter()))
+                .collect();
+            let mut fresh_keys = HashSet::new();
+            if !all_claims.is_empty() {
+                let (unique, now) = distinct_sorted(&all_claims);
+                let mut q = QueryBuilder::<DB>::new("");
+                push_claims(&mut q, &unique, now);
+                // RETURNING lists exactly the rows this statement inserted or took over.
+                q.push(" RETURNING namespace, key");
+                let rows = q.build().fetch_all(&mut *tx).await.map_err(sqlx_err(op))?;
+                for row in rows {
+                    let ns: String = row.try_get(0usize).map_err(sqlx_err(op))?;
+                    let key: String = row.try_get(1usize).map_err(sqlx_err(op))?;
+                    fresh_keys.insert((ns, key));
+                }
+            }
+            split_outcomes(outcomes(&all_claims, fresh_keys), claims.len(), issues)
+        }
+    };
     let issuing: Vec<&Issue> = issues
         .iter()
         .zip(&replayed)

@@ -7,13 +7,15 @@
 //! `bench/profile.sh sqlite` (2026-12-03), 5 of a batch's 8.7 ms went to that, not to SQLite.
 //!
 //! So when the writer knows the audit chain's head from its own last commit, it sends the batch
-//! as one statement list that sqlx's thread runs start to end:
+//! as one statement list that sqlx's thread runs start to end. The batch's replay claims are
+//! already decided by the process's memo (`claims_memo.rs`): the granted ones are appended to
+//! the log, and an issue with a replayed value leaves its token records and audit entry out.
 //!
 //! ```sql
 //! CREATE TEMP TABLE IF NOT EXISTS batch_guard (…CHECK (failed = 0));
 //! BEGIN IMMEDIATE;
-//! INSERT INTO replay_cache … ON CONFLICT … DO UPDATE … WHERE expired;  -- every claim
-//! INSERT INTO temp.batch_guard SELECT 1 WHERE changes() <> <claims>;    -- all fresh?
+//! INSERT INTO replay_log …;                                            -- granted claims
+//! INSERT INTO temp.batch_guard SELECT 1 WHERE changes() <> <claims>;    -- all written?
 //! INSERT INTO oauth_tokens …;  INSERT INTO audit_entries …;            -- sealed after the head
 //! UPDATE audit_head SET <new> WHERE seq = <cached> AND hash = <cached>;
 //! INSERT INTO temp.batch_guard SELECT 1 WHERE changes() <> 1;          -- head unchanged?
@@ -22,14 +24,14 @@
 //!
 //! A guard inserts a row only when its count is wrong, and that row breaks the CHECK: the
 //! statement fails, the list stops before `COMMIT`, and the writer rolls back and writes the
-//! batch step by step, which tells each caller exactly which value was a replay. So the script
-//! commits only what the step-by-step transaction would have committed when every claim is
-//! fresh and the head is the one the entries were sealed after; anything else (a replay, a
-//! duplicate key, another process's append, a constraint) costs one rollback and the slow path.
+//! batch step by step. So the script commits only what the step-by-step transaction would have
+//! committed when the head is the one the entries were sealed after; anything else (another
+//! process's append, a duplicate token hash, a constraint) costs one rollback and the slow path.
 //! PostgreSQL's extended protocol allows one statement per message, so this is SQLite's only.
 
 use crate::audit::{ROWS_PER_INSERT, push_entries, seal_after, seq_column};
-use crate::batch::{Batch, Claim, Issue, Written, distinct_sorted, written};
+use crate::batch::{Batch, Claim, Issue, Written, written};
+use crate::claims_memo::{Decided, push_log_rows};
 use crate::engine::Engine;
 use crate::error::sqlx_err;
 use crate::timestamp::to_micros;
@@ -42,7 +44,7 @@ use sqlx::{Database, Encode, Executor, IntoArguments, QueryBuilder, Type};
 pub(crate) enum Scripted {
     /// Committed.
     Done(Written),
-    /// Not tried: two claims of the batch share a key, so one of them is a replay.
+    /// Not tried: the batch has claims but no verdict of the memo.
     NotApplicable,
     /// A guard or a statement failed; the transaction was rolled back and nothing was written.
     RolledBack,
@@ -114,6 +116,7 @@ pub(crate) async fn write_script<DB: Engine>(
     conn: &mut DB::Connection,
     head: (u64, Hash),
     batch: Batch<'_>,
+    decided: Option<&Decided<'_>>,
 ) -> Result<Scripted, StorageError>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
@@ -124,26 +127,33 @@ where
     for<'e> Option<String>: Encode<'e, DB>,
     for<'e> Vec<u8>: Encode<'e, DB> + Type<DB>,
 {
-    let all_claims: Vec<&Claim> = batch
-        .claims
+    // The memo's verdict on the batch's claims: the rows to append and each caller's outcome.
+    // SQLite always has the memo; without a verdict only a batch without claims is scripted.
+    let (claims, fresh, replayed) = match decided {
+        Some(d) => (d.rows.clone(), d.fresh.clone(), d.replayed.clone()),
+        None if batch.claims.is_empty() && batch.issues.is_empty() => {
+            (Vec::new(), Vec::new(), Vec::new())
+        }
+        None => return Ok(Scripted::NotApplicable),
+    };
+    let issuing: Vec<&Issue> = batch
+        .issues
         .iter()
-        .chain(batch.issues.iter().flat_map(|i| i.claims.iter()))
+        .zip(&replayed)
+        .filter(|(_, r)| r.is_none())
+        .map(|(i, _)| *i)
         .collect();
-    let (claims, now) = distinct_sorted(&all_claims);
-    if claims.len() != all_claims.len() {
-        return Ok(Scripted::NotApplicable);
-    }
     let tokens: Vec<&TokenRecord> = batch
         .tokens
         .iter()
         .copied()
-        .chain(batch.issues.iter().flat_map(|i| i.tokens.iter()))
+        .chain(issuing.iter().flat_map(|i| i.tokens.iter()))
         .collect();
     let records: Vec<AuditRecord> = batch
         .audits
         .iter()
         .flatten()
-        .chain(batch.issues.iter().map(|i: &&Issue| &i.audit))
+        .chain(issuing.iter().map(|i| &i.audit))
         .cloned()
         .collect();
     let entries = seal_after(head, records)?;
@@ -155,7 +165,7 @@ where
     q.push(DB::BEGIN_APPEND);
     if !claims.is_empty() {
         q.push("; ");
-        push_claims(&mut q, &claims, now);
+        push_log_rows(&mut q, &claims);
         push_guard(&mut q, claims.len());
     }
     if !tokens.is_empty() {
@@ -180,11 +190,7 @@ where
     q.push("; COMMIT");
 
     match q.build().execute(&mut *conn).await {
-        Ok(_) => {
-            let fresh = vec![true; batch.claims.len()];
-            let replayed = vec![None; batch.issues.len()];
-            written(fresh, batch.audits, &replayed, entries, true).map(Scripted::Done)
-        }
+        Ok(_) => written(fresh, batch.audits, &replayed, entries, true).map(Scripted::Done),
         Err(e) => {
             tracing::debug!(error = %e, "write batch script declined; writing step by step");
             // The list stopped before COMMIT, inside the transaction (or before BEGIN, when

@@ -67,6 +67,9 @@ pub(crate) struct Sql<DB: Database> {
     /// The group-commit writer of replay claims and token records ([`crate::batch`]); `None`
     /// in the writer's own copy and outside a Tokio runtime (writes then go directly).
     pub(crate) batch: Option<crate::batch::Batcher>,
+    /// SQLite: the replay claims decided in this process ([`crate::claims_memo`]); `None` on
+    /// PostgreSQL, where the `replay_cache` upsert decides across nodes.
+    pub(crate) memo: Option<Arc<crate::claims_memo::ClaimsMemo>>,
 }
 
 impl<DB: Database> Clone for Sql<DB> {
@@ -76,6 +79,7 @@ impl<DB: Database> Clone for Sql<DB> {
             clock: Arc::clone(&self.clock),
             append_gate: self.append_gate.clone(),
             batch: self.batch.clone(),
+            memo: self.memo.clone(),
         }
     }
 }

@@ -7,7 +7,8 @@
 //! takes the chain lock — sits side by side in `engine.rs`.
 //!
 //! Schema conventions:
-//! - expiry times (`replay_cache.expires_at`, `flow_records.expires_at`) are integer unix
+//! - expiry times (`replay_cache.expires_at` on PostgreSQL, `replay_log.expires_at` on SQLite,
+//!   `flow_records.expires_at`) are integer unix
 //!   **microseconds** (UTC); a row with `expires_at <= now` is expired and never returned;
 //! - audit entry times are the text of `shonin_audit::chain::format_time`, hashes raw 32 bytes;
 //! - `audit_entries` refuses UPDATE and DELETE (triggers): Shonin only appends;
@@ -31,6 +32,7 @@ macro_rules! dispatch {
 mod audit;
 mod batch;
 mod batch_script;
+mod claims_memo;
 mod client;
 mod engine;
 mod error;

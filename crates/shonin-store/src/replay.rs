@@ -1,4 +1,5 @@
-//! [`ReplayStore`] over both engines: one atomic statement per check.
+//! [`ReplayStore`] over both engines: on PostgreSQL one atomic statement per check, on SQLite
+//! a decision of the process's memo and an appended log row (`claims_memo.rs`).
 
 use crate::batch::Claim;
 use crate::engine::{Engine, Sql};
@@ -8,15 +9,17 @@ use crate::timestamp::to_micros;
 use async_trait::async_trait;
 use shonin_types::StorageError;
 use shonin_types::ports::ReplayStore;
-use sqlx::{Encode, Executor, IntoArguments, Type};
+use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 use time::OffsetDateTime;
 
 impl<DB: Engine> Sql<DB>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
-    for<'e> i64: Encode<'e, DB> + Type<DB>,
+    for<'e> i64: Encode<'e, DB> + Decode<'e, DB> + Type<DB>,
+    for<'e> String: Decode<'e, DB> + Type<DB>,
     for<'e> &'e str: Encode<'e, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
 {
     async fn first_use(
         &self,
@@ -77,6 +80,25 @@ where
         expires_at: i64,
         now: i64,
     ) -> Result<bool, StorageError> {
+        if let Some(memo) = &self.memo {
+            memo.ensure_loaded(&self.pool).await?;
+            let Some(granted) = memo.reserve(namespace, key, expires_at, now) else {
+                return Ok(false);
+            };
+            let written = sqlx::query(
+                "INSERT INTO replay_log (namespace, key, expires_at) VALUES ($1, $2, $3)",
+            )
+            .bind(namespace)
+            .bind(key)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await;
+            if let Err(e) = written {
+                memo.release(&[granted]);
+                return Err(sqlx_err("replay check")(e));
+            }
+            return Ok(true);
+        }
         // Insert if absent; an existing row is taken over only if it has expired. Under
         // concurrency the loser of the insert race waits for the winner's row and then finds it
         // unexpired, so exactly one caller sees a changed row.
@@ -96,8 +118,16 @@ where
     }
 
     async fn sweep_replays(&self, now: OffsetDateTime) -> Result<u64, StorageError> {
-        let result = sqlx::query("DELETE FROM replay_cache WHERE expires_at <= $1")
-            .bind(to_micros(now))
+        let now = to_micros(now);
+        let sql = match &self.memo {
+            Some(memo) => {
+                memo.sweep(now);
+                "DELETE FROM replay_log WHERE expires_at <= $1"
+            }
+            None => "DELETE FROM replay_cache WHERE expires_at <= $1",
+        };
+        let result = sqlx::query(sql)
+            .bind(now)
             .execute(&self.pool)
             .await
             .map_err(sqlx_err("replay sweep"))?;

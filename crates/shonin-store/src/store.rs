@@ -1,6 +1,7 @@
 //! The store handle: connecting, migrating, health, sweeping.
 
 use crate::batch::Batcher;
+use crate::claims_memo::ClaimsMemo;
 use crate::engine::Sql;
 use crate::error::{from_migrate, sqlx_err};
 use crate::wal_checkpoint;
@@ -175,6 +176,20 @@ impl Store {
         })
     }
 
+    /// Makes this process the one that decides replay claims on a SQLite database (see
+    /// `claims_memo.rs`): takes its lock and reads the claim log now rather than on the first
+    /// claim, so that a second server on the same file fails at start. Call after
+    /// [`Store::migrate`]. PostgreSQL: nothing to hold (any number of nodes claim together).
+    pub async fn hold_replay_claims(&self) -> Result<(), StorageError> {
+        match self {
+            Store::Sqlite(s) => match &s.sql.memo {
+                Some(memo) => memo.ensure_loaded(&s.sql.pool).await,
+                None => Ok(()),
+            },
+            Store::Postgres(_) => Ok(()),
+        }
+    }
+
     /// Closes every pooled connection; later calls fail with [`StorageError::Unavailable`].
     pub async fn close(&self) {
         match self {
@@ -182,6 +197,9 @@ impl Store {
                 s.sql.pool.close().await;
                 s.writer.close().await;
                 s.checkpointer.close().await;
+                if let Some(memo) = &s.sql.memo {
+                    memo.unlock();
+                }
             }
             Store::Postgres(s) => {
                 s.sql.pool.close().await;
@@ -254,6 +272,7 @@ async fn connect_sqlite(path: PathBuf, opts: &StoreOptions) -> Result<SqliteStor
         clock: Arc::new(SystemClock),
         append_gate: Some(Arc::new(tokio::sync::Mutex::new(()))),
         batch: None,
+        memo: Some(Arc::new(ClaimsMemo::new(&path))),
     };
     sql.batch = Batcher::start(Sql {
         pool: writer.clone(),
@@ -303,6 +322,7 @@ async fn connect_postgres(url: &str, opts: &StoreOptions) -> Result<PgStore, Sto
         clock: Arc::new(SystemClock),
         append_gate: None,
         batch: None,
+        memo: None,
     };
     // The writer's connection is its own, opened on first use from the writer's thread, so
     // its socket is served by that thread's runtime rather than by the busy request runtime.

@@ -16,6 +16,7 @@ mod suite;
 
 mod audit;
 mod batch;
+mod claims_log;
 mod clients;
 mod concurrency;
 mod engine;
