@@ -555,7 +555,32 @@ where
             }
             _ => None,
         };
-        let result = write_decided::<DB>(held, batch, decided.as_ref()).await;
+        let decided_ref = decided.as_ref();
+        // One script if the head is known, else (or if the script declined) step by step.
+        let result = async {
+            if DB::SCRIPTED_BATCH
+                && let Some(head) = held.head
+            {
+                match write_script::<DB>(&mut held.conn, head, batch, decided_ref).await? {
+                    Scripted::Done(written) => {
+                        held.head = written.head;
+                        return Ok(written);
+                    }
+                    Scripted::NotApplicable => {}
+                    Scripted::RolledBack => {
+                        metrics::counter!("shonin_store_write_batch_script_fallbacks_total")
+                            .increment(1);
+                        held.head = None;
+                    }
+                }
+            }
+            let written = write_transaction::<DB>(&mut held.conn, batch, decided_ref).await?;
+            if written.head.is_some() {
+                held.head = written.head;
+            }
+            Ok(written)
+        }
+        .await;
         if result.is_err()
             && let (Some(memo), Some(decided)) = (&self.memo, &decided)
         {
@@ -563,46 +588,6 @@ where
         }
         result
     }
-}
-
-/// Writes `batch` as one script if the head is known, else (or if the script declined) step by
-/// step; `decided`: the memo's verdict on its claims (SQLite).
-async fn write_decided<DB: Engine>(
-    held: &mut Held<PoolConnection<DB>>,
-    batch: Batch<'_>,
-    decided: Option<&Decided<'_>>,
-) -> Result<Written, StorageError>
-where
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB> + Default,
-    for<'e> i64: Encode<'e, DB> + Decode<'e, DB> + Type<DB>,
-    for<'e> Option<i64>: Encode<'e, DB> + Decode<'e, DB>,
-    for<'e> String: Encode<'e, DB> + Decode<'e, DB> + Type<DB>,
-    for<'e> Option<String>: Encode<'e, DB> + Decode<'e, DB>,
-    for<'e> Vec<u8>: Encode<'e, DB> + Decode<'e, DB> + Type<DB>,
-    &'static str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-{
-    if DB::SCRIPTED_BATCH
-        && let Some(head) = held.head
-    {
-        match write_script::<DB>(&mut held.conn, head, batch, decided).await? {
-            Scripted::Done(written) => {
-                held.head = written.head;
-                return Ok(written);
-            }
-            Scripted::NotApplicable => {}
-            Scripted::RolledBack => {
-                metrics::counter!("shonin_store_write_batch_script_fallbacks_total").increment(1);
-                held.head = None;
-            }
-        }
-    }
-    let written = write_transaction::<DB>(&mut held.conn, batch, decided).await?;
-    if written.head.is_some() {
-        held.head = written.head;
-    }
-    Ok(written)
 }
 
 /// Writes `batch` statement by statement in one transaction: the claims (with `RETURNING`, so
