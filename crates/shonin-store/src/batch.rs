@@ -655,12 +655,7 @@ where
             split_outcomes(outcomes(&all_claims, fresh_keys), claims.len(), issues)
         }
     };
-    let issuing: Vec<&Issue> = issues
-        .iter()
-        .zip(&replayed)
-        .filter(|(_, r)| r.is_none())
-        .map(|(i, _)| *i)
-        .collect();
+    let issuing = issuing(issues, &replayed);
     let all_tokens: Vec<&TokenRecord> = tokens
         .iter()
         .copied()
@@ -687,6 +682,17 @@ where
     let written = written(fresh, audits, &replayed, entries, false)?;
     tx.commit().await.map_err(sqlx_err(op))?;
     Ok(written)
+}
+
+/// The issues none of whose claims was replayed: their token records and audit entries are
+/// written.
+pub(crate) fn issuing<'a>(issues: &[&'a Issue], replayed: &[Option<usize>]) -> Vec<&'a Issue> {
+    issues
+        .iter()
+        .zip(replayed)
+        .filter(|(_, r)| r.is_none())
+        .map(|(i, _)| *i)
+        .collect()
 }
 
 /// A batch's outcome: `entries` are the sealed audit entries, the plain appends' first (in

@@ -30,7 +30,7 @@
 //! PostgreSQL's extended protocol allows one statement per message, so this is SQLite's only.
 
 use crate::audit::{ROWS_PER_INSERT, push_entries, seal_after, seq_column};
-use crate::batch::{Batch, Claim, Issue, Written, written};
+use crate::batch::{Batch, Claim, Written, issuing, written};
 use crate::claims_memo::{Decided, push_log_rows};
 use crate::engine::Engine;
 use crate::error::sqlx_err;
@@ -136,13 +136,7 @@ where
         }
         None => return Ok(Scripted::NotApplicable),
     };
-    let issuing: Vec<&Issue> = batch
-        .issues
-        .iter()
-        .zip(&replayed)
-        .filter(|(_, r)| r.is_none())
-        .map(|(i, _)| *i)
-        .collect();
+    let issuing = issuing(batch.issues, &replayed);
     let tokens: Vec<&TokenRecord> = batch
         .tokens
         .iter()
