@@ -50,6 +50,25 @@ pub(crate) enum Scripted {
     RolledBack,
 }
 
+/// Appends the insert of `claims` as rows of `table` to `q`.
+pub(crate) fn push_claim_rows<DB: Database>(
+    q: &mut QueryBuilder<DB>,
+    table: &'static str,
+    claims: &[&Claim],
+) where
+    for<'e> i64: Encode<'e, DB> + Type<DB>,
+    for<'e> String: Encode<'e, DB> + Type<DB>,
+{
+    q.push("INSERT INTO ");
+    q.push(table);
+    q.push(" (namespace, key, expires_at) ");
+    q.push_values(claims, |mut row, c| {
+        row.push_bind(c.namespace.clone())
+            .push_bind(c.key.clone())
+            .push_bind(c.expires_at);
+    });
+}
+
 /// Appends the upsert of `claims` (distinct, in key order) to `q`: a key is written if it is new
 /// or its record expired at or before `now`, as in `ReplayStore::first_use`.
 pub(crate) fn push_claims<DB: Database>(q: &mut QueryBuilder<DB>, claims: &[&Claim], now: i64)
@@ -57,12 +76,7 @@ where
     for<'e> i64: Encode<'e, DB> + Type<DB>,
     for<'e> String: Encode<'e, DB> + Type<DB>,
 {
-    q.push("INSERT INTO replay_cache (namespace, key, expires_at) ");
-    q.push_values(claims, |mut row, c| {
-        row.push_bind(c.namespace.clone())
-            .push_bind(c.key.clone())
-            .push_bind(c.expires_at);
-    });
+    push_claim_rows(q, "replay_cache", claims);
     q.push(
         " ON CONFLICT (namespace, key) DO UPDATE SET expires_at = excluded.expires_at \
          WHERE replay_cache.expires_at <= ",

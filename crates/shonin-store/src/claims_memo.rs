@@ -278,12 +278,7 @@ where
     for<'e> i64: Encode<'e, DB> + Type<DB>,
     for<'e> String: Encode<'e, DB> + Type<DB>,
 {
-    q.push("INSERT INTO replay_log (namespace, key, expires_at) ");
-    q.push_values(claims, |mut row, c| {
-        row.push_bind(c.namespace.clone())
-            .push_bind(c.key.clone())
-            .push_bind(c.expires_at);
-    });
+    crate::batch_script::push_claim_rows(q, "replay_log", claims);
 }
 
 #[cfg(test)]
