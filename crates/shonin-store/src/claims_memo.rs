@@ -24,6 +24,7 @@
 //!   and a chance collision among a million live claims is about 2⁻⁸⁸.
 
 use crate::batch::{Batch, Claim};
+use crate::error::sqlx_err;
 use shonin_types::StorageError;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
 use std::collections::HashMap;
@@ -37,6 +38,9 @@ use std::sync::Mutex;
 const SHARDS: usize = 16;
 
 type Key = u128;
+
+/// The operation named in errors while the log is read.
+const LOAD: &str = "replay log read";
 
 /// The live claims of one SQLite database, shared by every handle of one [`crate::Store`].
 pub(crate) struct ClaimsMemo {
@@ -95,11 +99,11 @@ impl ClaimsMemo {
                 let rows = sqlx::query("SELECT namespace, key, expires_at FROM replay_log")
                     .fetch_all(conn)
                     .await
-                    .map_err(crate::error::sqlx_err("replay log read"))?;
+                    .map_err(sqlx_err(LOAD))?;
                 for row in rows {
-                    let ns: String = row.try_get(0usize).map_err(load_err)?;
-                    let key: String = row.try_get(1usize).map_err(load_err)?;
-                    let expires_at: i64 = row.try_get(2usize).map_err(load_err)?;
+                    let ns: String = row.try_get(0usize).map_err(sqlx_err(LOAD))?;
+                    let key: String = row.try_get(1usize).map_err(sqlx_err(LOAD))?;
+                    let expires_at: i64 = row.try_get(2usize).map_err(sqlx_err(LOAD))?;
                     let k = self.key(&ns, &key);
                     let mut shard = self.shard(k);
                     let e = shard.entry(k).or_insert(expires_at);
@@ -266,10 +270,6 @@ impl ClaimsMemo {
         }
         d
     }
-}
-
-fn load_err(e: sqlx::Error) -> StorageError {
-    crate::error::sqlx_err("replay log read")(e)
 }
 
 /// Appends `claims` to `q` as rows of the log (SQLite, decided by the memo).
