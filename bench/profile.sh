@@ -11,7 +11,8 @@
 # Knobs: BENCH_SKIP_BUILD=1, BENCH_CONCURRENCY (32), BENCH_PG_URL (as in run.sh),
 # PROFILE_PERF=0 (no sampling, so no `perf` needed: just the load, the server's CPU and the
 # group-commit batch sizes from /metrics — a quick before/after check of a change),
-# PROFILE_KEEP=FILE (copy perf.data there, for `perf report -i FILE` afterwards).
+# PROFILE_KEEP=FILE (copy perf.data there, for `perf report -i FILE` afterwards),
+# PROFILE_CALLGRAPH=dwarf (whole call chains: the release build has no frame pointers).
 # Loopback only, bounded (one 20 s load), every process it starts is stopped by PID on exit.
 set -euo pipefail
 
@@ -101,7 +102,7 @@ sleep 5
 srv_writes() { awk '/^write_bytes/ { print $2 }' "/proc/$SERVER_PID/io"; }
 s0=$(srv_ticks); w0=$(srv_writes)
 if [[ "$PERF" == 1 ]]; then
-  perf record -q -F 499 -e cpu-clock -g -p "$SERVER_PID" -o "$WORK/perf.data" -- sleep 10 2>/dev/null
+  perf record -q -F 499 -e cpu-clock --call-graph "${PROFILE_CALLGRAPH:-fp}" -p "$SERVER_PID" -o "$WORK/perf.data" -- sleep 10 2>/dev/null
 else
   sleep 10
 fi

@@ -21,6 +21,7 @@
 mod client_jwt;
 mod crypto;
 mod flow;
+mod h1;
 mod http;
 mod keys;
 mod mtls;

@@ -3,6 +3,7 @@
 //! at the file's end, at `--duration`, or before the proofs go stale, whichever comes first.
 
 use crate::client_jwt::unix_now;
+use crate::h1;
 use crate::http::{self, Target};
 use crate::pregen::{FORMAT, FileHeader};
 use crate::stats::{Latency, process_cpu_secs, round3};
@@ -21,7 +22,9 @@ use std::time::{Duration, Instant};
 /// Longest `--duration` accepted: a benchmark window, not a soak test.
 const MAX_DURATION_SECS: u64 = 300;
 const MAX_CONCURRENCY: usize = 1024;
-/// Response bodies of failed requests kept for the error report.
+/// A request without its response after this long counts as a transport error (as reqwest's
+/// timeout in `http::client`).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -48,8 +51,43 @@ pub struct RunArgs {
 }
 
 struct Prepared {
-    dpop: HeaderValue,
+    dpop: String,
     body: bytes::Bytes,
+}
+
+/// The requests, ready for the client that sends them.
+enum Load {
+    /// HTTP/1.1: each request as the bytes written to the connection (`h1`).
+    Raw(h1::Endpoint, Vec<Vec<u8>>),
+    /// HTTP/2: through reqwest.
+    Reqwest(reqwest::Client, Vec<(HeaderValue, bytes::Bytes)>),
+}
+
+impl Load {
+    fn prepare(target: &Target, url: &url::Url, requests: Vec<Prepared>) -> anyhow::Result<Self> {
+        if target.http == http::HttpVersion::Http1 {
+            let ep = h1::Endpoint::new(target, url)?;
+            let raw = requests
+                .iter()
+                .map(|r| ep.form_post(&[("DPoP", &r.dpop)], &r.body))
+                .collect();
+            return Ok(Self::Raw(ep, raw));
+        }
+        let client = http::client(target, url)?;
+        let mut prepared = Vec::with_capacity(requests.len());
+        for (i, r) in requests.into_iter().enumerate() {
+            let dpop = HeaderValue::from_str(&r.dpop).with_context(|| format!("request {i}"))?;
+            prepared.push((dpop, r.body));
+        }
+        Ok(Self::Reqwest(client, prepared))
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::Raw(_, r) => r.len(),
+            Self::Reqwest(_, r) => r.len(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -89,7 +127,6 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         args.url
     );
     let url = url::Url::parse(&args.url).context("--url")?;
-    let client = http::client(&args.target, &url)?;
     let left = header.not_after - unix_now();
     anyhow::ensure!(
         left > 0,
@@ -99,21 +136,22 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let by_expiry = Duration::from_secs(u64::try_from(left).unwrap_or(0));
     let window = by_duration.min(by_expiry);
 
-    let requests = Arc::new(requests);
+    let load = Arc::new(Load::prepare(&args.target, &url, requests)?);
+    let count = load.len();
     let cursor = Arc::new(AtomicUsize::new(0));
     let cpu_before = process_cpu_secs();
     let started = Instant::now();
     let deadline = started + window;
     let mut tasks = Vec::with_capacity(args.concurrency);
     for _ in 0..args.concurrency {
-        let (client, url, requests, cursor) = (
-            client.clone(),
-            url.clone(),
-            Arc::clone(&requests),
-            Arc::clone(&cursor),
-        );
+        let (url, load, cursor) = (url.clone(), Arc::clone(&load), Arc::clone(&cursor));
         tasks.push(tokio::spawn(async move {
-            worker(&client, url, &requests, &cursor, deadline).await
+            match &*load {
+                Load::Raw(ep, requests) => raw_worker(ep, requests, &cursor, deadline).await,
+                Load::Reqwest(client, requests) => {
+                    worker(client, url, requests, &cursor, deadline).await
+                }
+            }
         }));
     }
     let mut total = Tally::default();
@@ -124,8 +162,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let client_cpu_s = cpu_before
         .zip(process_cpu_secs())
         .map(|(a, b)| round3(b - a));
-    let sent = cursor.load(Ordering::Relaxed).min(requests.len());
-    let stopped_by = if sent >= requests.len() {
+    let sent = cursor.load(Ordering::Relaxed).min(count);
+    let stopped_by = if sent >= count {
         "count"
     } else if window < by_duration {
         "proof_expiry"
@@ -163,10 +201,35 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Sends requests over one keep-alive connection until the deadline or the end of the file.
+async fn raw_worker(
+    ep: &h1::Endpoint,
+    requests: &[Vec<u8>],
+    cursor: &AtomicUsize,
+    deadline: Instant,
+) -> Tally {
+    let mut r = Tally::default();
+    let mut conn = h1::Conn::new();
+    loop {
+        if Instant::now() >= deadline {
+            break;
+        }
+        let Some(req) = requests.get(cursor.fetch_add(1, Ordering::Relaxed)) else {
+            break;
+        };
+        let t0 = Instant::now();
+        let answer = tokio::time::timeout(REQUEST_TIMEOUT, conn.exchange(ep, req))
+            .await
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("no response within {REQUEST_TIMEOUT:?}")));
+        r.record_raw(answer, t0);
+    }
+    r
+}
+
 async fn worker(
     client: &reqwest::Client,
     url: url::Url,
-    requests: &[Prepared],
+    requests: &[(HeaderValue, bytes::Bytes)],
     cursor: &AtomicUsize,
     deadline: Instant,
 ) -> Tally {
@@ -183,8 +246,8 @@ async fn worker(
         let sent = client
             .post(url.clone())
             .header(CONTENT_TYPE, form.clone())
-            .header("dpop", req.dpop.clone())
-            .body(req.body.clone())
+            .header("dpop", req.0.clone())
+            .body(req.1.clone())
             .send()
             .await;
         r.record(sent, t0).await;
@@ -204,8 +267,13 @@ fn load(path: &PathBuf) -> anyhow::Result<(FileHeader, Vec<Prepared>)> {
         let (dpop, body) = line
             .split_once('\t')
             .with_context(|| format!("line {} has no tab", i + 2))?;
+        anyhow::ensure!(
+            HeaderValue::from_str(dpop).is_ok(),
+            "line {}: the DPoP proof is not a header value",
+            i + 2
+        );
         requests.push(Prepared {
-            dpop: HeaderValue::from_str(dpop).with_context(|| format!("line {}", i + 2))?,
+            dpop: dpop.to_owned(),
             body: bytes::Bytes::from(body.to_owned()),
         });
     }

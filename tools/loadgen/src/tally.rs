@@ -45,6 +45,27 @@ impl Tally {
         }
     }
 
+    /// Counts one exchange of the `h1` client, started at `t0`.
+    pub fn record_raw(&mut self, answer: anyhow::Result<crate::h1::Answer>, t0: Instant) {
+        match answer {
+            Ok(a) => {
+                let micros = u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX);
+                self.latencies_us.push(micros);
+                *self.status.entry(a.status).or_default() += 1;
+                *self.versions.entry(a.version).or_default() += 1;
+                if let Some(text) = a.sample.filter(|_| self.samples.len() < ERROR_SAMPLES) {
+                    self.samples.push(format!("{} {text}", a.status));
+                }
+            }
+            Err(e) => {
+                self.transport_errors += 1;
+                if self.samples.len() < ERROR_SAMPLES {
+                    self.samples.push(format!("transport: {e:#}"));
+                }
+            }
+        }
+    }
+
     /// Adds another worker's tally to this one.
     pub fn merge(&mut self, r: Tally) {
         self.latencies_us.extend(r.latencies_us);
