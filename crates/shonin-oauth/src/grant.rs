@@ -12,7 +12,7 @@ use crate::claims::{
 use crate::client::{Client, ClientId, GrantType};
 use crate::cnf::Confirmation;
 use crate::pkce::{self, CodeChallenge, CodeVerifier, PkceError};
-use crate::token_record::{TokenKind, TokenRecord, TokenStore, token_hash};
+use crate::token_record::{TokenKind, TokenRecord, TokenStore, sha256_hex, token_hash};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shonin_keys::{KeyError, Signer, sign_jwt};
@@ -113,10 +113,7 @@ pub struct CodeGrant {
 
 /// The flow-record id of a code: hex SHA-256, so the database never holds the code itself.
 pub fn code_record_id(code: &str) -> String {
-    token_hash(code)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    sha256_hex(code)
 }
 
 /// Lifetimes and audience of issued tokens.

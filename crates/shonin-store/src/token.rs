@@ -1,4 +1,5 @@
-//! [`TokenStore`] over both engines: issued-token records keyed by the token's SHA-256.
+//! [`TokenStore`] over both engines: issued-token records keyed by `token_hash` (issue second,
+//! then 192 bits of the token's SHA-256).
 
 use crate::engine::{Engine, Sql};
 use crate::error::sqlx_err;
@@ -178,9 +179,11 @@ where
         .map_err(|_| StorageError::Corrupt("token record: token_hash does not decode".into()))?;
     let token_hash = TokenHash::try_from(hash.as_slice())
         .map_err(|_| StorageError::Corrupt("token record: token_hash is not 32 bytes".into()))?;
-    // Name the record by a prefix of its hash: enough to find it, not enough to matter.
+    // Name the record by a few bytes of its hash (after the key's 8 bytes of time): enough to
+    // find it, not enough to matter.
     let label: String = token_hash
         .iter()
+        .skip(8)
         .take(6)
         .map(|b| format!("{b:02x}"))
         .collect();

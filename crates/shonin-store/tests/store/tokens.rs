@@ -21,6 +21,7 @@ contract_tests! {
     sweep_deletes_records_a_day_after_expiry,
     deleting_a_client_deletes_its_token_records,
     the_client_index_orders_records_by_issue_time,
+    records_keyed_before_the_time_prefix_are_rekeyed_by_the_migration,
 }
 
 fn record(token: &str, grant: &str, expires_in: Duration) -> TokenRecord {
@@ -254,4 +255,46 @@ async fn the_client_index_orders_records_by_issue_time(store: &Store) {
             .is_err(),
         "the random-ordered client index is gone"
     );
+}
+
+/// Migration 0008 (SQLite) / 0007 (PostgreSQL): records stored under the old key, the token's
+/// whole SHA-256, are found under `token_hash` afterwards: an access token's by the `iat` its
+/// record's issued_at was taken from, a refresh token's under the zero time.
+async fn records_keyed_before_the_time_prefix_are_rekeyed_by_the_migration(store: &Store) {
+    use aws_lc_rs::digest::{SHA256, digest};
+    with_clients(store).await;
+    let payload = shonin_jose::b64url_encode(
+        format!(r#"{{"iss":"i","iat":{}}}"#, T0.unix_timestamp()).as_bytes(),
+    );
+    let jwt = format!("eyJhbGciOiJFUzI1NiJ9.{payload}.c2ln");
+    let old_key = |token: &str| -> [u8; 32] {
+        digest(&SHA256, token.as_bytes())
+            .as_ref()
+            .try_into()
+            .unwrap()
+    };
+    let mut access = record(&jwt, "g1", Duration::minutes(5));
+    access.kind = TokenKind::Access;
+    // Sub-second issue times keep the second their JWT's iat names.
+    access.issued_at = T0 + Duration::milliseconds(999);
+    access.token_hash = old_key(&jwt);
+    let mut refresh = record("opaque-refresh", "g1", Duration::days(30));
+    refresh.token_hash = old_key("opaque-refresh");
+    store.insert_token(&access).await.unwrap();
+    store.insert_token(&refresh).await.unwrap();
+
+    let migration = match store.engine() {
+        "sqlite" => include_str!("../../migrations/sqlite/0008_token_keys.sql"),
+        _ => include_str!("../../migrations/postgres/0007_token_keys.sql"),
+    };
+    assert_eq!(raw_execute(store, migration).await.unwrap(), 2);
+    for (token, before) in [(jwt.as_str(), access), ("opaque-refresh", refresh)] {
+        let got = store.get_token(&token_hash(token)).await.unwrap();
+        let expected = TokenRecord {
+            token_hash: token_hash(token),
+            ..before.clone()
+        };
+        assert_eq!(got, Some(expected), "{token:.30}");
+        assert_eq!(store.get_token(&before.token_hash).await.unwrap(), None);
+    }
 }
