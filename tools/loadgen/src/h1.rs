@@ -10,6 +10,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -127,10 +128,18 @@ impl Conn {
         }
     }
 
-    /// Sends `request` (complete HTTP/1.1 bytes) and reads the whole response. On an error the
-    /// connection is dropped, so the next call starts a new one.
-    pub async fn exchange(&mut self, ep: &Endpoint, request: &[u8]) -> anyhow::Result<Answer> {
-        let result = self.exchange_once(ep, request).await;
+    /// Sends `request` (complete HTTP/1.1 bytes) and reads the whole response within `limit`.
+    /// On an error or a timeout the connection is dropped (a late response must not be read as
+    /// the next one's), so the next call starts a new one.
+    pub async fn exchange(
+        &mut self,
+        ep: &Endpoint,
+        request: &[u8],
+        limit: Duration,
+    ) -> anyhow::Result<Answer> {
+        let result = tokio::time::timeout(limit, self.exchange_once(ep, request))
+            .await
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("no response within {limit:?}")));
         if !matches!(result, Ok((_, true))) {
             self.io = None;
             self.buf.clear();
