@@ -255,6 +255,7 @@ fn parse_head(buf: &[u8]) -> anyhow::Result<Option<Head>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[test]
     fn a_complete_head_gives_its_length_status_and_body_length() {
@@ -292,5 +293,129 @@ mod tests {
         assert!(parse_head(b"HTTP/1.1 200 OK\r\n\r\n").is_err());
         assert!(parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n").is_err());
         assert!(parse_head(b"HTTP/1.1 204 No Content\r\n\r\n").is_ok());
+    }
+
+    /// A TLS server on loopback that answers each request by its body: `close` with
+    /// `Connection: close`, `slow` after 2 s, anything else at once; it counts connections.
+    async fn server() -> (std::net::SocketAddr, std::path::PathBuf, Arc<AtomicUsize>) {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let ca = std::env::temp_dir().join(format!("loadgen-h1-{}.pem", std::process::id()));
+        std::fs::write(&ca, cert.pem()).unwrap();
+        let config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+            )
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&connections);
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let mut buf = Vec::new();
+                    loop {
+                        let Some((head, body)) = read_request(&mut tls, &mut buf).await else {
+                            return;
+                        };
+                        buf.drain(..head + body.len());
+                        let extra = match body.as_slice() {
+                            b"close" => "Connection: close\r\n",
+                            b"slow" => {
+                                tokio::time::sleep(Duration::from_secs(2)).await;
+                                ""
+                            }
+                            _ => "",
+                        };
+                        let reply = format!(
+                            "HTTP/1.1 200 OK\r\n{extra}Content-Length: {}\r\n\r\n",
+                            body.len()
+                        );
+                        let mut out = reply.into_bytes();
+                        out.extend_from_slice(&body);
+                        if tls.write_all(&out).await.is_err() || !extra.is_empty() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (addr, ca, connections)
+    }
+
+    /// One request from `buf` (read more as needed): its head length and body.
+    async fn read_request(
+        io: &mut tokio_rustls::server::TlsStream<TcpStream>,
+        buf: &mut Vec<u8>,
+    ) -> Option<(usize, Vec<u8>)> {
+        loop {
+            let mut headers = [httparse::EMPTY_HEADER; 16];
+            let mut req = httparse::Request::new(&mut headers);
+            if let Ok(httparse::Status::Complete(head)) = req.parse(buf) {
+                let len: usize = req
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                    .and_then(|h| std::str::from_utf8(h.value).ok()?.parse().ok())?;
+                if let Some(body) = buf.get(head..head + len) {
+                    return Some((head, body.to_vec()));
+                }
+            }
+            buf.reserve(4096);
+            if io.read_buf(buf).await.ok()? == 0 {
+                return None;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_connection_is_reused_reopened_after_close_and_dropped_after_a_timeout() {
+        let (addr, ca, connections) = server().await;
+        let target = Target {
+            ca: ca.clone(),
+            connect: addr.ip(),
+            http: crate::http::HttpVersion::Http1,
+        };
+        let url = url::Url::parse(&format!("https://localhost:{}/token", addr.port())).unwrap();
+        let ep = Endpoint::new(&target, &url).unwrap();
+        let limit = Duration::from_millis(500);
+        let mut conn = Conn::new();
+        let mut send = async |body: &str| {
+            let req = ep.form_post(&[("DPoP", "proof")], body.as_bytes());
+            conn.exchange(&ep, &req, limit).await
+        };
+        for body in ["a", "b"] {
+            assert_eq!(send(body).await.unwrap().status, 200);
+        }
+        assert_eq!(connections.load(Ordering::SeqCst), 1, "kept alive");
+        assert_eq!(send("close").await.unwrap().status, 200);
+        assert_eq!(send("c").await.unwrap().status, 200);
+        assert_eq!(
+            connections.load(Ordering::SeqCst),
+            2,
+            "reopened after close"
+        );
+        let late = send("slow").await.err().unwrap();
+        assert!(late.to_string().contains("no response within"), "{late}");
+        let next = send("d").await.unwrap();
+        assert_eq!((next.status, next.sample), (200, None));
+        assert_eq!(
+            connections.load(Ordering::SeqCst),
+            3,
+            "dropped after the timeout"
+        );
+        std::fs::remove_file(ca).unwrap();
     }
 }
