@@ -37,15 +37,7 @@ pub struct Endpoint {
 
 impl Endpoint {
     pub fn new(target: &Target, url: &url::Url) -> anyhow::Result<Self> {
-        // A load test on this machine must never leave it.
-        anyhow::ensure!(
-            target.connect.is_loopback(),
-            "--connect must be a loopback address, not {}",
-            target.connect
-        );
-        anyhow::ensure!(url.scheme() == "https", "only https URLs are supported");
-        let host = url.host_str().context("the URL has no host")?;
-        let port = url.port_or_known_default().context("the URL has no port")?;
+        let (host, addr) = crate::http::pinned(target.connect, url)?;
         let mut roots = rustls::RootCertStore::empty();
         for cert in CertificateDer::pem_file_iter(&target.ca)
             .with_context(|| format!("reading the CA {}", target.ca.display()))?
@@ -68,7 +60,7 @@ impl Endpoint {
             path.push_str(q);
         }
         Ok(Self {
-            addr: SocketAddr::new(target.connect, port),
+            addr,
             name: ServerName::try_from(host.to_owned()).context("the URL's host")?,
             tls: TlsConnector::from(Arc::new(config)),
             authority,

@@ -30,25 +30,28 @@ pub struct Target {
     pub http: HttpVersion,
 }
 
+/// The host name of an https `url` and the address to reach it at: `connect`, which must be a
+/// loopback address (a load test on this machine must never leave it), on the URL's port.
+pub fn pinned(connect: IpAddr, url: &url::Url) -> anyhow::Result<(&str, SocketAddr)> {
+    anyhow::ensure!(
+        connect.is_loopback(),
+        "--connect must be a loopback address, not {connect}"
+    );
+    anyhow::ensure!(url.scheme() == "https", "only https URLs are supported");
+    let host = url.host_str().context("the URL has no host")?;
+    let port = url.port_or_known_default().context("the URL has no port")?;
+    Ok((host, SocketAddr::new(connect, port)))
+}
+
 /// A client for URLs under `base`, pinned to `target.connect` on `base`'s port.
 pub fn client(target: &Target, base: &url::Url) -> anyhow::Result<reqwest::Client> {
-    // A load test on this machine must never leave it.
-    anyhow::ensure!(
-        target.connect.is_loopback(),
-        "--connect must be a loopback address, not {}",
-        target.connect
-    );
-    anyhow::ensure!(base.scheme() == "https", "only https URLs are supported");
-    let host = base.host_str().context("the URL has no host")?;
-    let port = base
-        .port_or_known_default()
-        .context("the URL has no port")?;
+    let (host, addr) = pinned(target.connect, base)?;
     let pem = std::fs::read(&target.ca)
         .with_context(|| format!("reading the CA {}", target.ca.display()))?;
     let ca = reqwest::Certificate::from_pem(&pem).context("parsing the CA certificate")?;
     let mut b = reqwest::Client::builder()
         .tls_certs_only([ca])
-        .resolve(host, SocketAddr::new(target.connect, port))
+        .resolve(host, addr)
         .redirect(reqwest::redirect::Policy::none())
         .tcp_nodelay(true)
         .timeout(Duration::from_secs(10))

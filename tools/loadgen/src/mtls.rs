@@ -20,7 +20,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -154,14 +154,7 @@ struct Report {
 }
 
 fn client(args: &MtlsArgs, url: &url::Url) -> anyhow::Result<reqwest::Client> {
-    anyhow::ensure!(
-        args.connect.is_loopback(),
-        "--connect must be a loopback address, not {}",
-        args.connect
-    );
-    anyhow::ensure!(url.scheme() == "https", "only https URLs are supported");
-    let host = url.host_str().context("the URL has no host")?;
-    let port = url.port_or_known_default().context("the URL has no port")?;
+    let (host, addr) = crate::http::pinned(args.connect, url)?;
     let read = |p: &PathBuf| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
     let mut roots = rustls::RootCertStore::empty();
     for c in CertificateDer::pem_slice_iter(&read(&args.ca)?) {
@@ -183,7 +176,7 @@ fn client(args: &MtlsArgs, url: &url::Url) -> anyhow::Result<reqwest::Client> {
     }
     let mut b = reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
-        .resolve(host, SocketAddr::new(args.connect, port))
+        .resolve(host, addr)
         .redirect(reqwest::redirect::Policy::none())
         .tcp_nodelay(true)
         .timeout(Duration::from_secs(10))

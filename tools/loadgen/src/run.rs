@@ -201,6 +201,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The next unsent request, unless the deadline has passed or every request was handed out.
+fn next<'r, T>(requests: &'r [T], cursor: &AtomicUsize, deadline: Instant) -> Option<&'r T> {
+    if Instant::now() >= deadline {
+        return None;
+    }
+    requests.get(cursor.fetch_add(1, Ordering::Relaxed))
+}
+
 /// Sends requests over one keep-alive connection until the deadline or the end of the file.
 async fn raw_worker(
     ep: &h1::Endpoint,
@@ -210,13 +218,7 @@ async fn raw_worker(
 ) -> Tally {
     let mut r = Tally::default();
     let mut conn = h1::Conn::new();
-    loop {
-        if Instant::now() >= deadline {
-            break;
-        }
-        let Some(req) = requests.get(cursor.fetch_add(1, Ordering::Relaxed)) else {
-            break;
-        };
+    while let Some(req) = next(requests, cursor, deadline) {
         let t0 = Instant::now();
         let answer = conn.exchange(ep, req, REQUEST_TIMEOUT).await;
         r.record_raw(answer, t0);
@@ -233,13 +235,7 @@ async fn worker(
 ) -> Tally {
     let mut r = Tally::default();
     let form = HeaderValue::from_static("application/x-www-form-urlencoded");
-    loop {
-        if Instant::now() >= deadline {
-            break;
-        }
-        let Some(req) = requests.get(cursor.fetch_add(1, Ordering::Relaxed)) else {
-            break;
-        };
+    while let Some(req) = next(requests, cursor, deadline) {
         let t0 = Instant::now();
         let sent = client
             .post(url.clone())
