@@ -76,11 +76,11 @@ fn issued_second(token: &str) -> u64 {
 
 /// SHA-256 of `text`, in hex.
 pub fn sha256_hex(text: &str) -> String {
-    digest(&SHA256, text.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(digest(&SHA256, text.as_bytes()).as_ref())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Which kind of token a record is for.
@@ -197,10 +197,6 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
 mod tests {
     use super::*;
     use time::macros::datetime;
-
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    }
 
     #[test]
     fn an_opaque_token_keys_as_zero_time_and_its_sha256() {

@@ -30,9 +30,9 @@ pub struct Endpoint {
     name: ServerName<'static>,
     tls: TlsConnector,
     /// `Host` header value.
-    pub authority: String,
+    authority: String,
     /// Request target (path and query) of the URL.
-    pub path: String,
+    path: String,
 }
 
 impl Endpoint {

@@ -51,7 +51,7 @@ pub struct RunArgs {
 }
 
 struct Prepared {
-    dpop: String,
+    dpop: HeaderValue,
     body: bytes::Bytes,
 }
 
@@ -60,7 +60,7 @@ enum Load {
     /// HTTP/1.1: each request as the bytes written to the connection (`h1`).
     Raw(h1::Endpoint, Vec<Vec<u8>>),
     /// HTTP/2: through reqwest.
-    Reqwest(reqwest::Client, Vec<(HeaderValue, bytes::Bytes)>),
+    Reqwest(reqwest::Client, Vec<Prepared>),
 }
 
 impl Load {
@@ -69,17 +69,11 @@ impl Load {
             let ep = h1::Endpoint::new(target, url)?;
             let raw = requests
                 .iter()
-                .map(|r| ep.form_post(&[("DPoP", &r.dpop)], &r.body))
-                .collect();
+                .map(|r| Ok(ep.form_post(&[("DPoP", r.dpop.to_str()?)], &r.body)))
+                .collect::<anyhow::Result<_>>()?;
             return Ok(Self::Raw(ep, raw));
         }
-        let client = http::client(target, url)?;
-        let mut prepared = Vec::with_capacity(requests.len());
-        for (i, r) in requests.into_iter().enumerate() {
-            let dpop = HeaderValue::from_str(&r.dpop).with_context(|| format!("request {i}"))?;
-            prepared.push((dpop, r.body));
-        }
-        Ok(Self::Reqwest(client, prepared))
+        Ok(Self::Reqwest(http::client(target, url)?, requests))
     }
 
     fn len(&self) -> usize {
@@ -229,7 +223,7 @@ async fn raw_worker(
 async fn worker(
     client: &reqwest::Client,
     url: url::Url,
-    requests: &[(HeaderValue, bytes::Bytes)],
+    requests: &[Prepared],
     cursor: &AtomicUsize,
     deadline: Instant,
 ) -> Tally {
@@ -240,8 +234,8 @@ async fn worker(
         let sent = client
             .post(url.clone())
             .header(CONTENT_TYPE, form.clone())
-            .header("dpop", req.0.clone())
-            .body(req.1.clone())
+            .header("dpop", req.dpop.clone())
+            .body(req.body.clone())
             .send()
             .await;
         r.record(sent, t0).await;
@@ -261,13 +255,8 @@ fn load(path: &PathBuf) -> anyhow::Result<(FileHeader, Vec<Prepared>)> {
         let (dpop, body) = line
             .split_once('\t')
             .with_context(|| format!("line {} has no tab", i + 2))?;
-        anyhow::ensure!(
-            HeaderValue::from_str(dpop).is_ok(),
-            "line {}: the DPoP proof is not a header value",
-            i + 2
-        );
         requests.push(Prepared {
-            dpop: dpop.to_owned(),
+            dpop: HeaderValue::from_str(dpop).with_context(|| format!("line {}", i + 2))?,
             body: bytes::Bytes::from(body.to_owned()),
         });
     }
