@@ -8,6 +8,7 @@
 //! leniency we would have to track.
 
 use crate::b64::{b64url_encode, decode_labelled};
+use crate::key_memo;
 use crate::{Alg, Header, JoseError};
 use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_FIXED, ED25519, ParsedPublicKey, RSA_PSS_2048_8192_SHA256,
@@ -15,6 +16,7 @@ use aws_lc_rs::signature::{
 };
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Private-key members of EC, RSA, OKP and symmetric JWKs (RFC 7518 §6.2.2, §6.3.2, §6.4;
 /// RFC 8037 §2). None may appear in a key used for verification or published.
@@ -27,7 +29,7 @@ const MAX_RSA_BITS: usize = 8192;
 
 /// A public key checked against the algorithm it will verify.
 #[derive(Debug)]
-pub(crate) struct VerifyingKey(ParsedPublicKey);
+pub(crate) struct VerifyingKey(Arc<ParsedPublicKey>);
 
 impl VerifyingKey {
     pub(crate) fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), JoseError> {
@@ -50,6 +52,8 @@ pub fn validate_public_jwk(jwk: &Value, alg: Alg) -> Result<(), JoseError> {
 /// Builds the verifying key for `alg` from `jwk`, applying every rule of [`validate_public_jwk`].
 pub(crate) fn verifying_key(jwk: &Map<String, Value>, alg: Alg) -> Result<VerifyingKey, JoseError> {
     fits(jwk, alg)?;
+    // Every rule on the JWK runs before the memo is consulted; the memo only saves aws-lc's parse
+    // of bytes that passed them (`key_memo`).
     let parsed = match alg {
         Alg::ES256 => {
             let x = coordinate(jwk, "x", 32)?;
@@ -58,8 +62,10 @@ pub(crate) fn verifying_key(jwk: &Map<String, Value>, alg: Alg) -> Result<Verify
             point.push(0x04); // SEC 1 §2.3.3 uncompressed point
             point.extend_from_slice(&x);
             point.extend_from_slice(&y);
-            ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
-                .map_err(|_| JoseError::InvalidJwk("x"))?
+            key_memo::parsed(alg, point, |p| {
+                ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, p)
+                    .map_err(|_| JoseError::InvalidJwk("x"))
+            })?
         }
         Alg::PS256 => {
             let n = unsigned_integer(jwk, "n")?;
@@ -71,13 +77,23 @@ pub(crate) fn verifying_key(jwk: &Map<String, Value>, alg: Alg) -> Result<Verify
             if bits > MAX_RSA_BITS {
                 return Err(JoseError::InvalidJwk("n"));
             }
-            RsaPublicKeyComponents { n, e }
-                .to_parsed_public_key(&RSA_PSS_2048_8192_SHA256)
-                .map_err(|_| JoseError::InvalidJwk("n"))?
+            // The memo key: n's length (≤ 1 KiB, so two bytes), n, then e.
+            let n_len = u16::try_from(n.len()).map_err(|_| JoseError::InvalidJwk("n"))?;
+            let mut bytes = Vec::with_capacity(2 + n.len() + e.len());
+            bytes.extend_from_slice(&n_len.to_be_bytes());
+            bytes.extend_from_slice(&n);
+            bytes.extend_from_slice(&e);
+            key_memo::parsed(alg, bytes, |_| {
+                RsaPublicKeyComponents { n: &n, e: &e }
+                    .to_parsed_public_key(&RSA_PSS_2048_8192_SHA256)
+                    .map_err(|_| JoseError::InvalidJwk("n"))
+            })?
         }
         Alg::EdDSA => {
             let x = coordinate(jwk, "x", 32)?;
-            ParsedPublicKey::new(&ED25519, x).map_err(|_| JoseError::InvalidJwk("x"))?
+            key_memo::parsed(alg, x, |x| {
+                ParsedPublicKey::new(&ED25519, x).map_err(|_| JoseError::InvalidJwk("x"))
+            })?
         }
     };
     Ok(VerifyingKey(parsed))

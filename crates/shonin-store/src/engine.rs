@@ -55,6 +55,10 @@ impl Engine for Postgres {
     }
 }
 
+/// Rows one sweep transaction reads (replay log) or deletes (token records) at most, so that a
+/// sweep never holds SQLite's write lock for long.
+pub(crate) const SWEEP_CHUNK: i64 = 4096;
+
 /// A connection pool of one engine plus what every port needs beside it.
 pub(crate) struct Sql<DB: Database> {
     pub(crate) pool: Pool<DB>,

@@ -2,7 +2,7 @@
 //! a decision of the process's memo and an appended log row (`claims_memo.rs`).
 
 use crate::batch::Claim;
-use crate::engine::{Engine, Sql};
+use crate::engine::{Engine, SWEEP_CHUNK, Sql};
 use crate::error::sqlx_err;
 use crate::store::Store;
 use crate::timestamp::to_micros;
@@ -119,19 +119,55 @@ where
 
     async fn sweep_replays(&self, now: OffsetDateTime) -> Result<u64, StorageError> {
         let now = to_micros(now);
-        let sql = match &self.memo {
-            Some(memo) => {
-                memo.sweep(now);
-                "DELETE FROM replay_log WHERE expires_at <= $1"
-            }
-            None => "DELETE FROM replay_cache WHERE expires_at <= $1",
-        };
-        let result = sqlx::query(sql)
+        if let Some(memo) = &self.memo {
+            memo.sweep(now);
+            return self.sweep_replay_log(now).await;
+        }
+        let result = sqlx::query("DELETE FROM replay_cache WHERE expires_at <= $1")
             .bind(now)
             .execute(&self.pool)
             .await
             .map_err(sqlx_err("replay sweep"))?;
         Ok(DB::rows_affected(&result))
+    }
+
+    /// SQLite: deletes the expired rows of `replay_log` by ranges of [`SWEEP_CHUNK`] sequence
+    /// numbers, oldest first, each range in its own short transaction queued behind the
+    /// process's other writes (the append gate). The log has no index on `expires_at` (migration
+    /// 0009): such an index took a few extra pages in every commit of the hot path, because claims
+    /// of different lifetimes interleave in it, while a sweep once a minute can afford to read the
+    /// log in sequence order. A range reads at most `SWEEP_CHUNK` rows, so no sweep holds the
+    /// database's write lock for long.
+    async fn sweep_replay_log(&self, now: i64) -> Result<u64, StorageError> {
+        let (first, last): (Option<i64>, Option<i64>) =
+            sqlx::query_as("SELECT min(seq), max(seq) FROM replay_log")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(sqlx_err("replay sweep"))?;
+        let (Some(first), Some(last)) = (first, last) else {
+            return Ok(0);
+        };
+        let mut deleted = 0;
+        let mut from = first;
+        while from <= last {
+            let to = from.saturating_add(SWEEP_CHUNK - 1).min(last);
+            let _queued = match &self.append_gate {
+                Some(gate) => Some(gate.lock().await),
+                None => None,
+            };
+            let result = sqlx::query(
+                "DELETE FROM replay_log WHERE seq BETWEEN $1 AND $2 AND expires_at <= $3",
+            )
+            .bind(from)
+            .bind(to)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(sqlx_err("replay sweep"))?;
+            deleted += DB::rows_affected(&result);
+            from = to.saturating_add(1);
+        }
+        Ok(deleted)
     }
 }
 

@@ -19,6 +19,7 @@ contract_tests! {
     revoke_grant_revokes_only_that_grant,
     shorten_token_only_brings_expiry_forward_and_keeps_revocation,
     sweep_deletes_records_a_day_after_expiry,
+    sweep_deletes_more_records_than_one_of_its_transactions_holds,
     deleting_a_client_deletes_its_token_records,
     the_client_index_orders_records_by_issue_time,
     records_keyed_before_the_time_prefix_are_rekeyed_by_the_migration,
@@ -223,6 +224,34 @@ async fn sweep_deletes_records_a_day_after_expiry(store: &Store) {
             .is_some()
     );
     assert_eq!(store.sweep_tokens(T0 + Duration::days(3)).await.unwrap(), 2);
+}
+
+async fn sweep_deletes_more_records_than_one_of_its_transactions_holds(store: &Store) {
+    with_clients(store).await;
+    let live = record("live", "g", Duration::days(30));
+    store.insert_token(&live).await.unwrap();
+    // 10,000 expired records: the sweep deletes them over several transactions.
+    let t0 = T0.unix_timestamp() * 1_000_000;
+    let columns = "token_hash, kind, client_id, grant_id, scope, issued_at, expires_at";
+    let insert = match store.engine() {
+        "sqlite" => format!(
+            "INSERT INTO oauth_tokens ({columns}) \
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000) \
+             SELECT randomblob(32), 'access', 'c1', 'g', '', {t0}, {t0} FROM n"
+        ),
+        _ => format!(
+            "INSERT INTO oauth_tokens ({columns}) \
+             SELECT sha256(int4send(i)), 'access', 'c1', 'g', '', {t0}, {t0} \
+             FROM generate_series(1, 10000) AS i"
+        ),
+    };
+    assert_eq!(raw_execute(store, &insert).await.unwrap(), 10_000);
+    assert_eq!(
+        store.sweep_tokens(T0 + Duration::days(2)).await.unwrap(),
+        10_000
+    );
+    assert_eq!(store.sweep_tokens(T0 + Duration::days(2)).await.unwrap(), 0);
+    assert!(store.get_token(&live.token_hash).await.unwrap().is_some());
 }
 
 async fn deleting_a_client_deletes_its_token_records(store: &Store) {
