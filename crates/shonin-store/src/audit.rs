@@ -48,10 +48,7 @@ where
         &self,
         records: Vec<AuditRecord>,
     ) -> Result<Vec<SealedEntry>, StorageError> {
-        let _queued = match &self.append_gate {
-            Some(gate) => Some(gate.lock().await),
-            None => None,
-        };
+        let _queued = self.queue_write().await;
         let mut tx = self
             .pool
             .begin_with(DB::BEGIN_APPEND)

@@ -542,10 +542,7 @@ where
     ) -> Result<Written, StorageError> {
         // SQLite: queue behind this process's other writer (the audit log) instead of sleeping
         // in the busy handler; BEGIN IMMEDIATE takes the write lock up front.
-        let _queued = match &self.append_gate {
-            Some(gate) => Some(gate.lock().await),
-            None => None,
-        };
+        let _queued = self.queue_write().await;
         // SQLite: the process's memo decides the claims before anything is written, and its
         // grants are undone unless the batch commits.
         let decided = match &self.memo {

@@ -76,6 +76,17 @@ pub(crate) struct Sql<DB: Database> {
     pub(crate) memo: Option<Arc<crate::claims_memo::ClaimsMemo>>,
 }
 
+impl<DB: Database> Sql<DB> {
+    /// Waits for this process's turn to write (the append gate; nothing to wait for where there
+    /// is no gate). Hold the guard for the whole write transaction.
+    pub(crate) async fn queue_write(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.append_gate {
+            Some(gate) => Some(gate.lock().await),
+            None => None,
+        }
+    }
+}
+
 impl<DB: Database> Clone for Sql<DB> {
     fn clone(&self) -> Self {
         Self {

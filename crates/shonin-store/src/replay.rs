@@ -151,10 +151,7 @@ where
         let mut from = first;
         while from <= last {
             let to = from.saturating_add(SWEEP_CHUNK - 1).min(last);
-            let _queued = match &self.append_gate {
-                Some(gate) => Some(gate.lock().await),
-                None => None,
-            };
+            let _queued = self.queue_write().await;
             let result = sqlx::query(
                 "DELETE FROM replay_log WHERE seq BETWEEN $1 AND $2 AND expires_at <= $3",
             )

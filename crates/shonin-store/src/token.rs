@@ -162,10 +162,7 @@ where
         // SQLite's write lock (and every token request) for as long as that takes.
         let mut deleted = 0;
         loop {
-            let _queued = match &self.append_gate {
-                Some(gate) => Some(gate.lock().await),
-                None => None,
-            };
+            let _queued = self.queue_write().await;
             let result = sqlx::query(
                 "DELETE FROM oauth_tokens WHERE token_hash IN \
                  (SELECT token_hash FROM oauth_tokens WHERE expires_at <= $1 LIMIT $2)",
