@@ -1,7 +1,7 @@
 //! A bounded memo of parsed public keys.
 //!
 //! Turning key bytes into an aws-lc key (an `EVP_PKEY`, with the point checked to be on the curve
-//! or the RSA modulus read) costs about a seventh of an ES256 verification, and a client signs
+//! or the RSA modulus read) costs about a tenth of an ES256 verification, and a client signs
 //! every client assertion and every DPoP proof with the same few keys. So the parsed key is kept
 //! and reused. A memo entry is keyed by the algorithm and the key's exact bytes, after every rule
 //! on the JWK has been applied; only successful parses are kept. A lookup therefore returns what
@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 /// Keys kept at most. A few per client in use; a DPoP key per client instance.
-pub(crate) const CAPACITY: usize = 4096;
+const CAPACITY: usize = 4096;
 
 /// The memo's key: the algorithm and the bytes the key was parsed from.
 type MemoKey = (Alg, Box<[u8]>);
