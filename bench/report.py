@@ -11,7 +11,9 @@ import sys
 def main(path):
     rows = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
     crypto = next((r for r in rows if r["mode"] == "crypto"), None)
-    runs = {r["label"]: r for r in rows if r["mode"] == "run" and "sweep_of" not in r}
+    runs = {r["label"]: r for r in rows
+            if r["mode"] == "run" and "sweep_of" not in r and "floor_of" not in r}
+    floors = {r["floor_of"]: r for r in rows if r["mode"] == "run" and "floor_of" in r}
     sweeps = [r for r in rows if r["mode"] == "run" and "sweep_of" in r]
     flows = {r["label"]: r for r in rows if r["mode"] == "flow"}
 
@@ -56,6 +58,9 @@ def main(path):
     print()
 
     at_peak = sweep_table(runs, sweeps) if sweeps else {}
+
+    if crypto and floors:
+        bound_table(crypto, runs, floors)
 
     mtls = [r for r in rows if r["mode"] == "mtls"]
     if mtls:
@@ -106,6 +111,34 @@ def main(path):
             parts.append(f"p99 at peak {p['latency_ms']['p99']:.2f} ms "
                          f"({p['concurrency']} conns, {p['ok_rps']:.0f} req/s)")
         print("   ".join(parts))
+
+
+def bound_table(crypto, runs, floors):
+    """How far "÷ ceiling" can go on this machine. Per token request the machine spends the
+    signature operations (cores ÷ ceiling), what any request costs the server (the floor: the same
+    requests answered with 404), the generator's CPU, and the token endpoint's own work; even if
+    that last part cost nothing, the ratio could not exceed crypto ÷ (crypto + floor + generator)."""
+    cores = max(int(t) for t in crypto["threads"])
+    sig = cores * 1e6 / crypto["ceiling_rps"]
+    print("How far ÷ ceiling can go (µs of one core per token request)")
+    print(f"  {'server':<16} {'signatures':>10} {'floor':>6} {'generator':>9} {'bound':>6} "
+          f"{'÷ ceiling':>9} {'own work':>8}")
+    for engine, f in floors.items():
+        r = runs.get(engine)
+        if not (r and r["ok"] and f["requests"] and f.get("server_cpu_s") is not None):
+            continue
+        floor = f["server_cpu_s"] / f["requests"] * 1e6
+        gen = (r.get("client_cpu_s") or 0) / r["ok"] * 1e6
+        bound = sig / (sig + floor + gen)
+        own = (r.get("server_cpu_s") or 0) / r["ok"] * 1e6 - sig - floor
+        print(f"  {engine:<16} {sig:>10.0f} {floor:>6.0f} {gen:>9.0f} {100 * bound:>5.0f}% "
+              f"{100 * r['ok_rps'] / crypto['ceiling_rps']:>8.1f}% {own:>8.0f}")
+    print(f"  (signatures: {cores} cores ÷ ceiling; floor: server CPU per request for the same")
+    print("   requests sent to a path answered with 404; generator: loadgen's CPU per token")
+    print("   request; bound: the ratio if the token endpoint's own work cost nothing; own work:")
+    print("   server CPU per token request − signatures − floor — JOSE and form parsing, checks,")
+    print("   the durable writes, the audit entry)")
+    print()
 
 
 def sweep_table(runs, sweeps):

@@ -4,6 +4,7 @@
 #   2. Shonin (`serve --dev`, release build) on SQLite, then on a fresh PostgreSQL database:
 #      client_credentials + private_key_jwt + DPoP at the token endpoint, requests signed ahead
 #      of time; then full code flows (PAR → authorize → sign-in → consent → token);
+#      and the floor: the same requests sent to a path answered with 404;
 #   2b. Shonin with mTLS (bench/mtls_phase.sh): tls_client_auth + certificate-bound tokens,
 #      keep-alive and a new TLS handshake per request, on SQLite and PostgreSQL;
 #   3. node-oidc-provider (pinned in bench/oidc-provider) under the same load and profile.
@@ -195,6 +196,24 @@ sweep_load() { # LABEL ISSUER CA
   done
 }
 
+# What a request costs the server without the token endpoint's work: the same requests (the same
+# bytes, on the same TLS keep-alive connections, through the same layers and access log) sent to a
+# path the server answers with 404. With the ceiling and the generator's CPU per token request it
+# bounds "÷ ceiling" from above (bench/report.py). 100,000 requests: the run ends at the file's end.
+floor_load() { # LABEL ISSUER CA
+  local label=$1 issuer=$2 ca=$3 url="$2/bench-floor-404" line srv0 srv1
+  wait_quiet
+  "$LOADGEN" pregen --keys "$WORK/keys" --client-id "$CLIENT_ID" --issuer "$issuer" \
+    --token-url "$url" -n 100000 --out "$WORK/floor.req"
+  srv0=$(cpu_secs "$SERVER_PID")
+  line=$("$LOADGEN" run --file "$WORK/floor.req" --url "$url" --ca "$ca" --expect-status 404 \
+    --concurrency "$CONCURRENCY" --duration "$DURATION" --label "$label floor")
+  srv1=$(cpu_secs "$SERVER_PID")
+  python3 -c 'import json,sys; d = json.loads(sys.argv[1]); d["floor_of"] = sys.argv[2]; d["server_cpu_s"] = round(float(sys.argv[4]) - float(sys.argv[3]), 2); print(json.dumps(d))' \
+    "$line" "$label" "$srv0" "$srv1" | tee -a "$OUT"
+  rm -f "$WORK/floor.req"
+}
+
 # The machine and how busy it was: other work on a 2-core machine skews every figure.
 machine_line() { # WHEN
   python3 - "$1" <<'PY'
@@ -248,6 +267,8 @@ shonin_bench() { # ENGINE
   token_load "shonin-$engine" "$issuer" "$ca"
   log "Shonin on $engine: concurrency sweep ($SWEEP)"
   sweep_load "shonin-$engine" "$issuer" "$ca"
+  log "Shonin on $engine: the same requests to a 404 path (the floor)"
+  floor_load "shonin-$engine" "$issuer" "$ca"
   log "Shonin on $engine: code flows"
   wait_quiet
   "$LOADGEN" flow --keys "$WORK/keys" --client-id "$CLIENT_ID" --issuer "$issuer" --ca "$ca" \

@@ -8,8 +8,9 @@ use std::time::Instant;
 /// Failure samples kept (and printed) per run.
 pub const ERROR_SAMPLES: usize = 3;
 
-#[derive(Default)]
 pub struct Tally {
+    /// The status that is not a failure (no sample is kept of it).
+    pub expect: u16,
     pub latencies_us: Vec<u64>,
     pub status: BTreeMap<u16, u64>,
     pub versions: BTreeMap<&'static str, u64>,
@@ -17,7 +18,24 @@ pub struct Tally {
     pub samples: Vec<String>,
 }
 
+impl Default for Tally {
+    fn default() -> Self {
+        Self::expecting(200)
+    }
+}
+
 impl Tally {
+    pub fn expecting(status: u16) -> Self {
+        Self {
+            expect: status,
+            latencies_us: Vec::new(),
+            status: BTreeMap::new(),
+            versions: BTreeMap::new(),
+            transport_errors: 0,
+            samples: Vec::new(),
+        }
+    }
+
     /// Counts one request sent at `t0`. Reads the whole body, so the connection is reused.
     pub async fn record(&mut self, sent: reqwest::Result<reqwest::Response>, t0: Instant) {
         match sent {
@@ -29,7 +47,7 @@ impl Tally {
                 self.latencies_us.push(micros);
                 *self.status.entry(status).or_default() += 1;
                 *self.versions.entry(version).or_default() += 1;
-                if status != 200 && self.samples.len() < ERROR_SAMPLES {
+                if status != self.expect && self.samples.len() < ERROR_SAMPLES {
                     let text: String = body
                         .map(|b| String::from_utf8_lossy(&b).chars().take(300).collect())
                         .unwrap_or_default();
@@ -53,7 +71,8 @@ impl Tally {
                 self.latencies_us.push(micros);
                 *self.status.entry(a.status).or_default() += 1;
                 *self.versions.entry(a.version).or_default() += 1;
-                if let Some(text) = a.sample.filter(|_| self.samples.len() < ERROR_SAMPLES) {
+                let keep = a.status != self.expect && self.samples.len() < ERROR_SAMPLES;
+                if let Some(text) = a.sample.filter(|_| keep) {
                     self.samples.push(format!("{} {text}", a.status));
                 }
             }
@@ -77,5 +96,33 @@ impl Tally {
         }
         self.transport_errors += r.transport_errors;
         self.samples.extend(r.samples);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::h1::Answer;
+
+    fn answer(status: u16) -> anyhow::Result<Answer> {
+        Ok(Answer {
+            status,
+            version: "HTTP/1.1",
+            sample: Some(format!("body of {status}")),
+        })
+    }
+
+    #[test]
+    fn only_statuses_other_than_the_expected_one_are_sampled() {
+        let mut by_default = Tally::default();
+        by_default.record_raw(answer(404), Instant::now());
+        assert_eq!(by_default.samples, ["404 body of 404"]);
+
+        let mut floor = Tally::expecting(404);
+        floor.record_raw(answer(404), Instant::now());
+        floor.record_raw(answer(500), Instant::now());
+        assert_eq!(floor.samples, ["500 body of 500"]);
+        assert_eq!(floor.status.get(&404), Some(&1));
+        assert_eq!(floor.latencies_us.len(), 2);
     }
 }
