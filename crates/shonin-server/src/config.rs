@@ -393,19 +393,13 @@ impl Config {
                 continue;
             }
             // SHONIN_STORAGE__URL sets storage.url; a name that maps to no key fails below.
-            let key = rest.to_ascii_lowercase().replace("__", ".");
-            let value: figment::value::Value = value.parse().unwrap_or_else(|never| match never {});
-            fig = fig.merge(Serialized::default(&key, value));
+            fig = fig.merge(EnvVar {
+                name: name.clone(),
+                key: rest.to_ascii_lowercase().replace("__", "."),
+                value: value.parse().unwrap_or_else(|never| match never {}),
+            });
         }
-        let config: Config = fig.extract().map_err(|e| {
-            // A syntax error has no key path; name the file instead.
-            match (&source.file, e.path.is_empty(), &e.kind) {
-                (Some(file), true, figment::error::Kind::Message(msg)) => {
-                    ConfigError::Load(format!("file {}: {msg}", file.display()))
-                }
-                _ => describe_figment_error(e),
-            }
-        })?;
+        let config: Config = fig.extract().map_err(describe_figment_error)?;
         config.validate(source.dev)?;
         Ok(config)
     }
@@ -718,18 +712,57 @@ fn range(key: &str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// One `SHONIN_*` environment variable as a figment provider of its own, so that an error in its
+/// value (or a name that maps to no key) names the variable.
+struct EnvVar {
+    name: String,
+    /// The dotted key path: `SHONIN_STORAGE__URL` → `storage.url`.
+    key: String,
+    value: figment::value::Value,
+}
+
+impl figment::Provider for EnvVar {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::from(ENV_SOURCE_NAME, figment::Source::Custom(self.name.clone()))
+    }
+
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        figment::Provider::data(&Serialized::default(&self.key, &self.value))
+    }
+}
+
+/// The metadata name of an [`EnvVar`].
+const ENV_SOURCE_NAME: &str = "environment variable";
+
+/// Where a value came from, for an error message: `file PATH` or `environment variable NAME`.
+fn origin(metadata: Option<&figment::Metadata>) -> Option<String> {
+    let m = metadata?;
+    match &m.source {
+        Some(figment::Source::File(path)) => Some(format!("file {}", path.display())),
+        Some(figment::Source::Custom(name)) if m.name == ENV_SOURCE_NAME => {
+            Some(format!("{ENV_SOURCE_NAME} {name}"))
+        }
+        _ => None,
+    }
+}
+
 /// figment errors already name the key and the source; keep that, drop the noise.
 fn describe_figment_error(e: figment::Error) -> ConfigError {
+    let source = origin(e.metadata.as_ref());
+    if e.path.is_empty()
+        && let (Some(source), figment::error::Kind::Message(msg)) = (&source, &e.kind)
+    {
+        // A TOML syntax error has no key path; its message carries the line and column.
+        return ConfigError::Load(format!("{source}: {msg}"));
+    }
+    let source = source.unwrap_or_default();
     let key = if e.path.is_empty() {
         "(root)".to_owned()
     } else {
         key_path(&e.path)
     };
-    let source = e
-        .metadata
-        .as_ref()
-        .map(|m| m.name.to_string())
-        .unwrap_or_default();
     let rule = match &e.kind {
         figment::error::Kind::UnknownField(field, expected) => {
             let key = if key == "(root)" {
@@ -778,10 +811,94 @@ fn key_path(path: &[String]) -> String {
     key
 }
 
+/// ` (set in file PATH)` or ` (set by environment variable NAME)`.
 fn from(source: &str) -> String {
     if source.is_empty() {
         String::new()
+    } else if source.starts_with(ENV_SOURCE_NAME) {
+        format!(" (set by {source})")
     } else {
         format!(" (set in {source})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Loads with `--dev` defaults under a temp dir, `toml` as the file (if any) and `env`.
+    fn load(toml: Option<&str>, env: &[(&str, &str)]) -> (Result<Config, ConfigError>, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("shonin.toml");
+        if let Some(text) = toml {
+            std::fs::write(&file, text).unwrap();
+        }
+        let source = ConfigSource {
+            file: Some(file.clone()),
+            file_required: toml.is_some(),
+            dev: true,
+            data_dir: dir.path().join("data"),
+        };
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        (Config::load_with_env(&source, &env), file)
+    }
+
+    fn load_err(toml: Option<&str>, env: &[(&str, &str)]) -> (String, PathBuf) {
+        let (result, file) = load(toml, env);
+        (result.unwrap_err().to_string(), file)
+    }
+
+    #[test]
+    fn unknown_env_variable_is_named() {
+        let (err, _) = load_err(None, &[("SHONIN_FOO__BAR", "1")]);
+        assert!(err.contains("`foo`"), "{err}");
+        assert!(
+            err.contains("unknown key")
+                && err.contains("(set by environment variable SHONIN_FOO__BAR)"),
+            "{err}"
+        );
+        assert!(!err.contains("figment"), "{err}");
+        let (err, _) = load_err(None, &[("SHONIN_STORAGE__URLL", "sqlite:x.db")]);
+        assert!(
+            err.contains("`storage.urll`")
+                && err.contains("environment variable SHONIN_STORAGE__URLL"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn env_value_of_the_wrong_type_names_the_variable() {
+        let (err, _) = load_err(None, &[("SHONIN_SERVER__BODY_LIMIT_BYTES", "lots")]);
+        assert!(
+            err.contains("`server.body_limit_bytes`")
+                && err.contains("(set by environment variable SHONIN_SERVER__BODY_LIMIT_BYTES)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_key_in_the_file_names_the_file() {
+        let (err, file) = load_err(Some("[storage]\nurll = \"sqlite:x.db\"\n"), &[]);
+        assert!(
+            err.contains("`storage.urll`") && err.contains("unknown key"),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!("(set in file {})", file.display())),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn toml_syntax_error_names_the_file_and_the_line() {
+        let (err, file) = load_err(
+            Some("issuer = \"https://localhost:8443\"\n\n[server\nlisten = \"127.0.0.1:8443\"\n"),
+            &[],
+        );
+        assert!(err.contains(&format!("file {}", file.display())), "{err}");
+        assert!(err.contains("line 3"), "{err}");
     }
 }
