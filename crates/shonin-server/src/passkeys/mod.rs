@@ -40,9 +40,8 @@ impl PasskeyService {
         let issuer = url::Url::parse(&config.issuer).context("issuer")?;
         let origin = url::Url::parse(&issuer.origin().ascii_serialization()).context("issuer")?;
         let mut pc = PasskeyConfig::for_origin(&origin, &s.rp_name)?;
-        if let Some(rp_id) = &s.rp_id {
-            pc.rp_id.clone_from(rp_id);
-        }
+        // The same derivation (and refusals) as configuration validation.
+        pc.rp_id = s.rp_id_for(&issuer)?;
         pc.ceremony_ttl = secs(s.ceremony_lifetime_secs);
         let allowed = s.aaguids()?;
         if !allowed.is_empty() {

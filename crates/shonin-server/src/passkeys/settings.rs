@@ -44,15 +44,7 @@ impl PasskeySettings {
             key: format!("passkeys.{key}"),
             rule,
         };
-        let host = issuer.host_str().unwrap_or_default();
-        if let Some(rp_id) = &self.rp_id
-            && !(host == rp_id || host.ends_with(&format!(".{rp_id}")))
-        {
-            return Err(invalid(
-                "rp_id",
-                format!("must be the issuer's host ({host}) or a suffix of it after a dot"),
-            ));
-        }
+        self.rp_id_for(issuer)?;
         let n = self.rp_name.chars().count();
         if !(1..=64).contains(&n) || self.rp_name.chars().any(char::is_control) {
             return Err(invalid(
@@ -88,6 +80,44 @@ impl PasskeySettings {
             ));
         }
         Ok(())
+    }
+
+    /// The WebAuthn RP ID for `issuer`: `rp_id` if set, else the issuer's host. `validate` (so
+    /// `config check`) and the passkey service that `serve` builds both take it from here.
+    pub fn rp_id_for(&self, issuer: &url::Url) -> Result<String, ConfigError> {
+        let host = match issuer.host() {
+            Some(url::Host::Domain(host)) => host,
+            // WebAuthn L3 §5.1.3 and §5.1.4: the page's effective domain must be a valid domain,
+            // so browsers refuse every ceremony on an IP-address origin, whatever the RP ID.
+            Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) => {
+                let host = issuer.host_str().unwrap_or_default();
+                let port = issuer.port().map(|p| format!(":{p}")).unwrap_or_default();
+                return Err(ConfigError::Invalid {
+                    key: "issuer".into(),
+                    rule: format!(
+                        "host {host} is an IP address, which WebAuthn cannot use as an RP ID \
+                         (passkeys.rp_id cannot change that: the issuer's origin must be a \
+                         domain): use a host name, e.g. https://localhost{port}"
+                    ),
+                });
+            }
+            None => {
+                return Err(ConfigError::Invalid {
+                    key: "issuer".into(),
+                    rule: "must have a host name, e.g. https://auth.example.com".into(),
+                });
+            }
+        };
+        match &self.rp_id {
+            None => Ok(host.to_owned()),
+            Some(rp_id) if host == rp_id || host.ends_with(&format!(".{rp_id}")) => {
+                Ok(rp_id.clone())
+            }
+            Some(_) => Err(ConfigError::Invalid {
+                key: "passkeys.rp_id".into(),
+                rule: format!("must be the issuer's host ({host}) or a suffix of it after a dot"),
+            }),
+        }
     }
 
     /// The allow-list, parsed.
