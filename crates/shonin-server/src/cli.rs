@@ -165,6 +165,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             };
             println!("# master key: {master}");
+            for warning in config.warnings() {
+                println!("# warning: {warning}");
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -179,6 +182,9 @@ pub(crate) fn cli_logging() {
 
 async fn serve(g: &GlobalArgs, config: Config) -> anyhow::Result<ExitCode> {
     telemetry::init_logging(&config.log);
+    for warning in config.warnings() {
+        tracing::warn!("configuration: {warning}");
+    }
     let shutdown = runtime::shutdown_signal();
     let mut setup = if g.dev {
         Some(dev::prepare(&g.data_dir, &config)?)

@@ -399,9 +399,38 @@ impl Config {
                 value: value.parse().unwrap_or_else(|never| match never {}),
             });
         }
-        let config: Config = fig.extract().map_err(describe_figment_error)?;
+        let mut config: Config = fig.extract().map_err(describe_figment_error)?;
+        // --dev: an issuer that neither the file nor the environment sets follows server.listen,
+        // so SHONIN_SERVER__LISTEN=127.0.0.1:9443 alone gives https://localhost:9443.
+        if source.dev && origin(fig.find_metadata("issuer")).is_none() {
+            config.issuer = dev_issuer(config.server.listen.port());
+        }
         config.validate(source.dev)?;
         Ok(config)
+    }
+
+    /// Settings that are valid but probably a mistake: `serve` logs each at start and
+    /// `config check` prints them.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        let listen = self.server.listen;
+        // In proxy mode the issuer is the proxy's public URL: its port says nothing about the
+        // plain-HTTP listener behind it.
+        if self.server.mode == ServerMode::Tls
+            && let Ok(issuer) = url::Url::parse(&self.issuer)
+            && let Some(port) = issuer.port_or_known_default()
+            && port != listen.port()
+        {
+            warnings.push(format!(
+                "server.listen {listen} is on port {lp}, but the issuer {issuer} is on port \
+                 {port}: clients reach Shonin at the issuer, so this works only if something in \
+                 between (a NAT, a TCP load balancer) forwards port {port} to {lp}; otherwise make \
+                 the ports agree (issuer = \"https://HOST:{lp}\" or server.listen = \"ADDR:{port}\")",
+                lp = listen.port(),
+                issuer = self.issuer,
+            ));
+        }
+        warnings
     }
 
     /// Checks every rule that types alone do not express.
@@ -702,6 +731,15 @@ impl Config {
     }
 }
 
+/// The `--dev` issuer for a listener on `port`.
+fn dev_issuer(port: u16) -> String {
+    if port == 443 {
+        "https://localhost".to_owned()
+    } else {
+        format!("https://localhost:{port}")
+    }
+}
+
 fn range(key: &str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
     if value < min || value > max {
         return Err(invalid(
@@ -849,6 +887,71 @@ mod tests {
     fn load_err(toml: Option<&str>, env: &[(&str, &str)]) -> (String, PathBuf) {
         let (result, file) = load(toml, env);
         (result.unwrap_err().to_string(), file)
+    }
+
+    #[test]
+    fn dev_issuer_follows_listen_unless_set() {
+        let issuer = |toml: Option<&str>, env: &[(&str, &str)]| load(toml, env).0.unwrap().issuer;
+        assert_eq!(issuer(None, &[]), "https://localhost:8443");
+        assert_eq!(
+            issuer(None, &[("SHONIN_SERVER__LISTEN", "127.0.0.1:9443")]),
+            "https://localhost:9443"
+        );
+        assert_eq!(
+            issuer(Some("[server]\nlisten = \"0.0.0.0:9443\"\n"), &[]),
+            "https://localhost:9443"
+        );
+        assert_eq!(
+            issuer(None, &[("SHONIN_SERVER__LISTEN", "[::1]:443")]),
+            "https://localhost"
+        );
+        // An issuer the operator sets is kept, even when it equals the default.
+        assert_eq!(
+            issuer(
+                None,
+                &[
+                    ("SHONIN_SERVER__LISTEN", "127.0.0.1:9443"),
+                    ("SHONIN_ISSUER", "https://localhost:8443"),
+                ],
+            ),
+            "https://localhost:8443"
+        );
+        assert_eq!(
+            issuer(
+                Some(
+                    "issuer = \"https://auth.localhost:7000\"\n[server]\nlisten = \"127.0.0.1:9443\"\n"
+                ),
+                &[],
+            ),
+            "https://auth.localhost:7000"
+        );
+    }
+
+    #[test]
+    fn warns_when_listen_and_issuer_ports_differ() {
+        let dir = tempfile::tempdir().unwrap();
+        let warnings = |issuer: &str, listen: &str, mode: ServerMode| {
+            let mut c = Config::defaults(true, dir.path());
+            c.issuer = issuer.to_owned();
+            c.server.listen = listen.parse().unwrap();
+            c.server.mode = mode;
+            c.warnings()
+        };
+        let w = warnings("https://localhost:9000", "127.0.0.1:8443", ServerMode::Tls);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("server.listen 127.0.0.1:8443 is on port 8443")
+                && w[0].contains("https://localhost:9000 is on port 9000"),
+            "{w:?}"
+        );
+        // https without a port is 443.
+        let w = warnings("https://auth.example", "0.0.0.0:8443", ServerMode::Tls);
+        assert!(w.len() == 1 && w[0].contains("on port 443"), "{w:?}");
+        assert!(warnings("https://auth.example", "0.0.0.0:443", ServerMode::Tls).is_empty());
+        assert!(warnings("https://localhost:8443", "127.0.0.1:8443", ServerMode::Tls).is_empty());
+        // Behind a proxy the issuer is the proxy's URL.
+        assert!(warnings("https://auth.example", "10.0.0.5:8080", ServerMode::Proxy).is_empty());
+        assert!(Config::defaults(true, dir.path()).warnings().is_empty());
     }
 
     #[test]
