@@ -36,7 +36,9 @@ def client(server: Server, http: requests.Session) -> OAuth2Client:
     return OAuth2Client.from_discovery_endpoint(
         issuer=server.issuer,
         session=http,
-        auth=PrivateKeyJwt(server.client_id, server.client_key),
+        # FAPI 2.0 Security Profile Final §5.3.2.1 item 8: the assertion's aud is the issuer, as
+        # a string. The library's default is the URL of each endpoint, which Shonin refuses.
+        auth=PrivateKeyJwt(server.client_id, server.client_key, aud=server.issuer),
         redirect_uri=server.redirect_uri,
         dpop_bound_access_tokens=True,
         id_token_signed_response_alg="ES256",

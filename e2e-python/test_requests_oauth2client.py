@@ -167,3 +167,20 @@ def test_refresh_with_another_dpop_key_is_refused(client: OAuth2Client, server: 
     # The refusals did not hand anything out, and the rightful key still refreshes.
     ok = client.refresh_token(token)
     assert isinstance(ok, DPoPToken) and ok.dpop_key is azr.dpop_key
+
+
+def test_the_librarys_default_audience_is_refused(server: Server, http: requests.Session) -> None:
+    """requests-oauth2client's default `aud` is the URL of the endpoint it calls; FAPI 2.0
+    Security Profile Final §5.3.2.1 item 8 lets the server accept only its issuer identifier,
+    so the default is refused with invalid_client (docs/integrators.md says how to set it)."""
+    from requests_oauth2client import InvalidClient, PrivateKeyJwt
+
+    default_aud = OAuth2Client.from_discovery_endpoint(
+        issuer=server.issuer,
+        session=http,
+        auth=PrivateKeyJwt(server.client_id, server.client_key),
+        dpop_bound_access_tokens=True,
+    )
+    with pytest.raises(InvalidClient) as refused:
+        default_aud.client_credentials(scope="accounts", dpop_key=DPoPKey.generate(alg="ES256"))
+    assert "issuer identifier as a string" in (refused.value.description or "")

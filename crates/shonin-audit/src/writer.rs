@@ -134,6 +134,7 @@ impl AuditLog {
         }
         let (ack, done) = oneshot::channel();
         let record = record.clamped();
+        log_refusal(&record);
         self.shared
             .tx
             .send(Job { record, ack })
@@ -197,6 +198,22 @@ impl AuditLog {
     /// [`AuditLog::close`], consuming this handle.
     pub async fn shutdown(self) {
         self.close().await;
+    }
+}
+
+/// Every refusal's reason also goes to the server log at debug level with its request id, so an
+/// operator can see why a request failed without exporting the audit log. Reasons are written for
+/// the audit log and carry no secrets.
+fn log_refusal(record: &AuditRecord) {
+    if record.outcome == crate::Outcome::Failure {
+        tracing::debug!(
+            request_id = record.request_id.as_deref().unwrap_or("-"),
+            action = %record.action,
+            actor = %record.actor.id,
+            target = %record.target,
+            reason = record.reason.as_deref().unwrap_or("-"),
+            "request refused"
+        );
     }
 }
 

@@ -58,6 +58,12 @@ pub enum GrantError {
     CertificateMismatch,
     #[error("the refresh token is invalid, expired or revoked")]
     InvalidRefreshToken,
+    /// A rotated refresh token presented after its retry grace window: someone holds a copy, so
+    /// every token of its grant is revoked (RFC 9700 §4.14.2), as for a reused code.
+    #[error(
+        "the refresh token was rotated and used again; tokens issued from its grant are revoked"
+    )]
+    RefreshTokenReused,
     #[error("scope `{0}` is not allowed for this client")]
     ScopeNotAllowed(String),
     #[error("requested scope exceeds the original grant")]
@@ -83,13 +89,15 @@ impl GrantError {
             | GrantError::CodeClientMismatch
             | GrantError::RedirectUriMismatch
             | GrantError::InvalidRefreshToken
+            | GrantError::RefreshTokenReused
             | GrantError::CertificateMismatch => "invalid_grant",
             GrantError::Pkce(e) => e.oauth_error(),
             GrantError::DpopKeyMismatch => "invalid_dpop_proof",
             GrantError::ScopeNotAllowed(_) | GrantError::ScopeExceedsGrant => "invalid_scope",
             GrantError::Claims(e) => e.oauth_error(),
-            GrantError::Storage(e) => e.oauth_error(),
-            GrantError::Sign(_) | GrantError::Corrupt(_) => "server_error",
+            // A stored grant that does not decode is a storage failure like any other (503).
+            GrantError::Storage(_) | GrantError::Corrupt(_) => "temporarily_unavailable",
+            GrantError::Sign(_) => "server_error",
         }
     }
 }
@@ -444,10 +452,7 @@ pub async fn refresh_token(
         .get_token(&token_hash(rt))
         .await?
         .ok_or(GrantError::InvalidRefreshToken)?;
-    if record.kind != TokenKind::Refresh
-        || !record.is_active(now)
-        || record.client_id != client.client_id
-    {
+    if record.kind != TokenKind::Refresh || record.client_id != client.client_id {
         return Err(GrantError::InvalidRefreshToken);
     }
     if record.cnf_jkt.is_none() && record.cnf_x5t_s256.is_none() {
@@ -460,6 +465,21 @@ pub async fn refresh_token(
             presented.is_some_and(|p| shonin_types::constant_time_eq(b.as_bytes(), p.as_bytes()))
         }
     };
+    let bound_to_caller =
+        same(&record.cnf_jkt, cnf.jkt()) && same(&record.cnf_x5t_s256, cnf.x5t_s256());
+    if !record.is_active(now) {
+        // RFC 9700 §4.14.2: a rotated token used after its grace window means two parties hold
+        // it; revoke the grant. Only the holder of the bound key can trigger this, so a leaked
+        // token alone cannot be used to cut off the legitimate client.
+        if record.revoked_at.is_none()
+            && was_rotated(&record, policy.refresh_token_lifetime)
+            && bound_to_caller
+        {
+            tokens.revoke_grant(&record.grant_id, now).await?;
+            return Err(GrantError::RefreshTokenReused);
+        }
+        return Err(GrantError::InvalidRefreshToken);
+    }
     if !same(&record.cnf_jkt, cnf.jkt()) {
         return Err(GrantError::DpopKeyMismatch);
     }
@@ -515,6 +535,15 @@ pub async fn refresh_token(
         },
     )
     .await
+}
+
+/// Whether rotation cut this refresh token's life short. A refresh token is issued to live as
+/// long as its grant (`issued_at` + the refresh lifetime; successors inherit the first token's
+/// `issued_at`), and only [`TokenStore::shorten_token`], called when the token is rotated, brings
+/// its expiry earlier. (If an operator raises the lifetime, tokens that expired naturally under
+/// the old one also count; their grant has expired with them, so revoking it changes nothing.)
+fn was_rotated(record: &TokenRecord, refresh_lifetime: Duration) -> bool {
+    record.expires_at < record.issued_at + refresh_lifetime
 }
 
 /// RFC 6749 §4.4: a token for the client itself; no refresh token (§4.4.3).

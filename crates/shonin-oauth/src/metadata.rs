@@ -114,7 +114,14 @@ pub fn endpoint_url(issuer: &str, path: &str) -> String {
 pub fn discovery_document(issuer: &str, opts: &MetadataOptions) -> Value {
     let url = |path| endpoint_url(issuer, path);
     let algs = |algs: &[Alg]| Value::from(algs.iter().map(|a| a.as_str()).collect::<Vec<_>>());
-    let mut scopes = vec!["openid".to_owned()];
+    // The operator's scopes (`oauth.scopes`), `openid` first when it is one of them.
+    let mut scopes: Vec<String> = opts
+        .scopes
+        .iter()
+        .filter(|s| *s == "openid")
+        .take(1)
+        .cloned()
+        .collect();
     scopes.extend(opts.scopes.iter().filter(|s| *s != "openid").cloned());
 
     let mut doc = Map::new();
@@ -205,13 +212,19 @@ pub fn discovery_document(issuer: &str, opts: &MetadataOptions) -> Value {
         );
     }
     // OIDC Discovery §3.
-    put("scopes_supported", json!(scopes));
+    if !scopes.is_empty() {
+        put("scopes_supported", json!(scopes));
+    }
     put("subject_types_supported", json!(["public"]));
     put(
         "id_token_signing_alg_values_supported",
         algs(&opts.signing_algs),
     );
     put("claims_supported", json!(opts.claims_supported));
+    // Deliberately absent: `userinfo_signing_alg_values_supported` (OIDC Discovery §3). Userinfo
+    // answers plain JSON only, and advertising algorithms would invite clients to register
+    // `userinfo_signed_response_alg`, which this server would not honour. Likewise
+    // `request_object_signing_alg_values_supported`: signed request objects are not accepted.
     if !opts.acr_values.is_empty() {
         put("acr_values_supported", json!(opts.acr_values));
     }
@@ -238,6 +251,28 @@ mod tests {
             endpoint_url("https://as.example/tenant", PAR_ENDPOINT_PATH),
             "https://as.example/tenant/par"
         );
+    }
+
+    #[test]
+    fn scopes_are_the_configured_ones_and_openid_only_if_configured() {
+        let mut opts = MetadataOptions::new(Alg::ES256);
+        opts.scopes = vec!["accounts".into(), "payments".into()];
+        let doc = discovery_document("https://as.example", &opts);
+        assert_eq!(doc["scopes_supported"], json!(["accounts", "payments"]));
+    }
+
+    #[test]
+    fn nothing_is_advertised_that_the_server_cannot_do() {
+        let doc = discovery_document("https://as.example", &MetadataOptions::new(Alg::ES256));
+        for absent in [
+            "userinfo_signing_alg_values_supported",
+            "userinfo_encryption_alg_values_supported",
+            "request_object_signing_alg_values_supported",
+            "id_token_encryption_alg_values_supported",
+            "claims_parameter_supported",
+        ] {
+            assert!(doc.get(absent).is_none(), "{absent}");
+        }
     }
 
     #[test]

@@ -61,7 +61,17 @@ impl ResourceError {
             ResourceError::MissingProof => "invalid_dpop_proof",
             ResourceError::Dpop(e) => e.oauth_error(),
             ResourceError::InsufficientScope(_) => "insufficient_scope",
-            ResourceError::Storage(_) => "server_error",
+            ResourceError::Storage(e) => e.oauth_error(),
+        }
+    }
+
+    /// The `error` of the `WWW-Authenticate` challenge: none when the request carried no
+    /// authentication at all (RFC 6750 §3.1 "SHOULD NOT include an error code or other error
+    /// information"), else [`ResourceError::oauth_error`].
+    pub fn challenge_error(&self) -> Option<&'static str> {
+        match self {
+            ResourceError::MissingToken => None,
+            other => Some(other.oauth_error()),
         }
     }
 }

@@ -28,7 +28,7 @@ const PAR_ENDPOINT: &str = "https://as.example/par";
 const CLIENT: &str = "s6BhdRkqt3";
 
 fn verifier() -> ClientAssertionVerifier {
-    ClientAssertionVerifier::new(ISSUER, TOKEN_ENDPOINT)
+    ClientAssertionVerifier::new(ISSUER)
 }
 
 /// The client's registered JWK set: one key of each algorithm.
@@ -68,21 +68,19 @@ fn params(assertion: &str) -> ClientAssertionParams<'_> {
 
 /// Verifies at the token endpoint with a fresh replay store.
 async fn check(token: &str) -> Result<AuthenticatedClientId, ClientAuthError> {
-    check_with(&verifier(), &params(token), &jwks(), TOKEN_ENDPOINT).await
+    check_with(&verifier(), &params(token), &jwks()).await
 }
 
 async fn check_with(
     v: &ClientAssertionVerifier,
     p: &ClientAssertionParams<'_>,
     jwks: &Value,
-    received_at: &str,
 ) -> Result<AuthenticatedClientId, ClientAuthError> {
     let client = ClientJwks {
         client_id: CLIENT,
         jwks,
     };
-    v.verify(p, client, received_at, NOW, &MemoryReplay::new())
-        .await
+    v.verify(p, client, NOW, &MemoryReplay::new()).await
 }
 
 // ---------------------------------------------------------------------------- positive cases
@@ -103,7 +101,7 @@ async fn client_id_parameter_equal_to_iss_is_accepted() {
         ..params(&token)
     };
     assert_eq!(p.claimed_client_id().unwrap(), CLIENT);
-    let id = check_with(&verifier(), &p, &jwks(), TOKEN_ENDPOINT).await;
+    let id = check_with(&verifier(), &p, &jwks()).await;
     assert_eq!(id.unwrap().into_string(), CLIENT);
 }
 
@@ -114,34 +112,10 @@ async fn claimed_client_id_without_parameter_is_the_assertion_issuer() {
 }
 
 #[tokio::test]
-async fn issuer_is_accepted_as_aud_string_or_array_member() {
-    for aud in [
-        json!(ISSUER),
-        json!([ISSUER]),
-        json!(["https://other.example", ISSUER]),
-    ] {
-        let r = check(&assertion(es256(), &with(claims(), "aud", aud.clone()))).await;
-        assert!(r.is_ok(), "{aud}: {r:?}");
-    }
-}
-
-#[tokio::test]
-async fn token_endpoint_is_accepted_as_aud_at_the_token_and_par_endpoints() {
-    let token = assertion(es256(), &with(claims(), "aud", json!(TOKEN_ENDPOINT)));
-    for at in [TOKEN_ENDPOINT, PAR_ENDPOINT] {
-        let r = check_with(&verifier(), &params(&token), &jwks(), at).await;
-        assert!(r.is_ok(), "{at}: {r:?}");
-    }
-}
-
-#[tokio::test]
-async fn par_endpoint_is_accepted_as_aud_only_where_it_was_received() {
-    // RFC 9126 §2: the PAR endpoint URL is a valid audience at the PAR endpoint.
-    let token = assertion(es256(), &with(claims(), "aud", json!(PAR_ENDPOINT)));
-    let ok = check_with(&verifier(), &params(&token), &jwks(), PAR_ENDPOINT).await;
-    assert!(ok.is_ok(), "{ok:?}");
-    let r = check_with(&verifier(), &params(&token), &jwks(), TOKEN_ENDPOINT).await;
-    assert!(matches!(r, Err(ClientAuthError::WrongAudience)), "{r:?}");
+async fn issuer_as_a_string_is_the_accepted_aud() {
+    // FAPI 2.0 Security Profile Final §5.3.2.1 item 8.
+    let r = check(&assertion(es256(), &with(claims(), "aud", json!(ISSUER)))).await;
+    assert!(r.is_ok(), "{r:?}");
 }
 
 #[tokio::test]
@@ -156,22 +130,10 @@ async fn widened_leeway_accepts_up_to_sixty_seconds_ahead() {
         .with_future_leeway(Duration::seconds(60))
         .unwrap();
     let c = with(claims(), "iat", json!(ts(59)));
-    let r = check_with(
-        &v,
-        &params(&assertion(es256(), &c)),
-        &jwks(),
-        TOKEN_ENDPOINT,
-    )
-    .await;
+    let r = check_with(&v, &params(&assertion(es256(), &c)), &jwks()).await;
     assert!(r.is_ok(), "{r:?}");
     let c = with(claims(), "iat", json!(ts(61)));
-    let r = check_with(
-        &v,
-        &params(&assertion(es256(), &c)),
-        &jwks(),
-        TOKEN_ENDPOINT,
-    )
-    .await;
+    let r = check_with(&v, &params(&assertion(es256(), &c)), &jwks()).await;
     assert!(matches!(r, Err(ClientAuthError::IssuedInFuture)), "{r:?}");
 }
 
@@ -199,7 +161,7 @@ async fn jti_is_recorded_per_client_until_exp() {
     };
     let token = assertion(es256(), &claims());
     verifier()
-        .verify(&params(&token), client, TOKEN_ENDPOINT, NOW, &store)
+        .verify(&params(&token), client, NOW, &store)
         .await
         .unwrap();
     let entries = store.entries();
@@ -220,7 +182,7 @@ async fn the_same_jti_from_two_clients_is_not_a_replay() {
     };
     assert!(
         verifier()
-            .verify(&params(&token), a, TOKEN_ENDPOINT, NOW, &store)
+            .verify(&params(&token), a, NOW, &store)
             .await
             .is_ok()
     );
@@ -231,9 +193,7 @@ async fn the_same_jti_from_two_clients_is_not_a_replay() {
         client_id: "other",
         jwks: &other,
     };
-    let r = verifier()
-        .verify(&params(&token), b, TOKEN_ENDPOINT, NOW, &store)
-        .await;
+    let r = verifier().verify(&params(&token), b, NOW, &store).await;
     assert_eq!(r.unwrap().as_str(), "other");
 }
 
@@ -252,7 +212,7 @@ async fn wrong_assertion_type_is_refused() {
             client_assertion_type: t,
             ..params(&token)
         };
-        let r = check_with(&verifier(), &p, &jwks(), TOKEN_ENDPOINT).await;
+        let r = check_with(&verifier(), &p, &jwks()).await;
         assert!(
             matches!(r, Err(ClientAuthError::UnsupportedAssertionType)),
             "{t}: {r:?}"
@@ -296,38 +256,54 @@ async fn replayed_assertion_is_refused() {
         jwks: &jwks(),
     };
     let v = verifier();
-    assert!(
-        v.verify(&params(&token), client, TOKEN_ENDPOINT, NOW, &store)
-            .await
-            .is_ok()
-    );
-    // Again, and at another endpoint: the jti is spent for this client everywhere.
-    for at in [TOKEN_ENDPOINT, PAR_ENDPOINT] {
-        let r = v.verify(&params(&token), client, at, NOW, &store).await;
-        assert!(matches!(r, Err(ClientAuthError::Replayed)), "{at}: {r:?}");
-    }
+    assert!(v.verify(&params(&token), client, NOW, &store).await.is_ok());
+    // Again (at any endpoint: one verifier serves them all): the jti is spent.
+    let r = v.verify(&params(&token), client, NOW, &store).await;
+    assert!(matches!(r, Err(ClientAuthError::Replayed)), "{r:?}");
     // A fresh assertion reusing the jti is a replay too.
     let token = assertion(es256(), &with(claims(), "exp", json!(ts(30))));
-    let r = v
-        .verify(&params(&token), client, TOKEN_ENDPOINT, NOW, &store)
-        .await;
+    let r = v.verify(&params(&token), client, NOW, &store).await;
     assert!(matches!(r, Err(ClientAuthError::Replayed)), "{r:?}");
 }
 
 #[tokio::test]
-async fn wrong_aud_is_refused() {
+async fn an_aud_other_than_the_issuer_string_is_refused() {
+    // FAPI 2.0 Security Profile Final §5.3.2.1 item 8: endpoint URLs, once allowed by RFC 7523 §3
+    // and RFC 9126 §2, are refused like any other server's identifier.
     for aud in [
-        json!("https://other.example"),
-        json!("https://as.example/"),
-        json!("https://as.example/authorize"),
+        TOKEN_ENDPOINT,
+        PAR_ENDPOINT,
+        "https://as.example/introspect",
+        "https://as.example/revoke",
+        "https://other.example",
+        "https://as.example/",
+        "https://as.example/authorize",
+        "",
+    ] {
+        let r = check(&assertion(es256(), &with(claims(), "aud", json!(aud)))).await;
+        assert!(
+            matches!(r, Err(ClientAuthError::WrongAudience)),
+            "{aud}: {r:?}"
+        );
+        assert_eq!(r.unwrap_err().oauth_error(), "invalid_client");
+    }
+}
+
+#[tokio::test]
+async fn an_aud_array_is_refused_even_with_the_issuer_in_it() {
+    for aud in [
+        json!([ISSUER]),
+        json!([ISSUER, "https://other-as.example"]),
+        json!(["https://other-as.example", ISSUER]),
         json!(["https://other.example"]),
         json!([]),
     ] {
         let r = check(&assertion(es256(), &with(claims(), "aud", aud.clone()))).await;
         assert!(
-            matches!(r, Err(ClientAuthError::WrongAudience)),
+            matches!(r, Err(ClientAuthError::AudienceNotAString)),
             "{aud}: {r:?}"
         );
+        assert_eq!(r.unwrap_err().oauth_error(), "invalid_client");
     }
     let r = check(&assertion(es256(), &with(claims(), "aud", json!(7)))).await;
     assert!(
@@ -368,7 +344,7 @@ async fn client_id_parameter_naming_another_client_is_refused() {
         client_id: Some("victim"),
         ..params(&token)
     };
-    let r = check_with(&verifier(), &p, &jwks(), TOKEN_ENDPOINT).await;
+    let r = check_with(&verifier(), &p, &jwks()).await;
     assert!(matches!(r, Err(ClientAuthError::ClientIdMismatch)), "{r:?}");
 }
 
@@ -399,7 +375,7 @@ async fn rs256_is_refused_even_with_a_registered_rsa_key() {
     let rsa = Rs256Key::generate();
     let registered = json!({"keys": [rsa.jwk("rsa-1")]});
     let token = rsa.sign(&json!({"alg":"RS256","kid":"rsa-1"}), &claims());
-    let r = check_with(&verifier(), &params(&token), &registered, TOKEN_ENDPOINT).await;
+    let r = check_with(&verifier(), &params(&token), &registered).await;
     assert!(matches!(r, Err(ClientAuthError::AlgNotAllowed)), "{r:?}");
 }
 
@@ -460,23 +436,17 @@ async fn lifetime_over_five_minutes_is_refused() {
 #[tokio::test]
 async fn broken_or_ambiguous_registered_key_sets_are_refused() {
     let token = assertion(es256(), &claims());
-    let r = check_with(&verifier(), &params(&token), &json!([]), TOKEN_ENDPOINT).await;
+    let r = check_with(&verifier(), &params(&token), &json!([])).await;
     assert!(matches!(r, Err(ClientAuthError::InvalidJwks)), "{r:?}");
 
     let kidless = sign(es256(), &json!({"alg":"ES256"}), &claims());
     let two = json!({"keys": [es256().public_jwk(), es256_other().public_jwk()]});
-    let r = check_with(&verifier(), &params(&kidless), &two, TOKEN_ENDPOINT).await;
+    let r = check_with(&verifier(), &params(&kidless), &two).await;
     assert!(matches!(r, Err(ClientAuthError::AmbiguousKey)), "{r:?}");
 
     let mut enc = es256().public_jwk().clone();
     enc["use"] = json!("enc");
-    let r = check_with(
-        &verifier(),
-        &params(&token),
-        &json!({"keys": [enc]}),
-        TOKEN_ENDPOINT,
-    )
-    .await;
+    let r = check_with(&verifier(), &params(&token), &json!({"keys": [enc]})).await;
     assert!(matches!(r, Err(ClientAuthError::InvalidKey(_))), "{r:?}");
 }
 
@@ -488,7 +458,7 @@ async fn replay_store_failure_fails_closed() {
         jwks: &jwks(),
     };
     let r = verifier()
-        .verify(&params(&token), client, TOKEN_ENDPOINT, NOW, &BrokenReplay)
+        .verify(&params(&token), client, NOW, &BrokenReplay)
         .await;
     assert!(matches!(r, Err(ClientAuthError::Storage(_))), "{r:?}");
     assert_eq!(r.unwrap_err().oauth_error(), "temporarily_unavailable");

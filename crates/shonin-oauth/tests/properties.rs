@@ -156,10 +156,10 @@ proptest! {
             client_id: None,
         };
         let _ = p.claimed_client_id();
-        let v = ClientAssertionVerifier::new("https://as.example", TOKEN_URL);
+        let v = ClientAssertionVerifier::new("https://as.example");
         let client = ClientJwks { client_id: "c", jwks: &jwks };
         let store = MemoryReplay::new();
-        let r = runtime().block_on(v.verify(&p, client, "https://as.example/par", NOW, &store));
+        let r = runtime().block_on(v.verify(&p, client, NOW, &store));
         prop_assert!(r.is_err());
     }
 

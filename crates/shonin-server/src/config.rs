@@ -233,6 +233,11 @@ pub struct OAuthSettings {
     /// How long a registered client read from the store is reused; 0 – 300, 0 = read every time.
     #[serde(default = "default_client_cache_secs")]
     pub client_cache_secs: u64,
+    /// The scopes this server grants (`scopes_supported` in discovery, RFC 8414 §2). A client
+    /// is registered only with scopes from this list, and a scope removed from it stops being
+    /// granted to every client at once (default deny).
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
 }
 
 fn default_refresh_retry_grace_secs() -> u64 {
@@ -241,6 +246,20 @@ fn default_refresh_retry_grace_secs() -> u64 {
 
 fn default_client_cache_secs() -> u64 {
     5
+}
+
+fn default_scopes() -> Vec<String> {
+    ["openid", "accounts", "payments"]
+        .map(str::to_owned)
+        .to_vec()
+}
+
+/// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
+fn is_scope_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -347,6 +366,7 @@ impl Config {
                 refresh_retry_grace_secs: default_refresh_retry_grace_secs(),
                 client_cache_secs: default_client_cache_secs(),
                 jwks_ca_file: None,
+                scopes: default_scopes(),
             },
             passkeys: crate::passkeys::PasskeySettings::default(),
             alerts: AlertSettings::default(),
@@ -613,6 +633,7 @@ impl Config {
         self.alerts.validate()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|_| invalid("log.level", "must be a tracing filter such as \"info\""))?;
+        self.validate_scopes()?;
         self.validate_clients()?;
         Ok(())
     }
@@ -689,6 +710,39 @@ impl Config {
         Ok(())
     }
 
+    /// `oauth.scopes`: at least one, each an RFC 6749 §3.3 scope token, none twice.
+    fn validate_scopes(&self) -> Result<(), ConfigError> {
+        let scopes = &self.oauth.scopes;
+        if scopes.is_empty() || scopes.len() > 100 {
+            return Err(invalid("oauth.scopes", "must list 1 to 100 scopes"));
+        }
+        for (n, scope) in scopes.iter().enumerate() {
+            if !is_scope_token(scope) {
+                return Err(invalid(
+                    &format!("oauth.scopes[{n}]"),
+                    "must be 1–128 printable ASCII characters without space, `\"` or `\\` \
+                     (RFC 6749 §3.3)",
+                ));
+            }
+            if scopes.iter().take(n).any(|earlier| earlier == scope) {
+                return Err(invalid(
+                    &format!("oauth.scopes[{n}]"),
+                    format!("{scope:?} is listed twice"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The scopes of a registration that `oauth.scopes` does not allow, for an error message.
+    pub fn unsupported_scopes<'a>(&self, requested: &'a [String]) -> Vec<&'a str> {
+        requested
+            .iter()
+            .filter(|s| !self.oauth.scopes.contains(s))
+            .map(String::as_str)
+            .collect()
+    }
+
     /// Each `[[clients]]` entry against the client rules; keys `clients[N].field`.
     fn validate_clients(&self) -> Result<(), ConfigError> {
         let now = time::OffsetDateTime::now_utc();
@@ -697,6 +751,16 @@ impl Config {
             if let Err(e) = shonin_oauth::client::validate(reg.clone(), now) {
                 let r = crate::admin::clients::explain(&e, reg);
                 return Err(invalid(&format!("clients[{n}].{}", r.field), r.rule));
+            }
+            let unsupported = self.unsupported_scopes(&reg.scope);
+            if !unsupported.is_empty() {
+                return Err(invalid(
+                    &format!("clients[{n}].scope"),
+                    format!(
+                        "{} not in oauth.scopes (add to oauth.scopes what clients may be granted)",
+                        unsupported.join(", ")
+                    ),
+                ));
             }
             if let Some(first) = seen.insert(reg.client_id.as_str(), n) {
                 return Err(invalid(

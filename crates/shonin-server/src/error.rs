@@ -44,12 +44,11 @@ impl ApiError {
     }
 }
 
+/// Every storage failure is 503 with `Retry-After` (never 500): see
+/// [`StorageError::oauth_error`].
 impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
-        match e {
-            StorageError::Unavailable(m) => ApiError::Unavailable(m),
-            other => ApiError::Internal(other.to_string()),
-        }
+        ApiError::Unavailable(e.to_string())
     }
 }
 

@@ -143,7 +143,7 @@ async fn client_credentials(app: &TestApp, c: &TestClient) -> axum::http::Respon
         ("grant_type".to_owned(), "client_credentials".to_owned()),
         ("scope".into(), "accounts".into()),
     ];
-    pairs.extend(c.auth_params(&url).await);
+    pairs.extend(c.auth_params().await);
     let proof = c.proof("POST", &url, None).await;
     send_form(app, "/token", &pairs, &[("dpop", proof)]).await
 }

@@ -109,7 +109,7 @@ async fn code_flow_issues_dpop_bound_tokens_and_userinfo_answers() {
         ("grant_type".to_owned(), "refresh_token".to_owned()),
         ("refresh_token".into(), rt.clone()),
     ];
-    pairs.extend(c.auth_params(&url).await);
+    pairs.extend(c.auth_params().await);
     let resp = send_form(
         &app,
         "/token",
@@ -126,16 +126,15 @@ async fn code_flow_issues_dpop_bound_tokens_and_userinfo_answers() {
     let at2 = refreshed["access_token"].as_str().unwrap().to_owned();
 
     // Introspection (RFC 7662) and its JWT form (RFC 9701).
-    let url = format!("{ISSUER}/introspect");
     let mut pairs = vec![("token".to_owned(), at2.clone())];
-    pairs.extend(c.auth_params(&url).await);
+    pairs.extend(c.auth_params().await);
     let resp = send_form(&app, "/introspect", &pairs, &[]).await;
     let intro = body_json(resp).await;
     assert_eq!(intro["active"], true);
     assert_eq!(intro["token_type"], "DPoP");
     assert_eq!(intro["cnf"]["jkt"], c.jkt());
     let mut pairs = vec![("token".to_owned(), at2.clone())];
-    pairs.extend(c.auth_params(&url).await);
+    pairs.extend(c.auth_params().await);
     let resp = send_form(
         &app,
         "/introspect",
@@ -154,9 +153,8 @@ async fn code_flow_issues_dpop_bound_tokens_and_userinfo_answers() {
     );
 
     // Revoking the refresh token revokes its grant's access tokens too (RFC 7009 §2.1).
-    let url = format!("{ISSUER}/revoke");
     let mut pairs = vec![("token".to_owned(), rt)];
-    pairs.extend(c.auth_params(&url).await);
+    pairs.extend(c.auth_params().await);
     assert_eq!(
         send_form(&app, "/revoke", &pairs, &[]).await.status(),
         StatusCode::OK
@@ -292,10 +290,9 @@ async fn par_error(
     c: &TestClient,
     tweak: impl FnOnce(&mut Vec<(String, String)>),
 ) -> Value {
-    let url = format!("{ISSUER}/par");
     let mut pairs = c.par_params();
     tweak(&mut pairs);
-    pairs.extend(c.auth_params(&url).await);
+    pairs.extend(c.auth_params().await);
     let resp = send_form(app, "/par", &pairs, &[]).await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     body_json(resp).await
@@ -579,7 +576,7 @@ async fn pkce_and_redirect_uri_are_checked_at_the_token_endpoint() {
             ("redirect_uri".into(), redirect),
             ("code_verifier".into(), verifier),
         ];
-        pairs.extend(c.auth_params(&url).await);
+        pairs.extend(c.auth_params().await);
         let resp = send_form(
             &app,
             "/token",
@@ -615,7 +612,7 @@ async fn refresh_and_access_tokens_need_their_bound_key() {
             tokens["refresh_token"].as_str().unwrap().to_owned(),
         ),
     ];
-    pairs.extend(c.auth_params(&url).await);
+    pairs.extend(c.auth_params().await);
     let resp = send_form(
         &app,
         "/token",
@@ -809,7 +806,7 @@ async fn userinfo_demands_a_nonce_from_clients_that_require_one() {
     let request_uri = {
         let par_url = format!("{ISSUER}/par");
         let mut pairs = c.par_params();
-        pairs.extend(c.auth_params(&par_url).await);
+        pairs.extend(c.auth_params().await);
         let claims =
             json!({"jti": jti(), "htm": "POST", "htu": par_url, "iat": now(), "nonce": nonce});
         let proof = TestClient::proof_by(&c.dpop, c.proof_header(), claims).await;
@@ -828,7 +825,7 @@ async fn userinfo_demands_a_nonce_from_clients_that_require_one() {
         ("redirect_uri".into(), REDIRECT.into()),
         ("code_verifier".into(), VERIFIER.into()),
     ];
-    pairs.extend(c.auth_params(&url).await);
+    pairs.extend(c.auth_params().await);
     let claims = json!({"jti": jti(), "htm": "POST", "htu": url, "iat": now(), "nonce": nonce});
     let proof = TestClient::proof_by(&c.dpop, c.proof_header(), claims).await;
     let resp = send_form(&app, "/token", &pairs, &[("dpop", proof)]).await;
@@ -894,9 +891,8 @@ async fn par_expires_in_follows_configuration_below_600_seconds() {
     let app = TestApp::with(|cfg| cfg.oauth.par_lifetime_secs = 90).await;
     let c = TestClient::new("bank-app");
     c.register(&app, |_| {}).await;
-    let url = format!("{ISSUER}/par");
     let mut pairs = c.par_params();
-    pairs.extend(c.auth_params(&url).await);
+    pairs.extend(c.auth_params().await);
     let resp = send_form(&app, "/par", &pairs, &[]).await;
     assert_eq!(body_json(resp).await["expires_in"], 90);
 }
@@ -968,14 +964,23 @@ async fn storage_outage_at_the_token_endpoint_is_503_temporarily_unavailable() {
 #[tokio::test]
 async fn userinfo_without_credentials_gets_a_bare_challenge() {
     let (app, _c) = setup().await;
-    let resp = app.get("/userinfo").await;
-    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    // RFC 6750 §3.1: no error code when the request carried no authentication at all.
-    let challenge = resp.headers()[header::WWW_AUTHENTICATE]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(challenge, "DPoP algs=\"ES256 PS256 EdDSA\"");
+    // RFC 6750 §3.1: no error code, in the challenge or the body, when the request carried no
+    // authentication at all.
+    for req in [
+        Request::get("/userinfo").body(Body::empty()).unwrap(),
+        Request::post("/userinfo").body(Body::empty()).unwrap(),
+    ] {
+        let resp = app.send(req).await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            resp.headers()[header::WWW_AUTHENTICATE],
+            "DPoP algs=\"ES256 PS256 EdDSA\""
+        );
+        let body = body_json(resp).await;
+        assert!(body.get("error").is_none(), "{body}");
+        assert!(body.get("error_description").is_none(), "{body}");
+        assert_eq!(body["status"], 401);
+    }
     // A presented but bad token still gets its error code.
     let resp = app
         .send(

@@ -62,11 +62,11 @@ async fn two_nodes_on_postgres_share_flows_and_replay_state() {
     let token_url = format!("{ISSUER}/token");
     let proof = c.proof("POST", &token_url, None).await;
     let mut pairs = vec![("grant_type".to_owned(), "client_credentials".to_owned())];
-    pairs.extend(c.auth_params(&token_url).await);
+    pairs.extend(c.auth_params().await);
     let first = send_form(&a, "/token", &pairs, &[("dpop", proof.clone())]).await;
     assert_eq!(first.status(), StatusCode::OK);
     let mut pairs = vec![("grant_type".to_owned(), "client_credentials".to_owned())];
-    pairs.extend(c.auth_params(&token_url).await);
+    pairs.extend(c.auth_params().await);
     let replay = send_form(&b, "/token", &pairs, &[("dpop", proof)]).await;
     assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
     assert_eq!(body_json(replay).await["error"], "invalid_dpop_proof");

@@ -228,7 +228,7 @@ async fn a_fapi_authorization_that_asks_for_a_passkey() {
     let url = format!("{ISSUER}/par");
     let mut pairs = c.par_params();
     pairs.push(("acr_values".into(), "phrh".into()));
-    pairs.extend(c.auth_params(&url).await);
+    pairs.extend(c.auth_params().await);
     let proof = c.proof("POST", &url, None).await;
     let resp = send_form(&app, "/par", &pairs, &[("dpop", proof)]).await;
     assert_eq!(resp.status(), StatusCode::CREATED);

@@ -55,7 +55,7 @@ async fn refresh_with(
     if let Some(s) = scope {
         pairs.push(("scope".into(), s.to_owned()));
     }
-    pairs.extend(c.auth_params(&url).await);
+    pairs.extend(c.auth_params().await);
     let proof = c.proof("POST", &url, None).await;
     send_form(app, "/token", &pairs, &[("dpop", proof)]).await
 }
@@ -80,9 +80,8 @@ async fn refused(app: &TestApp, c: &TestClient, rt: &str) -> Value {
 }
 
 async fn revoke(app: &TestApp, c: &TestClient, token: &str) {
-    let url = format!("{ISSUER}/revoke");
     let mut pairs = vec![("token".to_owned(), token.to_owned())];
-    pairs.extend(c.auth_params(&url).await);
+    pairs.extend(c.auth_params().await);
     assert_eq!(
         send_form(app, "/revoke", &pairs, &[]).await.status(),
         StatusCode::OK
@@ -240,11 +239,89 @@ async fn old_token_retries_within_grace_and_fails_after_it() {
     other.register(&app, |_| {}).await;
     assert_eq!(refused(&app, &other, &old).await["error"], "invalid_grant");
 
-    // After the window: invalid_grant; the successors keep working.
+    // After the window, a party without the bound key or another client gets invalid_grant and
+    // changes nothing: a leaked token alone cannot cut off the legitimate client.
     end_grace_windows(&app).await;
-    assert_eq!(refused(&app, &c, &old).await["error"], "invalid_grant");
-    refreshed(&app, &c, &rt(&first)).await;
-    refreshed(&app, &c, &rt(&retry)).await;
+    assert_eq!(refused(&app, &thief, &old).await["error"], "invalid_grant");
+    assert_eq!(refused(&app, &other, &old).await["error"], "invalid_grant");
+    let first = refreshed(&app, &c, &rt(&first)).await;
+    assert_eq!(userinfo_status(&app, &c, &first).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn reuse_after_the_grace_window_revokes_the_whole_grant() {
+    // RFC 9700 §4.14.2: the rotated token used again means two parties hold it.
+    let (app, c) = setup(true, 60).await;
+    let t = tokens(&app, &c).await;
+    let old = rt(&t);
+    let next = refreshed(&app, &c, &old).await;
+    let after_next = refreshed(&app, &c, &rt(&next)).await;
+    end_grace_windows(&app).await;
+
+    let resp = refresh(&app, &c, &old).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let body = body_json(resp).await;
+    assert_eq!(body["error"], "invalid_grant");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("rotated and used again"),
+        "{body}"
+    );
+    // Every token of the grant is refused: refresh tokens and access tokens alike.
+    assert_eq!(
+        refused(&app, &c, &rt(&after_next)).await["error"],
+        "invalid_grant"
+    );
+    for v in [&t, &next, &after_next] {
+        assert_eq!(userinfo_status(&app, &c, v).await, StatusCode::UNAUTHORIZED);
+    }
+    let rec = app
+        .state
+        .store
+        .get_token(&token_hash(&rt(&after_next)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(rec.revoked_at.is_some(), "the successor is revoked");
+    // And the detection is in the audit log.
+    assert!(app.audit_entries().await.iter().any(|e| {
+        e.record.action == "oauth.token"
+            && e.record
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.contains("rotated and used again"))
+    }));
+}
+
+#[tokio::test]
+async fn a_refresh_token_that_expired_unrotated_revokes_nothing() {
+    let (app, c) = setup(true, 60).await;
+    let t = tokens(&app, &c).await;
+    // The grant ran its whole 30 days: its refresh token expired without being rotated.
+    let month = 31 * 86_400_000_000_i64;
+    let n = shonin_store::testing::raw_execute(
+        &app.state.store,
+        &format!(
+            "UPDATE oauth_tokens SET issued_at = issued_at - {month}, \
+             expires_at = expires_at - {month} WHERE kind = 'refresh'"
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(n, 1);
+    let body = refused(&app, &c, &rt(&t)).await;
+    assert_eq!(body["error"], "invalid_grant");
+    assert!(
+        !body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("rotated"),
+        "{body}"
+    );
+    // Nothing was revoked: the grant's access token still answers.
+    assert_eq!(userinfo_status(&app, &c, &t).await, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -253,8 +330,13 @@ async fn zero_grace_invalidates_the_old_token_at_once() {
     let t = tokens(&app, &c).await;
     let old = rt(&t);
     let r = refreshed(&app, &c, &old).await;
+    // No retry window: the next use of the old token is a reuse, and revokes the grant.
     assert_eq!(refused(&app, &c, &old).await["error"], "invalid_grant");
-    refreshed(&app, &c, &rt(&r)).await;
+    assert_eq!(refused(&app, &c, &rt(&r)).await["error"], "invalid_grant");
+    assert_eq!(
+        userinfo_status(&app, &c, &r).await,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]

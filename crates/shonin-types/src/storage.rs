@@ -15,12 +15,28 @@ pub enum StorageError {
 }
 
 impl StorageError {
-    /// The OAuth error code for a request that failed on this (RFC 6749 §4.1.2.1): an outage is
-    /// `temporarily_unavailable` (HTTP 503, the client may retry), anything else `server_error`.
+    /// The OAuth error code for a request that failed on this: always `temporarily_unavailable`
+    /// (RFC 6749 §4.1.2.1, §5.2 as extended by RFC 6749's registry; HTTP 503 with `Retry-After`).
+    /// A conflict is another writer getting there first and an outage passes; even corrupt data
+    /// is the operator's to repair, never the client's fault, and a 500 would tell the client
+    /// nothing more. The cause goes to the server log, never to the client.
     pub fn oauth_error(&self) -> &'static str {
-        match self {
-            StorageError::Unavailable(_) => "temporarily_unavailable",
-            StorageError::Conflict(_) | StorageError::Corrupt(_) => "server_error",
+        "temporarily_unavailable"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StorageError;
+
+    #[test]
+    fn every_storage_failure_is_temporarily_unavailable() {
+        for e in [
+            StorageError::Unavailable("x".into()),
+            StorageError::Conflict("x".into()),
+            StorageError::Corrupt("x".into()),
+        ] {
+            assert_eq!(e.oauth_error(), "temporarily_unavailable", "{e}");
         }
     }
 }

@@ -235,3 +235,63 @@ async fn a_caller_that_stops_waiting_still_gets_its_entry_written() {
     log.shutdown().await;
     assert_eq!(store.snapshot().entries.len(), 1);
 }
+
+/// A `tracing` writer that keeps what the subscriber formats, for the refusal log test.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_refusal_is_also_logged_at_debug_with_its_request_id_and_reason() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer({
+            let captured = captured.clone();
+            move || captured.clone()
+        })
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let store = MemoryStore::new();
+    let (log, _clock) = start(&store, &TestKeys::new(), config());
+    let mut refused = record(1);
+    refused.outcome = shonin_audit::Outcome::Failure;
+    refused.action = "client.authenticate".into();
+    refused.reason = Some("client assertion aud must be the issuer".into());
+    refused.request_id = Some("req-4711".into());
+    log.append(refused).await.unwrap();
+    let mut allowed = record(2);
+    allowed.request_id = Some("req-4712".into());
+    log.append(allowed).await.unwrap();
+    log.shutdown().await;
+
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("request refused"))
+        .collect();
+    assert_eq!(lines.len(), 1, "one refusal, one line: {text}");
+    assert!(lines[0].contains("DEBUG"), "{}", lines[0]);
+    assert!(lines[0].contains("request_id=\"req-4711\""), "{}", lines[0]);
+    assert!(lines[0].contains("client.authenticate"), "{}", lines[0]);
+    assert!(
+        lines[0].contains("client assertion aud must be the issuer"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        !text.contains("req-4712"),
+        "successes are not logged: {text}"
+    );
+}

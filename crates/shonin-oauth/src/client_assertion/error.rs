@@ -46,9 +46,18 @@ pub enum ClientAuthError {
     /// another client (RFC 7521 §4.2).
     #[error("client assertion is for another client")]
     ClientIdMismatch,
-    /// `aud` names none of this server's accepted audiences (RFC 7523 §3 item 3).
-    #[error("client assertion aud does not name this server")]
+    /// `aud` is a string other than the issuer identifier (RFC 7523 §3 item 3; FAPI 2.0 Security
+    /// Profile Final §5.3.2.1 item 8: endpoint URLs are refused too).
+    #[error(
+        "client assertion aud must be the issuer identifier as a string (FAPI 2.0 §5.3.2.1 item 8)"
+    )]
     WrongAudience,
+    /// `aud` is an array, even one holding the issuer (FAPI 2.0 Security Profile Final §5.3.2.1
+    /// item 8: the issuer "as a string").
+    #[error(
+        "client assertion aud is an array; it must be the issuer identifier as a string (FAPI 2.0 §5.3.2.1 item 8)"
+    )]
+    AudienceNotAString,
     /// `exp` has passed (RFC 7523 §3 item 4).
     #[error("client assertion has expired")]
     Expired,

@@ -1,5 +1,5 @@
 //! `private_key_jwt` client authentication: RFC 7523 §2.2 and §3, OIDC Core §9, RFC 9126 §2
-//! and FAPI 2.0 Security Profile §5.3.2.1 (items 5, 7 and 11).
+//! and FAPI 2.0 Security Profile Final §5.3.2.1 (items 5, 8 and 11).
 //!
 //! The caller finds the client's registered JWK set (by the `client_id` parameter or, without
 //! one, by [`ClientAssertionParams::claimed_client_id`]) and hands it in as [`ClientJwks`]; this
@@ -13,9 +13,13 @@
 //!   (RFC 7523 §3 item 4 lets the server bound it; item 6 lets it refuse old `iat`s). This bounds
 //!   the window a leaked assertion is usable and how long its `jti` must be remembered.
 //! - `jti` is required (OIDC Core §9) and remembered until `exp` (RFC 7523 §3 item 7).
-//! - `aud` may be the issuer identifier, the token endpoint URL or the URL of the endpoint that
-//!   received the assertion, as a string or an array member (FAPI 2.0 §5.3.2.1 item 7;
-//!   RFC 9126 §2 requires all three at the PAR endpoint).
+//! - `aud` must be the issuer identifier as a JSON string, at every endpoint (FAPI 2.0 Security
+//!   Profile Final §5.3.2.1 item 8: "shall only accept its issuer identifier value as a string").
+//!   An array is refused even when it holds the issuer, and so are the token endpoint URL and the
+//!   URL that received the assertion, which RFC 7523 §3 and RFC 9126 §2 once allowed: accepting
+//!   them let an assertion made for one server be replayed to another (the 2025 audience
+//!   injection attack). This rule is for client authentication only; signed request objects
+//!   keep RFC 7519's string-or-array `aud`.
 //! - `typ` is not checked: RFC 7523 defines none and deployed clients send `JWT` or nothing.
 
 mod error;
@@ -92,7 +96,6 @@ impl AuthenticatedClientId {
 #[derive(Debug, Clone)]
 pub struct ClientAssertionVerifier {
     issuer: String,
-    token_endpoint: String,
     future_leeway: Duration,
     max_lifetime: Duration,
 }
@@ -105,12 +108,11 @@ impl ClientAssertionVerifier {
     /// Default longest `exp − iat`.
     pub const DEFAULT_MAX_LIFETIME: Duration = Duration::minutes(5);
 
-    /// A verifier for the server with issuer identifier `issuer` (RFC 8414) whose token endpoint
-    /// is `token_endpoint`; both are accepted as `aud` everywhere.
-    pub fn new(issuer: impl Into<String>, token_endpoint: impl Into<String>) -> Self {
+    /// A verifier for the server with issuer identifier `issuer` (RFC 8414), the only `aud` it
+    /// accepts.
+    pub fn new(issuer: impl Into<String>) -> Self {
         Self {
             issuer: issuer.into(),
-            token_endpoint: token_endpoint.into(),
             future_leeway: Self::DEFAULT_FUTURE_LEEWAY,
             max_lifetime: Self::DEFAULT_MAX_LIFETIME,
         }
@@ -141,14 +143,11 @@ impl ClientAssertionVerifier {
     }
 
     /// Authenticates the client: checks the assertion against `client`'s keys and the rules in
-    /// the module documentation, then records its `jti`. `received_at` is this server's own
-    /// configured URL of the endpoint that received the request (never a value taken from the
-    /// request); it is accepted as `aud` along with the issuer and the token endpoint.
+    /// the module documentation, then records its `jti`.
     pub async fn verify(
         &self,
         params: &ClientAssertionParams<'_>,
         client: ClientJwks<'_>,
-        received_at: &str,
         now: OffsetDateTime,
         replay: &dyn ReplayStore,
     ) -> Result<AuthenticatedClientId, ClientAuthError> {
@@ -180,15 +179,8 @@ impl ClientAssertionVerifier {
         if iss != client.client_id {
             return Err(ClientAuthError::ClientIdMismatch);
         }
-        // RFC 7523 §3 item 3; FAPI 2.0 §5.3.2.1 item 7; RFC 9126 §2.
-        let accepted = [
-            self.issuer.as_str(),
-            self.token_endpoint.as_str(),
-            received_at,
-        ];
-        if !audience_matches(claims.get("aud"), &accepted)? {
-            return Err(ClientAuthError::WrongAudience);
-        }
+        // RFC 7523 §3 item 3, narrowed by FAPI 2.0 Security Profile Final §5.3.2.1 item 8.
+        check_audience(claims.get("aud"), &self.issuer)?;
         // Lifetime bound, measured from iat if present, else from now.
         let exp = numeric(&claims, "exp")?.ok_or(ClientAuthError::MissingClaim("exp"))?;
         let start = numeric(&claims, "iat")?.unwrap_or_else(|| unix_seconds(now));
@@ -216,21 +208,14 @@ impl ClientAssertionVerifier {
     }
 }
 
-/// `aud` is a string or an array of strings (RFC 7519 §4.1.3); true if any value is accepted.
-/// An empty string never matches, so a misconfigured empty issuer or endpoint accepts nothing.
-fn audience_matches(aud: Option<&Value>, accepted: &[&str]) -> Result<bool, ClientAuthError> {
-    let is_accepted = |a: &str| !a.is_empty() && accepted.contains(&a);
+/// FAPI 2.0 Security Profile Final §5.3.2.1 item 8: `aud` is exactly `issuer`, as a string. An
+/// empty issuer accepts nothing, so a misconfiguration cannot open the check.
+fn check_audience(aud: Option<&Value>, issuer: &str) -> Result<(), ClientAuthError> {
     match aud {
         None => Err(ClientAuthError::MissingClaim("aud")),
-        Some(Value::String(a)) => Ok(is_accepted(a)),
-        Some(Value::Array(values)) => {
-            let mut found = false;
-            for v in values {
-                let a = v.as_str().ok_or(ClientAuthError::InvalidClaim("aud"))?;
-                found |= is_accepted(a);
-            }
-            Ok(found)
-        }
+        Some(Value::String(a)) if !issuer.is_empty() && a == issuer => Ok(()),
+        Some(Value::String(_)) => Err(ClientAuthError::WrongAudience),
+        Some(Value::Array(_)) => Err(ClientAuthError::AudienceNotAString),
         Some(_) => Err(ClientAuthError::InvalidClaim("aud")),
     }
 }
@@ -354,37 +339,56 @@ mod tests {
     }
 
     #[test]
-    fn audience_may_be_a_string_or_an_array_member() {
-        let acc = ["https://as.example", "https://as.example/token"];
-        let m = |v: Value| audience_matches(Some(&v), &acc);
-        assert!(m(json!("https://as.example")).unwrap());
-        assert!(m(json!(["x", "https://as.example/token"])).unwrap());
-        assert!(!m(json!("https://as.example/")).unwrap());
-        assert!(!m(json!([])).unwrap());
+    fn audience_is_the_issuer_as_a_string_and_nothing_else() {
+        let iss = "https://as.example";
+        let c = |v: Value| check_audience(Some(&v), iss);
+        assert!(c(json!("https://as.example")).is_ok());
+        for wrong in [
+            "https://as.example/",
+            "https://as.example/token",
+            "https://as.example/par",
+            "https://AS.example",
+            "https://other-as.example",
+            "",
+        ] {
+            assert!(
+                matches!(c(json!(wrong)), Err(ClientAuthError::WrongAudience)),
+                "{wrong}"
+            );
+        }
+        for array in [
+            json!(["https://as.example"]),
+            json!(["https://as.example", "https://other-as.example"]),
+            json!([]),
+        ] {
+            assert!(
+                matches!(c(array.clone()), Err(ClientAuthError::AudienceNotAString)),
+                "{array}"
+            );
+        }
+        for other in [json!(7), json!(null), json!({"aud": iss}), json!(true)] {
+            assert!(
+                matches!(c(other.clone()), Err(ClientAuthError::InvalidClaim("aud"))),
+                "{other}"
+            );
+        }
         assert!(matches!(
-            m(json!(["https://as.example", 7])),
-            Err(ClientAuthError::InvalidClaim("aud"))
-        ));
-        assert!(matches!(
-            m(json!({"aud": "https://as.example"})),
-            Err(ClientAuthError::InvalidClaim("aud"))
-        ));
-        assert!(matches!(
-            audience_matches(None, &acc),
+            check_audience(None, iss),
             Err(ClientAuthError::MissingClaim("aud"))
         ));
     }
 
     #[test]
-    fn an_empty_audience_never_matches_even_if_misconfigured() {
-        let acc = ["https://as.example", ""];
-        assert!(!audience_matches(Some(&json!("")), &acc).unwrap());
-        assert!(!audience_matches(Some(&json!([""])), &acc).unwrap());
+    fn an_empty_issuer_accepts_no_audience_even_if_misconfigured() {
+        assert!(matches!(
+            check_audience(Some(&json!("")), ""),
+            Err(ClientAuthError::WrongAudience)
+        ));
     }
 
     #[test]
     fn configuration_limits_follow_fapi_clock_skew_rule() {
-        let v = ClientAssertionVerifier::new("https://as.example", "https://as.example/token");
+        let v = ClientAssertionVerifier::new("https://as.example");
         assert!(v.clone().with_future_leeway(Duration::seconds(60)).is_ok());
         assert!(v.clone().with_future_leeway(Duration::seconds(61)).is_err());
         assert!(v.clone().with_future_leeway(Duration::seconds(-1)).is_err());
@@ -406,7 +410,7 @@ mod tests {
         );
         assert_eq!(
             ClientAuthError::Storage(StorageError::Corrupt("db".into())).oauth_error(),
-            "server_error"
+            "temporarily_unavailable"
         );
     }
 }

@@ -376,7 +376,7 @@ mod tests {
         );
         assert_eq!(
             DpopError::Storage(shonin_types::StorageError::Corrupt("x".into())).oauth_error(),
-            "server_error"
+            "temporarily_unavailable"
         );
     }
 }

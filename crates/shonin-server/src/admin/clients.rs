@@ -344,7 +344,7 @@ async fn dispatch(ctx: &AdminContext, cmd: ClientsCommand) -> anyhow::Result<()>
 }
 
 async fn add(ctx: &AdminContext, reg: ClientRegistration) -> anyhow::Result<Client> {
-    let client = checked(reg, ctx.clock.now())?;
+    let client = checked(ctx, reg)?;
     if ctx.store.get_client(&client.client_id).await?.is_some() {
         bail!(
             "client {} already exists (change it with `shonin clients update`)",
@@ -415,7 +415,7 @@ async fn update(ctx: &AdminContext, args: &UpdateArgs) -> anyhow::Result<()> {
             reg
         }
     };
-    let mut client = checked(reg, ctx.clock.now())?;
+    let mut client = checked(ctx, reg)?;
     client.created_at = existing.created_at;
     if !ctx.store.update_client(&client).await? {
         bail!("no client {}", args.client_id);
@@ -458,10 +458,25 @@ async fn remove(ctx: &AdminContext, client_id: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// [`validate`], with the refusal turned into an error naming the field.
-fn checked(reg: ClientRegistration, now: OffsetDateTime) -> anyhow::Result<Client> {
+/// [`validate`] and the server's `oauth.scopes`, with a refusal turned into an error naming the
+/// field.
+fn checked(ctx: &AdminContext, reg: ClientRegistration) -> anyhow::Result<Client> {
+    let unsupported: Vec<&str> = reg
+        .scope
+        .iter()
+        .filter(|s| !ctx.scopes.contains(s))
+        .map(String::as_str)
+        .collect();
+    if !unsupported.is_empty() {
+        bail!(
+            "invalid client registration: field `scope`: {} not in the server's oauth.scopes ({}); \
+             add it there first",
+            unsupported.join(", "),
+            ctx.scopes.join(" ")
+        );
+    }
     let copy = reg.clone();
-    validate(reg, now).map_err(|e| {
+    validate(reg, ctx.clock.now()).map_err(|e| {
         let refusal = explain(&e, &copy);
         anyhow::anyhow!(
             "invalid client registration: field `{}`: {}",

@@ -30,6 +30,8 @@ pub(crate) struct AdminContext {
     pub audit: AuditLog,
     pub clock: Arc<dyn Clock>,
     pub actor: Actor,
+    /// `oauth.scopes`: the only scopes a client may be registered with.
+    pub scopes: Vec<String>,
 }
 
 impl AdminContext {
@@ -49,6 +51,7 @@ impl AdminContext {
             audit,
             clock,
             actor: crate::cli::admin_actor(),
+            scopes: config.oauth.scopes.clone(),
         })
     }
 

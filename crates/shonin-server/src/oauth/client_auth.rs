@@ -18,7 +18,7 @@ pub struct Authenticated {
     pub certificate: Option<ClientCertificate>,
 }
 
-/// Authenticates the client of a form request received at `endpoint_url`. Confidential clients
+/// Authenticates the client of a form request. Confidential clients
 /// only (FAPI 2.0 §5.3.2.1 item 3): a request that authenticates by no method is
 /// `invalid_client`, and so is one that uses another method than the client is registered for
 /// or more than one (RFC 6749 §2.3). The assertion's `jti` is claimed in `replay` (the store,
@@ -26,7 +26,6 @@ pub struct Authenticated {
 pub async fn authenticate(
     state: &AppState,
     form: &FormParams,
-    endpoint_url: &str,
     presented: Option<&PresentedCertificate>,
     replay: &dyn ReplayStore,
 ) -> Result<Authenticated, (Option<String>, OAuthError)> {
@@ -71,10 +70,7 @@ pub async fn authenticate(
             client_id: client.client_id.as_str(),
             jwks,
         };
-        oauth
-            .assertions
-            .verify(&params, keys, endpoint_url, now, replay)
-            .await
+        oauth.assertions.verify(&params, keys, now, replay).await
     };
     let verified = match &client.jwks {
         ClientJwks::Inline(jwks) => verify(jwks).await,

@@ -19,18 +19,35 @@ pub const MAX_ENTRIES: usize = 10_000;
 pub struct ClientCache {
     ttl: Duration,
     entries: Mutex<HashMap<ClientId, (Instant, Client)>>,
+    /// `oauth.scopes`: a client is handed out with only the registered scopes still listed
+    /// there, so removing a scope from the configuration stops it for every client at once.
+    scopes: Vec<String>,
 }
 
 impl ClientCache {
-    pub fn new(ttl: Duration) -> ClientCache {
+    pub fn new(ttl: Duration, scopes: Vec<String>) -> ClientCache {
         ClientCache {
             ttl,
             entries: Mutex::new(HashMap::new()),
+            scopes,
         }
     }
 
-    /// The client `id`, from the cache if it was read less than the TTL ago.
+    /// The client `id`, with its scopes narrowed to those the server still grants.
     pub async fn get(
+        &self,
+        store: &dyn ClientStore,
+        id: &ClientId,
+    ) -> Result<Option<Client>, StorageError> {
+        let mut found = self.cached(store, id).await?;
+        if let Some(client) = &mut found {
+            client.scope.retain(|s| self.scopes.contains(s));
+        }
+        Ok(found)
+    }
+
+    /// The client `id`, from the cache if it was read less than the TTL ago.
+    async fn cached(
         &self,
         store: &dyn ClientStore,
         id: &ClientId,
@@ -93,8 +110,8 @@ mod tests {
     #[tokio::test]
     async fn a_read_client_is_reused_within_the_ttl_and_unknown_ones_are_not_kept() {
         with_fresh_store(TestEngine::Sqlite, |store| async move {
-            let cache = ClientCache::new(Duration::from_secs(300));
-            let uncached = ClientCache::new(Duration::ZERO);
+            let cache = ClientCache::new(Duration::from_secs(300), vec!["openid".into()]);
+            let uncached = ClientCache::new(Duration::ZERO, vec!["openid".into()]);
             let id = ClientId::try_from("c1").unwrap();
             // Unknown: not kept, so a client registered a moment later is found at once.
             assert!(cache.get(&store, &id).await.unwrap().is_none());
@@ -104,6 +121,25 @@ mod tests {
             store.delete_client(&id).await.unwrap();
             assert!(cache.get(&store, &id).await.unwrap().is_some());
             assert!(uncached.get(&store, &id).await.unwrap().is_none());
+        })
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_client_gets_only_the_scopes_the_server_still_grants() {
+        with_fresh_store(TestEngine::Sqlite, |store| async move {
+            let mut c = client("c2");
+            c.scope = vec!["openid".into(), "accounts".into(), "payments".into()];
+            store.create_client(&c).await.unwrap();
+            let id = ClientId::try_from("c2").unwrap();
+            for ttl in [Duration::ZERO, Duration::from_secs(300)] {
+                let cache = ClientCache::new(ttl, vec!["openid".into(), "payments".into()]);
+                for _ in 0..2 {
+                    let got = cache.get(&store, &id).await.unwrap().unwrap();
+                    assert_eq!(got.scope, ["openid", "payments"], "{ttl:?}");
+                }
+            }
         })
         .await
         .unwrap();

@@ -16,7 +16,6 @@ pub mod session;
 use crate::config::{ClientCertificates, Config, ServerMode};
 use async_trait::async_trait;
 use shonin_oauth::grant::TokenPolicy;
-use shonin_oauth::metadata::TOKEN_ENDPOINT_PATH;
 use shonin_oauth::rar::AuthorizationDetailsPolicy;
 use shonin_oauth::user::{PasswordHash, PasswordVerifier, verify_password};
 use shonin_oauth::{
@@ -74,12 +73,11 @@ impl OAuth {
     ) -> anyhow::Result<OAuth> {
         let (issuer, settings, server) = (&config.issuer, &config.oauth, &config.server);
         let secs = |s: u64| Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX));
-        let token_endpoint = format!("{issuer}{TOKEN_ENDPOINT_PATH}");
         let nonce = NonceKey::new(nonce_secret, Duration::seconds(60))?;
         let users: Arc<dyn UserStore> = Arc::new(store.clone());
         Ok(OAuth {
             issuer: issuer.to_owned(),
-            assertions: ClientAssertionVerifier::new(issuer, token_endpoint),
+            assertions: ClientAssertionVerifier::new(issuer),
             dpop: DpopVerifier::new(DpopConfig::default())?,
             dpop_with_nonce: DpopVerifier::new(DpopConfig {
                 nonce: Some(nonce),
@@ -100,9 +98,10 @@ impl OAuth {
             par_lifetime: secs(settings.par_lifetime_secs),
             session_lifetime: secs(settings.session_lifetime_secs),
             jwks: jwks_fetch::JwksFetcher::new(settings.jwks_ca_file.as_deref())?,
-            clients: client_cache::ClientCache::new(std::time::Duration::from_secs(
-                settings.client_cache_secs,
-            )),
+            clients: client_cache::ClientCache::new(
+                std::time::Duration::from_secs(settings.client_cache_secs),
+                settings.scopes.clone(),
+            ),
             client_cas: mtls::ClientCaBundle::load(server.client_ca_file.as_deref())?,
             client_certificate_header: server
                 .client_certificate_header
@@ -119,7 +118,7 @@ impl OAuth {
         })
     }
 
-    /// The absolute URL of an endpoint (DPoP `htu`, assertion `aud`).
+    /// The absolute URL of an endpoint (DPoP `htu`).
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.issuer)
     }

@@ -68,6 +68,9 @@ pub struct OAuthError {
     pub dpop_nonce: Option<String>,
     /// RFC 6750 §3 / RFC 9449 §7.1 challenge at resource endpoints.
     pub www_authenticate: Option<String>,
+    /// RFC 6750 §3.1: a request without any credentials gets the challenge and no error code
+    /// or other error information, in the header or the body.
+    pub bare: bool,
 }
 
 impl OAuthError {
@@ -85,6 +88,7 @@ impl OAuthError {
             description: description.into(),
             dpop_nonce: None,
             www_authenticate: None,
+            bare: false,
         }
     }
 
@@ -95,8 +99,20 @@ impl OAuthError {
             "invalid_request" => StatusCode::BAD_REQUEST,
             "insufficient_scope" => StatusCode::FORBIDDEN,
             "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
+            "temporarily_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNAUTHORIZED,
         };
+        if status.is_server_error() {
+            // Not a problem with the credentials: no challenge.
+            return OAuthError {
+                status,
+                error,
+                description,
+                dpop_nonce: None,
+                www_authenticate: None,
+                bare: false,
+            };
+        }
         let algs = if scheme == "DPoP" {
             format!(", {DPOP_ALGS}")
         } else {
@@ -109,13 +125,16 @@ impl OAuthError {
             description,
             dpop_nonce: None,
             www_authenticate: Some(challenge),
+            bare: false,
         }
     }
 
-    /// A resource request without any credentials: 401 with a bare challenge, because RFC 6750
-    /// §3.1 says such an answer SHOULD NOT carry an error code (the body still explains).
+    /// A resource request without any credentials: 401 with a bare challenge and a body without
+    /// an error code, because RFC 6750 §3.1 says such an answer SHOULD NOT include "an error
+    /// code or other error information". `description` goes to the audit log only.
     pub fn unauthenticated(scheme: &str, description: impl Into<String>) -> Self {
         let mut err = OAuthError::resource(scheme, "invalid_token", description);
+        err.bare = true;
         err.www_authenticate = Some(if scheme == "DPoP" {
             format!("DPoP {DPOP_ALGS}")
         } else {
@@ -138,6 +157,9 @@ impl OAuthError {
                 "temporarily_unavailable",
                 "audit log closed (shutting down)",
             ),
+            shonin_audit::AuditError::StoreContract(_) => {
+                OAuthError::new("temporarily_unavailable", e.to_string())
+            }
             other => OAuthError::new("server_error", other.to_string()),
         }
     }
@@ -152,6 +174,21 @@ impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         if self.status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(error = %self.description, "oauth server error");
+        } else if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            tracing::warn!(error = %self.description, "oauth request failed on storage");
+            metrics::counter!("shonin_storage_errors_total").increment(1);
+        }
+        if self.bare {
+            let mut resp = crate::error::problem_response(self.status, "Unauthorized", None);
+            let h = resp.headers_mut();
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            if let Some(c) = self
+                .www_authenticate
+                .and_then(|c| HeaderValue::from_str(&c).ok())
+            {
+                h.insert(header::WWW_AUTHENTICATE, c);
+            }
+            return resp;
         }
         // Internal detail never reaches the client on a server error.
         let description = if self.status.is_server_error() {

@@ -103,14 +103,16 @@ impl TestClient {
         shonin_jose::jwk_thumbprint_sha256(self.dpop.public_jwk()).unwrap()
     }
 
-    pub async fn auth_params(&self, endpoint: &str) -> Vec<(String, String)> {
+    /// `private_key_jwt` parameters; the assertion's `aud` is the issuer (FAPI 2.0 §5.3.2.1
+    /// item 8), whichever endpoint they go to.
+    pub async fn auth_params(&self) -> Vec<(String, String)> {
         vec![
             ("client_id".into(), self.id.clone()),
             (
                 "client_assertion_type".into(),
                 "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
             ),
-            ("client_assertion".into(), self.assertion(endpoint).await),
+            ("client_assertion".into(), self.assertion(ISSUER).await),
         ]
     }
 
@@ -216,7 +218,7 @@ pub fn query_param(url: &str, name: &str) -> Option<String> {
 pub async fn push(app: &TestApp, c: &TestClient) -> String {
     let url = format!("{ISSUER}/par");
     let mut pairs = c.par_params();
-    pairs.extend(c.auth_params(&url).await);
+    pairs.extend(c.auth_params().await);
     let proof = c.proof("POST", &url, None).await;
     let resp = send_form(app, "/par", &pairs, &[("dpop", proof)]).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
@@ -325,7 +327,7 @@ pub async fn redeem(app: &TestApp, c: &TestClient, code: &str) -> Response<Body>
         ("redirect_uri".into(), REDIRECT.into()),
         ("code_verifier".into(), VERIFIER.into()),
     ];
-    pairs.extend(c.auth_params(&url).await);
+    pairs.extend(c.auth_params().await);
     let proof = c.proof("POST", &url, None).await;
     send_form(app, "/token", &pairs, &[("dpop", proof)]).await
 }

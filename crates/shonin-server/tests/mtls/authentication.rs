@@ -50,7 +50,7 @@ async fn certificate_problems_are_invalid_client_with_the_reason_audited() {
     // A client assertion is not accepted from an mTLS client (RFC 6749 §2.3: one method).
     let mut pairs = cc_pairs(&c);
     pairs.retain(|(k, _)| k != "client_id");
-    pairs.extend(c.auth_params(&format!("{ISSUER}/token")).await);
+    pairs.extend(c.auth_params().await);
     let resp = mtls_post(&app, "/token", &pairs, Some(&ca.issue("tpp-one"))).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     assert!(

@@ -186,7 +186,7 @@ async fn private_key_jwt_with_certificate_bound_tokens() {
     let url = format!("{ISSUER}/token");
     let mut pairs = cc_pairs(&c);
     pairs.retain(|(k, _)| k != "client_id");
-    pairs.extend(c.auth_params(&url).await);
+    pairs.extend(c.auth_params().await);
     // Binding needs possession only (RFC 8705 §3): a self-signed certificate will do.
     let leaf = self_signed("anything");
     let resp = mtls_post(&app, "/token", &pairs, Some(&leaf)).await;
@@ -199,7 +199,7 @@ async fn private_key_jwt_with_certificate_bound_tokens() {
 
     let mut pairs = cc_pairs(&c);
     pairs.retain(|(k, _)| k != "client_id");
-    pairs.extend(c.auth_params(&url).await);
+    pairs.extend(c.auth_params().await);
     let resp = mtls_post(&app, "/token", &pairs, None).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     assert!(
@@ -210,7 +210,7 @@ async fn private_key_jwt_with_certificate_bound_tokens() {
     // A DPoP proof from a client whose tokens are certificate-bound is refused, not ignored.
     let mut pairs = cc_pairs(&c);
     pairs.retain(|(k, _)| k != "client_id");
-    pairs.extend(c.auth_params(&url).await);
+    pairs.extend(c.auth_params().await);
     let dpop = c.proof("POST", &url, None).await;
     let resp = send_with(
         &app,

@@ -8,7 +8,8 @@ use shonin_oauth::metadata::{MetadataOptions, discovery_document};
 
 pub async fn metadata(State(state): State<AppState>) -> Json<serde_json::Value> {
     let mut opts = MetadataOptions::new(state.keys.current_signer().alg());
-    opts.scopes = vec!["accounts".into(), "payments".into()];
+    // The scopes the operator lets clients be granted (`oauth.scopes`), not a fixed list.
+    opts.scopes = state.config.oauth.scopes.clone();
     opts.authorization_details_types = state.oauth.details.supported_types();
     opts.acr_values = crate::passkeys::ACR_VALUES_SUPPORTED
         .iter()

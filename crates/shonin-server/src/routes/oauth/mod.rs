@@ -46,7 +46,7 @@ pub type Refused = (Option<String>, OAuthError);
 pub struct ClientRequest {
     pub form: FormParams,
     pub client: Client,
-    /// The endpoint's public URL (assertion `aud`, DPoP `htu`).
+    /// The endpoint's public URL as this client addressed it (DPoP `htu`).
     pub url: String,
     /// The certificate that authenticated the client (mTLS methods, RFC 8705 §2).
     pub certificate: Option<ClientCertificate>,
@@ -74,7 +74,7 @@ pub async fn client_request(
     let form = form_body(headers, body).map_err(|e| (None, e))?;
     let url = state.oauth.url_for(meta, path);
     let presented = meta.certificate.clone();
-    let auth = client_auth::authenticate(state, &form, &url, presented.as_ref(), replay).await?;
+    let auth = client_auth::authenticate(state, &form, presented.as_ref(), replay).await?;
     Ok(ClientRequest {
         form,
         client: auth.client,

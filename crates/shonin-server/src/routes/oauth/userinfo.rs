@@ -54,10 +54,10 @@ async fn answer(
             | ResourceError::Dpop(_) => "DPoP",
             _ => scheme(headers),
         };
-        if matches!(e, ResourceError::MissingToken) {
-            return OAuthError::unauthenticated(scheme, e.to_string());
+        match e.challenge_error() {
+            None => OAuthError::unauthenticated(scheme, e.to_string()),
+            Some(code) => OAuthError::resource(scheme, code, e.to_string()),
         }
-        OAuthError::resource(scheme, e.oauth_error(), e.to_string())
     };
     let token_in_query = query.is_some_and(|q| {
         q.split('&')
