@@ -52,3 +52,38 @@ pub async fn system(
         })
         .await
 }
+
+/// The accept loop's report of connections refused by `server.max_connections_per_ip`: a
+/// `request.reject` entry with reason `too_many_connections`, at most once per IP per minute so
+/// a flood of connections cannot turn the audit log into its amplifier.
+pub fn per_ip_refusals(state: &AppState) -> crate::tls::PeerHook {
+    use governor::{Quota, RateLimiter};
+    use std::num::NonZeroU32;
+    /// Above this many sampled IPs, forget those whose minute is over.
+    const SAMPLER_KEYS: usize = 10_000;
+    let sampler = RateLimiter::keyed(Quota::per_minute(NonZeroU32::MIN));
+    let state = state.clone();
+    crate::tls::PeerHook(std::sync::Arc::new(move |ip| {
+        if sampler.len() > SAMPLER_KEYS {
+            sampler.retain_recent();
+        }
+        if sampler.check_key(&ip).is_err() {
+            return;
+        }
+        let state = state.clone();
+        tokio::spawn(async move {
+            let addr = ClientAddr {
+                peer: std::net::SocketAddr::new(ip, 0),
+                client_ip: ip,
+            };
+            rejection(
+                &state,
+                Some(addr),
+                None,
+                "connection",
+                "too_many_connections",
+            )
+            .await;
+        });
+    }))
+}

@@ -83,6 +83,10 @@ pub struct ServerConfig {
     pub header_read_timeout_secs: u64,
     pub max_header_bytes: usize,
     pub max_connections: usize,
+    /// Open connections at most from one client IP (trusted proxies are exempt).
+    pub max_connections_per_ip: usize,
+    /// A connection with no request in flight for this long is closed (HTTP/2: GOAWAY).
+    pub idle_timeout_secs: u64,
     pub shutdown_grace_secs: u64,
 }
 
@@ -334,6 +338,8 @@ impl Config {
                 header_read_timeout_secs: 10,
                 max_header_bytes: 16 * 1024,
                 max_connections: 10_000,
+                max_connections_per_ip: 256,
+                idle_timeout_secs: 30,
                 shutdown_grace_secs: 30,
             },
             storage: StorageConfig {
@@ -535,6 +541,13 @@ impl Config {
             1,
             1_000_000,
         )?;
+        range(
+            "server.max_connections_per_ip",
+            s.max_connections_per_ip as u64,
+            1,
+            s.max_connections as u64,
+        )?;
+        range("server.idle_timeout_secs", s.idle_timeout_secs, 1, 3600)?;
         range("server.shutdown_grace_secs", s.shutdown_grace_secs, 0, 600)?;
         let st = &self.storage;
         let is_sqlite = st.url.starts_with("sqlite:");

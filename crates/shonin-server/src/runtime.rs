@@ -175,6 +175,25 @@ fn spawn_background(state: &AppState) -> Vec<JoinHandle<()>> {
     tasks
 }
 
+/// The connection limits `serve` runs with, from `server.*` (also used by the tests that
+/// attack a real listener).
+pub fn serve_limits(state: &AppState) -> tls::ServeLimits {
+    let s = &state.config.server;
+    tls::ServeLimits {
+        // docs/configuration.md: header_read_timeout_secs also bounds the TLS handshake.
+        handshake_timeout: Duration::from_secs(s.header_read_timeout_secs),
+        header_read_timeout: Duration::from_secs(s.header_read_timeout_secs),
+        max_header_bytes: s.max_header_bytes,
+        max_connections: s.max_connections,
+        max_connections_per_ip: s.max_connections_per_ip,
+        per_ip_exempt: Arc::from(s.trusted_proxies.as_slice()),
+        on_per_ip_refusal: Some(crate::audit_events::per_ip_refusals(state)),
+        idle_timeout: Duration::from_secs(s.idle_timeout_secs),
+        shutdown_grace: Duration::from_secs(s.shutdown_grace_secs),
+        ..tls::ServeLimits::default()
+    }
+}
+
 /// Resolves on SIGTERM or Ctrl-C; the SIGTERM handler is installed when this is called.
 pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     // Registered now, before the server reports ready, so an early SIGTERM is not lost.
@@ -244,13 +263,7 @@ pub async fn run(
         )),
         _ => None,
     };
-    let limits = tls::ServeLimits {
-        header_read_timeout: Duration::from_secs(cfg.server.header_read_timeout_secs),
-        max_header_bytes: cfg.server.max_header_bytes,
-        max_connections: cfg.server.max_connections,
-        shutdown_grace: Duration::from_secs(cfg.server.shutdown_grace_secs),
-        ..tls::ServeLimits::default()
-    };
+    let limits = serve_limits(&state);
     let background = spawn_background(&state);
     let app = routes::router(state.clone());
     crate::audit_events::system(&state, "server.start", &cfg.issuer).await?;

@@ -10,11 +10,14 @@ mod config;
 mod connection;
 pub mod dev_pki;
 mod error;
+mod h2_scan;
+mod idle;
 mod pem_files;
-mod preface_deadline;
+mod per_ip;
+mod read_deadline;
 mod serve;
 
 pub use config::{ClientCertMode, server_config};
 pub use connection::ConnectionInfo;
 pub use error::TlsError;
-pub use serve::{ServeLimits, serve};
+pub use serve::{PeerHook, ServeLimits, serve};

@@ -2,26 +2,28 @@
 //! connection's [`ConnectionInfo`] on every request, bounded resources, and graceful shutdown.
 
 use super::connection::ConnectionInfo;
-use super::preface_deadline::{H2_PREFACE_LEN, PrefaceDeadline};
+use super::idle::Activity;
+use super::per_ip::{PerIp, PerIpSlot};
+use super::read_deadline::HeadDeadline;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::Request;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
-use std::fmt::Display;
+use std::fmt::{self, Display};
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
@@ -41,6 +43,18 @@ pub struct ServeLimits {
     /// Open connections at most. At the limit the server stops accepting until one closes; new
     /// clients wait in the kernel's listen backlog rather than being reset. Default 10 000.
     pub max_connections: usize,
+    /// Open connections at most from one client IP; a connection over it is closed at once,
+    /// counted in `shonin_connections_refused_total{reason="per_ip"}` and reported to
+    /// [`ServeLimits::on_per_ip_refusal`]. Peers in [`ServeLimits::per_ip_exempt`] (trusted
+    /// proxies, which carry many clients) have no cap. Default 256.
+    pub max_connections_per_ip: usize,
+    /// Peers without a per-IP cap.
+    pub per_ip_exempt: Arc<[IpAddr]>,
+    /// Called for each connection refused by the per-IP cap (the caller samples what it audits).
+    pub on_per_ip_refusal: Option<PeerHook>,
+    /// A connection with no request in flight for this long is closed: HTTP/2 with a GOAWAY
+    /// (RFC 9113 §6.8), HTTP/1.1 after its current response. Default 30 s.
+    pub idle_timeout: Duration,
     /// HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS. Default 100 (RFC 9113 §6.5.2 recommends no less).
     pub http2_max_concurrent_streams: u32,
     /// After shutdown is signalled, how long in-flight requests may take before their
@@ -55,9 +69,23 @@ impl Default for ServeLimits {
             header_read_timeout: Duration::from_secs(10),
             max_header_bytes: 16 * 1024,
             max_connections: 10_000,
+            max_connections_per_ip: 256,
+            per_ip_exempt: Arc::from([]),
+            on_per_ip_refusal: None,
+            idle_timeout: Duration::from_secs(30),
             http2_max_concurrent_streams: 100,
             shutdown_grace: Duration::from_secs(30),
         }
+    }
+}
+
+/// A callback with the IP address of a refused peer.
+#[derive(Clone)]
+pub struct PeerHook(pub Arc<dyn Fn(IpAddr) + Send + Sync>);
+
+impl fmt::Debug for PeerHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PeerHook")
     }
 }
 
@@ -66,6 +94,9 @@ const H1_MIN_BUF_SIZE: usize = 8 * 1024;
 /// HTTP/2 PING interval and the wait for its acknowledgement, to drop dead peers.
 const H2_KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(60);
 const H2_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+/// After an idle connection was asked to close (GOAWAY), how long the client may take to let
+/// go before the socket is dropped: a client stopped inside a header block cannot answer.
+const IDLE_CLOSE_GRACE: Duration = Duration::from_secs(5);
 /// Pause after an accept error that is not about one connection (EMFILE, ENFILE, ENOBUFS), so
 /// the loop does not spin while the process is out of descriptors or memory.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_secs(1);
@@ -91,7 +122,8 @@ pub async fn serve(
     let slots = Arc::new(Semaphore::new(
         limits.max_connections.clamp(1, Semaphore::MAX_PERMITS),
     ));
-    let graceful = GracefulShutdown::new();
+    let per_ip = PerIp::new(limits.max_connections_per_ip, limits.per_ip_exempt.clone());
+    let (stop, stopping) = watch::channel(false);
     let mut tasks = JoinSet::new();
     let mut shutdown = pin!(shutdown);
     let addr = listener.local_addr().ok();
@@ -114,12 +146,23 @@ pub async fn serve(
         };
         match accepted {
             Ok((stream, peer)) => {
+                let Some(ip_slot) = per_ip.claim(peer.ip()) else {
+                    drop(stream);
+                    metrics::counter!("shonin_connections_refused_total", "reason" => "per_ip")
+                        .increment(1);
+                    tracing::debug!(%peer, "connection refused: too many from this IP");
+                    if let Some(hook) = &limits.on_per_ip_refusal {
+                        (hook.0)(peer.ip());
+                    }
+                    continue;
+                };
+                let slots = (permit, ip_slot);
                 tasks.spawn(connection(
                     stream,
                     peer,
                     ctx.clone(),
-                    graceful.watcher(),
-                    permit,
+                    stopping.clone(),
+                    slots,
                 ));
             }
             Err(e) if is_connection_error(&e) => {
@@ -137,7 +180,7 @@ pub async fn serve(
     }
 
     drop(listener);
-    drain(graceful, tasks, limits.shutdown_grace).await;
+    drain(&stop, tasks, limits.shutdown_grace).await;
     Ok(())
 }
 
@@ -153,6 +196,7 @@ struct ConnContext {
     sniffing: auto::Builder<TokioExecutor>,
     handshake_timeout: Duration,
     header_read_timeout: Duration,
+    idle_timeout: Duration,
 }
 
 impl ConnContext {
@@ -178,25 +222,27 @@ impl ConnContext {
             sniffing: builder,
             handshake_timeout: limits.handshake_timeout,
             header_read_timeout: limits.header_read_timeout,
+            idle_timeout: limits.idle_timeout,
         }
     }
 }
 
-/// One accepted connection, from handshake to close. Holds its connection slot until it ends.
+/// One accepted connection, from handshake to close. Holds its connection slots (overall and
+/// for its IP) until it ends.
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
     ctx: Arc<ConnContext>,
-    watcher: Watcher,
-    _slot: OwnedSemaphorePermit,
+    stopping: watch::Receiver<bool>,
+    _slots: (OwnedSemaphorePermit, PerIpSlot),
 ) {
     if let Err(e) = stream.set_nodelay(true) {
         tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
     }
     let Some(acceptor) = &ctx.tls else {
-        let io = PrefaceDeadline::new(stream, H2_PREFACE_LEN, ctx.header_read_timeout);
+        let io = HeadDeadline::new(stream, ctx.header_read_timeout);
         let info = ConnectionInfo::plain(peer);
-        return serve_http(&ctx.sniffing, io, info, &ctx.app, watcher).await;
+        return serve_http(&ctx, &ctx.sniffing, io, info, stopping).await;
     };
     let stream = match tokio::time::timeout(ctx.handshake_timeout, acceptor.accept(stream)).await {
         Ok(Ok(stream)) => stream,
@@ -213,34 +259,81 @@ async fn connection(
             .map(Arc::from),
     };
     if session.alpn_protocol() == Some(b"h2".as_slice()) {
-        let io = PrefaceDeadline::new(stream, H2_PREFACE_LEN, ctx.header_read_timeout);
-        serve_http(&ctx.h2, io, info, &ctx.app, watcher).await;
+        let io = HeadDeadline::new(stream, ctx.header_read_timeout);
+        serve_http(&ctx, &ctx.h2, io, info, stopping).await;
     } else {
         // hyper's own header_read_timeout bounds a silent HTTP/1.1 client.
-        serve_http(&ctx.h1, stream, info, &ctx.app, watcher).await;
+        serve_http(&ctx, &ctx.h1, stream, info, stopping).await;
     }
 }
 
 /// Serves HTTP on one connection, inserting `info` into every request, until the client
-/// closes, an error occurs, or a graceful shutdown has let the in-flight requests finish.
+/// closes, an error occurs, the connection has been idle for `ctx.idle_timeout`, or a graceful
+/// shutdown has let the in-flight requests finish.
 async fn serve_http<I>(
+    ctx: &ConnContext,
     builder: &auto::Builder<TokioExecutor>,
     io: I,
     info: ConnectionInfo,
-    app: &Router,
-    watcher: Watcher,
+    mut stopping: watch::Receiver<bool>,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let peer = info.peer_addr;
-    let service = app.clone().map_request(move |mut req: Request<Incoming>| {
-        req.extensions_mut().insert(info.clone());
-        req.extensions_mut().insert(ConnectInfo(peer));
-        req
-    });
-    let conn = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
-    if let Err(e) = watcher.watch(conn).await {
-        tracing::debug!(%peer, error = %e, "connection ended with an error");
+    let activity = Arc::new(Activity::new());
+    let service = {
+        let (app, activity) = (ctx.app.clone(), activity.clone());
+        tower::service_fn(move |mut req: Request<Incoming>| {
+            req.extensions_mut().insert(info.clone());
+            req.extensions_mut().insert(ConnectInfo(peer));
+            let in_flight = activity.begin();
+            let app = app.clone();
+            async move {
+                let response = app.oneshot(req).await;
+                drop(in_flight);
+                response
+            }
+        })
+    };
+    let mut conn =
+        pin!(builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(service)));
+    let idle = pin!(tokio::time::sleep(ctx.idle_timeout));
+    let mut idle = idle;
+    // Set once the connection was asked to close because it was idle.
+    let mut closing = false;
+    let mut stop_seen = false;
+    loop {
+        tokio::select! {
+            ended = conn.as_mut() => {
+                if let Err(e) = ended {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            _ = stopping.changed(), if !stop_seen => {
+                // Shutdown (or the sender gone): finish in-flight requests, then close.
+                stop_seen = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            () = idle.as_mut() => match closing {
+                false => match activity.idle_until(ctx.idle_timeout, Instant::now()) {
+                    Some(later) => idle.as_mut().reset(later),
+                    None => {
+                        metrics::counter!("shonin_connections_closed_total", "reason" => "idle")
+                            .increment(1);
+                        tracing::debug!(%peer, "closing an idle connection");
+                        conn.as_mut().graceful_shutdown();
+                        closing = true;
+                        idle.as_mut().reset(Instant::now() + IDLE_CLOSE_GRACE);
+                    }
+                },
+                // A request that began just before the GOAWAY may finish; nothing else.
+                true if activity.in_flight() > 0 => {
+                    idle.as_mut().reset(Instant::now() + IDLE_CLOSE_GRACE);
+                }
+                true => return,
+            },
+        }
     }
 }
 
@@ -272,15 +365,15 @@ fn reap(tasks: &mut JoinSet<()>) {
 
 /// Signals every connection to finish its in-flight requests and close, waits up to `grace`,
 /// then aborts whatever is left.
-async fn drain(graceful: GracefulShutdown, mut tasks: JoinSet<()>, grace: Duration) {
+async fn drain(stop: &watch::Sender<bool>, mut tasks: JoinSet<()>, grace: Duration) {
     tracing::info!(
-        connections = graceful.count(),
+        connections = tasks.len(),
         "shutting down: not accepting; finishing in-flight requests"
     );
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    stop.send_replace(true);
+    let finished =
+        tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+    if finished.is_err() {
         tracing::warn!(
             remaining = tasks.len(),
             ?grace,
