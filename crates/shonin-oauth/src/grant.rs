@@ -95,8 +95,9 @@ impl GrantError {
             GrantError::DpopKeyMismatch => "invalid_dpop_proof",
             GrantError::ScopeNotAllowed(_) | GrantError::ScopeExceedsGrant => "invalid_scope",
             GrantError::Claims(e) => e.oauth_error(),
+            GrantError::Storage(e) => e.oauth_error(),
             // A stored grant that does not decode is a storage failure like any other (503).
-            GrantError::Storage(_) | GrantError::Corrupt(_) => "temporarily_unavailable",
+            GrantError::Corrupt(_) => "temporarily_unavailable",
             GrantError::Sign(_) => "server_error",
         }
     }

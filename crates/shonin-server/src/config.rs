@@ -258,6 +258,16 @@ fn default_scopes() -> Vec<String> {
         .to_vec()
 }
 
+/// The scopes of `requested` that `supported` (`oauth.scopes`) does not list, for an error
+/// message.
+pub fn unsupported_scopes<'a>(supported: &[String], requested: &'a [String]) -> Vec<&'a str> {
+    requested
+        .iter()
+        .filter(|s| !supported.contains(s))
+        .map(String::as_str)
+        .collect()
+}
+
 /// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
 fn is_scope_token(s: &str) -> bool {
     !s.is_empty()
@@ -747,15 +757,6 @@ impl Config {
         Ok(())
     }
 
-    /// The scopes of a registration that `oauth.scopes` does not allow, for an error message.
-    pub fn unsupported_scopes<'a>(&self, requested: &'a [String]) -> Vec<&'a str> {
-        requested
-            .iter()
-            .filter(|s| !self.oauth.scopes.contains(s))
-            .map(String::as_str)
-            .collect()
-    }
-
     /// Each `[[clients]]` entry against the client rules; keys `clients[N].field`.
     fn validate_clients(&self) -> Result<(), ConfigError> {
         let now = time::OffsetDateTime::now_utc();
@@ -765,7 +766,7 @@ impl Config {
                 let r = crate::admin::clients::explain(&e, reg);
                 return Err(invalid(&format!("clients[{n}].{}", r.field), r.rule));
             }
-            let unsupported = self.unsupported_scopes(&reg.scope);
+            let unsupported = unsupported_scopes(&self.oauth.scopes, &reg.scope);
             if !unsupported.is_empty() {
                 return Err(invalid(
                     &format!("clients[{n}].scope"),

@@ -297,8 +297,7 @@ async fn serve_http<I>(
     };
     let mut conn =
         pin!(builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(service)));
-    let idle = pin!(tokio::time::sleep(ctx.idle_timeout));
-    let mut idle = idle;
+    let mut idle = pin!(tokio::time::sleep(ctx.idle_timeout));
     // Set once the connection was asked to close because it was idle.
     let mut closing = false;
     let mut stop_seen = false;
