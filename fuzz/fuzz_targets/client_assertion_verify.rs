@@ -11,12 +11,12 @@
 //!      under `{"alg":"EdDSA","kid":"ed"}`;
 //!   2: `body` is `header-overlay\nclaims`: the overlay's members replace or extend that header.
 //!
-//! The registered client is `client-1`; the server's issuer is `https://as.example`, its token
-//! endpoint `https://as.example/token`, and the request arrived at `https://as.example/par`; the
-//! clock is 2026-03-01T12:00:00Z (Unix 1772366400).
+//! The registered client is `client-1`; the server's issuer is `https://as.example`; the clock is
+//! 2026-03-01T12:00:00Z (Unix 1772366400).
 //!
 //! Nothing may panic. An accepted assertion must name `client-1`, the unverified lookup must
-//! agree with it, its `jti` must be remembered until after now, and a second use is a replay.
+//! agree with it, its `aud` must be the issuer as a JSON string (FAPI 2.0 §5.3.2.1 item 8), its
+//! `jti` must be remembered until after now, and a second use is a replay.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -32,7 +32,7 @@ use std::sync::LazyLock;
 use time::macros::datetime;
 
 const CLIENT_ID: &str = "client-1";
-const RECEIVED_AT: &str = "https://as.example/par";
+const ISSUER: &str = "https://as.example";
 
 static JWKS: LazyLock<Value> = LazyLock::new(|| {
     json!({"keys": [
@@ -44,9 +44,8 @@ static JWKS: LazyLock<Value> = LazyLock::new(|| {
     ]})
 });
 
-static VERIFIER: LazyLock<ClientAssertionVerifier> = LazyLock::new(|| {
-    ClientAssertionVerifier::new("https://as.example", "https://as.example/token")
-});
+static VERIFIER: LazyLock<ClientAssertionVerifier> =
+    LazyLock::new(|| ClientAssertionVerifier::new(ISSUER));
 
 fuzz_target!(|data: &[u8]| {
     let (flags, rest) = flags_and_rest(data);
@@ -111,7 +110,7 @@ fuzz_target!(|data: &[u8]| {
         jwks: &JWKS,
     };
     let store = MemReplayStore::default();
-    let result = block_on(VERIFIER.verify(&params, client, RECEIVED_AT, now, &store));
+    let result = block_on(VERIFIER.verify(&params, client, now, &store));
     let authenticated = match result {
         Ok(id) => id,
         Err(e) => {
@@ -127,6 +126,13 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(authenticated.as_str(), CLIENT_ID);
     // The unverified lookup must find the client that was then authenticated.
     assert_eq!(claimed.ok().as_deref(), Some(CLIENT_ID));
+    // Only the issuer identifier, as a string, is an acceptable audience.
+    let aud = shonin_fuzz::unverified_claims(&assertion).and_then(|c| c.get("aud").cloned());
+    assert_eq!(
+        aud,
+        Some(Value::String(ISSUER.to_owned())),
+        "accepted aud {aud:?}"
+    );
     let expiry = store
         .earliest_expiry()
         .expect("accepted assertion was recorded");
@@ -134,7 +140,7 @@ fuzz_target!(|data: &[u8]| {
         expiry > now,
         "jti forgotten at {expiry} although accepted at {now}"
     );
-    match block_on(VERIFIER.verify(&params, client, RECEIVED_AT, now, &store)) {
+    match block_on(VERIFIER.verify(&params, client, now, &store)) {
         Err(ClientAuthError::Replayed) => {}
         other => panic!("second use of an accepted assertion: {other:?}"),
     }

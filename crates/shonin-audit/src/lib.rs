@@ -25,5 +25,7 @@ pub use record::{
     MAX_REQUEST_ID_CHARS, MAX_TARGET_CHARS, Outcome, SealedEntry,
 };
 pub use store::{AuditStore, Checkpoint};
-pub use verify::{BadEntry, VerifyFailure, VerifyReport, verify};
-pub use writer::{AuditConfig, AuditLog, CHECKPOINT_TYP};
+pub use verify::{
+    Anchor, AnchorError, BadEntry, VerifyFailure, VerifyReport, verify, verify_anchored,
+};
+pub use writer::{AuditConfig, AuditLog, CHECKPOINT_TYP, CheckpointHook};

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use shonin_types::StorageError;
 use time::OffsetDateTime;
 
-/// A signed statement that the chain up to `seq` ends in `hash`.
+/// A signed statement that the chain up to `seq` ends in `hash`, following the checkpoint at
+/// `prev_seq`. Its serde form is what `audit anchor` exports and `audit.anchor_file` holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
     pub seq: u64,
@@ -14,7 +15,13 @@ pub struct Checkpoint {
     pub hash: Hash,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    /// Compact JWS over `{"seq","hash","iat"}`, signed by the keyring's current key.
+    /// The seq of the checkpoint this one follows (0: the first). `None` only for checkpoints
+    /// written before checkpoints were chained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev_seq: Option<u64>,
+    /// Compact JWS over `{"seq","hash","iat","prev_seq","prev_hash"}` (`prev_hash`: the entry
+    /// hash the previous checkpoint attests, or the genesis hash), signed by the keyring's
+    /// current key.
     pub jws: String,
 }
 
@@ -30,8 +37,14 @@ pub trait AuditStore: Send + Sync + std::fmt::Debug {
     async fn entries(&self, from_seq: u64, limit: u32) -> Result<Vec<SealedEntry>, StorageError>;
     /// The stored head: the last sequence number and hash, or `None` for an empty log.
     async fn head(&self) -> Result<Option<(u64, Hash)>, StorageError>;
-    /// Stores a checkpoint.
+    /// Stores a checkpoint if it follows the latest stored one: `checkpoint.prev_seq` must be
+    /// the highest stored seq (0 when none) and no checkpoint may follow that one yet. Otherwise
+    /// `Err(StorageError::Conflict)` and nothing is stored (another node checkpointed first).
     async fn put_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StorageError>;
     /// All checkpoints in `seq` order.
     async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StorageError>;
+    /// The checkpoint with the highest seq.
+    async fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, StorageError> {
+        Ok(self.checkpoints().await?.pop())
+    }
 }

@@ -4,7 +4,14 @@
 //! What each check catches: a deleted row leaves a gap in `seq`; an edited row no longer hashes
 //! to its stored `hash`; a reordered or re-linked row has a `prev_hash` that is not its
 //! predecessor's hash; a deleted or inserted tail row disagrees with the stored head; a rewritten
-//! chain (every hash recomputed) disagrees with the signed checkpoints.
+//! chain (every hash recomputed) disagrees with the signed checkpoints; a checkpoint deleted from
+//! the middle breaks the checkpoint chain (each names the one before it).
+//!
+//! What no check on the database alone can catch: someone with write access who deletes the
+//! newest entries *and* the newest checkpoints and moves the head back. What is left is a shorter
+//! log that holds. Only something kept outside the database can tell: an [`Anchor`], the latest
+//! signed checkpoint as exported (`audit anchor`) or published (`audit.anchor_file`). With one,
+//! the log must reach the anchor's seq with the anchor's hash, and still hold its checkpoint.
 
 use crate::chain::{entry_hash, to_hex};
 use crate::writer::CHECKPOINT_TYP;
@@ -77,6 +84,74 @@ pub enum VerifyFailure {
     /// A checkpoint names this seq but no such entry is stored.
     #[error("checkpoint names an entry that is not stored")]
     CheckpointWithoutEntry,
+    /// The checkpoint at this seq names a previous checkpoint other than the one stored before
+    /// it: checkpoints between them were deleted.
+    #[error(
+        "checkpoint chain broken: this checkpoint follows the one at seq {signed_prev}, the stored one before it is at seq {stored_prev}"
+    )]
+    CheckpointChainBroken { signed_prev: u64, stored_prev: u64 },
+    /// A checkpoint without a link to its predecessor after chained ones (only checkpoints
+    /// written before chaining existed may lack it).
+    #[error("checkpoint is not chained although an earlier one is")]
+    UnchainedCheckpoint,
+    /// The log ends before the anchor's seq: entries (and checkpoints) after `last` were
+    /// removed.
+    #[error("log truncated: the anchor attests entry {anchor_seq}, the log ends at {last}")]
+    Truncated { anchor_seq: u64, last: u64 },
+    /// The entry at the anchor's seq has another hash than the anchor attests.
+    #[error("entry differs from the anchor's signed hash")]
+    AnchorMismatch,
+    /// The entry at the anchor's seq holds, but the checkpoint the anchor is was deleted.
+    #[error("the anchor's checkpoint is no longer stored")]
+    AnchoredCheckpointMissing,
+}
+
+/// The latest signed checkpoint, kept outside the database (see the module documentation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    pub seq: u64,
+    pub hash: Hash,
+}
+
+/// Why an anchor could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum AnchorError {
+    #[error("the anchor is neither a checkpoint's JSON nor a compact JWS")]
+    Format,
+    #[error("the anchor's signature does not verify under the keyring's keys: {0}")]
+    Signature(String),
+    #[error("the anchor's JSON does not match its signed claims")]
+    Claims,
+}
+
+impl Anchor {
+    /// Reads an anchor: a checkpoint as JSON (what `audit anchor` exports and the server writes
+    /// to `audit.anchor_file`), or its bare JWS. The signature must verify under
+    /// `verification_jwks`.
+    pub fn parse(text: &str, verification_jwks: &serde_json::Value) -> Result<Anchor, AnchorError> {
+        let text = text.trim();
+        let (jws, row) = if text.starts_with('{') {
+            let cp: Checkpoint = serde_json::from_str(text).map_err(|_| AnchorError::Format)?;
+            (cp.jws.clone(), Some(cp))
+        } else {
+            (text.to_owned(), None)
+        };
+        let claims = verify_checkpoint_jws(&jws, verification_jwks)
+            .map_err(|e| AnchorError::Signature(e.to_string()))?;
+        let seq = claims
+            .get("seq")
+            .and_then(serde_json::Value::as_u64)
+            .ok_or(AnchorError::Claims)?;
+        let hash = claims
+            .get("hash")
+            .and_then(serde_json::Value::as_str)
+            .and_then(crate::chain::from_hex)
+            .ok_or(AnchorError::Claims)?;
+        if row.is_some_and(|cp| cp.seq != seq || cp.hash != hash) {
+            return Err(AnchorError::Claims);
+        }
+        Ok(Anchor { seq, hash })
+    }
 }
 
 /// Verifies the whole log in `store` against the checkpoint keys in `verification_jwks`
@@ -87,6 +162,15 @@ pub enum VerifyFailure {
 pub async fn verify(
     store: &dyn AuditStore,
     verification_jwks: &serde_json::Value,
+) -> Result<VerifyReport, AuditError> {
+    verify_anchored(store, verification_jwks, None).await
+}
+
+/// [`verify`], and the log must reach `anchor` (see the module documentation).
+pub async fn verify_anchored(
+    store: &dyn AuditStore,
+    verification_jwks: &serde_json::Value,
+    anchor: Option<&Anchor>,
 ) -> Result<VerifyReport, AuditError> {
     // Order matters for a live log: a checkpoint is written after its entries, and the head
     // moves in the same transaction as the entries, so everything read here must be reached.
@@ -101,6 +185,9 @@ pub async fn verify(
         expected: 1,
         prev: GENESIS_HASH,
         last: None,
+        last_checkpoint: None,
+        chained: false,
+        anchor,
         max_seen: 0,
         report: VerifyReport {
             entries: 0,
@@ -146,6 +233,10 @@ struct Walk<'a, I: Iterator<Item = Checkpoint>> {
     prev: Hash,
     /// The last entry that held.
     last: Option<(u64, Hash)>,
+    /// The last checkpoint that held, and whether any so far was chained.
+    last_checkpoint: Option<(u64, Hash)>,
+    chained: bool,
+    anchor: Option<&'a Anchor>,
     /// The highest seq read from the store.
     max_seen: u64,
     report: VerifyReport,
@@ -182,11 +273,38 @@ impl<I: Iterator<Item = Checkpoint>> Walk<'_, I> {
         {
             return bad(e.seq, VerifyFailure::HeadMismatch { head_seq });
         }
+        let anchored = self.anchor.filter(|a| a.seq == e.seq);
+        if anchored.is_some_and(|a| a.hash != e.hash) {
+            return bad(e.seq, VerifyFailure::AnchorMismatch);
+        }
+        let mut anchor_found = false;
         while let Some(cp) = self.checkpoints.next_if(|c| c.seq == e.seq) {
-            if let Some(reason) = check_checkpoint(&cp, &e.hash, self.jwks) {
-                return bad(e.seq, reason);
+            let link = match check_checkpoint(&cp, &e.hash, self.jwks) {
+                Ok(link) => link,
+                Err(reason) => return bad(e.seq, reason),
+            };
+            match link {
+                Some((signed_prev, prev_hash)) => {
+                    let (stored_prev, stored_hash) =
+                        self.last_checkpoint.unwrap_or((0, GENESIS_HASH));
+                    if (signed_prev, prev_hash) != (stored_prev, stored_hash) {
+                        let reason = VerifyFailure::CheckpointChainBroken {
+                            signed_prev,
+                            stored_prev,
+                        };
+                        return bad(e.seq, reason);
+                    }
+                    self.chained = true;
+                }
+                None if self.chained => return bad(e.seq, VerifyFailure::UnchainedCheckpoint),
+                None => {}
             }
+            self.last_checkpoint = Some((cp.seq, cp.hash));
+            anchor_found = true;
             self.report.checkpoints += 1;
+        }
+        if anchored.is_some() && !anchor_found {
+            return bad(e.seq, VerifyFailure::AnchoredCheckpointMissing);
         }
         self.report.entries += 1;
         self.expected = e.seq.saturating_add(1);
@@ -243,6 +361,20 @@ impl<I: Iterator<Item = Checkpoint>> Walk<'_, I> {
                 }),
             );
         }
+        if let Some(anchor) = self.anchor
+            && last_seq < anchor.seq
+        {
+            found = earliest(
+                found,
+                Some(BadEntry {
+                    seq: last_seq.saturating_add(1),
+                    reason: VerifyFailure::Truncated {
+                        anchor_seq: anchor.seq,
+                        last: last_seq,
+                    },
+                }),
+            );
+        }
         found
     }
 }
@@ -255,26 +387,38 @@ fn earliest(a: Option<BadEntry>, b: Option<BadEntry>) -> Option<BadEntry> {
     }
 }
 
-/// Checks one checkpoint against the entry hash at its seq.
+/// Checks one checkpoint against the entry hash at its seq; returns the previous checkpoint it
+/// names (`prev_seq`, `prev_hash`), or `None` for one written before checkpoints were chained.
 fn check_checkpoint(
     cp: &Checkpoint,
     entry_hash: &Hash,
     jwks: &serde_json::Value,
-) -> Option<VerifyFailure> {
-    let claims = match verify_checkpoint_jws(&cp.jws, jwks) {
-        Ok(claims) => claims,
-        Err(e) => return Some(VerifyFailure::CheckpointSignature(e.to_string())),
-    };
+) -> Result<Option<(u64, Hash)>, VerifyFailure> {
+    let claims = verify_checkpoint_jws(&cp.jws, jwks)
+        .map_err(|e| VerifyFailure::CheckpointSignature(e.to_string()))?;
     let signed_seq = claims.get("seq").and_then(serde_json::Value::as_u64);
     let signed_hash = claims.get("hash").and_then(serde_json::Value::as_str);
     let row_hash = to_hex(&cp.hash);
     if signed_seq != Some(cp.seq) || signed_hash != Some(row_hash.as_str()) {
-        return Some(VerifyFailure::CheckpointClaims);
+        return Err(VerifyFailure::CheckpointClaims);
+    }
+    let link = match (claims.get("prev_seq"), claims.get("prev_hash")) {
+        (None, None) => None,
+        (Some(seq), Some(hash)) => Some((
+            seq.as_u64().ok_or(VerifyFailure::CheckpointClaims)?,
+            hash.as_str()
+                .and_then(crate::chain::from_hex)
+                .ok_or(VerifyFailure::CheckpointClaims)?,
+        )),
+        _ => return Err(VerifyFailure::CheckpointClaims),
+    };
+    if cp.prev_seq != link.map(|(seq, _)| seq) {
+        return Err(VerifyFailure::CheckpointClaims);
     }
     if cp.hash != *entry_hash {
-        return Some(VerifyFailure::CheckpointMismatch);
+        return Err(VerifyFailure::CheckpointMismatch);
     }
-    None
+    Ok(link)
 }
 
 /// Verifies a checkpoint JWS under the checkpoint key set and returns its claims.

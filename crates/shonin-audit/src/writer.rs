@@ -36,7 +36,35 @@ pub struct AuditConfig {
     pub max_batch: usize,
     /// How many records may wait for the writer; further appends wait for room (at least 1).
     pub queue: usize,
+    /// Called with every checkpoint this writer stored (to publish it as an anchor outside the
+    /// database). Its future runs as a task of its own, so appends never wait for it; shutdown
+    /// waits up to [`HOOK_SHUTDOWN_WAIT`] for the ones still running.
+    pub on_checkpoint: Option<CheckpointHook>,
 }
+
+/// How long [`AuditLog::shutdown`] waits for checkpoint hooks still running.
+pub const HOOK_SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
+
+/// The future a [`CheckpointHook`] returns.
+pub type HookFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// A callback for each stored checkpoint (see [`AuditConfig::on_checkpoint`]).
+#[derive(Clone)]
+pub struct CheckpointHook(pub Arc<dyn Fn(Checkpoint) -> HookFuture + Send + Sync>);
+
+impl std::fmt::Debug for CheckpointHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CheckpointHook")
+    }
+}
+
+impl PartialEq for CheckpointHook {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for CheckpointHook {}
 
 impl Default for AuditConfig {
     fn default() -> Self {
@@ -45,6 +73,7 @@ impl Default for AuditConfig {
             checkpoint_interval: Duration::from_secs(60),
             max_batch: 512,
             queue: 8192,
+            on_checkpoint: None,
         }
     }
 }
@@ -111,6 +140,8 @@ impl AuditLog {
             since_checkpoint: 0,
             last_checkpoint_seq: 0,
             checkpoint_failing: false,
+            on_checkpoint: config.on_checkpoint,
+            hooks: tokio::task::JoinSet::new(),
         };
         let interval = config.checkpoint_interval.max(Duration::from_millis(1));
         tokio::spawn(writer.run(shutdown_rx, interval, finished_tx));
@@ -232,6 +263,9 @@ struct Writer {
     last_checkpoint_seq: u64,
     /// After a failed checkpoint, retry on the timer rather than after every batch.
     checkpoint_failing: bool,
+    on_checkpoint: Option<CheckpointHook>,
+    /// Checkpoint hooks still running.
+    hooks: tokio::task::JoinSet<()>,
 }
 
 enum Event {
@@ -295,6 +329,13 @@ impl Writer {
         self.count_elsewhere();
         if self.since_checkpoint > 0 {
             self.checkpoint().await;
+        }
+        let hooks = async { while self.hooks.join_next().await.is_some() {} };
+        if tokio::time::timeout(HOOK_SHUTDOWN_WAIT, hooks)
+            .await
+            .is_err()
+        {
+            tracing::warn!("checkpoint hooks still running at shutdown were abandoned");
         }
         tracing::info!("audit writer stopped");
         drop(finished);
@@ -368,11 +409,25 @@ impl Writer {
             self.since_checkpoint = 0;
             return Ok(());
         }
+        // Each checkpoint names the one before it, so none can be removed from the middle
+        // unnoticed (`verify`).
+        let (prev_seq, prev_hash) = match self.store.latest_checkpoint().await? {
+            Some(latest) if latest.seq >= seq => {
+                // Another process sharing the database already checkpointed this head.
+                self.last_checkpoint_seq = seq;
+                self.since_checkpoint = 0;
+                return Ok(());
+            }
+            Some(latest) => (latest.seq, latest.hash),
+            None => (0, crate::GENESIS_HASH),
+        };
         let now = normalize_time(self.clock.now());
         let claims = serde_json::json!({
             "seq": seq,
             "hash": to_hex(&hash),
             "iat": now.unix_timestamp(),
+            "prev_seq": prev_seq,
+            "prev_hash": to_hex(&prev_hash),
         });
         let signer = self.keys.current_signer();
         let jws = shonin_keys::sign_jwt(signer.as_ref(), CHECKPOINT_TYP, &claims).await?;
@@ -380,15 +435,21 @@ impl Writer {
             seq,
             hash,
             created_at: now,
+            prev_seq: Some(prev_seq),
             jws,
         };
         match self.store.put_checkpoint(&checkpoint).await {
             Ok(()) => {
                 metrics::counter!("shonin_audit_checkpoints_total").increment(1);
-                tracing::debug!(seq, "audit checkpoint written");
+                tracing::debug!(seq, prev_seq, "audit checkpoint written");
+                if let Some(hook) = &self.on_checkpoint {
+                    while self.hooks.try_join_next().is_some() {}
+                    self.hooks.spawn((hook.0)(checkpoint.clone()));
+                }
             }
-            // Another process sharing the database already checkpointed this head.
-            Err(StorageError::Conflict(_)) => {}
+            // Another process sharing the database checkpointed first; the next tick
+            // checkpoints after its checkpoint if this head is still not covered.
+            Err(StorageError::Conflict(_)) => return Ok(()),
             Err(e) => return Err(e.into()),
         }
         self.last_checkpoint_seq = seq;

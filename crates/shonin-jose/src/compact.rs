@@ -76,11 +76,13 @@ pub(crate) fn decode_object(
     if json_depth_exceeds(&bytes, MAX_JSON_DEPTH) {
         return Err(JoseError::TooDeep(what));
     }
-    // serde_json keeps the last of duplicate member names, which RFC 7515 §5.2 allows.
-    match serde_json::from_slice::<Value>(&bytes) {
+    // RFC 7515 §5.2: a JWS with duplicate header names may be rejected; we reject duplicates
+    // in the header and the claims alike.
+    match shonin_types::json::from_slice(&bytes) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(JoseError::NotAnObject(what)),
-        Err(_) => Err(JoseError::Json(what)),
+        Err(shonin_types::json::JsonError::DuplicateName(_)) => Err(JoseError::DuplicateName(what)),
+        Err(shonin_types::json::JsonError::Syntax(_)) => Err(JoseError::Json(what)),
     }
 }
 

@@ -15,6 +15,10 @@ pub enum JoseError {
     /// A decoded segment is not valid JSON.
     #[error("{0} is not valid JSON")]
     Json(&'static str),
+    /// A decoded segment names a member twice. RFC 7515 §5.2 lets a JWS be rejected for this,
+    /// and we do: a verifier that kept the other duplicate would read another header or claims.
+    #[error("{0} names a member twice")]
+    DuplicateName(&'static str),
     /// A decoded segment is JSON nested deeper than [`crate::MAX_JSON_DEPTH`].
     #[error("{0} is nested deeper than the allowed JSON depth")]
     TooDeep(&'static str),

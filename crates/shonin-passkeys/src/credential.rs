@@ -21,9 +21,9 @@ pub fn validate_name(input: &str) -> Result<String, PasskeyError> {
             "a passkey name must be at most 64 characters",
         ));
     }
-    if name.chars().any(char::is_control) {
+    if !shonin_types::text::is_displayable(name) {
         return Err(PasskeyError::InvalidName(
-            "a passkey name must not contain control characters",
+            "a passkey name must not contain control or bidirectional-formatting characters",
         ));
     }
     Ok(name.to_owned())

@@ -53,37 +53,26 @@ pub async fn system(
         .await
 }
 
-/// The accept loop's report of connections refused by `server.max_connections_per_ip`: a
-/// `request.reject` entry with reason `too_many_connections`, at most once per IP per minute so
-/// a flood of connections cannot turn the audit log into its amplifier.
-pub fn per_ip_refusals(state: &AppState) -> crate::tls::PeerHook {
-    use governor::{Quota, RateLimiter};
-    use std::num::NonZeroU32;
-    /// Above this many sampled IPs, forget those whose minute is over.
-    const SAMPLER_KEYS: usize = 10_000;
-    let sampler = RateLimiter::keyed(Quota::per_minute(NonZeroU32::MIN));
+/// The connection layer's report of what it refused before the router (connections over
+/// `server.max_connections_per_ip`, requests breaking the Host rule): a `request.reject` entry
+/// with that reason, sampled per IP (see `audit_sampler.rs`).
+pub fn connection_refusals(state: &AppState) -> crate::tls::RefusalHook {
     let state = state.clone();
-    crate::tls::PeerHook(std::sync::Arc::new(move |ip| {
-        if sampler.len() > SAMPLER_KEYS {
-            sampler.retain_recent();
-        }
-        if sampler.check_key(&ip).is_err() {
+    crate::tls::RefusalHook(std::sync::Arc::new(move |ip, reason| {
+        let Some(admitted) = state
+            .audit_sampler
+            .admit(reason, ip, std::time::Instant::now())
+        else {
             return;
-        }
+        };
+        let reason = admitted.reason(reason);
         let state = state.clone();
         tokio::spawn(async move {
             let addr = ClientAddr {
                 peer: std::net::SocketAddr::new(ip, 0),
                 client_ip: ip,
             };
-            rejection(
-                &state,
-                Some(addr),
-                None,
-                "connection",
-                "too_many_connections",
-            )
-            .await;
+            rejection(&state, Some(addr), None, "connection", &reason).await;
         });
     }))
 }

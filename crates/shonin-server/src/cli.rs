@@ -79,7 +79,19 @@ pub enum KeysCommand {
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Check the hash chain and the signed checkpoints; exit 1 naming the first bad entry.
-    Verify,
+    Verify {
+        /// A checkpoint kept outside the database (`audit anchor`, `audit.anchor_file`): the log
+        /// must reach it, or it was cut short.
+        #[arg(long)]
+        anchor: Option<PathBuf>,
+    },
+    /// Print the latest signed checkpoint as JSON: keep it outside the database as the anchor
+    /// for `audit verify --anchor`.
+    Anchor {
+        /// Output file, replaced atomically (default: standard output).
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
     /// Write entries as JSON lines (for a SIEM).
     Export {
         /// First sequence number to export.
@@ -297,15 +309,33 @@ async fn audit(g: &GlobalArgs, config: &Config, cmd: AuditCommand) -> anyhow::Re
     }
     let store = runtime::open_store(config).await?;
     let code = match cmd {
-        AuditCommand::Verify => {
+        AuditCommand::Verify { anchor } => {
             let (keys, _) = runtime::open_keys(config, Arc::new(SystemClock))?;
-            let report = shonin_audit::verify(&store, &keys.verification_jwks()).await?;
+            let jwks = keys.verification_jwks();
+            let anchor = match anchor {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading the anchor {}", path.display()))?;
+                    let anchor = shonin_audit::Anchor::parse(&text, &jwks)
+                        .with_context(|| format!("the anchor {}", path.display()))?;
+                    Some(anchor)
+                }
+                None => None,
+            };
+            let report = shonin_audit::verify_anchored(&store, &jwks, anchor.as_ref()).await?;
             match report.first_bad {
                 None => {
                     println!(
                         "audit chain OK: {} entries, {} checkpoints",
                         report.entries, report.checkpoints
                     );
+                    match anchor {
+                        Some(a) => println!("anchor at seq {} confirmed", a.seq),
+                        None => println!(
+                            "no anchor given: truncation after the last checkpoint cannot be \
+                             detected (docs/operations.md, Audit log)"
+                        ),
+                    }
                     ExitCode::SUCCESS
                 }
                 Some(bad) => {
@@ -313,6 +343,19 @@ async fn audit(g: &GlobalArgs, config: &Config, cmd: AuditCommand) -> anyhow::Re
                     ExitCode::from(1)
                 }
             }
+        }
+        AuditCommand::Anchor { output } => {
+            use shonin_audit::AuditStore;
+            let Some(cp) = store.latest_checkpoint().await? else {
+                anyhow::bail!("no checkpoint yet: the log is empty or has not been checkpointed");
+            };
+            match output {
+                Some(path) => crate::audit_anchor::write_atomically(&path, &cp)
+                    .with_context(|| format!("writing {}", path.display()))?,
+                None => println!("{}", serde_json::to_string(&cp)?),
+            }
+            eprintln!("latest checkpoint: seq {}", cp.seq);
+            ExitCode::SUCCESS
         }
         AuditCommand::Export { from, output } => {
             let n = match output {

@@ -130,6 +130,11 @@ pub struct KeysConfig {
 pub struct AuditSettings {
     pub checkpoint_every: u64,
     pub checkpoint_interval_secs: u64,
+    /// After every checkpoint, the server writes it here (atomically) as the anchor that
+    /// `audit verify --anchor` checks the log against. Put it where whoever can write the
+    /// database cannot: another volume, a synced or write-once location.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchor_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -367,6 +372,7 @@ impl Config {
             audit: AuditSettings {
                 checkpoint_every: 1000,
                 checkpoint_interval_secs: 60,
+                anchor_file: None,
             },
             rate_limit: RateLimitConfig {
                 per_ip_per_second: 100,

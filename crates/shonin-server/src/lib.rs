@@ -4,7 +4,9 @@
 
 pub mod admin;
 pub mod alerts;
+pub mod audit_anchor;
 pub mod audit_events;
+pub mod audit_sampler;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -72,6 +72,11 @@ pub fn start_audit(
     let cfg = AuditConfig {
         checkpoint_every: config.audit.checkpoint_every,
         checkpoint_interval: Duration::from_secs(config.audit.checkpoint_interval_secs),
+        on_checkpoint: config
+            .audit
+            .anchor_file
+            .clone()
+            .map(crate::audit_anchor::publisher),
         ..AuditConfig::default()
     };
     let keys: Arc<dyn KeySource> = Arc::new(keys.clone());
@@ -107,6 +112,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         clock,
         metrics: telemetry::metrics_handle(),
         storage_ready: Arc::new(AtomicBool::new(true)),
+        storage_write_fault: AtomicBool::new(false),
+        audit_sampler: Default::default(),
     });
     if created {
         let kid = state.keys.current_signer().kid().to_owned();
@@ -170,6 +177,7 @@ fn spawn_background(state: &AppState) -> Vec<JoinHandle<()>> {
                 tracing::warn!(error = %e, "expiry sweep failed");
             }
             s.rate_limiter.shrink();
+            s.audit_sampler.shrink(std::time::Instant::now());
         }
     }));
     tasks
@@ -187,7 +195,7 @@ pub fn serve_limits(state: &AppState) -> tls::ServeLimits {
         max_connections: s.max_connections,
         max_connections_per_ip: s.max_connections_per_ip,
         per_ip_exempt: Arc::from(s.trusted_proxies.as_slice()),
-        on_per_ip_refusal: Some(crate::audit_events::per_ip_refusals(state)),
+        on_refusal: Some(crate::audit_events::connection_refusals(state)),
         idle_timeout: Duration::from_secs(s.idle_timeout_secs),
         shutdown_grace: Duration::from_secs(s.shutdown_grace_secs),
         ..tls::ServeLimits::default()

@@ -33,6 +33,16 @@ pub fn password_field(params: &shonin_oauth::form::FormParams, name: &str) -> Se
     )
 }
 
+/// The typed username as the refused sign-in page may show it again: as typed when it obeys the
+/// displayed-text rule (`shonin_types::text`), otherwise not at all.
+pub fn echoable_username(typed: &str) -> &str {
+    if shonin_types::text::is_displayable(typed) {
+        typed
+    } else {
+        ""
+    }
+}
+
 pub async fn password_sign_in(
     state: &AppState,
     meta: &RequestMeta,

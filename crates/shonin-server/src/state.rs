@@ -44,6 +44,11 @@ pub struct Services {
     pub alerts: Option<Arc<crate::alerts::Alerts>>,
     /// Whether the last storage probe succeeded; requests that need storage fail fast when not.
     pub storage_ready: Arc<AtomicBool>,
+    /// Set when a request failed on storage (every 503 this server sends is one); `/readyz`
+    /// answers 503 until a write succeeds again. A read probe cannot see a full disk.
+    pub storage_write_fault: AtomicBool,
+    /// Samples repeated security rejections per kind and address (see `audit_sampler.rs`).
+    pub audit_sampler: crate::audit_sampler::AuditSampler,
 }
 
 impl AppState {

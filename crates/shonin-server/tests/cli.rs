@@ -379,3 +379,94 @@ async fn serve_dev_rotate_shutdown_verify_and_detect_tampering() {
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert!(stdout(&out).contains("BROKEN at seq 2"), "{}", stdout(&out));
 }
+
+/// Hardening issue, item 2: with database write access, cutting the log short (checkpoints and
+/// entries after seq N deleted, the head moved back) leaves a shorter log that holds. The anchor
+/// the server wrote outside the database (`audit.anchor_file`) still names how far it reached.
+#[tokio::test]
+async fn a_log_cut_short_in_the_database_is_caught_by_the_anchor_kept_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let anchor = dir.path().join("anchor.json");
+    let anchor_env = anchor.to_str().unwrap();
+    let env = [("SHONIN_AUDIT__ANCHOR_FILE", anchor_env)];
+    // Each command is audited and checkpointed as it ends; the anchor follows each checkpoint.
+    for _ in 0..3 {
+        let out = shonin(dir.path(), &["--dev", "keys", "rotate"], &env);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&anchor).unwrap()).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&anchor).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    // `audit anchor` exports the same latest checkpoint.
+    let out = shonin(dir.path(), &["--dev", "audit", "anchor"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let exported: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(exported, written);
+    let anchored_seq = written["seq"].as_u64().unwrap();
+    let out = shonin(
+        dir.path(),
+        &["--dev", "audit", "verify", "--anchor", anchor_env],
+        &[],
+    );
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!("anchor at seq {anchored_seq} confirmed")),
+        "{}",
+        stdout(&out)
+    );
+
+    let db = dir.path().join("shonin-data/shonin.db");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", db.display()))
+        .await
+        .unwrap();
+    // The checkpoints are append-only like the entries; the attacker drops the guards first.
+    let refused = sqlx::query("DELETE FROM audit_checkpoints")
+        .execute(&pool)
+        .await;
+    assert!(refused.is_err());
+    let first_cp: i64 = sqlx::query_scalar("SELECT MIN(seq) FROM audit_checkpoints")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!((first_cp as u64) < anchored_seq);
+    let attack = format!(
+        "DROP TRIGGER audit_entries_no_delete; DROP TRIGGER audit_checkpoints_no_delete; \
+         DELETE FROM audit_checkpoints WHERE seq > {first_cp}; \
+         DELETE FROM audit_entries WHERE seq > {first_cp}; \
+         UPDATE audit_head SET seq = {first_cp}, \
+         hash = (SELECT hash FROM audit_entries WHERE seq = {first_cp});"
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(attack))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    // The database alone cannot tell.
+    let out = shonin(dir.path(), &["--dev", "audit", "verify"], &[]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(stdout(&out).contains("no anchor given"), "{}", stdout(&out));
+    // The anchor can.
+    let out = shonin(
+        dir.path(),
+        &["--dev", "audit", "verify", "--anchor", anchor_env],
+        &[],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let expected = format!(
+        "BROKEN at seq {}: log truncated: the anchor attests entry {anchored_seq}, the log ends at {first_cp}",
+        first_cp + 1
+    );
+    assert!(stdout(&out).contains(&expected), "{}", stdout(&out));
+}

@@ -94,30 +94,56 @@ where
     }
 
     async fn put_checkpoint(&self, cp: &Checkpoint) -> Result<(), StorageError> {
-        let seq = i64::try_from(cp.seq)
-            .map_err(|_| StorageError::Conflict("audit checkpoint: seq out of range".into()))?;
-        // Two nodes may checkpoint the same seq; the first one stored stands.
-        sqlx::query(
-            "INSERT INTO audit_checkpoints (seq, hash, created_at, jws) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (seq) DO NOTHING",
+        let out_of_range = || StorageError::Conflict("audit checkpoint: seq out of range".into());
+        let seq = i64::try_from(cp.seq).map_err(|_| out_of_range())?;
+        let prev = cp.prev_seq.ok_or_else(|| {
+            StorageError::Conflict("audit checkpoint: new checkpoints must be chained".into())
+        })?;
+        let prev = i64::try_from(prev).map_err(|_| out_of_range())?;
+        // Only after the latest checkpoint: the condition decides on one node, the unique index
+        // on prev_seq between nodes inserting at once (the loser gets a unique violation, which
+        // is a conflict, and nothing is stored).
+        let inserted = sqlx::query(
+            "INSERT INTO audit_checkpoints (seq, hash, created_at, jws, prev_seq) \
+             SELECT $1, $2, $3, $4, $5 \
+             WHERE (SELECT COALESCE(MAX(seq), 0) FROM audit_checkpoints) = $5 AND $1 > $5",
         )
         .bind(seq)
         .bind(cp.hash.to_vec())
         .bind(format_time(cp.created_at))
         .bind(cp.jws.clone())
+        .bind(prev)
         .execute(&self.pool)
         .await
         .map_err(sqlx_err("audit checkpoint"))?;
-        Ok(())
+        if DB::rows_affected(&inserted) == 1 {
+            Ok(())
+        } else {
+            Err(StorageError::Conflict(
+                "audit checkpoint: another checkpoint was stored first".into(),
+            ))
+        }
     }
 
     async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StorageError> {
-        let rows =
-            sqlx::query("SELECT seq, hash, created_at, jws FROM audit_checkpoints ORDER BY seq")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(sqlx_err("audit checkpoints"))?;
+        let rows = sqlx::query(
+            "SELECT seq, hash, created_at, jws, prev_seq FROM audit_checkpoints ORDER BY seq",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(sqlx_err("audit checkpoints"))?;
         rows.iter().map(decode_checkpoint::<DB>).collect()
+    }
+
+    async fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, StorageError> {
+        let row = sqlx::query(
+            "SELECT seq, hash, created_at, jws, prev_seq FROM audit_checkpoints \
+             ORDER BY seq DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(sqlx_err("audit checkpoints"))?;
+        row.as_ref().map(decode_checkpoint::<DB>).transpose()
     }
 }
 
@@ -308,10 +334,16 @@ where
     let created_at: String = row
         .try_get("created_at")
         .map_err(|_| bad("created_at does not decode"))?;
+    let prev_seq: Option<i64> = row
+        .try_get("prev_seq")
+        .map_err(|_| bad("prev_seq does not decode"))?;
     Ok(Checkpoint {
         seq: u64::try_from(seq).map_err(|_| bad("negative seq"))?,
         hash: Hash::try_from(hash.as_slice()).map_err(|_| bad("hash is not 32 bytes"))?,
         created_at: parse_time(&created_at).ok_or_else(|| bad("created_at is not RFC 3339"))?,
+        prev_seq: prev_seq
+            .map(|p| u64::try_from(p).map_err(|_| bad("negative prev_seq")))
+            .transpose()?,
         jws: row.try_get("jws").map_err(|_| bad("jws does not decode"))?,
     })
 }
@@ -336,5 +368,9 @@ impl AuditStore for Store {
 
     async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StorageError> {
         dispatch!(self, s => s.sql.checkpoints().await)
+    }
+
+    async fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, StorageError> {
+        dispatch!(self, s => s.sql.latest_checkpoint().await)
     }
 }

@@ -116,7 +116,10 @@ impl ClaimsMemo {
     }
 
     fn lock(&self) -> Result<File, StorageError> {
-        let file = std::fs::OpenOptions::new()
+        let mut options = std::fs::OpenOptions::new();
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options
             .create(true)
             .truncate(false)
             .write(true)

@@ -36,6 +36,7 @@ mod claims_memo;
 mod client;
 mod engine;
 mod error;
+mod file_mode;
 mod flow;
 mod issue;
 mod passkey;

@@ -229,6 +229,10 @@ fn sqlite_path(path: &str) -> Result<PathBuf, StorageError> {
 }
 
 async fn connect_sqlite(path: PathBuf, opts: &StoreOptions) -> Result<SqliteStore, StorageError> {
+    crate::file_mode::make_private(&path).map_err(|e| {
+        tracing::error!(path = %path.display(), error = %e, "cannot create the SQLite database file 0600");
+        StorageError::Unavailable("cannot create the SQLite database file".into())
+    })?;
     let connect = SqliteConnectOptions::new()
         .filename(&path)
         .create_if_missing(true)

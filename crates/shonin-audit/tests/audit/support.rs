@@ -142,11 +142,14 @@ impl AuditStore for MemoryStore {
     }
 
     async fn put_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StorageError> {
-        self.state
-            .lock()
-            .unwrap()
-            .checkpoints
-            .push(checkpoint.clone());
+        let mut st = self.state.lock().unwrap();
+        let latest = st.checkpoints.iter().map(|c| c.seq).max().unwrap_or(0);
+        if checkpoint.prev_seq != Some(latest) || checkpoint.seq <= latest {
+            return Err(StorageError::Conflict(
+                "not after the latest checkpoint".into(),
+            ));
+        }
+        st.checkpoints.push(checkpoint.clone());
         Ok(())
     }
 
@@ -234,6 +237,7 @@ pub async fn wait_until(mut cond: impl FnMut() -> bool) {
 }
 
 /// A checkpoint for `(seq, hash)` signed like the writer signs one.
+/// A checkpoint as written before checkpoints were chained (no `prev_seq`).
 pub async fn signed_checkpoint(keys: &TestKeys, seq: u64, hash: Hash) -> Checkpoint {
     let claims = serde_json::json!({
         "seq": seq,
@@ -247,6 +251,33 @@ pub async fn signed_checkpoint(keys: &TestKeys, seq: u64, hash: Hash) -> Checkpo
         seq,
         hash,
         created_at: T0,
+        prev_seq: None,
+        jws,
+    }
+}
+
+/// A chained checkpoint following the checkpoint `prev` (`(0, genesis)` for the first).
+pub async fn chained_checkpoint(
+    keys: &TestKeys,
+    seq: u64,
+    hash: Hash,
+    prev: (u64, Hash),
+) -> Checkpoint {
+    let claims = serde_json::json!({
+        "seq": seq,
+        "hash": shonin_audit::chain::to_hex(&hash),
+        "iat": T0.unix_timestamp(),
+        "prev_seq": prev.0,
+        "prev_hash": shonin_audit::chain::to_hex(&prev.1),
+    });
+    let jws = shonin_keys::sign_jwt(keys.signer.as_ref(), shonin_audit::CHECKPOINT_TYP, &claims)
+        .await
+        .unwrap();
+    Checkpoint {
+        seq,
+        hash,
+        created_at: T0,
+        prev_seq: Some(prev.0),
         jws,
     }
 }

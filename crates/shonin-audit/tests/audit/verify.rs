@@ -1,8 +1,11 @@
 //! The verifier names the first bad entry for every kind of tampering.
 
-use crate::support::{MemoryStore, TestKeys, fill, record, signed_checkpoint};
+use crate::support::{MemoryStore, TestKeys, chained_checkpoint, fill, record, signed_checkpoint};
 use shonin_audit::chain::{seal, to_hex};
-use shonin_audit::{BadEntry, VerifyFailure, VerifyReport, verify};
+use shonin_audit::{
+    Anchor, AnchorError, BadEntry, GENESIS_HASH, VerifyFailure, VerifyReport, verify,
+    verify_anchored,
+};
 use shonin_keys::KeySource;
 
 /// A store with `n` entries and signed checkpoints at each seq in `at`.
@@ -339,4 +342,174 @@ async fn bad_entry_reads_as_a_sentence() {
         b.to_string(),
         "audit entry 4: entry is missing (the next stored entry is 5)"
     );
+}
+
+/// A store with `n` entries and chained checkpoints at each seq in `at`; also returns them.
+async fn chained_log(
+    n: usize,
+    at: &[u64],
+) -> (
+    std::sync::Arc<MemoryStore>,
+    std::sync::Arc<TestKeys>,
+    Vec<shonin_audit::Checkpoint>,
+) {
+    let store = MemoryStore::new();
+    let keys = TestKeys::new();
+    let entries = fill(&store, n).await;
+    let mut prev = (0, GENESIS_HASH);
+    let mut cps = Vec::new();
+    for &seq in at {
+        let hash = entries[seq as usize - 1].hash;
+        let cp = chained_checkpoint(&keys, seq, hash, prev).await;
+        store.tamper(|st| st.checkpoints.push(cp.clone()));
+        prev = (seq, hash);
+        cps.push(cp);
+    }
+    (store, keys, cps)
+}
+
+fn anchor_of(cp: &shonin_audit::Checkpoint, keys: &TestKeys) -> Anchor {
+    Anchor::parse(
+        &serde_json::to_string(cp).unwrap(),
+        &keys.verification_jwks(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn chained_checkpoints_verify_after_legacy_ones() {
+    let (store, keys, _) = chained_log(12, &[6, 9, 12]).await;
+    let report = check(&store, &keys).await;
+    assert_eq!(
+        (report.entries, report.checkpoints, report.first_bad),
+        (12, 3, None)
+    );
+    // A checkpoint from before chaining may precede the chain; the first chained one follows
+    // it.
+    let (store, keys) = log_with(12, &[3]).await;
+    let (mut hash3, mut hash6) = ([0; 32], [0; 32]);
+    store.tamper(|st| (hash3, hash6) = (st.entry(3).hash, st.entry(6).hash));
+    let cp6 = chained_checkpoint(&keys, 6, hash6, (3, hash3)).await;
+    store.tamper(|st| st.checkpoints.push(cp6));
+    let report = check(&store, &keys).await;
+    assert_eq!((report.checkpoints, report.first_bad), (2, None));
+}
+
+#[tokio::test]
+async fn a_checkpoint_deleted_from_the_middle_breaks_the_checkpoint_chain() {
+    let (store, keys, _) = chained_log(12, &[4, 8, 12]).await;
+    store.tamper(|st| st.checkpoints.retain(|c| c.seq != 8));
+    assert_eq!(
+        check(&store, &keys).await.first_bad,
+        bad(
+            12,
+            VerifyFailure::CheckpointChainBroken {
+                signed_prev: 8,
+                stored_prev: 4
+            }
+        )
+    );
+}
+
+#[tokio::test]
+async fn an_unchained_checkpoint_after_chained_ones_is_named() {
+    let (store, keys, _) = chained_log(12, &[4]).await;
+    let mut hash = [0; 32];
+    store.tamper(|st| hash = st.entry(8).hash);
+    let legacy = signed_checkpoint(&keys, 8, hash).await;
+    store.tamper(|st| st.checkpoints.push(legacy));
+    assert_eq!(
+        check(&store, &keys).await.first_bad,
+        bad(8, VerifyFailure::UnchainedCheckpoint)
+    );
+}
+
+/// The attack of the hardening issue: with the append-only triggers dropped, delete the
+/// checkpoints after seq N, the entries after N, and move the head back to N.
+fn truncate_to(st: &mut crate::support::State, n: u64) {
+    st.checkpoints.retain(|c| c.seq <= n);
+    st.entries.retain(|e| e.seq <= n);
+    st.head = Some((n, st.entry(n).hash));
+}
+
+#[tokio::test]
+async fn truncation_holds_without_an_anchor_and_is_named_with_one() {
+    let (store, keys, cps) = chained_log(20, &[5, 10, 15, 20]).await;
+    let anchor = anchor_of(&cps[3], &keys);
+    store.tamper(|st| truncate_to(st, 10));
+    // What the database alone says: a shorter log that holds.
+    let alone = check(&store, &keys).await;
+    assert_eq!((alone.entries, alone.first_bad), (10, None));
+    // The anchor kept elsewhere says the log reached 20.
+    let report = verify_anchored(store.as_ref(), &keys.verification_jwks(), Some(&anchor))
+        .await
+        .unwrap();
+    assert_eq!(
+        report.first_bad,
+        bad(
+            11,
+            VerifyFailure::Truncated {
+                anchor_seq: 20,
+                last: 10
+            }
+        )
+    );
+}
+
+#[tokio::test]
+async fn an_anchor_is_checked_against_its_entry_and_its_checkpoint() {
+    let (store, keys, cps) = chained_log(20, &[5, 10, 15, 20]).await;
+    let at_15 = anchor_of(&cps[2], &keys);
+    let jwks = keys.verification_jwks();
+    let run = |anchor: Anchor| {
+        let store = store.clone();
+        let jwks = jwks.clone();
+        async move {
+            verify_anchored(store.as_ref(), &jwks, Some(&anchor))
+                .await
+                .unwrap()
+                .first_bad
+        }
+    };
+    assert_eq!(run(at_15.clone()).await, None);
+    // Only the newest checkpoints deleted (entries kept): the anchored one is missing.
+    store.tamper(|st| st.checkpoints.retain(|c| c.seq < 15));
+    assert_eq!(
+        run(at_15.clone()).await,
+        bad(15, VerifyFailure::AnchoredCheckpointMissing)
+    );
+    // An anchor for another hash at that seq: the log there is not what was anchored.
+    let other = Anchor {
+        seq: 15,
+        hash: [7; 32],
+    };
+    assert_eq!(run(other).await, bad(15, VerifyFailure::AnchorMismatch));
+}
+
+#[tokio::test]
+async fn an_anchor_must_be_signed_by_the_keyring() {
+    let (_, keys, cps) = chained_log(5, &[5]).await;
+    let stranger = TestKeys::new();
+    let json = serde_json::to_string(&cps[0]).unwrap();
+    assert!(matches!(
+        Anchor::parse(&json, &stranger.verification_jwks()),
+        Err(AnchorError::Signature(_))
+    ));
+    // The bare JWS works as well as the JSON form.
+    let bare = Anchor::parse(&cps[0].jws, &keys.verification_jwks()).unwrap();
+    assert_eq!((bare.seq, bare.hash), (5, cps[0].hash));
+    // JSON whose row fields disagree with the signed claims is refused.
+    let mut edited = cps[0].clone();
+    edited.seq = 4;
+    assert!(matches!(
+        Anchor::parse(
+            &serde_json::to_string(&edited).unwrap(),
+            &keys.verification_jwks()
+        ),
+        Err(AnchorError::Claims)
+    ));
+    assert!(matches!(
+        Anchor::parse("not an anchor", &keys.verification_jwks()),
+        Err(AnchorError::Signature(_) | AnchorError::Format)
+    ));
 }

@@ -17,8 +17,9 @@ pub enum ClientError {
     /// `client_name` is longer than [`super::MAX_CLIENT_NAME_CHARS`] characters.
     #[error("client_name must be at most {max} characters")]
     ClientNameTooLong { max: usize },
-    /// `client_name` contains a control character (it is shown to users and written to logs).
-    #[error("client_name must not contain control characters")]
+    /// `client_name` contains a control, separator or bidirectional-formatting character (it is
+    /// shown to users and written to logs).
+    #[error("client_name must not contain control or bidirectional-formatting characters")]
     ClientNameControlCharacter,
 
     /// A redirect URI is longer than [`super::MAX_REDIRECT_URI_LEN`] bytes.

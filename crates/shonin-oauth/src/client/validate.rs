@@ -115,10 +115,8 @@ fn check_client_name(name: &str) -> Result<(), ClientError> {
             max: MAX_CLIENT_NAME_CHARS,
         });
     }
-    // The name is shown on the consent page: bidirectional-text controls could make it read as
-    // another client's name, so they count as control characters here.
-    let bidi = |c: char| matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
-    if name.chars().any(|c| c.is_control() || bidi(c)) {
+    // The name is shown on the consent page: the displayed-text rule applies.
+    if !shonin_types::text::is_displayable(name) {
         return Err(ClientError::ClientNameControlCharacter);
     }
     Ok(())

@@ -263,10 +263,14 @@ fn unverified_claims(token: &str) -> Result<Map<String, Value>, ClientAuthError>
         )));
     };
     let bytes = b64url_decode(payload).map_err(ClientAuthError::Malformed)?;
-    // serde_json's recursion limit (128) bounds nesting; the size is bounded above.
-    match serde_json::from_slice::<Value>(&bytes) {
+    // serde_json's recursion limit (128) bounds nesting; the size is bounded above. Duplicate
+    // names are refused here as the verifier refuses them (`shonin_jose::decode_object`).
+    match shonin_types::json::from_slice(&bytes) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(ClientAuthError::Malformed(JoseError::NotAnObject("claims"))),
+        Err(shonin_types::json::JsonError::DuplicateName(_)) => Err(ClientAuthError::Malformed(
+            JoseError::DuplicateName("claims"),
+        )),
         Err(_) => Err(ClientAuthError::Malformed(JoseError::Json("claims"))),
     }
 }

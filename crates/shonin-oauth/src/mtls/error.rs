@@ -17,10 +17,10 @@ pub enum MtlsError {
     /// `now` is before the certificate's notBefore.
     #[error("the client certificate is not valid yet")]
     NotYetValid,
-    /// The certificate does not chain to the operator's client CA bundle (RFC 8705 §2.1), with
-    /// the path builder's reason.
+    /// The certificate does not chain to the operator's client CA bundle (RFC 8705 §2.1). The
+    /// reason is one of a fixed set of phrases: the path builder's own text stays in the log.
     #[error("the client certificate does not chain to a trusted client CA: {0}")]
-    Untrusted(String),
+    Untrusted(&'static str),
     /// `tls_client_auth`: no attribute of the certificate equals the registered subject DN or
     /// SAN (RFC 8705 §2.1.2).
     #[error("the client certificate's {0} does not match the registered value")]

@@ -24,6 +24,10 @@ pub enum RarError {
     /// The parameter is not one JSON text.
     #[error("authorization_details is not valid JSON")]
     MalformedJson,
+    /// An object names a member twice (RFC 8259 §4: names SHOULD be unique); which one counts
+    /// would depend on the parser, so the request is refused.
+    #[error("authorization_details names the member {0:?} twice in one object")]
+    DuplicateName(String),
     /// RFC 9396 §2: the parameter is a JSON array of objects.
     #[error("authorization_details is not a JSON array")]
     NotAnArray,
@@ -85,6 +89,7 @@ impl RarError {
             | RarError::NotUtf8
             | RarError::TooDeep { .. }
             | RarError::MalformedJson
+            | RarError::DuplicateName(_)
             | RarError::NotAnArray
             | RarError::Empty
             | RarError::TooManyEntries { .. }

@@ -27,6 +27,7 @@ pub use iban::iban_checksum_ok;
 pub use screen::{MAX_ECHOED_TYPE_LEN, is_forbidden_char};
 
 use screen::{bounded, find_forbidden_char_in_object, is_valid_type_name, truncate};
+use shonin_types::json::JsonError;
 
 use jsonschema::{PatternOptions, Validator};
 use serde_json::Value;
@@ -216,10 +217,11 @@ impl AuthorizationDetailsPolicy {
                 max: self.max_depth,
             });
         }
-        let entries = match serde_json::from_str::<Value>(text) {
+        let entries = match shonin_types::json::from_str(text) {
             Ok(Value::Array(entries)) => entries,
             Ok(_) => return Err(RarError::NotAnArray),
-            Err(_) => return Err(RarError::MalformedJson),
+            Err(JsonError::DuplicateName(name)) => return Err(RarError::DuplicateName(name)),
+            Err(JsonError::Syntax(_)) => return Err(RarError::MalformedJson),
         };
         if entries.is_empty() {
             return Err(RarError::Empty);

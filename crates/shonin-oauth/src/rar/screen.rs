@@ -10,22 +10,10 @@ const MAX_TYPE_NAME_LEN: usize = 128;
 /// Longest schema path or reason an error carries.
 const MAX_REASON_LEN: usize = 200;
 
-/// Characters refused anywhere in a member name or string value: Unicode `Cc` controls (C0,
-/// DEL, C1), the line and paragraph separators, and the bidirectional formatting characters
-/// (U+061C, U+200E/F, U+202A–U+202E, U+2066–U+2069). Each can make the consent page show
-/// something other than what the details say (a reordered or hidden account name or amount).
+/// Characters refused anywhere in a member name or string value: the displayed-text rule
+/// (`shonin_types::text`), since the consent page shows them.
 pub fn is_forbidden_char(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{061c}'
-                | '\u{200e}'
-                | '\u{200f}'
-                | '\u{2028}'
-                | '\u{2029}'
-                | '\u{202a}'..='\u{202e}'
-                | '\u{2066}'..='\u{2069}'
-        )
+    shonin_types::text::refused_in_display(c)
 }
 
 fn has_forbidden_char(s: &str) -> bool {

@@ -49,8 +49,8 @@ pub enum UserError {
     /// `display_name` is longer than [`MAX_DISPLAY_NAME_CHARS`] characters.
     #[error("display_name must be at most {max} characters")]
     DisplayNameTooLong { max: usize },
-    /// `display_name` contains a control character.
-    #[error("display_name must not contain control characters")]
+    /// `display_name` contains a control, separator or bidirectional-formatting character.
+    #[error("display_name must not contain control or bidirectional-formatting characters")]
     DisplayNameControlCharacter,
     /// The password is shorter than [`MIN_PASSWORD_CHARS`] (NIST SP 800-63B §3.1.1.2).
     #[error("password must be at least {min} characters")]
@@ -158,7 +158,8 @@ fn check_display_name(name: &str) -> Result<(), UserError> {
             max: MAX_DISPLAY_NAME_CHARS,
         });
     }
-    if name.chars().any(char::is_control) {
+    // Shown on pages and in the admin tool: the displayed-text rule applies.
+    if !shonin_types::text::is_displayable(name) {
         return Err(UserError::DisplayNameControlCharacter);
     }
     Ok(())
@@ -261,10 +262,20 @@ mod tests {
             name(&"x".repeat(201)).unwrap_err(),
             UserError::DisplayNameTooLong { max: 200 }
         );
-        assert_eq!(
-            name("Bob\nAdmin").unwrap_err(),
-            UserError::DisplayNameControlCharacter
-        );
+        // One rule for every displayed field: controls and bidirectional formatting, as for
+        // client_name and authorization_details.
+        for bad in [
+            "Bob\nAdmin",
+            "Bob \u{202e}nimdA",
+            "\u{2066}Bob\u{2069}",
+            "Bob\u{2028}",
+        ] {
+            assert_eq!(
+                name(bad).unwrap_err(),
+                UserError::DisplayNameControlCharacter,
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -208,8 +208,8 @@ impl ClientFields {
         }
         if let Some(path) = &self.jwks_file {
             let text = read_bounded(path)?;
-            let set = serde_json::from_str(&text)
-                .with_context(|| format!("--jwks-file {}: not JSON", path.display()))?;
+            let set = shonin_types::json::from_str(&text)
+                .with_context(|| format!("--jwks-file {}", path.display()))?;
             reg.jwks = Some(set);
             reg.jwks_uri = None;
         }
@@ -486,7 +486,9 @@ fn read_registration(path: &Path) -> anyhow::Result<ClientRegistration> {
     let text = read_bounded(path)?;
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     if ext.eq_ignore_ascii_case("json") {
-        serde_json::from_str(&text).with_context(|| format!("{}", path.display()))
+        let value =
+            shonin_types::json::from_str(&text).with_context(|| format!("{}", path.display()))?;
+        serde_json::from_value(value).with_context(|| format!("{}", path.display()))
     } else if ext.eq_ignore_ascii_case("toml") {
         toml::from_str(&text).with_context(|| format!("{}", path.display()))
     } else {

@@ -4,7 +4,7 @@
 //! shaping → security headers → rate limit → storage gate → body limit → timeout → handler.
 
 mod body_limit;
-mod headers;
+pub mod headers;
 mod observe;
 mod rate_limit;
 mod request_id;
@@ -32,7 +32,7 @@ pub fn apply(routes: Router<AppState>, state: AppState) -> Router {
                 .layer(from_fn_with_state(state.clone(), observe::observe))
                 .layer(CatchPanicLayer::custom(shape_errors::panic_response))
                 .layer(from_fn(shape_errors::shape))
-                .layer(from_fn_with_state(state.clone(), headers::security_headers))
+                .layer(from_fn(headers::security_headers))
                 .layer(from_fn_with_state(state.clone(), rate_limit::limit))
                 .layer(from_fn_with_state(state.clone(), storage_gate::gate))
                 .layer(from_fn_with_state(state.clone(), body_limit::limit))

@@ -30,6 +30,12 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     let resp = next.run(req).await;
     let elapsed = started.elapsed();
     let status = resp.status().as_u16();
+    if resp.status() == axum::http::StatusCode::SERVICE_UNAVAILABLE {
+        // Only storage and audit failures answer 503: readiness must see them (`ops::readyz`).
+        state
+            .storage_write_fault
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     let labels = [
         ("route", route.clone()),
         ("method", method.to_string()),

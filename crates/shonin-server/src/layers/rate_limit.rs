@@ -25,7 +25,6 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct IpRateLimiter {
     limiter: Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>,
-    audit_sampler: Arc<DefaultKeyedRateLimiter<IpAddr>>,
 }
 
 impl IpRateLimiter {
@@ -36,11 +35,7 @@ impl IpRateLimiter {
                 Quota::per_second(rate).allow_burst(burst),
             ))
         });
-        let per_minute = Quota::per_minute(NonZeroU32::MIN);
-        Self {
-            limiter,
-            audit_sampler: Arc::new(RateLimiter::keyed(per_minute)),
-        }
+        Self { limiter }
     }
 
     /// `Err(wait)` when `ip` is over its limit.
@@ -59,7 +54,6 @@ impl IpRateLimiter {
             l.retain_recent();
             l.shrink_to_fit();
         }
-        self.audit_sampler.retain_recent();
     }
 }
 
@@ -73,9 +67,13 @@ pub async fn limit(State(state): State<AppState>, req: Request, next: Next) -> R
         return next.run(req).await;
     };
     metrics::counter!("shonin_rate_limited_total").increment(1);
-    if limiter.audit_sampler.check_key(&ip).is_ok() {
+    if let Some(admitted) = state
+        .audit_sampler
+        .admit("rate_limited", ip, std::time::Instant::now())
+    {
         let rid = req.extensions().get::<RequestId>().cloned();
-        audit_events::rejection(&state, addr, rid.as_ref(), req.uri().path(), "rate_limited").await;
+        let reason = admitted.reason("rate_limited");
+        audit_events::rejection(&state, addr, rid.as_ref(), req.uri().path(), &reason).await;
     }
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     let mut resp =

@@ -49,8 +49,8 @@ pub enum JwksFetchError {
     ContentType(String),
     #[error("body larger than {MAX_BODY_BYTES} bytes")]
     TooLarge,
-    #[error("body is not JSON: {0}")]
-    NotJson(#[source] serde_json::Error),
+    #[error("body is not JSON with unique member names: {0}")]
+    NotJson(#[source] shonin_types::json::JsonError),
     #[error("not a JWK set: {0}")]
     InvalidSet(String),
 }
@@ -227,7 +227,7 @@ impl JwksFetcher {
             }
             body.extend_from_slice(&chunk);
         }
-        let jwks: Value = serde_json::from_slice(&body).map_err(JwksFetchError::NotJson)?;
+        let jwks: Value = shonin_types::json::from_slice(&body).map_err(JwksFetchError::NotJson)?;
         check_jwks(&jwks).map_err(JwksFetchError::InvalidSet)?;
         Ok(jwks)
     }

@@ -154,7 +154,7 @@ impl ClientCaBundle {
     ) -> Result<(), MtlsError> {
         let Some(verifier) = &self.verifier else {
             return Err(MtlsError::Untrusted(
-                "no client CA bundle is configured (server.client_ca_file)".into(),
+                "no client CA bundle is configured (server.client_ca_file)",
             ));
         };
         let (leaf, intermediates) = chain.split_first().ok_or(MtlsError::NoCertificate)?;
@@ -163,7 +163,33 @@ impl ClientCaBundle {
         verifier
             .verify_client_cert(leaf, intermediates, now)
             .map(|_| ())
-            .map_err(|e| MtlsError::Untrusted(e.to_string()))
+            .map_err(|e| {
+                tracing::info!(error = %e, "client certificate path validation failed");
+                MtlsError::Untrusted(untrusted_reason(&e))
+            })
+    }
+}
+
+/// A stable, client-facing phrase for a path-validation failure: the verifier's own text names
+/// library internals and can change between versions.
+fn untrusted_reason(e: &rustls::Error) -> &'static str {
+    use rustls::CertificateError as C;
+    match e {
+        rustls::Error::InvalidCertificate(c) => match c {
+            C::UnknownIssuer => "issuer unknown",
+            C::BadSignature | C::UnsupportedSignatureAlgorithmContext { .. } => {
+                "signature not verifiable"
+            }
+            C::Expired | C::ExpiredContext { .. } => "certificate or issuer expired",
+            C::NotValidYet | C::NotValidYetContext { .. } => "certificate or issuer not valid yet",
+            C::Revoked => "certificate revoked",
+            C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
+                "certificate not valid for client authentication"
+            }
+            C::BadEncoding => "certificate not well-formed",
+            _ => "certificate not acceptable as a client certificate",
+        },
+        _ => "certificate not acceptable as a client certificate",
     }
 }
 
@@ -287,7 +313,20 @@ pub async fn certificate_source(
                 .map(|r| r.0.clone());
             let path: String = req.uri().path().chars().take(256).collect();
             let peer = conn.as_ref().map(|c| c.peer_addr);
-            spoofed(&state, peer, request_id, path, name).await;
+            tracing::warn!(
+                ?peer,
+                header = %name,
+                request_id = request_id.as_deref().unwrap_or("-"),
+                "client certificate header from a peer that is not a trusted proxy; ignored"
+            );
+            let ip = peer.map_or(std::net::IpAddr::from([0, 0, 0, 0]), |p| p.ip());
+            if let Some(admitted) =
+                state
+                    .audit_sampler
+                    .admit(SPOOFED_HEADER_ACTION, ip, std::time::Instant::now())
+            {
+                spoofed(&state, ip, request_id, path, name, admitted).await;
+            }
         }
         req.headers_mut().remove(name);
     }
@@ -335,19 +374,15 @@ fn percent_decode(input: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Writes the sampled audit entry for spoofed certificate headers from `ip`.
 async fn spoofed(
     state: &AppState,
-    peer: Option<std::net::SocketAddr>,
+    ip: std::net::IpAddr,
     request_id: Option<String>,
     path: String,
     name: &HeaderName,
+    admitted: crate::audit_sampler::Admitted,
 ) {
-    tracing::warn!(
-        ?peer,
-        header = %name,
-        request_id = request_id.as_deref().unwrap_or("-"),
-        "client certificate header from a peer that is not a trusted proxy; ignored"
-    );
     let record = AuditRecord {
         time: state.clock.now(),
         actor: Actor {
@@ -357,10 +392,10 @@ async fn spoofed(
         action: SPOOFED_HEADER_ACTION.to_owned(),
         target: path,
         outcome: Outcome::Failure,
-        reason: Some(format!(
+        reason: Some(admitted.reason(&format!(
             "header {name} from untrusted peer; ignored (only server.trusted_proxies may set it)"
-        )),
-        source_ip: peer.map(|p| p.ip()),
+        ))),
+        source_ip: Some(ip),
         request_id,
     };
     if let Err(e) = state.audit.append(record).await {

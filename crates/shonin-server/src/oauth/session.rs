@@ -136,6 +136,33 @@ pub fn csrf(headers: &HeaderMap) -> (String, Option<HeaderValue>) {
     (value, header)
 }
 
+/// A form post that needs no hidden token (the language switcher, on every page including error
+/// pages) is still refused when it comes from another site: the browser's Fetch Metadata
+/// (`Sec-Fetch-Site`) or, without it, `Origin` must name this server (OWASP CSRF Prevention
+/// Cheat Sheet, "Fetch Metadata headers" and "Verifying Origin with standard headers"). A request
+/// with neither header is not from a browser that could be made to send it.
+pub fn same_origin_post(headers: &HeaderMap, issuer: &str) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return site.as_bytes() == b"same-origin";
+    }
+    match headers.get(axum::http::header::ORIGIN) {
+        None => true,
+        Some(origin) => origin
+            .to_str()
+            .is_ok_and(|o| o != "null" && issuer_origin(issuer) == Some(o)),
+    }
+}
+
+/// `scheme://host[:port]` of the issuer URL.
+fn issuer_origin(issuer: &str) -> Option<&str> {
+    let after_scheme = issuer.find("://")? + 3;
+    let end = issuer
+        .get(after_scheme..)?
+        .find('/')
+        .map_or(issuer.len(), |i| after_scheme + i);
+    issuer.get(..end)
+}
+
 /// The form's CSRF field equals this browser's CSRF cookie (constant time).
 pub fn csrf_ok(headers: &HeaderMap, form_value: Option<&str>) -> bool {
     match (cookie(headers, CSRF_COOKIE), form_value) {

@@ -46,10 +46,11 @@ impl PasskeySettings {
         };
         self.rp_id_for(issuer)?;
         let n = self.rp_name.chars().count();
-        if !(1..=64).contains(&n) || self.rp_name.chars().any(char::is_control) {
+        if !(1..=64).contains(&n) || !shonin_types::text::is_displayable(&self.rp_name) {
             return Err(invalid(
                 "rp_name",
-                "must be 1 to 64 characters without control characters".into(),
+                "must be 1 to 64 characters without control or bidirectional-formatting characters"
+                    .into(),
             ));
         }
         if !(30..=600).contains(&self.ceremony_lifetime_secs) {

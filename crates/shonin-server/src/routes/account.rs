@@ -25,6 +25,9 @@ use shonin_passkeys::{PasskeyStore, RecoveryCodeStore, StoredPasskey, validate_n
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+/// The error page's message for a form that failed its CSRF check.
+pub(crate) const FORM_REFUSED: &str =
+    "The form has expired or did not come from this site. Go back and try again.";
 const HERE: &str = "/account";
 
 fn when(t: OffsetDateTime) -> String {
@@ -249,7 +252,7 @@ async fn checked_form(
             pages::error(
                 meta.lang,
                 StatusCode::FORBIDDEN,
-                "The form has expired or did not come from this site. Go back and try again.",
+                FORM_REFUSED,
                 meta.request_id.as_deref(),
             ),
             cookie,
@@ -286,7 +289,7 @@ pub async fn sign_in(
                 meta.lang,
                 StatusCode::UNAUTHORIZED,
                 &csrf,
-                username,
+                crate::sign_in::echoable_username(username),
                 Some(meta.lang.texts().invalid_credentials),
             ),
             cookie,
@@ -514,8 +517,25 @@ pub async fn sign_out(
 }
 
 /// `POST /language`: the switcher on every page. Returns to the page it came from (only our
-/// own pages: see [`safe_next`]).
-pub async fn language(headers: HeaderMap, body: Bytes) -> Response {
+/// own pages: see [`safe_next`]). A post from another site is refused (see
+/// [`session::same_origin_post`]) and audited.
+pub async fn language(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !session::same_origin_post(&headers, &state.config.issuer) {
+        let rid = meta.request_id.clone().map(crate::layers::RequestId);
+        crate::audit_events::rejection(&state, Some(meta.addr), rid.as_ref(), "/language", "csrf")
+            .await;
+        return pages::error(
+            meta.lang,
+            StatusCode::FORBIDDEN,
+            FORM_REFUSED,
+            meta.request_id.as_deref(),
+        );
+    }
     let params = crate::routes::oauth::form_body(&headers, &body).ok();
     let get = |n: &str| params.as_ref().and_then(|p| p.get(n).map(str::to_owned));
     let lang = get("lang").as_deref().and_then(Lang::from_code);

@@ -142,12 +142,15 @@ async fn check_call(
     Ok(())
 }
 
-/// Parses a JSON body with a nesting limit; the error is the 400 response's detail.
+/// Parses a JSON body with a nesting limit and unique member names; the error is the 400
+/// response's detail.
 fn parse_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, String> {
     if shonin_jose::json_depth_exceeds(body, MAX_JSON_DEPTH) {
         return Err("the JSON body is nested too deeply".to_owned());
     }
-    serde_json::from_slice(body).map_err(|e| format!("the JSON body is malformed: {e}"))
+    let value = shonin_types::json::from_slice(body)
+        .map_err(|e| format!("the JSON body is malformed: {e}"))?;
+    serde_json::from_value(value).map_err(|e| format!("the JSON body is malformed: {e}"))
 }
 
 fn bad_request(detail: &str) -> Response {

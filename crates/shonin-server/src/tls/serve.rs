@@ -2,6 +2,7 @@
 //! connection's [`ConnectionInfo`] on every request, bounded resources, and graceful shutdown.
 
 use super::connection::ConnectionInfo;
+use super::error_heads::ErrorHeads;
 use super::idle::Activity;
 use super::per_ip::{PerIp, PerIpSlot};
 use super::read_deadline::HeadDeadline;
@@ -45,13 +46,14 @@ pub struct ServeLimits {
     pub max_connections: usize,
     /// Open connections at most from one client IP; a connection over it is closed at once,
     /// counted in `shonin_connections_refused_total{reason="per_ip"}` and reported to
-    /// [`ServeLimits::on_per_ip_refusal`]. Peers in [`ServeLimits::per_ip_exempt`] (trusted
+    /// [`ServeLimits::on_refusal`] as `too_many_connections`. Peers in [`ServeLimits::per_ip_exempt`] (trusted
     /// proxies, which carry many clients) have no cap. Default 256.
     pub max_connections_per_ip: usize,
     /// Peers without a per-IP cap.
     pub per_ip_exempt: Arc<[IpAddr]>,
-    /// Called for each connection refused by the per-IP cap (the caller samples what it audits).
-    pub on_per_ip_refusal: Option<PeerHook>,
+    /// Called with the peer's address and a reason for each connection or request this layer
+    /// refuses (`too_many_connections`, `bad_host`); the caller samples what it audits.
+    pub on_refusal: Option<RefusalHook>,
     /// A connection with no request in flight for this long is closed: HTTP/2 with a GOAWAY
     /// (RFC 9113 §6.8), HTTP/1.1 after its current response. Default 30 s.
     pub idle_timeout: Duration,
@@ -71,7 +73,7 @@ impl Default for ServeLimits {
             max_connections: 10_000,
             max_connections_per_ip: 256,
             per_ip_exempt: Arc::from([]),
-            on_per_ip_refusal: None,
+            on_refusal: None,
             idle_timeout: Duration::from_secs(30),
             http2_max_concurrent_streams: 100,
             shutdown_grace: Duration::from_secs(30),
@@ -79,13 +81,13 @@ impl Default for ServeLimits {
     }
 }
 
-/// A callback with the IP address of a refused peer.
+/// A callback with the IP address of a refused peer and the reason.
 #[derive(Clone)]
-pub struct PeerHook(pub Arc<dyn Fn(IpAddr) + Send + Sync>);
+pub struct RefusalHook(pub Arc<dyn Fn(IpAddr, &'static str) + Send + Sync>);
 
-impl fmt::Debug for PeerHook {
+impl fmt::Debug for RefusalHook {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("PeerHook")
+        f.write_str("RefusalHook")
     }
 }
 
@@ -151,8 +153,8 @@ pub async fn serve(
                     metrics::counter!("shonin_connections_refused_total", "reason" => "per_ip")
                         .increment(1);
                     tracing::debug!(%peer, "connection refused: too many from this IP");
-                    if let Some(hook) = &limits.on_per_ip_refusal {
-                        (hook.0)(peer.ip());
+                    if let Some(hook) = &limits.on_refusal {
+                        (hook.0)(peer.ip(), "too_many_connections");
                     }
                     continue;
                 };
@@ -197,6 +199,7 @@ struct ConnContext {
     handshake_timeout: Duration,
     header_read_timeout: Duration,
     idle_timeout: Duration,
+    on_refusal: Option<RefusalHook>,
 }
 
 impl ConnContext {
@@ -223,6 +226,7 @@ impl ConnContext {
             handshake_timeout: limits.handshake_timeout,
             header_read_timeout: limits.header_read_timeout,
             idle_timeout: limits.idle_timeout,
+            on_refusal: limits.on_refusal.clone(),
         }
     }
 }
@@ -240,7 +244,7 @@ async fn connection(
         tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
     }
     let Some(acceptor) = &ctx.tls else {
-        let io = HeadDeadline::new(stream, ctx.header_read_timeout);
+        let io = ErrorHeads::new(HeadDeadline::new(stream, ctx.header_read_timeout));
         let info = ConnectionInfo::plain(peer);
         return serve_http(&ctx, &ctx.sniffing, io, info, stopping).await;
     };
@@ -263,7 +267,7 @@ async fn connection(
         serve_http(&ctx, &ctx.h2, io, info, stopping).await;
     } else {
         // hyper's own header_read_timeout bounds a silent HTTP/1.1 client.
-        serve_http(&ctx, &ctx.h1, stream, info, stopping).await;
+        serve_http(&ctx, &ctx.h1, ErrorHeads::new(stream), info, stopping).await;
     }
 }
 
@@ -283,12 +287,22 @@ async fn serve_http<I>(
     let activity = Arc::new(Activity::new());
     let service = {
         let (app, activity) = (ctx.app.clone(), activity.clone());
+        let on_refusal = ctx.on_refusal.clone();
         tower::service_fn(move |mut req: Request<Incoming>| {
             req.extensions_mut().insert(info.clone());
             req.extensions_mut().insert(ConnectInfo(peer));
             let in_flight = activity.begin();
             let app = app.clone();
+            let refused = super::message_rules::host_problem(&req);
+            if let (Some(_), Some(hook)) = (refused, &on_refusal) {
+                (hook.0)(peer.ip(), "bad_host");
+            }
             async move {
+                if let Some(detail) = refused {
+                    metrics::counter!("shonin_requests_refused_total", "reason" => "host")
+                        .increment(1);
+                    return Ok(super::message_rules::bad_request(detail, req.version()));
+                }
                 let response = app.oneshot(req).await;
                 drop(in_flight);
                 response

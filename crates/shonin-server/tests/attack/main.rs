@@ -14,4 +14,9 @@ mod common;
 
 mod h2raw;
 mod harness;
+mod http1;
 mod http2;
+mod input;
+mod pages;
+mod proxy;
+mod storage;

@@ -75,6 +75,19 @@ impl TestClient {
             .unwrap()
     }
 
+    /// A JWS over `claims` exactly as written (for claims serde_json cannot hold, such as a
+    /// repeated name), signed with the client's key.
+    pub async fn sign_raw_claims(&self, claims: &str) -> String {
+        let header = json!({"alg": self.key.alg().as_str(), "kid": self.key.kid(), "typ": "JWT"});
+        let input = format!(
+            "{}.{}",
+            b64url_encode(header.to_string().as_bytes()),
+            b64url_encode(claims.as_bytes())
+        );
+        let signature = self.key.sign(input.as_bytes()).await.unwrap();
+        assemble(&input, &signature)
+    }
+
     pub async fn assertion(&self, aud: &str) -> String {
         let c = json!({"iss": self.id, "sub": self.id, "aud": aud, "iat": now(), "exp": now() + 60, "jti": jti()});
         self.assertion_with(c).await

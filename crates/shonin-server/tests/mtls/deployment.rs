@@ -47,6 +47,19 @@ async fn proxy_header_is_believed_only_from_a_trusted_proxy() {
         .find(|e| e.record.action == "mtls.certificate_header_spoofed")
         .expect("spoof attempt audited");
     assert_eq!(spoof.record.source_ip, Some("203.0.113.9".parse().unwrap()));
+    // Repeats from the same peer within the minute are counted, not written one by one.
+    for _ in 0..5 {
+        let req = form_req("/token", &cc_pairs(&c), std::slice::from_ref(&header));
+        let resp = send_with(&app, "203.0.113.9:5001", None, req).await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    }
+    let spoofs = app
+        .audit_entries()
+        .await
+        .into_iter()
+        .filter(|e| e.record.action == "mtls.certificate_header_spoofed")
+        .count();
+    assert_eq!(spoofs, 1, "one entry per peer per minute");
     assert!(
         last_reason(&app, "oauth.token")
             .await

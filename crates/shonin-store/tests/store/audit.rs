@@ -16,7 +16,8 @@ contract_tests! {
     entries_are_returned_as_stored_not_resealed,
     entries_refuse_update_and_delete,
     undecodable_row_is_corrupt_naming_its_seq,
-    checkpoint_with_duplicate_seq_is_ignored,
+    checkpoints_only_follow_the_latest_one,
+    checkpoints_are_append_only,
 }
 
 async fn head_is_none_for_an_empty_log(store: &Store) {
@@ -161,23 +162,74 @@ async fn undecodable_row_is_corrupt_naming_its_seq(store: &Store) {
     assert_eq!(store.entries(1, 1).await.unwrap().len(), 1);
 }
 
-async fn checkpoint_with_duplicate_seq_is_ignored(store: &Store) {
-    let cp = |seq: u64, byte: u8, jws: &str| Checkpoint {
+fn checkpoint(seq: u64, prev: Option<u64>, byte: u8, jws: &str) -> Checkpoint {
+    Checkpoint {
         seq,
         hash: [byte; 32],
         created_at: T0 + Duration::nanoseconds(1_500),
+        prev_seq: prev,
         jws: jws.into(),
-    };
-    store.put_checkpoint(&cp(5, 1, "first")).await.unwrap();
-    store.put_checkpoint(&cp(5, 2, "second")).await.unwrap();
-    store.put_checkpoint(&cp(3, 3, "earlier")).await.unwrap();
+    }
+}
+
+async fn checkpoints_only_follow_the_latest_one(store: &Store) {
+    let conflict = |r: Result<(), StorageError>| matches!(r, Err(StorageError::Conflict(_)));
+    assert_eq!(store.latest_checkpoint().await.unwrap(), None);
+    // The first follows "0"; one naming any other predecessor is refused.
+    assert!(conflict(
+        store.put_checkpoint(&checkpoint(3, Some(1), 3, "x")).await
+    ));
+    store
+        .put_checkpoint(&checkpoint(3, Some(0), 3, "first"))
+        .await
+        .unwrap();
+    // A second node that read the same latest checkpoint loses; so does the same seq again,
+    // an earlier seq, and an unchained checkpoint.
+    store
+        .put_checkpoint(&checkpoint(5, Some(3), 1, "second"))
+        .await
+        .unwrap();
+    for (cp, what) in [
+        (checkpoint(6, Some(3), 2, "fork"), "a fork after 3"),
+        (checkpoint(5, Some(5), 2, "same seq"), "seq 5 again"),
+        (checkpoint(4, Some(5), 2, "earlier"), "an earlier seq"),
+        (checkpoint(9, None, 2, "unchained"), "no link"),
+    ] {
+        assert!(conflict(store.put_checkpoint(&cp).await), "{what}");
+    }
     let stored = store.checkpoints().await.unwrap();
     assert_eq!(stored.len(), 2);
-    assert_eq!((stored[0].seq, stored[0].jws.as_str()), (3, "earlier"));
     assert_eq!(
-        (stored[1].seq, stored[1].hash, stored[1].jws.as_str()),
-        (5, [1; 32], "first")
+        (stored[0].seq, stored[0].prev_seq, stored[0].jws.as_str()),
+        (3, Some(0), "first")
+    );
+    assert_eq!(
+        (
+            stored[1].seq,
+            stored[1].prev_seq,
+            stored[1].hash,
+            stored[1].jws.as_str()
+        ),
+        (5, Some(3), [1; 32], "second")
+    );
+    assert_eq!(
+        store.latest_checkpoint().await.unwrap().as_ref(),
+        stored.get(1)
     );
     // Stored at microsecond precision.
     assert_eq!(stored[1].created_at, T0 + Duration::microseconds(1));
+}
+
+async fn checkpoints_are_append_only(store: &Store) {
+    store
+        .put_checkpoint(&checkpoint(2, Some(0), 2, "cp"))
+        .await
+        .unwrap();
+    for sql in [
+        "DELETE FROM audit_checkpoints",
+        "UPDATE audit_checkpoints SET jws = 'forged'",
+    ] {
+        assert!(raw_execute(store, sql).await.is_err(), "{sql}");
+    }
+    assert_eq!(store.checkpoints().await.unwrap().len(), 1);
 }

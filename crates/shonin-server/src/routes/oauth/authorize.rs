@@ -375,10 +375,7 @@ async fn page_form(
     };
     let client_id = params.get("client_id");
     if !session::csrf_ok(headers, params.get("csrf")) {
-        let refusal = Refusal::Page(
-            StatusCode::FORBIDDEN,
-            "The form has expired or did not come from this site. Go back and try again.",
-        );
+        let refusal = Refusal::Page(StatusCode::FORBIDDEN, crate::routes::account::FORM_REFUSED);
         return Err(refuse(state, meta, client_id, refusal).await);
     }
     match load(state, client_id, params.get("request_uri")).await {
@@ -444,7 +441,7 @@ pub async fn sign_in(
                 &loaded,
                 &request_uri,
                 &csrf,
-                username,
+                crate::sign_in::echoable_username(username),
                 Some(meta.lang.texts().invalid_credentials),
                 StatusCode::UNAUTHORIZED,
             );
