@@ -23,6 +23,9 @@ pub enum AuditError {
     /// Writing an export failed.
     #[error("audit export could not be written: {0}")]
     Io(#[from] std::io::Error),
+    /// An archive could not be written as asked (see [`crate::archive`]).
+    #[error("audit archive: {0}")]
+    Archive(String),
     /// An entry could not be encoded as JSON for export.
     #[error("audit entry could not be encoded: {0}")]
     Encode(#[from] serde_json::Error),

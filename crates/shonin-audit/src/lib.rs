@@ -9,6 +9,7 @@
 //!
 //! This crate must never drop an entry silently: every failure reaches the caller that appended.
 
+pub mod archive;
 pub mod chain;
 mod error;
 mod export;

@@ -47,4 +47,19 @@ pub trait AuditStore: Send + Sync + std::fmt::Debug {
     async fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, StorageError> {
         Ok(self.checkpoints().await?.pop())
     }
+    /// Where the stored log begins: entries through this seq (whose hash is given) were
+    /// archived and pruned. `(0, GENESIS_HASH)` while nothing was.
+    async fn base(&self) -> Result<(u64, Hash), StorageError> {
+        Ok((0, crate::GENESIS_HASH))
+    }
+    /// Moves the base to `seq`, which must be stored with `hash` and carry a checkpoint, then
+    /// deletes the entries through `seq` and the checkpoints before it (the one at `seq` stays:
+    /// it attests the base). Returns how many entries were deleted. `Conflict` if `seq` is not
+    /// after the current base or does not match.
+    async fn prune_through(&self, seq: u64, hash: Hash) -> Result<u64, StorageError> {
+        let _ = (seq, hash);
+        Err(StorageError::Unavailable(
+            "this audit store cannot prune".into(),
+        ))
+    }
 }

@@ -104,6 +104,10 @@ pub enum VerifyFailure {
     /// The entry at the anchor's seq holds, but the checkpoint the anchor is was deleted.
     #[error("the anchor's checkpoint is no longer stored")]
     AnchoredCheckpointMissing,
+    /// The stored log begins after an archived stretch, but no signed checkpoint attests where:
+    /// the base was moved without an archive (or its checkpoint deleted).
+    #[error("the archived base is not attested by a signed checkpoint")]
+    BaseNotCheckpointed,
 }
 
 /// The latest signed checkpoint, kept outside the database (see the module documentation).
@@ -174,28 +178,55 @@ pub async fn verify_anchored(
 ) -> Result<VerifyReport, AuditError> {
     // Order matters for a live log: a checkpoint is written after its entries, and the head
     // moves in the same transaction as the entries, so everything read here must be reached.
+    // The log may begin after archived segments (`crate::archive`): at the base, attested by
+    // the signed checkpoint kept there.
+    let (base_seq, base_hash) = store.base().await?;
     let mut checkpoints = store.checkpoints().await?;
     checkpoints.sort_by_key(|c| c.seq);
+    // Checkpoints before the base belong to the archive (a prune cut short leaves some).
+    checkpoints.retain(|c| c.seq >= base_seq);
     let head_before = store.head().await?;
+    let mut report = VerifyReport {
+        entries: 0,
+        checkpoints: 0,
+        first_bad: None,
+    };
+    let mut base_link = (None, false);
+    if base_seq > 0 {
+        let attested = match checkpoints.first() {
+            Some(cp) if cp.seq == base_seq => check_checkpoint(cp, &base_hash, verification_jwks),
+            _ => Err(VerifyFailure::BaseNotCheckpointed),
+        };
+        match attested {
+            Ok(link) => {
+                checkpoints.remove(0);
+                report.checkpoints = 1;
+                base_link = (Some((base_seq, base_hash)), link.is_some());
+            }
+            Err(reason) => {
+                report.first_bad = Some(BadEntry {
+                    seq: base_seq,
+                    reason,
+                });
+                return Ok(report);
+            }
+        }
+    }
 
     let mut walk = Walk {
         jwks: verification_jwks,
         checkpoints: checkpoints.into_iter().peekable(),
         head_before,
-        expected: 1,
-        prev: GENESIS_HASH,
-        last: None,
-        last_checkpoint: None,
-        chained: false,
+        expected: base_seq + 1,
+        prev: base_hash,
+        last: base_link.0,
+        last_checkpoint: base_link.0,
+        chained: base_link.1,
         anchor,
-        max_seen: 0,
-        report: VerifyReport {
-            entries: 0,
-            checkpoints: 0,
-            first_bad: None,
-        },
+        max_seen: base_seq,
+        report,
     };
-    let mut from = 1;
+    let mut from = base_seq + 1;
     let mut in_chain_bad = None;
     'pages: loop {
         let page = store.entries(from, PAGE).await?;
@@ -389,7 +420,7 @@ fn earliest(a: Option<BadEntry>, b: Option<BadEntry>) -> Option<BadEntry> {
 
 /// Checks one checkpoint against the entry hash at its seq; returns the previous checkpoint it
 /// names (`prev_seq`, `prev_hash`), or `None` for one written before checkpoints were chained.
-fn check_checkpoint(
+pub(crate) fn check_checkpoint(
     cp: &Checkpoint,
     entry_hash: &Hash,
     jwks: &serde_json::Value,

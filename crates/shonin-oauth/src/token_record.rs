@@ -15,18 +15,15 @@
 //!
 //! A token is active only if its record exists, is unrevoked and unexpired
 //! ([`TokenRecord::is_active`]): a **missing record means inactive**, because records are deleted
-//! a day after expiry ([`TOKEN_RECORD_RETENTION`]) and with their client.
+//! some time after expiry (the server's `oauth.token_record_retention_secs`) and with their
+//! client.
 
 use crate::client::ClientId;
 use async_trait::async_trait;
 use aws_lc_rs::digest::{SHA256, digest};
 use shonin_types::StorageError;
 use std::fmt;
-use time::{Duration, OffsetDateTime};
-
-/// How long after expiry a record is kept before [`TokenStore::sweep_tokens`] deletes it, so a
-/// late introspection or revocation of a just-expired token still finds it.
-pub const TOKEN_RECORD_RETENTION: Duration = Duration::days(1);
+use time::OffsetDateTime;
 
 /// The key of a [`TokenRecord`], computed by [`token_hash`].
 pub type TokenHash = [u8; 32];
@@ -188,14 +185,15 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
     /// Revokes every unrevoked token of `grant_id` at `now`; returns how many this call revoked.
     async fn revoke_grant(&self, grant_id: &str, now: OffsetDateTime) -> Result<u64, StorageError>;
 
-    /// Deletes records that expired at least [`TOKEN_RECORD_RETENTION`] before `now`; returns
-    /// how many.
-    async fn sweep_tokens(&self, now: OffsetDateTime) -> Result<u64, StorageError>;
+    /// Deletes records that expired at or before `expired_before`; returns how many. Revoked
+    /// records that have not expired stay: they are what says the token is revoked.
+    async fn sweep_tokens(&self, expired_before: OffsetDateTime) -> Result<u64, StorageError>;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use time::Duration;
     use time::macros::datetime;
 
     #[test]

@@ -84,6 +84,24 @@ pub enum AuditCommand {
         /// must reach it, or it was cut short.
         #[arg(long)]
         anchor: Option<PathBuf>,
+        /// Archived segments (`audit archive`), oldest first: each is verified, they must join
+        /// each other, and the newest must join the database's base.
+        #[arg(long)]
+        archive: Vec<PathBuf>,
+    },
+    /// Write the entries after the database's base up to a checkpointed seq to a self-verifying
+    /// segment file; with --prune, then delete them from the database.
+    Archive {
+        /// Last seq of the segment; must carry a checkpoint (default: the latest checkpoint).
+        #[arg(long)]
+        through: Option<u64>,
+        /// The segment file (written atomically, mode 0600; must not exist).
+        #[arg(long)]
+        output: PathBuf,
+        /// After the file is written and verified, delete the archived entries from the
+        /// database (the checkpoint at the end stays and attests the new base).
+        #[arg(long)]
+        prune: bool,
     },
     /// Print the latest signed checkpoint as JSON: keep it outside the database as the anchor
     /// for `audit verify --anchor`.
@@ -309,9 +327,18 @@ async fn audit(g: &GlobalArgs, config: &Config, cmd: AuditCommand) -> anyhow::Re
     }
     let store = runtime::open_store(config).await?;
     let code = match cmd {
-        AuditCommand::Verify { anchor } => {
+        AuditCommand::Verify { anchor, archive } => {
             let (keys, _) = runtime::open_keys(config, Arc::new(SystemClock))?;
             let jwks = keys.verification_jwks();
+            let (intact, note) =
+                crate::audit_files::verify_archives(&store, &archive, &jwks).await?;
+            if let Some(note) = note {
+                println!("{note}");
+            }
+            if !intact {
+                store.close().await;
+                return Ok(ExitCode::from(1));
+            }
             let anchor = match anchor {
                 Some(path) => {
                     let text = std::fs::read_to_string(&path)
@@ -321,6 +348,19 @@ async fn audit(g: &GlobalArgs, config: &Config, cmd: AuditCommand) -> anyhow::Re
                     Some(anchor)
                 }
                 None => None,
+            };
+            // An anchor inside the archived stretch was checked with the archives (if given).
+            let base = shonin_audit::AuditStore::base(&store).await?.0;
+            let anchor = match anchor {
+                Some(a) if a.seq <= base => {
+                    println!(
+                        "anchor at seq {} lies in the archived stretch (through {base}); \
+                         keep a newer anchor",
+                        a.seq
+                    );
+                    None
+                }
+                other => other,
             };
             let report = shonin_audit::verify_anchored(&store, &jwks, anchor.as_ref()).await?;
             match report.first_bad {
@@ -344,13 +384,41 @@ async fn audit(g: &GlobalArgs, config: &Config, cmd: AuditCommand) -> anyhow::Re
                 }
             }
         }
+        AuditCommand::Archive {
+            through,
+            output,
+            prune,
+        } => {
+            let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+            let (keys, _) = runtime::open_keys(config, clock.clone())?;
+            let summary =
+                crate::audit_files::archive(&store, &keys, through, &output, prune).await?;
+            if prune {
+                let audit = runtime::start_audit(config, &store, &keys, clock.clone());
+                audit
+                    .append(AuditRecord {
+                        time: clock.now(),
+                        actor: admin_actor(),
+                        action: "audit.archive".into(),
+                        target: output.display().to_string(),
+                        outcome: Outcome::Success,
+                        reason: Some(summary.clone()),
+                        source_ip: None,
+                        request_id: None,
+                    })
+                    .await?;
+                audit.shutdown().await;
+            }
+            println!("{summary}");
+            ExitCode::SUCCESS
+        }
         AuditCommand::Anchor { output } => {
             use shonin_audit::AuditStore;
             let Some(cp) = store.latest_checkpoint().await? else {
                 anyhow::bail!("no checkpoint yet: the log is empty or has not been checkpointed");
             };
             match output {
-                Some(path) => crate::audit_anchor::write_atomically(&path, &cp)
+                Some(path) => crate::audit_files::write_atomically(&path, &cp)
                     .with_context(|| format!("writing {}", path.display()))?,
                 None => println!("{}", serde_json::to_string(&cp)?),
             }

@@ -236,6 +236,11 @@ pub struct OAuthSettings {
     /// §5.3.2.1 item 8); 0 – 600.
     #[serde(default = "default_refresh_retry_grace_secs")]
     pub refresh_retry_grace_secs: u64,
+    /// How long after expiry a token's record is kept before the sweep deletes it; 0 – 604800.
+    /// An expired token is inactive with or without its record, so this only sizes the token
+    /// table: about (issue rate) × (token lifetime + this).
+    #[serde(default = "default_token_record_retention_secs")]
+    pub token_record_retention_secs: u64,
     /// Extra PEM roots (on top of the platform's) trusted when fetching clients' `jwks_uri`.
     #[serde(default)]
     pub jwks_ca_file: Option<PathBuf>,
@@ -251,6 +256,10 @@ pub struct OAuthSettings {
 
 fn default_refresh_retry_grace_secs() -> u64 {
     60
+}
+
+fn default_token_record_retention_secs() -> u64 {
+    600
 }
 
 fn default_client_cache_secs() -> u64 {
@@ -386,6 +395,7 @@ impl Config {
                 session_lifetime_secs: 3600,
                 rotate_refresh_tokens: false,
                 refresh_retry_grace_secs: default_refresh_retry_grace_secs(),
+                token_record_retention_secs: default_token_record_retention_secs(),
                 client_cache_secs: default_client_cache_secs(),
                 jwks_ca_file: None,
                 scopes: default_scopes(),
@@ -642,6 +652,12 @@ impl Config {
             o.refresh_retry_grace_secs,
             0,
             600,
+        )?;
+        range(
+            "oauth.token_record_retention_secs",
+            o.token_record_retention_secs,
+            0,
+            7 * 86400,
         )?;
         range("oauth.client_cache_secs", o.client_cache_secs, 0, 300)?;
         if let Some(ca) = &o.jwks_ca_file

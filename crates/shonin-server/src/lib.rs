@@ -4,8 +4,8 @@
 
 pub mod admin;
 pub mod alerts;
-pub mod audit_anchor;
 pub mod audit_events;
+pub mod audit_files;
 pub mod audit_sampler;
 pub mod cli;
 pub mod config;

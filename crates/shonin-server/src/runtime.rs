@@ -76,7 +76,7 @@ pub fn start_audit(
             .audit
             .anchor_file
             .clone()
-            .map(crate::audit_anchor::publisher),
+            .map(crate::audit_files::publisher),
         ..AuditConfig::default()
     };
     let keys: Arc<dyn KeySource> = Arc::new(keys.clone());
@@ -173,7 +173,10 @@ fn spawn_background(state: &AppState) -> Vec<JoinHandle<()>> {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
-            if let Err(e) = s.store.sweep(s.clock.now()).await {
+            let retention = time::Duration::seconds(
+                i64::try_from(s.config.oauth.token_record_retention_secs).unwrap_or(i64::MAX),
+            );
+            if let Err(e) = s.store.sweep(s.clock.now(), retention).await {
                 tracing::warn!(error = %e, "expiry sweep failed");
             }
             s.rate_limiter.shrink();

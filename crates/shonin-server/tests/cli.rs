@@ -470,3 +470,72 @@ async fn a_log_cut_short_in_the_database_is_caught_by_the_anchor_kept_elsewhere(
     );
     assert!(stdout(&out).contains(&expected), "{}", stdout(&out));
 }
+
+/// Hardening issue, item 3 (retention): closed stretches of the log go to self-verifying segment
+/// files and leave the database; `audit verify` checks the database from its base, and the
+/// segments with it when given.
+#[tokio::test]
+async fn archived_segments_leave_the_database_and_still_verify_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let rotate = |n: usize| {
+        for _ in 0..n {
+            let out = shonin(dir.path(), &["--dev", "keys", "rotate"], &[]);
+            assert!(out.status.success(), "{}", stderr(&out));
+        }
+    };
+    let run = |args: &[&str]| shonin(dir.path(), &[&["--dev", "audit"], args].concat(), &[]);
+    rotate(2);
+    let seg1 = dir.path().join("segment-1.jsonl");
+    let seg1_arg = seg1.to_str().unwrap();
+    let out = run(&["archive", "--output", seg1_arg, "--prune"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("archived entries 1–"),
+        "{}",
+        stdout(&out)
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&seg1).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    // A segment is never overwritten.
+    let out = run(&["archive", "--output", seg1_arg]);
+    assert!(!out.status.success());
+    rotate(2);
+    let seg2 = dir.path().join("segment-2.jsonl");
+    let seg2_arg = seg2.to_str().unwrap();
+    let out = run(&["archive", "--output", seg2_arg, "--prune"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    rotate(1);
+
+    // The database alone verifies from its base and says the rest is archived.
+    let out = run(&["verify"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("are archived"), "{}", stdout(&out));
+    // With the segments, oldest first, the whole history verifies.
+    let out = run(&["verify", "--archive", seg1_arg, "--archive", seg2_arg]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("archives OK: 2 segments, entries 1–"),
+        "{}",
+        stdout(&out)
+    );
+    // Out of order, they do not join.
+    let out = run(&["verify", "--archive", seg2_arg, "--archive", seg1_arg]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    // An edited line in a segment is found.
+    let text = std::fs::read_to_string(&seg1).unwrap();
+    std::fs::write(&seg1, text.replacen("keys.rotate", "keys.listed", 1)).unwrap();
+    let out = run(&["verify", "--archive", seg1_arg, "--archive", seg2_arg]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("BROKEN"), "{}", stdout(&out));
+    // The prune itself is in the audit log.
+    let out = run(&["export"]);
+    assert!(
+        stdout(&out).contains("\"action\":\"audit.archive\""),
+        "{}",
+        stdout(&out)
+    );
+}

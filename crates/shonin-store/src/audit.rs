@@ -93,6 +93,68 @@ where
         Ok((seq != 0).then_some((seq, hash)))
     }
 
+    async fn base(&self) -> Result<(u64, Hash), StorageError> {
+        let row = sqlx::query("SELECT seq, hash FROM audit_base WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(sqlx_err("audit base"))?;
+        decode_head::<DB>(row)
+    }
+
+    async fn prune_through(&self, seq: u64, hash: Hash) -> Result<u64, StorageError> {
+        /// Entries deleted per transaction, so a prune never holds the write lock for long.
+        const CHUNK: i64 = 4096;
+        let seq = i64::try_from(seq)
+            .map_err(|_| StorageError::Conflict("audit prune: seq out of range".into()))?;
+        {
+            let _queued = self.queue_write().await;
+            // The base moves first (only forward, only to a stored, checkpointed entry); from
+            // then on the triggers allow the deletes below, and a prune cut short is finished
+            // by the next one.
+            let moved = sqlx::query(
+                "UPDATE audit_base SET seq = $1, hash = $2 WHERE id = 1 AND seq < $1 \
+                 AND EXISTS (SELECT 1 FROM audit_entries WHERE seq = $1 AND hash = $2) \
+                 AND EXISTS (SELECT 1 FROM audit_checkpoints WHERE seq = $1 AND hash = $2)",
+            )
+            .bind(seq)
+            .bind(hash.to_vec())
+            .execute(&self.pool)
+            .await
+            .map_err(sqlx_err("audit prune"))?;
+            if DB::rows_affected(&moved) != 1 {
+                return Err(StorageError::Conflict(
+                    "audit prune: not after the base, or not a stored and checkpointed entry"
+                        .into(),
+                ));
+            }
+        }
+        let mut deleted = 0;
+        loop {
+            let _queued = self.queue_write().await;
+            let result = sqlx::query(
+                "DELETE FROM audit_entries WHERE seq IN \
+                 (SELECT seq FROM audit_entries WHERE seq <= $1 ORDER BY seq LIMIT $2)",
+            )
+            .bind(seq)
+            .bind(CHUNK)
+            .execute(&self.pool)
+            .await
+            .map_err(sqlx_err("audit prune"))?;
+            let n = DB::rows_affected(&result);
+            deleted += n;
+            if n < CHUNK.unsigned_abs() {
+                break;
+            }
+        }
+        let _queued = self.queue_write().await;
+        sqlx::query("DELETE FROM audit_checkpoints WHERE seq < $1")
+            .bind(seq)
+            .execute(&self.pool)
+            .await
+            .map_err(sqlx_err("audit prune"))?;
+        Ok(deleted)
+    }
+
     async fn put_checkpoint(&self, cp: &Checkpoint) -> Result<(), StorageError> {
         let out_of_range = || StorageError::Conflict("audit checkpoint: seq out of range".into());
         let seq = i64::try_from(cp.seq).map_err(|_| out_of_range())?;
@@ -103,6 +165,12 @@ where
         // Only after the latest checkpoint: the condition decides on one node, the unique index
         // on prev_seq between nodes inserting at once (the loser gets a unique violation, which
         // is a conflict, and nothing is stored).
+        //
+        // On SQLite the insert waits its turn behind this process's other writes (the group
+        // commit holds the write lock nearly all the time under load): without the gate it
+        // would poll SQLite's busy handler, whose growing sleeps made checkpoint inserts take
+        // 1–2 s in an 8-minute soak.
+        let _queued = self.queue_write().await;
         let inserted = sqlx::query(
             "INSERT INTO audit_checkpoints (seq, hash, created_at, jws, prev_seq) \
              SELECT $1, $2, $3, $4, $5 \
@@ -360,6 +428,14 @@ impl AuditStore for Store {
 
     async fn head(&self) -> Result<Option<(u64, Hash)>, StorageError> {
         dispatch!(self, s => s.sql.head().await)
+    }
+
+    async fn base(&self) -> Result<(u64, Hash), StorageError> {
+        dispatch!(self, s => s.sql.base().await)
+    }
+
+    async fn prune_through(&self, seq: u64, hash: Hash) -> Result<u64, StorageError> {
+        dispatch!(self, s => s.sql.prune_through(seq, hash).await)
     }
 
     async fn put_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StorageError> {

@@ -166,13 +166,21 @@ impl Store {
         result.map_err(sqlx_err("ping"))
     }
 
-    /// Deletes expired replay records and flow records; the server runs this periodically.
-    /// Expired rows are never returned even before a sweep; sweeping only reclaims space.
-    pub async fn sweep(&self, now: OffsetDateTime) -> Result<SweepCounts, StorageError> {
+    /// Deletes expired replay records and flow records, and token records expired for longer
+    /// than `token_retention`; the server runs this periodically. Expired rows are never
+    /// returned as live even before a sweep; sweeping only reclaims space.
+    pub async fn sweep(
+        &self,
+        now: OffsetDateTime,
+        token_retention: time::Duration,
+    ) -> Result<SweepCounts, StorageError> {
+        let tokens_before = now
+            .checked_sub(token_retention)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
         Ok(SweepCounts {
             replays: self.sweep_replays(now).await?,
             flows: self.sweep_flows(now).await?,
-            tokens: shonin_oauth::TokenStore::sweep_tokens(self, now).await?,
+            tokens: shonin_oauth::TokenStore::sweep_tokens(self, tokens_before).await?,
         })
     }
 

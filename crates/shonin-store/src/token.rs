@@ -7,9 +7,7 @@ use crate::store::Store;
 use crate::timestamp::{from_micros, to_micros};
 use async_trait::async_trait;
 use shonin_oauth::client::ClientId;
-use shonin_oauth::token_record::{
-    TOKEN_RECORD_RETENTION, TokenHash, TokenKind, TokenRecord, TokenStore,
-};
+use shonin_oauth::token_record::{TokenHash, TokenKind, TokenRecord, TokenStore};
 use shonin_types::StorageError;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
 use time::OffsetDateTime;
@@ -152,10 +150,8 @@ where
         Ok(DB::rows_affected(&result))
     }
 
-    async fn sweep_tokens(&self, now: OffsetDateTime) -> Result<u64, StorageError> {
-        let cutoff = now
-            .checked_sub(TOKEN_RECORD_RETENTION)
-            .map_or(i64::MIN, to_micros);
+    async fn sweep_tokens(&self, expired_before: OffsetDateTime) -> Result<u64, StorageError> {
+        let cutoff = to_micros(expired_before);
         // In transactions of at most SWEEP_CHUNK rows (through the expiry index), each queued
         // behind this process's other writes: at a few thousand tokens a second a minute's
         // sweep deletes hundreds of thousands of records, and one statement would hold
@@ -283,7 +279,7 @@ impl TokenStore for Store {
         dispatch!(self, s => s.sql.revoke_certificate_bound(client_id, x5t_s256, now).await)
     }
 
-    async fn sweep_tokens(&self, now: OffsetDateTime) -> Result<u64, StorageError> {
-        dispatch!(self, s => s.sql.sweep_tokens(now).await)
+    async fn sweep_tokens(&self, expired_before: OffsetDateTime) -> Result<u64, StorageError> {
+        dispatch!(self, s => s.sql.sweep_tokens(expired_before).await)
     }
 }

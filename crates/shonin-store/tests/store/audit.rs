@@ -18,6 +18,7 @@ contract_tests! {
     undecodable_row_is_corrupt_naming_its_seq,
     checkpoints_only_follow_the_latest_one,
     checkpoints_are_append_only,
+    pruning_moves_the_base_to_a_checkpoint_and_deletes_only_before_it,
 }
 
 async fn head_is_none_for_an_empty_log(store: &Store) {
@@ -232,4 +233,68 @@ async fn checkpoints_are_append_only(store: &Store) {
         assert!(raw_execute(store, sql).await.is_err(), "{sql}");
     }
     assert_eq!(store.checkpoints().await.unwrap().len(), 1);
+}
+
+async fn pruning_moves_the_base_to_a_checkpoint_and_deletes_only_before_it(store: &Store) {
+    let entries = store.append((1..=10).map(record).collect()).await.unwrap();
+    let hash = |seq: u64| entries[seq as usize - 1].hash;
+    let cp = |seq: u64, prev: u64| Checkpoint {
+        seq,
+        hash: hash(seq),
+        created_at: T0,
+        prev_seq: Some(prev),
+        jws: format!("cp{seq}"),
+    };
+    store.put_checkpoint(&cp(4, 0)).await.unwrap();
+    store.put_checkpoint(&cp(7, 4)).await.unwrap();
+    assert_eq!(store.base().await.unwrap(), (0, GENESIS_HASH));
+    let conflict = |r: Result<u64, StorageError>| matches!(r, Err(StorageError::Conflict(_)));
+    // Only to a stored, checkpointed entry with its hash.
+    assert!(
+        conflict(store.prune_through(5, hash(5)).await),
+        "no checkpoint at 5"
+    );
+    assert!(
+        conflict(store.prune_through(7, hash(6)).await),
+        "wrong hash"
+    );
+    assert_eq!(store.prune_through(4, hash(4)).await.unwrap(), 4);
+    assert_eq!(store.base().await.unwrap(), (4, hash(4)));
+    // Only forward.
+    assert!(
+        conflict(store.prune_through(4, hash(4)).await),
+        "same base again"
+    );
+    assert_eq!(store.prune_through(7, hash(7)).await.unwrap(), 3);
+    assert_eq!(store.base().await.unwrap(), (7, hash(7)));
+    let left: Vec<u64> = all_entries(store).await.iter().map(|e| e.seq).collect();
+    assert_eq!(left, vec![8, 9, 10]);
+    // The checkpoint at the base stays: it attests where the stored chain begins.
+    let cps: Vec<u64> = store
+        .checkpoints()
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.seq)
+        .collect();
+    assert_eq!(cps, vec![7]);
+    // After the base, the log is as append-only as before.
+    assert!(
+        raw_execute(store, "DELETE FROM audit_entries WHERE seq = 9")
+            .await
+            .is_err()
+    );
+    assert!(
+        raw_execute(store, "DELETE FROM audit_checkpoints")
+            .await
+            .is_err()
+    );
+    assert!(
+        raw_execute(store, "UPDATE audit_base SET seq = 1")
+            .await
+            .is_err()
+    );
+    // Appends continue the chain from the head as before.
+    let next = store.append(vec![record(11)]).await.unwrap();
+    assert_eq!((next[0].seq, next[0].prev_hash), (11, entries[9].hash));
 }

@@ -100,11 +100,25 @@ async fn sqlite_sweep_reads_the_log_by_ranges_of_seq_and_deletes_only_expired_ro
         .await
         .unwrap();
         assert_eq!(inserted, 4);
-        assert_eq!(store.sweep(now).await.unwrap().replays, 3);
+        assert_eq!(
+            store
+                .sweep(now, time::Duration::ZERO)
+                .await
+                .unwrap()
+                .replays,
+            3
+        );
         // What is left is the live claim only (an UPDATE that changes nothing counts rows).
         let left = raw_execute(&store, "UPDATE replay_log SET expires_at = expires_at").await;
         assert_eq!(left.unwrap(), 1);
-        assert_eq!(store.sweep(now).await.unwrap().replays, 0);
+        assert_eq!(
+            store
+                .sweep(now, time::Duration::ZERO)
+                .await
+                .unwrap()
+                .replays,
+            0
+        );
         // And it still refuses a replay, also when the memo is read back from the log.
         assert!(!store.first_use("ns", "live", soon()).await.unwrap());
         assert!(store.first_use("ns", "c", soon()).await.unwrap());

@@ -40,7 +40,10 @@ async fn sweep_runs_both_sweepers(store: &Store) {
         .create_flow(&flow("b", "s", Duration::seconds(1)))
         .await
         .unwrap();
-    let swept = store.sweep(T0 + Duration::seconds(1)).await.unwrap();
+    let swept = store
+        .sweep(T0 + Duration::seconds(1), Duration::minutes(10))
+        .await
+        .unwrap();
     assert_eq!(
         swept,
         shonin_store::SweepCounts {

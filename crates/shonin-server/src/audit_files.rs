@@ -1,0 +1,182 @@
+//! The audit log's files outside the database.
+//!
+//! - The anchor: the latest signed checkpoint, written to `audit.anchor_file` after every
+//!   checkpoint, read back by `shonin audit verify --anchor`. Someone who can write the database
+//!   can cut the log short and leave a shorter log that holds; the anchor, kept where they cannot
+//!   write, still names how far the log reached.
+//! - Archived segments (`shonin audit archive`): a closed stretch of the log as a self-verifying
+//!   file (`shonin_audit::archive`), after which the database may drop it.
+
+use shonin_audit::{Checkpoint, CheckpointHook};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// The hook that publishes each checkpoint to `path`. Writes run on the blocking pool (a slow
+/// or hung volume never holds up the audit writer), one at a time, and never replace a newer
+/// anchor with an older one. A failure is logged and counted in
+/// `shonin_audit_anchor_errors_total`; the next checkpoint tries again.
+pub fn publisher(path: PathBuf) -> CheckpointHook {
+    let written = Arc::new(Mutex::new(0u64));
+    CheckpointHook(Arc::new(move |cp: Checkpoint| {
+        let (path, written) = (path.clone(), written.clone());
+        Box::pin(async move {
+            let _ = tokio::task::spawn_blocking(move || {
+                let mut last = written.lock().unwrap_or_else(|p| p.into_inner());
+                if cp.seq <= *last {
+                    return;
+                }
+                match write_atomically(&path, &cp) {
+                    Ok(()) => *last = cp.seq,
+                    Err(e) => {
+                        metrics::counter!("shonin_audit_anchor_errors_total").increment(1);
+                        tracing::error!(path = %path.display(), seq = cp.seq, error = %e, "audit anchor not written");
+                    }
+                }
+            })
+            .await;
+        })
+    }))
+}
+
+/// Writes `cp` as JSON to a temporary file beside `path`, syncs it, and renames it over `path`.
+pub fn write_atomically(path: &Path, cp: &Checkpoint) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(&tmp)?;
+    serde_json::to_writer(&mut f, cp)?;
+    f.write_all(b"\n")?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    // The rename itself is durable once the directory is synced.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// `shonin audit archive`: writes the stretch after the base through `through` (default: the
+/// latest checkpoint) to `output` (atomically, 0600, never over an existing file), reads it back
+/// and verifies it, and with `prune` then deletes it from the database. Returns a summary line.
+pub async fn archive(
+    store: &shonin_store::Store,
+    keys: &shonin_keys::KeyService,
+    through: Option<u64>,
+    output: &Path,
+    prune: bool,
+) -> anyhow::Result<String> {
+    use anyhow::Context as _;
+    use shonin_audit::AuditStore;
+    use shonin_keys::KeySource;
+    anyhow::ensure!(
+        !output.exists(),
+        "{} exists: a segment is never overwritten",
+        output.display()
+    );
+    let through = match through {
+        Some(seq) => seq,
+        None => {
+            store
+                .latest_checkpoint()
+                .await?
+                .context("no checkpoint yet: nothing to archive")?
+                .seq
+        }
+    };
+    let mut tmp = output.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options
+        .open(&tmp)
+        .with_context(|| format!("creating {}", tmp.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    let written = shonin_audit::archive::write_segment(store, through, &mut out).await;
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    if let Err(e) = written.as_ref() {
+        let _ = std::fs::remove_file(&tmp);
+        anyhow::bail!("{e}");
+    }
+    file.sync_all()?;
+    std::fs::rename(&tmp, output)?;
+    if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    // What is on disk, not what was meant to be written, decides whether pruning is safe.
+    let reader = std::io::BufReader::new(std::fs::File::open(output)?);
+    let segment = shonin_audit::archive::verify_segment(reader, &keys.verification_jwks())
+        .with_context(|| format!("{} does not verify; nothing was pruned", output.display()))?;
+    let mut summary = format!(
+        "archived entries {}–{} ({} checkpoints) to {}",
+        segment.first_seq,
+        segment.last_seq,
+        segment.checkpoints,
+        output.display()
+    );
+    if prune {
+        let deleted = store
+            .prune_through(segment.last_seq, segment.last_hash)
+            .await?;
+        summary.push_str(&format!(
+            "; pruned {deleted} entries, the database now begins after {}",
+            segment.last_seq
+        ));
+    }
+    Ok(summary)
+}
+
+/// `audit verify --archive`: verifies each segment, that they join, and that the newest joins
+/// the database's base. `Ok(intact)` with the line to print (none when there is nothing to say).
+pub async fn verify_archives(
+    store: &shonin_store::Store,
+    files: &[PathBuf],
+    jwks: &serde_json::Value,
+) -> anyhow::Result<(bool, Option<String>)> {
+    use shonin_audit::AuditStore;
+    let base = store.base().await?;
+    if files.is_empty() {
+        let note = (base.0 > 0).then(|| {
+            format!(
+                "entries through {} are archived; pass --archive FILE for each segment to check them too",
+                base.0
+            )
+        });
+        return Ok((true, note));
+    }
+    let mut segments = Vec::with_capacity(files.len());
+    for path in files {
+        let reader = std::io::BufReader::new(
+            std::fs::File::open(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+        );
+        match shonin_audit::archive::verify_segment(reader, jwks) {
+            Ok(s) => segments.push(s),
+            Err(e) => {
+                return Ok((
+                    false,
+                    Some(format!("archive {} BROKEN: {e}", path.display())),
+                ));
+            }
+        }
+    }
+    if let Err(e) = shonin_audit::archive::check_joins(&segments, base) {
+        return Ok((false, Some(format!("archives BROKEN: {e}"))));
+    }
+    let entries: u64 = segments.iter().map(|s| s.entries).sum();
+    let first = segments.first().map_or(0, |s| s.first_seq);
+    Ok((
+        true,
+        Some(format!(
+            "archives OK: {} segments, entries {first}–{} ({entries})",
+            segments.len(),
+            base.0
+        )),
+    ))
+}
