@@ -12,7 +12,7 @@
 # Everything listens on and talks to 127.0.0.1 only; the server is stopped by its PID on exit.
 #
 # Usage: bench/soak.sh        (SOAK_MINUTES of load, default 30, after the release build)
-# Knobs: SOAK_MINUTES (30), SOAK_RATE (req/s, 2500), SOAK_CONCURRENCY (8), SOAK_SEGMENT (s, 50),
+# Knobs: SOAK_MINUTES (30), SOAK_RATE (req/s, 2500), SOAK_CONCURRENCY (8), SOAK_SEGMENT (s, 25),
 # SOAK_SAMPLE (s, 10), SOAK_IDLE (s after the load, 60), SOAK_TOKEN_LIFETIME (s, 300: the
 # server's default access token lifetime), SOAK_RETENTION (s, unset: the server's default
 # oauth.token_record_retention_secs), BENCH_SKIP_BUILD=1, BENCH_KEEP=1, SOAK_OUT (default
@@ -23,7 +23,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 MINUTES=${SOAK_MINUTES:-30}
 RATE=${SOAK_RATE:-2500}
 CONCURRENCY=${SOAK_CONCURRENCY:-8}
-SEGMENT=${SOAK_SEGMENT:-50}
+SEGMENT=${SOAK_SEGMENT:-25}
 SAMPLE=${SOAK_SAMPLE:-10}
 IDLE=${SOAK_IDLE:-60}
 PORT=18643
@@ -132,7 +132,7 @@ log "stopping; verifying the audit chain"
 kill "$SERVER_PID"
 wait "$SERVER_PID" || true
 SERVER_PID=""
-verify=$(env "${ENV[@]}" "$SHONIN" --dev --data-dir "$DATA" audit verify | head -1)
+verify=$(env "${ENV[@]}" "$SHONIN" --dev --data-dir "$DATA" audit verify 2>&1 | sed -n 1p)
 printf '{"kind":"verify","result":"%s"}\n' "$verify" >>"$OUT"
 echo "$verify" >&2
 

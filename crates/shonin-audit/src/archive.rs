@@ -137,7 +137,13 @@ pub fn verify_segment(
     let mut checkpoints = 0u64;
     for (n, line) in lines {
         let line = line.map_err(|e| fail(n, e.to_string()))?;
-        match serde_json::from_str::<Line>(&line).map_err(|e| fail(n, e.to_string()))? {
+        let parsed = serde_json::from_str::<Line>(&line).map_err(|e| fail(n, e.to_string()))?;
+        // Lines are exactly as `write_segment` writes them: a member the entry type does not
+        // know (which serde would skip) or any other re-spelling is refused, not ignored.
+        if serde_json::to_string(&parsed).ok().as_deref() != Some(line.as_str()) {
+            return Err(fail(n, "not in the form a segment is written in"));
+        }
+        match parsed {
             Line::Entry(e) => {
                 if last_checkpoint.is_some() {
                     return Err(fail(n, "entry after the checkpoints"));

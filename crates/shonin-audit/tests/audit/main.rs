@@ -6,6 +6,7 @@
     clippy::panic
 )]
 
+mod archive;
 mod checkpoint;
 mod export;
 mod props;
