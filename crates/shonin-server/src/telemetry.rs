@@ -25,6 +25,10 @@ pub fn init_logging(cfg: &LogConfig) {
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
+/// How often the server drains histogram samples into their buckets
+/// ([`PrometheusHandle::run_upkeep`]); the recorder is built without its own upkeep task.
+pub const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Installs the Prometheus recorder once per process and returns its handle.
 pub fn metrics_handle() -> PrometheusHandle {
     HANDLE
