@@ -2,8 +2,8 @@
 //! written to a self-verifying segment file, after which the database may drop it.
 //!
 //! A segment file is JSON Lines: a header `{"format", "first_seq", "last_seq", "prev_hash"}`,
-//! then one `{"entry": …}` per entry (the export form) and one `{"checkpoint": …}` per signed
-//! checkpoint in the stretch, the last at `last_seq`. It verifies on its own: the entries chain
+//! then one `{"checkpoint": …}` per signed checkpoint in the stretch, the last at `last_seq`, then
+//! one `{"entry": …}` per entry (the export form). A reader holds only the checkpoints. It verifies on its own: the entries chain
 //! from `prev_hash`, each checkpoint is signed by the keyring and attests its entry, and the
 //! checkpoints chain to each other. Consecutive segments join where one's last checkpoint is the
 //! next one's first checkpoint's predecessor; the newest joins the database at its base.
@@ -99,6 +99,12 @@ pub async fn write_segment(
     };
     serde_json::to_writer(&mut *out, &header)?;
     out.write_all(b"\n")?;
+    // Checkpoints first: the reader then knows which entries they attest while it streams the
+    // entries, and holds only the checkpoints in memory, however long the segment.
+    for cp in checkpoints {
+        serde_json::to_writer(&mut *out, &Line::Checkpoint(cp))?;
+        out.write_all(b"\n")?;
+    }
     let mut from = base_seq + 1;
     while from <= through {
         let page = store.entries(from, PAGE).await?;
@@ -109,15 +115,12 @@ pub async fn write_segment(
             out.write_all(b"\n")?;
         }
     }
-    for cp in checkpoints {
-        serde_json::to_writer(&mut *out, &Line::Checkpoint(cp))?;
-        out.write_all(b"\n")?;
-    }
     out.flush()?;
     Ok((header.first_seq, through))
 }
 
-/// Reads and checks one segment file under the keyring's `verification_jwks`.
+/// Reads and checks one segment file under the keyring's `verification_jwks`. Holds only the
+/// checkpoints in memory; the entries are checked as they stream past.
 pub fn verify_segment(
     input: impl BufRead,
     verification_jwks: &serde_json::Value,
@@ -129,9 +132,13 @@ pub fn verify_segment(
     if header.format != SEGMENT_FORMAT {
         return Err(fail(n, format!("format is not {SEGMENT_FORMAT}")));
     }
+    if header.first_seq == 0 || header.first_seq > header.last_seq || header.last_seq == u64::MAX {
+        return Err(fail(n, "first_seq and last_seq are not a range of entries"));
+    }
     let mut expected = header.first_seq;
     let mut prev = header.prev_hash;
-    let mut hashes = std::collections::BTreeMap::new();
+    // The checkpoints' seqs and hashes, until the entry each attests is read.
+    let mut attested = std::collections::BTreeMap::new();
     let mut last_checkpoint: Option<(u64, Hash)> = None;
     let mut first_follows = None;
     let mut checkpoints = 0u64;
@@ -144,28 +151,18 @@ pub fn verify_segment(
             return Err(fail(n, "not in the form a segment is written in"));
         }
         match parsed {
-            Line::Entry(e) => {
-                if last_checkpoint.is_some() {
-                    return Err(fail(n, "entry after the checkpoints"));
-                }
-                if e.seq != expected {
-                    return Err(fail(n, format!("entry {} where {expected} was due", e.seq)));
-                }
-                if e.prev_hash != prev || entry_hash(e.seq, &e.prev_hash, &e.record) != e.hash {
-                    return Err(fail(n, format!("entry {} does not hold", e.seq)));
-                }
-                hashes.insert(e.seq, e.hash);
-                prev = e.hash;
-                expected += 1;
-            }
             Line::Checkpoint(cp) => {
-                let Some(entry_hash) = hashes.get(&cp.seq) else {
+                if expected != header.first_seq {
+                    return Err(fail(n, "checkpoint after the entries"));
+                }
+                if cp.seq < header.first_seq || cp.seq > header.last_seq {
                     return Err(fail(
                         n,
-                        format!("checkpoint {} names no entry here", cp.seq),
+                        format!("checkpoint {} is outside the segment", cp.seq),
                     ));
-                };
-                let link = check_checkpoint(&cp, entry_hash, verification_jwks)
+                }
+                // Signature and claims now; the entry's hash when the entry is read.
+                let link = check_checkpoint(&cp, &cp.hash, verification_jwks)
                     .map_err(|r| fail(n, format!("checkpoint {}: {r}", cp.seq)))?
                     .ok_or_else(|| fail(n, format!("checkpoint {} is not chained", cp.seq)))?;
                 match last_checkpoint {
@@ -179,7 +176,24 @@ pub fn verify_segment(
                     Some(_) => {}
                 }
                 last_checkpoint = Some((cp.seq, cp.hash));
+                attested.insert(cp.seq, cp.hash);
                 checkpoints += 1;
+            }
+            Line::Entry(e) => {
+                if e.seq != expected {
+                    return Err(fail(n, format!("entry {} where {expected} was due", e.seq)));
+                }
+                if e.prev_hash != prev || entry_hash(e.seq, &e.prev_hash, &e.record) != e.hash {
+                    return Err(fail(n, format!("entry {} does not hold", e.seq)));
+                }
+                if attested.remove(&e.seq).is_some_and(|h| h != e.hash) {
+                    return Err(fail(
+                        n,
+                        format!("entry {} differs from its signed checkpoint", e.seq),
+                    ));
+                }
+                prev = e.hash;
+                expected += 1;
             }
         }
     }
@@ -188,7 +202,7 @@ pub fn verify_segment(
             0,
             format!(
                 "entries end at {} but the header says {}",
-                expected - 1,
+                expected.saturating_sub(1),
                 header.last_seq
             ),
         ));
@@ -196,6 +210,21 @@ pub fn verify_segment(
     match last_checkpoint {
         Some((seq, _)) if seq == header.last_seq => {}
         _ => return Err(fail(0, "the segment does not end at a checkpoint")),
+    }
+    if let Some(seq) = attested.keys().next() {
+        return Err(fail(0, format!("checkpoint {seq} names no entry here")));
+    }
+    // A segment starts at a base, and a base always carries a checkpoint (the genesis for the
+    // first): the first checkpoint here follows it, so none can be dropped from the front.
+    let base = (header.first_seq - 1, header.prev_hash);
+    if first_follows != Some(base) {
+        return Err(fail(
+            0,
+            format!(
+                "the first checkpoint does not follow the base at {}",
+                base.0
+            ),
+        ));
     }
     Ok(Segment {
         first_seq: header.first_seq,

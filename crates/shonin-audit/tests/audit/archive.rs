@@ -73,9 +73,13 @@ proptest! {
     fn any_changed_byte_of_the_entries_is_refused(at in any::<prop::sample::Index>(), by in 1u8..=255) {
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let (text, keys) = rt.block_on(segment_text());
-        let entries_end = text.find("{\"checkpoint\"").unwrap();
+        // The header line and the entry lines (the checkpoint lines sit between them).
+        let header_end = text.find('\n').unwrap();
+        let entries_start = text.find("{\"entry\"").unwrap();
+        let mutable = header_end + (text.len() - entries_start);
         let mut bytes = text.into_bytes();
-        let i = at.index(entries_end);
+        let k = at.index(mutable);
+        let i = if k < header_end { k } else { entries_start + (k - header_end) };
         bytes[i] ^= by;
         let result = verify_segment(&bytes[..], &keys.verification_jwks());
         prop_assert!(result.is_err(), "byte {} changed and still verified", i);
@@ -85,5 +89,18 @@ proptest! {
     fn arbitrary_input_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
         let keys = serde_json::json!({"keys": []});
         let _ = verify_segment(&bytes[..], &keys);
+    }
+
+    #[test]
+    fn headers_with_any_range_never_panic(
+        first in prop_oneof![Just(0u64), Just(1), Just(u64::MAX), any::<u64>()],
+        last in prop_oneof![Just(0u64), Just(1), Just(u64::MAX), any::<u64>()],
+    ) {
+        let text = format!(
+            "{{\"format\":\"shonin-audit-segment-v1\",\"first_seq\":{first},\"last_seq\":{last},\"prev_hash\":\"{}\"}}\n",
+            "00".repeat(32)
+        );
+        let keys = serde_json::json!({"keys": []});
+        prop_assert!(verify_segment(text.as_bytes(), &keys).is_err());
     }
 }
