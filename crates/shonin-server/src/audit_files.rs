@@ -39,25 +39,64 @@ pub fn publisher(path: PathBuf) -> CheckpointHook {
     }))
 }
 
-/// Writes `cp` as JSON to a temporary file beside `path`, syncs it, and renames it over `path`.
+/// Writes `cp` as JSON to `path`, replacing it atomically (see [`StagedFile`]).
 pub fn write_atomically(path: &Path, cp: &Checkpoint) -> std::io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut f = options.open(&tmp)?;
-    serde_json::to_writer(&mut f, cp)?;
-    f.write_all(b"\n")?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    // The rename itself is durable once the directory is synced.
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::File::open(dir)?.sync_all()?;
+    let mut staged = StagedFile::create(path)?;
+    serde_json::to_writer(staged.file(), cp)?;
+    staged.file().write_all(b"\n")?;
+    staged.commit()
+}
+
+/// A file written beside its destination, readable by its owner only (0600), that takes the
+/// destination's place on [`StagedFile::commit`]: synced, renamed over it, and the directory
+/// synced, so a reader sees the old file or the whole new one, also after a crash. Dropped
+/// without a commit, it is removed.
+struct StagedFile {
+    tmp: PathBuf,
+    dest: PathBuf,
+    file: std::fs::File,
+    committed: bool,
+}
+
+impl StagedFile {
+    fn create(dest: &Path) -> std::io::Result<Self> {
+        let name = dest.file_name().unwrap_or_default().to_string_lossy();
+        let tmp = dest.with_file_name(format!(".{name}.tmp-{}", uuid::Uuid::new_v4()));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(&tmp)?;
+        Ok(Self {
+            tmp,
+            dest: dest.to_path_buf(),
+            file,
+            committed: false,
+        })
     }
-    Ok(())
+
+    fn file(&mut self) -> &mut std::fs::File {
+        &mut self.file
+    }
+
+    fn commit(mut self) -> std::io::Result<()> {
+        self.file.sync_all()?;
+        std::fs::rename(&self.tmp, &self.dest)?;
+        self.committed = true;
+        // The rename itself is durable once the directory is synced.
+        if let Some(dir) = self.dest.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for StagedFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 /// `shonin audit archive`: writes the stretch after the base through `through` (default: the
@@ -88,28 +127,13 @@ pub async fn archive(
                 .seq
         }
     };
-    let mut tmp = output.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let file = options
-        .open(&tmp)
-        .with_context(|| format!("creating {}", tmp.display()))?;
-    let mut out = std::io::BufWriter::new(file);
-    let written = shonin_audit::archive::write_segment(store, through, &mut out).await;
-    let file = out.into_inner().map_err(|e| e.into_error())?;
-    if let Err(e) = written.as_ref() {
-        let _ = std::fs::remove_file(&tmp);
-        anyhow::bail!("{e}");
-    }
-    file.sync_all()?;
-    std::fs::rename(&tmp, output)?;
-    if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
+    let mut staged = StagedFile::create(output)
+        .with_context(|| format!("creating a file beside {}", output.display()))?;
+    let mut out = std::io::BufWriter::new(staged.file());
+    shonin_audit::archive::write_segment(store, through, &mut out).await?;
+    out.flush()?;
+    drop(out);
+    staged.commit()?;
     // What is on disk, not what was meant to be written, decides whether pruning is safe.
     let reader = std::io::BufReader::new(std::fs::File::open(output)?);
     let segment = shonin_audit::archive::verify_segment(reader, &keys.verification_jwks())

@@ -137,17 +137,6 @@ async fn register(f: &Fixture, c: &TestClient, path: &str) {
     .await;
 }
 
-async fn client_credentials(app: &TestApp, c: &TestClient) -> axum::http::Response<Body> {
-    let url = format!("{ISSUER}/token");
-    let mut pairs = vec![
-        ("grant_type".to_owned(), "client_credentials".to_owned()),
-        ("scope".into(), "accounts".into()),
-    ];
-    pairs.extend(c.auth_params().await);
-    let proof = c.proof("POST", &url, None).await;
-    send_form(app, "/token", &pairs, &[("dpop", proof)]).await
-}
-
 #[tokio::test]
 async fn jwks_uri_client_gets_tokens_with_one_fetch_and_survives_key_rotation() {
     let mut c = TestClient::new("uri-app");

@@ -67,14 +67,7 @@ async fn a_scope_removed_from_the_configuration_is_refused_to_registered_clients
     let (status, body) = par(&app, &c, "openid payments").await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 
-    let url = format!("{ISSUER}/token");
-    let mut pairs = vec![
-        ("grant_type".to_owned(), "client_credentials".to_owned()),
-        ("scope".into(), "accounts".into()),
-    ];
-    pairs.extend(c.auth_params().await);
-    let proof = c.proof("POST", &url, None).await;
-    let resp = send_form(&app, "/token", &pairs, &[("dpop", proof)]).await;
+    let resp = client_credentials(&app, &c).await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert_eq!(body_json(resp).await["error"], "invalid_scope");
 }

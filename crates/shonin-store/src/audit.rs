@@ -102,8 +102,6 @@ where
     }
 
     async fn prune_through(&self, seq: u64, hash: Hash) -> Result<u64, StorageError> {
-        /// Entries deleted per transaction, so a prune never holds the write lock for long.
-        const CHUNK: i64 = 4096;
         let seq = i64::try_from(seq)
             .map_err(|_| StorageError::Conflict("audit prune: seq out of range".into()))?;
         {
@@ -128,24 +126,14 @@ where
                 ));
             }
         }
-        let mut deleted = 0;
-        loop {
-            let _queued = self.queue_write().await;
-            let result = sqlx::query(
+        let deleted = self
+            .delete_in_chunks(
                 "DELETE FROM audit_entries WHERE seq IN \
                  (SELECT seq FROM audit_entries WHERE seq <= $1 ORDER BY seq LIMIT $2)",
+                seq,
+                "audit prune",
             )
-            .bind(seq)
-            .bind(CHUNK)
-            .execute(&self.pool)
-            .await
-            .map_err(sqlx_err("audit prune"))?;
-            let n = DB::rows_affected(&result);
-            deleted += n;
-            if n < CHUNK.unsigned_abs() {
-                break;
-            }
-        }
+            .await?;
         let _queued = self.queue_write().await;
         sqlx::query("DELETE FROM audit_checkpoints WHERE seq < $1")
             .bind(seq)

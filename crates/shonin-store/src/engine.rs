@@ -55,9 +55,44 @@ impl Engine for Postgres {
     }
 }
 
-/// Rows one sweep transaction reads (replay log) or deletes (token records) at most, so that a
-/// sweep never holds SQLite's write lock for long.
+/// Rows one sweep transaction reads (replay log) or deletes (token records, pruned audit
+/// entries) at most, so that a sweep never holds SQLite's write lock for long.
 pub(crate) const SWEEP_CHUNK: i64 = 4096;
+
+impl<DB: Engine> Sql<DB>
+where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'e> i64: sqlx::Encode<'e, DB> + sqlx::Type<DB>,
+{
+    /// Runs `delete` — a DELETE of at most `$2` rows selected by `$1` — with `$1 = bound` and
+    /// `$2 =` [`SWEEP_CHUNK`] until a round deletes fewer, each round its own transaction queued
+    /// behind this process's other writes (one statement over hundreds of thousands of rows
+    /// would hold SQLite's write lock, and every request behind it, for as long as it takes).
+    /// Returns how many rows were deleted.
+    pub(crate) async fn delete_in_chunks(
+        &self,
+        delete: &'static str,
+        bound: i64,
+        what: &'static str,
+    ) -> Result<u64, shonin_types::StorageError> {
+        let mut deleted = 0;
+        loop {
+            let _queued = self.queue_write().await;
+            let result = sqlx::query(delete)
+                .bind(bound)
+                .bind(SWEEP_CHUNK)
+                .execute(&self.pool)
+                .await
+                .map_err(crate::error::sqlx_err(what))?;
+            let n = DB::rows_affected(&result);
+            deleted += n;
+            if n < SWEEP_CHUNK.unsigned_abs() {
+                return Ok(deleted);
+            }
+        }
+    }
+}
 
 /// A connection pool of one engine plus what every port needs beside it.
 pub(crate) struct Sql<DB: Database> {

@@ -1,7 +1,7 @@
 //! [`TokenStore`] over both engines: issued-token records keyed by `token_hash` (issue second,
 //! then 192 bits of the token's SHA-256).
 
-use crate::engine::{Engine, SWEEP_CHUNK, Sql};
+use crate::engine::{Engine, Sql};
 use crate::error::sqlx_err;
 use crate::store::Store;
 use crate::timestamp::{from_micros, to_micros};
@@ -151,29 +151,15 @@ where
     }
 
     async fn sweep_tokens(&self, expired_before: OffsetDateTime) -> Result<u64, StorageError> {
-        let cutoff = to_micros(expired_before);
-        // In transactions of at most SWEEP_CHUNK rows (through the expiry index), each queued
-        // behind this process's other writes: at a few thousand tokens a second a minute's
-        // sweep deletes hundreds of thousands of records, and one statement would hold
-        // SQLite's write lock (and every token request) for as long as that takes.
-        let mut deleted = 0;
-        loop {
-            let _queued = self.queue_write().await;
-            let result = sqlx::query(
-                "DELETE FROM oauth_tokens WHERE token_hash IN \
-                 (SELECT token_hash FROM oauth_tokens WHERE expires_at <= $1 LIMIT $2)",
-            )
-            .bind(cutoff)
-            .bind(SWEEP_CHUNK)
-            .execute(&self.pool)
-            .await
-            .map_err(sqlx_err("token sweep"))?;
-            let n = DB::rows_affected(&result);
-            deleted += n;
-            if n < SWEEP_CHUNK.unsigned_abs() {
-                return Ok(deleted);
-            }
-        }
+        // Through the expiry index; at a few thousand tokens a second a minute's sweep deletes
+        // hundreds of thousands of records.
+        self.delete_in_chunks(
+            "DELETE FROM oauth_tokens WHERE token_hash IN \
+             (SELECT token_hash FROM oauth_tokens WHERE expires_at <= $1 LIMIT $2)",
+            to_micros(expired_before),
+            "token sweep",
+        )
+        .await
     }
 }
 

@@ -6,7 +6,6 @@
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
-use std::collections::HashSet;
 use std::fmt;
 
 /// Why [`from_slice`] refused its input.
@@ -23,21 +22,22 @@ pub enum JsonError {
 const DUPLICATE: &str = "\u{0}duplicate:";
 
 /// Parses `bytes` as JSON, refusing any object with a repeated member name (compared after
-/// unescaping, so `"a"` and `"\u0061"` are the same name). Depth limits are the caller's: run
-/// `shonin_jose::json_depth_exceeds` first on untrusted input.
+/// unescaping, so `"a"` and `"\u0061"` are the same name). One pass: the value is built as the
+/// names are checked. Depth limits are the caller's: run `shonin_jose::json_depth_exceeds` first
+/// on untrusted input.
 pub fn from_slice(bytes: &[u8]) -> Result<Value, JsonError> {
-    let classify = |e: serde_json::Error| {
-        let text = e.to_string();
-        match text.strip_prefix(DUPLICATE) {
-            Some(rest) => {
-                let name = rest.rsplit_once(" at line ").map_or(rest, |(n, _)| n);
-                JsonError::DuplicateName(name.chars().take(64).collect())
+    serde_json::from_slice::<UniqueNames>(bytes)
+        .map(|v| v.0)
+        .map_err(|e| {
+            let text = e.to_string();
+            match text.strip_prefix(DUPLICATE) {
+                Some(rest) => {
+                    let name = rest.rsplit_once(" at line ").map_or(rest, |(n, _)| n);
+                    JsonError::DuplicateName(name.chars().take(64).collect())
+                }
+                None => JsonError::Syntax(text),
             }
-            None => JsonError::Syntax(text),
-        }
-    };
-    serde_json::from_slice::<UniqueNames>(bytes).map_err(classify)?;
-    serde_json::from_slice(bytes).map_err(classify)
+        })
 }
 
 /// [`from_slice`] for text.
@@ -45,8 +45,9 @@ pub fn from_str(text: &str) -> Result<Value, JsonError> {
     from_slice(text.as_bytes())
 }
 
-/// Walks a document and fails on the first repeated member name; builds nothing.
-struct UniqueNames;
+/// A value whose objects have unique member names. Built like `serde_json::Value`'s own
+/// visitor (the tests compare the two), with the duplicate check in `visit_map`.
+struct UniqueNames(Value);
 
 impl<'de> Deserialize<'de> for UniqueNames {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -63,40 +64,49 @@ impl<'de> Visitor<'de> for UniqueNamesVisitor {
         f.write_str("a JSON value")
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<UniqueNames, E> {
-        Ok(UniqueNames)
+    fn visit_bool<E>(self, v: bool) -> Result<UniqueNames, E> {
+        Ok(UniqueNames(Value::Bool(v)))
     }
-    fn visit_i64<E>(self, _: i64) -> Result<UniqueNames, E> {
-        Ok(UniqueNames)
+    fn visit_i64<E>(self, v: i64) -> Result<UniqueNames, E> {
+        Ok(UniqueNames(Value::from(v)))
     }
-    fn visit_u64<E>(self, _: u64) -> Result<UniqueNames, E> {
-        Ok(UniqueNames)
+    fn visit_u64<E>(self, v: u64) -> Result<UniqueNames, E> {
+        Ok(UniqueNames(Value::from(v)))
     }
-    fn visit_f64<E>(self, _: f64) -> Result<UniqueNames, E> {
-        Ok(UniqueNames)
+    fn visit_f64<E>(self, v: f64) -> Result<UniqueNames, E> {
+        // JSON has no NaN or infinity; serde_json's own visitor maps them to null the same way.
+        Ok(UniqueNames(
+            serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number),
+        ))
     }
-    fn visit_str<E>(self, _: &str) -> Result<UniqueNames, E> {
-        Ok(UniqueNames)
+    fn visit_str<E>(self, v: &str) -> Result<UniqueNames, E> {
+        Ok(UniqueNames(Value::String(v.to_owned())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<UniqueNames, E> {
+        Ok(UniqueNames(Value::String(v)))
     }
     fn visit_unit<E>(self) -> Result<UniqueNames, E> {
-        Ok(UniqueNames)
+        Ok(UniqueNames(Value::Null))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<UniqueNames, A::Error> {
-        while seq.next_element::<UniqueNames>()?.is_some() {}
-        Ok(UniqueNames)
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(UniqueNames(v)) = seq.next_element::<UniqueNames>()? {
+            items.push(v);
+        }
+        Ok(UniqueNames(Value::Array(items)))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UniqueNames, A::Error> {
-        let mut seen = HashSet::new();
+        let mut members = serde_json::Map::new();
         while let Some(name) = map.next_key::<String>()? {
-            if seen.contains(&name) {
+            if members.contains_key(&name) {
                 return Err(de::Error::custom(format!("{DUPLICATE}{name}")));
             }
-            seen.insert(name);
-            map.next_value::<UniqueNames>()?;
+            let UniqueNames(value) = map.next_value::<UniqueNames>()?;
+            members.insert(name, value);
         }
-        Ok(UniqueNames)
+        Ok(UniqueNames(Value::Object(members)))
     }
 }
 
@@ -107,7 +117,7 @@ mod tests {
 
     #[test]
     fn unique_names_parse_like_serde_json() {
-        let text = r#"[{"type":"payment_initiation","instructedAmount":{"currency":"EUR","amount":"10.00"}},1,2.5,-3,null,true,"s",[]]"#;
+        let text = r#"[{"type":"payment_initiation","instructedAmount":{"currency":"EUR","amount":"10.00"}},1,2.5,-3,null,true,"s",[],{},1e300,-0.0,18446744073709551615,-9223372036854775808,0.1,"\u00e9\ud83d\ude00"]"#;
         assert_eq!(
             from_str(text).unwrap(),
             serde_json::from_str::<Value>(text).unwrap()

@@ -239,21 +239,7 @@ pub async fn wait_until(mut cond: impl FnMut() -> bool) {
 /// A checkpoint for `(seq, hash)` signed like the writer signs one.
 /// A checkpoint as written before checkpoints were chained (no `prev_seq`).
 pub async fn signed_checkpoint(keys: &TestKeys, seq: u64, hash: Hash) -> Checkpoint {
-    let claims = serde_json::json!({
-        "seq": seq,
-        "hash": shonin_audit::chain::to_hex(&hash),
-        "iat": T0.unix_timestamp(),
-    });
-    let jws = shonin_keys::sign_jwt(keys.signer.as_ref(), shonin_audit::CHECKPOINT_TYP, &claims)
-        .await
-        .unwrap();
-    Checkpoint {
-        seq,
-        hash,
-        created_at: T0,
-        prev_seq: None,
-        jws,
-    }
+    checkpoint(keys, seq, hash, None).await
 }
 
 /// A chained checkpoint following the checkpoint `prev` (`(0, genesis)` for the first).
@@ -263,13 +249,24 @@ pub async fn chained_checkpoint(
     hash: Hash,
     prev: (u64, Hash),
 ) -> Checkpoint {
-    let claims = serde_json::json!({
+    checkpoint(keys, seq, hash, Some(prev)).await
+}
+
+async fn checkpoint(
+    keys: &TestKeys,
+    seq: u64,
+    hash: Hash,
+    prev: Option<(u64, Hash)>,
+) -> Checkpoint {
+    let mut claims = serde_json::json!({
         "seq": seq,
         "hash": shonin_audit::chain::to_hex(&hash),
         "iat": T0.unix_timestamp(),
-        "prev_seq": prev.0,
-        "prev_hash": shonin_audit::chain::to_hex(&prev.1),
     });
+    if let Some((prev_seq, prev_hash)) = prev {
+        claims["prev_seq"] = prev_seq.into();
+        claims["prev_hash"] = shonin_audit::chain::to_hex(&prev_hash).into();
+    }
     let jws = shonin_keys::sign_jwt(keys.signer.as_ref(), shonin_audit::CHECKPOINT_TYP, &claims)
         .await
         .unwrap();
@@ -277,7 +274,7 @@ pub async fn chained_checkpoint(
         seq,
         hash,
         created_at: T0,
-        prev_seq: Some(prev.0),
+        prev_seq: prev.map(|(s, _)| s),
         jws,
     }
 }

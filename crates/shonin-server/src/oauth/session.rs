@@ -145,22 +145,15 @@ pub fn same_origin_post(headers: &HeaderMap, issuer: &str) -> bool {
     if let Some(site) = headers.get("sec-fetch-site") {
         return site.as_bytes() == b"same-origin";
     }
-    match headers.get(axum::http::header::ORIGIN) {
-        None => true,
-        Some(origin) => origin
-            .to_str()
-            .is_ok_and(|o| o != "null" && issuer_origin(issuer) == Some(o)),
-    }
-}
-
-/// `scheme://host[:port]` of the issuer URL.
-fn issuer_origin(issuer: &str) -> Option<&str> {
-    let after_scheme = issuer.find("://")? + 3;
-    let end = issuer
-        .get(after_scheme..)?
-        .find('/')
-        .map_or(issuer.len(), |i| after_scheme + i);
-    issuer.get(..end)
+    let Some(origin) = headers.get(axum::http::header::ORIGIN) else {
+        return true;
+    };
+    // RFC 6454 §6.2 serialization, as browsers send it (no default port); an opaque origin
+    // ("null") never equals it.
+    let ours = url::Url::parse(issuer).map(|u| u.origin().ascii_serialization());
+    origin
+        .to_str()
+        .is_ok_and(|o| ours.is_ok_and(|ours| o == ours))
 }
 
 /// The form's CSRF field equals this browser's CSRF cookie (constant time).

@@ -23,9 +23,7 @@ async fn readiness_fails_while_writes_fail_and_recovers_with_them() {
     )
     .await
     .unwrap();
-    let mut pairs = vec![("grant_type".to_owned(), "client_credentials".to_owned())];
-    pairs.extend(c.auth_params().await);
-    let resp = send_form(&app, "/token", &pairs, &[]).await;
+    let resp = client_credentials(&app, &c).await;
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
     let resp = app.get("/readyz").await;

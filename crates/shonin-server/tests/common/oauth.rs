@@ -227,6 +227,18 @@ pub fn query_param(url: &str, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// A client_credentials token request for `accounts`, with `private_key_jwt` and DPoP.
+pub async fn client_credentials(app: &TestApp, c: &TestClient) -> Response<Body> {
+    let url = format!("{ISSUER}/token");
+    let mut pairs = vec![
+        ("grant_type".to_owned(), "client_credentials".to_owned()),
+        ("scope".into(), "accounts".into()),
+    ];
+    pairs.extend(c.auth_params().await);
+    let proof = c.proof("POST", &url, None).await;
+    send_form(app, "/token", &pairs, &[("dpop", proof)]).await
+}
+
 /// Pushes the standard request and returns its request_uri.
 pub async fn push(app: &TestApp, c: &TestClient) -> String {
     let url = format!("{ISSUER}/par");
