@@ -71,6 +71,23 @@ async fn host_must_appear_exactly_once_and_be_valid() {
     // HTTP/1.0 has no Host requirement.
     let old = exchange(&live, "GET /healthz HTTP/1.0\r\n\r\n").await;
     assert_eq!(status(&old), "200", "{old}");
+    // The three refusals came from one address within a minute: one audit entry, which the
+    // connection layer writes in the background.
+    let mut audited = 0;
+    for _ in 0..40 {
+        audited = live
+            .app
+            .audit_entries()
+            .await
+            .iter()
+            .filter(|e| e.record.reason.as_deref() == Some("bad_host"))
+            .count();
+        if audited > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(audited, 1, "one sampled request.reject entry for bad_host");
     live.stop().await;
 }
 
