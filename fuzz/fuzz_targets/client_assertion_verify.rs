@@ -21,13 +21,11 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
-use shonin_fuzz::{
-    ED25519_X, MemReplayStore, block_on, fields, flags_and_rest, merge_objects, sign_ed25519,
-};
+use shonin_fuzz::{ED25519_X, block_on, fields, flags_and_rest, merge_objects, sign_ed25519};
 use shonin_oauth::{
-    ClientAssertionParams, ClientAssertionVerifier, ClientAuthError, ClientJwks,
-    JWT_BEARER_ASSERTION_TYPE,
+    ClientAssertionParams, ClientAssertionVerifier, ClientJwks, JWT_BEARER_ASSERTION_TYPE,
 };
+use shonin_types::unit::UnitOfWork;
 use std::sync::LazyLock;
 use time::macros::datetime;
 
@@ -109,16 +107,13 @@ fuzz_target!(|data: &[u8]| {
         client_id: CLIENT_ID,
         jwks: &JWKS,
     };
-    let store = MemReplayStore::default();
-    let result = block_on(VERIFIER.verify(&params, client, now, &store));
+    let mut unit = UnitOfWork::new();
+    let result = block_on(VERIFIER.verify(&params, client, now, &mut unit));
     let authenticated = match result {
         Ok(id) => id,
         Err(e) => {
             let _ = (e.oauth_error(), e.to_string());
-            assert!(
-                store.is_empty(),
-                "a refused assertion was written to the replay store"
-            );
+            assert!(unit.is_empty(), "a refused assertion staged a write");
             return;
         }
     };
@@ -133,15 +128,24 @@ fuzz_target!(|data: &[u8]| {
         Some(Value::String(ISSUER.to_owned())),
         "accepted aud {aud:?}"
     );
-    let expiry = store
-        .earliest_expiry()
-        .expect("accepted assertion was recorded");
-    assert!(
-        expiry > now,
-        "jti forgotten at {expiry} although accepted at {now}"
+    // Accepted: its jti is staged once, remembered for as long as it could be accepted, and
+    // a second use stages the same key, which the commit refuses as a replay.
+    assert_eq!(unit.claims.len(), 1, "{unit:?}");
+    let claim = unit.claims.remove(0);
+    assert_eq!(
+        claim.namespace,
+        shonin_oauth::client_assertion::REPLAY_NAMESPACE
     );
-    match block_on(VERIFIER.verify(&params, client, now, &store)) {
-        Err(ClientAuthError::Replayed) => {}
-        other => panic!("second use of an accepted assertion: {other:?}"),
-    }
+    assert!(
+        claim.expires_at > now,
+        "jti forgotten at {} although accepted at {now}",
+        claim.expires_at
+    );
+    let mut again = UnitOfWork::new();
+    block_on(VERIFIER.verify(&params, client, now, &mut again)).expect("same assertion again");
+    assert_eq!(
+        again.claims,
+        [claim],
+        "a second use must claim the same key"
+    );
 });

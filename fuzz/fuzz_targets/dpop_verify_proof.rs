@@ -23,12 +23,12 @@
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 use shonin_fuzz::{
-    ED25519_JKT, MemReplayStore, block_on, ed25519_public_jwk, fields, flags_and_rest,
-    merge_objects, sign_ed25519,
+    ED25519_JKT, block_on, ed25519_public_jwk, fields, flags_and_rest, merge_objects, sign_ed25519,
 };
 use shonin_oauth::dpop::access_token_hash;
-use shonin_oauth::{DpopConfig, DpopError, DpopRequest, DpopVerifier, Htu, NonceKey};
+use shonin_oauth::{DpopConfig, DpopRequest, DpopVerifier, Htu, NonceKey};
 use shonin_types::SecretBytes;
+use shonin_types::unit::UnitOfWork;
 use std::sync::LazyLock;
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -122,16 +122,13 @@ fuzz_target!(|data: &[u8]| {
         _ => body.to_owned(),
     };
 
-    let store = MemReplayStore::default();
-    let result = block_on(verifier.verify_proof(&proof, &request, now, &store));
+    let mut unit = UnitOfWork::new();
+    let result = block_on(verifier.verify_proof(&proof, &request, now, &mut unit));
     if let Err(e) = &result {
         let _ = (e.oauth_error(), e.to_string());
     }
     let Ok(verified) = result else {
-        assert!(
-            store.is_empty(),
-            "a refused proof was written to the replay store"
-        );
+        assert!(unit.is_empty(), "a refused proof staged a write");
         return;
     };
 
@@ -143,16 +140,20 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(verified.jkt, expected);
     }
     assert!(!verified.jti.is_empty() && verified.jti.len() <= shonin_oauth::dpop::MAX_JTI_LEN);
-    let expiry = store
-        .earliest_expiry()
-        .expect("accepted proof was recorded");
+    assert_eq!(unit.claims.len(), 1, "{unit:?}");
+    let claim = unit.claims.remove(0);
+    assert_eq!(claim.namespace, shonin_oauth::dpop::REPLAY_NAMESPACE);
     assert!(
-        expiry > now,
-        "jti forgotten at {expiry} although accepted at {now}"
+        claim.expires_at > now,
+        "jti forgotten at {} although accepted at {now}",
+        claim.expires_at
     );
-    assert_eq!(store.len(), 1);
-    match block_on(verifier.verify_proof(&proof, &request, now, &store)) {
-        Err(DpopError::Replayed) => {}
-        other => panic!("second use of an accepted proof: {other:?}"),
-    }
+    // A second use stages the same key, which the commit refuses as a replay.
+    let mut again = UnitOfWork::new();
+    block_on(verifier.verify_proof(&proof, &request, now, &mut again)).expect("same proof again");
+    assert_eq!(
+        again.claims,
+        [claim],
+        "a second use must claim the same key"
+    );
 });

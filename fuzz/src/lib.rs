@@ -1,18 +1,15 @@
-//! Helpers shared by the fuzz targets: a minimal executor for the async verifiers, an in-memory
-//! replay store, a fixed Ed25519 signer (so structured inputs carry valid signatures and reach the
+//! Helpers shared by the fuzz targets: a minimal executor for the async verifiers, a fixed
+//! Ed25519 signer (so structured inputs carry valid signatures and reach the
 //! checks behind signature verification) and a field splitter for structured inputs.
 
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
 use serde_json::{Map, Value, json};
-use shonin_types::StorageError;
-use shonin_types::ports::ReplayStore;
-use std::collections::HashSet;
-use std::sync::{LazyLock, Mutex, PoisonError};
+use std::sync::LazyLock;
 use std::task::{Context, Poll, Waker};
-use time::OffsetDateTime;
 
-/// Runs `fut` to completion by polling it with a no-op waker. The futures fuzzed here only await
-/// [`MemReplayStore`], which never pends, so a future still pending after a few polls is a bug.
+/// Runs `fut` to completion by polling it with a no-op waker. The verifiers fuzzed here stage
+/// their claims instead of writing them and never pend, so a future still pending after a few
+/// polls is a bug.
 pub fn block_on<F: Future>(fut: F) -> F::Output {
     let mut fut = std::pin::pin!(fut);
     let mut cx = Context::from_waker(Waker::noop());
@@ -21,63 +18,7 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
             return out;
         }
     }
-    panic!("future still pending after 64 polls, but the in-memory replay store never pends");
-}
-
-/// An in-memory [`ReplayStore`]: a `Mutex<HashSet>` of (namespace, key). It also records the
-/// earliest `expires_at` it was handed, so targets can check that a one-time value is remembered
-/// for at least as long as it could be accepted.
-#[derive(Debug, Default)]
-pub struct MemReplayStore {
-    seen: Mutex<HashSet<(String, String)>>,
-    earliest_expiry: Mutex<Option<OffsetDateTime>>,
-}
-
-impl MemReplayStore {
-    /// The earliest `expires_at` passed to `first_use`, if any.
-    pub fn earliest_expiry(&self) -> Option<OffsetDateTime> {
-        *self
-            .earliest_expiry
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// How many (namespace, key) pairs are recorded.
-    pub fn len(&self) -> usize {
-        self.seen
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-#[async_trait::async_trait]
-impl ReplayStore for MemReplayStore {
-    async fn first_use(
-        &self,
-        namespace: &str,
-        key: &str,
-        expires_at: OffsetDateTime,
-    ) -> Result<bool, StorageError> {
-        let mut earliest = self
-            .earliest_expiry
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        *earliest = Some(earliest.map_or(expires_at, |e| e.min(expires_at)));
-        Ok(self
-            .seen
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert((namespace.to_owned(), key.to_owned())))
-    }
-
-    async fn sweep_replays(&self, _now: OffsetDateTime) -> Result<u64, StorageError> {
-        Ok(0)
-    }
+    panic!("future still pending after 64 polls, but the verifiers never pend");
 }
 
 /// RFC 8037 Appendix A.1/A.2: the Ed25519 test key (`d` is the seed, `x` the public key).

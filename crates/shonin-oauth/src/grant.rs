@@ -3,31 +3,66 @@
 //! same DPoP key and not rotated (FAPI 2.0 §5.3.2.1 item 8) unless the operator turns rotation
 //! on ([`TokenPolicy::refresh_rotation_grace`]).
 //!
-//! The HTTP layer has already authenticated the client and verified the DPoP proof; these
-//! functions take the results, the stores and the current time.
+//! The HTTP layer has already authenticated the client and verified the DPoP proof; the
+//! [`TokenService`] takes the results, reads what it needs through the ports and **stages** what
+//! it would write (token records, the code's redemption, a rotated token's new expiry) in the
+//! request's unit of work. Nothing is written until the caller commits the unit with its audit
+//! entry; a lost compare-and-set is then settled by [`TokenService::settle_conflict`].
 
 use crate::claims::{
     self, ACCESS_TOKEN_TYP, AccessTokenInput, ClaimsError, ID_TOKEN_TYP, IdTokenInput,
 };
 use crate::client::{Client, ClientId, GrantType};
 use crate::cnf::Confirmation;
+use crate::form::FormParams;
 use crate::pkce::{self, CodeChallenge, CodeVerifier, PkceError};
-use crate::token_record::{TokenKind, TokenRecord, TokenStore, sha256_hex, token_hash};
+use crate::token_record::{
+    TokenKind, TokenRecord, TokenStore, sha256_hex, shorten_token_update, token_hash,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shonin_keys::{KeyError, Signer, sign_jwt};
 use shonin_types::StorageError;
+use shonin_types::flow::{self, Flow, FlowError, FlowState};
 use shonin_types::ports::FlowStore;
+use shonin_types::unit::UnitOfWork;
 use time::{Duration, OffsetDateTime};
 
-/// Flow-record kind of an authorization code.
-pub const CODE_KIND: &str = "code";
 /// FAPI 2.0 §5.3.2.1 item 10: codes live at most 60 s.
 pub const CODE_LIFETIME: Duration = Duration::seconds(60);
-const ISSUED: &str = "issued";
-const REDEEMED: &str = "redeemed";
-/// A redeemed code presented again: its grant's tokens are revoked (RFC 6749 §10.5).
-const REUSED: &str = "reused";
+
+/// The states of an authorization code's flow record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeState {
+    Issued,
+    /// Exchanged for tokens, once.
+    Redeemed,
+    /// A redeemed code presented again: its grant's tokens are revoked (RFC 6749 §10.5).
+    Reused,
+}
+
+impl FlowState for CodeState {
+    const KIND: &'static str = "code";
+    const ALL: &'static [Self] = &[CodeState::Issued, CodeState::Redeemed, CodeState::Reused];
+
+    fn name(self) -> &'static str {
+        match self {
+            CodeState::Issued => "issued",
+            CodeState::Redeemed => "redeemed",
+            CodeState::Reused => "reused",
+        }
+    }
+
+    fn may_become(self, next: Self) -> bool {
+        matches!(
+            (self, next),
+            (CodeState::Issued, CodeState::Redeemed) | (CodeState::Redeemed, CodeState::Reused)
+        )
+    }
+}
+
+/// Flow-record kind of an authorization code.
+pub const CODE_KIND: &str = CodeState::KIND;
 
 /// Why a grant was refused. Each variant names its OAuth error code.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +109,8 @@ pub enum GrantError {
     Sign(#[from] KeyError),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error(transparent)]
+    Flow(#[from] FlowError),
     #[error("stored grant could not be decoded: {0}")]
     Corrupt(String),
 }
@@ -96,6 +133,9 @@ impl GrantError {
             GrantError::ScopeNotAllowed(_) | GrantError::ScopeExceedsGrant => "invalid_scope",
             GrantError::Claims(e) => e.oauth_error(),
             GrantError::Storage(e) => e.oauth_error(),
+            // An illegal move or unknown stored state is a server-side fault, answered as a
+            // storage failure (503), never as the client's mistake.
+            GrantError::Flow(_) => "temporarily_unavailable",
             // A stored grant that does not decode is a storage failure like any other (503).
             GrantError::Corrupt(_) => "temporarily_unavailable",
             GrantError::Sign(_) => "server_error",
@@ -144,14 +184,131 @@ pub struct TokenPolicy {
     pub refresh_rotation_grace: Option<Duration>,
 }
 
-/// What every grant needs: the policy, the signing key, the stores and the current time.
+/// The token endpoint's logic (RFC 6749 §3.2): one [`TokenService::exchange`] for every grant.
+/// It reads through the ports and stages its writes in the caller's unit of work.
 #[derive(Debug, Clone, Copy)]
-pub struct GrantContext<'a> {
+pub struct TokenService<'a> {
     pub policy: &'a TokenPolicy,
     pub signer: &'a dyn Signer,
     pub flows: &'a dyn FlowStore,
+    /// Read, and written directly only on the refusal paths (a reused code or refresh token
+    /// revokes its grant, RFC 6749 §10.5, RFC 9700 §4.14.2).
     pub tokens: &'a dyn TokenStore,
     pub now: OffsetDateTime,
+}
+
+/// A grant request, by `grant_type` (RFC 6749 §4.1.3, §4.4.2, §6).
+#[derive(Debug, Clone, Copy)]
+pub enum GrantRequest<'a> {
+    AuthorizationCode(CodeRequest<'a>),
+    RefreshToken {
+        refresh_token: Option<&'a str>,
+        scope: Option<&'a str>,
+    },
+    ClientCredentials {
+        scope: Option<&'a str>,
+    },
+}
+
+impl<'a> GrantRequest<'a> {
+    /// The grant a token request's form asks for.
+    pub fn from_form(form: &'a FormParams) -> Result<Self, GrantError> {
+        match form.get("grant_type") {
+            None => Err(GrantError::MissingGrantType),
+            Some("authorization_code") => Ok(GrantRequest::AuthorizationCode(CodeRequest {
+                code: form.get("code"),
+                redirect_uri: form.get("redirect_uri"),
+                code_verifier: form.get("code_verifier"),
+            })),
+            Some("refresh_token") => Ok(GrantRequest::RefreshToken {
+                refresh_token: form.get("refresh_token"),
+                scope: form.get("scope"),
+            }),
+            Some("client_credentials") => Ok(GrantRequest::ClientCredentials {
+                scope: form.get("scope"),
+            }),
+            // FAPI 2.0 §5.3.2.1 item 2: the password grant is rejected like any unknown grant.
+            Some(other) => Err(GrantError::UnsupportedGrantType(
+                other.chars().take(64).collect(),
+            )),
+        }
+    }
+
+    /// The `grant_type` value.
+    pub fn grant_type(&self) -> &'static str {
+        match self {
+            GrantRequest::AuthorizationCode(_) => "authorization_code",
+            GrantRequest::RefreshToken { .. } => "refresh_token",
+            GrantRequest::ClientCredentials { .. } => "client_credentials",
+        }
+    }
+}
+
+/// A token response whose writes are staged, and what a lost compare-and-set of them means.
+#[derive(Debug)]
+pub struct Exchange {
+    pub response: TokenResponse,
+    pub on_conflict: Conflict,
+}
+
+/// What it means when the unit of an [`Exchange`] commits as a conflict.
+#[derive(Debug, Clone)]
+pub enum Conflict {
+    /// The grant staged no compare-and-set.
+    Impossible,
+    /// Another request redeemed the code first: this one is a reuse (RFC 6749 §10.5).
+    CodeRedeemedElsewhere {
+        code: Flow<CodeState>,
+        grant_id: String,
+    },
+    /// The refresh token was revoked while it was being rotated.
+    RefreshTokenRevoked,
+}
+
+impl TokenService<'_> {
+    /// Runs the grant of `req` for `client`, binding the new tokens to `cnf`, and stages its
+    /// writes in `unit`.
+    pub async fn exchange(
+        &self,
+        client: &Client,
+        cnf: &Confirmation,
+        req: GrantRequest<'_>,
+        unit: &mut UnitOfWork,
+    ) -> Result<Exchange, GrantError> {
+        match req {
+            GrantRequest::AuthorizationCode(code) => {
+                authorization_code(self, client, cnf, code, unit).await
+            }
+            GrantRequest::RefreshToken {
+                refresh_token: rt,
+                scope,
+            } => refresh_token(self, client, cnf, rt, scope, unit).await,
+            GrantRequest::ClientCredentials { scope } => {
+                client_credentials(self, client, cnf, scope, unit).await
+            }
+        }
+    }
+
+    /// The refusal for an exchange whose unit lost its compare-and-set, after what that loss
+    /// requires: a code redeemed by another request is a reuse, and its grant is revoked.
+    pub async fn settle_conflict(&self, conflict: Conflict) -> GrantError {
+        match conflict {
+            Conflict::CodeRedeemedElsewhere { code, grant_id } => {
+                match flow::get::<CodeState>(self.flows, &code.id, self.now).await {
+                    Ok(Some(now_stored)) => {
+                        reuse(self.flows, self.tokens, &now_stored, &grant_id, self.now).await
+                    }
+                    // Expired meanwhile: nothing left to redeem or revoke through it.
+                    Ok(None) => GrantError::UnknownCode,
+                    Err(e) => e.into(),
+                }
+            }
+            Conflict::RefreshTokenRevoked => GrantError::InvalidRefreshToken,
+            Conflict::Impossible => GrantError::Storage(StorageError::Corrupt(
+                "a grant without compare-and-set reported a conflict".into(),
+            )),
+        }
+    }
 }
 
 /// A successful token response (RFC 6749 §5.1, RFC 9449 §5, RFC 9396 §7).
@@ -194,11 +351,14 @@ struct NewRefresh {
     scope: String,
 }
 
-async fn mint(ctx: &GrantContext<'_>, m: Mint<'_>) -> Result<TokenResponse, GrantError> {
-    let GrantContext {
+async fn mint(
+    ctx: &TokenService<'_>,
+    m: Mint<'_>,
+    unit: &mut UnitOfWork,
+) -> Result<TokenResponse, GrantError> {
+    let TokenService {
         policy,
         signer,
-        tokens,
         now,
         ..
     } = *ctx;
@@ -240,15 +400,13 @@ async fn mint(ctx: &GrantContext<'_>, m: Mint<'_>) -> Result<TokenResponse, Gran
         expires_at,
         revoked_at: None,
     };
-    tokens
-        .insert_token(&record(
-            &access_token,
-            TokenKind::Access,
-            &m.scope,
-            now,
-            now + policy.access_token_lifetime,
-        ))
-        .await?;
+    unit.insert(&record(
+        &access_token,
+        TokenKind::Access,
+        &m.scope,
+        now,
+        now + policy.access_token_lifetime,
+    ));
     let refresh_token = match m.new_refresh {
         Some(NewRefresh {
             issued_at,
@@ -256,15 +414,13 @@ async fn mint(ctx: &GrantContext<'_>, m: Mint<'_>) -> Result<TokenResponse, Gran
             scope,
         }) => {
             let rt = claims::random_token(32)?;
-            tokens
-                .insert_token(&record(
-                    &rt,
-                    TokenKind::Refresh,
-                    &scope,
-                    issued_at,
-                    expires_at,
-                ))
-                .await?;
+            unit.insert(&record(
+                &rt,
+                TokenKind::Refresh,
+                &scope,
+                issued_at,
+                expires_at,
+            ));
             Some(rt)
         }
         None => None,
@@ -293,14 +449,17 @@ pub struct CodeRequest<'a> {
 }
 
 /// RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.6) and DPoP code binding (RFC 9449 §10). The new
-/// tokens are bound to `cnf` (the DPoP key and/or client certificate of this request).
-pub async fn authorization_code(
-    ctx: &GrantContext<'_>,
+/// tokens are bound to `cnf` (the DPoP key and/or client certificate of this request). The
+/// code's redemption and the tokens' records are staged together, so a code is redeemed exactly
+/// when its tokens exist.
+async fn authorization_code(
+    ctx: &TokenService<'_>,
     client: &Client,
     cnf: &Confirmation,
     req: CodeRequest<'_>,
-) -> Result<TokenResponse, GrantError> {
-    let GrantContext {
+    unit: &mut UnitOfWork,
+) -> Result<Exchange, GrantError> {
+    let TokenService {
         policy,
         flows,
         tokens,
@@ -316,14 +475,13 @@ pub async fn authorization_code(
         .ok_or(GrantError::MissingParameter("redirect_uri"))?;
     let verifier = CodeVerifier::parse(req.code_verifier)?;
     let id = code_record_id(code);
-    let record = flows
-        .get_flow(CODE_KIND, &id, now)
+    let record = flow::get::<CodeState>(flows, &id, now)
         .await?
         .ok_or(GrantError::UnknownCode)?;
     let grant: CodeGrant =
         serde_json::from_slice(&record.data).map_err(|e| GrantError::Corrupt(e.to_string()))?;
-    if record.state != ISSUED {
-        return Err(reuse(flows, tokens, &id, &record.state, &record.data, &grant, now).await);
+    if record.state != CodeState::Issued {
+        return Err(reuse(flows, tokens, &record, &grant.grant_id, now).await);
     }
     if grant.client_id != client.client_id.as_str() {
         return Err(GrantError::CodeClientMismatch);
@@ -339,19 +497,9 @@ pub async fn authorization_code(
     {
         return Err(GrantError::DpopKeyMismatch);
     }
-    // Single use: exactly one caller moves the code from `issued` to `redeemed`.
-    if flows
-        .transition_flow(CODE_KIND, &id, ISSUED, REDEEMED, &record.data, now)
-        .await?
-        .is_none()
-    {
-        let state = flows
-            .get_flow(CODE_KIND, &id, now)
-            .await?
-            .map(|r| r.state)
-            .unwrap_or_default();
-        return Err(reuse(flows, tokens, &id, &state, &record.data, &grant, now).await);
-    }
+    // Single use: exactly one unit moves the code from `issued` to `redeemed`; a unit that loses
+    // the race is a reuse (`settle_conflict`).
+    unit.update(record.advance(CodeState::Redeemed, None, now)?);
     let openid = grant.scope.iter().any(|s| s == "openid");
     let auth_time = OffsetDateTime::from_unix_timestamp(grant.auth_time)
         .map_err(|e| GrantError::Corrupt(e.to_string()))?;
@@ -386,39 +534,33 @@ pub async fn authorization_code(
                     scope: grant.scope.join(" "),
                 }),
         },
+        unit,
     )
     .await?;
-    // A reuse that raced this redemption revoked the grant before these tokens existed; look
-    // again so they are revoked too.
-    if flows
-        .get_flow(CODE_KIND, &id, now)
-        .await?
-        .is_some_and(|r| r.state == REUSED)
-    {
-        tokens.revoke_grant(&grant.grant_id, now).await?;
-        return Err(GrantError::CodeReused);
-    }
-    Ok(response)
+    Ok(Exchange {
+        response,
+        on_conflict: Conflict::CodeRedeemedElsewhere {
+            code: record,
+            grant_id: grant.grant_id,
+        },
+    })
 }
 
 /// A code presented after it was redeemed: revoke everything issued from it (RFC 6749 §10.5).
+/// Its tokens were committed with its redemption, so they exist by now.
 async fn reuse(
     flows: &dyn FlowStore,
     tokens: &dyn TokenStore,
-    id: &str,
-    state: &str,
-    data: &[u8],
-    grant: &CodeGrant,
+    code: &Flow<CodeState>,
+    grant_id: &str,
     now: OffsetDateTime,
 ) -> GrantError {
-    if state == REDEEMED
-        && let Err(e) = flows
-            .transition_flow(CODE_KIND, id, REDEEMED, REUSED, data, now)
-            .await
+    if code.state == CodeState::Redeemed
+        && let Err(e) = flow::advance_now(flows, code, CodeState::Reused, &code.data, now).await
     {
         return e.into();
     }
-    match tokens.revoke_grant(&grant.grant_id, now).await {
+    match tokens.revoke_grant(grant_id, now).await {
         Ok(_) => GrantError::CodeReused,
         Err(e) => e.into(),
     }
@@ -432,14 +574,15 @@ async fn reuse(
 /// the grace window (kept, not revoked, so that RFC 7009 revocation stays distinguishable and
 /// final). Within the window the old token may be presented again — by the same client with the
 /// same DPoP key, like any refresh — and yields fresh tokens again; the window is not extended.
-pub async fn refresh_token(
-    ctx: &GrantContext<'_>,
+async fn refresh_token(
+    ctx: &TokenService<'_>,
     client: &Client,
     cnf: &Confirmation,
     refresh_token: Option<&str>,
     scope: Option<&str>,
-) -> Result<TokenResponse, GrantError> {
-    let GrantContext {
+    unit: &mut UnitOfWork,
+) -> Result<Exchange, GrantError> {
+    let TokenService {
         policy,
         tokens,
         now,
@@ -502,12 +645,10 @@ pub async fn refresh_token(
     let new_refresh = match policy.refresh_rotation_grace {
         None => None,
         Some(grace) => {
-            // Start the old token's grace window first: if minting then fails, the client
-            // retries with the old token inside the window. Shortening only ever brings the
-            // expiry forward, so a retry does not extend the window.
-            tokens
-                .shorten_token(&record.token_hash, now + grace)
-                .await?;
+            // The old token's grace window starts in the same commit as its successor exists.
+            // Shortening only ever brings the expiry forward, so a retry does not extend the
+            // window; it is a compare-and-set on the token being unrevoked.
+            unit.update(shorten_token_update(&record.token_hash, now + grace));
             // The successor keeps the grant's scope (a narrower `scope` narrows this access
             // token only, RFC 6749 §6) and the grant's expiry, so rotation never prolongs a
             // grant. A token retried within its window has had its expiry shortened; the
@@ -522,7 +663,12 @@ pub async fn refresh_token(
             })
         }
     };
-    mint(
+    let on_conflict = if new_refresh.is_some() {
+        Conflict::RefreshTokenRevoked
+    } else {
+        Conflict::Impossible
+    };
+    let response = mint(
         ctx,
         Mint {
             client_id: &client.client_id,
@@ -534,8 +680,13 @@ pub async fn refresh_token(
             id_token: None,
             new_refresh,
         },
+        unit,
     )
-    .await
+    .await?;
+    Ok(Exchange {
+        response,
+        on_conflict,
+    })
 }
 
 /// Whether rotation cut this refresh token's life short. A refresh token is issued to live as
@@ -548,12 +699,13 @@ fn was_rotated(record: &TokenRecord, refresh_lifetime: Duration) -> bool {
 }
 
 /// RFC 6749 §4.4: a token for the client itself; no refresh token (§4.4.3).
-pub async fn client_credentials(
-    ctx: &GrantContext<'_>,
+async fn client_credentials(
+    ctx: &TokenService<'_>,
     client: &Client,
     cnf: &Confirmation,
     scope: Option<&str>,
-) -> Result<TokenResponse, GrantError> {
+    unit: &mut UnitOfWork,
+) -> Result<Exchange, GrantError> {
     if !client.allows_grant(GrantType::ClientCredentials) {
         return Err(GrantError::GrantNotAllowed);
     }
@@ -570,7 +722,7 @@ pub async fn client_credentials(
             granted.push(s);
         }
     }
-    mint(
+    let response = mint(
         ctx,
         Mint {
             client_id: &client.client_id,
@@ -582,8 +734,13 @@ pub async fn client_credentials(
             id_token: None,
             new_refresh: None,
         },
+        unit,
     )
-    .await
+    .await?;
+    Ok(Exchange {
+        response,
+        on_conflict: Conflict::Impossible,
+    })
 }
 
 /// Stores a new authorization code for `grant`; returns the code to send to the client.
@@ -594,15 +751,12 @@ pub async fn issue_code(
 ) -> Result<String, GrantError> {
     let code = claims::random_token(32)?;
     let data = serde_json::to_vec(grant).map_err(|e| GrantError::Corrupt(e.to_string()))?;
-    flows
-        .create_flow(&shonin_types::ports::FlowRecord {
-            kind: CODE_KIND.to_owned(),
-            id: code_record_id(&code),
-            state: ISSUED.to_owned(),
-            data,
-            expires_at: now + CODE_LIFETIME,
-            version: 1,
-        })
-        .await?;
+    let record = Flow::new(
+        code_record_id(&code),
+        CodeState::Issued,
+        data,
+        now + CODE_LIFETIME,
+    );
+    flows.create_flow(&record.record()).await?;
     Ok(code)
 }

@@ -9,8 +9,32 @@ use time::{Duration, OffsetDateTime};
 
 /// RFC 9126 §2.2: the `request_uri` is a URN with this prefix and an unguessable reference.
 pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
+/// The states of a pushed request's flow record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParState {
+    Pushed,
+    /// Used at `/authorize` (approved or denied): one use only (FAPI 2.0 §5.3.2.2 note 3).
+    Done,
+}
+
+impl shonin_types::flow::FlowState for ParState {
+    const KIND: &'static str = "par";
+    const ALL: &'static [Self] = &[ParState::Pushed, ParState::Done];
+
+    fn name(self) -> &'static str {
+        match self {
+            ParState::Pushed => "pushed",
+            ParState::Done => "done",
+        }
+    }
+
+    fn may_become(self, next: Self) -> bool {
+        matches!((self, next), (ParState::Pushed, ParState::Done))
+    }
+}
+
 /// The flow-record kind of a pushed request.
-pub const FLOW_KIND: &str = "par";
+pub const FLOW_KIND: &str = <ParState as shonin_types::flow::FlowState>::KIND;
 /// FAPI 2.0 §5.3.2.2 item 9: `expires_in` must be below 600 s.
 pub const MAX_LIFETIME: Duration = Duration::seconds(599);
 

@@ -10,7 +10,7 @@ use crate::token_record::{TokenStore, token_hash};
 use serde_json::{Map, Value};
 use shonin_jose::VerifyOptions;
 use shonin_types::StorageError;
-use shonin_types::ports::ReplayStore;
+use shonin_types::unit::UnitOfWork;
 use time::OffsetDateTime;
 
 /// Why a resource request was refused; `oauth_error()` is the RFC 6750 §3.1 / RFC 9449 §7.1 code.
@@ -113,14 +113,15 @@ impl VerifiedAccess {
     }
 }
 
-/// Verifies a resource request against the issuer's published keys.
+/// Verifies a resource request against the issuer's published keys. The DPoP proof's `jti` is
+/// staged in `unit`; the caller commits it before it answers (RFC 9449 §11.1).
 pub async fn verify(
     req: ResourceRequest<'_>,
     issuer: &str,
     jwks: &Value,
     dpop: &DpopVerifier,
     tokens: &dyn TokenStore,
-    replay: &dyn ReplayStore,
+    unit: &mut UnitOfWork,
     now: OffsetDateTime,
 ) -> Result<VerifiedAccess, ResourceError> {
     // FAPI 2.0 §5.3.3 item 2: never from the query.
@@ -174,7 +175,7 @@ pub async fn verify(
                 access_token: Some(token),
                 expected_jkt: Some(jkt),
             };
-            dpop.verify_proof(proof, &dreq, now, replay).await?;
+            dpop.verify_proof(proof, &dreq, now, unit).await?;
         }
         // RFC 9449 §7.1: the DPoP scheme is for DPoP-bound tokens only.
         None if is_dpop => return Err(ResourceError::NotDpopBound),

@@ -22,6 +22,7 @@ use crate::client::ClientId;
 use async_trait::async_trait;
 use aws_lc_rs::digest::{SHA256, digest};
 use shonin_types::StorageError;
+use shonin_types::unit::{Assign, Cond, Expect, Record, Row, Update, Value, micros};
 use std::fmt;
 use time::OffsetDateTime;
 
@@ -140,6 +141,88 @@ impl TokenRecord {
     /// Unrevoked and unexpired at `now`.
     pub fn is_active(&self, now: OffsetDateTime) -> bool {
         self.revoked_at.is_none() && self.expires_at > now
+    }
+}
+
+/// The table of token records (created by `shonin-store`'s migrations) and its columns, in the
+/// order [`Record::row`] gives them.
+pub const TOKEN_TABLE: &str = "oauth_tokens";
+pub const TOKEN_COLUMNS: &[&str] = &[
+    "token_hash",
+    "kind",
+    "client_id",
+    "subject",
+    "grant_id",
+    "scope",
+    "authorization_details",
+    "cnf_jkt",
+    "cnf_x5t_s256",
+    "issued_at",
+    "expires_at",
+    "revoked_at",
+];
+
+impl Record for TokenRecord {
+    fn row(&self) -> Row {
+        Row {
+            table: TOKEN_TABLE,
+            columns: TOKEN_COLUMNS,
+            values: vec![
+                Value::blob(self.token_hash.to_vec()),
+                Value::text(self.kind.as_str()),
+                Value::text(self.client_id.as_str()),
+                Value::Text(self.subject.clone()),
+                Value::text(self.grant_id.clone()),
+                Value::text(self.scope.clone()),
+                Value::Text(self.authorization_details.as_ref().map(|v| v.to_string())),
+                Value::Text(self.cnf_jkt.clone()),
+                Value::Text(self.cnf_x5t_s256.clone()),
+                Value::time(self.issued_at),
+                Value::time(self.expires_at),
+                Value::Int(self.revoked_at.map(micros)),
+            ],
+        }
+    }
+}
+
+/// Staged: revoke the unrevoked token `hash` at `now` (no row to change is not a conflict).
+pub fn revoke_token_update(hash: &TokenHash, now: OffsetDateTime) -> Update {
+    Update {
+        table: TOKEN_TABLE,
+        set: vec![("revoked_at", Assign::Value(Value::time(now)))],
+        filter: vec![
+            ("token_hash", Cond::Eq(Value::blob(hash.to_vec()))),
+            ("revoked_at", Cond::IsNull),
+        ],
+        expect: Expect::Any,
+    }
+}
+
+/// Staged: revoke every unrevoked token of `grant_id` at `now`.
+pub fn revoke_grant_update(grant_id: &str, now: OffsetDateTime) -> Update {
+    Update {
+        table: TOKEN_TABLE,
+        set: vec![("revoked_at", Assign::Value(Value::time(now)))],
+        filter: vec![
+            ("grant_id", Cond::Eq(Value::text(grant_id))),
+            ("revoked_at", Cond::IsNull),
+        ],
+        expect: Expect::Any,
+    }
+}
+
+/// Staged: bring the expiry of token `hash` forward to `until` if it is later, on the condition
+/// that the token is still unrevoked — a compare-and-set, so a revocation that lands first
+/// makes the unit a conflict instead of a refresh of a revoked grant.
+pub fn shorten_token_update(hash: &TokenHash, until: OffsetDateTime) -> Update {
+    Update {
+        table: TOKEN_TABLE,
+        set: vec![("expires_at", Assign::AtMost(Value::time(until)))],
+        filter: vec![
+            ("token_hash", Cond::Eq(Value::blob(hash.to_vec()))),
+            ("revoked_at", Cond::IsNull),
+        ],
+        expect: Expect::One,
     }
 }
 

@@ -66,7 +66,13 @@ fn verify_at_token_endpoint(
         access_token,
         expected_jkt: None,
     };
-    runtime().block_on(v.verify_proof(proof, &req, NOW, &MemoryReplay::new()))
+    runtime().block_on(common::verify_proof(
+        v,
+        proof,
+        &req,
+        NOW,
+        &MemoryReplay::new(),
+    ))
 }
 
 /// Tokens shaped like JWTs: base64url segments of JSON-ish text, so parsing gets past the
@@ -159,7 +165,7 @@ proptest! {
         let v = ClientAssertionVerifier::new("https://as.example");
         let client = ClientJwks { client_id: "c", jwks: &jwks };
         let store = MemoryReplay::new();
-        let r = runtime().block_on(v.verify(&p, client, NOW, &store));
+        let r = runtime().block_on(common::verify_assertion(&v, &p, client, NOW, &store));
         prop_assert!(r.is_err());
     }
 

@@ -35,10 +35,8 @@ async fn verify(
         access_token: case["access_token"].as_str(),
         expected_jkt,
     };
-    DpopVerifier::new(DpopConfig::default())
-        .unwrap()
-        .verify_proof(case["proof"].as_str().unwrap(), &req, at(case), store)
-        .await
+    let v = DpopVerifier::new(DpopConfig::default()).unwrap();
+    common::verify_proof(&v, case["proof"].as_str().unwrap(), &req, at(case), store).await
 }
 
 #[tokio::test]

@@ -1,43 +1,52 @@
-//! Group commit of the hot-path writes: replay claims ([`ReplayStore::first_use`]), token
-//! records ([`TokenStore::insert_token`]) and audit appends ([`AuditStore::append`]).
+//! Group commit of the hot-path writes: units of work ([`UnitStore::commit`], which
+//! [`ReplayStore::first_use`] and [`TokenStore::insert_token`] also go through) and audit
+//! appends ([`AuditStore::append`]).
 //!
-//! A token request makes four such writes (the client assertion's `jti`, the DPoP proof's `jti`,
-//! the access token record, its audit entry). One at a time, each is its own transaction: on
-//! SQLite one WAL sync (about 2–3 ms on a virtual disk) and one turn at the single write lock, on
-//! PostgreSQL one round trip and one commit. Instead, every store runs one writer task that takes
-//! whatever is queued (up to [`MAX_BATCH`] operations) and writes it in **one transaction**: all
-//! claims in one multi-row upsert, all token records in one multi-row insert, then each audit
-//! batch after the chain head (which the audit writer has already grouped). Each caller still
-//! awaits its own result, and that result is committed (durable) before the caller sees it, so
-//! the ports' contracts are unchanged; the audit chain stays all-or-nothing per append.
+//! A token request's unit holds four writes (the client assertion's `jti`, the DPoP proof's
+//! `jti`, the access token record, its audit entry). Written one request at a time, each unit
+//! is its own transaction: on SQLite one WAL sync (about 2–3 ms on a virtual disk) and one turn
+//! at the single write lock, on PostgreSQL one round trip and one commit. Instead, every store
+//! runs one writer task that takes whatever is queued (up to [`MAX_BATCH`] operations) and
+//! writes it in **one transaction**: all units' claims in one multi-row upsert, each unit's
+//! guarded updates, all rows in multi-row inserts by table, then the audit entries after the
+//! chain head. Each caller still awaits its own result, and that result is committed (durable)
+//! before the caller sees it; each unit stays all or nothing.
+//!
+//! The writer knows no domain: a unit is claims, [`Update`]s and [`Row`]s
+//! (`shonin_types::unit`), so a new capability adds its tables without editing this file.
 //!
 //! - Claims of the same key in one batch: the first queued wins, the others are replays, exactly
-//!   as if they had run one after the other.
+//!   as if they had run one after the other. A unit with a replayed claim writes nothing else.
 //! - Claims are written in key order, so two nodes' batches on one PostgreSQL lock rows in the
 //!   same order and cannot deadlock on each other.
+//! - A unit whose compare-and-set update matches no row is undone (a savepoint) and answered
+//!   [`Outcome::Conflict`]; the other units of the batch commit.
 //! - If the batch transaction fails, every operation is retried on its own, so one bad record
-//!   (a duplicate token hash, an unknown client) fails alone and the rest still commit.
+//!   (a duplicate key, an unknown client) fails alone and the rest still commit.
 //! - If the writer is gone (its runtime shut down), callers write directly, one by one.
 //!
+//! [`UnitStore::commit`]: shonin_types::unit::UnitStore::commit
 //! [`ReplayStore::first_use`]: shonin_types::ports::ReplayStore::first_use
 //! [`TokenStore::insert_token`]: shonin_oauth::TokenStore::insert_token
 //! [`AuditStore::append`]: shonin_audit::AuditStore::append
 
 use crate::audit::append_in;
-use crate::batch_script::{Scripted, push_claims, push_tokens, write_script};
+use crate::batch_script::{Scripted, push_claims, write_script};
 use crate::claims_memo::{Decided, push_log_rows};
 use crate::engine::{Engine, Sql};
 use crate::error::sqlx_err;
+use crate::unit::{Unit, insert_chunks, push_insert, push_update};
 use shonin_audit::{AuditRecord, Hash, SealedEntry};
-use shonin_oauth::token_record::TokenRecord;
 use shonin_types::StorageError;
+use shonin_types::unit::{Expect, Outcome, Row};
 use sqlx::pool::PoolConnection;
-use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, QueryBuilder, Row, Type};
+use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, QueryBuilder, Row as _, Type};
 use std::collections::HashSet;
 use tokio::sync::{mpsc, oneshot};
 
-/// The most operations written in one transaction: 256 claims are 769 parameters and 256 token
-/// records 3,072, far below SQLite's 32,766 and PostgreSQL's 65,535.
+/// The most operations written in one transaction. A token request's unit is two claims, one
+/// row of 12 columns and an audit entry: 256 of them bind well below either engine's limit, and
+/// inserts are split further by [`crate::unit::insert_chunks`].
 pub(crate) const MAX_BATCH: usize = 256;
 /// Operations that may wait for the writer; further callers wait for room.
 const QUEUE: usize = 4096;
@@ -51,34 +60,11 @@ pub(crate) struct Claim {
     pub now: i64,
 }
 
-/// A token response's writes, all or nothing ([`crate::Store::issue_tokens`]): the request's
-/// one-time values, then — only if every one of them was fresh — its token records and its
-/// audit entry.
-#[derive(Debug, Clone)]
-pub(crate) struct Issue {
-    pub claims: Vec<Claim>,
-    pub tokens: Vec<TokenRecord>,
-    pub audit: AuditRecord,
-}
-
-/// The outcome of [`crate::Store::issue_tokens`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Issued {
-    /// Every claim was fresh; the token records and the audit entry (sequence number `seq`)
-    /// are committed.
-    Committed { seq: u64 },
-    /// Claim number `claim` (in the order given) was used before; nothing but the fresh claims
-    /// was written.
-    Replayed { claim: usize },
-}
-
 /// A queued write and where its outcome goes.
 #[derive(Debug)]
 pub(crate) enum Op {
-    Claim(Claim, oneshot::Sender<Result<bool, StorageError>>),
-    Token(Box<TokenRecord>, oneshot::Sender<Result<(), StorageError>>),
+    Unit(Box<Unit>, oneshot::Sender<Result<Outcome, StorageError>>),
     Audit(Vec<AuditRecord>, oneshot::Sender<AuditResult>),
-    Issue(Box<Issue>, oneshot::Sender<Result<Issued, StorageError>>),
 }
 
 type AuditResult = Result<Vec<SealedEntry>, StorageError>;
@@ -86,18 +72,14 @@ type AuditResult = Result<Vec<SealedEntry>, StorageError>;
 /// The writes of one batch, by kind, each in queue order.
 #[derive(Default, Clone, Copy)]
 pub(crate) struct Batch<'a> {
-    pub claims: &'a [Claim],
-    pub tokens: &'a [&'a TokenRecord],
+    pub units: &'a [&'a Unit],
     pub audits: &'a [Vec<AuditRecord>],
-    pub issues: &'a [&'a Issue],
 }
 
-/// What one batch transaction wrote: each claim's outcome, each audit append's entries and
-/// each issue's outcome.
+/// What one batch transaction wrote: each audit append's entries and each unit's outcome.
 pub(crate) struct Written {
-    pub fresh: Vec<bool>,
     pub sealed: Vec<Vec<SealedEntry>>,
-    pub issued: Vec<Issued>,
+    pub outcomes: Vec<Outcome>,
     /// The audit chain's head after this batch, if it appended to it.
     pub head: Option<(u64, Hash)>,
     /// Written by [`crate::batch_script`] in one round trip.
@@ -151,61 +133,15 @@ impl Batcher {
         Some(Batcher { tx })
     }
 
-    /// Queues a claim; `None` if the writer is gone (the caller then writes directly).
-    pub(crate) async fn claim(&self, claim: Claim) -> Option<Result<bool, StorageError>> {
-        let (ack, done) = oneshot::channel();
-        self.tx.send(Op::Claim(claim, ack)).await.ok()?;
-        Some(done.await.unwrap_or_else(|_| Err(writer_gone())))
-    }
-
-    /// Queues several claims back to back (so they normally share one batch) and awaits them
-    /// all; `None` if the writer is gone before the first was queued.
-    pub(crate) async fn claims(
+    /// Queues a unit; the unit back if the writer is gone (the caller then writes directly).
+    pub(crate) async fn unit(
         &self,
-        claims: Vec<Claim>,
-    ) -> Option<Result<Vec<bool>, StorageError>> {
-        let mut pending = Vec::with_capacity(claims.len());
-        for claim in claims {
-            let (ack, done) = oneshot::channel();
-            if self.tx.send(Op::Claim(claim, ack)).await.is_err() {
-                if pending.is_empty() {
-                    return None;
-                }
-                return Some(Err(writer_gone()));
-            }
-            pending.push(done);
-        }
-        let mut fresh = Vec::with_capacity(pending.len());
-        for done in pending {
-            match done.await {
-                Ok(Ok(f)) => fresh.push(f),
-                Ok(Err(e)) => return Some(Err(e)),
-                Err(_) => return Some(Err(writer_gone())),
-            }
-        }
-        Some(Ok(fresh))
-    }
-
-    /// Queues a token record; `None` if the writer is gone.
-    pub(crate) async fn insert_token(
-        &self,
-        record: &TokenRecord,
-    ) -> Option<Result<(), StorageError>> {
+        unit: Unit,
+    ) -> Result<Result<Outcome, StorageError>, Box<Unit>> {
         let (ack, done) = oneshot::channel();
-        let op = Op::Token(Box::new(record.clone()), ack);
-        self.tx.send(op).await.ok()?;
-        Some(done.await.unwrap_or_else(|_| Err(writer_gone())))
-    }
-
-    /// Queues an issue; the issue back if the writer is gone.
-    pub(crate) async fn issue(
-        &self,
-        issue: Issue,
-    ) -> Result<Result<Issued, StorageError>, Box<Issue>> {
-        let (ack, done) = oneshot::channel();
-        match self.tx.send(Op::Issue(Box::new(issue), ack)).await {
+        match self.tx.send(Op::Unit(Box::new(unit), ack)).await {
             Ok(()) => Ok(done.await.unwrap_or_else(|_| Err(writer_gone()))),
-            Err(mpsc::error::SendError(Op::Issue(issue, _))) => Err(issue),
+            Err(mpsc::error::SendError(Op::Unit(unit, _))) => Err(unit),
             Err(_) => Ok(Err(writer_gone())),
         }
     }
@@ -228,7 +164,7 @@ fn writer_gone() -> StorageError {
     StorageError::Unavailable("store writer stopped (shutting down)".into())
 }
 
-/// What the writer needs from an engine: the batch transaction and the one-by-one fallbacks.
+/// What the writer needs from an engine: the batch transaction and the one-by-one fallback.
 pub(crate) trait Writes: Send + Sync + 'static {
     /// A connection held by the writer.
     type Conn: Send;
@@ -239,21 +175,13 @@ pub(crate) trait Writes: Send + Sync + 'static {
     -> impl std::future::Future<Output = Result<Self::Conn, StorageError>> + Send;
     /// Closes a held connection, in this task.
     fn release(conn: Self::Conn) -> impl std::future::Future<Output = ()> + Send;
-    /// Writes every claim, then the token records, then the audit entries of `batch` in one
-    /// transaction on `conn` (an issue's records only if all its claims were fresh).
+    /// Writes every unit's claims, then each unit's updates and rows (if its claims were
+    /// fresh), then the audit entries of `batch`, in one transaction on `conn`.
     fn write_batch(
         &self,
         conn: &mut Self::Conn,
         batch: Batch<'_>,
     ) -> impl std::future::Future<Output = Result<Written, StorageError>> + Send;
-    fn claim_one(
-        &self,
-        claim: &Claim,
-    ) -> impl std::future::Future<Output = Result<bool, StorageError>> + Send;
-    fn insert_one(
-        &self,
-        record: &TokenRecord,
-    ) -> impl std::future::Future<Output = Result<(), StorageError>> + Send;
     fn append_one(
         &self,
         records: Vec<AuditRecord>,
@@ -332,43 +260,28 @@ pub(crate) async fn commit<W: Writes>(
     held: &mut Option<W::Conn>,
     ops: Vec<Op>,
 ) -> WritePath {
-    let mut claims = Vec::new();
-    let mut claim_acks = Vec::new();
-    let mut tokens = Vec::new();
-    let mut token_acks = Vec::new();
+    let mut units = Vec::new();
+    let mut unit_acks = Vec::new();
     let mut audits = Vec::new();
     let mut audit_acks = Vec::new();
-    let mut issues = Vec::new();
-    let mut issue_acks = Vec::new();
     for op in ops {
         match op {
-            Op::Claim(c, ack) => {
-                claims.push(c);
-                claim_acks.push(ack);
-            }
-            Op::Token(r, ack) => {
-                tokens.push(r);
-                token_acks.push(ack);
+            Op::Unit(unit, ack) => {
+                units.push(unit);
+                unit_acks.push(ack);
             }
             Op::Audit(records, ack) => {
                 audits.push(records);
                 audit_acks.push(ack);
             }
-            Op::Issue(issue, ack) => {
-                issues.push(issue);
-                issue_acks.push(ack);
-            }
         }
     }
-    let n = claims.len() + tokens.len() + audits.len() + issues.len();
+    let n = units.len() + audits.len();
     metrics::histogram!("shonin_store_write_batch_size").record(n as f64);
-    let records: Vec<&TokenRecord> = tokens.iter().map(|r| r.as_ref()).collect();
-    let issues: Vec<&Issue> = issues.iter().map(|i| i.as_ref()).collect();
+    let units: Vec<&Unit> = units.iter().map(|u| u.as_ref()).collect();
     let batch = Batch {
-        claims: &claims,
-        tokens: &records,
+        units: &units,
         audits: &audits,
-        issues: &issues,
     };
     let started = std::time::Instant::now();
     let result = write_held(sql, held, batch).await;
@@ -381,29 +294,19 @@ pub(crate) async fn commit<W: Writes>(
             } else {
                 WritePath::Transaction
             };
-            for (ack, fresh) in claim_acks.into_iter().zip(written.fresh) {
-                let _ = ack.send(Ok(fresh));
-            }
-            for ack in token_acks {
-                let _ = ack.send(Ok(()));
-            }
             for (ack, sealed) in audit_acks.into_iter().zip(written.sealed) {
                 let _ = ack.send(Ok(sealed));
             }
-            for (ack, issued) in issue_acks.into_iter().zip(written.issued) {
-                let _ = ack.send(Ok(issued));
+            for (ack, outcome) in unit_acks.into_iter().zip(written.outcomes) {
+                let _ = ack.send(Ok(outcome));
             }
             path
         }
         Err(e) if n == 1 => {
             // Nothing to separate: the one caller gets the error.
-            if let Some(ack) = claim_acks.pop() {
-                let _ = ack.send(Err(e));
-            } else if let Some(ack) = token_acks.pop() {
+            if let Some(ack) = unit_acks.pop() {
                 let _ = ack.send(Err(e));
             } else if let Some(ack) = audit_acks.pop() {
-                let _ = ack.send(Err(e));
-            } else if let Some(ack) = issue_acks.pop() {
                 let _ = ack.send(Err(e));
             }
             WritePath::OneByOne
@@ -411,39 +314,33 @@ pub(crate) async fn commit<W: Writes>(
         Err(e) => {
             metrics::counter!("shonin_store_write_batch_fallbacks_total").increment(1);
             tracing::warn!(error = %e, ops = n, "write batch failed; retrying its writes one by one");
-            // Claims in queue order, so a key claimed twice is still won by the first caller.
-            for (claim, ack) in claims.iter().zip(claim_acks) {
-                let _ = ack.send(sql.claim_one(claim).await);
-            }
-            for (record, ack) in records.iter().zip(token_acks) {
-                let _ = ack.send(sql.insert_one(record).await);
+            // Units in queue order, so a key claimed twice is still won by the first caller.
+            for (unit, ack) in units.into_iter().zip(unit_acks) {
+                let _ = ack.send(unit_one(sql, held, unit).await);
             }
             for (batch, ack) in audits.into_iter().zip(audit_acks) {
                 let _ = ack.send(sql.append_one(batch).await);
-            }
-            for (issue, ack) in issues.into_iter().zip(issue_acks) {
-                let _ = ack.send(issue_one(sql, held, issue).await);
             }
             WritePath::OneByOne
         }
     }
 }
 
-/// An issue written in a transaction of its own.
-pub(crate) async fn issue_one<W: Writes>(
+/// A unit written in a transaction of its own.
+pub(crate) async fn unit_one<W: Writes>(
     sql: &W,
     held: &mut Option<W::Conn>,
-    issue: &Issue,
-) -> Result<Issued, StorageError> {
+    unit: &Unit,
+) -> Result<Outcome, StorageError> {
     let batch = Batch {
-        issues: &[issue],
+        units: &[unit],
         ..Batch::default()
     };
     let mut written = write_held(sql, held, batch).await?;
     written
-        .issued
+        .outcomes
         .pop()
-        .ok_or_else(|| StorageError::Corrupt("write batch: an issue without outcome".into()))
+        .ok_or_else(|| StorageError::Corrupt("write batch: a unit without outcome".into()))
 }
 
 /// The distinct claims of a batch in key order (the first occurrence of each key), and the
@@ -470,23 +367,16 @@ fn outcomes(claims: &[&Claim], mut written: HashSet<(String, String)>) -> Vec<bo
         .collect()
 }
 
-/// Splits the outcomes of all claims (the plain claims first, then each issue's in turn) into
-/// the plain claims' outcomes and each issue's first replayed claim, if any.
-fn split_outcomes(
-    mut fresh: Vec<bool>,
-    plain: usize,
-    issues: &[&Issue],
-) -> (Vec<bool>, Vec<Option<usize>>) {
-    let rest = fresh.split_off(plain.min(fresh.len()));
-    let mut rest = rest.into_iter();
-    let replayed = issues
+/// Each unit's first replayed claim, if any, from the outcomes of all units' claims in order.
+fn replayed_per_unit(fresh: Vec<bool>, units: &[&Unit]) -> Vec<Option<usize>> {
+    let mut fresh = fresh.into_iter();
+    units
         .iter()
-        .map(|i| {
-            let mine: Vec<bool> = rest.by_ref().take(i.claims.len()).collect();
+        .map(|u| {
+            let mine: Vec<bool> = fresh.by_ref().take(u.claims.len()).collect();
             mine.iter().position(|f| !f)
         })
-        .collect();
-    (fresh, replayed)
+        .collect()
 }
 
 impl<DB: Engine> Writes for Sql<DB>
@@ -501,6 +391,7 @@ where
     for<'e> Option<&'e str>: Encode<'e, DB>,
     for<'e> &'e [u8]: Encode<'e, DB> + Type<DB>,
     for<'e> Vec<u8>: Encode<'e, DB> + Decode<'e, DB> + Type<DB>,
+    for<'e> Option<Vec<u8>>: Encode<'e, DB>,
     &'static str: ColumnIndex<DB::Row>,
     usize: ColumnIndex<DB::Row>,
     Sql<DB>: Send + Sync + 'static,
@@ -522,15 +413,6 @@ where
         Ok(Held { conn, head: None })
     }
 
-    async fn claim_one(&self, c: &Claim) -> Result<bool, StorageError> {
-        self.first_use_at(&c.namespace, &c.key, c.expires_at, c.now)
-            .await
-    }
-
-    async fn insert_one(&self, record: &TokenRecord) -> Result<(), StorageError> {
-        self.insert_token_direct(record).await
-    }
-
     async fn append_one(&self, records: Vec<AuditRecord>) -> AuditResult {
         self.append_direct(records).await
     }
@@ -546,7 +428,7 @@ where
         // SQLite: the process's memo decides the claims before anything is written, and its
         // grants are undone unless the batch commits.
         let decided = match &self.memo {
-            Some(memo) if !batch.claims.is_empty() || !batch.issues.is_empty() => {
+            Some(memo) if batch.units.iter().any(|u| !u.claims.is_empty()) => {
                 memo.ensure_loaded(&mut *held.conn).await?;
                 Some(memo.decide(&batch))
             }
@@ -589,8 +471,9 @@ where
 
 /// Writes `batch` statement by statement in one transaction: the claims (with `RETURNING`, so
 /// each caller learns whether its value was fresh; or, `decided` by the memo, the granted ones
-/// as log rows), then the records of the issues whose claims were all fresh, then the audit
-/// entries after the head read under its lock.
+/// as log rows), then the updates of the units whose claims were all fresh (each unit's under a
+/// savepoint, undone if a compare-and-set misses), their rows, and last the audit entries after
+/// the head read under its lock.
 async fn write_transaction<DB: Engine>(
     conn: &mut DB::Connection,
     batch: Batch<'_>,
@@ -604,15 +487,11 @@ where
     for<'e> String: Encode<'e, DB> + Decode<'e, DB> + Type<DB>,
     for<'e> Option<String>: Encode<'e, DB> + Decode<'e, DB>,
     for<'e> Vec<u8>: Encode<'e, DB> + Decode<'e, DB> + Type<DB>,
+    for<'e> Option<Vec<u8>>: Encode<'e, DB>,
     &'static str: ColumnIndex<DB::Row>,
     usize: ColumnIndex<DB::Row>,
 {
-    let Batch {
-        claims,
-        tokens,
-        audits,
-        issues,
-    } = batch;
+    let Batch { units, audits } = batch;
     let op = "write batch";
     // An owned `SqlStr`: with `&'static str` the future's `Send` cannot be proven (rustc's
     // higher-ranked lifetime limitation).
@@ -620,21 +499,18 @@ where
     let mut tx = sqlx::Connection::begin_with(&mut *conn, begin)
         .await
         .map_err(sqlx_err(op))?;
-    let (fresh, replayed) = match decided {
+    let replayed = match decided {
         Some(d) => {
             if !d.rows.is_empty() {
                 let mut q = QueryBuilder::<DB>::new("");
                 push_log_rows(&mut q, &d.rows);
                 q.build().execute(&mut *tx).await.map_err(sqlx_err(op))?;
             }
-            (d.fresh.clone(), d.replayed.clone())
+            d.replayed.clone()
         }
         None => {
-            // Every claim of the batch in one statement: the plain ones, then each issue's.
-            let all_claims: Vec<&Claim> = claims
-                .iter()
-                .chain(issues.iter().flat_map(|i| i.claims.iter()))
-                .collect();
+            // Every claim of the batch in one statement, unit after unit.
+            let all_claims: Vec<&Claim> = units.iter().flat_map(|u| u.claims.iter()).collect();
             let mut fresh_keys = HashSet::new();
             if !all_claims.is_empty() {
                 let (unique, now) = distinct_sorted(&all_claims);
@@ -649,55 +525,92 @@ where
                     fresh_keys.insert((ns, key));
                 }
             }
-            split_outcomes(outcomes(&all_claims, fresh_keys), claims.len(), issues)
+            replayed_per_unit(outcomes(&all_claims, fresh_keys), units)
         }
     };
-    let issuing = issuing(issues, &replayed);
-    let all_tokens: Vec<&TokenRecord> = tokens
+    let mut stops: Vec<Option<Outcome>> = replayed
         .iter()
-        .copied()
-        .chain(issuing.iter().flat_map(|i| i.tokens.iter()))
+        .map(|r| r.map(|claim| Outcome::Replayed { claim }))
         .collect();
-    if !all_tokens.is_empty() {
+    for (unit, stop) in units.iter().zip(stops.iter_mut()) {
+        if stop.is_some() || unit.updates.is_empty() {
+            continue;
+        }
+        let guarded = unit.updates.iter().any(|u| u.expect == Expect::One);
+        if guarded {
+            sqlx::raw_sql("SAVEPOINT shonin_unit")
+                .execute(&mut *tx)
+                .await
+                .map_err(sqlx_err(op))?;
+        }
+        for (i, update) in unit.updates.iter().enumerate() {
+            let mut q = QueryBuilder::<DB>::new("");
+            push_update(&mut q, update);
+            let result = q.build().execute(&mut *tx).await.map_err(sqlx_err(op))?;
+            if update.expect == Expect::One && DB::rows_affected(&result) != 1 {
+                *stop = Some(Outcome::Conflict { update: i });
+                break;
+            }
+        }
+        if guarded {
+            let end = if stop.is_some() {
+                "ROLLBACK TO SAVEPOINT shonin_unit; RELEASE SAVEPOINT shonin_unit"
+            } else {
+                "RELEASE SAVEPOINT shonin_unit"
+            };
+            sqlx::raw_sql(end)
+                .execute(&mut *tx)
+                .await
+                .map_err(sqlx_err(op))?;
+        }
+    }
+    let writing = writing(units, &stops);
+    let rows: Vec<&Row> = writing.iter().flat_map(|u| u.rows.iter()).collect();
+    for (table, columns, rows) in insert_chunks(&rows) {
         let mut q = QueryBuilder::<DB>::new("");
-        push_tokens(&mut q, &all_tokens);
+        push_insert(&mut q, table, columns, &rows);
         q.build().execute(&mut *tx).await.map_err(sqlx_err(op))?;
     }
     // Last, so the chain head's lock (PostgreSQL: a row lock) is held for the shortest time;
     // every append of the batch after one read of the head, each keeping its own entries.
-    let records: Vec<AuditRecord> = audits
-        .iter()
-        .flatten()
-        .chain(issuing.iter().map(|i| &i.audit))
-        .cloned()
-        .collect();
+    let records = audit_records(audits, &writing);
     let entries = if records.is_empty() {
         Vec::new()
     } else {
         append_in::<DB>(&mut tx, records).await?
     };
-    let written = written(fresh, audits, &replayed, entries, false)?;
+    let written = written(audits, units, &stops, entries, false)?;
     tx.commit().await.map_err(sqlx_err(op))?;
     Ok(written)
 }
 
-/// The issues none of whose claims was replayed: their token records and audit entries are
-/// written.
-pub(crate) fn issuing<'a>(issues: &[&'a Issue], replayed: &[Option<usize>]) -> Vec<&'a Issue> {
-    issues
+/// The units that stopped neither at a claim nor at an update: their rows and audit entries
+/// are written.
+pub(crate) fn writing<'a>(units: &[&'a Unit], stops: &[Option<Outcome>]) -> Vec<&'a Unit> {
+    units
         .iter()
-        .zip(replayed)
-        .filter(|(_, r)| r.is_none())
-        .map(|(i, _)| *i)
+        .zip(stops)
+        .filter(|(_, s)| s.is_none())
+        .map(|(u, _)| *u)
         .collect()
 }
 
-/// A batch's outcome: `entries` are the sealed audit entries, the plain appends' first (in
-/// order, `audits[i].len()` each), then one per issue that was not replayed.
+/// The audit records of a batch, in the order [`written`] expects their entries: the plain
+/// appends first, then the entry of each unit being written that has one.
+pub(crate) fn audit_records(audits: &[Vec<AuditRecord>], writing: &[&Unit]) -> Vec<AuditRecord> {
+    audits
+        .iter()
+        .flatten()
+        .chain(writing.iter().filter_map(|u| u.audit.as_ref()))
+        .cloned()
+        .collect()
+}
+
+/// A batch's outcome: `entries` are the sealed audit entries in [`audit_records`] order.
 pub(crate) fn written(
-    fresh: Vec<bool>,
     audits: &[Vec<AuditRecord>],
-    replayed: &[Option<usize>],
+    units: &[&Unit],
+    stops: &[Option<Outcome>],
     entries: Vec<SealedEntry>,
     scripted: bool,
 ) -> Result<Written, StorageError> {
@@ -707,20 +620,21 @@ pub(crate) fn written(
         .iter()
         .map(|a| entries.by_ref().take(a.len()).collect())
         .collect();
-    let issued = replayed
+    let outcomes = units
         .iter()
-        .map(|r| match r {
-            Some(claim) => Ok(Issued::Replayed { claim: *claim }),
+        .zip(stops)
+        .map(|(unit, stop)| match stop {
+            Some(stop) => Ok(*stop),
+            None if unit.audit.is_none() => Ok(Outcome::Committed { seq: None }),
             None => entries
                 .next()
-                .map(|e| Issued::Committed { seq: e.seq })
+                .map(|e| Outcome::Committed { seq: Some(e.seq) })
                 .ok_or_else(|| StorageError::Corrupt("audit append: entries missing".into())),
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Written {
-        fresh,
         sealed,
-        issued,
+        outcomes,
         head,
         scripted,
     })

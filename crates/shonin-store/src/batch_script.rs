@@ -9,14 +9,15 @@
 //! So when the writer knows the audit chain's head from its own last commit, it sends the batch
 //! as one statement list that sqlx's thread runs start to end. The batch's replay claims are
 //! already decided by the process's memo (`claims_memo.rs`): the granted ones are appended to
-//! the log, and an issue with a replayed value leaves its token records and audit entry out.
+//! the log, and a unit with a replayed value leaves its updates, rows and audit entry out.
 //!
 //! ```sql
 //! CREATE TEMP TABLE IF NOT EXISTS batch_guard (…CHECK (failed = 0));
 //! BEGIN IMMEDIATE;
 //! INSERT INTO replay_log …;                                            -- granted claims
 //! INSERT INTO temp.batch_guard SELECT 1 WHERE changes() <> <claims>;    -- all written?
-//! INSERT INTO oauth_tokens …;  INSERT INTO audit_entries …;            -- sealed after the head
+//! UPDATE … ; INSERT INTO temp.batch_guard SELECT 1 WHERE changes() <> 1; -- each compare-and-set
+//! INSERT INTO <each unit table> …;  INSERT INTO audit_entries …;     -- sealed after the head
 //! UPDATE audit_head SET <new> WHERE seq = <cached> AND hash = <cached>;
 //! INSERT INTO temp.batch_guard SELECT 1 WHERE changes() <> 1;          -- head unchanged?
 //! COMMIT;
@@ -25,19 +26,20 @@
 //! A guard inserts a row only when its count is wrong, and that row breaks the CHECK: the
 //! statement fails, the list stops before `COMMIT`, and the writer rolls back and writes the
 //! batch step by step. So the script commits only what the step-by-step transaction would have
-//! committed when the head is the one the entries were sealed after; anything else (another
-//! process's append, a duplicate token hash, a constraint) costs one rollback and the slow path.
+//! committed when the head is the one the entries were sealed after and every compare-and-set
+//! matched; anything else (another process's append, a lost race, a duplicate key, a
+//! constraint) costs one rollback and the slow path, which answers each unit on its own.
 //! PostgreSQL's extended protocol allows one statement per message, so this is SQLite's only.
 
 use crate::audit::{ROWS_PER_INSERT, push_entries, seal_after, seq_column};
-use crate::batch::{Batch, Claim, Written, issuing, written};
+use crate::batch::{Batch, Claim, Written, audit_records, writing, written};
 use crate::claims_memo::{Decided, push_log_rows};
 use crate::engine::Engine;
 use crate::error::sqlx_err;
-use crate::timestamp::to_micros;
-use shonin_audit::{AuditRecord, Hash};
-use shonin_oauth::token_record::TokenRecord;
+use crate::unit::{insert_chunks, push_insert, push_update};
+use shonin_audit::Hash;
 use shonin_types::StorageError;
+use shonin_types::unit::{Expect, Outcome, Row};
 use sqlx::{Database, Encode, Executor, IntoArguments, QueryBuilder, Type};
 
 /// What [`write_script`] did.
@@ -84,36 +86,6 @@ where
     q.push_bind(now);
 }
 
-/// Appends the insert of `records` to `q`.
-pub(crate) fn push_tokens<DB: Database>(q: &mut QueryBuilder<DB>, records: &[&TokenRecord])
-where
-    for<'e> i64: Encode<'e, DB> + Type<DB>,
-    for<'e> Option<i64>: Encode<'e, DB>,
-    for<'e> String: Encode<'e, DB> + Type<DB>,
-    for<'e> Option<String>: Encode<'e, DB>,
-    for<'e> Vec<u8>: Encode<'e, DB> + Type<DB>,
-{
-    q.push(concat!(
-        "INSERT INTO oauth_tokens (",
-        crate::token::token_columns!(),
-        ") "
-    ));
-    q.push_values(records, |mut row, r| {
-        row.push_bind(r.token_hash.as_slice().to_vec())
-            .push_bind(r.kind.as_str().to_owned())
-            .push_bind(r.client_id.as_str().to_owned())
-            .push_bind(r.subject.clone())
-            .push_bind(r.grant_id.clone())
-            .push_bind(r.scope.clone())
-            .push_bind(r.authorization_details.as_ref().map(|v| v.to_string()))
-            .push_bind(r.cnf_jkt.clone())
-            .push_bind(r.cnf_x5t_s256.clone())
-            .push_bind(to_micros(r.issued_at))
-            .push_bind(to_micros(r.expires_at))
-            .push_bind(r.revoked_at.map(to_micros));
-    });
-}
-
 /// Fails the statement list unless the previous statement changed exactly `expected` rows.
 fn push_guard<DB: Database>(q: &mut QueryBuilder<DB>, expected: usize)
 where
@@ -140,31 +112,24 @@ where
     for<'e> String: Encode<'e, DB> + Type<DB>,
     for<'e> Option<String>: Encode<'e, DB>,
     for<'e> Vec<u8>: Encode<'e, DB> + Type<DB>,
+    for<'e> Option<Vec<u8>>: Encode<'e, DB>,
 {
-    // The memo's verdict on the batch's claims: the rows to append and each caller's outcome.
+    // The memo's verdict on the batch's claims: the rows to append and each unit's outcome.
     // SQLite always has the memo; without a verdict only a batch without claims is scripted.
-    let (claims, fresh, replayed) = match decided {
-        Some(d) => (d.rows.clone(), d.fresh.clone(), d.replayed.clone()),
-        None if batch.claims.is_empty() && batch.issues.is_empty() => {
-            (Vec::new(), Vec::new(), Vec::new())
+    let (claims, replayed) = match decided {
+        Some(d) => (d.rows.clone(), d.replayed.clone()),
+        None if batch.units.iter().all(|u| u.claims.is_empty()) => {
+            (Vec::new(), vec![None; batch.units.len()])
         }
         None => return Ok(Scripted::NotApplicable),
     };
-    let issuing = issuing(batch.issues, &replayed);
-    let tokens: Vec<&TokenRecord> = batch
-        .tokens
+    let stops: Vec<Option<Outcome>> = replayed
         .iter()
-        .copied()
-        .chain(issuing.iter().flat_map(|i| i.tokens.iter()))
+        .map(|r| r.map(|claim| Outcome::Replayed { claim }))
         .collect();
-    let records: Vec<AuditRecord> = batch
-        .audits
-        .iter()
-        .flatten()
-        .chain(issuing.iter().map(|i| &i.audit))
-        .cloned()
-        .collect();
-    let entries = seal_after(head, records)?;
+    let writing = writing(batch.units, &stops);
+    let rows: Vec<&Row> = writing.iter().flat_map(|u| u.rows.iter()).collect();
+    let entries = seal_after(head, audit_records(batch.audits, &writing))?;
 
     let mut q = QueryBuilder::<DB>::new(
         "CREATE TEMP TABLE IF NOT EXISTS batch_guard \
@@ -176,9 +141,16 @@ where
         push_log_rows(&mut q, &claims);
         push_guard(&mut q, claims.len());
     }
-    if !tokens.is_empty() {
+    for update in writing.iter().flat_map(|u| u.updates.iter()) {
         q.push("; ");
-        push_tokens(&mut q, &tokens);
+        push_update(&mut q, update);
+        if update.expect == Expect::One {
+            push_guard(&mut q, 1);
+        }
+    }
+    for (table, columns, rows) in insert_chunks(&rows) {
+        q.push("; ");
+        push_insert(&mut q, table, columns, &rows);
     }
     for chunk in entries.chunks(ROWS_PER_INSERT) {
         q.push("; ");
@@ -198,7 +170,7 @@ where
     q.push("; COMMIT");
 
     match q.build().execute(&mut *conn).await {
-        Ok(_) => written(fresh, batch.audits, &replayed, entries, true).map(Scripted::Done),
+        Ok(_) => written(batch.audits, batch.units, &stops, entries, true).map(Scripted::Done),
         Err(e) => {
             tracing::debug!(error = %e, "write batch script declined; writing step by step");
             // The list stopped before COMMIT, inside the transaction (or before BEGIN, when

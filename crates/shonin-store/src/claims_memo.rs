@@ -235,19 +235,17 @@ impl ClaimsMemo {
 /// caller.
 #[derive(Default)]
 pub(crate) struct Decided<'a> {
-    /// Each plain claim's outcome.
-    pub fresh: Vec<bool>,
-    /// Each issue's first replayed claim, if any (its tokens and audit entry are not written).
+    /// Each unit's first replayed claim, if any (nothing else of it is written).
     pub replayed: Vec<Option<usize>>,
-    /// The granted claims, plain and of issues alike: the log rows to append.
+    /// The granted claims of every unit: the log rows to append.
     pub rows: Vec<&'a Claim>,
     /// What to undo if the batch is not committed.
     pub reservations: Vec<Reservation>,
 }
 
 impl ClaimsMemo {
-    /// Decides every claim of `batch`: the plain ones, then each issue's, in turn. A granted
-    /// claim of a replayed issue is still written, as the SQL path spends every fresh value.
+    /// Decides every claim of `batch`, unit after unit. A granted claim of a replayed unit is
+    /// still written, as the SQL path spends every fresh value.
     pub(crate) fn decide<'a>(&self, batch: &Batch<'a>) -> Decided<'a> {
         let mut d = Decided::default();
         let grant = |c: &'a Claim, d: &mut Decided<'a>| {
@@ -258,13 +256,9 @@ impl ClaimsMemo {
             }
             r.is_some()
         };
-        for c in batch.claims {
-            let fresh = grant(c, &mut d);
-            d.fresh.push(fresh);
-        }
-        for issue in batch.issues {
+        for unit in batch.units {
             let mut replayed = None;
-            for (i, c) in issue.claims.iter().enumerate() {
+            for (i, c) in unit.claims.iter().enumerate() {
                 if !grant(c, &mut d) && replayed.is_none() {
                     replayed = Some(i);
                 }

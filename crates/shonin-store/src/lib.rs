@@ -1,6 +1,7 @@
 //! SQLite and PostgreSQL implementations of the storage ports of the Shonin domain crates:
-//! [`shonin_audit::AuditStore`], [`shonin_types::ports::ReplayStore`] and
-//! [`shonin_types::ports::FlowStore`], behind one [`Store`] handle with embedded migrations.
+//! [`shonin_audit::AuditStore`], [`shonin_types::ports::ReplayStore`],
+//! [`shonin_types::ports::FlowStore`] and the unit of work ([`shonin_types::unit::UnitStore`]),
+//! behind one [`Store`] handle with embedded migrations.
 //!
 //! Every port is written once over `sqlx::Database` (the SQL text is shared: both engines take
 //! `$1` parameters, upserts with `WHERE` and `RETURNING`); what differs — how an audit append
@@ -38,18 +39,17 @@ mod engine;
 mod error;
 mod file_mode;
 mod flow;
-mod issue;
 mod passkey;
 mod recovery;
 mod replay;
 mod store;
 mod timestamp;
 mod token;
+mod unit;
 mod user;
 mod wal_checkpoint;
 
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use batch::Issued;
 pub use store::{PgStore, SQLITE_BUSY_TIMEOUT, SqliteStore, Store, StoreOptions, SweepCounts};

@@ -6,9 +6,11 @@ use crate::engine::{Engine, SWEEP_CHUNK, Sql};
 use crate::error::sqlx_err;
 use crate::store::Store;
 use crate::timestamp::to_micros;
+use crate::unit::Unit;
 use async_trait::async_trait;
 use shonin_types::StorageError;
 use shonin_types::ports::ReplayStore;
+use shonin_types::unit::Outcome;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 use time::OffsetDateTime;
 
@@ -30,46 +32,23 @@ where
         let now = to_micros(self.clock.now());
         let expires_at = to_micros(expires_at);
         if let Some(batch) = &self.batch {
-            let claim = Claim {
-                namespace: namespace.to_owned(),
-                key: key.to_owned(),
-                expires_at,
-                now,
+            // A unit of one claim, so it shares the writer's batch with everything else.
+            let unit = Unit {
+                claims: vec![Claim {
+                    namespace: namespace.to_owned(),
+                    key: key.to_owned(),
+                    expires_at,
+                    now,
+                }],
+                updates: Vec::new(),
+                rows: Vec::new(),
+                audit: None,
             };
-            if let Some(result) = batch.claim(claim).await {
-                return result;
+            if let Ok(result) = batch.unit(unit).await {
+                return result.map(|o| o == Outcome::Committed { seq: None });
             }
         }
         self.first_use_at(namespace, key, expires_at, now).await
-    }
-
-    async fn first_use_many(
-        &self,
-        claims: &[(&str, &str, OffsetDateTime)],
-    ) -> Result<Vec<bool>, StorageError> {
-        let now = to_micros(self.clock.now());
-        let claims: Vec<Claim> = claims
-            .iter()
-            .map(|(namespace, key, expires_at)| Claim {
-                namespace: (*namespace).to_owned(),
-                key: (*key).to_owned(),
-                expires_at: to_micros(*expires_at),
-                now,
-            })
-            .collect();
-        if let Some(batch) = &self.batch
-            && let Some(result) = batch.claims(claims.clone()).await
-        {
-            return result;
-        }
-        let mut fresh = Vec::with_capacity(claims.len());
-        for c in &claims {
-            fresh.push(
-                self.first_use_at(&c.namespace, &c.key, c.expires_at, c.now)
-                    .await?,
-            );
-        }
-        Ok(fresh)
     }
 
     /// One claim in its own statement; `expires_at` and `now` in unix µs.
@@ -177,13 +156,6 @@ impl ReplayStore for Store {
         expires_at: OffsetDateTime,
     ) -> Result<bool, StorageError> {
         dispatch!(self, s => s.sql.first_use(namespace, key, expires_at).await)
-    }
-
-    async fn first_use_many(
-        &self,
-        claims: &[(&str, &str, OffsetDateTime)],
-    ) -> Result<Vec<bool>, StorageError> {
-        dispatch!(self, s => s.sql.first_use_many(claims).await)
     }
 
     async fn sweep_replays(&self, now: OffsetDateTime) -> Result<u64, StorageError> {

@@ -230,7 +230,8 @@ pub async fn write_one_batch(
     write_one_batch_with_issues(store, claims, tokens, audits, &[]).await
 }
 
-/// One [`crate::Store::issue_tokens`] call for [`write_one_batch_with_issues`].
+/// A token response's unit for [`write_one_batch_with_issues`]: its claims, its token
+/// records and its audit entry, committed as one unit of work.
 #[derive(Debug, Clone)]
 pub struct TestIssue<'a> {
     pub claims: Vec<(&'a str, &'a str, time::OffsetDateTime)>,
@@ -238,13 +239,19 @@ pub struct TestIssue<'a> {
     pub audit: shonin_audit::AuditRecord,
 }
 
-/// One batch for [`write_batches`]: plain claims, token records, audit appends, then issues.
+/// One batch for [`write_batches`], queued in this order: plain claims and token records (each
+/// a unit of its own, as `ReplayStore::first_use` and `TokenStore::insert_token` queue them),
+/// audit appends, issues, then any other units.
 #[derive(Debug, Clone, Default)]
 pub struct TestBatch<'a> {
     pub claims: Vec<(&'a str, &'a str, time::OffsetDateTime)>,
     pub tokens: Vec<shonin_oauth::token_record::TokenRecord>,
     pub audits: Vec<Vec<shonin_audit::AuditRecord>>,
     pub issues: Vec<TestIssue<'a>>,
+    pub units: Vec<(
+        shonin_types::unit::UnitOfWork,
+        Option<shonin_audit::AuditRecord>,
+    )>,
     /// Appended to the audit log by the store itself (another writer) just before the batch.
     pub others_append_first: Vec<shonin_audit::AuditRecord>,
 }
@@ -262,6 +269,7 @@ pub async fn write_one_batch_with_issues(
         tokens: tokens.to_vec(),
         audits: audits.to_vec(),
         issues: issues.to_vec(),
+        units: Vec::new(),
         others_append_first: Vec::new(),
     };
     let mut out = write_batches(store, &[batch]).await;
@@ -300,8 +308,10 @@ async fn write_test_batch<W: crate::batch::Writes>(
     batch: &TestBatch<'_>,
     now: time::OffsetDateTime,
 ) -> BatchOutcome {
-    use crate::batch::{Claim, Issue, Op, WritePath, commit};
+    use crate::batch::{Claim, Op, WritePath, commit};
     use crate::timestamp::to_micros;
+    use crate::unit::Unit;
+    use shonin_types::unit::{Outcome, Record};
     use tokio::sync::oneshot;
     let now = to_micros(now);
     let claim = |(namespace, key, expires_at): &(&str, &str, time::OffsetDateTime)| Claim {
@@ -310,45 +320,65 @@ async fn write_test_batch<W: crate::batch::Writes>(
         expires_at: to_micros(*expires_at),
         now,
     };
+    let unit = |claims: Vec<Claim>, rows, audit| Unit {
+        claims,
+        updates: Vec::new(),
+        rows,
+        audit,
+    };
     let mut ops = Vec::new();
-    let mut claim_rx = Vec::new();
-    let mut token_rx = Vec::new();
-    for c in &batch.claims {
+    let queue = |ops: &mut Vec<Op>, u: Unit| {
         let (ack, rx) = oneshot::channel();
-        ops.push(Op::Claim(claim(c), ack));
-        claim_rx.push(rx);
-    }
-    for record in &batch.tokens {
-        let (ack, rx) = oneshot::channel();
-        ops.push(Op::Token(Box::new(record.clone()), ack));
-        token_rx.push(rx);
-    }
+        ops.push(Op::Unit(Box::new(u), ack));
+        rx
+    };
+    let claim_rx: Vec<_> = batch
+        .claims
+        .iter()
+        .map(|c| queue(&mut ops, unit(vec![claim(c)], Vec::new(), None)))
+        .collect();
+    let token_rx: Vec<_> = batch
+        .tokens
+        .iter()
+        .map(|r| queue(&mut ops, unit(Vec::new(), vec![r.row()], None)))
+        .collect();
     let mut audit_rx = Vec::new();
     for records in &batch.audits {
         let (ack, rx) = oneshot::channel();
         ops.push(Op::Audit(records.clone(), ack));
         audit_rx.push(rx);
     }
-    let mut issue_rx = Vec::new();
-    for issue in &batch.issues {
-        let (ack, rx) = oneshot::channel();
-        let issue = Issue {
-            claims: issue.claims.iter().map(claim).collect(),
-            tokens: issue.tokens.clone(),
-            audit: issue.audit.clone(),
-        };
-        ops.push(Op::Issue(Box::new(issue), ack));
-        issue_rx.push(rx);
-    }
+    let issue_rx: Vec<_> = batch
+        .issues
+        .iter()
+        .map(|i| {
+            let u = unit(
+                i.claims.iter().map(claim).collect(),
+                i.tokens.iter().map(Record::row).collect(),
+                Some(i.audit.clone()),
+            );
+            queue(&mut ops, u)
+        })
+        .collect();
+    let unit_rx: Vec<_> = batch
+        .units
+        .iter()
+        .map(|(u, audit)| {
+            let u = Unit::new(u.clone(), audit.clone(), now);
+            queue(&mut ops, u)
+        })
+        .collect();
     let path = commit(sql, held, ops).await;
     let gone = || StorageError::Unavailable("no answer".into());
     let mut claimed = Vec::new();
     for rx in claim_rx {
-        claimed.push(rx.await.unwrap_or_else(|_| Err(gone())));
+        let outcome = rx.await.unwrap_or_else(|_| Err(gone()));
+        claimed.push(outcome.map(|o| o == Outcome::Committed { seq: None }));
     }
     let mut inserted = Vec::new();
     for rx in token_rx {
-        inserted.push(rx.await.unwrap_or_else(|_| Err(gone())));
+        let outcome = rx.await.unwrap_or_else(|_| Err(gone()));
+        inserted.push(outcome.map(|_| ()));
     }
     let mut appended = Vec::new();
     for rx in audit_rx {
@@ -358,6 +388,10 @@ async fn write_test_batch<W: crate::batch::Writes>(
     for rx in issue_rx {
         issued.push(rx.await.unwrap_or_else(|_| Err(gone())));
     }
+    let mut units = Vec::new();
+    for rx in unit_rx {
+        units.push(rx.await.unwrap_or_else(|_| Err(gone())));
+    }
     BatchOutcome {
         committed: path != WritePath::OneByOne,
         scripted: path == WritePath::Script,
@@ -365,6 +399,7 @@ async fn write_test_batch<W: crate::batch::Writes>(
         inserted,
         appended,
         issued,
+        units,
     }
 }
 
@@ -379,5 +414,6 @@ pub struct BatchOutcome {
     pub claimed: Vec<Result<bool, StorageError>>,
     pub inserted: Vec<Result<(), StorageError>>,
     pub appended: Vec<Result<Vec<shonin_audit::SealedEntry>, StorageError>>,
-    pub issued: Vec<Result<crate::Issued, StorageError>>,
+    pub issued: Vec<Result<shonin_types::unit::Outcome, StorageError>>,
+    pub units: Vec<Result<shonin_types::unit::Outcome, StorageError>>,
 }

@@ -6,20 +6,21 @@ use crate::error::sqlx_err;
 use crate::store::Store;
 use crate::timestamp::{from_micros, to_micros};
 use async_trait::async_trait;
+use shonin_audit::AuditRecord;
 use shonin_oauth::client::ClientId;
 use shonin_oauth::token_record::{TokenHash, TokenKind, TokenRecord, TokenStore};
 use shonin_types::StorageError;
+use shonin_types::unit::{Outcome, UnitOfWork, UnitStore};
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
 use time::OffsetDateTime;
 
-/// The columns of `oauth_tokens`, in the order `insert_token` binds them.
+/// The columns of `oauth_tokens`, in the order of `shonin_oauth::token_record::TOKEN_COLUMNS`.
 macro_rules! token_columns {
     () => {
         "token_hash, kind, client_id, subject, grant_id, scope, authorization_details, cnf_jkt, \
          cnf_x5t_s256, issued_at, expires_at, revoked_at"
     };
 }
-pub(crate) use token_columns;
 
 impl<DB: Engine> Sql<DB>
 where
@@ -35,41 +36,6 @@ where
     for<'e> Vec<u8>: Decode<'e, DB> + Type<DB>,
     &'static str: ColumnIndex<DB::Row>,
 {
-    async fn insert_token(&self, r: &TokenRecord) -> Result<(), StorageError> {
-        if let Some(batch) = &self.batch
-            && let Some(result) = batch.insert_token(r).await
-        {
-            return result;
-        }
-        self.insert_token_direct(r).await
-    }
-
-    /// One record in its own statement.
-    pub(crate) async fn insert_token_direct(&self, r: &TokenRecord) -> Result<(), StorageError> {
-        let details = r.authorization_details.as_ref().map(|v| v.to_string());
-        sqlx::query(concat!(
-            "INSERT INTO oauth_tokens (",
-            token_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-        ))
-        .bind(r.token_hash.as_slice())
-        .bind(r.kind.as_str())
-        .bind(r.client_id.as_str())
-        .bind(r.subject.as_deref())
-        .bind(r.grant_id.as_str())
-        .bind(r.scope.as_str())
-        .bind(details.as_deref())
-        .bind(r.cnf_jkt.as_deref())
-        .bind(r.cnf_x5t_s256.as_deref())
-        .bind(to_micros(r.issued_at))
-        .bind(to_micros(r.expires_at))
-        .bind(r.revoked_at.map(to_micros))
-        .execute(&self.pool)
-        .await
-        .map_err(sqlx_err("token insert"))?;
-        Ok(())
-    }
-
     async fn get_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StorageError> {
         let row = sqlx::query(concat!(
             "SELECT ",
@@ -229,7 +195,15 @@ where
 #[async_trait]
 impl TokenStore for Store {
     async fn insert_token(&self, record: &TokenRecord) -> Result<(), StorageError> {
-        dispatch!(self, s => s.sql.insert_token(record).await)
+        // A unit of one row, so it shares the writer's batch with everything else.
+        let mut unit = UnitOfWork::new();
+        unit.insert(record);
+        match UnitStore::<AuditRecord>::commit(self, unit, None).await? {
+            Outcome::Committed { .. } => Ok(()),
+            other => Err(StorageError::Corrupt(format!(
+                "token insert: unexpected outcome {other:?}"
+            ))),
+        }
     }
 
     async fn get_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StorageError> {

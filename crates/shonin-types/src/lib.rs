@@ -1,14 +1,16 @@
-//! Types shared by every Shonin crate: clocks, actors, secrets and the storage error that every
-//! domain crate's storage port returns.
+//! Types shared by every Shonin crate: clocks, actors, secrets, the storage error that every
+//! domain crate's storage port returns, the unit of work ([`unit`]) and typed flows ([`flow`]).
 //!
 //! This crate must stay free of I/O: no HTTP, no SQL, no file access.
 
 mod clock;
+pub mod flow;
 pub mod json;
 pub mod ports;
 mod secret;
 mod storage;
 pub mod text;
+pub mod unit;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use secret::{SecretBytes, constant_time_eq};

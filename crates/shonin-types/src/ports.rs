@@ -1,5 +1,7 @@
 //! Storage ports shared by several domain crates: a replay cache and compare-and-set flow
-//! records. `shonin-store` implements both for SQLite and PostgreSQL.
+//! records (typed by [`crate::flow`]). `shonin-store` implements both for SQLite and
+//! PostgreSQL. Request handlers write through the unit of work ([`crate::unit`]) instead; these
+//! ports are for reads and for writes outside a request's commit.
 //!
 //! Nothing that affects security may live only in one node's memory, so every replay check and
 //! every state transition goes through these ports.
@@ -19,19 +21,6 @@ pub trait ReplayStore: Send + Sync + std::fmt::Debug {
         key: &str,
         expires_at: OffsetDateTime,
     ) -> Result<bool, StorageError>;
-
-    /// [`ReplayStore::first_use`] for several keys at once (`(namespace, key, expires_at)`),
-    /// each decided as if alone, in order; a store may write them together (one transaction).
-    async fn first_use_many(
-        &self,
-        claims: &[(&str, &str, OffsetDateTime)],
-    ) -> Result<Vec<bool>, StorageError> {
-        let mut fresh = Vec::with_capacity(claims.len());
-        for (namespace, key, expires_at) in claims {
-            fresh.push(self.first_use(namespace, key, *expires_at).await?);
-        }
-        Ok(fresh)
-    }
 
     /// Deletes records that expired before `now`; returns how many.
     async fn sweep_replays(&self, now: OffsetDateTime) -> Result<u64, StorageError>;

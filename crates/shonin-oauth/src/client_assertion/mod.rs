@@ -30,7 +30,7 @@ use crate::ConfigError;
 use aws_lc_rs::digest::{SHA256, digest};
 use serde_json::{Map, Value};
 use shonin_jose::{JoseError, VerifyOptions, b64url_decode, b64url_encode, verify_jwt};
-use shonin_types::ports::ReplayStore;
+use shonin_types::unit::{OneTimeClaim, UnitOfWork};
 use time::{Duration, OffsetDateTime};
 
 /// RFC 7523 §2.2: the `client_assertion_type` of a JWT client assertion.
@@ -143,13 +143,15 @@ impl ClientAssertionVerifier {
     }
 
     /// Authenticates the client: checks the assertion against `client`'s keys and the rules in
-    /// the module documentation, then records its `jti`.
+    /// the module documentation, then stages the claim of its `jti` in `unit`. The request's
+    /// unit of work decides the claim when it commits; a replay is then refused with
+    /// [`ClientAuthError::Replayed`] (RFC 7523 §3 item 7).
     pub async fn verify(
         &self,
         params: &ClientAssertionParams<'_>,
         client: ClientJwks<'_>,
         now: OffsetDateTime,
-        replay: &dyn ReplayStore,
+        unit: &mut UnitOfWork,
     ) -> Result<AuthenticatedClientId, ClientAuthError> {
         // RFC 7521 §4.2, RFC 7523 §2.2.
         if params.client_assertion_type != JWT_BEARER_ASSERTION_TYPE {
@@ -201,9 +203,11 @@ impl ClientAssertionVerifier {
             sha256_b64url(client.client_id.as_bytes()),
             sha256_b64url(jti.as_bytes())
         );
-        if !replay.first_use(REPLAY_NAMESPACE, &key, expires_at).await? {
-            return Err(ClientAuthError::Replayed);
-        }
+        unit.claim(OneTimeClaim {
+            namespace: REPLAY_NAMESPACE,
+            key,
+            expires_at,
+        });
         Ok(AuthenticatedClientId(client.client_id.to_owned()))
     }
 }

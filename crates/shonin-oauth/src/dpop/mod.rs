@@ -20,7 +20,7 @@ use shonin_jose::{
     validate_public_jwk, verify_with_jwk,
 };
 use shonin_types::constant_time_eq;
-use shonin_types::ports::ReplayStore;
+use shonin_types::unit::{OneTimeClaim, UnitOfWork};
 use time::{Duration, OffsetDateTime};
 
 /// The explicit type of a DPoP proof (RFC 9449 §4.2, RFC 8725 §3.11).
@@ -142,15 +142,16 @@ impl DpopVerifier {
         self.config.nonce.as_ref().map(|k| k.issue(now))
     }
 
-    /// Verifies `proof` for `request` at `now` (RFC 9449 §4.3) and records its `jti` so it is
-    /// accepted only once (§11.1). The replay check runs last, so a proof that fails any other
-    /// check costs no store write.
+    /// Verifies `proof` for `request` at `now` (RFC 9449 §4.3) and stages the claim of its `jti`
+    /// in `unit`, so it is accepted only once (§11.1): the request's unit of work decides the
+    /// claim when it commits, and a replay is refused with [`DpopError::Replayed`]. A proof that
+    /// fails any other check stages nothing.
     pub async fn verify_proof(
         &self,
         proof: &str,
         request: &DpopRequest<'_>,
         now: OffsetDateTime,
-        replay: &dyn ReplayStore,
+        unit: &mut UnitOfWork,
     ) -> Result<VerifiedProof, DpopError> {
         let cfg = &self.config;
         if proof.len() > cfg.max_proof_len {
@@ -243,13 +244,11 @@ impl DpopVerifier {
         let iat_time = OffsetDateTime::from_unix_timestamp(iat.floor() as i64)
             .map_err(|_| DpopError::InvalidClaim("iat"))?;
         let expires_at = iat_time + Duration::SECOND + cfg.max_age;
-        let replay_key = format!("{jkt}:{}", sha256_b64url(jti.as_bytes()));
-        if !replay
-            .first_use(REPLAY_NAMESPACE, &replay_key, expires_at)
-            .await?
-        {
-            return Err(DpopError::Replayed);
-        }
+        unit.claim(OneTimeClaim {
+            namespace: REPLAY_NAMESPACE,
+            key: format!("{jkt}:{}", sha256_b64url(jti.as_bytes())),
+            expires_at,
+        });
         Ok(VerifiedProof {
             jkt,
             jti: jti.to_owned(),

@@ -5,8 +5,13 @@ use async_trait::async_trait;
 use serde_json::Value;
 use shonin_jose::{Alg, assemble, b64url_encode, signing_input};
 use shonin_keys::{LocalSigner, RsaBits, Signer};
+use shonin_oauth::{
+    AuthenticatedClientId, ClientAssertionParams, ClientAssertionVerifier, ClientAuthError,
+    ClientJwks, DpopError, DpopRequest, DpopVerifier, VerifiedProof,
+};
 use shonin_types::StorageError;
 use shonin_types::ports::ReplayStore;
+use shonin_types::unit::UnitOfWork;
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
 use time::macros::datetime;
@@ -80,18 +85,58 @@ impl ReplayStore for MemoryReplay {
     }
 }
 
-/// A replay store whose database is down.
-#[derive(Debug)]
-pub struct BrokenReplay;
-
-#[async_trait]
-impl ReplayStore for BrokenReplay {
-    async fn first_use(&self, _: &str, _: &str, _: OffsetDateTime) -> Result<bool, StorageError> {
-        Err(StorageError::Unavailable("connection refused".into()))
+/// What a request's commit does with the claims its verifiers staged: decides each in
+/// `store`, in order; `false` at the first replayed one.
+pub async fn settle(store: &dyn ReplayStore, unit: UnitOfWork) -> Result<bool, StorageError> {
+    for c in unit.claims {
+        if !store.first_use(c.namespace, &c.key, c.expires_at).await? {
+            return Ok(false);
+        }
     }
+    Ok(true)
+}
 
-    async fn sweep_replays(&self, _: OffsetDateTime) -> Result<u64, StorageError> {
-        Err(StorageError::Unavailable("connection refused".into()))
+/// Verifies a DPoP proof and settles its staged claim in `store`, as a request would.
+pub async fn verify_proof(
+    v: &DpopVerifier,
+    proof: &str,
+    req: &DpopRequest<'_>,
+    now: OffsetDateTime,
+    store: &dyn ReplayStore,
+) -> Result<VerifiedProof, DpopError> {
+    let mut unit = UnitOfWork::new();
+    let verified = v.verify_proof(proof, req, now, &mut unit).await?;
+    assert_eq!(
+        unit.claims.len(),
+        1,
+        "a verified proof stages exactly its jti"
+    );
+    if settle(store, unit).await? {
+        Ok(verified)
+    } else {
+        Err(DpopError::Replayed)
+    }
+}
+
+/// Verifies a client assertion and settles its staged claim in `store`, as a request would.
+pub async fn verify_assertion(
+    v: &ClientAssertionVerifier,
+    params: &ClientAssertionParams<'_>,
+    client: ClientJwks<'_>,
+    now: OffsetDateTime,
+    store: &dyn ReplayStore,
+) -> Result<AuthenticatedClientId, ClientAuthError> {
+    let mut unit = UnitOfWork::new();
+    let verified = v.verify(params, client, now, &mut unit).await?;
+    assert_eq!(
+        unit.claims.len(),
+        1,
+        "a verified assertion stages exactly its jti"
+    );
+    if settle(store, unit).await? {
+        Ok(verified)
+    } else {
+        Err(ClientAuthError::Replayed)
     }
 }
 

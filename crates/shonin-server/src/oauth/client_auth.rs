@@ -9,7 +9,7 @@ use shonin_oauth::client::{ClientJwks, TokenEndpointAuthMethod};
 use shonin_oauth::form::FormParams;
 use shonin_oauth::mtls::ClientCertificate;
 use shonin_oauth::{Client, ClientAssertionParams, ClientAuthError, ClientId};
-use shonin_types::ports::ReplayStore;
+use shonin_types::unit::UnitOfWork;
 
 /// An authenticated client, with the certificate that authenticated it (mTLS methods only).
 #[derive(Debug)]
@@ -21,13 +21,13 @@ pub struct Authenticated {
 /// Authenticates the client of a form request. Confidential clients
 /// only (FAPI 2.0 §5.3.2.1 item 3): a request that authenticates by no method is
 /// `invalid_client`, and so is one that uses another method than the client is registered for
-/// or more than one (RFC 6749 §2.3). The assertion's `jti` is claimed in `replay` (the store,
-/// or a [`super::deferred_claims::DeferredClaims`] the caller settles).
+/// or more than one (RFC 6749 §2.3). The claim of the assertion's `jti` is staged in `unit`,
+/// which the caller commits ([`super::commit::commit`]).
 pub async fn authenticate(
     state: &AppState,
     form: &FormParams,
     presented: Option<&PresentedCertificate>,
-    replay: &dyn ReplayStore,
+    unit: &mut UnitOfWork,
 ) -> Result<Authenticated, (Option<String>, OAuthError)> {
     let (Some(assertion), Some(assertion_type)) = (
         form.get("client_assertion"),
@@ -70,7 +70,12 @@ pub async fn authenticate(
             client_id: client.client_id.as_str(),
             jwks,
         };
-        oauth.assertions.verify(&params, keys, now, replay).await
+        let mut staged = UnitOfWork::new();
+        let verified = oauth
+            .assertions
+            .verify(&params, keys, now, &mut staged)
+            .await;
+        verified.map(|_| staged)
     };
     let verified = match &client.jwks {
         ClientJwks::Inline(jwks) => verify(jwks).await,
@@ -98,7 +103,8 @@ pub async fn authenticate(
             }
         }
     };
-    verified.map_err(|e| fail(OAuthError::new(e.oauth_error(), e.to_string())))?;
+    let staged = verified.map_err(|e| fail(OAuthError::new(e.oauth_error(), e.to_string())))?;
+    unit.claims.extend(staged.claims);
     Ok(Authenticated {
         client,
         certificate: None,

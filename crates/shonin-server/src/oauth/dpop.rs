@@ -6,7 +6,7 @@ use crate::state::AppState;
 use axum::http::HeaderMap;
 use shonin_jose::JoseError;
 use shonin_oauth::{DpopError, DpopRequest, Htu, VerifiedProof};
-use shonin_types::ports::ReplayStore;
+use shonin_types::unit::UnitOfWork;
 
 /// The single `DPoP` header, if present; two headers are an error (RFC 9449 §4.3 item 1).
 pub fn proof_header(headers: &HeaderMap) -> Result<Option<&str>, DpopError> {
@@ -35,8 +35,6 @@ pub struct ProofContext<'a> {
     pub require_nonce: bool,
     /// Resource endpoints answer with `WWW-Authenticate: DPoP …` (RFC 9449 §7.1).
     pub at_resource: bool,
-    /// Where the proof's `jti` is claimed: the store, or deferred claims the caller settles.
-    pub replay: &'a dyn ReplayStore,
 }
 
 fn to_oauth(state: &AppState, ctx: &ProofContext<'_>, e: &DpopError) -> OAuthError {
@@ -55,11 +53,13 @@ fn to_oauth(state: &AppState, ctx: &ProofContext<'_>, e: &DpopError) -> OAuthErr
     err.with_nonce(nonce)
 }
 
-/// Verifies `proof` for the request described by `ctx`.
+/// Verifies `proof` for the request described by `ctx`, staging the claim of its `jti` in
+/// `unit`.
 pub async fn verify(
     state: &AppState,
     proof: &str,
     ctx: ProofContext<'_>,
+    unit: &mut UnitOfWork,
 ) -> Result<VerifiedProof, OAuthError> {
     let htu = Htu::parse(ctx.url).map_err(|e| OAuthError::new("server_error", e.to_string()))?;
     let req = DpopRequest {
@@ -74,7 +74,7 @@ pub async fn verify(
         &state.oauth.dpop
     };
     verifier
-        .verify_proof(proof, &req, state.clock.now(), ctx.replay)
+        .verify_proof(proof, &req, state.clock.now(), unit)
         .await
         .map_err(|e| to_oauth(state, &ctx, &e))
 }
@@ -84,9 +84,10 @@ pub async fn require(
     state: &AppState,
     headers: &HeaderMap,
     ctx: ProofContext<'_>,
+    unit: &mut UnitOfWork,
 ) -> Result<VerifiedProof, OAuthError> {
     match proof_header(headers).map_err(|e| to_oauth(state, &ctx, &e))? {
-        Some(p) => verify(state, p, ctx).await,
+        Some(p) => verify(state, p, ctx, unit).await,
         None if ctx.at_resource => Err(OAuthError::resource(
             "DPoP",
             "invalid_dpop_proof",

@@ -5,11 +5,10 @@
 
 pub mod client_auth;
 pub mod client_cache;
-pub mod deferred_claims;
+pub mod commit;
 pub mod dpop;
 pub mod jwks_fetch;
 pub mod mtls;
-pub mod one_commit;
 pub mod reject;
 pub mod session;
 

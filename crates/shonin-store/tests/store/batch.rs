@@ -5,14 +5,15 @@
 //! step-by-step transaction would, or fall back to it.
 
 use crate::clients::sample_client;
-use crate::suite::{T0, assert_unbroken_chain, record};
+use crate::suite::{T0, assert_unbroken_chain, issue_tokens, record};
 use shonin_oauth::client::{ClientId, ClientStore};
 use shonin_oauth::token_record::{TokenKind, TokenRecord, TokenStore, token_hash};
+use shonin_store::Store;
 use shonin_store::testing::{
     TestBatch, TestIssue, write_batches, write_one_batch, write_one_batch_with_issues,
 };
-use shonin_store::{Issued, Store};
 use shonin_types::ports::ReplayStore;
+use shonin_types::unit::{OneTimeClaim, Outcome as Issued, UnitOfWork, UnitStore};
 use shonin_types::{FixedClock, StorageError};
 use std::sync::Arc;
 use time::Duration;
@@ -23,7 +24,7 @@ contract_tests! {
     failed_batch_is_retried_one_by_one,
     concurrent_callers_through_the_writer_keep_the_contract,
     claims_tokens_and_audit_appends_commit_together,
-    first_use_many_decides_each_claim_as_if_alone,
+    a_unit_stops_at_its_first_replayed_claim,
     issues_commit_only_when_every_claim_is_fresh,
     a_failing_issue_fails_alone,
     concurrent_issues_have_one_winner_per_key,
@@ -34,7 +35,7 @@ contract_tests! {
     a_failing_script_statement_falls_back_to_the_transaction,
 }
 
-fn access(token: &str, client: &str) -> TokenRecord {
+pub fn access(token: &str, client: &str) -> TokenRecord {
     TokenRecord {
         token_hash: token_hash(token),
         kind: TokenKind::Access,
@@ -51,7 +52,7 @@ fn access(token: &str, client: &str) -> TokenRecord {
     }
 }
 
-fn at_t0(store: &Store) -> Store {
+pub fn at_t0(store: &Store) -> Store {
     store.clone().with_clock(Arc::new(FixedClock::new(T0)))
 }
 
@@ -248,20 +249,22 @@ async fn claims_tokens_and_audit_appends_commit_together(store: &Store) {
     assert!(store.get_token(&token_hash("t2")).await.unwrap().is_some());
 }
 
-async fn first_use_many_decides_each_claim_as_if_alone(store: &Store) {
+async fn a_unit_stops_at_its_first_replayed_claim(store: &Store) {
     let store = at_t0(store);
     let exp = T0 + Duration::seconds(60);
     assert!(store.first_use("dpop", "seen", exp).await.unwrap());
-    let fresh = store
-        .first_use_many(&[
-            ("client_assertion", "x", exp),
-            ("dpop", "seen", exp),
-            ("dpop", "y", exp),
-            ("client_assertion", "x", exp),
-        ])
-        .await
-        .unwrap();
-    assert_eq!(fresh, [true, false, true, false]);
+    let mut unit = UnitOfWork::new();
+    for (namespace, key) in [("client_assertion", "x"), ("dpop", "seen"), ("dpop", "y")] {
+        unit.claim(OneTimeClaim {
+            namespace,
+            key: key.into(),
+            expires_at: exp,
+        });
+    }
+    let outcome = store.commit(unit, None).await.unwrap();
+    assert_eq!(outcome, Issued::Replayed { claim: 1 });
+    // Its fresh claims are spent all the same (it got nothing for them).
+    assert!(!store.first_use("client_assertion", "x", exp).await.unwrap());
     assert!(!store.first_use("dpop", "y", exp).await.unwrap());
 }
 
@@ -297,7 +300,7 @@ async fn issues_commit_only_when_every_claim_is_fresh(store: &Store) {
     assert_eq!(
         issued,
         [
-            Issued::Committed { seq: 2 },
+            Issued::Committed { seq: Some(2) },
             Issued::Replayed { claim: 1 },
             Issued::Replayed { claim: 0 },
             Issued::Replayed { claim: 1 },
@@ -366,7 +369,7 @@ async fn a_failing_issue_fails_alone(store: &Store) {
     );
     assert_eq!(
         out.issued[1].as_ref().unwrap(),
-        &Issued::Committed { seq: 1 }
+        &Issued::Committed { seq: Some(1) }
     );
     assert_unbroken_chain(&store, 1).await;
     assert!(
@@ -396,14 +399,14 @@ async fn concurrent_issues_have_one_winner_per_key(store: &Store) {
             tokio::spawn(async move {
                 let own = format!("own-{i}");
                 let shared = format!("shared-{}", i % 8);
-                let out = store
-                    .issue_tokens(
-                        &[("client_assertion", &own, exp), ("dpop", &shared, exp)],
-                        vec![access(&format!("tok-{i}"), "c1")],
-                        record(i + 1),
-                    )
-                    .await
-                    .unwrap();
+                let out = issue_tokens(
+                    &store,
+                    &[("client_assertion", &own, exp), ("dpop", &shared, exp)],
+                    vec![access(&format!("tok-{i}"), "c1")],
+                    record(i + 1),
+                )
+                .await
+                .unwrap();
                 (i, out)
             })
         })
@@ -413,6 +416,7 @@ async fn concurrent_issues_have_one_winner_per_key(store: &Store) {
         match t.await.unwrap() {
             (i, Issued::Committed { .. }) => winners.push(i),
             (_, Issued::Replayed { claim }) => assert_eq!(claim, 1),
+            (i, other) => panic!("task {i}: {other:?}"),
         }
     }
     winners.sort_by_key(|i| i % 8);
@@ -435,19 +439,27 @@ async fn concurrent_issues_have_one_winner_per_key(store: &Store) {
 async fn close_returns_although_the_writer_holds_a_connection(store: &Store) {
     store.create_client(&sample_client("c1")).await.unwrap();
     let exp = time::OffsetDateTime::now_utc() + Duration::seconds(60);
-    let issued = store
-        .issue_tokens(&[("dpop", "k", exp)], vec![access("t", "c1")], record(1))
-        .await
-        .unwrap();
-    assert_eq!(issued, Issued::Committed { seq: 1 });
+    let issued = issue_tokens(
+        store,
+        &[("dpop", "k", exp)],
+        vec![access("t", "c1")],
+        record(1),
+    )
+    .await
+    .unwrap();
+    assert_eq!(issued, Issued::Committed { seq: Some(1) });
     // Closing waits for every pooled connection; the writer keeps one between batches and must
     // give it back.
     tokio::time::timeout(std::time::Duration::from_secs(10), store.close())
         .await
         .expect("close returned");
-    let after = store
-        .issue_tokens(&[("dpop", "k2", exp)], vec![access("t2", "c1")], record(2))
-        .await;
+    let after = issue_tokens(
+        store,
+        &[("dpop", "k2", exp)],
+        vec![access("t2", "c1")],
+        record(2),
+    )
+    .await;
     assert!(
         matches!(after, Err(StorageError::Unavailable(_))),
         "{after:?}"
@@ -505,14 +517,13 @@ async fn a_warm_sqlite_writer_sends_a_fresh_batch_as_one_script(store: &Store) {
         .map(|e| e.seq)
         .collect();
     assert_eq!(seqs, [2, 3]);
-    let issued: Vec<Issued> = b
-        .issued
-        .iter()
-        .map(|r| r.as_ref().unwrap().clone())
-        .collect();
+    let issued: Vec<Issued> = b.issued.iter().map(|r| *r.as_ref().unwrap()).collect();
     assert_eq!(
         issued,
-        [Issued::Committed { seq: 4 }, Issued::Committed { seq: 5 }]
+        [
+            Issued::Committed { seq: Some(4) },
+            Issued::Committed { seq: Some(5) }
+        ]
     );
     assert_eq!(out[2].appended[0].as_ref().unwrap()[0].seq, 6);
     // Committed as the step-by-step transaction would have: records, entries, spent values.
@@ -562,20 +573,21 @@ async fn a_replay_in_a_warm_batch_is_refused_and_spends_only_fresh_claims(store:
         // them; PostgreSQL has no script.
         assert_eq!(b.scripted, is_sqlite(&store));
     }
-    let issued = |b: usize| -> Vec<Issued> {
-        out[b]
-            .issued
-            .iter()
-            .map(|r| r.as_ref().unwrap().clone())
-            .collect()
-    };
+    let issued =
+        |b: usize| -> Vec<Issued> { out[b].issued.iter().map(|r| *r.as_ref().unwrap()).collect() };
     assert_eq!(
         issued(1),
-        [Issued::Committed { seq: 3 }, Issued::Replayed { claim: 1 }]
+        [
+            Issued::Committed { seq: Some(3) },
+            Issued::Replayed { claim: 1 }
+        ]
     );
     assert_eq!(
         issued(2),
-        [Issued::Committed { seq: 4 }, Issued::Replayed { claim: 1 }]
+        [
+            Issued::Committed { seq: Some(4) },
+            Issued::Replayed { claim: 1 }
+        ]
     );
     assert_unbroken_chain(&store, 4).await;
     assert_tokens(
@@ -606,7 +618,7 @@ async fn a_head_moved_by_another_writer_falls_back_without_forking_the_chain(sto
     assert!(out[1].committed);
     assert_eq!(
         out[1].issued[0].as_ref().unwrap(),
-        &Issued::Committed { seq: 3 }
+        &Issued::Committed { seq: Some(3) }
     );
     // The fallback read the head again, so the next batch may be a script once more.
     assert_eq!(out[2].scripted, is_sqlite(&store));
@@ -638,7 +650,7 @@ async fn a_failing_script_statement_falls_back_to_the_transaction(store: &Store)
     );
     assert_eq!(
         out[1].issued[1].as_ref().unwrap(),
-        &Issued::Committed { seq: 2 }
+        &Issued::Committed { seq: Some(2) }
     );
     assert_unbroken_chain(&store, 2).await;
     let exp = T0 + Duration::seconds(60);

@@ -22,15 +22,18 @@ async fn reopen(url: &str) -> Store {
 async fn sqlite_claims_survive_a_restart() {
     with_fresh_db(TestEngine::Sqlite, |store, url| async move {
         assert!(store.first_use("dpop", "p1", soon()).await.unwrap());
-        let spent = store
-            .issue_tokens(
-                &[("client_assertion", "a1", soon())],
-                Vec::new(),
-                crate::suite::record(1),
-            )
-            .await
-            .unwrap();
-        assert!(matches!(spent, shonin_store::Issued::Committed { .. }));
+        let spent = crate::suite::issue_tokens(
+            &store,
+            &[("client_assertion", "a1", soon())],
+            Vec::new(),
+            crate::suite::record(1),
+        )
+        .await
+        .unwrap();
+        assert!(matches!(
+            spent,
+            shonin_types::unit::Outcome::Committed { .. }
+        ));
         store.close().await;
 
         let again = reopen(&url).await;

@@ -27,4 +27,5 @@ mod replay;
 mod tamper;
 mod tokens;
 mod two_process;
+mod units;
 mod users;

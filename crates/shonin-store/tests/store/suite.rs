@@ -149,3 +149,26 @@ pub fn flow(id: &str, state: &str, expires_in: Duration) -> FlowRecord {
         version: 42, // ignored: create always starts at 1
     }
 }
+
+/// A token response's unit of work: `claims`, then `tokens`, with `audit` — what the token
+/// endpoint commits.
+pub async fn issue_tokens(
+    store: &Store,
+    claims: &[(&'static str, &str, OffsetDateTime)],
+    tokens: Vec<shonin_oauth::token_record::TokenRecord>,
+    audit: AuditRecord,
+) -> Result<shonin_types::unit::Outcome, shonin_types::StorageError> {
+    use shonin_types::unit::{OneTimeClaim, UnitOfWork, UnitStore};
+    let mut unit = UnitOfWork::new();
+    for (namespace, key, expires_at) in claims {
+        unit.claim(OneTimeClaim {
+            namespace,
+            key: (*key).to_owned(),
+            expires_at: *expires_at,
+        });
+    }
+    for t in &tokens {
+        unit.insert(t);
+    }
+    store.commit(unit, Some(audit)).await
+}

@@ -19,11 +19,9 @@ use shonin_audit::{Actor, ActorKind, AuditRecord, Outcome};
 use shonin_oauth::form::FormParams;
 use shonin_oauth::grant::{self, CodeGrant};
 use shonin_oauth::metadata::AUTHORIZATION_ENDPOINT_PATH;
+use shonin_oauth::par::ParState;
 use shonin_oauth::{Client, ClientId, par};
-use shonin_types::ports::FlowStore;
-
-const PUSHED: &str = "pushed";
-const DONE: &str = "done";
+use shonin_types::flow::{self, Flow};
 
 const UNAVAILABLE: &str = "The service is unavailable; try again shortly.";
 
@@ -42,7 +40,7 @@ struct Loaded {
     reference: String,
     record: ParRecord,
     client: Client,
-    data: Vec<u8>,
+    stored: Flow<ParState>,
 }
 
 async fn audit_failure(
@@ -89,9 +87,7 @@ async fn load(
         "The request_uri is not one this server issued.",
     ))?;
     let now = state.clock.now();
-    let stored = state
-        .store
-        .get_flow(par::FLOW_KIND, reference, now)
+    let stored = flow::get::<ParState>(&state.store, reference, now)
         .await
         .map_err(|_| Refusal::Page(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE))?
         .ok_or(Refusal::Page(
@@ -110,7 +106,7 @@ async fn load(
             "client_id does not match the pushed request.",
         ));
     }
-    if stored.state != PUSHED {
+    if stored.state != ParState::Pushed {
         return Err(Refusal::Page(
             StatusCode::BAD_REQUEST,
             "This authorization request was already used.",
@@ -136,7 +132,7 @@ async fn load(
         reference: reference.to_owned(),
         record,
         client,
-        data: stored.data,
+        stored,
     })
 }
 
@@ -496,18 +492,8 @@ pub async fn consent(
     };
     // One use of the pushed request, enforced at the point of authorization (FAPI 2.0 §5.3.2.2
     // note 3): exactly one caller moves it out of `pushed`.
-    match state
-        .store
-        .transition_flow(
-            par::FLOW_KIND,
-            &loaded.reference,
-            PUSHED,
-            DONE,
-            &loaded.data,
-            now,
-        )
-        .await
-    {
+    let stored = &loaded.stored;
+    match flow::advance_now(&state.store, stored, ParState::Done, &stored.data, now).await {
         Ok(Some(_)) => {}
         Ok(None) => {
             let refusal = Refusal::Page(

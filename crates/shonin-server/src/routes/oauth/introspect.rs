@@ -3,6 +3,7 @@
 //! only; anything else is `{"active": false}`.
 
 use super::client_request;
+use crate::oauth::commit::commit;
 use crate::oauth::reject::{OAuthError, RequestMeta, audited};
 use crate::state::AppState;
 use axum::Json;
@@ -37,16 +38,11 @@ async fn answer(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, (Option<String>, OAuthError)> {
-    let req = client_request(
-        state,
-        meta,
-        headers,
-        body,
-        INTROSPECTION_ENDPOINT_PATH,
-        &state.store,
-    )
-    .await?;
+    let mut req = client_request(state, meta, headers, body, INTROSPECTION_ENDPOINT_PATH).await?;
+    let unit = std::mem::take(&mut req.unit);
     let fail = |e: OAuthError| req.refuse(e);
+    // The assertion's jti is claimed before anything is revealed (RFC 7523 §3 item 7).
+    let _ = commit(state, meta, unit, None).await.map_err(fail)?;
     let (form, client) = (&req.form, &req.client);
     let token = form
         .get("token")

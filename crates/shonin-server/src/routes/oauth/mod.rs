@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, header};
 use shonin_oauth::Client;
 use shonin_oauth::form::FormParams;
 use shonin_oauth::mtls::ClientCertificate;
-use shonin_types::ports::ReplayStore;
+use shonin_types::unit::UnitOfWork;
 
 /// Parses an `application/x-www-form-urlencoded` body (RFC 6749 §3.2, RFC 9126 §2.1).
 pub fn form_body(headers: &HeaderMap, body: &[u8]) -> Result<FormParams, OAuthError> {
@@ -41,9 +41,11 @@ pub fn form_body(headers: &HeaderMap, body: &[u8]) -> Result<FormParams, OAuthEr
 /// A refusal, with the client it concerns when known (for the audit entry).
 pub type Refused = (Option<String>, OAuthError);
 
-/// An authenticated client's form request.
+/// An authenticated client's form request, and its unit of work (holding the claim of the
+/// client assertion's `jti`, if it authenticated with one).
 #[derive(Debug)]
 pub struct ClientRequest {
+    pub unit: UnitOfWork,
     pub form: FormParams,
     pub client: Client,
     /// The endpoint's public URL as this client addressed it (DPoP `htu`).
@@ -62,20 +64,21 @@ impl ClientRequest {
 }
 
 /// Parses the form body and authenticates the client (`private_key_jwt` or mTLS) at `path`,
-/// claiming the assertion's `jti` in `replay`.
+/// staging the claim of the assertion's `jti` in the request's unit of work.
 pub async fn client_request(
     state: &AppState,
     meta: &RequestMeta,
     headers: &HeaderMap,
     body: &[u8],
     path: &str,
-    replay: &dyn ReplayStore,
 ) -> Result<ClientRequest, Refused> {
     let form = form_body(headers, body).map_err(|e| (None, e))?;
     let url = state.oauth.url_for(meta, path);
     let presented = meta.certificate.clone();
-    let auth = client_auth::authenticate(state, &form, presented.as_ref(), replay).await?;
+    let mut unit = UnitOfWork::new();
+    let auth = client_auth::authenticate(state, &form, presented.as_ref(), &mut unit).await?;
     Ok(ClientRequest {
+        unit,
         form,
         client: auth.client,
         url,

@@ -1,9 +1,9 @@
 //! `POST /par` — pushed authorization requests (RFC 9126), the only way in (FAPI 2.0 §5.3.2.2).
 
 use super::client_request;
-use crate::oauth::deferred_claims::DeferredClaims;
+use crate::oauth::commit::{Committed, Success, commit};
 use crate::oauth::dpop;
-use crate::oauth::reject::{OAuthError, RequestMeta, audited, record_success};
+use crate::oauth::reject::{OAuthError, RequestMeta, audited};
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
@@ -15,8 +15,9 @@ use serde_json::json;
 use shonin_audit::{Actor, ActorKind};
 use shonin_oauth::GrantType;
 use shonin_oauth::metadata::PAR_ENDPOINT_PATH;
+use shonin_oauth::par::ParState;
 use shonin_oauth::par::{self, ClientPolicy, PushedRequest};
-use shonin_types::ports::{FlowRecord, FlowStore};
+use shonin_types::flow::Flow;
 
 const ACTION: &str = "oauth.par";
 
@@ -46,9 +47,8 @@ async fn push(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, (Option<String>, OAuthError)> {
-    // The assertion's and the proof's jti are claimed together once both signatures hold.
-    let claims = DeferredClaims::default();
-    let req = client_request(state, meta, headers, body, PAR_ENDPOINT_PATH, &claims).await?;
+    let mut req = client_request(state, meta, headers, body, PAR_ENDPOINT_PATH).await?;
+    let mut unit = std::mem::take(&mut req.unit);
     let fail = |e: OAuthError| req.refuse(e);
     let (form, client, url) = (&req.form, &req.client, &req.url);
     // A client whose tokens are certificate-bound only never uses DPoP: a code bound to a DPoP
@@ -74,12 +74,15 @@ async fn push(
                 expected_jkt: None,
                 require_nonce: client.require_dpop_nonce,
                 at_resource: false,
-                replay: &claims,
             };
-            Some(dpop::verify(state, proof, ctx).await.map_err(fail)?.jkt)
+            Some(
+                dpop::verify(state, proof, ctx, &mut unit)
+                    .await
+                    .map_err(fail)?
+                    .jkt,
+            )
         }
     };
-    claims.settle(&state.store).await.map_err(fail)?;
     let policy = ClientPolicy {
         client_id: client.client_id.as_str(),
         redirect_uris: &client.redirect_uris,
@@ -99,25 +102,36 @@ async fn push(
     let data = serde_json::to_vec(&record)
         .map_err(|e| fail(OAuthError::new("server_error", e.to_string())))?;
     let lifetime = state.oauth.par_lifetime;
-    state
-        .store
-        .create_flow(&FlowRecord {
-            kind: par::FLOW_KIND.to_owned(),
-            id: reference.clone(),
-            state: "pushed".to_owned(),
-            data,
-            expires_at: par::expires_at(now, lifetime),
-            version: 1,
-        })
-        .await
-        .map_err(|e| fail(OAuthError::storage(&e)))?;
-    let actor = Actor {
-        kind: ActorKind::Client,
-        id: client.client_id.as_str().to_owned(),
+    let pushed = Flow::new(
+        reference.clone(),
+        ParState::Pushed,
+        data,
+        par::expires_at(now, lifetime),
+    );
+    unit.rows.push(pushed.row());
+    // The claims of the assertion's and the proof's jti, the pushed request and the success
+    // entry in one commit.
+    let success = Success {
+        action: ACTION,
+        actor: Actor {
+            kind: ActorKind::Client,
+            id: client.client_id.as_str().to_owned(),
+        },
+        target: client.client_id.as_str(),
     };
-    record_success(state, meta, ACTION, actor, client.client_id.as_str())
+    match commit(state, meta, unit, Some(success))
         .await
-        .map_err(fail)?;
+        .map_err(fail)?
+    {
+        Committed::Done => {}
+        // A new record and no update: nothing to lose a race on.
+        Committed::Conflict { .. } => {
+            return Err(fail(OAuthError::new(
+                "server_error",
+                "a pushed request without updates reported a conflict",
+            )));
+        }
+    }
     let body = json!({"request_uri": par::request_uri(&reference), "expires_in": lifetime.whole_seconds()});
     Ok((
         StatusCode::CREATED,

@@ -3,7 +3,8 @@
 //! existed (§2.2), so the endpoint does not reveal which tokens are valid.
 
 use super::client_request;
-use crate::oauth::reject::{OAuthError, RequestMeta, audited, record_success};
+use crate::oauth::commit::{Success, commit};
+use crate::oauth::reject::{OAuthError, RequestMeta, audited};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -11,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use shonin_audit::{Actor, ActorKind};
 use shonin_oauth::metadata::REVOCATION_ENDPOINT_PATH;
+use shonin_oauth::token_record::{revoke_grant_update, revoke_token_update};
 use shonin_oauth::{TokenKind, TokenStore, token_hash};
 
 const ACTION: &str = "oauth.revoke";
@@ -33,15 +35,8 @@ async fn answer(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, (Option<String>, OAuthError)> {
-    let req = client_request(
-        state,
-        meta,
-        headers,
-        body,
-        REVOCATION_ENDPOINT_PATH,
-        &state.store,
-    )
-    .await?;
+    let mut req = client_request(state, meta, headers, body, REVOCATION_ENDPOINT_PATH).await?;
+    let mut unit = std::mem::take(&mut req.unit);
     let fail = |e: OAuthError| req.refuse(e);
     let (form, client) = (&req.form, &req.client);
     let token = form
@@ -50,25 +45,27 @@ async fn answer(
     let now = state.clock.now();
     let server = |e: shonin_types::StorageError| fail(OAuthError::storage(&e));
     let hash = token_hash(token);
+    let mut success = None;
     if let Some(record) = state.store.get_token(&hash).await.map_err(server)?
         && record.client_id == client.client_id
     {
-        if record.kind == TokenKind::Refresh {
-            state
-                .store
-                .revoke_grant(&record.grant_id, now)
-                .await
-                .map_err(server)?;
+        unit.update(if record.kind == TokenKind::Refresh {
+            revoke_grant_update(&record.grant_id, now)
         } else {
-            state.store.revoke_token(&hash, now).await.map_err(server)?;
-        }
-        let actor = Actor {
-            kind: ActorKind::Client,
-            id: client.client_id.as_str().to_owned(),
-        };
-        record_success(state, meta, ACTION, actor, record.kind.as_str())
-            .await
-            .map_err(fail)?;
+            revoke_token_update(&hash, now)
+        });
+        success = Some(Success {
+            action: ACTION,
+            actor: Actor {
+                kind: ActorKind::Client,
+                id: client.client_id.as_str().to_owned(),
+            },
+            target: record.kind.as_str(),
+        });
     }
+    // The assertion's jti, the revocation and its entry in one commit; a token that is not
+    // this client's changes nothing but the claim (RFC 7009 §2.2: the answer is the same). The
+    // revocations match any number of rows, so there is no conflict to lose.
+    let _ = commit(state, meta, unit, success).await.map_err(fail)?;
     Ok((StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response())
 }

@@ -2,12 +2,11 @@
 //! registered for (FAPI 2.0: sender-constrained tokens only) — a DPoP proof (RFC 9449), the
 //! client certificate (RFC 8705 §3), or both — then one grant.
 
-use super::{ClientRequest, client_request};
-use crate::oauth::deferred_claims::DeferredClaims;
+use super::{ClientRequest, Refused, client_request};
+use crate::oauth::commit::{Committed, Success, commit};
 use crate::oauth::dpop;
 use crate::oauth::mtls;
-use crate::oauth::one_commit::{self, DeferredTokens};
-use crate::oauth::reject::{OAuthError, RequestMeta, audited, record_success};
+use crate::oauth::reject::{OAuthError, RequestMeta, audited};
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
@@ -17,8 +16,9 @@ use axum::response::{IntoResponse, Response};
 use shonin_audit::{Actor, ActorKind};
 use shonin_keys::KeySource;
 use shonin_oauth::Confirmation;
-use shonin_oauth::grant::{self, CodeRequest, GrantContext, GrantError};
+use shonin_oauth::grant::{GrantError, GrantRequest, TokenService};
 use shonin_oauth::metadata::TOKEN_ENDPOINT_PATH;
+use shonin_types::unit::UnitOfWork;
 
 const ACTION: &str = "oauth.token";
 
@@ -38,86 +38,55 @@ pub async fn token(
     }
 }
 
+/// Authenticates the client, checks its sender constraint, runs the grant and commits what the
+/// grant staged — the assertion's and the proof's `jti`, the token records, the code's
+/// redemption — with the success entry, before the response leaves.
 async fn exchange(
     state: &AppState,
     meta: &RequestMeta,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Response, (Option<String>, OAuthError)> {
-    // The assertion's and the proof's jti are claimed together once both signatures hold.
-    let claims = DeferredClaims::default();
-    let req = client_request(state, meta, headers, body, TOKEN_ENDPOINT_PATH, &claims).await?;
+) -> Result<Response, Refused> {
+    let mut req = client_request(state, meta, headers, body, TOKEN_ENDPOINT_PATH).await?;
+    let mut unit = std::mem::take(&mut req.unit);
     let fail = |e: OAuthError| req.refuse(e);
-    let (form, client) = (&req.form, &req.client);
-    let cnf = confirmation(state, &req, headers, &claims)
+    let cnf = confirmation(state, &req, headers, &mut unit)
         .await
         .map_err(fail)?;
-    let grant_type = form.get("grant_type");
-    // client_credentials writes everything in one commit at the end (oauth/one_commit.rs); the
-    // other grants claim the one-time values before they touch stored state.
-    let one_commit = grant_type == Some("client_credentials");
-    let deferred = DeferredTokens::new(&state.store);
-    let claims = if one_commit {
-        Some(claims)
-    } else {
-        claims.settle(&state.store).await.map_err(fail)?;
-        None
-    };
+    let grant = GrantRequest::from_form(&req.form).map_err(|e| fail(from_grant(&e)))?;
     let signer = state.keys.current_signer();
-    let gctx = GrantContext {
+    let service = TokenService {
         policy: &state.oauth.tokens,
         signer: signer.as_ref(),
         flows: &state.store,
-        tokens: if one_commit { &deferred } else { &state.store },
+        tokens: &state.store,
         now: state.clock.now(),
     };
-    let result = match grant_type {
-        None => Err(GrantError::MissingGrantType),
-        Some("authorization_code") => {
-            let req = CodeRequest {
-                code: form.get("code"),
-                redirect_uri: form.get("redirect_uri"),
-                code_verifier: form.get("code_verifier"),
-            };
-            grant::authorization_code(&gctx, client, &cnf, req).await
-        }
-        Some("refresh_token") => {
-            grant::refresh_token(
-                &gctx,
-                client,
-                &cnf,
-                form.get("refresh_token"),
-                form.get("scope"),
-            )
-            .await
-        }
-        Some("client_credentials") => {
-            grant::client_credentials(&gctx, client, &cnf, form.get("scope")).await
-        }
-        // FAPI 2.0 §5.3.2.1 item 2: the password grant is rejected like any unknown grant.
-        Some(other) => Err(GrantError::UnsupportedGrantType(
-            other.chars().take(64).collect(),
-        )),
+    let exchange = service
+        .exchange(&req.client, &cnf, grant, &mut unit)
+        .await
+        .map_err(|e| fail(from_grant(&e)))?;
+    let success = Success {
+        action: ACTION,
+        actor: Actor {
+            kind: ActorKind::Client,
+            id: req.client.client_id.as_str().to_owned(),
+        },
+        target: grant.grant_type(),
     };
-    let response = result.map_err(|e| fail(from_grant(&e)))?;
-    let actor = Actor {
-        kind: ActorKind::Client,
-        id: client.client_id.as_str().to_owned(),
-    };
-    let target = grant_type.unwrap_or_default();
-    match claims {
-        Some(claims) => {
-            one_commit::commit(state, meta, claims, deferred, ACTION, actor, target).await
-        }
-        None => record_success(state, meta, ACTION, actor, target).await,
+    if let Committed::Conflict { .. } = commit(state, meta, unit, Some(success))
+        .await
+        .map_err(fail)?
+    {
+        let e = service.settle_conflict(exchange.on_conflict).await;
+        return Err(fail(from_grant(&e)));
     }
-    .map_err(fail)?;
-    let mut resp = Json(response).into_response();
+    let mut resp = Json(exchange.response).into_response();
     let h = resp.headers_mut();
     // RFC 6749 §5.1.
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    if client.require_dpop_nonce
+    if req.client.require_dpop_nonce
         && let Some(n) = state
             .oauth
             .dpop_with_nonce
@@ -139,7 +108,7 @@ async fn confirmation(
     state: &AppState,
     req: &ClientRequest,
     headers: &HeaderMap,
-    replay: &DeferredClaims,
+    unit: &mut UnitOfWork,
 ) -> Result<Confirmation, OAuthError> {
     let client = &req.client;
     let jkt = if client.dpop_bound_access_tokens {
@@ -150,9 +119,8 @@ async fn confirmation(
             expected_jkt: None,
             require_nonce: client.require_dpop_nonce,
             at_resource: false,
-            replay,
         };
-        Some(dpop::require(state, headers, ctx).await?.jkt)
+        Some(dpop::require(state, headers, ctx, unit).await?.jkt)
     } else {
         if headers.contains_key("dpop") {
             return Err(OAuthError::new(

@@ -1,5 +1,6 @@
 //! `GET|POST /userinfo` (OIDC Core §5.3) behind the resource-server checks of FAPI 2.0 §5.3.3.
 
+use crate::oauth::commit::commit;
 use crate::oauth::dpop::proof_header;
 use crate::oauth::reject::{OAuthError, RequestMeta, audited};
 use crate::state::AppState;
@@ -12,6 +13,7 @@ use shonin_keys::KeySource;
 use shonin_oauth::metadata::USERINFO_ENDPOINT_PATH;
 use shonin_oauth::resource::{self, ResourceError, ResourceRequest};
 use shonin_oauth::{ClientId, User, UserStore};
+use shonin_types::unit::UnitOfWork;
 
 const ACTION: &str = "oauth.userinfo";
 
@@ -100,13 +102,14 @@ async fn answer(
     } else {
         &state.oauth.dpop
     };
+    let mut unit = UnitOfWork::new();
     let access = resource::verify(
         req,
         &state.config.issuer,
         &jwks,
         verifier,
         &state.store,
-        &state.store,
+        &mut unit,
         now,
     )
     .await
@@ -116,6 +119,15 @@ async fn answer(
             err.with_nonce(state.oauth.dpop_with_nonce.issue_nonce(now))
         } else {
             err
+        }
+    })?;
+    // The proof's jti is claimed before anything is revealed (RFC 9449 §11.1); a replay is
+    // refused with the resource challenge.
+    let _ = commit(state, meta, unit, None).await.map_err(|e| {
+        if e.error == "invalid_dpop_proof" {
+            OAuthError::resource("DPoP", "invalid_dpop_proof", e.description)
+        } else {
+            e
         }
     })?;
     if !access.has_scope("openid") {

@@ -1,0 +1,102 @@
+//! The one place a request's writes happen: its unit of work (`shonin_types::unit`) — the
+//! one-time values its verifiers staged, the records and compare-and-set updates its domain
+//! logic staged — committed with its success audit entry in one durable transaction, shared
+//! with other requests by the store's group-commit writer.
+//!
+//! A value used before is refused here with the error its verifier gives for a replay
+//! (RFC 7523 §3 item 7, RFC 9449 §11.1), and nothing of the request but its fresh claims is
+//! stored. A lost compare-and-set is handed back to the caller, whose domain logic knows what
+//! it means (a code redeemed by another request is a reuse).
+
+use super::reject::{OAuthError, RequestMeta, success_record};
+use crate::state::AppState;
+use shonin_audit::Actor;
+use shonin_oauth::{ClientAuthError, DpopError, client_assertion, dpop};
+use shonin_types::unit::{Outcome, UnitOfWork, UnitStore};
+
+/// The success entry that commits with the unit: `action` by `actor` on `target`.
+#[derive(Debug)]
+pub struct Success<'a> {
+    pub action: &'a str,
+    pub actor: Actor,
+    pub target: &'a str,
+}
+
+/// A unit that was not refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Committed {
+    Done,
+    /// Update number `update` matched no row; only the unit's claims were written.
+    Conflict {
+        update: usize,
+    },
+}
+
+/// Commits `unit` with the success entry, if any. A replay is refused with its verifier's
+/// error; a storage or audit failure is 503.
+pub async fn commit(
+    state: &AppState,
+    meta: &RequestMeta,
+    unit: UnitOfWork,
+    success: Option<Success<'_>>,
+) -> Result<Committed, OAuthError> {
+    let entry = match success {
+        Some(s) => Some(
+            state
+                .audit
+                .prepare_elsewhere(success_record(state, meta, s.action, s.actor, s.target))
+                .map_err(|e| OAuthError::audit(&e))?,
+        ),
+        None => None,
+    };
+    let namespaces: Vec<&'static str> = unit.claims.iter().map(|c| c.namespace).collect();
+    match state.store.commit(unit, entry).await {
+        Ok(Outcome::Committed { seq }) => {
+            if seq.is_some() {
+                state.audit.appended_elsewhere(1);
+            }
+            Ok(Committed::Done)
+        }
+        Ok(Outcome::Replayed { claim }) => Err(replay_error(
+            namespaces.get(claim).copied().unwrap_or_default(),
+        )),
+        Ok(Outcome::Conflict { update }) => Ok(Committed::Conflict { update }),
+        Err(e) => Err(OAuthError::storage(&e)),
+    }
+}
+
+/// The error the verifier that claimed a value of `namespace` gives for a replay.
+pub fn replay_error(namespace: &str) -> OAuthError {
+    match namespace {
+        dpop::REPLAY_NAMESPACE => {
+            let e = DpopError::Replayed;
+            OAuthError::new(e.oauth_error(), e.to_string())
+        }
+        client_assertion::REPLAY_NAMESPACE => {
+            let e = ClientAuthError::Replayed;
+            OAuthError::new(e.oauth_error(), e.to_string())
+        }
+        // Only the two verifiers above stage claims.
+        _ => OAuthError::new("invalid_request", "a one-time value was used before"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replay_gets_the_error_of_the_verifier_that_claimed_it() {
+        assert_eq!(
+            replay_error(dpop::REPLAY_NAMESPACE).error,
+            "invalid_dpop_proof"
+        );
+        // RFC 7523 §3 item 7: a reused assertion fails client authentication.
+        assert_eq!(
+            replay_error(client_assertion::REPLAY_NAMESPACE).error,
+            "invalid_client"
+        );
+        assert_eq!(replay_error("other").error, "invalid_request");
+    }
+}
