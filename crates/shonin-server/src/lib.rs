@@ -23,4 +23,3 @@ pub mod runtime;
 pub mod sign_in;
 pub mod state;
 pub mod telemetry;
-pub mod tls;
