@@ -9,7 +9,6 @@ pub mod audit_files;
 pub mod audit_sampler;
 pub mod cli;
 pub mod config;
-pub mod demo;
 pub mod dev;
 pub mod error;
 pub mod i18n;
