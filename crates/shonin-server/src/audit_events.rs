@@ -56,9 +56,9 @@ pub async fn system(
 /// The connection layer's report of what it refused before the router (connections over
 /// `server.max_connections_per_ip`, requests breaking the Host rule): a `request.reject` entry
 /// with that reason, sampled per IP (see `audit_sampler.rs`).
-pub fn connection_refusals(state: &AppState) -> crate::tls::RefusalHook {
+pub fn connection_refusals(state: &AppState) -> shonin_tls::RefusalHook {
     let state = state.clone();
-    crate::tls::RefusalHook(std::sync::Arc::new(move |ip, reason| {
+    shonin_tls::RefusalHook(std::sync::Arc::new(move |ip, reason| {
         let Some(admitted) = state
             .audit_sampler
             .admit(reason, ip, std::time::Instant::now())

@@ -181,7 +181,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(cmd) => audit(&cli.global, &config, cmd).await,
         Command::Clients(cmd) => crate::admin::clients::run(&cli.global, &config, cmd).await,
         Command::Users(cmd) => crate::admin::users::run(&cli.global, &config, cmd).await,
-        Command::Demo => crate::demo::run(&cli.global, &config).await,
+        Command::Demo => {
+            shonin_demo::run(shonin_demo::DemoSettings {
+                data_dir: &cli.global.data_dir,
+                issuer: &config.issuer,
+                client_id: crate::admin::demo::DEMO_CLIENT_ID,
+                default_username: crate::admin::demo::DEMO_USERNAME,
+            })
+            .await
+        }
         Command::Config(ConfigCommand::Check) => {
             let text =
                 toml::to_string_pretty(&config.redacted()).context("rendering configuration")?;

@@ -2,9 +2,9 @@
 //! keyring, and a development CA with a server certificate for localhost.
 
 use crate::config::Config;
-use crate::tls::dev_pki;
 use anyhow::Context;
 use shonin_keys::MasterKey;
+use shonin_tls::dev_pki;
 use std::path::Path;
 
 /// What `prepare` made or found.

@@ -3,17 +3,17 @@
 //! Everything but the OAuth endpoints answers with RFC 9457 `application/problem+json`; the
 //! OAuth endpoints answer with RFC 6749 §5.2 JSON through `crate::oauth::reject::OAuthError`.
 //! Descriptions are fixed public strings; internal detail goes only to the log, tagged with the
-//! request id.
+//! request id. The problem+json body itself ([`problem_response`]) is defined in
+//! `shonin_tls::problem`, since the connection layer answers some requests before the router.
 
-use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use shonin_audit::AuditError;
 use shonin_keys::KeyError;
 use shonin_types::StorageError;
 
-pub const PROBLEM_JSON: &str = "application/problem+json";
+// The problem+json body comes from the connection layer, which answers some requests itself.
+pub use shonin_tls::problem::{PROBLEM_JSON, ProblemBody, problem_response};
 
 /// An error on its way to a client.
 #[derive(Debug)]
@@ -65,30 +65,6 @@ impl From<AuditError> for ApiError {
             other => ApiError::Internal(other.to_string()),
         }
     }
-}
-
-#[derive(Debug, Serialize)]
-pub struct ProblemBody<'a> {
-    #[serde(rename = "type")]
-    pub kind: &'a str,
-    pub title: &'a str,
-    pub status: u16,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<&'a str>,
-}
-
-/// A problem+json response for `status` with a fixed `title`.
-pub fn problem_response(status: StatusCode, title: &str, detail: Option<&str>) -> Response {
-    let body = ProblemBody {
-        kind: "about:blank",
-        title,
-        status: status.as_u16(),
-        detail,
-    };
-    let mut resp = (status, Json(body)).into_response();
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-    resp
 }
 
 impl IntoResponse for ApiError {

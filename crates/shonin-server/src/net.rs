@@ -1,9 +1,9 @@
 //! Who is on the other end: the TCP peer and, behind a trusted proxy, the client it forwards.
 
 use crate::state::AppState;
-use crate::tls::ConnectionInfo;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use shonin_tls::ConnectionInfo;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 

@@ -3,7 +3,7 @@
 use crate::config::{ClientCertificates, Config, ServerMode};
 use crate::layers::IpRateLimiter;
 use crate::state::{AppState, Services};
-use crate::{routes, telemetry, tls};
+use crate::{routes, telemetry};
 use anyhow::Context;
 use shonin_audit::{AuditConfig, AuditLog};
 use shonin_keys::{KeyService, KeySource, KeyringConfig, MasterKey};
@@ -200,9 +200,9 @@ fn spawn_background(state: &AppState) -> Vec<JoinHandle<()>> {
 
 /// The connection limits `serve` runs with, from `server.*` (also used by the tests that
 /// attack a real listener).
-pub fn serve_limits(state: &AppState) -> tls::ServeLimits {
+pub fn serve_limits(state: &AppState) -> shonin_tls::ServeLimits {
     let s = &state.config.server;
-    tls::ServeLimits {
+    shonin_tls::ServeLimits {
         // docs/configuration.md: header_read_timeout_secs also bounds the TLS handshake.
         handshake_timeout: Duration::from_secs(s.header_read_timeout_secs),
         header_read_timeout: Duration::from_secs(s.header_read_timeout_secs),
@@ -213,7 +213,7 @@ pub fn serve_limits(state: &AppState) -> tls::ServeLimits {
         on_refusal: Some(crate::audit_events::connection_refusals(state)),
         idle_timeout: Duration::from_secs(s.idle_timeout_secs),
         shutdown_grace: Duration::from_secs(s.shutdown_grace_secs),
-        ..tls::ServeLimits::default()
+        ..shonin_tls::ServeLimits::default()
     }
 }
 
@@ -260,18 +260,18 @@ pub async fn run(
                 );
             };
             let mode = match cfg.server.client_certificates {
-                ClientCertificates::None => tls::ClientCertMode::None,
-                ClientCertificates::Optional => tls::ClientCertMode::Optional,
+                ClientCertificates::None => shonin_tls::ClientCertMode::None,
+                ClientCertificates::Optional => shonin_tls::ClientCertMode::Optional,
             };
             let mtls = match cfg.server.mtls_listen {
-                Some(_) => Some(tls::server_config(
+                Some(_) => Some(shonin_tls::server_config(
                     cert,
                     key,
-                    tls::ClientCertMode::Optional,
+                    shonin_tls::ClientCertMode::Optional,
                 )?),
                 None => None,
             };
-            (Some(tls::server_config(cert, key, mode)?), mtls)
+            (Some(shonin_tls::server_config(cert, key, mode)?), mtls)
         }
         ServerMode::Proxy => (None, None),
     };
@@ -292,14 +292,14 @@ pub async fn run(
     crate::audit_events::system(&state, "server.start", &cfg.issuer).await?;
     let shutdown = futures_util::FutureExt::shared(Box::pin(shutdown));
     let served = match mtls_listener {
-        None => tls::serve(listener, tls_config, app, limits, shutdown).await,
+        None => shonin_tls::serve(listener, tls_config, app, limits, shutdown).await,
         Some((mtls_listener, base)) => {
             let alias = routes::router(state.clone()).layer(axum::Extension(
                 crate::oauth::reject::EndpointBase(Arc::from(base.as_str())),
             ));
             let (main, alias) = tokio::join!(
-                tls::serve(listener, tls_config, app, limits.clone(), shutdown.clone()),
-                tls::serve(mtls_listener, mtls_tls_config, alias, limits, shutdown),
+                shonin_tls::serve(listener, tls_config, app, limits.clone(), shutdown.clone()),
+                shonin_tls::serve(mtls_listener, mtls_tls_config, alias, limits, shutdown),
             );
             main.and(alias)
         }

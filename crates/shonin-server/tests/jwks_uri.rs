@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use shonin_jose::Alg;
 use shonin_keys::{LocalSigner, Signer};
 use shonin_oauth::client::{ClientError, validate};
-use shonin_server::tls::{self, ClientCertMode, ServeLimits, dev_pki};
+use shonin_tls::{ClientCertMode, ServeLimits, dev_pki};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -88,7 +88,7 @@ async fn start(first_key: Value) -> Fixture {
     let pki_dir = tempfile::tempdir().unwrap();
     let (pki, _) = dev_pki::ensure(pki_dir.path()).unwrap();
     let config =
-        tls::server_config(&pki.server_cert, &pki.server_key, ClientCertMode::None).unwrap();
+        shonin_tls::server_config(&pki.server_cert, &pki.server_key, ClientCertMode::None).unwrap();
     let server = Arc::new(KeyServer {
         jwks: Mutex::new(json!({"keys": [first_key]})),
         hits: AtomicUsize::new(0),
@@ -108,7 +108,7 @@ async fn start(first_key: Value) -> Fixture {
         shutdown_grace: Duration::from_millis(100),
         ..ServeLimits::default()
     };
-    tokio::spawn(tls::serve(
+    tokio::spawn(shonin_tls::serve(
         listener,
         Some(config),
         router,

@@ -8,6 +8,9 @@
 //! - `demo-user.txt` (0600): user `alice` and her random password, also printed once in the
 //!   banner when created.
 //!
+//! `shonin demo` (the `shonin-demo` crate) reads the private JWK and `demo-user.txt` back, with
+//! [`DEMO_CLIENT_ID`] and [`DEMO_USERNAME`] passed in by the CLI.
+//!
 //! Development only: never called without `--dev`.
 
 use crate::dev::write_private;

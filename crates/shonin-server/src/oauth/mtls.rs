@@ -9,7 +9,6 @@
 use super::reject::OAuthError;
 use crate::config::ServerMode;
 use crate::state::AppState;
-use crate::tls::ConnectionInfo;
 use axum::extract::{Request, State};
 use axum::http::HeaderName;
 use axum::middleware::Next;
@@ -23,6 +22,7 @@ use shonin_audit::{Actor, ActorKind, AuditRecord, Outcome};
 use shonin_oauth::Client;
 use shonin_oauth::client::ClientJwks;
 use shonin_oauth::mtls::{ClientCertificate, MtlsError, check_operator_policy};
+use shonin_tls::ConnectionInfo;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -130,7 +130,7 @@ impl ClientCaBundle {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         // Chain building, signatures, validity of every certificate in the path and the
         // clientAuth extended key usage (RFC 5280 §6, §4.2.1.12), as rustls does for TLS
-        // client authentication; the handshake itself stays permissive (tls/client_cert.rs).
+        // client authentication; the handshake itself stays permissive (shonin-tls, client_cert.rs).
         let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
             .allow_unauthenticated()
             .build()

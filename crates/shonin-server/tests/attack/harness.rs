@@ -1,11 +1,11 @@
-//! A real listener over the complete application: dev PKI, `tls::serve` with exactly the
+//! A real listener over the complete application: dev PKI, `shonin_tls::serve` with exactly the
 //! limits `shonin serve` derives from the configuration.
 
 use crate::common::TestApp;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use shonin_server::config::Config;
-use shonin_server::tls::{self, ClientCertMode, dev_pki};
+use shonin_tls::{ClientCertMode, dev_pki};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,12 +33,13 @@ impl Live {
         .await;
         let (pki, _) = dev_pki::ensure(&app.path("live-tls")).unwrap();
         let config =
-            tls::server_config(&pki.server_cert, &pki.server_key, ClientCertMode::None).unwrap();
+            shonin_tls::server_config(&pki.server_cert, &pki.server_key, ClientCertMode::None)
+                .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let limits = shonin_server::runtime::serve_limits(&app.state);
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(tls::serve(
+        let task = tokio::spawn(shonin_tls::serve(
             listener,
             Some(config),
             app.router.clone(),

@@ -13,7 +13,7 @@ use axum::http::{Request, Response};
 use http_body_util::BodyExt;
 use shonin_server::config::{Config, ServerMode};
 use shonin_server::state::AppState;
-use shonin_server::tls::ConnectionInfo;
+use shonin_tls::ConnectionInfo;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use tower::ServiceExt;

@@ -143,21 +143,21 @@ async fn real_tls_handshake_with_a_client_certificate() {
     c.register(&app, mtls_registration(&c)).await;
     let leaf = ca.issue("tpp-one");
     let tls_dir = app.path("tls");
-    let (pki, _) = shonin_server::tls::dev_pki::ensure(&tls_dir).unwrap();
-    let server_tls = shonin_server::tls::server_config(
+    let (pki, _) = shonin_tls::dev_pki::ensure(&tls_dir).unwrap();
+    let server_tls = shonin_tls::server_config(
         &pki.server_cert,
         &pki.server_key,
-        shonin_server::tls::ClientCertMode::Optional,
+        shonin_tls::ClientCertMode::Optional,
     )
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(shonin_server::tls::serve(
+    let server = tokio::spawn(shonin_tls::serve(
         listener,
         Some(server_tls),
         app.router.clone(),
-        shonin_server::tls::ServeLimits::default(),
+        shonin_tls::ServeLimits::default(),
         async {
             let _ = stopped.await;
         },
@@ -248,7 +248,7 @@ async fn mtls_alias_listener_serves_the_endpoints_under_its_own_url() {
         c.server.mtls_base_url = Some(alias_for_config);
     })
     .await;
-    let (pki, _) = shonin_server::tls::dev_pki::ensure(&app.path("tls")).unwrap();
+    let (pki, _) = shonin_tls::dev_pki::ensure(&app.path("tls")).unwrap();
     let c = TestClient::new("mtls-alias");
     c.register(&app, |r| {
         mtls_registration(&c)(r);

@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 use shonin_oauth::ClientRegistration;
 use shonin_oauth::mtls::x5t_s256;
 use shonin_server::config::{ClientCertificates, Config, ServerMode};
-use shonin_server::tls::ConnectionInfo;
+use shonin_tls::ConnectionInfo;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};

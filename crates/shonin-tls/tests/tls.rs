@@ -14,8 +14,8 @@ use axum::{Extension, Router};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, RootCertStore, SupportedCipherSuite};
-use shonin_server::tls::dev_pki::{self, DevPki};
-use shonin_server::tls::{self, ClientCertMode, ConnectionInfo, ServeLimits, TlsError};
+use shonin_tls::dev_pki::{self, DevPki};
+use shonin_tls::{ClientCertMode, ConnectionInfo, ServeLimits, TlsError};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -46,14 +46,14 @@ impl Server {
         let dir = tempfile::tempdir().unwrap();
         let (pki, _) = dev_pki::ensure(dir.path()).unwrap();
         let config =
-            mode.map(|m| tls::server_config(&pki.server_cert, &pki.server_key, m).unwrap());
+            mode.map(|m| shonin_tls::server_config(&pki.server_cert, &pki.server_key, m).unwrap());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let shutdown = async move {
             let _ = stopped.await;
         };
-        let task = tokio::spawn(tls::serve(listener, config, app, limits, shutdown));
+        let task = tokio::spawn(shonin_tls::serve(listener, config, app, limits, shutdown));
         Server {
             addr,
             stop: Some(stop),
@@ -771,7 +771,7 @@ async fn shutdown_gives_up_after_the_grace_period() {
 fn server_config_names_the_missing_file() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope.pem");
-    let err = tls::server_config(&missing, &missing, ClientCertMode::None).unwrap_err();
+    let err = shonin_tls::server_config(&missing, &missing, ClientCertMode::None).unwrap_err();
     assert!(matches!(err, TlsError::ReadFile { .. }), "{err:?}");
     assert!(err.to_string().contains("nope.pem"), "{err}");
 }
@@ -781,7 +781,8 @@ fn server_config_rejects_a_key_for_another_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let (pki, _) = dev_pki::ensure(dir.path()).unwrap();
     let ca_key = dir.path().join("dev-ca-key.pem");
-    let err = tls::server_config(&pki.server_cert, &ca_key, ClientCertMode::None).unwrap_err();
+    let err =
+        shonin_tls::server_config(&pki.server_cert, &ca_key, ClientCertMode::None).unwrap_err();
     assert!(matches!(err, TlsError::KeyRejected { .. }), "{err:?}");
 }
 
@@ -795,13 +796,14 @@ fn malformed_key_file_error_does_not_echo_its_content() {
         "-----BEGIN PRIVATE KEY-----\nSECRET$$$SECRET\n-----END PRIVATE KEY-----\n",
     )
     .unwrap();
-    let err = tls::server_config(&pki.server_cert, &bad, ClientCertMode::None).unwrap_err();
+    let err = shonin_tls::server_config(&pki.server_cert, &bad, ClientCertMode::None).unwrap_err();
     assert!(!format!("{err} {err:?}").contains("SECRET"), "{err:?}");
     assert!(err.to_string().contains("bad-key.pem"), "{err}");
 
     let no_key = dir.path().join("cert-only.pem");
     std::fs::copy(&pki.server_cert, &no_key).unwrap();
-    let err = tls::server_config(&pki.server_cert, &no_key, ClientCertMode::None).unwrap_err();
+    let err =
+        shonin_tls::server_config(&pki.server_cert, &no_key, ClientCertMode::None).unwrap_err();
     assert!(matches!(err, TlsError::NoPrivateKey { .. }), "{err:?}");
 }
 
@@ -924,7 +926,7 @@ fn dev_pki_reissues_a_server_certificate_not_signed_by_its_ca() {
         std::fs::read_to_string(&again.server_cert).unwrap(),
         stray.pem()
     );
-    tls::server_config(&again.server_cert, &again.server_key, ClientCertMode::None).unwrap();
+    shonin_tls::server_config(&again.server_cert, &again.server_key, ClientCertMode::None).unwrap();
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Message rules of RFC 9112 that hyper leaves to the server, checked before a request reaches
 //! the router.
 
-use crate::error::problem_response;
+use crate::problem::problem_response;
 use axum::http::uri::Authority;
 use axum::http::{HeaderValue, Request, StatusCode, Version, header};
 use axum::response::Response;
@@ -49,7 +49,7 @@ fn valid_host(value: &HeaderValue) -> bool {
 /// (HTTP/1.x) the connection closed after it, since the framing of what follows is suspect.
 pub fn bad_request(detail: &'static str, version: Version) -> Response {
     let mut resp = problem_response(StatusCode::BAD_REQUEST, "Bad Request", Some(detail));
-    crate::layers::headers::apply(resp.headers_mut());
+    crate::headers::apply(resp.headers_mut());
     if version < Version::HTTP_2 {
         resp.headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));

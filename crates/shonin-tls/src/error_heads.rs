@@ -5,7 +5,7 @@
 //! `strict-transport-security` field every response of ours carries — and adds the headers
 //! before the blank line that ends it. Nothing else is changed.
 
-use crate::layers::headers::SECURITY_HEADERS;
+use crate::headers::SECURITY_HEADERS;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
