@@ -8,6 +8,7 @@
 
 use serde_json::{Map, Value, json};
 use shonin_jose::b64url_encode;
+use shonin_types::ErrorCode;
 use time::{Duration, OffsetDateTime};
 
 /// JWS `typ` of access tokens (RFC 9068 §2.1; RFC 8725 §3.11 explicit typing).
@@ -63,16 +64,16 @@ pub enum ClaimsError {
 impl ClaimsError {
     /// The OAuth error code this failure produces. Nonce problems come from the client's
     /// authorization request (OIDC Core §3.1.2.6); the rest are the server's own bugs.
-    pub fn oauth_error(&self) -> &'static str {
+    pub fn oauth_error(&self) -> ErrorCode {
         match self {
             ClaimsError::EmptyNonce
             | ClaimsError::NonceTooLong
-            | ClaimsError::NonceControlCharacter => "invalid_request",
+            | ClaimsError::NonceControlCharacter => ErrorCode::InvalidRequest,
             ClaimsError::EmptyAudience
             | ClaimsError::NonPositiveLifetime
             | ClaimsError::InvalidSubject
             | ClaimsError::AuthorizationDetailsNotArray
-            | ClaimsError::Rng => "server_error",
+            | ClaimsError::Rng => ErrorCode::ServerError,
         }
     }
 }

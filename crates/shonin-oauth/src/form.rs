@@ -5,6 +5,7 @@
 //! parameters MUST NOT be included more than once"), and the number and size of parameters are
 //! bounded.
 
+use shonin_types::ErrorCode;
 use std::collections::BTreeMap;
 
 /// At most this many parameters in one request.
@@ -32,8 +33,8 @@ pub enum FormError {
 }
 
 impl FormError {
-    pub fn oauth_error(&self) -> &'static str {
-        "invalid_request"
+    pub fn oauth_error(&self) -> ErrorCode {
+        ErrorCode::InvalidRequest
     }
 }
 

@@ -22,6 +22,7 @@ use crate::token_record::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shonin_keys::{KeyError, Signer, sign_jwt};
+use shonin_types::ErrorCode;
 use shonin_types::StorageError;
 use shonin_types::flow::{self, Flow, FlowError, FlowState};
 use shonin_types::ports::FlowStore;
@@ -116,29 +117,33 @@ pub enum GrantError {
 }
 
 impl GrantError {
-    pub fn oauth_error(&self) -> &'static str {
+    pub fn oauth_error(&self) -> ErrorCode {
         match self {
-            GrantError::MissingGrantType | GrantError::MissingParameter(_) => "invalid_request",
-            GrantError::UnsupportedGrantType(_) => "unsupported_grant_type",
-            GrantError::GrantNotAllowed => "unauthorized_client",
+            GrantError::MissingGrantType | GrantError::MissingParameter(_) => {
+                ErrorCode::InvalidRequest
+            }
+            GrantError::UnsupportedGrantType(_) => ErrorCode::UnsupportedGrantType,
+            GrantError::GrantNotAllowed => ErrorCode::UnauthorizedClient,
             GrantError::UnknownCode
             | GrantError::CodeReused
             | GrantError::CodeClientMismatch
             | GrantError::RedirectUriMismatch
             | GrantError::InvalidRefreshToken
             | GrantError::RefreshTokenReused
-            | GrantError::CertificateMismatch => "invalid_grant",
+            | GrantError::CertificateMismatch => ErrorCode::InvalidGrant,
             GrantError::Pkce(e) => e.oauth_error(),
-            GrantError::DpopKeyMismatch => "invalid_dpop_proof",
-            GrantError::ScopeNotAllowed(_) | GrantError::ScopeExceedsGrant => "invalid_scope",
+            GrantError::DpopKeyMismatch => ErrorCode::InvalidDpopProof,
+            GrantError::ScopeNotAllowed(_) | GrantError::ScopeExceedsGrant => {
+                ErrorCode::InvalidScope
+            }
             GrantError::Claims(e) => e.oauth_error(),
             GrantError::Storage(e) => e.oauth_error(),
             // An illegal move or unknown stored state is a server-side fault, answered as a
             // storage failure (503), never as the client's mistake.
-            GrantError::Flow(_) => "temporarily_unavailable",
+            GrantError::Flow(_) => ErrorCode::TemporarilyUnavailable,
             // A stored grant that does not decode is a storage failure like any other (503).
-            GrantError::Corrupt(_) => "temporarily_unavailable",
-            GrantError::Sign(_) => "server_error",
+            GrantError::Corrupt(_) => ErrorCode::TemporarilyUnavailable,
+            GrantError::Sign(_) => ErrorCode::ServerError,
         }
     }
 }

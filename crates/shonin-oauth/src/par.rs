@@ -5,6 +5,7 @@ use crate::form::{FormError, FormParams};
 use crate::pkce::{CodeChallenge, PkceError};
 use crate::rar::{AuthorizationDetailsPolicy, RarError};
 use serde::{Deserialize, Serialize};
+use shonin_types::ErrorCode;
 use time::{Duration, OffsetDateTime};
 
 /// RFC 9126 §2.2: the `request_uri` is a URN with this prefix and an unguessable reference.
@@ -111,15 +112,15 @@ pub enum ParError {
 }
 
 impl ParError {
-    pub fn oauth_error(&self) -> &'static str {
+    pub fn oauth_error(&self) -> ErrorCode {
         match self {
-            ParError::ResponseType => "unsupported_response_type",
-            ParError::ScopeNotAllowed(_) | ParError::ScopeSyntax => "invalid_scope",
+            ParError::ResponseType => ErrorCode::UnsupportedResponseType,
+            ParError::ScopeNotAllowed(_) | ParError::ScopeSyntax => ErrorCode::InvalidScope,
             ParError::Rar(e) => e.oauth_error(),
             ParError::Pkce(e) => e.oauth_error(),
-            ParError::RequestObject => "request_not_supported",
-            ParError::GrantNotAllowed => "unauthorized_client",
-            _ => "invalid_request",
+            ParError::RequestObject => ErrorCode::RequestNotSupported,
+            ParError::GrantNotAllowed => ErrorCode::UnauthorizedClient,
+            _ => ErrorCode::InvalidRequest,
         }
     }
 }

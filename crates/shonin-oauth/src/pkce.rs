@@ -7,6 +7,7 @@
 
 use aws_lc_rs::digest::{SHA256, digest};
 use shonin_jose::{b64url_decode, b64url_encode};
+use shonin_types::ErrorCode;
 use shonin_types::{SecretBytes, constant_time_eq};
 use std::fmt;
 
@@ -48,16 +49,16 @@ pub enum PkceError {
 
 impl PkceError {
     /// The OAuth error code (RFC 6749 §4.1.2.1, §5.2) this failure produces.
-    pub fn oauth_error(&self) -> &'static str {
+    pub fn oauth_error(&self) -> ErrorCode {
         match self {
             // Authorization (PAR) request problems: RFC 7636 §4.4.1.
             PkceError::MissingChallenge
             | PkceError::MissingMethod
             | PkceError::UnsupportedMethod
-            | PkceError::MalformedChallenge => "invalid_request",
+            | PkceError::MalformedChallenge => ErrorCode::InvalidRequest,
             // Token request problems: RFC 7636 §4.6 — the grant does not verify.
             PkceError::MissingVerifier | PkceError::MalformedVerifier | PkceError::Mismatch => {
-                "invalid_grant"
+                ErrorCode::InvalidGrant
             }
         }
     }

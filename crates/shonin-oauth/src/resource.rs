@@ -9,6 +9,7 @@ use crate::dpop::{DpopError, DpopRequest, DpopVerifier, Htu};
 use crate::token_record::{TokenStore, token_hash};
 use serde_json::{Map, Value};
 use shonin_jose::VerifyOptions;
+use shonin_types::ErrorCode;
 use shonin_types::StorageError;
 use shonin_types::unit::UnitOfWork;
 use time::OffsetDateTime;
@@ -47,20 +48,22 @@ pub enum ResourceError {
 }
 
 impl ResourceError {
-    pub fn oauth_error(&self) -> &'static str {
+    pub fn oauth_error(&self) -> ErrorCode {
         match self {
-            ResourceError::MissingToken => "invalid_token",
-            ResourceError::TokenInQuery | ResourceError::UnsupportedScheme => "invalid_request",
+            ResourceError::MissingToken => ErrorCode::InvalidToken,
+            ResourceError::TokenInQuery | ResourceError::UnsupportedScheme => {
+                ErrorCode::InvalidRequest
+            }
             ResourceError::InvalidToken(_)
             | ResourceError::Inactive
             | ResourceError::BoundTokenAsBearer
             | ResourceError::NotSenderConstrained
             | ResourceError::NotDpopBound
             | ResourceError::MissingCertificate
-            | ResourceError::CertificateMismatch => "invalid_token",
-            ResourceError::MissingProof => "invalid_dpop_proof",
+            | ResourceError::CertificateMismatch => ErrorCode::InvalidToken,
+            ResourceError::MissingProof => ErrorCode::InvalidDpopProof,
             ResourceError::Dpop(e) => e.oauth_error(),
-            ResourceError::InsufficientScope(_) => "insufficient_scope",
+            ResourceError::InsufficientScope(_) => ErrorCode::InsufficientScope,
             ResourceError::Storage(e) => e.oauth_error(),
         }
     }
@@ -68,7 +71,7 @@ impl ResourceError {
     /// The `error` of the `WWW-Authenticate` challenge: none when the request carried no
     /// authentication at all (RFC 6750 §3.1 "SHOULD NOT include an error code or other error
     /// information"), else [`ResourceError::oauth_error`].
-    pub fn challenge_error(&self) -> Option<&'static str> {
+    pub fn challenge_error(&self) -> Option<ErrorCode> {
         match self {
             ResourceError::MissingToken => None,
             other => Some(other.oauth_error()),

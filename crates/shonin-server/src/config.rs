@@ -785,7 +785,7 @@ impl Config {
         let mut seen = std::collections::HashMap::new();
         for (n, reg) in self.clients.iter().enumerate() {
             if let Err(e) = shonin_oauth::client::validate(reg.clone(), now) {
-                let r = crate::admin::clients::explain(&e, reg);
+                let r = shonin_oauth::client::refusal::explain(&e, reg);
                 return Err(invalid(&format!("clients[{n}].{}", r.field), r.rule));
             }
             let unsupported = unsupported_scopes(&self.oauth.scopes, &reg.scope);

@@ -4,6 +4,7 @@
 //! This crate must stay free of I/O: no HTTP, no SQL, no file access.
 
 mod clock;
+mod error_code;
 pub mod flow;
 pub mod json;
 pub mod ports;
@@ -13,5 +14,6 @@ pub mod text;
 pub mod unit;
 
 pub use clock::{Clock, FixedClock, SystemClock};
+pub use error_code::ErrorCode;
 pub use secret::{SecretBytes, constant_time_eq};
 pub use storage::StorageError;

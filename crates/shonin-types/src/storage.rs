@@ -20,8 +20,8 @@ impl StorageError {
     /// A conflict is another writer getting there first and an outage passes; even corrupt data
     /// is the operator's to repair, never the client's fault, and a 500 would tell the client
     /// nothing more. The cause goes to the server log, never to the client.
-    pub fn oauth_error(&self) -> &'static str {
-        "temporarily_unavailable"
+    pub fn oauth_error(&self) -> crate::error_code::ErrorCode {
+        crate::error_code::ErrorCode::TemporarilyUnavailable
     }
 }
 

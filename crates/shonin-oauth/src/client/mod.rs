@@ -23,6 +23,7 @@
 //!   `tls_client_auth` clients need no JWK set.
 
 mod error;
+pub mod refusal;
 mod validate;
 
 pub use error::ClientError;

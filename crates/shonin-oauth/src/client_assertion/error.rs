@@ -2,6 +2,7 @@
 //! OIDC Core §9 and FAPI 2.0 §5.3.2.1.
 
 use shonin_jose::JoseError;
+use shonin_types::ErrorCode;
 use shonin_types::StorageError;
 
 /// Why client authentication by `private_key_jwt` failed. Every variant except
@@ -80,10 +81,10 @@ pub enum ClientAuthError {
 
 impl ClientAuthError {
     /// The OAuth error code this failure produces.
-    pub fn oauth_error(&self) -> &'static str {
+    pub fn oauth_error(&self) -> ErrorCode {
         match self {
             ClientAuthError::Storage(e) => e.oauth_error(),
-            _ => "invalid_client",
+            _ => ErrorCode::InvalidClient,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Why a DPoP proof was refused: one variant per check of RFC 9449 §4.3.
 
 use shonin_jose::JoseError;
+use shonin_types::ErrorCode;
 use shonin_types::StorageError;
 
 /// Why a server-provided nonce was not accepted (RFC 9449 §8).
@@ -89,11 +90,11 @@ pub enum DpopError {
 
 impl DpopError {
     /// The OAuth error code this failure produces.
-    pub fn oauth_error(&self) -> &'static str {
+    pub fn oauth_error(&self) -> ErrorCode {
         match self {
-            DpopError::UseNonce(_) => "use_dpop_nonce",
+            DpopError::UseNonce(_) => ErrorCode::UseDpopNonce,
             DpopError::Storage(e) => e.oauth_error(),
-            _ => "invalid_dpop_proof",
+            _ => ErrorCode::InvalidDpopProof,
         }
     }
 

@@ -1,5 +1,7 @@
 //! Why an `authorization_details` parameter, or an operator's type definition, was refused.
 
+use shonin_types::ErrorCode;
+
 /// A refused `authorization_details` parameter (RFC 9396) or a refused type configuration.
 ///
 /// Every request-side variant answers `invalid_authorization_details`: RFC 9396 §5 defines that
@@ -83,7 +85,7 @@ pub enum RarError {
 
 impl RarError {
     /// The OAuth error code (RFC 9396 §5, RFC 6749 §4.1.2.1) this failure produces.
-    pub fn oauth_error(&self) -> &'static str {
+    pub fn oauth_error(&self) -> ErrorCode {
         match self {
             RarError::TooLarge { .. }
             | RarError::NotUtf8
@@ -99,10 +101,10 @@ impl RarError {
             | RarError::TypeNotAllowed { .. }
             | RarError::ControlCharacter { .. }
             | RarError::SchemaViolation { .. }
-            | RarError::IbanChecksum { .. } => "invalid_authorization_details",
+            | RarError::IbanChecksum { .. } => ErrorCode::InvalidAuthorizationDetails,
             RarError::InvalidTypeName(_)
             | RarError::DuplicateType(_)
-            | RarError::InvalidSchema { .. } => "server_error",
+            | RarError::InvalidSchema { .. } => ErrorCode::ServerError,
         }
     }
 }

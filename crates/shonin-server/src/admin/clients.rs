@@ -7,7 +7,7 @@
 // Printing to standard output is what these commands are for.
 #![allow(clippy::print_stdout)]
 
-pub use super::refusal::{Refusal, explain};
+pub use shonin_oauth::client::refusal::{Refusal, explain};
 
 use super::AdminContext;
 use crate::cli::GlobalArgs;

@@ -11,7 +11,6 @@
 
 pub mod clients;
 pub mod demo;
-mod refusal;
 pub mod users;
 
 use crate::cli::GlobalArgs;

@@ -9,6 +9,7 @@ use shonin_oauth::client::{ClientJwks, TokenEndpointAuthMethod};
 use shonin_oauth::form::FormParams;
 use shonin_oauth::mtls::ClientCertificate;
 use shonin_oauth::{Client, ClientAssertionParams, ClientAuthError, ClientId};
+use shonin_types::ErrorCode;
 use shonin_types::unit::UnitOfWork;
 
 /// An authenticated client, with the certificate that authenticated it (mTLS methods only).
@@ -45,18 +46,18 @@ pub async fn authenticate(
         .map_err(|e| (None, OAuthError::new(e.oauth_error(), e.to_string())))?;
     let fail = |e: OAuthError| (Some(claimed.clone()), e);
     let id = ClientId::try_from(claimed.as_str())
-        .map_err(|_| fail(OAuthError::new("invalid_client", "unknown client")))?;
+        .map_err(|_| fail(OAuthError::new(ErrorCode::InvalidClient, "unknown client")))?;
     let client = state
         .oauth
         .clients
         .get(&state.store, &id)
         .await
         .map_err(|e| fail(OAuthError::storage(&e)))?
-        .ok_or_else(|| fail(OAuthError::new("invalid_client", "unknown client")))?;
+        .ok_or_else(|| fail(OAuthError::new(ErrorCode::InvalidClient, "unknown client")))?;
     if client.token_endpoint_auth_method != TokenEndpointAuthMethod::PrivateKeyJwt {
         // RFC 6749 §2.3: one method per client; an mTLS client must not use an assertion.
         return Err(fail(OAuthError::new(
-            "invalid_client",
+            ErrorCode::InvalidClient,
             format!(
                 "the client is registered for {}, not private_key_jwt",
                 client.token_endpoint_auth_method.as_str()
@@ -121,7 +122,7 @@ async fn authenticate_mtls(
     let claimed = form.get("client_id").map(str::to_owned);
     let required = || {
         OAuthError::new(
-            "invalid_client",
+            ErrorCode::InvalidClient,
             "client authentication is required (private_key_jwt, tls_client_auth or \
              self_signed_tls_client_auth)",
         )
@@ -131,18 +132,18 @@ async fn authenticate_mtls(
     };
     let fail = |e: OAuthError| (Some(claimed.clone()), e);
     let id = ClientId::try_from(claimed.as_str())
-        .map_err(|_| fail(OAuthError::new("invalid_client", "unknown client")))?;
+        .map_err(|_| fail(OAuthError::new(ErrorCode::InvalidClient, "unknown client")))?;
     let client = state
         .oauth
         .clients
         .get(&state.store, &id)
         .await
         .map_err(|e| fail(OAuthError::storage(&e)))?
-        .ok_or_else(|| fail(OAuthError::new("invalid_client", "unknown client")))?;
+        .ok_or_else(|| fail(OAuthError::new(ErrorCode::InvalidClient, "unknown client")))?;
     let certificate = match client.token_endpoint_auth_method {
         TokenEndpointAuthMethod::PrivateKeyJwt => {
             return Err(fail(OAuthError::new(
-                "invalid_client",
+                ErrorCode::InvalidClient,
                 "client authentication is required (private_key_jwt)",
             )));
         }
@@ -164,7 +165,7 @@ async fn authenticate_mtls(
 /// the fetcher, never sent to the client.
 pub(crate) fn jwks_unusable() -> OAuthError {
     OAuthError::new(
-        "invalid_client",
+        ErrorCode::InvalidClient,
         "the client's registered jwks_uri did not provide a usable key set",
     )
 }

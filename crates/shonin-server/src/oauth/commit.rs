@@ -12,6 +12,7 @@ use super::reject::{OAuthError, RequestMeta, success_record};
 use crate::state::AppState;
 use shonin_audit::Actor;
 use shonin_oauth::{ClientAuthError, DpopError, client_assertion, dpop};
+use shonin_types::ErrorCode;
 use shonin_types::unit::{Outcome, UnitOfWork, UnitStore};
 
 /// The success entry that commits with the unit: `action` by `actor` on `target`.
@@ -78,7 +79,10 @@ pub fn replay_error(namespace: &str) -> OAuthError {
             OAuthError::new(e.oauth_error(), e.to_string())
         }
         // Only the two verifiers above stage claims.
-        _ => OAuthError::new("invalid_request", "a one-time value was used before"),
+        _ => OAuthError::new(
+            ErrorCode::InvalidRequest,
+            "a one-time value was used before",
+        ),
     }
 }
 

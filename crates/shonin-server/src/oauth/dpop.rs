@@ -6,6 +6,7 @@ use crate::state::AppState;
 use axum::http::HeaderMap;
 use shonin_jose::JoseError;
 use shonin_oauth::{DpopError, DpopRequest, Htu, VerifiedProof};
+use shonin_types::ErrorCode;
 use shonin_types::unit::UnitOfWork;
 
 /// The single `DPoP` header, if present; two headers are an error (RFC 9449 §4.3 item 1).
@@ -45,7 +46,7 @@ fn to_oauth(state: &AppState, ctx: &ProofContext<'_>, e: &DpopError) -> OAuthErr
         OAuthError::new(code, e.to_string())
     };
     // RFC 9449 §8: a missing or stale nonce is answered with a fresh one.
-    let nonce = if code == "use_dpop_nonce" {
+    let nonce = if code == ErrorCode::UseDpopNonce {
         state.oauth.dpop_with_nonce.issue_nonce(state.clock.now())
     } else {
         None
@@ -61,7 +62,8 @@ pub async fn verify(
     ctx: ProofContext<'_>,
     unit: &mut UnitOfWork,
 ) -> Result<VerifiedProof, OAuthError> {
-    let htu = Htu::parse(ctx.url).map_err(|e| OAuthError::new("server_error", e.to_string()))?;
+    let htu =
+        Htu::parse(ctx.url).map_err(|e| OAuthError::new(ErrorCode::ServerError, e.to_string()))?;
     let req = DpopRequest {
         method: ctx.method,
         uri: &htu,
@@ -90,11 +92,11 @@ pub async fn require(
         Some(p) => verify(state, p, ctx, unit).await,
         None if ctx.at_resource => Err(OAuthError::resource(
             "DPoP",
-            "invalid_dpop_proof",
+            ErrorCode::InvalidDpopProof,
             "a DPoP proof is required",
         )),
         None => Err(OAuthError::new(
-            "invalid_dpop_proof",
+            ErrorCode::InvalidDpopProof,
             "a DPoP proof is required (sender-constrained tokens only)",
         )),
     }

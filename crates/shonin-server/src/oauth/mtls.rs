@@ -23,6 +23,7 @@ use shonin_oauth::Client;
 use shonin_oauth::client::ClientJwks;
 use shonin_oauth::mtls::{ClientCertificate, MtlsError, check_operator_policy};
 use shonin_tls::ConnectionInfo;
+use shonin_types::ErrorCode;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -272,7 +273,7 @@ pub async fn self_signed_tls_client_auth(
 
 /// A refused certificate at a token-style endpoint (RFC 8705 §2: `invalid_client`).
 pub fn invalid_client(e: &MtlsError) -> OAuthError {
-    OAuthError::new("invalid_client", e.to_string())
+    OAuthError::new(ErrorCode::InvalidClient, e.to_string())
 }
 
 /// Middleware: decides which client certificate, if any, the request came with, and puts a

@@ -10,6 +10,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use shonin_audit::{Actor, ActorKind, AuditRecord, Outcome};
+use shonin_types::ErrorCode;
 use std::convert::Infallible;
 
 /// Who is asking and from where, for audit entries; the client certificate the request came
@@ -62,7 +63,7 @@ const DPOP_ALGS: &str = "algs=\"ES256 PS256 EdDSA\"";
 #[derive(Debug)]
 pub struct OAuthError {
     pub status: StatusCode,
-    pub error: &'static str,
+    pub error: ErrorCode,
     pub description: String,
     /// RFC 9449 §8: a fresh nonce the client must use.
     pub dpop_nonce: Option<String>,
@@ -74,14 +75,10 @@ pub struct OAuthError {
 }
 
 impl OAuthError {
-    /// The status RFC 6749 §5.2 gives each error code at the token-style endpoints.
-    pub fn new(error: &'static str, description: impl Into<String>) -> Self {
-        let status = match error {
-            "invalid_client" => StatusCode::UNAUTHORIZED,
-            "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
-            "temporarily_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::BAD_REQUEST,
-        };
+    /// An error at a token-style endpoint, with the status RFC 6749 §5.2 gives its code
+    /// ([`ErrorCode::status`]).
+    pub fn new(error: ErrorCode, description: impl Into<String>) -> Self {
+        let status = status(error.status());
         OAuthError {
             status,
             error,
@@ -93,15 +90,9 @@ impl OAuthError {
     }
 
     /// A resource-endpoint error: 401 with a `WWW-Authenticate` challenge for the scheme.
-    pub fn resource(scheme: &str, error: &'static str, description: impl Into<String>) -> Self {
+    pub fn resource(scheme: &str, error: ErrorCode, description: impl Into<String>) -> Self {
         let description = description.into();
-        let status = match error {
-            "invalid_request" => StatusCode::BAD_REQUEST,
-            "insufficient_scope" => StatusCode::FORBIDDEN,
-            "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
-            "temporarily_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::UNAUTHORIZED,
-        };
+        let status = status(error.resource_status());
         if status.is_server_error() {
             // Not a problem with the credentials: no challenge.
             return OAuthError {
@@ -133,7 +124,7 @@ impl OAuthError {
     /// an error code, because RFC 6750 §3.1 says such an answer SHOULD NOT include "an error
     /// code or other error information". `description` goes to the audit log only.
     pub fn unauthenticated(scheme: &str, description: impl Into<String>) -> Self {
-        let mut err = OAuthError::resource(scheme, "invalid_token", description);
+        let mut err = OAuthError::resource(scheme, ErrorCode::InvalidToken, description);
         err.bare = true;
         err.www_authenticate = Some(if scheme == "DPoP" {
             format!("DPoP {DPOP_ALGS}")
@@ -154,13 +145,13 @@ impl OAuthError {
         match e {
             shonin_audit::AuditError::Storage(s) => OAuthError::storage(s),
             shonin_audit::AuditError::Closed => OAuthError::new(
-                "temporarily_unavailable",
+                ErrorCode::TemporarilyUnavailable,
                 "audit log closed (shutting down)",
             ),
             shonin_audit::AuditError::StoreContract(_) => {
-                OAuthError::new("temporarily_unavailable", e.to_string())
+                OAuthError::new(ErrorCode::TemporarilyUnavailable, e.to_string())
             }
-            other => OAuthError::new("server_error", other.to_string()),
+            other => OAuthError::new(ErrorCode::ServerError, other.to_string()),
         }
     }
 
@@ -168,6 +159,11 @@ impl OAuthError {
         self.dpop_nonce = nonce;
         self
     }
+}
+
+/// `code` as a status; the codes of [`ErrorCode`] are all valid.
+fn status(code: u16) -> StatusCode {
+    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 impl IntoResponse for OAuthError {

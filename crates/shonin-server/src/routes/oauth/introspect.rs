@@ -2,12 +2,11 @@
 //! asked with `Accept: application/token-introspection+jwt`. A client learns about its own tokens
 //! only; anything else is `{"active": false}`.
 
-use super::client_request;
+use super::{ClientEndpoint, ClientForm, ClientRequest, Refused, respond};
 use crate::oauth::commit::commit;
-use crate::oauth::reject::{OAuthError, RequestMeta, audited};
+use crate::oauth::reject::{OAuthError, RequestMeta};
 use crate::state::AppState;
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
@@ -17,36 +16,41 @@ use shonin_oauth::introspection::{
 };
 use shonin_oauth::metadata::INTROSPECTION_ENDPOINT_PATH;
 use shonin_oauth::{TokenStore, token_hash};
+use shonin_types::ErrorCode;
 
 const ACTION: &str = "oauth.introspect";
 
-pub async fn introspect(
-    State(state): State<AppState>,
-    meta: RequestMeta,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    match answer(&state, &meta, &headers, &body).await {
-        Ok(resp) => resp,
-        Err((id, e)) => audited(&state, &meta, ACTION, id.as_deref(), e).await,
-    }
+/// The introspection endpoint (RFC 7662), for [`ClientForm`].
+#[derive(Debug)]
+pub struct Introspect;
+
+impl ClientEndpoint for Introspect {
+    const ACTION: &'static str = ACTION;
+    const PATH: &'static str = INTROSPECTION_ENDPOINT_PATH;
+}
+
+pub async fn introspect(State(state): State<AppState>, form: ClientForm<Introspect>) -> Response {
+    let result = answer(&state, &form.meta, &form.headers, form.req).await;
+    respond::<Introspect>(&state, &form.meta, result).await
 }
 
 async fn answer(
     state: &AppState,
     meta: &RequestMeta,
     headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Response, (Option<String>, OAuthError)> {
-    let mut req = client_request(state, meta, headers, body, INTROSPECTION_ENDPOINT_PATH).await?;
+    mut req: ClientRequest,
+) -> Result<Response, Refused> {
     let unit = std::mem::take(&mut req.unit);
     let fail = |e: OAuthError| req.refuse(e);
     // The assertion's jti is claimed before anything is revealed (RFC 7523 §3 item 7).
     let _ = commit(state, meta, unit, None).await.map_err(fail)?;
     let (form, client) = (&req.form, &req.client);
-    let token = form
-        .get("token")
-        .ok_or_else(|| fail(OAuthError::new("invalid_request", "token is required")))?;
+    let token = form.get("token").ok_or_else(|| {
+        fail(OAuthError::new(
+            ErrorCode::InvalidRequest,
+            "token is required",
+        ))
+    })?;
     let now = state.clock.now();
     let record = state
         .store
@@ -93,7 +97,7 @@ async fn answer(
         let signer = state.keys.current_signer();
         let jwt = shonin_keys::sign_jwt(signer.as_ref(), TOKEN_INTROSPECTION_JWT_TYP, &claims)
             .await
-            .map_err(|e| fail(OAuthError::new("server_error", e.to_string())))?;
+            .map_err(|e| fail(OAuthError::new(ErrorCode::ServerError, e.to_string())))?;
         return Ok((
             [
                 (header::CONTENT_TYPE, TOKEN_INTROSPECTION_JWT_MEDIA_TYPE),

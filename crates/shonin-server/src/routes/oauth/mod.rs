@@ -11,13 +11,18 @@ pub mod userinfo;
 
 use crate::oauth::client_auth;
 use crate::oauth::mtls::PresentedCertificate;
-use crate::oauth::reject::{OAuthError, RequestMeta};
+use crate::oauth::reject::{OAuthError, RequestMeta, audited};
 use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
 use shonin_oauth::Client;
 use shonin_oauth::form::FormParams;
 use shonin_oauth::mtls::ClientCertificate;
+use shonin_types::ErrorCode;
 use shonin_types::unit::UnitOfWork;
+use std::marker::PhantomData;
 
 /// Parses an `application/x-www-form-urlencoded` body (RFC 6749 §3.2, RFC 9126 §2.1).
 pub fn form_body(headers: &HeaderMap, body: &[u8]) -> Result<FormParams, OAuthError> {
@@ -31,7 +36,7 @@ pub fn form_body(headers: &HeaderMap, body: &[u8]) -> Result<FormParams, OAuthEr
         });
     if !is_form {
         return Err(OAuthError::new(
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             "the body must be application/x-www-form-urlencoded",
         ));
     }
@@ -40,6 +45,62 @@ pub fn form_body(headers: &HeaderMap, body: &[u8]) -> Result<FormParams, OAuthEr
 
 /// A refusal, with the client it concerns when known (for the audit entry).
 pub type Refused = (Option<String>, OAuthError);
+
+/// An endpoint whose requests are client-authenticated forms (PAR, token, introspection,
+/// revocation): its audit action and its path (for DPoP `htu` and the client assertion).
+pub trait ClientEndpoint: Send + Sync + 'static {
+    const ACTION: &'static str;
+    const PATH: &'static str;
+}
+
+/// The extractor of such a request: the strict form body, parsed, and the client,
+/// authenticated, before the handler runs. A refusal is answered by the extractor, with its
+/// audit entry, so a handler only ever sees an authenticated client.
+#[derive(Debug)]
+pub struct ClientForm<E> {
+    pub meta: RequestMeta,
+    pub headers: HeaderMap,
+    pub req: ClientRequest,
+    endpoint: PhantomData<E>,
+}
+
+impl<E: ClientEndpoint> FromRequest<AppState> for ClientForm<E> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let Ok(meta) = RequestMeta::from_request_parts(&mut parts, state).await;
+        let headers = parts.headers.clone();
+        // The body limit layer bounds what this reads; its refusal is shaped like any other.
+        let body = Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        match client_request(state, &meta, &headers, &body, E::PATH).await {
+            Ok(req) => Ok(ClientForm {
+                meta,
+                headers,
+                req,
+                endpoint: PhantomData,
+            }),
+            Err((client_id, e)) => {
+                Err(audited(state, &meta, E::ACTION, client_id.as_deref(), e).await)
+            }
+        }
+    }
+}
+
+/// The answer to a client endpoint's request: the response, or the refusal with its audit
+/// entry.
+pub async fn respond<E: ClientEndpoint>(
+    state: &AppState,
+    meta: &RequestMeta,
+    result: Result<Response, Refused>,
+) -> Response {
+    match result {
+        Ok(resp) => resp,
+        Err((client_id, e)) => audited(state, meta, E::ACTION, client_id.as_deref(), e).await,
+    }
+}
 
 /// An authenticated client's form request, and its unit of work (holding the claim of the
 /// client assertion's `jti`, if it authenticated with one).

@@ -1,12 +1,11 @@
 //! `POST /par` — pushed authorization requests (RFC 9126), the only way in (FAPI 2.0 §5.3.2.2).
 
-use super::client_request;
+use super::{ClientEndpoint, ClientForm, ClientRequest, Refused, respond};
 use crate::oauth::commit::{Committed, Success, commit};
 use crate::oauth::dpop;
-use crate::oauth::reject::{OAuthError, RequestMeta, audited};
+use crate::oauth::reject::{OAuthError, RequestMeta};
 use crate::state::AppState;
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -17,6 +16,7 @@ use shonin_oauth::GrantType;
 use shonin_oauth::metadata::PAR_ENDPOINT_PATH;
 use shonin_oauth::par::ParState;
 use shonin_oauth::par::{self, ClientPolicy, PushedRequest};
+use shonin_types::ErrorCode;
 use shonin_types::flow::Flow;
 
 const ACTION: &str = "oauth.par";
@@ -29,25 +29,26 @@ pub struct ParRecord {
     pub pushed_at: i64,
 }
 
-pub async fn par(
-    State(state): State<AppState>,
-    meta: RequestMeta,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    match push(&state, &meta, &headers, &body).await {
-        Ok(resp) => resp,
-        Err((client_id, e)) => audited(&state, &meta, ACTION, client_id.as_deref(), e).await,
-    }
+/// The pushed authorization request endpoint (RFC 9126), for [`ClientForm`].
+#[derive(Debug)]
+pub struct Par;
+
+impl ClientEndpoint for Par {
+    const ACTION: &'static str = ACTION;
+    const PATH: &'static str = PAR_ENDPOINT_PATH;
+}
+
+pub async fn par(State(state): State<AppState>, form: ClientForm<Par>) -> Response {
+    let result = push(&state, &form.meta, &form.headers, form.req).await;
+    respond::<Par>(&state, &form.meta, result).await
 }
 
 async fn push(
     state: &AppState,
     meta: &RequestMeta,
     headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Response, (Option<String>, OAuthError)> {
-    let mut req = client_request(state, meta, headers, body, PAR_ENDPOINT_PATH).await?;
+    mut req: ClientRequest,
+) -> Result<Response, Refused> {
     let mut unit = std::mem::take(&mut req.unit);
     let fail = |e: OAuthError| req.refuse(e);
     let (form, client, url) = (&req.form, &req.client, &req.url);
@@ -57,7 +58,7 @@ async fn push(
         && (headers.contains_key("dpop") || form.get("dpop_jkt").is_some())
     {
         return Err(fail(OAuthError::new(
-            "invalid_dpop_proof",
+            ErrorCode::InvalidDpopProof,
             "this client's tokens are certificate-bound (RFC 8705); it must not use DPoP",
         )));
     }
@@ -94,13 +95,13 @@ async fn push(
         .map_err(|e| fail(OAuthError::new(e.oauth_error(), e.to_string())))?;
     let now = state.clock.now();
     let reference = shonin_oauth::claims::random_token(32)
-        .map_err(|e| fail(OAuthError::new("server_error", e.to_string())))?;
+        .map_err(|e| fail(OAuthError::new(ErrorCode::ServerError, e.to_string())))?;
     let record = ParRecord {
         request,
         pushed_at: now.unix_timestamp(),
     };
     let data = serde_json::to_vec(&record)
-        .map_err(|e| fail(OAuthError::new("server_error", e.to_string())))?;
+        .map_err(|e| fail(OAuthError::new(ErrorCode::ServerError, e.to_string())))?;
     let lifetime = state.oauth.par_lifetime;
     let pushed = Flow::new(
         reference.clone(),
@@ -127,7 +128,7 @@ async fn push(
         // A new record and no update: nothing to lose a race on.
         Committed::Conflict { .. } => {
             return Err(fail(OAuthError::new(
-                "server_error",
+                ErrorCode::ServerError,
                 "a pushed request without updates reported a conflict",
             )));
         }

@@ -2,46 +2,49 @@
 //! revokes the access tokens of its grant (§2.1). The answer is 200 whether or not the token
 //! existed (§2.2), so the endpoint does not reveal which tokens are valid.
 
-use super::client_request;
+use super::{ClientEndpoint, ClientForm, ClientRequest, Refused, respond};
 use crate::oauth::commit::{Success, commit};
-use crate::oauth::reject::{OAuthError, RequestMeta, audited};
+use crate::oauth::reject::{OAuthError, RequestMeta};
 use crate::state::AppState;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use shonin_audit::{Actor, ActorKind};
 use shonin_oauth::metadata::REVOCATION_ENDPOINT_PATH;
 use shonin_oauth::token_record::{revoke_grant_update, revoke_token_update};
 use shonin_oauth::{TokenKind, TokenStore, token_hash};
+use shonin_types::ErrorCode;
 
 const ACTION: &str = "oauth.revoke";
 
-pub async fn revoke(
-    State(state): State<AppState>,
-    meta: RequestMeta,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    match answer(&state, &meta, &headers, &body).await {
-        Ok(resp) => resp,
-        Err((id, e)) => audited(&state, &meta, ACTION, id.as_deref(), e).await,
-    }
+/// The revocation endpoint (RFC 7009), for [`ClientForm`].
+#[derive(Debug)]
+pub struct Revoke;
+
+impl ClientEndpoint for Revoke {
+    const ACTION: &'static str = ACTION;
+    const PATH: &'static str = REVOCATION_ENDPOINT_PATH;
+}
+
+pub async fn revoke(State(state): State<AppState>, form: ClientForm<Revoke>) -> Response {
+    let result = answer(&state, &form.meta, form.req).await;
+    respond::<Revoke>(&state, &form.meta, result).await
 }
 
 async fn answer(
     state: &AppState,
     meta: &RequestMeta,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Response, (Option<String>, OAuthError)> {
-    let mut req = client_request(state, meta, headers, body, REVOCATION_ENDPOINT_PATH).await?;
+    mut req: ClientRequest,
+) -> Result<Response, Refused> {
     let mut unit = std::mem::take(&mut req.unit);
     let fail = |e: OAuthError| req.refuse(e);
     let (form, client) = (&req.form, &req.client);
-    let token = form
-        .get("token")
-        .ok_or_else(|| fail(OAuthError::new("invalid_request", "token is required")))?;
+    let token = form.get("token").ok_or_else(|| {
+        fail(OAuthError::new(
+            ErrorCode::InvalidRequest,
+            "token is required",
+        ))
+    })?;
     let now = state.clock.now();
     let server = |e: shonin_types::StorageError| fail(OAuthError::storage(&e));
     let hash = token_hash(token);

@@ -2,14 +2,13 @@
 //! registered for (FAPI 2.0: sender-constrained tokens only) — a DPoP proof (RFC 9449), the
 //! client certificate (RFC 8705 §3), or both — then one grant.
 
-use super::{ClientRequest, Refused, client_request};
+use super::{ClientEndpoint, ClientForm, ClientRequest, Refused, respond};
 use crate::oauth::commit::{Committed, Success, commit};
 use crate::oauth::dpop;
 use crate::oauth::mtls;
-use crate::oauth::reject::{OAuthError, RequestMeta, audited};
+use crate::oauth::reject::{OAuthError, RequestMeta};
 use crate::state::AppState;
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -18,6 +17,7 @@ use shonin_keys::KeySource;
 use shonin_oauth::Confirmation;
 use shonin_oauth::grant::{GrantError, GrantRequest, TokenService};
 use shonin_oauth::metadata::TOKEN_ENDPOINT_PATH;
+use shonin_types::ErrorCode;
 use shonin_types::unit::UnitOfWork;
 
 const ACTION: &str = "oauth.token";
@@ -26,16 +26,18 @@ fn from_grant(e: &GrantError) -> OAuthError {
     OAuthError::new(e.oauth_error(), e.to_string())
 }
 
-pub async fn token(
-    State(state): State<AppState>,
-    meta: RequestMeta,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    match exchange(&state, &meta, &headers, &body).await {
-        Ok(resp) => resp,
-        Err((client_id, e)) => audited(&state, &meta, ACTION, client_id.as_deref(), e).await,
-    }
+/// The token endpoint (RFC 6749 §3.2), for [`ClientForm`].
+#[derive(Debug)]
+pub struct Token;
+
+impl ClientEndpoint for Token {
+    const ACTION: &'static str = ACTION;
+    const PATH: &'static str = TOKEN_ENDPOINT_PATH;
+}
+
+pub async fn token(State(state): State<AppState>, form: ClientForm<Token>) -> Response {
+    let result = exchange(&state, &form.meta, &form.headers, form.req).await;
+    respond::<Token>(&state, &form.meta, result).await
 }
 
 /// Authenticates the client, checks its sender constraint, runs the grant and commits what the
@@ -45,9 +47,8 @@ async fn exchange(
     state: &AppState,
     meta: &RequestMeta,
     headers: &HeaderMap,
-    body: &[u8],
+    mut req: ClientRequest,
 ) -> Result<Response, Refused> {
-    let mut req = client_request(state, meta, headers, body, TOKEN_ENDPOINT_PATH).await?;
     let mut unit = std::mem::take(&mut req.unit);
     let fail = |e: OAuthError| req.refuse(e);
     let cnf = confirmation(state, &req, headers, &mut unit)
@@ -124,7 +125,7 @@ async fn confirmation(
     } else {
         if headers.contains_key("dpop") {
             return Err(OAuthError::new(
-                "invalid_dpop_proof",
+                ErrorCode::InvalidDpopProof,
                 "this client's tokens are certificate-bound (RFC 8705); it must not send DPoP proofs",
             ));
         }
@@ -144,6 +145,6 @@ async fn confirmation(
     };
     Confirmation::new(jkt, x5t).ok_or_else(|| {
         // validate() refuses such a client; a stored one from elsewhere is a server fault.
-        OAuthError::new("server_error", "client has no sender constraint")
+        OAuthError::new(ErrorCode::ServerError, "client has no sender constraint")
     })
 }

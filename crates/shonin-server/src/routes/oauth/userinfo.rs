@@ -13,6 +13,7 @@ use shonin_keys::KeySource;
 use shonin_oauth::metadata::USERINFO_ENDPOINT_PATH;
 use shonin_oauth::resource::{self, ResourceError, ResourceRequest};
 use shonin_oauth::{ClientId, User, UserStore};
+use shonin_types::ErrorCode;
 use shonin_types::unit::UnitOfWork;
 
 const ACTION: &str = "oauth.userinfo";
@@ -115,7 +116,7 @@ async fn answer(
     .await
     .map_err(|e| {
         let err = to_oauth(&e);
-        if err.error == "use_dpop_nonce" {
+        if err.error == ErrorCode::UseDpopNonce {
             err.with_nonce(state.oauth.dpop_with_nonce.issue_nonce(now))
         } else {
             err
@@ -124,8 +125,8 @@ async fn answer(
     // The proof's jti is claimed before anything is revealed (RFC 9449 §11.1); a replay is
     // refused with the resource challenge.
     let _ = commit(state, meta, unit, None).await.map_err(|e| {
-        if e.error == "invalid_dpop_proof" {
-            OAuthError::resource("DPoP", "invalid_dpop_proof", e.description)
+        if e.error == ErrorCode::InvalidDpopProof {
+            OAuthError::resource("DPoP", ErrorCode::InvalidDpopProof, e.description)
         } else {
             e
         }

@@ -1,8 +1,8 @@
 //! Why a client registration was refused, as the operator should read it: the field, as a path
 //! into the registration document (`redirect_uris[0]`, `jwks.keys[1]`, `grant_types[2]`), and
-//! the rule. Shared by `shonin clients`, `[[clients]]` validation and [`super::clients`]'s sync.
+//! the rule. Shared by `shonin clients`, `[[clients]]` validation and the clients' sync.
 
-use shonin_oauth::client::{ClientError, ClientRegistration};
+use super::{ClientError, ClientRegistration};
 
 /// A refused registration: the field, as a path into the registration, and the rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
