@@ -205,6 +205,32 @@ async fn reused_authorization_code_revokes_issued_tokens() {
     ));
 }
 
+/// Two redemptions of one code at once: the code's redemption and its tokens commit together
+/// (one unit of work), so exactly one wins, and the loser — whether it read the code before or
+/// after the winner's commit — is a reuse that revokes the winner's tokens (RFC 6749 §10.5).
+#[tokio::test]
+async fn concurrent_redemptions_of_one_code_have_one_winner_whose_tokens_are_revoked() {
+    let (app, c) = setup().await;
+    for _ in 0..3 {
+        let (code, _) = full_code(&app, &c).await;
+        let (a, b) = tokio::join!(redeem(&app, &c, &code), redeem(&app, &c, &code));
+        let (sa, sb) = (a.status(), b.status());
+        let (ja, jb) = (body_json(a).await, body_json(b).await);
+        let (won, lost) = match (sa, sb) {
+            (StatusCode::OK, StatusCode::BAD_REQUEST) => (ja, jb),
+            (StatusCode::BAD_REQUEST, StatusCode::OK) => (jb, ja),
+            other => panic!("one winner expected: {other:?} {ja} {jb}"),
+        };
+        assert_eq!(lost["error"], "invalid_grant", "{lost}");
+        let at = won["access_token"].as_str().unwrap();
+        assert_eq!(
+            userinfo(&app, &c, at).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "the winner's tokens are revoked by the reuse"
+        );
+    }
+}
+
 #[tokio::test]
 async fn authorize_without_par_is_refused_on_a_page_not_redirected() {
     let (app, c) = setup().await;
