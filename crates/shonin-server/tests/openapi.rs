@@ -15,7 +15,11 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 
 const DOCUMENT: &str = include_str!("../static/openapi.json");
-const ROUTER_SOURCE: &str = include_str!("../src/routes/mod.rs");
+/// The files that declare routes: the application router and the routers it merges.
+const ROUTER_SOURCES: [&str; 2] = [
+    include_str!("../src/routes/mod.rs"),
+    include_str!("../src/routes/oauth/mod.rs"),
+];
 
 /// The methods a path item may hold (OpenAPI 3.1 §4.8.9), lower case as in the document and as
 /// axum's `routing` functions are named.
@@ -120,18 +124,28 @@ fn methods_of(handlers: &str) -> Vec<String> {
     out
 }
 
-/// Every `(path, method)` the router in `src/routes/mod.rs` declares, read from its source.
+/// Every `(path, method)` the routers in [`ROUTER_SOURCES`] declare, read from their source.
 fn declared_routes() -> BTreeSet<(String, String)> {
-    let code: String = ROUTER_SOURCE
-        .lines()
+    let code: String = ROUTER_SOURCES
+        .iter()
+        .flat_map(|s| s.lines())
         .filter(|l| !l.trim_start().starts_with("//"))
         .map(|l| format!("{l}\n"))
         .collect();
     // Routes added any other way would escape this scan.
-    for other in [".nest(", ".merge(", ".route_service(", ".nest_service("] {
+    for other in [".nest(", ".route_service(", ".nest_service("] {
         assert!(
             !code.contains(other),
             "the router uses `{other}`: teach tests/openapi.rs to read it"
+        );
+    }
+    // Merged routers must be among the scanned sources.
+    for merged in code.split(".merge(").skip(1) {
+        let call = merged.split(')').next().unwrap_or_default();
+        let name = call.trim_end_matches('(').rsplit("::").next().unwrap_or_default();
+        assert!(
+            code.contains(&format!("fn {name}() -> Router<AppState>")),
+            "the router merges `{call})`, which is not in ROUTER_SOURCES: add its file"
         );
     }
     let mut out = BTreeSet::new();

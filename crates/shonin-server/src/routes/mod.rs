@@ -14,40 +14,40 @@ use axum::Router;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use shonin_oauth::metadata as paths;
 
-/// The complete application, with every layer applied.
+/// The complete application, with every layer applied: one router per capability, merged. A new
+/// capability (transaction signing, 3-D Secure, the card vault) brings its own router here.
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
+        .merge(ops_router())
+        .merge(oauth::router())
+        .merge(account_router())
+        .fallback(not_found)
+        // Innermost: decides once which client certificate the request came with (RFC 8705),
+        // after the outer layers have assigned the request id and admitted the request.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::oauth::mtls::certificate_source,
+        ));
+    layers::apply(routes, state)
+}
+
+/// Health, readiness, metrics, the published keys, the API description and static assets.
+fn ops_router() -> Router<AppState> {
+    Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/jwks", get(jwks::jwks))
-        .route(
-            paths::OPENID_CONFIGURATION_PATH,
-            get(oauth::discovery::metadata),
-        )
-        .route(
-            paths::OAUTH_AUTHORIZATION_SERVER_PATH,
-            get(oauth::discovery::metadata),
-        )
-        .route(paths::PAR_ENDPOINT_PATH, post(oauth::par::par))
-        .route(
-            paths::AUTHORIZATION_ENDPOINT_PATH,
-            get(oauth::authorize::authorize),
-        )
-        .route("/authorize/sign-in", post(oauth::authorize::sign_in))
-        .route("/authorize/consent", post(oauth::authorize::consent))
-        .route(paths::TOKEN_ENDPOINT_PATH, post(oauth::token::token))
-        .route(
-            paths::USERINFO_ENDPOINT_PATH,
-            get(oauth::userinfo::userinfo).post(oauth::userinfo::userinfo),
-        )
-        .route(
-            paths::INTROSPECTION_ENDPOINT_PATH,
-            post(oauth::introspect::introspect),
-        )
-        .route(paths::REVOCATION_ENDPOINT_PATH, post(oauth::revoke::revoke))
+        .route("/openapi.json", get(openapi))
+        .route("/static/shonin.css", get(stylesheet))
+        .route("/static/passkey.js", get(script))
+        .route("/favicon.ico", get(no_icon))
+}
+
+/// The user's side: passkey sign-in, the account page, recovery codes, the page language.
+fn account_router() -> Router<AppState> {
+    Router::new()
         .route("/passkeys/sign-in/options", post(passkeys::sign_in_options))
         .route("/passkeys/sign-in", post(passkeys::sign_in))
         .route("/account", get(account::page))
@@ -63,18 +63,6 @@ pub fn router(state: AppState) -> Router {
         .route("/account/recovery-codes", post(recovery::generate))
         .route("/account/recovery-sign-in", post(recovery::sign_in))
         .route("/language", post(account::language))
-        .route("/openapi.json", get(openapi))
-        .route("/static/shonin.css", get(stylesheet))
-        .route("/static/passkey.js", get(script))
-        .route("/favicon.ico", get(no_icon))
-        .fallback(not_found)
-        // Innermost: decides once which client certificate the request came with (RFC 8705),
-        // after the outer layers have assigned the request id and admitted the request.
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::oauth::mtls::certificate_source,
-        ));
-    layers::apply(routes, state)
 }
 
 /// The OpenAPI 3.1 description of every route above; `tests/openapi.rs` keeps the two in step.

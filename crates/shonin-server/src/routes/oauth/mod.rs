@@ -13,16 +13,47 @@ use crate::oauth::client_auth;
 use crate::oauth::mtls::PresentedCertificate;
 use crate::oauth::reject::{OAuthError, RequestMeta, audited};
 use crate::state::AppState;
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use shonin_oauth::Client;
 use shonin_oauth::form::FormParams;
+use shonin_oauth::metadata as paths;
 use shonin_oauth::mtls::ClientCertificate;
 use shonin_types::ErrorCode;
 use shonin_types::unit::UnitOfWork;
 use std::marker::PhantomData;
+
+/// The authorization server's routes (FAPI 2.0): discovery, PAR, the authorization pages,
+/// token, userinfo, introspection and revocation.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(paths::OPENID_CONFIGURATION_PATH, get(discovery::metadata))
+        .route(
+            paths::OAUTH_AUTHORIZATION_SERVER_PATH,
+            get(discovery::metadata),
+        )
+        .route(paths::PAR_ENDPOINT_PATH, post(par::par))
+        .route(
+            paths::AUTHORIZATION_ENDPOINT_PATH,
+            get(authorize::authorize),
+        )
+        .route("/authorize/sign-in", post(authorize::sign_in))
+        .route("/authorize/consent", post(authorize::consent))
+        .route(paths::TOKEN_ENDPOINT_PATH, post(token::token))
+        .route(
+            paths::USERINFO_ENDPOINT_PATH,
+            get(userinfo::userinfo).post(userinfo::userinfo),
+        )
+        .route(
+            paths::INTROSPECTION_ENDPOINT_PATH,
+            post(introspect::introspect),
+        )
+        .route(paths::REVOCATION_ENDPOINT_PATH, post(revoke::revoke))
+}
 
 /// Parses an `application/x-www-form-urlencoded` body (RFC 6749 §3.2, RFC 9126 §2.1).
 pub fn form_body(headers: &HeaderMap, body: &[u8]) -> Result<FormParams, OAuthError> {
