@@ -429,7 +429,9 @@ impl Writer {
             "prev_seq": prev_seq,
             "prev_hash": to_hex(&prev_hash),
         });
-        let signer = self.keys.current_signer();
+        let signer = self
+            .keys
+            .signer_for(shonin_keys::KeyPurpose::AuditCheckpoints)?;
         let jws = shonin_keys::sign_jwt(signer.as_ref(), CHECKPOINT_TYP, &claims).await?;
         let checkpoint = Checkpoint {
             seq,

@@ -36,6 +36,9 @@ pub enum KeyError {
     },
     #[error("signing failed: {0}")]
     Sign(String),
+    /// No key is configured for this purpose (e.g. 3-D Secure before an HSM key is set up).
+    #[error("no key is configured for {0}")]
+    NoKeyForPurpose(crate::KeyPurpose),
     #[error("key generation failed: {0}")]
     Generate(String),
     /// A JWS could not be assembled (e.g. the claims are not a JSON object).

@@ -40,11 +40,65 @@ pub trait Signer: Send + Sync + Debug {
     async fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError>;
 }
 
+/// What a signature is for. Each purpose gets its signer from [`KeySource::signer_for`], so an
+/// operator can later hold, say, the 3-D Secure keys in an HSM while tokens stay on the local
+/// keyring, without touching the code that signs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyPurpose {
+    /// Access tokens, ID tokens and signed introspection responses (the published JWK set).
+    Tokens,
+    /// The audit log's signed checkpoints.
+    AuditCheckpoints,
+    /// EMV 3-D Secure authentication values (CAVV) an ACS computes.
+    ThreeDsAuthenticationValue,
+    /// The ACS's signed content (the `acsSignedContent` JWS of an app-based challenge).
+    AcsContentSigning,
+}
+
+impl KeyPurpose {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            KeyPurpose::Tokens => "tokens",
+            KeyPurpose::AuditCheckpoints => "audit checkpoints",
+            KeyPurpose::ThreeDsAuthenticationValue => "3-D Secure authentication values",
+            KeyPurpose::AcsContentSigning => "ACS signed content",
+        }
+    }
+}
+
+impl std::fmt::Display for KeyPurpose {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A key-encryption key that never leaves its keystore (the card vault wraps its data keys with
+/// it: AES key wrap, RFC 3394 / RFC 5649). The local keyring holds none; a PKCS#11 keyring will.
+#[async_trait]
+pub trait KeyEncryptionKey: Send + Sync + Debug {
+    /// Identifies the key version a wrapped key was made with.
+    fn version(&self) -> &str;
+    async fn wrap(&self, key: &[u8]) -> Result<Vec<u8>, KeyError>;
+    async fn unwrap(&self, wrapped: &[u8]) -> Result<Vec<u8>, KeyError>;
+}
+
 /// Where services get the key to sign with now and the keys to verify old signatures with.
 /// Implemented by the local keyring and, later, by the PKCS#11 keyring.
 pub trait KeySource: Send + Sync + Debug {
-    /// The key that signs new tokens and checkpoints.
+    /// The keyring's current signing key (the one the published JWK set leads with).
     fn current_signer(&self) -> std::sync::Arc<dyn Signer>;
+    /// The signer for `purpose`. The local keyring signs tokens and audit checkpoints with its
+    /// current key and holds no 3-D Secure keys.
+    fn signer_for(&self, purpose: KeyPurpose) -> Result<std::sync::Arc<dyn Signer>, KeyError> {
+        match purpose {
+            KeyPurpose::Tokens | KeyPurpose::AuditCheckpoints => Ok(self.current_signer()),
+            other => Err(KeyError::NoKeyForPurpose(other)),
+        }
+    }
+    /// The key-encryption key, if this keystore holds one.
+    fn key_encryption_key(&self) -> Option<std::sync::Arc<dyn KeyEncryptionKey>> {
+        None
+    }
     /// The public JWK set served at `/jwks`: current, next and recently retired keys.
     fn published_jwks(&self) -> serde_json::Value;
     /// Every public key the keyring has ever held (`{"keys":[...]}`), for verifying old audit

@@ -575,3 +575,23 @@ fn tokens_from_a_retired_key_fail_once_only_verification_jwks_has_it() {
     );
     verify_jwt(&old, &svc.verification_jwks(), &opts(&fx.clock)).unwrap();
 }
+
+#[test]
+fn the_local_keyring_signs_tokens_and_checkpoints_and_holds_no_3ds_or_wrapping_key() {
+    use shonin_keys::{KeyPurpose, KeySource};
+    let fx = Fixture::new();
+    let svc = fx.create(Alg::ES256);
+    let current = svc.current_signer().kid().to_owned();
+    for purpose in [KeyPurpose::Tokens, KeyPurpose::AuditCheckpoints] {
+        assert_eq!(svc.signer_for(purpose).unwrap().kid(), current, "{purpose}");
+    }
+    for purpose in [
+        KeyPurpose::ThreeDsAuthenticationValue,
+        KeyPurpose::AcsContentSigning,
+    ] {
+        let e = svc.signer_for(purpose).unwrap_err();
+        assert!(matches!(e, KeyError::NoKeyForPurpose(p) if p == purpose));
+        assert!(e.to_string().starts_with("no key is configured for"), "{e}");
+    }
+    assert!(svc.key_encryption_key().is_none());
+}

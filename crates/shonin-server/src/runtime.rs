@@ -169,7 +169,18 @@ fn spawn_background(state: &AppState) -> Vec<JoinHandle<()>> {
             tokio::time::interval(Duration::from_secs(s.config.keys.reload_interval_secs));
         loop {
             tick.tick().await;
-            match s.keys.reload_if_changed() {
+            // stat, read and decrypt on the blocking pool, never on an async worker thread.
+            let keys = s.keys.clone();
+            let reloaded = tokio::task::spawn_blocking(move || keys.reload_if_changed())
+                .await
+                .unwrap_or_else(|e| {
+                    Err(shonin_keys::KeyError::Io {
+                        op: "reload",
+                        path: "keyring".into(),
+                        reason: e.to_string(),
+                    })
+                });
+            match reloaded {
                 Ok(true) => {
                     tracing::info!(kid = %s.keys.current_signer().kid(), "keyring reloaded")
                 }

@@ -142,7 +142,11 @@ fn declared_routes() -> BTreeSet<(String, String)> {
     // Merged routers must be among the scanned sources.
     for merged in code.split(".merge(").skip(1) {
         let call = merged.split(')').next().unwrap_or_default();
-        let name = call.trim_end_matches('(').rsplit("::").next().unwrap_or_default();
+        let name = call
+            .trim_end_matches('(')
+            .rsplit("::")
+            .next()
+            .unwrap_or_default();
         assert!(
             code.contains(&format!("fn {name}() -> Router<AppState>")),
             "the router merges `{call})`, which is not in ROUTER_SOURCES: add its file"

@@ -10,7 +10,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use shonin_keys::KeySource;
+use shonin_keys::{KeyPurpose, KeySource};
 use shonin_oauth::introspection::{
     self, TOKEN_INTROSPECTION_JWT_MEDIA_TYPE, TOKEN_INTROSPECTION_JWT_TYP, TokenFacts, TokenType,
 };
@@ -94,7 +94,10 @@ async fn answer(
             now,
             response,
         );
-        let signer = state.keys.current_signer();
+        let signer = state
+            .keys
+            .signer_for(KeyPurpose::Tokens)
+            .map_err(|e| fail(OAuthError::new(ErrorCode::ServerError, e.to_string())))?;
         let jwt = shonin_keys::sign_jwt(signer.as_ref(), TOKEN_INTROSPECTION_JWT_TYP, &claims)
             .await
             .map_err(|e| fail(OAuthError::new(ErrorCode::ServerError, e.to_string())))?;

@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use shonin_audit::{Actor, ActorKind};
-use shonin_keys::KeySource;
+use shonin_keys::{KeyPurpose, KeySource};
 use shonin_oauth::Confirmation;
 use shonin_oauth::grant::{GrantError, GrantRequest, TokenService};
 use shonin_oauth::metadata::TOKEN_ENDPOINT_PATH;
@@ -55,7 +55,10 @@ async fn exchange(
         .await
         .map_err(fail)?;
     let grant = GrantRequest::from_form(&req.form).map_err(|e| fail(from_grant(&e)))?;
-    let signer = state.keys.current_signer();
+    let signer = state
+        .keys
+        .signer_for(KeyPurpose::Tokens)
+        .map_err(|e| fail(OAuthError::new(ErrorCode::ServerError, e.to_string())))?;
     let service = TokenService {
         policy: &state.oauth.tokens,
         signer: signer.as_ref(),
