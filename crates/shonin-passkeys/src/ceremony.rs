@@ -9,7 +9,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use shonin_types::StorageError;
-use shonin_types::ports::{FlowRecord, FlowStore};
+use shonin_types::flow::{self, Flow, FlowState};
+use shonin_types::ports::FlowStore;
 use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -18,10 +19,46 @@ use webauthn_rs::prelude::{
     RegisterPublicKeyCredential, Webauthn, WebauthnBuilder, WebauthnError,
 };
 
-const REGISTRATION: &str = "passkey_registration";
-const AUTHENTICATION: &str = "passkey_authentication";
-const PENDING: &str = "pending";
-const USED: &str = "used";
+/// A ceremony's flow: `pending` until its answer arrives, then `used`, once.
+trait Ceremony: FlowState {
+    const PENDING: Self;
+    const USED: Self;
+}
+
+/// The two ceremonies' flows, each its own record kind with the same two states.
+macro_rules! ceremony_flow {
+    ($name:ident, $kind:literal) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        enum $name {
+            Pending,
+            Used,
+        }
+
+        impl FlowState for $name {
+            const KIND: &'static str = $kind;
+            const ALL: &'static [Self] = &[$name::Pending, $name::Used];
+
+            fn name(self) -> &'static str {
+                match self {
+                    $name::Pending => "pending",
+                    $name::Used => "used",
+                }
+            }
+
+            fn may_become(self, next: Self) -> bool {
+                matches!((self, next), ($name::Pending, $name::Used))
+            }
+        }
+
+        impl Ceremony for $name {
+            const PENDING: Self = $name::Pending;
+            const USED: Self = $name::Used;
+        }
+    };
+}
+
+ceremony_flow!(Registration, "passkey_registration");
+ceremony_flow!(Authentication, "passkey_authentication");
 /// Ceremony ids are 32 hex digits (a v4 UUID); anything else is unknown without a lookup.
 const CEREMONY_ID_LEN: usize = 32;
 
@@ -125,7 +162,7 @@ where
             user_id: user.id.to_owned(),
             state,
         };
-        let ceremony = self.save(REGISTRATION, &state, now).await?;
+        let ceremony = self.save::<Registration>(&state, now).await?;
         Ok(Challenge { ceremony, options })
     }
 
@@ -141,7 +178,7 @@ where
         let name = validate_name(name)?;
         let reg: RegisterPublicKeyCredential = serde_json::from_value(response.clone())
             .map_err(|e| PasskeyError::Malformed(e.to_string()))?;
-        let state: RegistrationState = self.take(REGISTRATION, ceremony, now).await?;
+        let state: RegistrationState = self.take::<Registration, _>(ceremony, now).await?;
         if state.user_id != user_id {
             return Err(PasskeyError::CeremonyOtherUser);
         }
@@ -201,7 +238,7 @@ where
             o.remove("mediation");
         }
         let ceremony = self
-            .save(AUTHENTICATION, &AuthenticationState { state }, now)
+            .save::<Authentication>(&AuthenticationState { state }, now)
             .await?;
         Ok(Challenge { ceremony, options })
     }
@@ -217,7 +254,7 @@ where
     ) -> Result<SignedIn, PasskeyError> {
         let cred: PublicKeyCredential = serde_json::from_value(response.clone())
             .map_err(|e| PasskeyError::Malformed(e.to_string()))?;
-        let state: AuthenticationState = self.take(AUTHENTICATION, ceremony, now).await?;
+        let state: AuthenticationState = self.take::<Authentication, _>(ceremony, now).await?;
         let (handle, cred_id) = self
             .webauthn
             .identify_discoverable_authentication(&cred)
@@ -280,48 +317,38 @@ where
         })
     }
 
-    async fn save(
+    async fn save<C: Ceremony>(
         &self,
-        kind: &str,
         state: &impl Serialize,
         now: OffsetDateTime,
     ) -> Result<String, PasskeyError> {
         let id = Uuid::new_v4().simple().to_string();
         let data = serde_json::to_vec(state).map_err(|e| PasskeyError::Internal(e.to_string()))?;
-        self.store
-            .create_flow(&FlowRecord {
-                kind: kind.to_owned(),
-                id: id.clone(),
-                state: PENDING.to_owned(),
-                data,
-                expires_at: now + self.config.ceremony_ttl,
-                version: 1,
-            })
-            .await?;
+        let record = Flow::new(id.clone(), C::PENDING, data, now + self.config.ceremony_ttl);
+        self.store.create_flow(&record.record()).await?;
         Ok(id)
     }
 
     /// Consumes a pending ceremony: exactly one caller, on any node, gets its state.
-    async fn take<T: for<'de> Deserialize<'de>>(
+    async fn take<C: Ceremony, T: for<'de> Deserialize<'de>>(
         &self,
-        kind: &str,
         id: &str,
         now: OffsetDateTime,
     ) -> Result<T, PasskeyError> {
         if id.len() != CEREMONY_ID_LEN || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(PasskeyError::CeremonyUnknown);
         }
-        let record = self
-            .store
-            .get_flow(kind, id, now)
-            .await?
+        let storage = |e: flow::FlowError| PasskeyError::Storage(e.into());
+        let record = flow::get::<C>(&self.store, id, now)
+            .await
+            .map_err(storage)?
             .ok_or(PasskeyError::CeremonyUnknown)?;
-        if record.state != PENDING {
+        if record.state != C::PENDING {
             return Err(PasskeyError::CeremonyUnknown);
         }
-        self.store
-            .transition_flow(kind, id, PENDING, USED, &record.data, now)
-            .await?
+        flow::advance_now(&self.store, &record, C::USED, &record.data, now)
+            .await
+            .map_err(storage)?
             .ok_or(PasskeyError::CeremonyUnknown)?;
         serde_json::from_slice(&record.data)
             .map_err(|e| PasskeyError::Internal(format!("ceremony state: {e}")))
