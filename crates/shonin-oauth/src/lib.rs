@@ -28,7 +28,6 @@ pub mod pkce;
 pub mod rar;
 pub mod resource;
 pub mod token_record;
-pub mod user;
 
 pub use client_assertion::{
     AuthenticatedClientId, ClientAssertionParams, ClientAssertionVerifier, ClientAuthError,
@@ -47,7 +46,3 @@ pub use client::{
     TokenEndpointAuthMethod,
 };
 pub use token_record::{TokenKind, TokenRecord, TokenStore, token_hash};
-pub use user::{
-    Argon2Params, LockoutPolicy, PasswordSignIn, SignInError, SignInFailure, User, UserError,
-    UserStore, Username,
-};

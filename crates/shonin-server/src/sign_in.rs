@@ -1,11 +1,11 @@
-//! Password sign-in for the pages (`/authorize` and the account page), with the passkey-only
-//! policies on top of the lockout and no-enumeration rules of `shonin_oauth::PasswordSignIn`.
+//! Password sign-in for the pages (`/authorize` and the account page): the lockout and
+//! no-enumeration rules of `shonin_identity::PasswordSignIn`, then the passkey-only policy
+//! (`shonin_identity::MethodPolicy::password_disabled`), with audit entries and alerts.
 
 use crate::oauth::reject::{RequestMeta, record_success};
-use crate::oauth::session::Session;
 use crate::routes::passkeys::{audit_failure, user_actor};
 use crate::state::AppState;
-use shonin_oauth::{SignInError, SignInFailure};
+use shonin_identity::{Session, SignInError, SignInFailure, SignInMethod};
 use shonin_passkeys::PasskeyStore;
 use shonin_types::SecretBytes;
 
@@ -72,10 +72,7 @@ pub async fn password_sign_in(
         Ok(list) => !list.is_empty(),
         Err(_) => return PasswordOutcome::Unavailable,
     };
-    if state
-        .passkeys
-        .password_disabled(user.passkey_only, has_passkey)
-    {
+    if state.passkeys.methods.password_disabled(&user, has_passkey) {
         audit_failure(
             state,
             meta,
@@ -98,11 +95,5 @@ pub async fn password_sign_in(
     {
         return PasswordOutcome::Unavailable;
     }
-    PasswordOutcome::SignedIn(Session {
-        user_id: user.id,
-        username: user.username.as_str().to_owned(),
-        auth_time: now.unix_timestamp(),
-        amr: vec!["pwd".to_owned()],
-        acr: None,
-    })
+    PasswordOutcome::SignedIn(Session::new(&user, SignInMethod::Password, now))
 }

@@ -9,10 +9,10 @@
 )]
 
 use serde_json::{Value, json};
+use shonin_identity::{UserStore, Username, verify_password};
 use shonin_jose::Alg;
 use shonin_keys::{LocalSigner, Signer};
 use shonin_oauth::client::{ClientId, ClientStore};
-use shonin_oauth::user::{UserStore, Username, verify_password};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

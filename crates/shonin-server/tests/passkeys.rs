@@ -118,7 +118,7 @@ async fn passkey_sign_in(
 }
 
 /// A user with a password and one enrolled passkey, and the authenticator holding it.
-async fn enrolled(app: &TestApp, name: &str) -> (shonin_oauth::User, Authenticator) {
+async fn enrolled(app: &TestApp, name: &str) -> (shonin_identity::User, Authenticator) {
     let user = add_user(app, name).await;
     let mut b = browser(app).await;
     assert_eq!(

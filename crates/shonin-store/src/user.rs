@@ -7,7 +7,7 @@ use crate::store::Store;
 use crate::timestamp::{from_micros, to_micros};
 use async_trait::async_trait;
 use serde_json::{Value, json};
-use shonin_oauth::user::{FailedSignIns, PasswordHash, User, UserStore, Username};
+use shonin_identity::user::{FailedSignIns, PasswordHash, User, UserStore, Username};
 use shonin_types::StorageError;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
 use time::{Duration, OffsetDateTime};

@@ -5,7 +5,7 @@
 //! - passkey: webauthn-rs `finish_discoverable_authentication_v2` on a browser-shaped assertion
 //!   (JSON already parsed, as the server has it after reading the body): client data and
 //!   authenticator data checks and one ES256 signature verification;
-//! - password: `shonin_oauth::user::verify_password` with the Argon2id parameters the server
+//! - password: `shonin_identity::verify_password` with the Argon2id parameters the server
 //!   enforces (OWASP: 19 MiB, 2 iterations, 1 lane).
 //!
 //! Single-threaded, so the rates are per core. The assertions come from `shonin-testkit`'s
@@ -15,7 +15,7 @@ use crate::stats::round3;
 use anyhow::{Context, anyhow};
 use clap::Args;
 use serde_json::json;
-use shonin_oauth::user::{Argon2Params, Password, hash_password, verify_password};
+use shonin_identity::{Argon2Params, Password, hash_password, verify_password};
 use shonin_testkit::Authenticator;
 use std::time::{Duration, Instant};
 use webauthn_rs::prelude::{

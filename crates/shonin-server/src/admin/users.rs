@@ -12,7 +12,7 @@ use crate::cli::GlobalArgs;
 use crate::config::Config;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use shonin_oauth::user::{
+use shonin_identity::user::{
     Argon2Params, MAX_PASSWORD_CHARS, Password, User, UserStore, Username, hash_password,
 };
 use shonin_types::StorageError;
@@ -98,7 +98,7 @@ async fn add(ctx: &AdminContext, args: AddUserArgs) -> anyhow::Result<User> {
 /// Argon2id with the OWASP parameters, off the async executor (tens of milliseconds, 19 MiB).
 pub(crate) async fn hash_on_blocking_thread(
     password: Password,
-) -> anyhow::Result<shonin_oauth::user::PasswordHash> {
+) -> anyhow::Result<shonin_identity::PasswordHash> {
     let hash = tokio::task::spawn_blocking(move || hash_password(&password, &Argon2Params::OWASP))
         .await
         .context("password hashing task")??;

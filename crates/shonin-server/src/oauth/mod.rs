@@ -14,13 +14,12 @@ pub mod session;
 
 use crate::config::{ClientCertificates, Config, ServerMode};
 use async_trait::async_trait;
+use shonin_identity::{
+    LockoutPolicy, PasswordHash, PasswordSignIn, PasswordVerifier, UserStore, verify_password,
+};
 use shonin_oauth::grant::TokenPolicy;
 use shonin_oauth::rar::AuthorizationDetailsPolicy;
-use shonin_oauth::user::{PasswordHash, PasswordVerifier, verify_password};
-use shonin_oauth::{
-    ClientAssertionVerifier, DpopConfig, DpopVerifier, LockoutPolicy, NonceKey, PasswordSignIn,
-    UserStore,
-};
+use shonin_oauth::{ClientAssertionVerifier, DpopConfig, DpopVerifier, NonceKey};
 use shonin_store::Store;
 use shonin_types::SecretBytes;
 use std::sync::Arc;

@@ -1,34 +1,20 @@
-//! The browser side of `/authorize`: the sign-in session and the CSRF cookie.
+//! The browser side of `/authorize`: the sign-in session cookie and the CSRF cookie.
 //!
 //! Both cookies use the `__Host-` prefix (Secure, Path=/, no Domain), so no sibling host can set
 //! them. The CSRF cookie is `SameSite=Strict` and must equal the form's hidden field (double
 //! submit): a cross-site form post never carries it, which also stops login CSRF. The session
 //! cookie is `SameSite=Lax` so the top-level redirect from the client to `/authorize` carries it.
-//! Sessions live in the store (flow kind `session`, keyed by the SHA-256 of the cookie value), so
-//! any node can continue a flow another began.
+//! The session itself, its `amr`/`acr` and its flow record (keyed by the SHA-256 of the cookie
+//! value, so any node can continue a flow another began) are `shonin_identity::session`'s.
 
 use crate::state::AppState;
 use axum::http::{HeaderMap, HeaderValue, header};
-use serde::{Deserialize, Serialize};
+use shonin_identity::session::{self as sessions, Session};
 use shonin_types::StorageError;
-use shonin_types::ports::{FlowRecord, FlowStore};
 use time::OffsetDateTime;
 
 pub const SESSION_COOKIE: &str = "__Host-shonin_session";
 pub const CSRF_COOKIE: &str = "__Host-shonin_csrf";
-const SESSION_KIND: &str = "session";
-const ACTIVE: &str = "active";
-const ENDED: &str = "ended";
-
-/// Who signed in, when and how.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Session {
-    pub user_id: String,
-    pub username: String,
-    pub auth_time: i64,
-    pub amr: Vec<String>,
-    pub acr: Option<String>,
-}
 
 /// The value of cookie `name`, if the request carries exactly one.
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -49,10 +35,6 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     found
 }
 
-fn session_id(cookie_value: &str) -> String {
-    shonin_oauth::grant::code_record_id(cookie_value)
-}
-
 /// The session behind the request's cookie, if it is valid and unexpired.
 pub async fn current(
     state: &AppState,
@@ -64,31 +46,14 @@ pub async fn current(
     if value.len() > 128 {
         return Ok(None);
     }
-    let Some(record) = state
-        .store
-        .get_flow(SESSION_KIND, &session_id(value), state.clock.now())
-        .await?
-    else {
-        return Ok(None);
-    };
-    if record.state != ACTIVE {
-        return Ok(None);
-    }
-    Ok(serde_json::from_slice(&record.data).ok())
+    sessions::load(&state.store, value, state.clock.now()).await
 }
 
 /// Ends the request's session (in the store, so on every node) and returns the `Set-Cookie`
 /// header that removes the cookie.
 pub async fn end(state: &AppState, headers: &HeaderMap) -> Result<HeaderValue, StorageError> {
     if let Some(value) = cookie(headers, SESSION_COOKIE).filter(|v| v.len() <= 128) {
-        let id = session_id(value);
-        let now = state.clock.now();
-        if let Some(record) = state.store.get_flow(SESSION_KIND, &id, now).await? {
-            state
-                .store
-                .transition_flow(SESSION_KIND, &id, ACTIVE, ENDED, &record.data, now)
-                .await?;
-        }
+        sessions::end(&state.store, value, state.clock.now()).await?;
     }
     HeaderValue::from_str(&format!(
         "{SESSION_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0"
@@ -105,17 +70,7 @@ pub async fn start(
     let value = shonin_oauth::claims::random_token(32)
         .map_err(|e| StorageError::Unavailable(e.to_string()))?;
     let lifetime = state.oauth.session_lifetime;
-    state
-        .store
-        .create_flow(&FlowRecord {
-            kind: SESSION_KIND.to_owned(),
-            id: session_id(&value),
-            state: ACTIVE.to_owned(),
-            data: serde_json::to_vec(session).map_err(|e| StorageError::Corrupt(e.to_string()))?,
-            expires_at: now + lifetime,
-            version: 1,
-        })
-        .await?;
+    sessions::create(&state.store, &value, session, now, lifetime).await?;
     let cookie = format!(
         "{SESSION_COOKIE}={value}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={}",
         lifetime.whole_seconds()

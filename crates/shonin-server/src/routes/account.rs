@@ -1,16 +1,15 @@
 //! The account page: a signed-in user sees their passkeys (provider, created, last used, synced
 //! or device-bound), renames or removes them, adds one, and sets their passkey-only policy.
 //! Adding or removing a sign-in method, and switching passkey-only off, need a sign-in within
-//! `passkeys.reauthentication_window_secs` with the user's strongest method
-//! ([`crate::passkeys::may_change_methods`]). Forms carry the CSRF value (double submit).
+//! `passkeys.reauthentication_window_secs` with the user's strongest method; those rules are
+//! `shonin_identity::MethodPolicy`'s. Forms carry the CSRF value (double submit).
 
 use crate::i18n::Lang;
 use crate::oauth::reject::{RequestMeta, record_success};
-use crate::oauth::session::{self, Session};
+use crate::oauth::session;
 use crate::pages::{
     self, AccountPage, Frame, PasskeyRow, SignInPage, see_other, unavailable, with_cookie,
 };
-use crate::passkeys::may_change_methods;
 use crate::routes::passkeys::{audit_failure, safe_next, user_actor};
 use crate::sign_in::{PasswordOutcome, password_field, password_sign_in};
 use crate::state::AppState;
@@ -18,9 +17,11 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use shonin_oauth::UserStore;
+use shonin_identity::{
+    Argon2Params, PasskeyOnlyChange, PasskeyRemoval, Password, Session, User, UserStore,
+    hash_password,
+};
 use shonin_oauth::form::FormParams;
-use shonin_oauth::user::{Argon2Params, Password, User, hash_password};
 use shonin_passkeys::{PasskeyStore, RecoveryCodeStore, StoredPasskey, validate_name};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -140,12 +141,10 @@ pub async fn page(
         _ => None,
     };
     let now = state.clock.now();
-    let fresh = may_change_methods(
-        &session,
-        !passkeys.is_empty(),
-        state.passkeys.reauthentication_window,
-        now,
-    );
+    let fresh = state
+        .passkeys
+        .methods
+        .may_change_methods(&session, !passkeys.is_empty(), now);
     let rows = passkeys
         .iter()
         .map(|p| row(&state, lang, p))
@@ -160,7 +159,7 @@ pub async fn page(
             fresh,
             has_password: user.password_hash.is_some(),
             user_passkey_only: user.passkey_only,
-            global_passkey_only: state.passkeys.passkey_only,
+            global_passkey_only: state.passkeys.methods.passkey_only,
             notice,
             error,
             recovery_unused,
@@ -377,36 +376,28 @@ pub async fn remove(
         Ok(p) => p,
         Err(_) => return unavailable(meta.lang, meta.request_id.as_deref()),
     };
-    let now = state.clock.now();
-    let window = state.passkeys.reauthentication_window;
-    if !may_change_methods(&session, !passkeys.is_empty(), window, now) {
-        audit_failure(
-            &state,
-            &meta,
-            ACTION,
-            Some(&user.id),
-            "reauthentication required",
-        )
-        .await;
-        return see_other("/account?error=reauth");
-    }
-    if !passkeys.iter().any(|p| p.credential_id == id) {
-        audit_failure(&state, &meta, ACTION, Some(&user.id), "no such passkey").await;
-        return see_other("/account?error=not_found");
-    }
-    // Removing the last passkey would silently bring the password back under a passkey-only
-    // policy: the user must switch the policy off first (which needs a fresh sign-in too).
-    let policy_on = state.passkeys.passkey_only || user.passkey_only;
-    if passkeys.len() == 1 && policy_on && user.password_hash.is_some() {
-        audit_failure(
-            &state,
-            &meta,
-            ACTION,
-            Some(&user.id),
+    let found = passkeys.iter().any(|p| p.credential_id == id);
+    let decision = state.passkeys.methods.remove_passkey(
+        &session,
+        &user,
+        passkeys.len(),
+        found,
+        state.clock.now(),
+    );
+    let refusal = match decision {
+        PasskeyRemoval::Allowed => None,
+        PasskeyRemoval::ReauthenticationRequired => {
+            Some(("reauthentication required", "/account?error=reauth"))
+        }
+        PasskeyRemoval::NotFound => Some(("no such passkey", "/account?error=not_found")),
+        PasskeyRemoval::LastPasskeyUnderPasskeyOnly => Some((
             "last passkey under passkey-only",
-        )
-        .await;
-        return see_other("/account?error=last_passkey");
+            "/account?error=last_passkey",
+        )),
+    };
+    if let Some((reason, location)) = refusal {
+        audit_failure(&state, &meta, ACTION, Some(&user.id), reason).await;
+        return see_other(location);
     }
     match state.store.remove_passkey(&user.id, id).await {
         Ok(true) => {
@@ -451,21 +442,21 @@ pub async fn passkey_only(
         Ok(p) => !p.is_empty(),
         Err(_) => return unavailable(meta.lang, meta.request_id.as_deref()),
     };
-    let window = state.passkeys.reauthentication_window;
-    if on && !has_passkey {
-        audit_failure(&state, &meta, ACTION, Some(&user.id), "no passkey").await;
-        return see_other(HERE);
-    }
-    if !on && !may_change_methods(&session, has_passkey, window, state.clock.now()) {
-        audit_failure(
-            &state,
-            &meta,
-            ACTION,
-            Some(&user.id),
-            "reauthentication required",
-        )
-        .await;
-        return see_other("/account?error=reauth");
+    let decision =
+        state
+            .passkeys
+            .methods
+            .set_passkey_only(&session, on, has_passkey, state.clock.now());
+    let refusal = match decision {
+        PasskeyOnlyChange::Allowed => None,
+        PasskeyOnlyChange::NoPasskey => Some(("no passkey", HERE)),
+        PasskeyOnlyChange::ReauthenticationRequired => {
+            Some(("reauthentication required", "/account?error=reauth"))
+        }
+    };
+    if let Some((reason, location)) = refusal {
+        audit_failure(&state, &meta, ACTION, Some(&user.id), reason).await;
+        return see_other(location);
     }
     match state.store.set_passkey_only(&user.id, on).await {
         Ok(true) => {

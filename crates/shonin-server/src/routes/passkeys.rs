@@ -7,8 +7,7 @@
 use crate::error::problem_response;
 use crate::i18n::Lang;
 use crate::oauth::reject::{RequestMeta, record_success};
-use crate::oauth::session::{self, Session};
-use crate::passkeys::{may_change_methods, passkey_session};
+use crate::oauth::session;
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
@@ -17,10 +16,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use shonin_audit::{Actor, ActorKind, AuditRecord, Outcome};
-use shonin_oauth::UserStore;
+use shonin_identity::{Session, SignInMethod, User, UserStore, Username};
 use shonin_oauth::form::FormParams;
 use shonin_oauth::metadata::AUTHORIZATION_ENDPOINT_PATH;
-use shonin_oauth::user::User;
 use shonin_passkeys::{PasskeyError, PasskeyStore, UserRef};
 
 /// The CSRF header of the JSON calls.
@@ -254,7 +252,7 @@ pub async fn sign_in(
         .map(str::trim)
         .filter(|u| !u.is_empty());
     if let Some(typed) = typed
-        && shonin_oauth::user::Username::new(typed).ok().as_ref() != Some(&user.username)
+        && Username::new(typed).ok().as_ref() != Some(&user.username)
     {
         audit_failure(
             &state,
@@ -266,7 +264,10 @@ pub async fn sign_in(
         .await;
         return refused();
     }
-    let s = passkey_session(&user.id, user.username.as_str(), &signed.passkey, now);
+    let method = SignInMethod::Passkey {
+        backup_eligible: signed.passkey.backup_eligible,
+    };
+    let s = Session::new(&user, method, now);
     if record_success(
         &state,
         &meta,
@@ -327,8 +328,11 @@ pub async fn user_for_change(
         Ok(list) => !list.is_empty(),
         Err(_) => return Err(unavailable()),
     };
-    let window = state.passkeys.reauthentication_window;
-    if !may_change_methods(&session, has_passkey, window, state.clock.now()) {
+    if !state
+        .passkeys
+        .methods
+        .may_change_methods(&session, has_passkey, state.clock.now())
+    {
         audit_failure(
             state,
             meta,

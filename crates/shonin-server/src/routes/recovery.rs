@@ -5,7 +5,7 @@
 
 use crate::i18n::Lang;
 use crate::oauth::reject::{RequestMeta, record_success};
-use crate::oauth::session::{self, Session};
+use crate::oauth::session;
 use crate::pages::{
     self, Frame, RecoveryCodesPage, SignInPage, see_other, unavailable, with_cookie,
 };
@@ -16,8 +16,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
-use shonin_oauth::UserStore;
-use shonin_oauth::user::Username;
+use shonin_identity::{Session, SignInMethod, UserStore, Username};
 use shonin_passkeys::{RecoveryCodeStore, generate_recovery_codes, hash_code};
 
 fn malformed(meta: &RequestMeta, status: StatusCode, message: &str) -> Response {
@@ -199,14 +198,7 @@ pub async fn sign_in(
     {
         return unavailable(meta.lang, meta.request_id.as_deref());
     }
-    let s = Session {
-        user_id: user.id.clone(),
-        username: user.username.as_str().to_owned(),
-        auth_time: now.unix_timestamp(),
-        // RFC 8176 §2 "otp": a one-time code.
-        amr: vec!["otp".to_owned()],
-        acr: None,
-    };
+    let s = Session::new(&user, SignInMethod::RecoveryCode, now);
     match session::start(&state, &s, now).await {
         Ok(c) => {
             let mut resp = see_other("/account");

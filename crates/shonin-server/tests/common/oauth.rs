@@ -11,11 +11,11 @@ use super::{TestApp, body_json, body_text};
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode, header};
 use serde_json::{Value, json};
+use shonin_identity::{Argon2Params, Password, User, UserStore, Username, hash_password};
 use shonin_jose::{Alg, assemble, b64url_encode, signing_input};
 use shonin_keys::{LocalSigner, Signer};
+use shonin_oauth::ClientStore;
 use shonin_oauth::client::{ClientRegistration, validate};
-use shonin_oauth::user::{Argon2Params, Password, hash_password};
-use shonin_oauth::{ClientStore, User, UserStore, Username};
 
 pub const ISSUER: &str = "https://localhost:8443";
 pub const REDIRECT: &str = "https://client.example/cb";

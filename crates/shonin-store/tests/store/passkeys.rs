@@ -5,8 +5,8 @@
 
 use crate::suite::T0;
 use serde_json::Value;
-use shonin_oauth::user::password::DUMMY_HASH;
-use shonin_oauth::user::{PasswordHash, User, UserStore, Username};
+use shonin_identity::user::password::DUMMY_HASH;
+use shonin_identity::user::{PasswordHash, User, UserStore, Username};
 use shonin_passkeys::{
     AaguidPolicy, PasskeyConfig, PasskeyError, PasskeyStore, Passkeys, StoredPasskey, UserRef,
 };

@@ -1,8 +1,8 @@
 //! The recovery-code port: replacing a set, single use (also under concurrency), counts.
 
 use crate::suite::T0;
-use shonin_oauth::user::password::DUMMY_HASH;
-use shonin_oauth::user::{PasswordHash, User, UserStore, Username};
+use shonin_identity::user::password::DUMMY_HASH;
+use shonin_identity::user::{PasswordHash, User, UserStore, Username};
 use shonin_passkeys::{RecoveryCodeStore, generate_recovery_codes, hash_code};
 use shonin_store::Store;
 use std::sync::Arc;

@@ -2,8 +2,8 @@
 //! a count under concurrency.
 
 use crate::suite::T0;
-use shonin_oauth::user::password::DUMMY_HASH;
-use shonin_oauth::user::{FailedSignIns, PasswordHash, User, UserStore, Username};
+use shonin_identity::user::password::DUMMY_HASH;
+use shonin_identity::user::{FailedSignIns, PasswordHash, User, UserStore, Username};
 use shonin_store::Store;
 use shonin_types::StorageError;
 use std::collections::BTreeSet;

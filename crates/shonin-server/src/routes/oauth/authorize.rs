@@ -6,9 +6,8 @@
 use super::par::ParRecord;
 use crate::i18n::Lang;
 use crate::oauth::reject::{RequestMeta, record_success};
-use crate::oauth::session::{self, Session};
+use crate::oauth::session;
 use crate::pages::{self, ConsentPage, Frame, SignInPage, see_other, unavailable, with_cookie};
-use crate::passkeys;
 use crate::sign_in::{PasswordOutcome, password_field, password_sign_in};
 use crate::state::AppState;
 use axum::body::Bytes;
@@ -16,6 +15,8 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use shonin_audit::{Actor, ActorKind, AuditRecord, Outcome};
+use shonin_identity::Session;
+use shonin_identity::session::requests_known_acr;
 use shonin_oauth::form::FormParams;
 use shonin_oauth::grant::{self, CodeGrant};
 use shonin_oauth::metadata::AUTHORIZATION_ENDPOINT_PATH;
@@ -204,7 +205,7 @@ async fn refuse(
 }
 
 /// Whether the session satisfies `prompt=login`, `max_age` (OIDC Core §3.1.2.1) and
-/// `acr_values` (see [`passkeys::acr_satisfied`]).
+/// `acr_values` (see [`Session::acr_satisfied`]).
 fn session_fresh_enough(session: &Session, record: &ParRecord, now: i64) -> bool {
     let prompt_login = record
         .request
@@ -220,7 +221,7 @@ fn session_fresh_enough(session: &Session, record: &ParRecord, now: i64) -> bool
         }
         None => true,
     };
-    recent && passkeys::acr_satisfied(session, &record.request.acr_values)
+    recent && session.acr_satisfied(&record.request.acr_values)
 }
 
 /// `GET /authorize?client_id=…&request_uri=…`
@@ -296,7 +297,7 @@ fn sign_in_page(
 ) -> Response {
     let here = back_to_authorize(loaded);
     let step_up = !loaded.record.request.acr_values.is_empty()
-        && passkeys::requests_known_acr(&loaded.record.request.acr_values);
+        && requests_known_acr(&loaded.record.request.acr_values);
     pages::render(
         status,
         &SignInPage {
@@ -448,7 +449,7 @@ pub async fn sign_in(
 }
 
 fn sign_in_needs_passkey(loaded: &Loaded) -> bool {
-    passkeys::requests_known_acr(&loaded.record.request.acr_values)
+    requests_known_acr(&loaded.record.request.acr_values)
 }
 
 /// `POST /authorize/consent`

@@ -11,7 +11,7 @@ pub async fn metadata(State(state): State<AppState>) -> Json<serde_json::Value> 
     // The scopes the operator lets clients be granted (`oauth.scopes`), not a fixed list.
     opts.scopes = state.config.oauth.scopes.clone();
     opts.authorization_details_types = state.oauth.details.supported_types();
-    opts.acr_values = crate::passkeys::ACR_VALUES_SUPPORTED
+    opts.acr_values = shonin_identity::session::ACR_VALUES_SUPPORTED
         .iter()
         .map(|v| (*v).to_owned())
         .collect();

@@ -9,10 +9,11 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use shonin_identity::{User, UserStore};
 use shonin_keys::KeySource;
+use shonin_oauth::ClientId;
 use shonin_oauth::metadata::USERINFO_ENDPOINT_PATH;
 use shonin_oauth::resource::{self, ResourceError, ResourceRequest};
-use shonin_oauth::{ClientId, User, UserStore};
 use shonin_types::ErrorCode;
 use shonin_types::unit::UnitOfWork;
 

@@ -12,8 +12,8 @@
 )]
 
 use async_trait::async_trait;
-use shonin_oauth::user::password::DUMMY_HASH;
-use shonin_oauth::user::{
+use shonin_identity::user::password::DUMMY_HASH;
+use shonin_identity::user::{
     Argon2Params, FailedSignIns, InlineVerifier, LockoutPolicy, Password, PasswordHash,
     PasswordSignIn, PasswordVerifier, SignInError, SignInFailure, User, UserStore, Username,
     hash_password,
