@@ -11,8 +11,13 @@ import sys
 def main(path):
     rows = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
     crypto = next((r for r in rows if r["mode"] == "crypto"), None)
-    runs = {r["label"]: r for r in rows
-            if r["mode"] == "run" and "sweep_of" not in r and "floor_of" not in r}
+    # The main runs are client_credentials; refresh_token and userinfo runs carry their kind.
+    measured = [r for r in rows
+                if r["mode"] == "run" and "sweep_of" not in r and "floor_of" not in r]
+    runs = {r["label"]: r for r in measured
+            if r.get("kind", "client-credentials") == "client-credentials"}
+    others = {kind: {r["label"]: r for r in measured if r.get("kind") == kind}
+              for kind in ("refresh-token", "userinfo")}
     floors = {r["floor_of"]: r for r in rows if r["mode"] == "run" and "floor_of" in r}
     sweeps = [r for r in rows if r["mode"] == "run" and "sweep_of" in r]
     flows = {r["label"]: r for r in rows if r["mode"] == "flow"}
@@ -83,14 +88,43 @@ def main(path):
         print("   the private_key_jwt + DPoP run on the same engine)")
         print()
 
+    titles = {
+        "refresh-token": "Token endpoint: refresh_token grant + private_key_jwt (ES256) + DPoP "
+                         "(one refresh token, not rotated)",
+        "userinfo": "Resource access: GET /userinfo, Authorization: DPoP + proof with ath",
+    }
+    for kind, by_label in others.items():
+        if not by_label:
+            continue
+        print(f"{titles[kind]}, HTTP/1.1 keep-alive, TLS")
+        print(f"  {'run':<24} {'conc':>4} {'requests':>8} {'ok req/s':>9} {'p50 ms':>7} "
+              f"{'p99 ms':>7} {'non-200':>7} {'srv µs/req':>10} {'db µs/req':>9} "
+              f"{'other CPU s':>11}")
+        for label, r in by_label.items():
+            lat = r["latency_ms"]
+            bad = r["requests"] - r["ok"] + r["transport_errors"]
+            other = r.get("other_cpu_s")
+            print(f"  {label:<24} {r['concurrency']:>4} {r['requests']:>8} {r['ok_rps']:>9.0f} "
+                  f"{lat['p50']:>7.2f} {lat['p99']:>7.2f} {bad:>7} "
+                  f"{per_req(r, 'server_cpu_s'):>10} {per_req(r, 'db_cpu_s'):>9} "
+                  f"{'-' if other is None else f'{other:.2f}':>11}")
+        print()
+
     if flows:
         print("Full code flows (PAR → authorize → sign-in → consent → token)")
-        print(f"  {'server':<22} {'conc':>4} {'flows ok':>8} {'flows/s':>8} {'p50 ms':>7} "
-              f"{'p99 ms':>7} {'failed':>6}")
+        print(f"  {'server':<28} {'sign-in':>8} {'conc':>4} {'flows ok':>8} {'flows/s':>8} "
+              f"{'p50 ms':>7} {'p99 ms':>7} {'failed':>6} {'srv ms/flow':>11} "
+              f"{'other CPU s':>11}")
         for label, r in flows.items():
             lat = r["latency_ms"]
-            print(f"  {label:<22} {r['concurrency']:>4} {r['ok']:>8} {r['flows_per_s']:>8.1f} "
-                  f"{lat['p50']:>7.1f} {lat['p99']:>7.1f} {r['flows'] - r['ok']:>6}")
+            cpu = r.get("server_cpu_s")
+            srv = f"{cpu / r['ok'] * 1e3:.2f}" if cpu and r["ok"] else "-"
+            other = r.get("other_cpu_s")
+            print(f"  {label:<28} {r.get('sign_in', 'password'):>8} {r['concurrency']:>4} "
+                  f"{r['ok']:>8} {r['flows_per_s']:>8.1f} {lat['p50']:>7.1f} {lat['p99']:>7.1f} "
+                  f"{r['flows'] - r['ok']:>6} {srv:>11} "
+                  f"{'-' if other is None else f'{other:.2f}':>11}")
+        print("  (srv ms/flow: ms of server CPU per successful flow, both sign-ins included)")
         print()
 
     peer = runs.get("oidc-provider")
@@ -110,6 +144,36 @@ def main(path):
             p = at_peak[f"shonin-{engine}"]
             parts.append(f"p99 at peak {p['latency_ms']['p99']:.2f} ms "
                          f"({p['concurrency']} conns, {p['ok_rps']:.0f} req/s)")
+        print("   ".join(parts))
+    # Every grant against node-oidc-provider: the same kind of request, the same load.
+    names = {"refresh-token": "refresh_token", "userinfo": "userinfo"}
+    for kind, by_label in others.items():
+        peer_k = by_label.get(f"oidc-provider {kind.split('-')[0]}")
+        for engine in ("sqlite", "postgres"):
+            r = next((v for k, v in by_label.items() if k.startswith(f"shonin-{engine} ")), None)
+            if not r:
+                continue
+            parts = [f"  Shonin/{engine:<8} {names[kind]:<14}"]
+            if peer_k and peer_k["ok_rps"]:
+                parts.append(f"÷ oidc-provider = {r['ok_rps'] / peer_k['ok_rps']:.2f}×")
+            else:
+                parts.append("÷ oidc-provider = -")
+            s, p = r.get("server_cpu_s"), (peer_k or {}).get("server_cpu_s")
+            if s and p and r["ok"] and peer_k["ok"]:
+                parts.append(f"server CPU per request ÷ oidc-provider's = "
+                             f"{(s / r['ok']) / (p / peer_k['ok']):.2f}")
+            print("   ".join(parts))
+    # Passkey sign-in flows against password sign-in flows on the same engine.
+    for engine in ("sqlite", "postgres"):
+        pw = flows.get(f"shonin-{engine} flow")
+        pk = flows.get(f"shonin-{engine} flow passkey")
+        if not (pw and pk and pw["flows_per_s"]):
+            continue
+        parts = [f"  Shonin/{engine:<8} flows, passkey ÷ password = "
+                 f"{pk['flows_per_s'] / pw['flows_per_s']:.2f}× (flows/s)"]
+        if pw.get("server_cpu_s") and pk.get("server_cpu_s") and pw["ok"] and pk["ok"]:
+            parts.append(f"server CPU per flow: password ÷ passkey = "
+                         f"{(pw['server_cpu_s'] / pw['ok']) / (pk['server_cpu_s'] / pk['ok']):.2f}")
         print("   ".join(parts))
 
 

@@ -3,11 +3,17 @@
 #   1. the crypto ceiling: `loadgen crypto` (2 ES256 verifications + 1 ES256 signature per request);
 #   2. Shonin (`serve --dev`, release build) on SQLite, then on a fresh PostgreSQL database:
 #      client_credentials + private_key_jwt + DPoP at the token endpoint, requests signed ahead
-#      of time; then full code flows (PAR → authorize → sign-in → consent → token);
-#      and the floor: the same requests sent to a path answered with 404;
+#      of time; then full code flows (PAR → authorize → sign-in → consent → token), with a
+#      password sign-in and then with a passkey sign-in (a software authenticator, enrolled once
+#      through the account page); the refresh_token grant (private_key_jwt + DPoP, the refresh
+#      token from one real code flow); GET /userinfo with a DPoP-bound access token (from one
+#      real code flow just before); and the floor: the same requests sent to a path answered
+#      with 404;
 #   2b. Shonin with mTLS (bench/mtls_phase.sh): tls_client_auth + certificate-bound tokens,
 #      keep-alive and a new TLS handshake per request, on SQLite and PostgreSQL;
-#   3. node-oidc-provider (pinned in bench/oidc-provider) under the same load and profile.
+#   3. node-oidc-provider (pinned in bench/oidc-provider) under the same load and profile:
+#      client_credentials, refresh_token and userinfo (its two tokens minted at its start: it has
+#      no sign-in pages, so no code flow there).
 # Then a table with req/s, p50/p99 and the ratios Shonin ÷ oidc-provider and Shonin ÷ ceiling.
 #
 # Everything listens on and talks to 127.0.0.1 only. Every load is bounded in time and count and
@@ -33,6 +39,9 @@ PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
 SHONIN_PORT=18443
 PEER_PORT=19443
 CLIENT_ID=bench-client
+# A second client for the refresh_token phase (grant types authorization_code + refresh_token), so
+# that the code flows of bench-client stay what they were (no refresh token issued per flow).
+REFRESH_CLIENT_ID=bench-refresh
 REDIRECT_URI=https://client.example/cb
 BENCH_USER=bench-user
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
@@ -137,32 +146,19 @@ wait_quiet() {
 
 json_get() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 
-# Warm-up, then the measured window. Each run gets its own freshly signed file (the DPoP proofs
-# live 60 s), sized from the warm-up rate so that the file does not run out before the window.
-token_load() { # LABEL ISSUER CA
-  local label=$1 issuer=$2 ca=$3 url="$2/token" line rps n
-  # Here, not between signing and sending: the signed file is good for 55 s only.
-  wait_quiet
-  "$LOADGEN" pregen --keys "$WORK/keys" --client-id "$CLIENT_ID" --issuer "$issuer" \
-    -n 20000 --out "$WORK/warm.req"
-  line=$("$LOADGEN" run --file "$WORK/warm.req" --url "$url" --ca "$ca" \
-    --concurrency "$CONCURRENCY" --duration "$WARMUP" --label "$label warm-up")
-  echo "$line" >&2
-  rps=$(json_get "$line" rps)
-  n=$(python3 -c "import math,sys; print(max(20000, min(1500000, math.ceil(float(sys.argv[1]) * int(sys.argv[2]) * 3) + 5000)))" "$rps" "$DURATION")
-  "$LOADGEN" pregen --keys "$WORK/keys" --client-id "$CLIENT_ID" --issuer "$issuer" \
-    -n "$n" --out "$WORK/run.req"
-  local srv0 busy0 db0 srv1 busy1 db1
-  local db=db_secs
-  [[ "$label" == *postgres* ]] || db="echo 0"
-  srv0=$(cpu_secs "$SERVER_PID") busy0=$(busy_secs) db0=$($db)
-  line=$("$LOADGEN" run --file "$WORK/run.req" --url "$url" --ca "$ca" \
-    --concurrency "$CONCURRENCY" --duration "$DURATION" --label "$label")
-  srv1=$(cpu_secs "$SERVER_PID") busy1=$(busy_secs) db1=$($db)
-  # Add to the result line where the machine's CPU went during the window: the server, the
-  # PostgreSQL processes, and whatever else ran (other_cpu_s: anything but server, database and
-  # generator; more than a few seconds means the figures were disturbed).
-  python3 - "$line" "$srv0" "$srv1" "$busy0" "$busy1" "$db0" "$db1" <<'PY' | tee -a "$OUT"
+# Where the machine's CPU goes during a measured window: cpu_start before it, cpu_add LINE after it
+# adds to the result line the server's CPU, the PostgreSQL processes' (postgres labels only) and
+# other_cpu_s (anything but server, database and generator; more than a few seconds means the
+# figures were disturbed), and appends it to the results. EXTRA-JSON: more members to add.
+cpu_start() { # LABEL
+  CPU_DB=db_secs
+  [[ "$1" == *postgres* ]] || CPU_DB="echo 0"
+  CPU_SRV0=$(cpu_secs "$SERVER_PID") CPU_BUSY0=$(busy_secs) CPU_DB0=$($CPU_DB)
+}
+cpu_add() { # LINE [EXTRA-JSON]
+  local srv1 busy1 db1
+  srv1=$(cpu_secs "$SERVER_PID") busy1=$(busy_secs) db1=$($CPU_DB)
+  python3 - "$1" "$CPU_SRV0" "$srv1" "$CPU_BUSY0" "$busy1" "$CPU_DB0" "$db1" "${2:-"{}"}" <<'PY' | tee -a "$OUT"
 import json, sys
 d = json.loads(sys.argv[1])
 s0, s1, b0, b1, p0, p1 = map(float, sys.argv[2:8])
@@ -170,9 +166,58 @@ d["server_cpu_s"] = round(s1 - s0, 2)
 d["db_cpu_s"] = round(p1 - p0, 2)
 d["machine_busy_s"] = round(b1 - b0, 2)
 d["other_cpu_s"] = round((b1 - b0) - (s1 - s0) - (p1 - p0) - (d.get("client_cpu_s") or 0), 2)
+d.update(json.loads(sys.argv[8]))
 print(json.dumps(d))
 PY
+}
+
+# Warm-up, then the measured window. Each run gets its own freshly signed file (the DPoP proofs
+# live 60 s), sized from the warm-up rate so that the file does not run out before the window.
+# KIND is what `loadgen pregen --kind` signs: client-credentials (the default), refresh-token or
+# userinfo (these two present a token from TOKENS, a file of `loadgen flow --save-tokens`).
+token_load() { # LABEL ISSUER CA [KIND TOKENS [CLIENT]]
+  local label=$1 issuer=$2 ca=$3 kind=${4:-client-credentials} url line rps n
+  local client=${6:-$CLIENT_ID}
+  local -a extra=(--kind "$kind")
+  [[ -z "${5:-}" ]] || extra+=(--tokens "$5")
+  url="$issuer/token"
+  [[ "$kind" != userinfo ]] || url="$issuer/userinfo"
+  # Here, not between signing and sending: the signed file is good for 55 s only.
+  wait_quiet
+  "$LOADGEN" pregen --keys "$WORK/keys" --client-id "$client" --issuer "$issuer" \
+    --token-url "$url" "${extra[@]}" -n 20000 --out "$WORK/warm.req"
+  line=$("$LOADGEN" run --file "$WORK/warm.req" --url "$url" --ca "$ca" \
+    --concurrency "$CONCURRENCY" --duration "$WARMUP" --label "$label warm-up")
+  echo "$line" >&2
+  rps=$(json_get "$line" rps)
+  n=$(python3 -c "import math,sys; print(max(20000, min(1500000, math.ceil(float(sys.argv[1]) * int(sys.argv[2]) * 3) + 5000)))" "$rps" "$DURATION")
+  "$LOADGEN" pregen --keys "$WORK/keys" --client-id "$client" --issuer "$issuer" \
+    --token-url "$url" "${extra[@]}" -n "$n" --out "$WORK/run.req"
+  cpu_start "$label"
+  line=$("$LOADGEN" run --file "$WORK/run.req" --url "$url" --ca "$ca" \
+    --concurrency "$CONCURRENCY" --duration "$DURATION" --label "$label")
+  cpu_add "$line" "{\"kind\": \"$kind\"}"
   rm -f "$WORK/warm.req" "$WORK/run.req"
+}
+
+# One real code flow (password sign-in) that saves its token response into FILE, for the
+# refresh_token and userinfo phases: the tokens they present come from the server's own flow.
+one_flow_tokens() { # ISSUER CA CLIENT FILE
+  rm -f "$4"
+  "$LOADGEN" flow --keys "$WORK/keys" --client-id "$3" --issuer "$1" --ca "$2" \
+    --redirect-uri "$REDIRECT_URI" --username "$BENCH_USER" --password-file "$WORK/password" \
+    --concurrency 1 --max-flows 1 --duration 30 --save-tokens "$4" --label "tokens" >&2
+}
+
+# Full code flows, with the server's CPU per flow. SIGN_IN: password or passkey.
+flow_load() { # LABEL ISSUER CA SIGN_IN
+  local line
+  wait_quiet
+  cpu_start "$1"
+  line=$("$LOADGEN" flow --keys "$WORK/keys" --client-id "$CLIENT_ID" --issuer "$2" --ca "$3" \
+    --redirect-uri "$REDIRECT_URI" --username "$BENCH_USER" --password-file "$WORK/password" \
+    --sign-in "$4" --concurrency "$FLOW_CONCURRENCY" --duration "$FLOW_DURATION" --label "$1")
+  cpu_add "$line"
 }
 
 # The concurrency sweep: the same load at other connection counts than the main run (on the warm
@@ -256,6 +301,10 @@ shonin_bench() { # ENGINE
     --name "Shonin benchmark client" --jwks-file "$WORK/keys/client-jwks.json" \
     --scope openid --scope accounts --redirect-uri "$REDIRECT_URI" \
     --grant-type client_credentials --grant-type authorization_code >&2
+  env "${env[@]}" "$SHONIN" --dev --data-dir "$data" clients add --client-id "$REFRESH_CLIENT_ID" \
+    --name "Shonin benchmark client (refresh)" --jwks-file "$WORK/keys/client-jwks.json" \
+    --scope openid --scope accounts --redirect-uri "$REDIRECT_URI" \
+    --grant-type authorization_code --grant-type refresh_token >&2
   env "${env[@]}" "$SHONIN" --dev --data-dir "$data" users add --username "$BENCH_USER" \
     --password-stdin <"$WORK/password" >&2
   log "Shonin on $engine: serving"
@@ -269,12 +318,19 @@ shonin_bench() { # ENGINE
   sweep_load "shonin-$engine" "$issuer" "$ca"
   log "Shonin on $engine: the same requests to a 404 path (the floor)"
   floor_load "shonin-$engine" "$issuer" "$ca"
-  log "Shonin on $engine: code flows"
-  wait_quiet
-  "$LOADGEN" flow --keys "$WORK/keys" --client-id "$CLIENT_ID" --issuer "$issuer" --ca "$ca" \
-    --redirect-uri "$REDIRECT_URI" --username "$BENCH_USER" --password-file "$WORK/password" \
-    --concurrency "$FLOW_CONCURRENCY" --duration "$FLOW_DURATION" --label "shonin-$engine flow" |
-    tee -a "$OUT"
+  log "Shonin on $engine: code flows, password sign-in"
+  flow_load "shonin-$engine flow" "$issuer" "$ca" password
+  log "Shonin on $engine: code flows, passkey sign-in (enrolled once through the account page)"
+  flow_load "shonin-$engine flow passkey" "$issuer" "$ca" passkey
+  log "Shonin on $engine: refresh_token grant (the refresh token from one code flow)"
+  one_flow_tokens "$issuer" "$ca" "$REFRESH_CLIENT_ID" "$WORK/tokens-refresh.json"
+  token_load "shonin-$engine refresh" "$issuer" "$ca" refresh-token "$WORK/tokens-refresh.json" \
+    "$REFRESH_CLIENT_ID"
+  log "Shonin on $engine: GET /userinfo (the access token from one code flow just before)"
+  # Access tokens live oauth.access_token_lifetime_secs (300 s by default): this one is obtained
+  # right before its load, which lasts BENCH_WARMUP + BENCH_DURATION plus the signing.
+  one_flow_tokens "$issuer" "$ca" "$CLIENT_ID" "$WORK/tokens-userinfo.json"
+  token_load "shonin-$engine userinfo" "$issuer" "$ca" userinfo "$WORK/tokens-userinfo.json"
   stop_server
   if [[ "$engine" == postgres ]]; then
     psql "$PG_URL/postgres" -qAtc "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null
@@ -292,15 +348,34 @@ shonin_mtls_bench postgres
 
 # --- 3. node-oidc-provider -------------------------------------------------------------------
 log "node-oidc-provider $(node -p "require('$ROOT/bench/oidc-provider/node_modules/oidc-provider/package.json').version") on node $(node --version)"
-(
-  cd "$ROOT/bench/oidc-provider"
-  exec env PORT=$PEER_PORT ISSUER="https://localhost:$PEER_PORT" TLS_CERT="$WORK/peer.pem" \
-    TLS_KEY="$WORK/peer.key" CLIENT_ID=$CLIENT_ID CLIENT_JWKS="$WORK/keys/client-jwks.json" \
-    NODE_ENV=production node server.mjs
-) >"$WORK/oidc-provider.log" 2>&1 &
-SERVER_PID=$!
-wait_ready "https://localhost:$PEER_PORT/.well-known/openid-configuration" "$WORK/peer-ca.pem"
+# A fresh peer for each load. With TOKENS_OUT it mints, at its start, the refresh token and the
+# access token the refresh_token and userinfo loads present (server.mjs): it has no sign-in pages.
+# Fresh, because its in-memory store (the quick-start adapter) is an LRU of about 1,000 entries: a
+# load of thousands of requests, each leaving replay-detection entries, pushes out whatever that
+# load does not read (a grant minted before the client_credentials load was gone after it).
+start_peer() { # LOG
+  (
+    cd "$ROOT/bench/oidc-provider"
+    exec env PORT=$PEER_PORT ISSUER="https://localhost:$PEER_PORT" TLS_CERT="$WORK/peer.pem" \
+      TLS_KEY="$WORK/peer.key" CLIENT_ID=$CLIENT_ID CLIENT_JWKS="$WORK/keys/client-jwks.json" \
+      DPOP_JWK="$WORK/keys/dpop-public-jwk.json" TOKENS_OUT="$WORK/tokens-peer.json" \
+      NODE_ENV=production node server.mjs
+  ) >>"$WORK/oidc-provider.log" 2>&1 &
+  SERVER_PID=$!
+  wait_ready "https://localhost:$PEER_PORT/.well-known/openid-configuration" "$WORK/peer-ca.pem"
+}
+start_peer
 token_load "oidc-provider" "https://localhost:$PEER_PORT" "$WORK/peer-ca.pem"
+stop_server
+log "node-oidc-provider: refresh_token grant (tokens minted at its start)"
+start_peer
+token_load "oidc-provider refresh" "https://localhost:$PEER_PORT" "$WORK/peer-ca.pem" \
+  refresh-token "$WORK/tokens-peer.json"
+stop_server
+log "node-oidc-provider: GET /userinfo (tokens minted at its start)"
+start_peer
+token_load "oidc-provider userinfo" "https://localhost:$PEER_PORT" "$WORK/peer-ca.pem" \
+  userinfo "$WORK/tokens-peer.json"
 stop_server
 
 machine_line end | tee -a "$OUT"

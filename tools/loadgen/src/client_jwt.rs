@@ -2,6 +2,7 @@
 //! (RFC 7523, OIDC Core §9) and a DPoP proof (RFC 9449 §4.2), built the way Shonin's own tests
 //! build them (`shonin_jose::signing_input` + `assemble`, signed by a `shonin_keys::LocalSigner`).
 
+use aws_lc_rs::digest::{SHA256, digest};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use serde_json::{Value, json};
 use shonin_jose::{assemble, b64url_encode, signing_input};
@@ -76,8 +77,25 @@ pub fn dpop_proof(
     iat: i64,
     jti: &str,
 ) -> anyhow::Result<String> {
+    dpop_proof_for_token(key, htm, htu, iat, jti, None)
+}
+
+/// A DPoP proof as [`dpop_proof`]; with `access_token`, also its hash in `ath`, as a request to
+/// a protected resource needs (RFC 9449 §4.2, §7.1).
+pub fn dpop_proof_for_token(
+    key: &LocalSigner,
+    htm: &str,
+    htu: &str,
+    iat: i64,
+    jti: &str,
+    access_token: Option<&str>,
+) -> anyhow::Result<String> {
     let header = json!({"typ": "dpop+jwt", "alg": key.alg().as_str(), "jwk": key.public_jwk()});
-    let claims = json!({"jti": jti, "htm": htm, "htu": htu, "iat": iat});
+    let mut claims = json!({"jti": jti, "htm": htm, "htu": htu, "iat": iat});
+    if let (Some(token), Some(map)) = (access_token, claims.as_object_mut()) {
+        let ath = digest(&SHA256, token.as_bytes());
+        map.insert("ath".to_owned(), Value::String(b64url_encode(ath.as_ref())));
+    }
     sign(key, &header, &claims)
 }
 
@@ -119,5 +137,25 @@ mod tests {
             .with_typ("dpop+jwt")
             .exp_optional();
         assert!(shonin_jose::verify_with_jwk(&p, key.public_jwk(), &opts).is_ok());
+    }
+
+    #[test]
+    fn a_resource_proof_carries_the_access_token_hash() {
+        let key = LocalSigner::generate(Alg::ES256).unwrap();
+        let now = time::OffsetDateTime::now_utc();
+        let url = "https://localhost:8443/userinfo";
+        let p =
+            dpop_proof_for_token(&key, "GET", url, now.unix_timestamp(), "j", Some("at")).unwrap();
+        let opts = shonin_jose::VerifyOptions::new(now)
+            .with_typ("dpop+jwt")
+            .exp_optional();
+        let claims = shonin_jose::verify_with_jwk(&p, key.public_jwk(), &opts).unwrap();
+        // RFC 9449 §4.2: base64url(SHA-256("at")).
+        let want = b64url_encode(digest(&SHA256, b"at").as_ref());
+        assert_eq!(
+            claims.get("ath").and_then(Value::as_str),
+            Some(want.as_str())
+        );
+        assert_eq!(claims.get("htm").and_then(Value::as_str), Some("GET"));
     }
 }

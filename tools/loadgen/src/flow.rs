@@ -1,6 +1,17 @@
 //! `flow`: complete FAPI 2.0 authorization code flows per second, each as a fresh browser and
-//! client would run it: PAR (private_key_jwt + DPoP + PKCE S256) → GET /authorize → sign-in
-//! POST → consent page → consent POST → token (private_key_jwt + DPoP + code_verifier).
+//! client would run it: PAR (private_key_jwt + DPoP + PKCE S256) → GET /authorize → sign-in →
+//! consent page → consent POST → token (private_key_jwt + DPoP + code_verifier).
+//!
+//! The sign-in is the password form (`--sign-in password`: POST /authorize/sign-in) or a passkey
+//! (`--sign-in passkey`): the page script's two JSON calls, POST /passkeys/sign-in/options and
+//! POST /passkeys/sign-in, answered by `shonin-testkit`'s software authenticator. For the passkey
+//! the user first enrols one, once, through the account page as a person would (password
+//! sign-in on /account, then /account/passkeys/options and /account/passkeys). The credential
+//! behaves as a synced passkey does (backup eligible and backed up, signature counter always 0),
+//! so concurrent sign-ins with it are all valid.
+//!
+//! `--save-tokens FILE` writes the token response of one successful flow (access and refresh
+//! token) for `pregen --kind refresh-token|userinfo`.
 //!
 //! Cookies are carried by hand, as `tests/common/oauth.rs` does, so no cookie jar is shared
 //! between flows. Assertions and proofs are signed on the fly here (a flow needs fresh ones at
@@ -9,25 +20,48 @@
 use crate::client_jwt::{JtiSource, assertion, client_auth_fields, dpop_proof, unix_now};
 use crate::http::{self, Target};
 use crate::keys::{self, ClientKeys};
+use crate::passkeys::BENCH_AAGUID;
 use crate::stats::{Latency, process_cpu_secs, round3};
 use anyhow::Context;
 use aws_lc_rs::digest::{SHA256, digest};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use reqwest::StatusCode;
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use serde::Serialize;
+use serde_json::{Value, json};
 use shonin_jose::b64url_encode;
+use shonin_testkit::Authenticator;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 const MAX_DURATION_SECS: u64 = 300;
 const MAX_FLOWS: usize = 100_000;
 const CSRF_COOKIE: &str = "__Host-shonin_csrf";
 const SESSION_COOKIE: &str = "__Host-shonin_session";
+/// The header the page script sends its CSRF value in (double submit with the cookie).
+const CSRF_HEADER: &str = "x-csrf-token";
+
+/// How the user signs in during each flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SignIn {
+    /// The password form (Argon2id on the server).
+    Password,
+    /// A passkey (WebAuthn, ES256), enrolled once before the flows start.
+    Passkey,
+}
+
+impl SignIn {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Password => "password",
+            Self::Passkey => "passkey",
+        }
+    }
+}
 
 #[derive(Debug, Args)]
 pub struct FlowArgs {
@@ -51,9 +85,16 @@ pub struct FlowArgs {
     /// The test user.
     #[arg(long)]
     pub username: String,
-    /// File whose first line is the test user's password.
+    /// File whose first line is the test user's password (also needed with `--sign-in
+    /// passkey`: the passkey is enrolled after a password sign-in on the account page).
     #[arg(long)]
     pub password_file: PathBuf,
+    /// How the user signs in.
+    #[arg(long, value_enum, default_value = "password")]
+    pub sign_in: SignIn,
+    /// Write the token response of one successful flow into this new file (mode 0600).
+    #[arg(long)]
+    pub save_tokens: Option<PathBuf>,
     /// Flows in flight at once.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
@@ -78,12 +119,19 @@ struct Ctx {
     password: String,
     client: reqwest::Client,
     issuer: url::Url,
+    /// The WebAuthn origin the browser reports: the issuer's origin.
+    origin: String,
+    /// The software authenticator holding the enrolled passkey (`--sign-in passkey`).
+    authenticator: Option<Mutex<Authenticator>>,
+    /// The first successful token response (`--save-tokens`).
+    saved: OnceLock<Value>,
 }
 
 #[derive(Debug, Serialize)]
 struct Report {
     mode: &'static str,
     label: String,
+    sign_in: &'static str,
     concurrency: usize,
     flows: u64,
     ok: u64,
@@ -114,14 +162,24 @@ pub async fn run(args: FlowArgs) -> anyhow::Result<()> {
         .next()
         .unwrap_or_default()
         .to_owned();
-    let ctx = Arc::new(Ctx {
+    let mut ctx = Ctx {
         client: http::client(&args.target, &issuer)?,
         keys: keys::load(&args.keys)?,
         jtis: JtiSource::new()?,
         password,
+        origin: issuer.origin().ascii_serialization(),
         issuer,
+        authenticator: None,
+        saved: OnceLock::new(),
         args,
-    });
+    };
+    if ctx.args.sign_in == SignIn::Passkey {
+        let authenticator = enrol(&ctx)
+            .await
+            .map_err(|(step, e)| anyhow::anyhow!("enrolling the passkey: {step}: {e}"))?;
+        ctx.authenticator = Some(Mutex::new(authenticator));
+    }
+    let ctx = Arc::new(ctx);
     let cursor = Arc::new(AtomicUsize::new(0));
     let cpu_before = process_cpu_secs();
     let started = Instant::now();
@@ -164,9 +222,17 @@ pub async fn run(args: FlowArgs) -> anyhow::Result<()> {
     let ok = u64::try_from(latencies.len()).unwrap_or(u64::MAX);
     let failed: u64 = failures_by_step.values().sum();
     #[allow(clippy::cast_precision_loss)]
+    if let Some(path) = &ctx.args.save_tokens {
+        let tokens = ctx
+            .saved
+            .get()
+            .context("--save-tokens: no flow succeeded")?;
+        keys::write_private(path, &serde_json::to_vec(tokens)?)?;
+    }
     let report = Report {
         mode: "flow",
         label: ctx.args.label.clone(),
+        sign_in: ctx.args.sign_in.name(),
         concurrency: ctx.args.concurrency,
         flows: ok + failed,
         ok,
@@ -304,26 +370,12 @@ async fn one_flow(ctx: &Ctx) -> StepResult<()> {
     let csrf = set_cookie(&resp, CSRF_COOKIE).ok_or(("authorize", "no CSRF cookie".to_owned()))?;
     resp.bytes().await.map_err(fail("authorize"))?;
 
-    // 3. Sign in.
+    // 3. Sign in: the password form, or the page script's passkey calls.
     let cookies = format!("{CSRF_COOKIE}={csrf}");
-    let form = [
-        ("request_uri", request_uri.as_str()),
-        ("client_id", a.client_id.as_str()),
-        ("csrf", csrf.as_str()),
-        ("username", a.username.as_str()),
-        ("password", ctx.password.as_str()),
-    ];
-    let resp = ctx
-        .client
-        .post(url_for(ctx, "/authorize/sign-in")?)
-        .header(COOKIE, &cookies)
-        .form(&form)
-        .send()
-        .await;
-    let resp = expect("sign_in", resp, StatusCode::SEE_OTHER).await?;
-    let session =
-        set_cookie(&resp, SESSION_COOKIE).ok_or(("sign_in", "no session cookie".to_owned()))?;
-    let back = location("sign_in", &resp)?;
+    let (session, back) = match a.sign_in {
+        SignIn::Password => password_sign_in(ctx, &request_uri, &csrf, &cookies).await?,
+        SignIn::Passkey => passkey_sign_in(ctx, &request_uri, &csrf, &cookies).await?,
+    };
     let cookies = format!("{cookies}; {SESSION_COOKIE}={session}");
 
     // 4. Back to the authorization endpoint: the consent page.
@@ -374,6 +426,186 @@ async fn one_flow(ctx: &Ctx) -> StepResult<()> {
         .send()
         .await;
     let resp = expect("token", resp, StatusCode::OK).await?;
-    resp.bytes().await.map_err(fail("token"))?;
+    if ctx.args.save_tokens.is_some() && ctx.saved.get().is_none() {
+        let body: Value = resp.json().await.map_err(fail("token"))?;
+        let _ = ctx.saved.set(body);
+    } else {
+        resp.bytes().await.map_err(fail("token"))?;
+    }
     Ok(())
+}
+
+/// The password form of the sign-in page: the session cookie and where to go next.
+async fn password_sign_in(
+    ctx: &Ctx,
+    request_uri: &str,
+    csrf: &str,
+    cookies: &str,
+) -> StepResult<(String, String)> {
+    let a = &ctx.args;
+    let form = [
+        ("request_uri", request_uri),
+        ("client_id", a.client_id.as_str()),
+        ("csrf", csrf),
+        ("username", a.username.as_str()),
+        ("password", ctx.password.as_str()),
+    ];
+    let resp = ctx
+        .client
+        .post(url_for(ctx, "/authorize/sign-in")?)
+        .header(COOKIE, cookies)
+        .form(&form)
+        .send()
+        .await;
+    let resp = expect("sign_in", resp, StatusCode::SEE_OTHER).await?;
+    let session =
+        set_cookie(&resp, SESSION_COOKIE).ok_or(("sign_in", "no session cookie".to_owned()))?;
+    Ok((session, location("sign_in", &resp)?))
+}
+
+/// A JSON call of the page script (`/static/passkey.js`), CSRF value in its header: the answer
+/// and the session cookie, if the call started a session.
+async fn json_call(
+    ctx: &Ctx,
+    step: &'static str,
+    path: &str,
+    csrf: &str,
+    cookies: &str,
+    body: &Value,
+) -> StepResult<(Value, Option<String>)> {
+    let resp = ctx
+        .client
+        .post(url_for(ctx, path)?)
+        .header(CONTENT_TYPE, "application/json")
+        .header(CSRF_HEADER, csrf)
+        .header(COOKIE, cookies)
+        .body(body.to_string())
+        .send()
+        .await;
+    let resp = expect(step, resp, StatusCode::OK).await?;
+    let session = set_cookie(&resp, SESSION_COOKIE);
+    let v: Value = resp.json().await.map_err(fail(step))?;
+    Ok((v, session))
+}
+
+/// A member of a JSON answer.
+fn member<'v>(step: &'static str, v: &'v Value, name: &str) -> StepResult<&'v Value> {
+    v.get(name)
+        .ok_or((step, format!("no {name} in the answer")))
+}
+
+/// The passkey sign-in of the sign-in page: options, the authenticator's assertion, finish.
+/// The session cookie and where to go next.
+async fn passkey_sign_in(
+    ctx: &Ctx,
+    request_uri: &str,
+    csrf: &str,
+    cookies: &str,
+) -> StepResult<(String, String)> {
+    const STEP: &str = "passkey_sign_in";
+    let (ch, _) = json_call(
+        ctx,
+        "passkey_options",
+        "/passkeys/sign-in/options",
+        csrf,
+        cookies,
+        &json!({}),
+    )
+    .await?;
+    let options = member("passkey_options", &ch, "options")?;
+    let credential = {
+        let mut authenticator = ctx
+            .authenticator
+            .as_ref()
+            .ok_or((STEP, "no passkey enrolled".to_owned()))?
+            .lock()
+            .map_err(|_| (STEP, "the authenticator's lock is poisoned".to_owned()))?;
+        authenticator
+            .authenticate(options, &ctx.origin)
+            .map_err(fail(STEP))?
+    };
+    // Where the sign-in page's script says to continue (`data-next`).
+    let next = url::form_urlencoded::Serializer::new(String::from("/authorize?"))
+        .append_pair("client_id", &ctx.args.client_id)
+        .append_pair("request_uri", request_uri)
+        .finish();
+    let (done, session) = json_call(
+        ctx,
+        STEP,
+        "/passkeys/sign-in",
+        csrf,
+        cookies,
+        &json!({
+            "ceremony": member("passkey_options", &ch, "ceremony")?,
+            "credential": credential,
+            "next": next,
+        }),
+    )
+    .await?;
+    let session = session.ok_or((STEP, "no session cookie".to_owned()))?;
+    let back = member(STEP, &done, "location")?
+        .as_str()
+        .ok_or((STEP, "location is not a string".to_owned()))?
+        .to_owned();
+    Ok((session, back))
+}
+
+/// Enrols a passkey for the user, once, as a person does on the account page: password sign-in
+/// there, then the enrolment options and the new credential. Returns the authenticator holding
+/// it, set to behave as a synced passkey (backed up, counter always 0).
+async fn enrol(ctx: &Ctx) -> StepResult<Authenticator> {
+    const STEP: &str = "enrol";
+    let a = &ctx.args;
+    let resp = ctx.client.get(url_for(ctx, "/account")?).send().await;
+    let resp = expect(STEP, resp, StatusCode::OK).await?;
+    let csrf = set_cookie(&resp, CSRF_COOKIE).ok_or((STEP, "no CSRF cookie".to_owned()))?;
+    resp.bytes().await.map_err(fail(STEP))?;
+    let cookies = format!("{CSRF_COOKIE}={csrf}");
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("username", a.username.as_str()),
+        ("password", ctx.password.as_str()),
+    ];
+    let resp = ctx
+        .client
+        .post(url_for(ctx, "/account/sign-in")?)
+        .header(COOKIE, &cookies)
+        .form(&form)
+        .send()
+        .await;
+    let resp = expect(STEP, resp, StatusCode::SEE_OTHER).await?;
+    let session =
+        set_cookie(&resp, SESSION_COOKIE).ok_or((STEP, "no session cookie".to_owned()))?;
+    let cookies = format!("{cookies}; {SESSION_COOKIE}={session}");
+    let (ch, _) = json_call(
+        ctx,
+        STEP,
+        "/account/passkeys/options",
+        &csrf,
+        &cookies,
+        &json!({}),
+    )
+    .await?;
+    let mut authenticator = Authenticator::new(BENCH_AAGUID);
+    authenticator.backup_eligible = true;
+    authenticator.backup_state = true;
+    authenticator.counter_step = 0;
+    let credential = authenticator
+        .register(member(STEP, &ch, "options")?, &ctx.origin)
+        .map_err(fail(STEP))?;
+    json_call(
+        ctx,
+        STEP,
+        "/account/passkeys",
+        &csrf,
+        &cookies,
+        &json!({
+            "ceremony": member(STEP, &ch, "ceremony")?,
+            "credential": credential,
+            "name": "loadgen",
+        }),
+    )
+    .await?;
+    eprintln!("loadgen: a passkey was enrolled for {}", a.username);
+    Ok(authenticator)
 }

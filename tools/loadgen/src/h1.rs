@@ -74,16 +74,28 @@ impl Endpoint {
             "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\n",
             self.path, self.authority
         );
+        Self::push_headers(&mut req, headers);
+        req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+        let mut bytes = req.into_bytes();
+        bytes.extend_from_slice(body);
+        bytes
+    }
+
+    /// A GET request with the given extra header lines (each `Name: value`).
+    pub fn get(&self, headers: &[(&str, &str)]) -> Vec<u8> {
+        let mut req = format!("GET {} HTTP/1.1\r\nHost: {}\r\n", self.path, self.authority);
+        Self::push_headers(&mut req, headers);
+        req.push_str("\r\n");
+        req.into_bytes()
+    }
+
+    fn push_headers(req: &mut String, headers: &[(&str, &str)]) {
         for (name, value) in headers {
             req.push_str(name);
             req.push_str(": ");
             req.push_str(value);
             req.push_str("\r\n");
         }
-        req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-        let mut bytes = req.into_bytes();
-        bytes.extend_from_slice(body);
-        bytes
     }
 
     async fn connect(&self) -> anyhow::Result<TlsStream<TcpStream>> {

@@ -17,6 +17,9 @@ const CLIENT_KEY: &str = "client.pk8";
 const DPOP_KEY: &str = "dpop.pk8";
 /// The client's public JWK set, for `shonin clients add --jwks-file` and the peer's config.
 pub const CLIENT_JWKS: &str = "client-jwks.json";
+/// The DPoP key's public JWK, for the peer to bind the tokens it is given ahead of time
+/// (`bench/oidc-provider/server.mjs`).
+pub const DPOP_PUBLIC_JWK: &str = "dpop-public-jwk.json";
 const CLIENT_KID: &str = "bench-client-es256";
 const DPOP_KID: &str = "bench-dpop-es256";
 
@@ -46,6 +49,9 @@ pub fn run(args: &KeysArgs) -> anyhow::Result<()> {
     let path = args.dir.join(CLIENT_JWKS);
     std::fs::write(&path, serde_json::to_vec_pretty(&jwks)?)
         .with_context(|| format!("writing {}", path.display()))?;
+    let path = args.dir.join(DPOP_PUBLIC_JWK);
+    std::fs::write(&path, serde_json::to_vec_pretty(keys.dpop.public_jwk())?)
+        .with_context(|| format!("writing {}", path.display()))?;
     eprintln!("loadgen: keys written to {}", args.dir.display());
     Ok(())
 }
@@ -73,7 +79,7 @@ fn new_pkcs8() -> anyhow::Result<Vec<u8>> {
     Ok(der.as_ref().to_vec())
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]

@@ -1,13 +1,15 @@
 //! `loadgen`: the load generator behind `bench/run.sh` and `docs/benchmarks.md`.
 //!
 //! - `keys`: makes the benchmark client's ES256 key pair and its DPoP key pair.
-//! - `pregen`: signs N token requests (client_credentials, `private_key_jwt` assertion and DPoP
-//!   proof, each with its own `jti`) ahead of time, so the generator is not what is measured.
-//! - `run`: sends a pregenerated file to a token endpoint with a fixed concurrency, for at most
+//! - `pregen`: signs N requests ahead of time, so the generator is not what is measured:
+//!   client_credentials or refresh_token token requests (`private_key_jwt` assertion and DPoP
+//!   proof, each with its own `jti`), or userinfo requests (DPoP proof with `ath`).
+//! - `run`: sends a pregenerated file to its endpoint with a fixed concurrency, for at most
 //!   a duration or the file's N requests, each request exactly once, and prints one JSON line.
 //! - `crypto`: the crypto ceiling — how many times per second this machine can do the signature
 //!   work one token request needs (two ES256 verifications, one ES256 signature).
-//! - `flow`: full authorization code flows per second (PAR, authorize, sign-in, consent, token).
+//! - `flow`: full authorization code flows per second (PAR, authorize, sign-in with a password or
+//!   a passkey, consent, token); with `--save-tokens`, the tokens of one flow for `pregen`.
 //! - `mtls-pki` / `mtls`: the token endpoint with mTLS client authentication and
 //!   certificate-bound tokens (RFC 8705), with keep-alive or a new full handshake per request.
 //!
@@ -45,13 +47,14 @@ struct Cli {
 enum Command {
     /// Write a new client key, DPoP key and the client's public JWK set into a directory.
     Keys(keys::KeysArgs),
-    /// Sign N token requests ahead of time into a file.
+    /// Sign N requests (client_credentials, refresh_token, userinfo) ahead of time into a file.
     Pregen(pregen::PregenArgs),
-    /// Send a pregenerated file to a token endpoint and print the result as one JSON line.
+    /// Send a pregenerated file to its endpoint and print the result as one JSON line.
     Run(run::RunArgs),
     /// Measure the crypto ceiling: 2 ES256 verifications + 1 ES256 signature per request.
     Crypto(crypto::CryptoArgs),
-    /// Run full authorization code flows (PAR → authorize → sign-in → consent → token).
+    /// Run full authorization code flows (PAR → authorize → sign-in (password or passkey) →
+    /// consent → token).
     Flow(flow::FlowArgs),
     /// Write a throw-away client CA and client certificate for the `mtls` mode.
     MtlsPki(mtls::PkiArgs),

@@ -24,6 +24,8 @@ use webauthn_rs::prelude::{
 };
 
 const ORIGIN: &str = "https://localhost:8443";
+/// The AAGUID the benchmark's software authenticator reports.
+pub const BENCH_AAGUID: [u8; 16] = [0x42; 16];
 /// Distinct challenge/assertion pairs cycled through.
 const SAMPLES: usize = 512;
 
@@ -44,7 +46,7 @@ pub fn run(args: &PasskeyArgs) -> anyhow::Result<()> {
     let webauthn = WebauthnBuilder::new("localhost", &origin)
         .and_then(|b| b.build())
         .map_err(|e| anyhow!("webauthn: {e:?}"))?;
-    let mut authenticator = Authenticator::new([0x42; 16]);
+    let mut authenticator = Authenticator::new(BENCH_AAGUID);
     let (ccr, reg_state) = webauthn
         .start_passkey_registration(Uuid::new_v4(), "bench", "Bench", None)
         .map_err(|e| anyhow!("start registration: {e:?}"))?;

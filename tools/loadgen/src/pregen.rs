@@ -1,16 +1,27 @@
-//! `pregen`: signs N client_credentials token requests ahead of time, so that `run` measures the
-//! server and not the generator's signing.
+//! `pregen`: signs N requests ahead of time, so that `run` measures the server and not the
+//! generator's signing. Three kinds (`--kind`):
+//!
+//! - `client-credentials`: `grant_type=client_credentials` at the token endpoint;
+//! - `refresh-token`: `grant_type=refresh_token` at the token endpoint with the refresh token of
+//!   `--tokens` (a file written by `loadgen flow --save-tokens`), bound to the DPoP key of
+//!   `--keys`; one refresh token serves every request, as refresh tokens are not rotated by
+//!   default (FAPI 2.0 §5.3.2.1);
+//! - `userinfo`: `GET` of the userinfo endpoint with `Authorization: DPoP <access token>` (the
+//!   access token of `--tokens`) and a proof with `ath`.
 //!
 //! File format (`shonin-loadgen-pregen/1`): a JSON header line, then one request per line as
-//! `<DPoP proof> TAB <form body>`. Every request carries its own assertion `jti` and proof `jti`
-//! (see [`JtiSource`]), so a run of N requests never replays one. The header's `not_after` is when
-//! the first proofs go stale (Shonin accepts a DPoP proof for 60 s after its `iat`); `run` stops
-//! before it.
+//! `<DPoP proof> TAB <form body>` (the body is empty for `GET`). The header names the method and,
+//! for `userinfo`, the `Authorization` value every request carries. Every request carries its own
+//! assertion `jti` (token endpoint) and proof `jti` (see [`JtiSource`]), so a run of N requests
+//! never replays one. The header's `not_after` is when the first proofs go stale (Shonin accepts
+//! a DPoP proof for 60 s after its `iat`); `run` stops before it.
 
-use crate::client_jwt::{self, JtiSource, assertion, client_auth_fields, dpop_proof};
+use crate::client_jwt::{
+    self, JtiSource, assertion, client_auth_fields, dpop_proof, dpop_proof_for_token,
+};
 use crate::keys;
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::PathBuf;
@@ -20,6 +31,17 @@ pub const FORMAT: &str = "shonin-loadgen-pregen/1";
 const USABLE_SECS: i64 = 55;
 /// An upper bound on one file, so a typo cannot fill the disk (about 1 KiB per request).
 const MAX_REQUESTS: usize = 2_000_000;
+
+/// What each pregenerated request is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Kind {
+    /// `grant_type=client_credentials` at the token endpoint.
+    ClientCredentials,
+    /// `grant_type=refresh_token` with the refresh token of `--tokens`.
+    RefreshToken,
+    /// `GET` of the userinfo endpoint with the access token of `--tokens`.
+    Userinfo,
+}
 
 #[derive(Debug, Args)]
 pub struct PregenArgs {
@@ -32,12 +54,19 @@ pub struct PregenArgs {
     /// The server's issuer identifier: the assertions' `aud`.
     #[arg(long)]
     pub issuer: String,
-    /// The token endpoint URL: the proofs' `htu` (default: issuer + `/token`).
+    /// What each request is.
+    #[arg(long, value_enum, default_value = "client-credentials")]
+    pub kind: Kind,
+    /// The URL the requests go to: the proofs' `htu` (default: issuer + `/token`, or issuer +
+    /// `/userinfo` for `--kind userinfo`).
     #[arg(long)]
     pub token_url: Option<String>,
-    /// Scope to request.
+    /// Scope to request (client-credentials only).
     #[arg(long, default_value = "accounts")]
     pub scope: String,
+    /// A token response saved by `loadgen flow --save-tokens` (refresh-token and userinfo).
+    #[arg(long)]
+    pub tokens: Option<PathBuf>,
     /// Number of requests.
     #[arg(short = 'n', long)]
     pub count: usize,
@@ -59,6 +88,36 @@ pub struct FileHeader {
     pub iat: i64,
     /// Unix time after which the file's proofs must not be sent any more.
     pub not_after: i64,
+    /// The requests' method: `POST` (a form body) or `GET` (no body).
+    #[serde(default = "post")]
+    pub method: String,
+    /// An `Authorization` value every request carries (userinfo: `DPoP <access token>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<String>,
+}
+
+fn post() -> String {
+    "POST".to_owned()
+}
+
+/// What a request of each kind needs besides the keys: the token it presents.
+enum Presents {
+    Nothing,
+    RefreshToken(String),
+    AccessToken(String),
+}
+
+/// The token named `field` in a token response saved by `loadgen flow --save-tokens`.
+fn saved_token(path: Option<&PathBuf>, field: &str) -> anyhow::Result<String> {
+    let path = path.context("--tokens is needed for this --kind")?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    v.get(field)
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
+        .with_context(|| format!("{} has no {field}", path.display()))
 }
 
 pub fn run(args: &PregenArgs) -> anyhow::Result<()> {
@@ -67,10 +126,22 @@ pub fn run(args: &PregenArgs) -> anyhow::Result<()> {
         "-n must be 1 to {MAX_REQUESTS}"
     );
     let keys = keys::load(&args.keys)?;
+    let issuer = args.issuer.trim_end_matches('/');
+    let (presents, default_path) = match args.kind {
+        Kind::ClientCredentials => (Presents::Nothing, "/token"),
+        Kind::RefreshToken => (
+            Presents::RefreshToken(saved_token(args.tokens.as_ref(), "refresh_token")?),
+            "/token",
+        ),
+        Kind::Userinfo => (
+            Presents::AccessToken(saved_token(args.tokens.as_ref(), "access_token")?),
+            "/userinfo",
+        ),
+    };
     let htu = args
         .token_url
         .clone()
-        .unwrap_or_else(|| format!("{}/token", args.issuer.trim_end_matches('/')));
+        .unwrap_or_else(|| format!("{issuer}{default_path}"));
     let jtis = JtiSource::new()?;
     let started = std::time::Instant::now();
     let iat = client_jwt::unix_now();
@@ -80,10 +151,10 @@ pub fn run(args: &PregenArgs) -> anyhow::Result<()> {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 let n = per_thread.min(args.count.saturating_sub(t * per_thread));
-                let (keys, jtis, htu) = (&keys, &jtis, &htu);
+                let (keys, jtis, htu, presents) = (&keys, &jtis, &htu, &presents);
                 s.spawn(move || {
                     (0..n)
-                        .map(|_| line(keys, jtis, args, htu, iat))
+                        .map(|_| line(keys, jtis, args, htu, presents, iat))
                         .collect::<anyhow::Result<Vec<String>>>()
                 })
             })
@@ -103,6 +174,16 @@ pub fn run(args: &PregenArgs) -> anyhow::Result<()> {
         aud: args.issuer.clone(),
         iat,
         not_after: iat + USABLE_SECS,
+        method: if args.kind == Kind::Userinfo {
+            "GET"
+        } else {
+            "POST"
+        }
+        .to_owned(),
+        authorization: match &presents {
+            Presents::AccessToken(at) => Some(format!("DPoP {at}")),
+            _ => None,
+        },
     };
     let file = std::fs::File::create(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
@@ -128,8 +209,26 @@ fn line(
     jtis: &JtiSource,
     args: &PregenArgs,
     htu: &str,
+    presents: &Presents,
     iat: i64,
 ) -> anyhow::Result<String> {
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    match presents {
+        Presents::AccessToken(at) => {
+            // A resource request: no client authentication, no body; the proof covers the
+            // access token (`ath`).
+            let proof = dpop_proof_for_token(&keys.dpop, "GET", htu, iat, &jtis.next(), Some(at))?;
+            return Ok(format!("{proof}\t"));
+        }
+        Presents::Nothing => {
+            form.append_pair("grant_type", "client_credentials");
+            form.append_pair("scope", &args.scope);
+        }
+        Presents::RefreshToken(rt) => {
+            form.append_pair("grant_type", "refresh_token");
+            form.append_pair("refresh_token", rt);
+        }
+    }
     let a = assertion(
         &keys.client,
         &args.client_id,
@@ -138,9 +237,6 @@ fn line(
         &jtis.next(),
     )?;
     let proof = dpop_proof(&keys.dpop, "POST", htu, iat, &jtis.next())?;
-    let mut form = url::form_urlencoded::Serializer::new(String::new());
-    form.append_pair("grant_type", "client_credentials");
-    form.append_pair("scope", &args.scope);
     for (k, v) in client_auth_fields(&args.client_id, a) {
         form.append_pair(k, &v);
     }

@@ -1,4 +1,5 @@
-//! `run`: sends a pregenerated file to a token endpoint with C concurrent workers. Each request is
+//! `run`: sends a pregenerated file (token requests, or userinfo requests: see `pregen`) to its
+//! endpoint with C concurrent workers. Each request is
 //! sent at most once (a shared cursor hands them out), so no `jti` is ever replayed; the run ends
 //! at the file's end, at `--duration`, or before the proofs go stale, whichever comes first.
 
@@ -10,7 +11,7 @@ use crate::stats::{Latency, process_cpu_secs, round3};
 use crate::tally::{ERROR_SAMPLES, Tally};
 use anyhow::Context;
 use clap::Args;
-use reqwest::header::{CONTENT_TYPE, HeaderValue};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -31,7 +32,7 @@ pub struct RunArgs {
     /// File written by `loadgen pregen`.
     #[arg(long)]
     pub file: PathBuf,
-    /// Token endpoint URL; must match the file's `htu`.
+    /// The endpoint's URL (token or userinfo); must match the file's `htu`.
     #[arg(long)]
     pub url: String,
     #[command(flatten)]
@@ -59,31 +60,55 @@ struct Prepared {
     body: bytes::Bytes,
 }
 
+/// What every request of a file shares: its method and an `Authorization` value, if any.
+struct Shared {
+    get: bool,
+    authorization: Option<HeaderValue>,
+}
+
 /// The requests, ready for the client that sends them.
 enum Load {
     /// HTTP/1.1: each request as the bytes written to the connection (`h1`).
     Raw(h1::Endpoint, Vec<Vec<u8>>),
     /// HTTP/2: through reqwest.
-    Reqwest(reqwest::Client, Vec<Prepared>),
+    Reqwest(reqwest::Client, Shared, Vec<Prepared>),
 }
 
 impl Load {
-    fn prepare(target: &Target, url: &url::Url, requests: Vec<Prepared>) -> anyhow::Result<Self> {
+    fn prepare(
+        target: &Target,
+        url: &url::Url,
+        shared: Shared,
+        requests: Vec<Prepared>,
+    ) -> anyhow::Result<Self> {
         if target.http == http::HttpVersion::Http1 {
             let ep = h1::Endpoint::new(target, url)?;
+            let authorization = shared
+                .authorization
+                .as_ref()
+                .map(HeaderValue::to_str)
+                .transpose()?;
             let raw = requests
                 .iter()
-                .map(|r| Ok(ep.form_post(&[("DPoP", r.dpop.to_str()?)], &r.body)))
+                .map(|r| {
+                    let mut headers = vec![("DPoP", r.dpop.to_str()?)];
+                    headers.extend(authorization.map(|a| ("Authorization", a)));
+                    Ok(if shared.get {
+                        ep.get(&headers)
+                    } else {
+                        ep.form_post(&headers, &r.body)
+                    })
+                })
                 .collect::<anyhow::Result<_>>()?;
             return Ok(Self::Raw(ep, raw));
         }
-        Ok(Self::Reqwest(http::client(target, url)?, requests))
+        Ok(Self::Reqwest(http::client(target, url)?, shared, requests))
     }
 
     fn len(&self) -> usize {
         match self {
             Self::Raw(_, r) => r.len(),
-            Self::Reqwest(_, r) => r.len(),
+            Self::Reqwest(_, _, r) => r.len(),
         }
     }
 }
@@ -135,7 +160,20 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let by_expiry = Duration::from_secs(u64::try_from(left).unwrap_or(0));
     let window = by_duration.min(by_expiry);
 
-    let load = Arc::new(Load::prepare(&args.target, &url, requests)?);
+    let shared = Shared {
+        get: match header.method.as_str() {
+            "GET" => true,
+            "POST" => false,
+            other => anyhow::bail!("the file's method {other} is neither GET nor POST"),
+        },
+        authorization: header
+            .authorization
+            .as_deref()
+            .map(HeaderValue::from_str)
+            .transpose()
+            .context("the file's Authorization value")?,
+    };
+    let load = Arc::new(Load::prepare(&args.target, &url, shared, requests)?);
     let count = load.len();
     let cursor = Arc::new(AtomicUsize::new(0));
     let cpu_before = process_cpu_secs();
@@ -148,8 +186,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         tasks.push(tokio::spawn(async move {
             match &*load {
                 Load::Raw(ep, requests) => raw_worker(ep, requests, &cursor, deadline, tally).await,
-                Load::Reqwest(client, requests) => {
-                    worker(client, url, requests, &cursor, deadline, tally).await
+                Load::Reqwest(client, shared, requests) => {
+                    worker(client, url, shared, requests, &cursor, deadline, tally).await
                 }
             }
         }));
@@ -230,6 +268,7 @@ async fn raw_worker(
 async fn worker(
     client: &reqwest::Client,
     url: url::Url,
+    shared: &Shared,
     requests: &[Prepared],
     cursor: &AtomicUsize,
     deadline: Instant,
@@ -238,13 +277,18 @@ async fn worker(
     let form = HeaderValue::from_static("application/x-www-form-urlencoded");
     while let Some(req) = next(requests, cursor, deadline) {
         let t0 = Instant::now();
-        let sent = client
-            .post(url.clone())
-            .header(CONTENT_TYPE, form.clone())
-            .header("dpop", req.dpop.clone())
-            .body(req.body.clone())
-            .send()
-            .await;
+        let mut b = if shared.get {
+            client.get(url.clone())
+        } else {
+            client
+                .post(url.clone())
+                .header(CONTENT_TYPE, form.clone())
+                .body(req.body.clone())
+        };
+        if let Some(a) = &shared.authorization {
+            b = b.header(AUTHORIZATION, a.clone());
+        }
+        let sent = b.header("dpop", req.dpop.clone()).send().await;
         r.record(sent, t0).await;
     }
     r
