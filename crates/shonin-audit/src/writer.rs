@@ -177,8 +177,9 @@ impl AuditLog {
     }
 
     /// `record` ready to be appended by a transaction of the caller's own (one that writes the
-    /// entry together with the change it records, such as a unit of work committed through `shonin_types::unit::UnitStore::commit`):
-    /// clamped as [`AuditLog::append`] would, or [`AuditError::Closed`] once the log is closing.
+    /// entry together with the change it records, such as a unit of work committed through
+    /// `shonin_types::unit::UnitStore::commit`): clamped as [`AuditLog::append`] would, or
+    /// [`AuditError::Closed`] once the log is closing.
     /// Report the committed entry with [`AuditLog::appended_elsewhere`].
     pub fn prepare_elsewhere(&self, record: AuditRecord) -> Result<AuditRecord, AuditError> {
         if self.shared.closed.load(Ordering::Acquire) {
