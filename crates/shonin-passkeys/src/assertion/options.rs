@@ -20,11 +20,13 @@ pub fn request_options(
     let allow: Vec<Value> = credentials
         .iter()
         .map(|p| {
-            let mut descriptor = json!({"type": "public-key", "id": p.credential_id});
+            let mut descriptor = serde_json::Map::new();
+            descriptor.insert("type".into(), "public-key".into());
+            descriptor.insert("id".into(), p.credential_id.clone().into());
             if !p.transports.is_empty() {
-                descriptor["transports"] = json!(p.transports);
+                descriptor.insert("transports".into(), json!(p.transports));
             }
-            descriptor
+            Value::Object(descriptor)
         })
         .collect();
     json!({"publicKey": {
