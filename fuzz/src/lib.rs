@@ -51,6 +51,12 @@ pub fn sign_ed25519(header: &Value, claims: &Value) -> Option<String> {
     Some(shonin_jose::assemble(&input, signature.as_ref()))
 }
 
+/// Signs raw `message` bytes with the RFC 8037 Ed25519 key (for WebAuthn assertions, whose
+/// signed data is `authenticatorData ‖ SHA-256(clientDataJSON)`).
+pub fn sign_ed25519_raw(message: &[u8]) -> Vec<u8> {
+    ED25519.sign(message).as_ref().to_vec()
+}
+
 /// The claims of a compact JWS, read without checking anything (for assertions about what a
 /// verifier accepted). `None` if the token is not three parts with a JSON payload.
 pub fn unverified_claims(token: &str) -> Option<Value> {

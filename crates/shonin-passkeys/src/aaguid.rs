@@ -16,10 +16,7 @@ const FLAG_AT: u8 = 0x40;
 /// The AAGUID in an attestation object (CBOR map with `fmt`, `attStmt`, `authData`).
 pub fn aaguid_of_attestation(attestation_object: &[u8]) -> Result<Uuid, PasskeyError> {
     let bad = |why: &str| PasskeyError::Malformed(format!("attestation object: {why}"));
-    let mut r = Reader {
-        bytes: attestation_object,
-        at: 0,
-    };
+    let mut r = Reader::new(attestation_object);
     let (major, len) = r.head()?;
     if major != 5 {
         return Err(bad("not a CBOR map"));
@@ -47,13 +44,23 @@ pub fn aaguid_of_attestation(attestation_object: &[u8]) -> Result<Uuid, PasskeyE
     Ok(Uuid::from_bytes(raw))
 }
 
-/// A minimal reader of definite-length CBOR (RFC 8949), enough to find `authData`.
-struct Reader<'a> {
+/// A minimal reader of definite-length CBOR (RFC 8949), enough to find `authData` (and to check
+/// the authenticator extension outputs of an assertion, see `assertion`).
+pub(crate) struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
 }
 
 impl<'a> Reader<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Self { bytes, at: 0 }
+    }
+
+    /// How many bytes have been read.
+    pub(crate) fn position(&self) -> usize {
+        self.at
+    }
+
     fn bad(why: &str) -> PasskeyError {
         PasskeyError::Malformed(format!("attestation object: {why}"))
     }
@@ -72,7 +79,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Major type and argument of the next item.
-    fn head(&mut self) -> Result<(u8, u64), PasskeyError> {
+    pub(crate) fn head(&mut self) -> Result<(u8, u64), PasskeyError> {
         let first = *self
             .take(1)?
             .first()
@@ -110,7 +117,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn skip(&mut self, depth: usize) -> Result<(), PasskeyError> {
+    pub(crate) fn skip(&mut self, depth: usize) -> Result<(), PasskeyError> {
         if depth > MAX_DEPTH {
             return Err(Self::bad("nested too deeply"));
         }

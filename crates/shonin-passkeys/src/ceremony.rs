@@ -356,7 +356,7 @@ where
 }
 
 /// webauthn-rs's credential for a stored passkey.
-fn decode_passkey(p: &StoredPasskey) -> Result<Passkey, PasskeyError> {
+pub(crate) fn decode_passkey(p: &StoredPasskey) -> Result<Passkey, PasskeyError> {
     serde_json::from_str(&p.credential).map_err(|_| {
         PasskeyError::Storage(StorageError::Corrupt(format!(
             "passkey {}: credential does not decode",

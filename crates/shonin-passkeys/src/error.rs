@@ -2,6 +2,7 @@
 //! signing in is only ever told that sign-in failed, so the answer never reveals whether an
 //! account or credential exists.
 
+use crate::credential::StoredPasskey;
 use shonin_types::StorageError;
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +52,41 @@ pub enum PasskeyError {
     /// A failure of ours (serialisation, randomness).
     #[error("passkey internal error: {0}")]
     Internal(String),
+    /// `clientDataJSON.type` is not the ceremony expected (WebAuthn L3 §7.2 step 10).
+    #[error("the client data is for another kind of ceremony")]
+    TypeMismatch,
+    /// `clientDataJSON.challenge` is not the challenge the server chose (§7.2 step 11).
+    #[error("the assertion answers another challenge")]
+    ChallengeMismatch,
+    /// `clientDataJSON.origin` is not the relying party's origin (§7.2 step 12).
+    #[error("the assertion was made for another origin")]
+    OriginMismatch,
+    /// The assertion was made in a cross-origin iframe (`crossOrigin` true or `topOrigin`
+    /// present), which Shonin never expects (§7.2 steps 13–14).
+    #[error("the assertion was made in a cross-origin frame")]
+    CrossOrigin,
+    /// The authenticator data's rpIdHash is not SHA-256 of the RP ID (§7.2 step 15).
+    #[error("the assertion was made for another relying party")]
+    RpIdMismatch,
+    /// The UP flag is not set (§7.2 step 16).
+    #[error("the authenticator did not test user presence")]
+    UserNotPresent,
+    /// BS is set without BE, a combination §6.1.3 forbids (§7.2 step 18).
+    #[error("the authenticator claims a backup state without backup eligibility")]
+    BackupStateWithoutEligibility,
+    /// BE differs from the credential record's: it never changes for a credential (§7.2 step 19).
+    #[error("the credential's backup eligibility changed")]
+    BackupEligibilityChanged,
+    /// The signature does not verify with the credential's public key (§7.2 step 21).
+    #[error("the assertion signature does not verify")]
+    BadSignature,
+    /// The counter did not increase (§7.2 step 22), from a check that knows no credential record;
+    /// [`PasskeyError::for_passkey`] turns it into [`PasskeyError::SignCountRegression`].
+    #[error("the signature counter went backwards ({received} after {stored})")]
+    SignCountNotIncreased { stored: u32, received: u32 },
+    /// The credential's key is not one Shonin verifies itself (ES256, RS256, EdDSA Ed25519).
+    #[error("unsupported credential key: {0}")]
+    UnsupportedKey(&'static str),
 }
 
 impl PasskeyError {
@@ -71,12 +107,36 @@ impl PasskeyError {
             Self::InvalidName(_) => "invalid_name".into(),
             Self::Storage(_) => "storage".into(),
             Self::Internal(_) => "internal".into(),
+            Self::TypeMismatch => "type_mismatch".into(),
+            Self::ChallengeMismatch => "challenge_mismatch".into(),
+            Self::OriginMismatch => "origin_mismatch".into(),
+            Self::CrossOrigin => "cross_origin".into(),
+            Self::RpIdMismatch => "rp_id_mismatch".into(),
+            Self::UserNotPresent => "user_not_present".into(),
+            Self::BackupStateWithoutEligibility => "backup_state_without_eligibility".into(),
+            Self::BackupEligibilityChanged => "backup_eligibility_changed".into(),
+            Self::BadSignature => "bad_signature".into(),
+            Self::SignCountNotIncreased { .. } => "sign_count_regression".into(),
+            Self::UnsupportedKey(_) => "unsupported_key".into(),
         }
     }
 
     /// Whether this is the client's fault (a refusal) rather than ours or the store's.
     pub fn is_refusal(&self) -> bool {
         !matches!(self, Self::Config(_) | Self::Storage(_) | Self::Internal(_))
+    }
+
+    /// Names `passkey` and its owner in a counter regression found by
+    /// [`verify_assertion`](crate::verify_assertion), which knows neither; other errors pass
+    /// unchanged.
+    pub fn for_passkey(self, passkey: &StoredPasskey) -> Self {
+        match self {
+            Self::SignCountNotIncreased { .. } => Self::SignCountRegression {
+                credential_id: passkey.credential_id.clone(),
+                user_id: passkey.user_id.clone(),
+            },
+            other => other,
+        }
     }
 
     /// The account concerned, when the failure names one (the audit entry's actor).

@@ -7,13 +7,17 @@
 //!   state is kept in the shared [`FlowStore`](shonin_types::ports::FlowStore) with a short expiry,
 //!   so any node can finish a ceremony another began; finishing consumes that state by
 //!   compare-and-set, so a challenge is answered at most once.
+//! - [`verify_assertion`]: an assertion for a challenge the server chose (transaction signing),
+//!   checked by Shonin itself with [`CredentialPublicKey`], [`AssertionResponse`], [`Expected`].
 //!
-//! The WebAuthn checks themselves (challenge, origin, RP ID hash, flags, signature, sign count)
-//! are webauthn-rs's: see docs/ARCHITECTURE.md for why that crate and what it does not cover.
+//! The ceremonies' WebAuthn checks (challenge, origin, RP ID hash, flags, signature, sign count)
+//! are webauthn-rs's: see docs/ARCHITECTURE.md for why that crate and what it does not cover,
+//! which is a challenge the relying party chooses.
 //! Every failure is a [`PasskeyError`] whose [`PasskeyError::reason`] is a short fixed code for
 //! the audit log; none of them is meant to be shown to the person signing in.
 
 mod aaguid;
+mod assertion;
 mod ceremony;
 mod config;
 mod credential;
@@ -21,6 +25,11 @@ mod error;
 mod recovery;
 
 pub use aaguid::{AaguidNames, aaguid_of_attestation};
+pub use assertion::{
+    AssertionResponse, CredentialPublicKey, Expected, MAX_AUTHENTICATOR_DATA_LEN,
+    MAX_CLIENT_DATA_JSON_LEN, MAX_CREDENTIAL_ID_LEN, MAX_SIGNATURE_LEN, MAX_USER_HANDLE_LEN,
+    VerifiedAssertion, request_options, verify_assertion, verify_passkey_assertion,
+};
 pub use ceremony::{Challenge, Passkeys, SignedIn, UserRef};
 pub use config::{AaguidPolicy, PasskeyConfig};
 pub use credential::{MAX_PASSKEY_NAME_CHARS, PasskeyStore, StoredPasskey, validate_name};
