@@ -10,7 +10,9 @@ use std::time::Duration;
 /// credentials in `allowCredentials` (with their enrolment transports, so the browser offers
 /// the right authenticator), `userVerification: "required"` and `timeout` in milliseconds.
 ///
-/// Naming the credentials is fine here, unlike at sign-in: the user is already known.
+/// Naming the credentials is fine here, unlike at sign-in: the user is already known. With none,
+/// the browser offers any passkey for the RP ID, so the caller must still check that the one
+/// used is the user's (§7.2 steps 5–6) before [`verify_passkey_assertion`](super::verify_passkey_assertion).
 pub fn request_options(
     challenge: &[u8],
     rp_id: &str,
