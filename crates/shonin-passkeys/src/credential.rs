@@ -93,3 +93,38 @@ pub trait PasskeyStore: Send + Sync + std::fmt::Debug {
         credential_id: &str,
     ) -> Result<bool, StorageError>;
 }
+
+/// The table passkeys live in (created by `shonin-store`'s migrations).
+pub const PASSKEY_TABLE: &str = "passkeys";
+
+/// The compare-and-set that records a use of a passkey in a unit of work: the counter, backup
+/// state and time. It matches only while the stored counter is below `sign_count` (or both are
+/// 0, a passkey without a counter), so of two uses with the same counter exactly one is
+/// recorded and the other's unit is a conflict — a cloned authenticator or a replay.
+pub fn record_use(
+    credential_id: &str,
+    sign_count: u32,
+    backup_state: bool,
+    used_at: OffsetDateTime,
+) -> shonin_types::unit::Update {
+    use shonin_types::unit::{Assign, Cond, Expect, Update, Value};
+    let counter = Value::int(i64::from(sign_count));
+    let counter_rule = if sign_count == 0 {
+        Cond::Eq(counter.clone())
+    } else {
+        Cond::Less(counter.clone())
+    };
+    Update {
+        table: PASSKEY_TABLE,
+        set: vec![
+            ("sign_count", Assign::Value(counter)),
+            ("backup_state", Assign::Value(Value::bool(backup_state))),
+            ("last_used_at", Assign::Value(Value::time(used_at))),
+        ],
+        filter: vec![
+            ("credential_id", Cond::Eq(Value::text(credential_id))),
+            ("sign_count", counter_rule),
+        ],
+        expect: Expect::One,
+    }
+}

@@ -32,6 +32,8 @@ pub use assertion::{
 };
 pub use ceremony::{Challenge, Passkeys, SignedIn, UserRef};
 pub use config::{AaguidPolicy, PasskeyConfig};
-pub use credential::{MAX_PASSKEY_NAME_CHARS, PasskeyStore, StoredPasskey, validate_name};
+pub use credential::{
+    MAX_PASSKEY_NAME_CHARS, PASSKEY_TABLE, PasskeyStore, StoredPasskey, record_use, validate_name,
+};
 pub use error::PasskeyError;
 pub use recovery::{RECOVERY_CODE_COUNT, RecoveryCodeStore, generate_recovery_codes, hash_code};

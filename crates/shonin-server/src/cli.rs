@@ -63,6 +63,9 @@ pub enum Command {
     /// User accounts.
     #[command(subcommand)]
     Users(crate::admin::users::UsersCommand),
+    /// Transaction approval receipts.
+    #[command(subcommand)]
+    Txn(crate::admin::txn::TxnCommand),
     /// Play the demo client against a running `serve --dev`: PAR, sign-in, consent, token,
     /// userinfo, refresh and revoke, printing each HTTP exchange.
     Demo,
@@ -74,6 +77,9 @@ pub enum KeysCommand {
     List,
     /// Make the next key current, retire the current one, pre-publish a new next key.
     Rotate,
+    /// Print every public key the keyring has held, as a JWK set: what `audit verify` and
+    /// `txn verify --jwks` check signatures with, long after a key stopped being published.
+    Public,
 }
 
 #[derive(Debug, Subcommand)]
@@ -181,6 +187,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(cmd) => audit(&cli.global, &config, cmd).await,
         Command::Clients(cmd) => crate::admin::clients::run(&cli.global, &config, cmd).await,
         Command::Users(cmd) => crate::admin::users::run(&cli.global, &config, cmd).await,
+        Command::Txn(cmd) => crate::admin::txn::run(&cli.global, &config, cmd).await,
         Command::Demo => {
             shonin_demo::run(shonin_demo::DemoSettings {
                 data_dir: &cli.global.data_dir,
@@ -276,6 +283,12 @@ async fn keys(g: &GlobalArgs, config: &Config, cmd: KeysCommand) -> anyhow::Resu
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (keys, _) = runtime::open_keys(config, clock.clone())?;
     match cmd {
+        KeysCommand::Public => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&keys.verification_jwks())?
+            );
+        }
         KeysCommand::List => {
             let mut out = std::io::stdout().lock();
             writeln!(

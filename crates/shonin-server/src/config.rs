@@ -39,6 +39,9 @@ pub struct Config {
     /// `[passkeys]`: the WebAuthn relying party and the sign-in policies.
     #[serde(default)]
     pub passkeys: crate::passkeys::PasskeySettings,
+    /// `[transactions]`: the limits of transaction approval.
+    #[serde(default)]
+    pub transactions: crate::txn::TxnSettings,
     /// `[alerts]`: the sign-in alert webhook.
     #[serde(default)]
     pub alerts: AlertSettings,
@@ -267,7 +270,7 @@ fn default_client_cache_secs() -> u64 {
 }
 
 fn default_scopes() -> Vec<String> {
-    ["openid", "accounts", "payments"]
+    ["openid", "accounts", "payments", "transactions"]
         .map(str::to_owned)
         .to_vec()
 }
@@ -401,6 +404,7 @@ impl Config {
                 scopes: default_scopes(),
             },
             passkeys: crate::passkeys::PasskeySettings::default(),
+            transactions: crate::txn::TxnSettings::default(),
             alerts: AlertSettings::default(),
             log: LogConfig {
                 level: "info".into(),
@@ -675,6 +679,7 @@ impl Config {
             ));
         }
         self.passkeys.validate(&issuer)?;
+        self.transactions.validate()?;
         self.alerts.validate()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|_| invalid("log.level", "must be a tracing filter such as \"info\""))?;

@@ -22,3 +22,4 @@ pub mod runtime;
 pub mod sign_in;
 pub mod state;
 pub mod telemetry;
+pub mod txn;

@@ -15,33 +15,11 @@ mod common;
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode, header};
 use common::oauth::*;
+use common::passkey::*;
 use common::{TestApp, body_json, body_text};
 use serde_json::{Value, json};
 use shonin_passkeys::{PasskeyStore, RecoveryCodeStore};
 use shonin_testkit::Authenticator;
-
-const AAGUID: [u8; 16] = [0x11; 16];
-
-async fn browser(app: &TestApp) -> Browser {
-    let resp = app.get("/account").await;
-    assert_eq!(resp.status(), StatusCode::OK);
-    Browser {
-        csrf: set_cookie(&resp, "__Host-shonin_csrf").unwrap(),
-        session: None,
-    }
-}
-
-async fn call(app: &TestApp, b: &Browser, uri: &str, body: &Value) -> Response<Body> {
-    app.send(
-        Request::post(uri)
-            .header(header::CONTENT_TYPE, "application/json")
-            .header("x-csrf-token", b.csrf.as_str())
-            .header(header::COOKIE, b.cookies())
-            .body(Body::from(body.to_string()))
-            .unwrap(),
-    )
-    .await
-}
 
 async fn get_page(app: &TestApp, b: &Browser, uri: &str) -> (StatusCode, String) {
     let resp = app
@@ -53,82 +31,6 @@ async fn get_page(app: &TestApp, b: &Browser, uri: &str) -> (StatusCode, String)
         )
         .await;
     (resp.status(), body_text(resp).await)
-}
-
-/// Posts a form as browser `b`: its CSRF token in the form and its cookies in the request.
-async fn post_form(
-    app: &TestApp,
-    b: &Browser,
-    path: &str,
-    mut pairs: Vec<(String, String)>,
-) -> Response<Body> {
-    pairs.push(("csrf".into(), b.csrf.clone()));
-    send_form(app, path, &pairs, &[("cookie", b.cookies())]).await
-}
-
-async fn password_sign_in(app: &TestApp, b: &mut Browser, username: &str) -> Response<Body> {
-    let pairs = vec![
-        ("username".into(), username.to_owned()),
-        ("password".into(), PASSWORD.to_owned()),
-    ];
-    let resp = post_form(app, b, "/account/sign-in", pairs).await;
-    if let Some(s) = set_cookie(&resp, "__Host-shonin_session") {
-        b.session = Some(s);
-    }
-    resp
-}
-
-async fn enrol(app: &TestApp, b: &Browser, auth: &mut Authenticator, name: &str) -> Response<Body> {
-    let resp = call(app, b, "/account/passkeys/options", &json!({})).await;
-    if resp.status() != StatusCode::OK {
-        return resp;
-    }
-    let ch = body_json(resp).await;
-    let cred = auth.register(&ch["options"], ISSUER).unwrap();
-    call(
-        app,
-        b,
-        "/account/passkeys",
-        &json!({"ceremony": ch["ceremony"], "credential": cred, "name": name}),
-    )
-    .await
-}
-
-async fn passkey_sign_in(
-    app: &TestApp,
-    b: &mut Browser,
-    auth: &mut Authenticator,
-    next: Option<&str>,
-    tweak: impl FnOnce(&mut Value),
-) -> Response<Body> {
-    let ch = body_json(call(app, b, "/passkeys/sign-in/options", &json!({})).await).await;
-    let mut cred = auth.authenticate(&ch["options"], ISSUER).unwrap();
-    tweak(&mut cred);
-    let resp = call(
-        app,
-        b,
-        "/passkeys/sign-in",
-        &json!({"ceremony": ch["ceremony"], "credential": cred, "next": next}),
-    )
-    .await;
-    if let Some(s) = set_cookie(&resp, "__Host-shonin_session") {
-        b.session = Some(s);
-    }
-    resp
-}
-
-/// A user with a password and one enrolled passkey, and the authenticator holding it.
-async fn enrolled(app: &TestApp, name: &str) -> (shonin_identity::User, Authenticator) {
-    let user = add_user(app, name).await;
-    let mut b = browser(app).await;
-    assert_eq!(
-        password_sign_in(app, &mut b, name).await.status(),
-        StatusCode::SEE_OTHER
-    );
-    let mut auth = Authenticator::new(AAGUID);
-    let resp = enrol(app, &b, &mut auth, "Laptop <b>").await;
-    assert_eq!(resp.status(), StatusCode::OK, "{}", body_text(resp).await);
-    (user, auth)
 }
 
 async fn failures(app: &TestApp, action: &str) -> Vec<String> {

@@ -392,6 +392,8 @@ where
     for<'e> &'e [u8]: Encode<'e, DB> + Type<DB>,
     for<'e> Vec<u8>: Encode<'e, DB> + Decode<'e, DB> + Type<DB>,
     for<'e> Option<Vec<u8>>: Encode<'e, DB>,
+    for<'e> bool: Type<DB>,
+    for<'e> Option<bool>: Encode<'e, DB>,
     &'static str: ColumnIndex<DB::Row>,
     usize: ColumnIndex<DB::Row>,
     Sql<DB>: Send + Sync + 'static,
@@ -488,6 +490,8 @@ where
     for<'e> Option<String>: Encode<'e, DB> + Decode<'e, DB>,
     for<'e> Vec<u8>: Encode<'e, DB> + Decode<'e, DB> + Type<DB>,
     for<'e> Option<Vec<u8>>: Encode<'e, DB>,
+    for<'e> bool: Type<DB>,
+    for<'e> Option<bool>: Encode<'e, DB>,
     &'static str: ColumnIndex<DB::Row>,
     usize: ColumnIndex<DB::Row>,
 {

@@ -113,6 +113,8 @@ where
     for<'e> Option<String>: Encode<'e, DB>,
     for<'e> Vec<u8>: Encode<'e, DB> + Type<DB>,
     for<'e> Option<Vec<u8>>: Encode<'e, DB>,
+    for<'e> bool: Type<DB>,
+    for<'e> Option<bool>: Encode<'e, DB>,
 {
     // The memo's verdict on the batch's claims: the rows to append and each unit's outcome.
     // SQLite always has the memo; without a verdict only a batch without claims is scripted.

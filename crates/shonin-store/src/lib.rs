@@ -40,6 +40,7 @@ mod error;
 mod file_mode;
 mod flow;
 mod passkey;
+mod receipt;
 mod recovery;
 mod replay;
 mod store;

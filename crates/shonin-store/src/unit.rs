@@ -79,11 +79,13 @@ where
     for<'e> Option<i64>: Encode<'e, DB> + Type<DB>,
     for<'e> Option<String>: Encode<'e, DB> + Type<DB>,
     for<'e> Option<Vec<u8>>: Encode<'e, DB> + Type<DB>,
+    for<'e> Option<bool>: Encode<'e, DB> + Type<DB>,
 {
     match v {
         Value::Int(x) => q.push_bind(*x),
         Value::Text(x) => q.push_bind(x.clone()),
         Value::Blob(x) => q.push_bind(x.clone()),
+        Value::Bool(x) => q.push_bind(*x),
     };
 }
 
@@ -123,6 +125,7 @@ pub(crate) fn push_insert<DB: Database>(
     for<'e> Option<i64>: Encode<'e, DB> + Type<DB>,
     for<'e> Option<String>: Encode<'e, DB> + Type<DB>,
     for<'e> Option<Vec<u8>>: Encode<'e, DB> + Type<DB>,
+    for<'e> Option<bool>: Encode<'e, DB> + Type<DB>,
 {
     q.push("INSERT INTO ");
     q.push(table);
@@ -150,6 +153,7 @@ where
     for<'e> Option<i64>: Encode<'e, DB> + Type<DB>,
     for<'e> Option<String>: Encode<'e, DB> + Type<DB>,
     for<'e> Option<Vec<u8>>: Encode<'e, DB> + Type<DB>,
+    for<'e> Option<bool>: Encode<'e, DB> + Type<DB>,
 {
     q.push("UPDATE ");
     q.push(u.table);
@@ -192,6 +196,10 @@ where
                 q.push(" > ");
                 push_value(q, v);
             }
+            Cond::Less(v) => {
+                q.push(" < ");
+                push_value(q, v);
+            }
             Cond::IsNull => {
                 q.push(" IS NULL");
             }
@@ -218,6 +226,7 @@ mod tests {
                 ("k", Cond::Eq(Value::text("x"))),
                 ("r", Cond::IsNull),
                 ("e", Cond::Greater(Value::int(3))),
+                ("c", Cond::Less(Value::int(4))),
             ],
             expect: Expect::One,
         };
@@ -226,7 +235,7 @@ mod tests {
         assert_eq!(
             q.sql().as_str(),
             "UPDATE t SET a = ?, b = CASE WHEN b > ? THEN ? ELSE b END, v = v + 1 \
-             WHERE k = ? AND r IS NULL AND e > ?"
+             WHERE k = ? AND r IS NULL AND e > ? AND c < ?"
         );
     }
 

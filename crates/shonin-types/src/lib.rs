@@ -6,6 +6,7 @@
 mod clock;
 mod error_code;
 pub mod flow;
+pub mod iban;
 pub mod json;
 pub mod ports;
 mod secret;

@@ -42,6 +42,7 @@ pub enum Value {
     Int(Option<i64>),
     Text(Option<String>),
     Blob(Option<Vec<u8>>),
+    Bool(Option<bool>),
 }
 
 impl Value {
@@ -55,6 +56,11 @@ impl Value {
 
     pub fn blob(v: impl Into<Vec<u8>>) -> Self {
         Value::Blob(Some(v.into()))
+    }
+
+    /// A boolean: `BOOLEAN` on PostgreSQL, 0 or 1 in SQLite's `INTEGER`.
+    pub fn bool(v: bool) -> Self {
+        Value::Bool(Some(v))
     }
 
     /// An instant as the store keeps it: unix microseconds, truncated towards the past.
@@ -99,6 +105,7 @@ pub enum Cond {
     Eq(Value),
     IsNull,
     Greater(Value),
+    Less(Value),
 }
 
 /// How many rows an [`Update`] must change.

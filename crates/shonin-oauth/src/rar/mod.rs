@@ -18,13 +18,12 @@
 
 mod canonical;
 mod error;
-mod iban;
 mod screen;
 
 pub use canonical::{canonical_json, canonical_sha256};
 pub use error::RarError;
-pub use iban::iban_checksum_ok;
 pub use screen::{MAX_ECHOED_TYPE_LEN, is_forbidden_char};
+pub use shonin_types::iban::iban_checksum_ok;
 
 use screen::{bounded, find_forbidden_char_in_object, is_valid_type_name, truncate};
 use shonin_types::json::JsonError;

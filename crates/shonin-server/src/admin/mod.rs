@@ -11,6 +11,7 @@
 
 pub mod clients;
 pub mod demo;
+pub mod txn;
 pub mod users;
 
 use crate::cli::GlobalArgs;

@@ -10,7 +10,7 @@
 
 use super::reject::{OAuthError, RequestMeta, success_record};
 use crate::state::AppState;
-use shonin_audit::Actor;
+use shonin_audit::{Actor, AuditRecord};
 use shonin_oauth::{ClientAuthError, DpopError, client_assertion, dpop};
 use shonin_types::ErrorCode;
 use shonin_types::unit::{Outcome, UnitOfWork, UnitStore};
@@ -42,11 +42,22 @@ pub async fn commit(
     unit: UnitOfWork,
     success: Option<Success<'_>>,
 ) -> Result<Committed, OAuthError> {
-    let entry = match success {
-        Some(s) => Some(
+    let record = success.map(|s| success_record(state, meta, s.action, s.actor, s.target));
+    commit_record(state, unit, record).await
+}
+
+/// Commits `unit` with `record` (a success or a failure entry), if any: for a refusal that
+/// still writes, such as a failed approval attempt that counts towards a lock.
+pub async fn commit_record(
+    state: &AppState,
+    unit: UnitOfWork,
+    record: Option<AuditRecord>,
+) -> Result<Committed, OAuthError> {
+    let entry = match record {
+        Some(r) => Some(
             state
                 .audit
-                .prepare_elsewhere(success_record(state, meta, s.action, s.actor, s.target))
+                .prepare_elsewhere(r)
                 .map_err(|e| OAuthError::audit(&e))?,
         ),
         None => None,

@@ -3,6 +3,7 @@
 //! its RFC-shaped response with an audit entry. The protocol rules themselves live in
 //! `shonin-oauth`.
 
+pub mod access;
 pub mod client_auth;
 pub mod client_cache;
 pub mod commit;

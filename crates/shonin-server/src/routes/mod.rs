@@ -6,6 +6,7 @@ pub mod oauth;
 mod ops;
 pub mod passkeys;
 pub mod recovery;
+pub mod transactions;
 
 use crate::error::ApiError;
 use crate::layers;
@@ -22,6 +23,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ops_router())
         .merge(oauth::router())
         .merge(account_router())
+        .merge(transactions::router())
         .fallback(not_found)
         // Innermost: decides once which client certificate the request came with (RFC 8705),
         // after the outer layers have assigned the request id and admitted the request.

@@ -101,3 +101,4 @@ pub async fn body_text(resp: Response<Body>) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 pub mod oauth;
+pub mod passkey;

@@ -1,0 +1,95 @@
+//! Checking an approval: the assertion must come from one of the transaction's user's passkeys
+//! and sign exactly the challenge recomputed from the *stored* transaction (PSD2 RTS Art.
+//! 5(1)(c)); the client's copy of anything is never consulted (OWASP Transaction Authorization
+//! 2.3).
+
+use crate::error::TxnError;
+use crate::transaction::Loaded;
+use shonin_passkeys::{AssertionResponse, CredentialPublicKey, Expected, StoredPasskey};
+
+/// The relying party the assertion must be for.
+#[derive(Debug, Clone, Copy)]
+pub struct RelyingParty<'a> {
+    pub rp_id: &'a str,
+    /// The serialized origin of the pages that ask for the assertion.
+    pub origin: &'a str,
+}
+
+/// An assertion that approves the transaction, with what its receipt records.
+#[derive(Debug, Clone)]
+pub struct VerifiedApproval {
+    pub challenge: [u8; 32],
+    pub credential_id: String,
+    pub public_key: CredentialPublicKey,
+    pub response: AssertionResponse,
+    pub sign_count: u32,
+    pub backup_state: bool,
+}
+
+/// Why an assertion did not approve; each is a failed attempt. `reason` goes to the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub reason: String,
+}
+
+impl Refusal {
+    fn new(reason: impl Into<String>) -> Self {
+        Refusal {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Verifies `response` (parsed with [`AssertionResponse::from_json`]) against the loaded
+/// transaction. `passkey` is the stored passkey whose id the response names, if there is one.
+/// The transaction must be awaiting approval ([`Loaded::may_approve`], checked by the caller
+/// first: a request out of order is not an attempt).
+pub fn verify(
+    loaded: &Loaded,
+    response: AssertionResponse,
+    passkey: Option<&StoredPasskey>,
+    rp: RelyingParty<'_>,
+) -> Result<VerifiedApproval, Refusal> {
+    let data = loaded
+        .signed_data()
+        .ok_or_else(|| Refusal::new("no_challenge"))?;
+    let passkey = passkey.ok_or_else(|| Refusal::new("unknown_credential"))?;
+    // The passkey must be the transaction's user's (its user handle is the account id).
+    if passkey.user_id != loaded.txn.user_id {
+        return Err(Refusal::new("credential_of_another_user"));
+    }
+    if let Some(handle) = &response.user_handle
+        && (uuid::Uuid::from_slice(handle).ok() != uuid::Uuid::parse_str(&passkey.user_id).ok())
+    {
+        return Err(Refusal::new("user_handle_mismatch"));
+    }
+    let public_key =
+        CredentialPublicKey::of_passkey(passkey).map_err(|e| Refusal::new(e.reason()))?;
+    let challenge = data.challenge();
+    let expected = Expected {
+        challenge: &challenge,
+        origin: rp.origin,
+        rp_id: rp.rp_id,
+        client_data_type: "webauthn.get",
+    };
+    let verified =
+        shonin_passkeys::verify_assertion(&response, &public_key, &expected, passkey.sign_count)
+            .map_err(|e| Refusal::new(e.reason()))?;
+    Ok(VerifiedApproval {
+        challenge,
+        credential_id: passkey.credential_id.clone(),
+        public_key,
+        response,
+        sign_count: verified.sign_count,
+        backup_state: verified.backup_state,
+    })
+}
+
+impl From<Refusal> for TxnError {
+    fn from(r: Refusal) -> Self {
+        TxnError::Refused {
+            reason: r.reason,
+            attempts_left: 0,
+        }
+    }
+}
