@@ -183,6 +183,19 @@ pub struct Texts {
     pub notice_password: &'static str,
     pub error_password_mismatch: &'static str,
     pub error_password_rule: &'static str,
+    pub approve_title: &'static str,
+    pub approve_asks: &'static str,
+    pub approve_signs: &'static str,
+    pub approve_reference: &'static str,
+    pub approve_deadline: &'static str,
+    pub approve_with_passkey: &'static str,
+    pub approve_failed: &'static str,
+    pub txn_approved: &'static str,
+    pub txn_rejected: &'static str,
+    pub txn_expired: &'static str,
+    pub txn_locked: &'static str,
+    pub txn_executed: &'static str,
+    pub txn_not_found: &'static str,
 }
 
 pub static EN: Texts = Texts {
@@ -272,6 +285,19 @@ pub static EN: Texts = Texts {
     notice_password: "Your password was changed.",
     error_password_mismatch: "The two new passwords differ.",
     error_password_rule: "A password must be 12 to 256 characters.",
+    approve_title: "Approve a payment",
+    approve_asks: "asks you to approve this payment.",
+    approve_signs: "Your passkey signs exactly the payee, account, amount and reference shown here. If any of them changes, the signature is no longer valid.",
+    approve_reference: "Reference",
+    approve_deadline: "Approve before",
+    approve_with_passkey: "Approve with passkey",
+    approve_failed: "The approval failed. Check the details and try again.",
+    txn_approved: "This payment is approved.",
+    txn_rejected: "This payment was rejected.",
+    txn_expired: "The time to approve this payment has passed.",
+    txn_locked: "Too many failed attempts: this payment is locked.",
+    txn_executed: "This payment has been made.",
+    txn_not_found: "There is no such payment to approve.",
 };
 
 pub static JA: Texts = Texts {
@@ -361,6 +387,19 @@ pub static JA: Texts = Texts {
     notice_password: "パスワードを変更しました。",
     error_password_mismatch: "新しいパスワードが一致しません。",
     error_password_rule: "パスワードは12〜256文字にしてください。",
+    approve_title: "支払いの承認",
+    approve_asks: "がこの支払いの承認を求めています。",
+    approve_signs: "パスキーは、ここに表示された受取人・口座・金額・参照情報そのものに署名します。どれか一つでも変わると、署名は無効になります。",
+    approve_reference: "参照情報",
+    approve_deadline: "承認期限",
+    approve_with_passkey: "パスキーで承認する",
+    approve_failed: "承認できませんでした。内容を確認して、もう一度お試しください。",
+    txn_approved: "この支払いは承認されました。",
+    txn_rejected: "この支払いは拒否されました。",
+    txn_expired: "この支払いの承認期限が過ぎました。",
+    txn_locked: "失敗が多すぎるため、この支払いはロックされました。",
+    txn_executed: "この支払いは実行されました。",
+    txn_not_found: "承認する支払いが見つかりません。",
 };
 
 #[cfg(test)]

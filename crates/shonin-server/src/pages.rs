@@ -66,6 +66,22 @@ pub struct ConsentPage<'a> {
     pub details: Vec<DetailView>,
 }
 
+/// The user's approval page for one transaction (`/approve/{id}`): the data from the stored
+/// transaction, formatted for the page's language by the same function that makes the signed
+/// bytes (`shonin_txn::linking`).
+#[derive(Debug, Template)]
+#[template(path = "approve.html")]
+pub struct ApprovePage<'a> {
+    pub f: Frame<'a>,
+    pub id: &'a str,
+    pub client_name: &'a str,
+    pub shown: shonin_txn::linking::Shown,
+    pub deadline: String,
+    pub csrf: &'a str,
+    /// Set once the transaction is no longer waiting: what happened to it.
+    pub outcome: Option<&'a str>,
+}
+
 #[derive(Debug, Template)]
 #[template(path = "error.html")]
 pub struct ErrorPage<'a> {

@@ -16,8 +16,9 @@ use std::collections::BTreeSet;
 
 const DOCUMENT: &str = include_str!("../static/openapi.json");
 /// The files that declare routes: the application router and the routers it merges.
-const ROUTER_SOURCES: [&str; 3] = [
+const ROUTER_SOURCES: [&str; 4] = [
     include_str!("../src/routes/mod.rs"),
+    include_str!("../src/routes/approve.rs"),
     include_str!("../src/routes/oauth/mod.rs"),
     include_str!("../src/routes/transactions.rs"),
 ];

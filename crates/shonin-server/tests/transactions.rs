@@ -590,3 +590,135 @@ async fn parallel_approvals_on_two_nodes_on_postgres_exactly_one_wins() {
             .all(|(s, _)| *s == StatusCode::OK || *s == StatusCode::CONFLICT)
     );
 }
+
+// --- The user's approval page (/approve/{id}) ---
+
+/// A browser signed in as `name` (with a password), on the approval page's JSON API.
+async fn signed_in(app: &TestApp, name: &str) -> Browser {
+    let mut b = browser(app).await;
+    let resp = password_sign_in(app, &mut b, name).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    b
+}
+
+async fn page(app: &TestApp, b: Option<&Browser>, path: &str, lang: &str) -> (StatusCode, String) {
+    let mut req = Request::get(path).header(header::ACCEPT_LANGUAGE, lang);
+    if let Some(b) = b {
+        req = req.header(header::COOKIE, b.cookies());
+    }
+    let resp = app.send(req.body(Body::empty()).unwrap()).await;
+    (resp.status(), common::body_text(resp).await)
+}
+
+#[tokio::test]
+async fn the_approval_page_shows_the_stored_data_and_approves_with_a_passkey() {
+    let app = TestApp::new().await;
+    let (user, mut auth) = enrolled(&app, "alice").await;
+    let bank = Bank::new(&app, "bank-app").await;
+    let mut body = new_txn(&user.id);
+    body["payee"]["name"] = json!("Acme <b>GmbH</b>");
+    body["amount"] = json!({"value": "12000", "currency": "JPY"});
+    let (status, v) = bank.post(&app, "/transactions", &body).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let id = v["id"].as_str().unwrap().to_owned();
+    let path = format!("/approve/{id}");
+
+    // Not signed in: the passkey sign-in, continuing here; no password form.
+    let (status, html) = page(&app, None, &path, "en").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(&format!("data-next=\"{path}\"")), "{html}");
+    assert!(!html.contains("type=\"password\""));
+
+    // The user's page, in Japanese: the stored data, escaped, the amount as the locale writes it.
+    let b = signed_in(&app, "alice").await;
+    let (status, html) = page(&app, Some(&b), &path, "ja").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("12,000円"), "{html}");
+    assert!(
+        html.contains("Acme &#60;b&#62;GmbH&#60;/b&#62;")
+            || html.contains("Acme &lt;b&gt;GmbH&lt;/b&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains("<b>GmbH"));
+    assert!(html.contains("DE89 3704 0044 0532 0130 00"));
+    // …and in English.
+    let (_, html) = page(&app, Some(&b), &path, "en").await;
+    assert!(html.contains("¥12,000"));
+
+    // Another user sees nothing.
+    add_user(&app, "mallory").await;
+    let m = signed_in(&app, "mallory").await;
+    assert_eq!(
+        page(&app, Some(&m), &path, "en").await.0,
+        StatusCode::NOT_FOUND
+    );
+    let resp = call(&app, &m, &format!("{path}/options"), &json!({})).await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+
+    // Options, then the passkey, as /static/approve.js does.
+    let resp = call(&app, &b, &format!("{path}/options"), &json!({})).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let options = body_json(resp).await["options"].clone();
+    // A reload asks again and gets the same challenge.
+    let again = body_json(call(&app, &b, &format!("{path}/options"), &json!({})).await).await;
+    assert_eq!(
+        again["options"]["publicKey"]["challenge"],
+        options["publicKey"]["challenge"]
+    );
+    let assertion = auth.authenticate(&options, ISSUER).unwrap();
+    let resp = call(&app, &b, &path, &json!({"assertion": assertion})).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(body_json(resp).await["state"], "approved");
+    let (_, html) = page(&app, Some(&b), &path, "en").await;
+    assert!(html.contains("This payment is approved."));
+    assert!(!html.contains("approve-passkey"));
+    // The client sees the approval and its receipt.
+    let resp = bank
+        .send(&app, Method::GET, &format!("/transactions/{id}"), None)
+        .await;
+    let v = body_json(resp).await;
+    assert_eq!(v["state"], "approved");
+    assert!(v["approval"]["receipt"].is_string());
+}
+
+#[tokio::test]
+async fn the_approval_page_needs_its_csrf_value_and_rejects_by_form() {
+    let app = TestApp::new().await;
+    let (user, _) = enrolled(&app, "alice").await;
+    let bank = Bank::new(&app, "bank-app").await;
+    let id = bank.create(&app, &user.id).await;
+    let path = format!("/approve/{id}");
+    let b = signed_in(&app, "alice").await;
+    // A JSON call without the CSRF header: 403, nothing issued.
+    let resp = app
+        .send(
+            Request::post(format!("{path}/options"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::COOKIE, b.cookies())
+                .body(Body::from("{}"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    // The reject form with the wrong csrf value: refused; with the right one: rejected.
+    let bad = vec![("csrf".to_owned(), "nope".to_owned())];
+    let resp = send_form(
+        &app,
+        &format!("{path}/reject"),
+        &bad,
+        &[("cookie", b.cookies())],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let good = vec![("csrf".to_owned(), b.csrf.clone())];
+    let resp = send_form(
+        &app,
+        &format!("{path}/reject"),
+        &good,
+        &[("cookie", b.cookies())],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&app, Some(&b), &path, "en").await;
+    assert!(html.contains("This payment was rejected."));
+}

@@ -58,11 +58,6 @@ pub fn verify(
     if passkey.user_id != loaded.txn.user_id {
         return Err(Refusal::new("credential_of_another_user"));
     }
-    if let Some(handle) = &response.user_handle
-        && (uuid::Uuid::from_slice(handle).ok() != uuid::Uuid::parse_str(&passkey.user_id).ok())
-    {
-        return Err(Refusal::new("user_handle_mismatch"));
-    }
     let public_key =
         CredentialPublicKey::of_passkey(passkey).map_err(|e| Refusal::new(e.reason()))?;
     let challenge = data.challenge();
@@ -72,9 +67,9 @@ pub fn verify(
         rp_id: rp.rp_id,
         client_data_type: "webauthn.get",
     };
-    let verified =
-        shonin_passkeys::verify_assertion(&response, &public_key, &expected, passkey.sign_count)
-            .map_err(|e| Refusal::new(e.reason()))?;
+    // The credential must be the one named, its user handle its owner's, its counter forward.
+    let verified = shonin_passkeys::verify_passkey_assertion(&response, passkey, &expected)
+        .map_err(|e| Refusal::new(e.reason()))?;
     Ok(VerifiedApproval {
         challenge,
         credential_id: passkey.credential_id.clone(),

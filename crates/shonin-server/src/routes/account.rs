@@ -225,7 +225,7 @@ async fn audited_redirect(
 
 /// Parses an account-page form and checks its CSRF token; a refusal is audited under `action`
 /// and shown as an error page (with a CSRF cookie if the browser had none).
-async fn checked_form(
+pub(crate) async fn checked_form(
     state: &AppState,
     meta: &RequestMeta,
     headers: &HeaderMap,

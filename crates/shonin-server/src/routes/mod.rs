@@ -1,6 +1,7 @@
 //! The HTTP surface: one module per group of endpoints, handlers thin.
 
 pub mod account;
+pub mod approve;
 mod jwks;
 pub mod oauth;
 mod ops;
@@ -24,6 +25,7 @@ pub fn router(state: AppState) -> Router {
         .merge(oauth::router())
         .merge(account_router())
         .merge(transactions::router())
+        .merge(approve::router())
         .fallback(not_found)
         // Innermost: decides once which client certificate the request came with (RFC 8705),
         // after the outer layers have assigned the request id and admitted the request.
@@ -43,7 +45,14 @@ fn ops_router() -> Router<AppState> {
         .route("/jwks", get(jwks::jwks))
         .route("/openapi.json", get(openapi))
         .route("/static/shonin.css", get(stylesheet))
-        .route("/static/passkey.js", get(script))
+        .route(
+            "/static/passkey.js",
+            get(|| script(include_str!("../../static/passkey.js"))),
+        )
+        .route(
+            "/static/approve.js",
+            get(|| script(include_str!("../../static/approve.js"))),
+        )
         .route("/favicon.ico", get(no_icon))
 }
 
@@ -78,13 +87,13 @@ async fn openapi() -> impl IntoResponse {
     )
 }
 
-async fn script() -> impl IntoResponse {
+async fn script(body: &'static str) -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
-        include_str!("../../static/passkey.js"),
+        body,
     )
 }
 

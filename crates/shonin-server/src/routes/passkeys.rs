@@ -45,9 +45,14 @@ struct FinishEnrolment {
     name: String,
 }
 
-/// Where to go after a sign-in: back to `/authorize` with only its two parameters, or the
-/// account page. Never anywhere else (no open redirect).
+/// Where to go after a sign-in: back to `/authorize` with only its two parameters, to a
+/// transaction's approval page, or the account page. Never anywhere else (no open redirect).
 pub fn safe_next(next: Option<&str>) -> String {
+    if let Some(id) = next.and_then(|n| n.strip_prefix("/approve/"))
+        && shonin_txn::is_valid_id(id)
+    {
+        return crate::routes::approve::page_path(id);
+    }
     if let Some(query) =
         next.and_then(|n| n.strip_prefix(&format!("{AUTHORIZATION_ENDPOINT_PATH}?")))
         && let Ok(params) = FormParams::parse(query.as_bytes())
@@ -109,7 +114,7 @@ fn unavailable() -> Response {
 }
 
 /// Content type and CSRF of a JSON call; the refusal otherwise (audit-logged).
-async fn check_call(
+pub(crate) async fn check_call(
     state: &AppState,
     meta: &RequestMeta,
     headers: &HeaderMap,

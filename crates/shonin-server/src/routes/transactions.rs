@@ -6,10 +6,11 @@
 //! transaction, any record it writes and its audit entry.
 
 use crate::oauth::access::{Access, replay_challenge};
-use crate::oauth::commit::{Committed, Success, commit, commit_record};
+use crate::oauth::commit::commit;
 use crate::oauth::reject::RequestMeta;
 use crate::state::AppState;
-use crate::txn::{Refused, client_actor, failure_record, problem, refused, view};
+use crate::txn::steps::Step;
+use crate::txn::{Refused, client_actor, refused, view};
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
@@ -19,16 +20,9 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
-use shonin_audit::{Actor, ActorKind};
 use shonin_identity::UserStore;
-use shonin_keys::{KeyPurpose, KeySource};
-use shonin_passkeys::{AssertionResponse, PasskeyStore};
-use shonin_txn::approve::{self, RelyingParty};
-use shonin_txn::receipt::{self, RECEIPT_TYP, StoredReceipt};
-use shonin_txn::{Approval, Loaded, NewTransaction, Terms, Transaction, TxnError, TxnState};
-use shonin_types::flow;
+use shonin_txn::{Loaded, NewTransaction, Terms, Transaction, TxnError};
 use shonin_types::unit::UnitOfWork;
-use time::OffsetDateTime;
 
 /// The scope a client's token needs for this API.
 pub const SCOPE: &str = "transactions";
@@ -82,6 +76,14 @@ struct Call {
 }
 
 impl Call {
+    fn step(&self) -> Step<'_> {
+        Step {
+            state: &self.state,
+            meta: &self.meta,
+            action: self.action,
+        }
+    }
+
     /// Verifies the access token and its scope; a refusal is audited and answered.
     async fn access(&self, req: &Req, target: &str) -> Result<Access, Response> {
         let verified = async {
@@ -100,7 +102,15 @@ impl Call {
         .await;
         match verified {
             Ok(a) => Ok(a),
-            Err(e) => Err(refused(&self.state, &self.meta, self.action, "-", target, e).await),
+            Err(e) => Err(refused(
+                &self.state,
+                &self.meta,
+                self.action,
+                client_actor(""),
+                target,
+                e,
+            )
+            .await),
         }
     }
 
@@ -108,62 +118,46 @@ impl Call {
     async fn finish(&self, client: &str, target: &str, r: Result<Response, Refused>) -> Response {
         match r {
             Ok(resp) => resp,
-            Err(e) => refused(&self.state, &self.meta, self.action, client, target, e).await,
+            Err(e) => {
+                refused(
+                    &self.state,
+                    &self.meta,
+                    self.action,
+                    client_actor(client),
+                    target,
+                    e,
+                )
+                .await
+            }
         }
-    }
-
-    fn now(&self) -> OffsetDateTime {
-        self.state.clock.now()
     }
 
     /// The client's transaction `id`; another client's is as absent as an unknown one.
     async fn load(&self, client: &str, id: &str) -> Result<Loaded, Refused> {
-        if !shonin_txn::is_valid_id(id) {
-            return Err(TxnError::NotFound.into());
-        }
-        let flow = flow::get::<TxnState>(&self.state.store, id, self.now())
-            .await
-            .map_err(|e| TxnError::Storage(e.into()))?
-            .ok_or(TxnError::NotFound)?;
-        let loaded = Loaded::decode(flow)?;
+        let loaded = self.step().load(id).await?;
         if loaded.txn.client_id != client {
             return Err(TxnError::NotFound.into());
         }
         Ok(loaded)
     }
 
-    /// Commits `unit` with the success entry `action` on transaction `id`, then reads the
-    /// transaction as it now is. A lost compare-and-set is a 409: another request moved it
-    /// first.
+    /// Commits the client's step on `id` and reads the transaction back.
     async fn commit_and_load(
         &self,
         client: &str,
         id: &str,
         unit: UnitOfWork,
-        actor: Actor,
         action: &str,
     ) -> Result<Loaded, Refused> {
-        let success = Success {
-            action,
-            actor,
-            target: id,
-        };
-        match commit(&self.state, &self.meta, unit, Some(success))
+        self.step()
+            .commit_and_load(id, unit, client_actor(client), action)
             .await
-            .map_err(replay_challenge)?
-        {
-            Committed::Done => self.load(client, id).await,
-            Committed::Conflict { .. } => Err(TxnError::Conflict.into()),
-        }
     }
 
     /// The transaction as the client sees it, with `status`.
     fn show(&self, loaded: &Loaded, status: StatusCode) -> Response {
-        answer(status, view(loaded, &self.policy(), self.now()))
-    }
-
-    fn policy(&self) -> shonin_txn::TxnPolicy {
-        self.state.config.transactions.policy()
+        let step = self.step();
+        answer(status, view(loaded, &step.policy(), step.now()))
     }
 }
 
@@ -173,7 +167,7 @@ fn answer(status: StatusCode, body: Value) -> Response {
 
 /// The JSON body, bounded in size and depth and with unique member names; `method` is refused
 /// outright: the approval method comes from the user's settings (OWASP 2.2).
-fn body(bytes: &[u8]) -> Result<Value, TxnError> {
+pub(crate) fn body(bytes: &[u8]) -> Result<Value, TxnError> {
     if bytes.len() > MAX_BODY {
         return Err(TxnError::Invalid("body", "at most 16 KiB"));
     }
@@ -266,11 +260,12 @@ async fn create_txn(
     if user.is_none_or(|u| u.disabled) {
         return Err(TxnError::UnknownUser.into());
     }
-    let flow = Transaction::create(new, client, &call.policy(), call.now())?;
+    let step = call.step();
+    let flow = Transaction::create(new, client, &step.policy(), step.now())?;
     let mut unit = access.unit;
     unit.rows.push(flow.row());
     let loaded = call
-        .commit_and_load(client, &flow.id, unit, client_actor(client), call.action)
+        .commit_and_load(client, &flow.id, unit, call.action)
         .await?;
     let mut resp = call.show(&loaded, StatusCode::CREATED);
     if let Ok(location) = HeaderValue::from_str(&format!("/transactions/{}", flow.id)) {
@@ -291,10 +286,7 @@ async fn show_txn(
         .await
         .map_err(replay_challenge)?;
     let loaded = call.load(client, id).await?;
-    Ok(answer(
-        StatusCode::OK,
-        view(&loaded, &call.policy(), call.now()),
-    ))
+    Ok(call.show(&loaded, StatusCode::OK))
 }
 
 async fn modify_txn(
@@ -307,7 +299,7 @@ async fn modify_txn(
     let terms: Terms = typed(body(bytes)?, TERMS_RULE)?;
     let terms = terms.validate()?;
     let loaded = call.load(client, id).await?;
-    let (update, voided) = loaded.modify(terms, call.now())?;
+    let (update, voided) = loaded.modify(terms, call.step().now())?;
     let mut unit = access.unit;
     unit.update(update);
     // PSD2 RTS Art. 5(1)(d), OWASP 2.6: a change after the challenge voids it, and the audit
@@ -317,9 +309,7 @@ async fn modify_txn(
     } else {
         call.action
     };
-    let loaded = call
-        .commit_and_load(client, id, unit, client_actor(client), action)
-        .await?;
+    let loaded = call.commit_and_load(client, id, unit, action).await?;
     Ok(call.show(&loaded, StatusCode::OK))
 }
 
@@ -331,43 +321,18 @@ async fn challenge_txn(
     _: &[u8],
 ) -> Result<Response, Refused> {
     let loaded = call.load(client, id).await?;
-    let passkeys = call.state.store.list_passkeys(&loaded.txn.user_id).await?;
-    if passkeys.is_empty() {
-        return Err(TxnError::NoPasskey.into());
-    }
-    let nonce = shonin_jose::b64url_encode(&random_bytes()?);
-    let now = call.now();
-    let (update, _) = loaded.challenge(nonce, now)?;
-    let mut unit = access.unit;
-    unit.update(update);
-    let challenged = call
-        .commit_and_load(client, id, unit, client_actor(client), call.action)
+    let (challenged, options) = call
+        .step()
+        .challenge(loaded, access.unit, client_actor(client), false)
         .await?;
-    // The options for `navigator.credentials.get()`, with the challenge just stored.
-    let data = challenged
-        .signed_data()
-        .ok_or_else(|| TxnError::Internal("challenged without a nonce".into()))?;
-    let rp = &call.state.passkeys.ceremonies.config().rp_id;
-    let remaining = (challenged.txn.expires_at - now.unix_timestamp()).max(1);
-    let options = shonin_passkeys::request_options(
-        &data.challenge(),
-        rp,
-        &passkeys,
-        std::time::Duration::from_secs(u64::try_from(remaining).unwrap_or(1)),
-    );
+    let step = call.step();
     Ok(answer(
         StatusCode::OK,
         json!({
-            "transaction": view(&challenged, &call.policy(), now),
+            "transaction": view(&challenged, &step.policy(), step.now()),
             "options": options,
         }),
     ))
-}
-
-fn random_bytes() -> Result<[u8; 32], TxnError> {
-    let mut nonce = [0u8; 32];
-    aws_lc_rs::rand::fill(&mut nonce).map_err(|_| TxnError::Internal("no randomness".into()))?;
-    Ok(nonce)
 }
 
 async fn approve_txn(
@@ -379,101 +344,16 @@ async fn approve_txn(
 ) -> Result<Response, Refused> {
     let v = body(bytes)?;
     let loaded = call.load(client, id).await?;
-    let now = call.now();
-    // A request out of order is refused without counting as an attempt.
-    loaded.may_approve(now)?;
-    let config = call.state.passkeys.ceremonies.config();
-    let origin = config.origin.origin().ascii_serialization();
-    let rp = RelyingParty {
-        rp_id: &config.rp_id,
-        origin: &origin,
-    };
-    let parsed = v
-        .get("assertion")
-        .ok_or(approve::Refusal {
-            reason: "no assertion".into(),
-        })
-        .and_then(|a| {
-            AssertionResponse::from_json(a).map_err(|e| approve::Refusal { reason: e.reason() })
-        });
-    let verified = match parsed {
-        Ok(response) => {
-            let passkey = call
-                .state
-                .store
-                .get_passkey(&response.credential_id_b64())
-                .await?;
-            approve::verify(&loaded, response, passkey.as_ref(), rp)
-        }
-        Err(refusal) => Err(refusal),
-    };
-    let mut unit = access.unit;
-    let verified = match verified {
-        Ok(v) => v,
-        Err(refusal) => {
-            // OWASP 2.4, PSD2 RTS Art. 4(3)(b): each failure counts; the last locks.
-            let (update, attempts_left) = loaded.failed_attempt(&call.policy(), now)?;
-            unit.update(update);
-            let reason = if attempts_left == 0 {
-                format!("refused: {}; locked", refusal.reason)
-            } else {
-                format!("refused: {}", refusal.reason)
-            };
-            let record = failure_record(&call.state, &call.meta, call.action, client, id, reason);
-            return match commit_record(&call.state, unit, Some(record))
-                .await
-                .map_err(replay_challenge)?
-            {
-                Committed::Done => Ok(problem(&TxnError::Refused {
-                    reason: refusal.reason,
-                    attempts_left,
-                })),
-                Committed::Conflict { .. } => Err(TxnError::Conflict.into()),
-            };
-        }
-    };
-    let claims = receipt::claims(&loaded.txn, &verified, &call.state.config.issuer, rp, now);
-    let claims = serde_json::to_value(&claims).map_err(|e| TxnError::Internal(e.to_string()))?;
-    let signer = call
-        .state
-        .keys
-        .signer_for(KeyPurpose::AuditCheckpoints)
-        .map_err(|e| TxnError::Internal(e.to_string()))?;
-    let jws = shonin_keys::sign_jwt(&*signer, RECEIPT_TYP, &claims)
-        .await
-        .map_err(|e| TxnError::Internal(e.to_string()))?;
-    unit.update(loaded.approve(
-        Approval {
-            challenge: shonin_jose::b64url_encode(&verified.challenge),
-            credential_id: verified.credential_id.clone(),
-            approved_at: now.unix_timestamp(),
-            receipt: jws.clone(),
-        },
-        now,
-    )?);
-    // The passkey's counter moves by compare-and-set too: the same assertion cannot be
-    // counted twice.
-    unit.update(shonin_passkeys::record_use(
-        &verified.credential_id,
-        verified.sign_count,
-        verified.backup_state,
-        now,
-    ));
-    unit.insert(&StoredReceipt {
-        txn_id: id.to_owned(),
-        client_id: client.to_owned(),
-        user_id: loaded.txn.user_id.clone(),
-        receipt: jws,
-        approved_at: now,
-    });
-    let user = Actor {
-        kind: ActorKind::User,
-        id: loaded.txn.user_id.clone(),
-    };
-    let loaded = call
-        .commit_and_load(client, id, unit, user, call.action)
+    let approved = call
+        .step()
+        .approve(
+            loaded,
+            v.get("assertion"),
+            access.unit,
+            client_actor(client),
+        )
         .await?;
-    Ok(call.show(&loaded, StatusCode::OK))
+    Ok(call.show(&approved, StatusCode::OK))
 }
 
 async fn reject_txn(
@@ -485,10 +365,8 @@ async fn reject_txn(
 ) -> Result<Response, Refused> {
     let loaded = call.load(client, id).await?;
     let mut unit = access.unit;
-    unit.update(loaded.reject(call.now())?);
-    let loaded = call
-        .commit_and_load(client, id, unit, client_actor(client), call.action)
-        .await?;
+    unit.update(loaded.reject(call.step().now())?);
+    let loaded = call.commit_and_load(client, id, unit, call.action).await?;
     Ok(call.show(&loaded, StatusCode::OK))
 }
 
@@ -504,9 +382,8 @@ async fn execute_txn(
     let terms = terms.validate()?;
     let loaded = call.load(client, id).await?;
     let mut unit = access.unit;
-    unit.update(loaded.execute(&terms, &call.policy(), call.now())?);
-    let loaded = call
-        .commit_and_load(client, id, unit, client_actor(client), call.action)
-        .await?;
+    let step = call.step();
+    unit.update(loaded.execute(&terms, &step.policy(), step.now())?);
+    let loaded = call.commit_and_load(client, id, unit, call.action).await?;
     Ok(call.show(&loaded, StatusCode::OK))
 }

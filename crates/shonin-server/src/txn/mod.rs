@@ -3,6 +3,7 @@
 //! The rules are `shonin_txn`'s; the handlers are in `routes/transactions.rs`.
 
 mod settings;
+pub mod steps;
 
 pub use settings::TxnSettings;
 
@@ -23,6 +24,9 @@ use time::format_description::well_known::Rfc3339;
 pub enum Refused {
     Auth(OAuthError),
     Txn(TxnError),
+    /// Refused, and its audit entry already committed with the request's writes (a failed
+    /// approval attempt).
+    Recorded(TxnError),
 }
 
 impl From<OAuthError> for Refused {
@@ -47,7 +51,7 @@ impl Refused {
     fn reason(&self) -> String {
         match self {
             Refused::Auth(e) => format!("{}: {}", e.error, e.description),
-            Refused::Txn(e) => e.reason(),
+            Refused::Txn(e) | Refused::Recorded(e) => e.reason(),
         }
     }
 }
@@ -91,13 +95,13 @@ pub fn failure_record(
     state: &AppState,
     meta: &RequestMeta,
     action: &str,
-    client_id: &str,
+    actor: Actor,
     target: &str,
     reason: String,
 ) -> AuditRecord {
     AuditRecord {
         time: state.clock.now(),
-        actor: client_actor(client_id),
+        actor,
         action: action.to_owned(),
         target: target.to_owned(),
         outcome: Outcome::Failure,
@@ -119,18 +123,21 @@ pub async fn refused(
     state: &AppState,
     meta: &RequestMeta,
     action: &str,
-    client_id: &str,
+    actor: Actor,
     target: &str,
     e: Refused,
 ) -> Response {
-    let record = failure_record(state, meta, action, client_id, target, e.reason());
+    if let Refused::Recorded(e) = e {
+        return problem(&e);
+    }
+    let record = failure_record(state, meta, action, actor, target, e.reason());
     if let Err(err) = state.audit.append(record).await {
         tracing::error!(error = %err, "audit entry for a transaction refusal could not be written");
         return OAuthError::audit(&err).into_response();
     }
     match e {
         Refused::Auth(e) => e.into_response(),
-        Refused::Txn(e) => problem(&e),
+        Refused::Txn(e) | Refused::Recorded(e) => problem(&e),
     }
 }
 

@@ -1,0 +1,220 @@
+//! The steps both doors to a transaction share — the client's API (`/transactions`) and the
+//! user's approval page (`/approve/{id}`): load it, commit a move with its audit entry, issue
+//! the challenge, check an approval. Each commits one unit of work.
+
+use super::{Refused, failure_record};
+use crate::oauth::access::replay_challenge;
+use crate::oauth::commit::{Committed, Success, commit, commit_record};
+use crate::oauth::reject::RequestMeta;
+use crate::state::AppState;
+use serde_json::Value;
+use shonin_audit::{Actor, ActorKind};
+use shonin_keys::{KeyPurpose, KeySource};
+use shonin_passkeys::{AssertionResponse, PasskeyStore};
+use shonin_txn::approve::{self, RelyingParty};
+use shonin_txn::receipt::{self, RECEIPT_TYP, StoredReceipt};
+use shonin_txn::{Approval, Loaded, TxnError, TxnPolicy, TxnState};
+use shonin_types::flow;
+use shonin_types::unit::UnitOfWork;
+
+/// A request acting on a transaction: who asks, and the audit action of its step.
+#[derive(Debug, Clone, Copy)]
+pub struct Step<'a> {
+    pub state: &'a AppState,
+    pub meta: &'a RequestMeta,
+    pub action: &'static str,
+}
+
+impl Step<'_> {
+    pub fn now(&self) -> time::OffsetDateTime {
+        self.state.clock.now()
+    }
+
+    pub fn policy(&self) -> TxnPolicy {
+        self.state.config.transactions.policy()
+    }
+
+    /// Transaction `id`, whoever owns it: the caller checks that the asker may see it.
+    pub async fn load(&self, id: &str) -> Result<Loaded, Refused> {
+        if !shonin_txn::is_valid_id(id) {
+            return Err(TxnError::NotFound.into());
+        }
+        let flow = flow::get::<TxnState>(&self.state.store, id, self.now())
+            .await
+            .map_err(|e| TxnError::Storage(e.into()))?
+            .ok_or(TxnError::NotFound)?;
+        Ok(Loaded::decode(flow)?)
+    }
+
+    /// Commits `unit` with the success entry `action` by `actor` on transaction `id`, then
+    /// reads it as it now is. A lost compare-and-set is a 409: another request moved it first.
+    pub async fn commit_and_load(
+        &self,
+        id: &str,
+        unit: UnitOfWork,
+        actor: Actor,
+        action: &str,
+    ) -> Result<Loaded, Refused> {
+        let success = Success {
+            action,
+            actor,
+            target: id,
+        };
+        match commit(self.state, self.meta, unit, Some(success))
+            .await
+            .map_err(replay_challenge)?
+        {
+            Committed::Done => self.load(id).await,
+            Committed::Conflict { .. } => Err(TxnError::Conflict.into()),
+        }
+    }
+
+    fn relying_party(&self) -> (String, String) {
+        let config = self.state.passkeys.ceremonies.config();
+        (
+            config.rp_id.clone(),
+            config.origin.origin().ascii_serialization(),
+        )
+    }
+
+    /// Issues the challenge (`created → challenged`, a fresh nonce) — or, with `reuse`, answers
+    /// again with the one already issued, which the approval page does when it is reloaded.
+    /// Returns the transaction and the options for `navigator.credentials.get()`.
+    pub async fn challenge(
+        &self,
+        loaded: Loaded,
+        mut unit: UnitOfWork,
+        actor: Actor,
+        reuse: bool,
+    ) -> Result<(Loaded, Value), Refused> {
+        let passkeys = self.state.store.list_passkeys(&loaded.txn.user_id).await?;
+        if passkeys.is_empty() {
+            return Err(TxnError::NoPasskey.into());
+        }
+        let now = self.now();
+        let challenged = if reuse && loaded.state(now) == TxnState::Challenged {
+            loaded
+        } else {
+            let nonce = shonin_jose::b64url_encode(&random_bytes()?);
+            let (update, _) = loaded.challenge(nonce, now)?;
+            unit.update(update);
+            self.commit_and_load(&loaded.flow.id, unit, actor, self.action)
+                .await?
+        };
+        let data = challenged
+            .signed_data()
+            .ok_or_else(|| TxnError::Internal("challenged without a nonce".into()))?;
+        let (rp_id, _) = self.relying_party();
+        let remaining = (challenged.txn.expires_at - now.unix_timestamp()).max(1);
+        let options = shonin_passkeys::request_options(
+            &data.challenge(),
+            &rp_id,
+            &passkeys,
+            std::time::Duration::from_secs(u64::try_from(remaining).unwrap_or(1)),
+        );
+        Ok((challenged, options))
+    }
+
+    /// Checks `assertion` (an AuthenticationResponseJSON) against the stored transaction and,
+    /// if it approves it, records the approval, the passkey's use and the signed receipt in one
+    /// unit. A refused assertion is a failed attempt, committed with its failure entry and
+    /// answered as [`Refused::Recorded`]; the last allowed one locks the transaction.
+    pub async fn approve(
+        &self,
+        loaded: Loaded,
+        assertion: Option<&Value>,
+        mut unit: UnitOfWork,
+        asker: Actor,
+    ) -> Result<Loaded, Refused> {
+        let now = self.now();
+        // A request out of order is refused without counting as an attempt.
+        loaded.may_approve(now)?;
+        let (rp_id, origin) = self.relying_party();
+        let rp = RelyingParty {
+            rp_id: &rp_id,
+            origin: &origin,
+        };
+        let refusal = |reason: String| approve::Refusal { reason };
+        let parsed = assertion
+            .ok_or_else(|| refusal("no assertion".into()))
+            .and_then(|a| AssertionResponse::from_json(a).map_err(|e| refusal(e.reason())));
+        let verified = match parsed {
+            Ok(response) => {
+                let passkey = self
+                    .state
+                    .store
+                    .get_passkey(&response.credential_id_b64())
+                    .await?;
+                approve::verify(&loaded, response, passkey.as_ref(), rp)
+            }
+            Err(r) => Err(r),
+        };
+        let id = loaded.flow.id.clone();
+        let verified = match verified {
+            Ok(v) => v,
+            Err(refused) => {
+                // OWASP 2.4, PSD2 RTS Art. 4(3)(b): each failure counts; the last locks.
+                let (update, attempts_left) = loaded.failed_attempt(&self.policy(), now)?;
+                unit.update(update);
+                let locked = if attempts_left == 0 { "; locked" } else { "" };
+                let reason = format!("refused: {}{locked}", refused.reason);
+                let record = failure_record(self.state, self.meta, self.action, asker, &id, reason);
+                return match commit_record(self.state, unit, Some(record))
+                    .await
+                    .map_err(replay_challenge)?
+                {
+                    Committed::Done => Err(Refused::Recorded(TxnError::Refused {
+                        reason: refused.reason,
+                        attempts_left,
+                    })),
+                    Committed::Conflict { .. } => Err(TxnError::Conflict.into()),
+                };
+            }
+        };
+        let claims = receipt::claims(&loaded.txn, &verified, &self.state.config.issuer, rp, now);
+        let claims =
+            serde_json::to_value(&claims).map_err(|e| TxnError::Internal(e.to_string()))?;
+        let signer = self
+            .state
+            .keys
+            .signer_for(KeyPurpose::AuditCheckpoints)
+            .map_err(|e| TxnError::Internal(e.to_string()))?;
+        let jws = shonin_keys::sign_jwt(&*signer, RECEIPT_TYP, &claims)
+            .await
+            .map_err(|e| TxnError::Internal(e.to_string()))?;
+        unit.update(loaded.approve(
+            Approval {
+                challenge: shonin_jose::b64url_encode(&verified.challenge),
+                credential_id: verified.credential_id.clone(),
+                approved_at: now.unix_timestamp(),
+                receipt: jws.clone(),
+            },
+            now,
+        )?);
+        // The passkey's counter moves by compare-and-set too: one assertion counts once.
+        unit.update(shonin_passkeys::record_use(
+            &verified.credential_id,
+            verified.sign_count,
+            verified.backup_state,
+            now,
+        ));
+        unit.insert(&StoredReceipt {
+            txn_id: id.clone(),
+            client_id: loaded.txn.client_id.clone(),
+            user_id: loaded.txn.user_id.clone(),
+            receipt: jws,
+            approved_at: now,
+        });
+        let user = Actor {
+            kind: ActorKind::User,
+            id: loaded.txn.user_id.clone(),
+        };
+        self.commit_and_load(&id, unit, user, self.action).await
+    }
+}
+
+fn random_bytes() -> Result<[u8; 32], TxnError> {
+    let mut nonce = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut nonce).map_err(|_| TxnError::Internal("no randomness".into()))?;
+    Ok(nonce)
+}
