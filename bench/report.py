@@ -21,6 +21,7 @@ def main(path):
     floors = {r["floor_of"]: r for r in rows if r["mode"] == "run" and "floor_of" in r}
     sweeps = [r for r in rows if r["mode"] == "run" and "sweep_of" in r]
     flows = {r["label"]: r for r in rows if r["mode"] == "flow"}
+    approvals = {r["label"]: r for r in rows if r["mode"] == "approval"}
 
     for m in (r for r in rows if r["mode"] == "machine"):
         print(f"Machine ({m['when']}): {m['cpus']} × {m['cpu']}, Linux {m['kernel']}, "
@@ -125,6 +126,27 @@ def main(path):
                   f"{r['flows'] - r['ok']:>6} {srv:>11} "
                   f"{'-' if other is None else f'{other:.2f}':>11}")
         print("  (srv ms/flow: ms of server CPU per successful flow, both sign-ins included)")
+        print()
+
+    if approvals:
+        # Per approval the server verifies 9 ES256 signatures (the access token and a DPoP
+        # proof on each of the 4 calls, and the passkey's assertion) and makes 1 (the receipt).
+        one = crypto["threads"].get("1") if crypto else None
+        sig_ms = (9 / one["jose_verify_per_s"] + 1 / one["jose_sign_per_s"]) * 1e3 if one else None
+        print("Transaction approvals (create → challenge → passkey → approve → execute)")
+        print(f"  {'server':<28} {'conc':>4} {'ok':>6} {'approvals/s':>11} {'p50 ms':>7} "
+              f"{'p99 ms':>7} {'failed':>6} {'srv ms/appr':>11} {'÷ signatures':>12}")
+        for label, r in approvals.items():
+            lat = r["latency_ms"]
+            cpu = r.get("server_cpu_s")
+            per = cpu / r["ok"] * 1e3 if cpu and r["ok"] else None
+            ratio = f"{per / sig_ms:.2f}×" if per and sig_ms else "-"
+            print(f"  {label:<28} {r['concurrency']:>4} {r['ok']:>6} {r['flows_per_s']:>11.1f} "
+                  f"{lat['p50']:>7.1f} {lat['p99']:>7.1f} {r['flows'] - r['ok']:>6} "
+                  f"{'-' if per is None else f'{per:.2f}':>11} {ratio:>12}")
+        if sig_ms:
+            print(f"  (signatures: 9 ES256 verifications + 1 signature = {sig_ms:.2f} ms of one core "
+                  "at the 1-thread crypto rates above)")
         print()
 
     peer = runs.get("oidc-provider")

@@ -9,6 +9,8 @@
 #      token from one real code flow); GET /userinfo with a DPoP-bound access token (from one
 #      real code flow just before); and the floor: the same requests sent to a path answered
 #      with 404;
+#      then transaction approvals through /transactions (`loadgen flow --kind approval`):
+#      create → challenge → the software authenticator signs → approve → execute;
 #   2b. Shonin with mTLS (bench/mtls_phase.sh): tls_client_auth + certificate-bound tokens,
 #      keep-alive and a new TLS handshake per request, on SQLite and PostgreSQL;
 #   3. node-oidc-provider (pinned in bench/oidc-provider) under the same load and profile:
@@ -42,6 +44,8 @@ CLIENT_ID=bench-client
 # A second client for the refresh_token phase (grant types authorization_code + refresh_token), so
 # that the code flows of bench-client stay what they were (no refresh token issued per flow).
 REFRESH_CLIENT_ID=bench-refresh
+# The bank's backend of the approval phase: client_credentials with scope `transactions`.
+TXN_CLIENT_ID=bench-txn
 REDIRECT_URI=https://client.example/cb
 BENCH_USER=bench-user
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
@@ -220,6 +224,19 @@ flow_load() { # LABEL ISSUER CA SIGN_IN
   cpu_add "$line"
 }
 
+# Transaction approvals (create → challenge → passkey signature → approve → execute), with the
+# server's CPU per approval. The user's id comes from `users list`.
+approval_load() { # LABEL ISSUER CA USER_ID
+  local line
+  wait_quiet
+  cpu_start "$1"
+  line=$("$LOADGEN" flow --kind approval --keys "$WORK/keys" --client-id "$TXN_CLIENT_ID" \
+    --issuer "$2" --ca "$3" --redirect-uri "$REDIRECT_URI" --username "$BENCH_USER" \
+    --password-file "$WORK/password" --sign-in passkey --user-id "$4" \
+    --concurrency "$FLOW_CONCURRENCY" --duration "$FLOW_DURATION" --label "$1")
+  cpu_add "$line"
+}
+
 # The concurrency sweep: the same load at other connection counts than the main run (on the warm
 # server), 10 s each, so the report can name the peak (the most req/s) and the p99 at the
 # smallest concurrency that reaches 95 % of it — the latency target is "p99 < 10 ms at peak",
@@ -305,8 +322,14 @@ shonin_bench() { # ENGINE
     --name "Shonin benchmark client (refresh)" --jwks-file "$WORK/keys/client-jwks.json" \
     --scope openid --scope accounts --redirect-uri "$REDIRECT_URI" \
     --grant-type authorization_code --grant-type refresh_token >&2
+  env "${env[@]}" "$SHONIN" --dev --data-dir "$data" clients add --client-id "$TXN_CLIENT_ID" \
+    --name "Shonin benchmark bank backend" --jwks-file "$WORK/keys/client-jwks.json" \
+    --scope transactions --redirect-uri "$REDIRECT_URI" --grant-type client_credentials >&2
   env "${env[@]}" "$SHONIN" --dev --data-dir "$data" users add --username "$BENCH_USER" \
     --password-stdin <"$WORK/password" >&2
+  local user_id
+  user_id=$(env "${env[@]}" "$SHONIN" --dev --data-dir "$data" users list \
+    | awk -v u="$BENCH_USER" '$1 == u { print $2 }')
   log "Shonin on $engine: serving"
   env "${env[@]}" "$SHONIN" --dev --data-dir "$data" serve >"$WORK/shonin-$engine.log" 2>&1 &
   SERVER_PID=$!
@@ -331,6 +354,8 @@ shonin_bench() { # ENGINE
   # right before its load, which lasts BENCH_WARMUP + BENCH_DURATION plus the signing.
   one_flow_tokens "$issuer" "$ca" "$CLIENT_ID" "$WORK/tokens-userinfo.json"
   token_load "shonin-$engine userinfo" "$issuer" "$ca" userinfo "$WORK/tokens-userinfo.json"
+  log "Shonin on $engine: transaction approvals (create, challenge, passkey, approve, execute)"
+  approval_load "shonin-$engine approvals" "$issuer" "$ca" "$user_id"
   stop_server
   if [[ "$engine" == postgres ]]; then
     psql "$PG_URL/postgres" -qAtc "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null

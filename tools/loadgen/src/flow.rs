@@ -10,6 +10,8 @@
 //! behaves as a synced passkey does (backup eligible and backed up, signature counter always 0),
 //! so concurrent sign-ins with it are all valid.
 //!
+//! `--kind approval` runs transaction approvals instead (see `approvals.rs`).
+//!
 //! `--save-tokens FILE` writes the token response of one successful flow (access and refresh
 //! token) for `pregen --kind refresh-token|userinfo`.
 //!
@@ -54,6 +56,16 @@ pub enum SignIn {
     Passkey,
 }
 
+/// What one flow is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Kind {
+    /// A FAPI 2.0 authorization code flow.
+    Authorization,
+    /// A transaction approval through `/transactions` (needs `--sign-in passkey`, `--user-id`
+    /// and a client with scope `transactions` and the client_credentials grant).
+    Approval,
+}
+
 impl SignIn {
     fn name(self) -> &'static str {
         match self {
@@ -92,6 +104,12 @@ pub struct FlowArgs {
     /// How the user signs in.
     #[arg(long, value_enum, default_value = "password")]
     pub sign_in: SignIn,
+    /// What one flow is.
+    #[arg(long, value_enum, default_value = "authorization")]
+    pub kind: Kind,
+    /// The test user's id (`shonin users list`), for `--kind approval`.
+    #[arg(long)]
+    pub user_id: Option<String>,
     /// Write the token response of one successful flow into this new file (mode 0600).
     #[arg(long)]
     pub save_tokens: Option<PathBuf>,
@@ -112,19 +130,21 @@ pub struct FlowArgs {
     pub label: String,
 }
 
-struct Ctx {
-    args: FlowArgs,
-    keys: ClientKeys,
-    jtis: JtiSource,
+pub(crate) struct Ctx {
+    pub(crate) args: FlowArgs,
+    pub(crate) keys: ClientKeys,
+    pub(crate) jtis: JtiSource,
     password: String,
-    client: reqwest::Client,
+    pub(crate) client: reqwest::Client,
     issuer: url::Url,
     /// The WebAuthn origin the browser reports: the issuer's origin.
-    origin: String,
+    pub(crate) origin: String,
     /// The software authenticator holding the enrolled passkey (`--sign-in passkey`).
-    authenticator: Option<Mutex<Authenticator>>,
+    pub(crate) authenticator: Option<Mutex<Authenticator>>,
     /// The first successful token response (`--save-tokens`).
     saved: OnceLock<Value>,
+    /// The backend's access token (`--kind approval`).
+    txn_token: OnceLock<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -171,8 +191,19 @@ pub async fn run(args: FlowArgs) -> anyhow::Result<()> {
         issuer,
         authenticator: None,
         saved: OnceLock::new(),
+        txn_token: OnceLock::new(),
         args,
     };
+    if ctx.args.kind == Kind::Approval {
+        anyhow::ensure!(
+            ctx.args.sign_in == SignIn::Passkey && ctx.args.user_id.is_some(),
+            "--kind approval needs --sign-in passkey and --user-id"
+        );
+        let token = crate::approvals::token(&ctx)
+            .await
+            .map_err(|(step, e)| anyhow::anyhow!("{step}: {e}"))?;
+        let _ = ctx.txn_token.set(token);
+    }
     if ctx.args.sign_in == SignIn::Passkey {
         let authenticator = enrol(&ctx)
             .await
@@ -194,7 +225,13 @@ pub async fn run(args: FlowArgs) -> anyhow::Result<()> {
                 && cursor.fetch_add(1, Ordering::Relaxed) < ctx.args.max_flows
             {
                 let t0 = Instant::now();
-                match one_flow(&ctx).await {
+                let done = match (ctx.args.kind, ctx.txn_token.get(), &ctx.args.user_id) {
+                    (Kind::Approval, Some(token), Some(user)) => {
+                        crate::approvals::one_approval(&ctx, token, user).await
+                    }
+                    _ => one_flow(&ctx).await,
+                };
+                match done {
                     Ok(()) => lat.push(u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX)),
                     Err(f) => failures.push(f),
                 }
@@ -230,7 +267,10 @@ pub async fn run(args: FlowArgs) -> anyhow::Result<()> {
         keys::write_private(path, &serde_json::to_vec(tokens)?)?;
     }
     let report = Report {
-        mode: "flow",
+        mode: match ctx.args.kind {
+            Kind::Authorization => "flow",
+            Kind::Approval => "approval",
+        },
         label: ctx.args.label.clone(),
         sign_in: ctx.args.sign_in.name(),
         concurrency: ctx.args.concurrency,
@@ -248,13 +288,13 @@ pub async fn run(args: FlowArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-type StepResult<T> = Result<T, (&'static str, String)>;
+pub(crate) type StepResult<T> = Result<T, (&'static str, String)>;
 
-fn fail<E: std::fmt::Display>(step: &'static str) -> impl Fn(E) -> (&'static str, String) {
+pub(crate) fn fail<E: std::fmt::Display>(step: &'static str) -> impl Fn(E) -> (&'static str, String) {
     move |e| (step, e.to_string())
 }
 
-async fn expect(
+pub(crate) async fn expect(
     step: &'static str,
     resp: Result<reqwest::Response, reqwest::Error>,
     want: StatusCode,
@@ -291,7 +331,7 @@ fn location(step: &'static str, resp: &reqwest::Response) -> StepResult<String> 
         .ok_or((step, "no Location header".to_owned()))
 }
 
-fn url_for(ctx: &Ctx, path: &str) -> StepResult<url::Url> {
+pub(crate) fn url_for(ctx: &Ctx, path: &str) -> StepResult<url::Url> {
     ctx.issuer.join(path).map_err(fail("url"))
 }
 

@@ -20,6 +20,7 @@
 // Printing the JSON result lines to standard output is what this tool is for.
 #![allow(clippy::print_stdout)]
 
+mod approvals;
 mod client_jwt;
 mod crypto;
 mod flow;

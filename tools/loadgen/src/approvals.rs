@@ -1,0 +1,145 @@
+//! `flow --kind approval`: transaction approvals per second through the first-party API, as a
+//! bank's backend and its user's device would run them: POST /transactions → POST
+//! /transactions/{id}/challenge → the passkey signs the challenge (`shonin-testkit`'s software
+//! authenticator, enrolled once through the account page) → POST /transactions/{id}/approve →
+//! POST /transactions/{id}/execute with the approved terms. Every call carries the backend's
+//! DPoP-bound access token (client_credentials, scope `transactions`, fetched once before the
+//! clock starts) and a fresh DPoP proof with `ath`.
+
+use crate::client_jwt::{assertion, client_auth_fields, dpop_proof, dpop_proof_for_token, unix_now};
+use crate::flow::{Ctx, StepResult, expect, fail, url_for};
+use reqwest::StatusCode;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use serde_json::{Value, json};
+
+/// A client_credentials token for scope `transactions`, bound to the generator's DPoP key.
+pub async fn token(ctx: &Ctx) -> StepResult<String> {
+    const STEP: &str = "txn_token";
+    let iss = ctx.args.issuer.trim_end_matches('/');
+    let now = unix_now();
+    let a = assertion(
+        &ctx.keys.client,
+        &ctx.args.client_id,
+        iss,
+        now,
+        &ctx.jtis.next(),
+    )
+    .map_err(fail(STEP))?;
+    let proof = dpop_proof(
+        &ctx.keys.dpop,
+        "POST",
+        &format!("{iss}/token"),
+        now,
+        &ctx.jtis.next(),
+    )
+    .map_err(fail(STEP))?;
+    let mut form = client_auth_fields(&ctx.args.client_id, a).to_vec();
+    form.push(("grant_type", "client_credentials".to_owned()));
+    form.push(("scope", "transactions".to_owned()));
+    let resp = ctx
+        .client
+        .post(url_for(ctx, "/token")?)
+        .header("dpop", proof)
+        .form(&form)
+        .send()
+        .await;
+    let resp = expect(STEP, resp, StatusCode::OK).await?;
+    let body: Value = resp.json().await.map_err(fail(STEP))?;
+    body.get("access_token")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or((STEP, "no access_token".to_owned()))
+}
+
+/// `POST path` with the token, a fresh proof and `body`; the JSON answer.
+async fn call(
+    ctx: &Ctx,
+    token: &str,
+    step: &'static str,
+    path: &str,
+    body: &Value,
+    want: StatusCode,
+) -> StepResult<Value> {
+    let iss = ctx.args.issuer.trim_end_matches('/');
+    let proof = dpop_proof_for_token(
+        &ctx.keys.dpop,
+        "POST",
+        &format!("{iss}{path}"),
+        unix_now(),
+        &ctx.jtis.next(),
+        Some(token),
+    )
+    .map_err(fail(step))?;
+    let resp = ctx
+        .client
+        .post(url_for(ctx, path)?)
+        .header(AUTHORIZATION, format!("DPoP {token}"))
+        .header("dpop", proof)
+        .header(CONTENT_TYPE, "application/json")
+        .body(body.to_string())
+        .send()
+        .await;
+    let resp = expect(step, resp, want).await?;
+    resp.json().await.map_err(fail(step))
+}
+
+/// One approval, from creation to execution.
+pub async fn one_approval(ctx: &Ctx, token: &str, user_id: &str) -> StepResult<()> {
+    let terms = json!({
+        "payee": {"name": "Acme GmbH", "account": {"iban": "DE89370400440532013000"}},
+        "amount": {"value": "123.50", "currency": "EUR"},
+        "reference": "loadgen",
+    });
+    let mut new = terms.clone();
+    if let Some(o) = new.as_object_mut() {
+        o.insert("user_id".into(), json!(user_id));
+    }
+    let created = call(ctx, token, "txn_create", "/transactions", &new, StatusCode::CREATED).await?;
+    let id = created
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or(("txn_create", "no id".to_owned()))?
+        .to_owned();
+    let challenged = call(
+        ctx,
+        token,
+        "txn_challenge",
+        &format!("/transactions/{id}/challenge"),
+        &json!({}),
+        StatusCode::OK,
+    )
+    .await?;
+    let options = challenged
+        .get("options")
+        .ok_or(("txn_challenge", "no options".to_owned()))?;
+    let assertion = {
+        let mut authenticator = ctx
+            .authenticator
+            .as_ref()
+            .ok_or(("txn_sign", "no passkey enrolled".to_owned()))?
+            .lock()
+            .map_err(|_| ("txn_sign", "authenticator lock poisoned".to_owned()))?;
+        authenticator
+            .authenticate(options, &ctx.origin)
+            .map_err(fail("txn_sign"))?
+    };
+    call(
+        ctx,
+        token,
+        "txn_approve",
+        &format!("/transactions/{id}/approve"),
+        &json!({ "assertion": assertion }),
+        StatusCode::OK,
+    )
+    .await?;
+    call(
+        ctx,
+        token,
+        "txn_execute",
+        &format!("/transactions/{id}/execute"),
+        &terms,
+        StatusCode::OK,
+    )
+    .await?;
+    Ok(())
+}
