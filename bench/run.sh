@@ -48,6 +48,9 @@ REFRESH_CLIENT_ID=bench-refresh
 TXN_CLIENT_ID=bench-txn
 REDIRECT_URI=https://client.example/cb
 BENCH_USER=bench-user
+# The approval phase's user: loadgen enrols a passkey after a password sign-in, which a user who
+# already has one (BENCH_USER, from the passkey flows) may not do.
+APPROVER=bench-approver
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=${BENCH_OUT:-$ROOT/target/bench/results-$STAMP.jsonl}
 
@@ -231,7 +234,7 @@ approval_load() { # LABEL ISSUER CA USER_ID
   wait_quiet
   cpu_start "$1"
   line=$("$LOADGEN" flow --kind approval --keys "$WORK/keys" --client-id "$TXN_CLIENT_ID" \
-    --issuer "$2" --ca "$3" --redirect-uri "$REDIRECT_URI" --username "$BENCH_USER" \
+    --issuer "$2" --ca "$3" --redirect-uri "$REDIRECT_URI" --username "$APPROVER" \
     --password-file "$WORK/password" --sign-in passkey --user-id "$4" \
     --concurrency "$FLOW_CONCURRENCY" --duration "$FLOW_DURATION" --label "$1")
   cpu_add "$line"
@@ -327,9 +330,11 @@ shonin_bench() { # ENGINE
     --scope transactions --redirect-uri "$REDIRECT_URI" --grant-type client_credentials >&2
   env "${env[@]}" "$SHONIN" --dev --data-dir "$data" users add --username "$BENCH_USER" \
     --password-stdin <"$WORK/password" >&2
+  env "${env[@]}" "$SHONIN" --dev --data-dir "$data" users add --username "$APPROVER" \
+    --password-stdin <"$WORK/password" >&2
   local user_id
   user_id=$(env "${env[@]}" "$SHONIN" --dev --data-dir "$data" users list \
-    | awk -v u="$BENCH_USER" '$1 == u { print $2 }')
+    | awk -v u="$APPROVER" '$1 == u { print $2 }')
   log "Shonin on $engine: serving"
   env "${env[@]}" "$SHONIN" --dev --data-dir "$data" serve >"$WORK/shonin-$engine.log" 2>&1 &
   SERVER_PID=$!
