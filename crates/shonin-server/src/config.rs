@@ -41,7 +41,7 @@ pub struct Config {
     pub passkeys: crate::passkeys::PasskeySettings,
     /// `[transactions]`: the limits of transaction approval.
     #[serde(default)]
-    pub transactions: crate::txn::TxnSettings,
+    pub transactions: crate::txn::settings::TxnSettings,
     /// `[alerts]`: the sign-in alert webhook.
     #[serde(default)]
     pub alerts: AlertSettings,
@@ -404,7 +404,7 @@ impl Config {
                 scopes: default_scopes(),
             },
             passkeys: crate::passkeys::PasskeySettings::default(),
-            transactions: crate::txn::TxnSettings::default(),
+            transactions: crate::txn::settings::TxnSettings::default(),
             alerts: AlertSettings::default(),
             log: LogConfig {
                 level: "info".into(),
@@ -679,7 +679,9 @@ impl Config {
             ));
         }
         self.passkeys.validate(&issuer)?;
-        self.transactions.validate()?;
+        self.transactions
+            .validate()
+            .map_err(|rule| invalid("transactions", rule))?;
         self.alerts.validate()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|_| invalid("log.level", "must be a tracing filter such as \"info\""))?;

@@ -6,7 +6,9 @@
 //! DPoP-bound access token (client_credentials, scope `transactions`, fetched once before the
 //! clock starts) and a fresh DPoP proof with `ath`.
 
-use crate::client_jwt::{assertion, client_auth_fields, dpop_proof, dpop_proof_for_token, unix_now};
+use crate::client_jwt::{
+    assertion, client_auth_fields, dpop_proof, dpop_proof_for_token, unix_now,
+};
 use crate::flow::{Ctx, StepResult, expect, fail, url_for};
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
@@ -94,7 +96,15 @@ pub async fn one_approval(ctx: &Ctx, token: &str, user_id: &str) -> StepResult<(
     if let Some(o) = new.as_object_mut() {
         o.insert("user_id".into(), json!(user_id));
     }
-    let created = call(ctx, token, "txn_create", "/transactions", &new, StatusCode::CREATED).await?;
+    let created = call(
+        ctx,
+        token,
+        "txn_create",
+        "/transactions",
+        &new,
+        StatusCode::CREATED,
+    )
+    .await?;
     let id = created
         .get("id")
         .and_then(Value::as_str)

@@ -290,7 +290,9 @@ pub async fn run(args: FlowArgs) -> anyhow::Result<()> {
 
 pub(crate) type StepResult<T> = Result<T, (&'static str, String)>;
 
-pub(crate) fn fail<E: std::fmt::Display>(step: &'static str) -> impl Fn(E) -> (&'static str, String) {
+pub(crate) fn fail<E: std::fmt::Display>(
+    step: &'static str,
+) -> impl Fn(E) -> (&'static str, String) {
     move |e| (step, e.to_string())
 }
 

@@ -51,7 +51,7 @@ pub fn safe_next(next: Option<&str>) -> String {
     if let Some(id) = next.and_then(|n| n.strip_prefix("/approve/"))
         && shonin_txn::is_valid_id(id)
     {
-        return crate::routes::approve::page_path(id);
+        return format!("/approve/{id}");
     }
     if let Some(query) =
         next.and_then(|n| n.strip_prefix(&format!("{AUTHORIZATION_ENDPOINT_PATH}?")))

@@ -2,10 +2,8 @@
 //! transaction as the client sees it, and errors as RFC 9457 problems), and the audit entries.
 //! The rules are `shonin_txn`'s; the handlers are in `routes/transactions.rs`.
 
-mod settings;
+pub mod settings;
 pub mod steps;
-
-pub use settings::TxnSettings;
 
 use crate::oauth::reject::{OAuthError, RequestMeta};
 use crate::state::AppState;

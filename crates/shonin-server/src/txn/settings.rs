@@ -1,6 +1,5 @@
 //! `[transactions]`: the limits of transaction approval.
 
-use crate::config::ConfigError;
 use serde::{Deserialize, Serialize};
 use shonin_txn::TxnPolicy;
 use time::Duration;
@@ -40,11 +39,9 @@ impl TxnSettings {
         }
     }
 
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        self.policy().check().map_err(|rule| ConfigError::Invalid {
-            key: "transactions".into(),
-            rule: rule.into(),
-        })
+    /// The rule the settings break, if any (`config.rs` reports it under `transactions`).
+    pub fn validate(&self) -> Result<(), &'static str> {
+        self.policy().check()
     }
 }
 
