@@ -27,13 +27,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let loaded = Loaded::decode(flow).expect("a created transaction decodes");
-    let (_, txn) = loaded
+    let challenged = loaded
         .challenge("bm9uY2U".into(), now)
-        .expect("a new transaction can be challenged");
-    let challenged = Loaded {
-        flow: loaded.flow.clone(),
-        txn,
-    };
+        .expect("a new transaction can be challenged")
+        .after;
     let signed = challenged.signed_data().expect("challenged");
     let bytes = signed.encode();
     assert_eq!(bytes, signed.encode(), "not deterministic");

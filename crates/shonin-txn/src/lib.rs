@@ -31,6 +31,6 @@ pub use error::TxnError;
 pub use payee::{Account, Payee};
 pub use state::TxnState;
 pub use transaction::{
-    Approval, ID_LEN, Loaded, MAX_ATTEMPTS, MAX_LIFETIME, NewTransaction, Terms, Transaction,
+    Approval, ID_LEN, Loaded, MAX_ATTEMPTS, MAX_LIFETIME, Move, NewTransaction, Terms, Transaction,
     TxnPolicy, is_valid_id,
 };

@@ -136,6 +136,14 @@ pub struct Approval {
     pub receipt: String,
 }
 
+/// A step's move: the compare-and-set to stage, and the transaction as it is once that commits
+/// (so nothing has to read it back).
+#[derive(Debug, Clone)]
+pub struct Move {
+    pub update: Update,
+    pub after: Loaded,
+}
+
 /// A loaded transaction: the typed flow record and its decoded data.
 #[derive(Debug, Clone)]
 pub struct Loaded {
@@ -202,26 +210,32 @@ impl Loaded {
     fn moved(
         &self,
         next: TxnState,
-        txn: &Transaction,
+        txn: Transaction,
         now: OffsetDateTime,
-    ) -> Result<Update, TxnError> {
-        let data = serde_json::to_vec(txn).map_err(|e| TxnError::Internal(e.to_string()))?;
-        self.flow
-            .advance(next, Some(data), now)
-            .map_err(|e| TxnError::Internal(e.to_string()))
+    ) -> Result<Move, TxnError> {
+        let data = serde_json::to_vec(&txn).map_err(|e| TxnError::Internal(e.to_string()))?;
+        let update = self
+            .flow
+            .advance(next, Some(data.clone()), now)
+            .map_err(|e| TxnError::Internal(e.to_string()))?;
+        let flow = Flow {
+            state: next,
+            data,
+            version: self.flow.version + 1,
+            ..self.flow.clone()
+        };
+        Ok(Move {
+            update,
+            after: Loaded { flow, txn },
+        })
     }
 
     /// Issues the challenge: a fresh nonce bound into the signed data. Only from `created`.
-    pub fn challenge(
-        &self,
-        nonce: String,
-        now: OffsetDateTime,
-    ) -> Result<(Update, Transaction), TxnError> {
+    pub fn challenge(&self, nonce: String, now: OffsetDateTime) -> Result<Move, TxnError> {
         self.require(&[TxnState::Created], now)?;
         let mut txn = self.txn.clone();
         txn.nonce = Some(nonce);
-        let update = self.moved(TxnState::Challenged, &txn, now)?;
-        Ok((update, txn))
+        self.moved(TxnState::Challenged, txn, now)
     }
 
     /// Records a failed approval attempt; the last allowed one locks the transaction (PSD2 RTS
@@ -230,7 +244,7 @@ impl Loaded {
         &self,
         policy: &TxnPolicy,
         now: OffsetDateTime,
-    ) -> Result<(Update, u32), TxnError> {
+    ) -> Result<(Move, u32), TxnError> {
         let mut txn = self.txn.clone();
         txn.attempts = txn.attempts.saturating_add(1);
         let left = policy.max_attempts.saturating_sub(txn.attempts);
@@ -239,7 +253,7 @@ impl Loaded {
         } else {
             TxnState::Challenged
         };
-        Ok((self.moved(next, &txn, now)?, left))
+        Ok((self.moved(next, txn, now)?, left))
     }
 
     /// Checks that an approval may be attempted now: challenged, within the deadline.
@@ -248,32 +262,32 @@ impl Loaded {
     }
 
     /// Records the approval.
-    pub fn approve(&self, approval: Approval, now: OffsetDateTime) -> Result<Update, TxnError> {
+    pub fn approve(&self, approval: Approval, now: OffsetDateTime) -> Result<Move, TxnError> {
         self.may_approve(now)?;
         let mut txn = self.txn.clone();
         txn.approval = Some(approval);
-        self.moved(TxnState::Approved, &txn, now)
+        self.moved(TxnState::Approved, txn, now)
     }
 
     /// The user (or the client on their behalf) declines it.
-    pub fn reject(&self, now: OffsetDateTime) -> Result<Update, TxnError> {
+    pub fn reject(&self, now: OffsetDateTime) -> Result<Move, TxnError> {
         self.require(&[TxnState::Created, TxnState::Challenged], now)?;
         let mut txn = self.txn.clone();
         txn.rejected_at = Some(now.unix_timestamp());
-        self.moved(TxnState::Rejected, &txn, now)
+        self.moved(TxnState::Rejected, txn, now)
     }
 
     /// Replaces the terms before approval. After a challenge this voids it: the record goes
     /// back to `created` without a nonce (PSD2 RTS Art. 5(1)(d), OWASP 2.6); the second value
     /// says whether a challenge was voided.
-    pub fn modify(&self, terms: Terms, now: OffsetDateTime) -> Result<(Update, bool), TxnError> {
+    pub fn modify(&self, terms: Terms, now: OffsetDateTime) -> Result<(Move, bool), TxnError> {
         self.require(&[TxnState::Created, TxnState::Challenged], now)?;
         let mut txn = self.txn.clone();
         txn.payee = terms.payee;
         txn.amount = terms.amount;
         txn.reference = terms.reference;
         let voided = txn.nonce.take().is_some();
-        Ok((self.moved(TxnState::Created, &txn, now)?, voided))
+        Ok((self.moved(TxnState::Created, txn, now)?, voided))
     }
 
     /// The final gate (OWASP 2.8): the payment backend presents what it is about to execute;
@@ -284,7 +298,7 @@ impl Loaded {
         presented: &Terms,
         policy: &TxnPolicy,
         now: OffsetDateTime,
-    ) -> Result<Update, TxnError> {
+    ) -> Result<Move, TxnError> {
         self.require(&[TxnState::Approved], now)?;
         let approval = self
             .txn
@@ -307,7 +321,7 @@ impl Loaded {
         }
         let mut txn = self.txn.clone();
         txn.executed_at = Some(now.unix_timestamp());
-        self.moved(TxnState::Executed, &txn, now)
+        self.moved(TxnState::Executed, txn, now)
     }
 }
 

@@ -12,8 +12,7 @@ use serde_json::json;
 use shonin_txn::{
     Approval, Loaded, NewTransaction, Terms, Transaction, TxnError, TxnPolicy, TxnState,
 };
-use shonin_types::flow::Flow;
-use shonin_types::unit::{Assign, Value};
+use shonin_types::unit::{Cond, Value};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
@@ -35,26 +34,8 @@ fn created() -> Loaded {
     Loaded::decode(flow).unwrap()
 }
 
-/// `loaded` after `update` is applied as the store would: the new state and data.
-fn applied(loaded: &Loaded, update: &shonin_types::unit::Update) -> Loaded {
-    let mut flow: Flow<TxnState> = loaded.flow.clone();
-    for (column, assign) in &update.set {
-        match (*column, assign) {
-            ("state", Assign::Value(Value::Text(Some(s)))) => {
-                flow.state = shonin_types::flow::FlowState::parse(s).unwrap();
-            }
-            ("data", Assign::Value(Value::Blob(Some(d)))) => flow.data = d.clone(),
-            ("version", Assign::Increment) => flow.version += 1,
-            other => panic!("unexpected assignment {other:?}"),
-        }
-    }
-    Loaded::decode(flow).unwrap()
-}
-
 fn challenged() -> Loaded {
-    let c = created();
-    let (u, _) = c.challenge("bm9uY2U".into(), NOW).unwrap();
-    applied(&c, &u)
+    created().challenge("bm9uY2U".into(), NOW).unwrap().after
 }
 
 fn approval() -> Approval {
@@ -123,14 +104,14 @@ fn the_fifth_failed_attempt_locks() {
     let policy = TxnPolicy::default();
     let mut c = challenged();
     for left in (1..5).rev() {
-        let (u, l) = c.failed_attempt(&policy, NOW).unwrap();
+        let (mv, l) = c.failed_attempt(&policy, NOW).unwrap();
         assert_eq!(l, left);
-        c = applied(&c, &u);
+        c = mv.after;
         assert_eq!(c.flow.state, TxnState::Challenged);
     }
-    let (u, left) = c.failed_attempt(&policy, NOW).unwrap();
+    let (mv, left) = c.failed_attempt(&policy, NOW).unwrap();
     assert_eq!(left, 0);
-    let c = applied(&c, &u);
+    let c = mv.after;
     assert_eq!(c.flow.state, TxnState::Locked);
     assert!(matches!(c.may_approve(NOW), Err(TxnError::Locked)));
 }
@@ -141,9 +122,16 @@ fn a_change_after_the_challenge_voids_it() {
     let mut changed = terms();
     changed["amount"]["value"] = json!("9999.00");
     let changed: Terms = serde_json::from_value(changed).unwrap();
-    let (u, voided) = c.modify(changed.validate().unwrap(), NOW).unwrap();
+    let (mv, voided) = c.modify(changed.validate().unwrap(), NOW).unwrap();
     assert!(voided);
-    let c = applied(&c, &u);
+    // The move is a compare-and-set on the state and version as read.
+    assert!(
+        mv.update
+            .filter
+            .contains(&("version", Cond::Eq(Value::int(2))))
+    );
+    let c = mv.after;
+    assert_eq!(c.flow.version, 3);
     assert_eq!(c.flow.state, TxnState::Created);
     assert!(c.signed_data().is_none(), "the old challenge is gone");
     assert_eq!(c.txn.amount.canonical(), "9999.00");
@@ -159,7 +147,7 @@ fn execution_recomputes_the_approved_hash_from_what_is_presented() {
     let c = challenged();
     let mut a = approval();
     a.challenge = shonin_jose::b64url_encode(&c.signed_data().unwrap().challenge());
-    let approved = applied(&c, &c.approve(a, NOW).unwrap());
+    let approved = c.approve(a, NOW).unwrap().after;
     let policy = TxnPolicy::default();
     let same: Terms = serde_json::from_value(terms()).unwrap();
     assert!(approved.execute(&same, &policy, NOW).is_ok());

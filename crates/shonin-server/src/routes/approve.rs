@@ -247,9 +247,9 @@ pub async fn reject(
     let result = async {
         let session = session?;
         let loaded = users_transaction(step, &session, &id).await?;
-        let mut unit = UnitOfWork::new();
-        unit.update(loaded.reject(step.now())?);
-        step.commit_and_load(&id, unit, actor.clone(), ACTION).await
+        let mv = loaded.reject(step.now())?;
+        step.commit_move(mv, UnitOfWork::new(), actor.clone(), ACTION)
+            .await
     }
     .await;
     match result {

@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 use shonin_identity::UserStore;
-use shonin_txn::{Loaded, NewTransaction, Terms, Transaction, TxnError};
+use shonin_txn::{Loaded, Move, NewTransaction, Terms, Transaction, TxnError};
 use shonin_types::unit::UnitOfWork;
 
 /// The scope a client's token needs for this API.
@@ -141,16 +141,16 @@ impl Call {
         Ok(loaded)
     }
 
-    /// Commits the client's step on `id` and reads the transaction back.
-    async fn commit_and_load(
+    /// Commits the client's step.
+    async fn commit_move(
         &self,
         client: &str,
-        id: &str,
+        mv: Move,
         unit: UnitOfWork,
         action: &str,
     ) -> Result<Loaded, Refused> {
         self.step()
-            .commit_and_load(id, unit, client_actor(client), action)
+            .commit_move(mv, unit, client_actor(client), action)
             .await
     }
 
@@ -264,11 +264,11 @@ async fn create_txn(
     let flow = Transaction::create(new, client, &step.policy(), step.now())?;
     let mut unit = access.unit;
     unit.rows.push(flow.row());
-    let loaded = call
-        .commit_and_load(client, &flow.id, unit, call.action)
+    step.commit_unit(&flow.id, unit, client_actor(client), call.action)
         .await?;
+    let loaded = Loaded::decode(flow)?;
     let mut resp = call.show(&loaded, StatusCode::CREATED);
-    if let Ok(location) = HeaderValue::from_str(&format!("/transactions/{}", flow.id)) {
+    if let Ok(location) = HeaderValue::from_str(&format!("/transactions/{}", loaded.flow.id)) {
         resp.headers_mut().insert(header::LOCATION, location);
     }
     Ok(resp)
@@ -299,9 +299,7 @@ async fn modify_txn(
     let terms: Terms = typed(body(bytes)?, TERMS_RULE)?;
     let terms = terms.validate()?;
     let loaded = call.load(client, id).await?;
-    let (update, voided) = loaded.modify(terms, call.step().now())?;
-    let mut unit = access.unit;
-    unit.update(update);
+    let (mv, voided) = loaded.modify(terms, call.step().now())?;
     // PSD2 RTS Art. 5(1)(d), OWASP 2.6: a change after the challenge voids it, and the audit
     // entry says so.
     let action = if voided {
@@ -309,7 +307,7 @@ async fn modify_txn(
     } else {
         call.action
     };
-    let loaded = call.commit_and_load(client, id, unit, action).await?;
+    let loaded = call.commit_move(client, mv, access.unit, action).await?;
     Ok(call.show(&loaded, StatusCode::OK))
 }
 
@@ -364,9 +362,10 @@ async fn reject_txn(
     _: &[u8],
 ) -> Result<Response, Refused> {
     let loaded = call.load(client, id).await?;
-    let mut unit = access.unit;
-    unit.update(loaded.reject(call.step().now())?);
-    let loaded = call.commit_and_load(client, id, unit, call.action).await?;
+    let mv = loaded.reject(call.step().now())?;
+    let loaded = call
+        .commit_move(client, mv, access.unit, call.action)
+        .await?;
     Ok(call.show(&loaded, StatusCode::OK))
 }
 
@@ -381,9 +380,10 @@ async fn execute_txn(
     let terms: Terms = typed(body(bytes)?, TERMS_RULE)?;
     let terms = terms.validate()?;
     let loaded = call.load(client, id).await?;
-    let mut unit = access.unit;
     let step = call.step();
-    unit.update(loaded.execute(&terms, &step.policy(), step.now())?);
-    let loaded = call.commit_and_load(client, id, unit, call.action).await?;
+    let mv = loaded.execute(&terms, &step.policy(), step.now())?;
+    let loaded = call
+        .commit_move(client, mv, access.unit, call.action)
+        .await?;
     Ok(call.show(&loaded, StatusCode::OK))
 }

@@ -13,7 +13,7 @@ use shonin_keys::{KeyPurpose, KeySource};
 use shonin_passkeys::{AssertionResponse, PasskeyStore};
 use shonin_txn::approve::{self, RelyingParty};
 use shonin_txn::receipt::{self, RECEIPT_TYP, StoredReceipt};
-use shonin_txn::{Approval, Loaded, TxnError, TxnPolicy, TxnState};
+use shonin_txn::{Approval, Loaded, Move, TxnError, TxnPolicy, TxnState};
 use shonin_types::flow;
 use shonin_types::unit::UnitOfWork;
 
@@ -46,15 +46,15 @@ impl Step<'_> {
         Ok(Loaded::decode(flow)?)
     }
 
-    /// Commits `unit` with the success entry `action` by `actor` on transaction `id`, then
-    /// reads it as it now is. A lost compare-and-set is a 409: another request moved it first.
-    pub async fn commit_and_load(
+    /// Commits `unit` with the success entry `action` by `actor` on transaction `id`. A lost
+    /// compare-and-set is a 409: another request moved it first.
+    pub async fn commit_unit(
         &self,
         id: &str,
         unit: UnitOfWork,
         actor: Actor,
         action: &str,
-    ) -> Result<Loaded, Refused> {
+    ) -> Result<(), Refused> {
         let success = Success {
             action,
             actor,
@@ -64,9 +64,24 @@ impl Step<'_> {
             .await
             .map_err(replay_challenge)?
         {
-            Committed::Done => self.load(id).await,
+            Committed::Done => Ok(()),
             Committed::Conflict { .. } => Err(TxnError::Conflict.into()),
         }
+    }
+
+    /// Stages `mv` in `unit` and commits it (see [`Self::commit_unit`]); the transaction as
+    /// it now is.
+    pub async fn commit_move(
+        &self,
+        mv: Move,
+        mut unit: UnitOfWork,
+        actor: Actor,
+        action: &str,
+    ) -> Result<Loaded, Refused> {
+        unit.update(mv.update);
+        self.commit_unit(&mv.after.flow.id, unit, actor, action)
+            .await?;
+        Ok(mv.after)
     }
 
     fn relying_party(&self) -> (String, String) {
@@ -83,7 +98,7 @@ impl Step<'_> {
     pub async fn challenge(
         &self,
         loaded: Loaded,
-        mut unit: UnitOfWork,
+        unit: UnitOfWork,
         actor: Actor,
         reuse: bool,
     ) -> Result<(Loaded, Value), Refused> {
@@ -96,10 +111,8 @@ impl Step<'_> {
             loaded
         } else {
             let nonce = shonin_jose::b64url_encode(&random_bytes()?);
-            let (update, _) = loaded.challenge(nonce, now)?;
-            unit.update(update);
-            self.commit_and_load(&loaded.flow.id, unit, actor, self.action)
-                .await?
+            let mv = loaded.challenge(nonce, now)?;
+            self.commit_move(mv, unit, actor, self.action).await?
         };
         let data = challenged
             .signed_data()
@@ -154,8 +167,8 @@ impl Step<'_> {
             Ok(v) => v,
             Err(refused) => {
                 // OWASP 2.4, PSD2 RTS Art. 4(3)(b): each failure counts; the last locks.
-                let (update, attempts_left) = loaded.failed_attempt(&self.policy(), now)?;
-                unit.update(update);
+                let (mv, attempts_left) = loaded.failed_attempt(&self.policy(), now)?;
+                unit.update(mv.update);
                 let locked = if attempts_left == 0 { "; locked" } else { "" };
                 let reason = format!("refused: {}{locked}", refused.reason);
                 let record = failure_record(self.state, self.meta, self.action, asker, &id, reason);
@@ -182,7 +195,7 @@ impl Step<'_> {
         let jws = shonin_keys::sign_jwt(&*signer, RECEIPT_TYP, &claims)
             .await
             .map_err(|e| TxnError::Internal(e.to_string()))?;
-        unit.update(loaded.approve(
+        let mv = loaded.approve(
             Approval {
                 challenge: shonin_jose::b64url_encode(&verified.challenge),
                 credential_id: verified.credential_id.clone(),
@@ -190,8 +203,9 @@ impl Step<'_> {
                 receipt: jws.clone(),
             },
             now,
-        )?);
+        )?;
         // The passkey's counter moves by compare-and-set too: one assertion counts once.
+        unit.update(mv.update.clone());
         unit.update(shonin_passkeys::record_use(
             &verified.credential_id,
             verified.sign_count,
@@ -209,7 +223,8 @@ impl Step<'_> {
             kind: ActorKind::User,
             id: loaded.txn.user_id.clone(),
         };
-        self.commit_and_load(&id, unit, user, self.action).await
+        self.commit_unit(&id, unit, user, self.action).await?;
+        Ok(mv.after)
     }
 }
 
