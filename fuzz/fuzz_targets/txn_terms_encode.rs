@@ -53,5 +53,8 @@ fuzz_target!(|data: &[u8]| {
         flow: challenged.flow.clone(),
         txn: other,
     };
-    assert_ne!(swapped.signed_data().expect("challenged").challenge(), original);
+    assert_ne!(
+        swapped.signed_data().expect("challenged").challenge(),
+        original
+    );
 });

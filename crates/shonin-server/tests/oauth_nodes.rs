@@ -12,24 +12,11 @@ mod common;
 
 use axum::http::StatusCode;
 use common::oauth::*;
-use common::{TestApp, body_json};
-use shonin_store::testing::TestDb;
+use common::{body_json, two_nodes_on_postgres};
 
 #[tokio::test]
 async fn two_nodes_on_postgres_share_flows_and_replay_state() {
-    let db = TestDb::postgres()
-        .await
-        .expect("PostgreSQL for the two-node test (see docs/testing.md)");
-    let url = db.url().to_owned();
-    let a = TestApp::with(|c| c.storage.url = url.clone()).await;
-    let keyring = a.state.config.keys.keyring.clone();
-    let master = a.state.config.keys.master_key_file.clone();
-    let b = TestApp::with(|c| {
-        c.storage.url = url.clone();
-        c.keys.keyring = keyring;
-        c.keys.master_key_file = master;
-    })
-    .await;
+    let (db, a, b) = two_nodes_on_postgres().await;
     assert_eq!(
         body_json(a.get("/readyz").await).await["storage"],
         "postgres"

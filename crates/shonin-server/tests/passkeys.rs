@@ -16,7 +16,7 @@ use axum::body::Body;
 use axum::http::{Request, Response, StatusCode, header};
 use common::oauth::*;
 use common::passkey::*;
-use common::{TestApp, body_json, body_text};
+use common::{TestApp, body_json, body_text, failures};
 use serde_json::{Value, json};
 use shonin_passkeys::{PasskeyStore, RecoveryCodeStore};
 use shonin_testkit::Authenticator;
@@ -31,15 +31,6 @@ async fn get_page(app: &TestApp, b: &Browser, uri: &str) -> (StatusCode, String)
         )
         .await;
     (resp.status(), body_text(resp).await)
-}
-
-async fn failures(app: &TestApp, action: &str) -> Vec<String> {
-    app.audit_entries()
-        .await
-        .into_iter()
-        .filter(|e| e.record.action == action && e.record.outcome == shonin_audit::Outcome::Failure)
-        .map(|e| e.record.reason.unwrap_or_default())
-        .collect()
 }
 
 #[tokio::test]

@@ -15,7 +15,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, Response, StatusCode, header};
 use common::oauth::*;
 use common::passkey::*;
-use common::{TestApp, body_json};
+use common::{TestApp, body_json, failures, two_nodes_on_postgres};
 use serde_json::{Value, json};
 
 /// A client of the bank's own with the `transactions` scope, and its DPoP-bound token.
@@ -116,15 +116,6 @@ fn new_txn(user_id: &str) -> Value {
     let mut v = terms();
     v["user_id"] = json!(user_id);
     v
-}
-
-async fn failures(app: &TestApp, action: &str) -> Vec<String> {
-    app.audit_entries()
-        .await
-        .into_iter()
-        .filter(|e| e.record.action == action && e.record.outcome == shonin_audit::Outcome::Failure)
-        .map(|e| e.record.reason.unwrap_or_default())
-        .collect()
 }
 
 #[tokio::test]
@@ -558,19 +549,7 @@ async fn a_user_without_a_passkey_cannot_be_challenged() {
 
 #[tokio::test]
 async fn parallel_approvals_on_two_nodes_on_postgres_exactly_one_wins() {
-    let db = shonin_store::testing::TestDb::postgres()
-        .await
-        .expect("PostgreSQL for the two-node test (see docs/testing.md)");
-    let url = db.url().to_owned();
-    let a = TestApp::with(|c| c.storage.url = url.clone()).await;
-    let keyring = a.state.config.keys.keyring.clone();
-    let master = a.state.config.keys.master_key_file.clone();
-    let b = TestApp::with(|c| {
-        c.storage.url = url.clone();
-        c.keys.keyring = keyring;
-        c.keys.master_key_file = master;
-    })
-    .await;
+    let (db, a, b) = two_nodes_on_postgres().await;
     let (user, mut auth) = enrolled(&a, "alice").await;
     let bank = Bank::new(&a, "bank-app").await;
     let (id, options) = bank.challenged(&a, &user.id).await;
@@ -589,6 +568,7 @@ async fn parallel_approvals_on_two_nodes_on_postgres_exactly_one_wins() {
             .iter()
             .all(|(s, _)| *s == StatusCode::OK || *s == StatusCode::CONFLICT)
     );
+    db.destroy().await.unwrap();
 }
 
 // --- The user's approval page (/approve/{id}) ---

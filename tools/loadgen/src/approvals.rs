@@ -6,10 +6,8 @@
 //! DPoP-bound access token (client_credentials, scope `transactions`, fetched once before the
 //! clock starts) and a fresh DPoP proof with `ath`.
 
-use crate::client_jwt::{
-    assertion, client_auth_fields, dpop_proof, dpop_proof_for_token, unix_now,
-};
-use crate::flow::{Ctx, StepResult, expect, fail, url_for};
+use crate::client_jwt::{dpop_proof_for_token, unix_now};
+use crate::flow::{Ctx, StepResult, expect, fail, signed, url_for};
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use serde_json::{Value, json};
@@ -17,25 +15,7 @@ use serde_json::{Value, json};
 /// A client_credentials token for scope `transactions`, bound to the generator's DPoP key.
 pub async fn token(ctx: &Ctx) -> StepResult<String> {
     const STEP: &str = "txn_token";
-    let iss = ctx.args.issuer.trim_end_matches('/');
-    let now = unix_now();
-    let a = assertion(
-        &ctx.keys.client,
-        &ctx.args.client_id,
-        iss,
-        now,
-        &ctx.jtis.next(),
-    )
-    .map_err(fail(STEP))?;
-    let proof = dpop_proof(
-        &ctx.keys.dpop,
-        "POST",
-        &format!("{iss}/token"),
-        now,
-        &ctx.jtis.next(),
-    )
-    .map_err(fail(STEP))?;
-    let mut form = client_auth_fields(&ctx.args.client_id, a).to_vec();
+    let (mut form, proof) = signed(ctx, "/token")?;
     form.push(("grant_type", "client_credentials".to_owned()));
     form.push(("scope", "transactions".to_owned()));
     let resp = ctx

@@ -338,7 +338,7 @@ pub(crate) fn url_for(ctx: &Ctx, path: &str) -> StepResult<url::Url> {
 }
 
 /// Client authentication fields plus a DPoP proof for `POST {issuer}{path}`.
-fn signed(ctx: &Ctx, path: &str) -> StepResult<(Vec<(&'static str, String)>, String)> {
+pub(crate) fn signed(ctx: &Ctx, path: &str) -> StepResult<(Vec<(&'static str, String)>, String)> {
     let iss = ctx.args.issuer.trim_end_matches('/');
     let now = unix_now();
     let a = assertion(

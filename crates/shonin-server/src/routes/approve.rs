@@ -151,9 +151,20 @@ async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Session, Ref
     }
 }
 
-/// The audit actor of a call: the signed-in user, when there is one.
-fn asker(session: &Result<Session, Refused>) -> shonin_audit::Actor {
-    user_actor(session.as_ref().map_or("-", |s| s.user_id.as_str()))
+/// Who asks (the audit actor: the signed-in user, when there is one) and their transaction
+/// `id`.
+async fn asked(
+    step: Step<'_>,
+    headers: &HeaderMap,
+    id: &str,
+) -> (shonin_audit::Actor, Result<Loaded, Refused>) {
+    match signed_in(step.state, headers).await {
+        Ok(session) => (
+            user_actor(&session.user_id),
+            users_transaction(step, &session, id).await,
+        ),
+        Err(e) => (user_actor("-"), Err(e)),
+    }
 }
 
 /// `POST /approve/{id}/options`: the challenge for the user's passkey (issued now, or the one
@@ -173,12 +184,9 @@ pub async fn options(
         meta: &meta,
         action: ACTION,
     };
-    let session = signed_in(&state, &headers).await;
-    let actor = asker(&session);
+    let (actor, found) = asked(step, &headers, &id).await;
     let result = async {
-        let session = session?;
-        let loaded = users_transaction(step, &session, &id).await?;
-        step.challenge(loaded, UnitOfWork::new(), actor.clone(), true)
+        step.challenge(found?, UnitOfWork::new(), actor.clone(), true)
             .await
     }
     .await;
@@ -205,12 +213,10 @@ pub async fn approve(
         meta: &meta,
         action: ACTION,
     };
-    let session = signed_in(&state, &headers).await;
-    let actor = asker(&session);
+    let (actor, found) = asked(step, &headers, &id).await;
     let result = async {
-        let session = session?;
+        let loaded = found?;
         let v = crate::routes::transactions::body(&body)?;
-        let loaded = users_transaction(step, &session, &id).await?;
         step.approve(loaded, v.get("assertion"), UnitOfWork::new(), actor.clone())
             .await
     }
@@ -242,12 +248,9 @@ pub async fn reject(
         meta: &meta,
         action: ACTION,
     };
-    let session = signed_in(&state, &headers).await;
-    let actor = asker(&session);
+    let (actor, found) = asked(step, &headers, &id).await;
     let result = async {
-        let session = session?;
-        let loaded = users_transaction(step, &session, &id).await?;
-        let mv = loaded.reject(step.now())?;
+        let mv = found?.reject(step.now())?;
         step.commit_move(mv, UnitOfWork::new(), actor.clone(), ACTION)
             .await
     }

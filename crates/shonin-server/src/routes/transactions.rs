@@ -141,17 +141,19 @@ impl Call {
         Ok(loaded)
     }
 
-    /// Commits the client's step.
-    async fn commit_move(
+    /// Commits the client's step and answers with the transaction after it.
+    async fn answer_move(
         &self,
         client: &str,
         mv: Move,
         unit: UnitOfWork,
         action: &str,
-    ) -> Result<Loaded, Refused> {
-        self.step()
+    ) -> Result<Response, Refused> {
+        let loaded = self
+            .step()
             .commit_move(mv, unit, client_actor(client), action)
-            .await
+            .await?;
+        Ok(self.show(&loaded, StatusCode::OK))
     }
 
     /// The transaction as the client sees it, with `status`.
@@ -187,6 +189,11 @@ pub(crate) fn body(bytes: &[u8]) -> Result<Value, TxnError> {
 
 fn typed<T: serde::de::DeserializeOwned>(v: Value, rule: &'static str) -> Result<T, TxnError> {
     serde_json::from_value(v).map_err(|_| TxnError::Invalid("body", rule))
+}
+
+/// The terms in a PATCH or execute body, checked.
+fn terms(bytes: &[u8]) -> Result<Terms, TxnError> {
+    typed::<Terms>(body(bytes)?, TERMS_RULE)?.validate()
 }
 
 const TERMS_RULE: &str = "payee {name, account {iban | other {scheme_name, identification}}}, amount {value, currency}, reference?";
@@ -296,8 +303,7 @@ async fn modify_txn(
     id: &str,
     bytes: &[u8],
 ) -> Result<Response, Refused> {
-    let terms: Terms = typed(body(bytes)?, TERMS_RULE)?;
-    let terms = terms.validate()?;
+    let terms = terms(bytes)?;
     let loaded = call.load(client, id).await?;
     let (mv, voided) = loaded.modify(terms, call.step().now())?;
     // PSD2 RTS Art. 5(1)(d), OWASP 2.6: a change after the challenge voids it, and the audit
@@ -307,8 +313,7 @@ async fn modify_txn(
     } else {
         call.action
     };
-    let loaded = call.commit_move(client, mv, access.unit, action).await?;
-    Ok(call.show(&loaded, StatusCode::OK))
+    call.answer_move(client, mv, access.unit, action).await
 }
 
 async fn challenge_txn(
@@ -363,10 +368,7 @@ async fn reject_txn(
 ) -> Result<Response, Refused> {
     let loaded = call.load(client, id).await?;
     let mv = loaded.reject(call.step().now())?;
-    let loaded = call
-        .commit_move(client, mv, access.unit, call.action)
-        .await?;
-    Ok(call.show(&loaded, StatusCode::OK))
+    call.answer_move(client, mv, access.unit, call.action).await
 }
 
 async fn execute_txn(
@@ -377,13 +379,9 @@ async fn execute_txn(
     bytes: &[u8],
 ) -> Result<Response, Refused> {
     // The backend presents what it is about to execute, as it understands it.
-    let terms: Terms = typed(body(bytes)?, TERMS_RULE)?;
-    let terms = terms.validate()?;
+    let terms = terms(bytes)?;
     let loaded = call.load(client, id).await?;
     let step = call.step();
     let mv = loaded.execute(&terms, &step.policy(), step.now())?;
-    let loaded = call
-        .commit_move(client, mv, access.unit, call.action)
-        .await?;
-    Ok(call.show(&loaded, StatusCode::OK))
+    call.answer_move(client, mv, access.unit, call.action).await
 }

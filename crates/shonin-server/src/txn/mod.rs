@@ -5,7 +5,7 @@
 pub mod settings;
 pub mod steps;
 
-use crate::oauth::reject::{OAuthError, RequestMeta};
+use crate::oauth::reject::{OAuthError, RequestMeta, success_record};
 use crate::state::AppState;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -98,14 +98,9 @@ pub fn failure_record(
     reason: String,
 ) -> AuditRecord {
     AuditRecord {
-        time: state.clock.now(),
-        actor,
-        action: action.to_owned(),
-        target: target.to_owned(),
         outcome: Outcome::Failure,
         reason: Some(reason),
-        source_ip: Some(meta.addr.client_ip),
-        request_id: meta.request_id.clone(),
+        ..success_record(state, meta, action, actor, target)
     }
 }
 

@@ -100,5 +100,34 @@ pub async fn body_text(resp: Response<Body>) -> String {
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     String::from_utf8_lossy(&bytes).into_owned()
 }
+/// The reasons of the audit log's failure entries for `action`.
+pub async fn failures(app: &TestApp, action: &str) -> Vec<String> {
+    app.audit_entries()
+        .await
+        .into_iter()
+        .filter(|e| e.record.action == action && e.record.outcome == shonin_audit::Outcome::Failure)
+        .map(|e| e.record.reason.unwrap_or_default())
+        .collect()
+}
+
+/// Two nodes on one fresh PostgreSQL database: two complete application states with their own
+/// connection pools, sharing the keyring. Keep the database handle alive for the test.
+pub async fn two_nodes_on_postgres() -> (shonin_store::testing::TestDb, TestApp, TestApp) {
+    let db = shonin_store::testing::TestDb::postgres()
+        .await
+        .expect("PostgreSQL for the two-node test (see docs/testing.md)");
+    let url = db.url().to_owned();
+    let a = TestApp::with(|c| c.storage.url = url.clone()).await;
+    let keyring = a.state.config.keys.keyring.clone();
+    let master = a.state.config.keys.master_key_file.clone();
+    let b = TestApp::with(|c| {
+        c.storage.url = url.clone();
+        c.keys.keyring = keyring;
+        c.keys.master_key_file = master;
+    })
+    .await;
+    (db, a, b)
+}
+
 pub mod oauth;
 pub mod passkey;
