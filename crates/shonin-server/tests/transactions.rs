@@ -178,6 +178,18 @@ async fn create_challenge_approve_execute_with_a_verifiable_receipt() {
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{again}");
     assert_eq!(again["error"], "transaction_state");
+
+    // Each step is counted with its outcome.
+    let metrics = common::body_text(app.get("/metrics").await).await;
+    let counted = |action: &str, outcome: &str| {
+        metrics.lines().any(|l| {
+            l.starts_with("shonin_transactions_total{")
+                && l.contains(&format!("action=\"{action}\""))
+                && l.contains(&format!("outcome=\"{outcome}\""))
+        })
+    };
+    assert!(counted("txn.approve", "ok"), "{metrics}");
+    assert!(counted("txn.execute", "transaction_state"), "{metrics}");
 }
 
 #[tokio::test]

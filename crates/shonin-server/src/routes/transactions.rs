@@ -293,6 +293,7 @@ async fn show_txn(
         .await
         .map_err(replay_challenge)?;
     let loaded = call.load(client, id).await?;
+    crate::txn::counted(call.action, "ok");
     Ok(call.show(&loaded, StatusCode::OK))
 }
 

@@ -88,6 +88,24 @@ pub fn problem(e: &TxnError) -> Response {
     resp
 }
 
+/// Counts one transaction request: its step (the audit action) and its outcome (`ok` or the
+/// error code), as `shonin_transactions_total{action,outcome}`.
+pub fn counted(action: &str, outcome: &'static str) {
+    metrics::counter!(
+        "shonin_transactions_total",
+        "action" => action.to_owned(),
+        "outcome" => outcome
+    )
+    .increment(1);
+}
+
+fn error_code(e: &Refused) -> &'static str {
+    match e {
+        Refused::Auth(e) => e.error.as_str(),
+        Refused::Txn(e) | Refused::Recorded(e) => e.code(),
+    }
+}
+
 /// The audit entry of a refused transaction request.
 pub fn failure_record(
     state: &AppState,
@@ -120,6 +138,7 @@ pub async fn refused(
     target: &str,
     e: Refused,
 ) -> Response {
+    counted(action, error_code(&e));
     if let Refused::Recorded(e) = e {
         return problem(&e);
     }

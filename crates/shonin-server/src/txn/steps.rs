@@ -64,7 +64,10 @@ impl Step<'_> {
             .await
             .map_err(replay_challenge)?
         {
-            Committed::Done => Ok(()),
+            Committed::Done => {
+                super::counted(action, "ok");
+                Ok(())
+            }
             Committed::Conflict { .. } => Err(TxnError::Conflict.into()),
         }
     }
