@@ -167,6 +167,25 @@ async fn asked(
     }
 }
 
+/// A JSON call of the page's script (`application/json`, the CSRF header; else the audited
+/// refusal): its step, who asks, and their transaction `id`.
+async fn page_call<'a>(
+    state: &'a AppState,
+    meta: &'a RequestMeta,
+    headers: &HeaderMap,
+    id: &str,
+    action: &'static str,
+) -> Result<(Step<'a>, shonin_audit::Actor, Result<Loaded, Refused>), Response> {
+    check_call(state, meta, headers, action).await?;
+    let step = Step {
+        state,
+        meta,
+        action,
+    };
+    let (actor, found) = asked(step, headers, id).await;
+    Ok((step, actor, found))
+}
+
 /// `POST /approve/{id}/options`: the challenge for the user's passkey (issued now, or the one
 /// already issued if the page was reloaded).
 pub async fn options(
@@ -176,15 +195,10 @@ pub async fn options(
     Path(id): Path<String>,
 ) -> Response {
     const ACTION: &str = "txn.challenge";
-    if let Err(r) = check_call(&state, &meta, &headers, ACTION).await {
-        return r;
-    }
-    let step = Step {
-        state: &state,
-        meta: &meta,
-        action: ACTION,
+    let (step, actor, found) = match page_call(&state, &meta, &headers, &id, ACTION).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
-    let (actor, found) = asked(step, &headers, &id).await;
     let result = async {
         step.challenge(found?, UnitOfWork::new(), actor.clone(), true)
             .await
@@ -205,15 +219,10 @@ pub async fn approve(
     body: Bytes,
 ) -> Response {
     const ACTION: &str = "txn.approve";
-    if let Err(r) = check_call(&state, &meta, &headers, ACTION).await {
-        return r;
-    }
-    let step = Step {
-        state: &state,
-        meta: &meta,
-        action: ACTION,
+    let (step, actor, found) = match page_call(&state, &meta, &headers, &id, ACTION).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
-    let (actor, found) = asked(step, &headers, &id).await;
     let result = async {
         let loaded = found?;
         let v = crate::routes::transactions::body(&body)?;
