@@ -3,10 +3,15 @@
 //! proof of RFC 9449 §7 or the client certificate of RFC 8705 §3) by
 //! `shonin_oauth::resource::verify`. The proof's `jti` is staged in the request's unit of work,
 //! which the handler commits with its own writes before it answers (RFC 9449 §11.1).
+//!
+//! [`Access`] is an axum extractor: a handler takes `Result<Access, OAuthError>` and audits a
+//! refusal under its own action.
 
 use crate::oauth::dpop::proof_header;
 use crate::oauth::reject::{OAuthError, RequestMeta};
 use crate::state::AppState;
+use axum::extract::{FromRequestParts, OriginalUri};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
 use shonin_keys::KeySource;
 use shonin_oauth::ClientId;
@@ -121,6 +126,31 @@ impl Access {
             unit,
             scheme,
         })
+    }
+}
+
+impl FromRequestParts<AppState> for Access {
+    type Rejection = OAuthError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, OAuthError> {
+        let meta = match RequestMeta::from_request_parts(parts, state).await {
+            Ok(m) => m,
+            Err(never) => match never {},
+        };
+        // The path as the client addressed it (the DPoP proof's `htu`), before any nesting.
+        let uri = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map_or_else(|| parts.uri.clone(), |u| u.0.clone());
+        Access::verify(
+            state,
+            &meta,
+            &parts.method,
+            &parts.headers,
+            uri.query(),
+            uri.path(),
+        )
+        .await
     }
 }
 

@@ -7,16 +7,15 @@
 
 use crate::oauth::access::{Access, replay_challenge};
 use crate::oauth::commit::commit;
-use crate::oauth::reject::RequestMeta;
+use crate::oauth::reject::{OAuthError, RequestMeta};
 use crate::state::AppState;
 use crate::txn::steps::Step;
 use crate::txn::{Refused, client_actor, refused, view};
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, OriginalUri, Path, State};
-use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
@@ -41,33 +40,6 @@ pub fn router() -> Router<AppState> {
         .route("/transactions/{id}/execute", post(execute))
 }
 
-/// The parts of a request the access-token check reads.
-#[derive(Debug)]
-pub struct Req {
-    method: Method,
-    headers: HeaderMap,
-    path: String,
-    query: Option<String>,
-}
-
-impl FromRequestParts<AppState> for Req {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
-        // The path as the client addressed it (the DPoP proof's `htu`), before any nesting.
-        let uri = parts
-            .extensions
-            .get::<OriginalUri>()
-            .map_or_else(|| parts.uri.clone(), |u| u.0.clone());
-        Ok(Req {
-            method: parts.method.clone(),
-            headers: parts.headers.clone(),
-            path: uri.path().to_owned(),
-            query: uri.query().map(str::to_owned),
-        })
-    }
-}
-
 /// What every handler receives.
 struct Call {
     state: AppState,
@@ -85,21 +57,15 @@ impl Call {
     }
 
     /// Verifies the access token and its scope; a refusal is audited and answered.
-    async fn access(&self, req: &Req, target: &str) -> Result<Access, Response> {
-        let verified = async {
-            let a = Access::verify(
-                &self.state,
-                &self.meta,
-                &req.method,
-                &req.headers,
-                req.query.as_deref(),
-                &req.path,
-            )
-            .await?;
+    async fn access(
+        &self,
+        access: Result<Access, OAuthError>,
+        target: &str,
+    ) -> Result<Access, Response> {
+        let verified = access.and_then(|a| {
             a.require_scope(SCOPE)?;
-            Ok::<_, Refused>(a)
-        }
-        .await;
+            Ok(a)
+        });
         match verified {
             Ok(a) => Ok(a),
             Err(e) => Err(refused(
@@ -108,7 +74,7 @@ impl Call {
                 self.action,
                 client_actor(""),
                 target,
-                e,
+                e.into(),
             )
             .await),
         }
@@ -205,7 +171,7 @@ macro_rules! handler {
         pub async fn $name(
             State(state): State<AppState>,
             meta: RequestMeta,
-            req: Req,
+            access: Result<Access, OAuthError>,
             Path(id): Path<String>,
             bytes: Bytes,
         ) -> Response {
@@ -214,7 +180,7 @@ macro_rules! handler {
                 meta,
                 action: $action,
             };
-            let access = match call.access(&req, &id).await {
+            let access = match call.access(access, &id).await {
                 Ok(a) => a,
                 Err(resp) => return resp,
             };
@@ -229,7 +195,7 @@ macro_rules! handler {
 pub async fn create(
     State(state): State<AppState>,
     meta: RequestMeta,
-    req: Req,
+    access: Result<Access, OAuthError>,
     bytes: Bytes,
 ) -> Response {
     let call = Call {
@@ -237,7 +203,7 @@ pub async fn create(
         meta,
         action: "txn.create",
     };
-    let access = match call.access(&req, "-").await {
+    let access = match call.access(access, "-").await {
         Ok(a) => a,
         Err(resp) => return resp,
     };

@@ -5,12 +5,11 @@ use crate::oauth::commit::commit;
 use crate::oauth::reject::{OAuthError, RequestMeta, audited};
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, Method, header};
+use axum::extract::State;
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use shonin_identity::{User, UserStore};
-use shonin_oauth::metadata::USERINFO_ENDPOINT_PATH;
 use shonin_oauth::resource::ResourceError;
 
 const ACTION: &str = "oauth.userinfo";
@@ -18,11 +17,9 @@ const ACTION: &str = "oauth.userinfo";
 pub async fn userinfo(
     State(state): State<AppState>,
     meta: RequestMeta,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
+    access: Result<Access, OAuthError>,
 ) -> Response {
-    match answer(&state, &meta, &method, &headers, query.as_deref()).await {
+    match answer(&state, &meta, access).await {
         Ok(resp) => resp,
         Err(e) => audited(&state, &meta, ACTION, None, e).await,
     }
@@ -31,12 +28,9 @@ pub async fn userinfo(
 async fn answer(
     state: &AppState,
     meta: &RequestMeta,
-    method: &Method,
-    headers: &HeaderMap,
-    query: Option<&str>,
+    access: Result<Access, OAuthError>,
 ) -> Result<Response, OAuthError> {
-    let access =
-        Access::verify(state, meta, method, headers, query, USERINFO_ENDPOINT_PATH).await?;
+    let access = access?;
     // The proof's jti is claimed before anything is revealed (RFC 9449 §11.1); a replay is
     // refused with the resource challenge.
     let Access {
