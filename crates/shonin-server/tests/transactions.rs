@@ -644,6 +644,13 @@ async fn the_approval_page_shows_the_stored_data_and_approves_with_a_passkey() {
         page(&app, Some(&m), &path, "en").await.0,
         StatusCode::NOT_FOUND
     );
+    assert!(
+        failures(&app, "txn.read")
+            .await
+            .iter()
+            .any(|r| r == "not_found"),
+        "another user's look is audited"
+    );
     let resp = call(&app, &m, &format!("{path}/options"), &json!({})).await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 

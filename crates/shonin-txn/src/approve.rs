@@ -3,7 +3,6 @@
 //! 5(1)(c)); the client's copy of anything is never consulted (OWASP Transaction Authorization
 //! 2.3).
 
-use crate::error::TxnError;
 use crate::transaction::Loaded;
 use shonin_passkeys::{AssertionResponse, CredentialPublicKey, Expected, StoredPasskey};
 
@@ -78,13 +77,4 @@ pub fn verify(
         sign_count: verified.sign_count,
         backup_state: verified.backup_state,
     })
-}
-
-impl From<Refusal> for TxnError {
-    fn from(r: Refusal) -> Self {
-        TxnError::Refused {
-            reason: r.reason,
-            attempts_left: 0,
-        }
-    }
 }

@@ -101,10 +101,23 @@ pub async fn page(
     };
     let loaded = match users_transaction(step, &session, &id).await {
         Ok(l) => l,
-        Err(Refused::Txn(TxnError::NotFound)) => {
-            return pages::error(lang, StatusCode::NOT_FOUND, t.txn_not_found, None);
+        Err(e) => {
+            // Another user's transaction is as absent as an unknown one; both are audited.
+            let resp = refused(
+                &state,
+                &meta,
+                "txn.read",
+                user_actor(&session.user_id),
+                &id,
+                e,
+            )
+            .await;
+            return if resp.status() == StatusCode::NOT_FOUND {
+                pages::error(lang, StatusCode::NOT_FOUND, t.txn_not_found, None)
+            } else {
+                pages::unavailable(lang, meta.request_id.as_deref())
+            };
         }
-        Err(_) => return pages::unavailable(lang, meta.request_id.as_deref()),
     };
     let client_name = match ClientId::try_from(loaded.txn.client_id.as_str()) {
         Ok(cid) => match state.oauth.clients.get(&state.store, &cid).await {

@@ -198,7 +198,7 @@ impl Step<'_> {
         let jws = shonin_keys::sign_jwt(&*signer, RECEIPT_TYP, &claims)
             .await
             .map_err(|e| TxnError::Internal(e.to_string()))?;
-        let mv = loaded.approve(
+        let Move { update, after } = loaded.approve(
             Approval {
                 challenge: shonin_jose::b64url_encode(&verified.challenge),
                 credential_id: verified.credential_id.clone(),
@@ -207,8 +207,8 @@ impl Step<'_> {
             },
             now,
         )?;
+        unit.update(update);
         // The passkey's counter moves by compare-and-set too: one assertion counts once.
-        unit.update(mv.update.clone());
         unit.update(shonin_passkeys::record_use(
             &verified.credential_id,
             verified.sign_count,
@@ -227,7 +227,7 @@ impl Step<'_> {
             id: loaded.txn.user_id.clone(),
         };
         self.commit_unit(&id, unit, user, self.action).await?;
-        Ok(mv.after)
+        Ok(after)
     }
 }
 
