@@ -163,6 +163,7 @@ async function startOnce({ name = 'e2e', requireDpopNonce = false, extraClients 
     '--jwks-file', jwksFile,
     '--scope', SCOPE,
     '--authorization-details-type', 'payment_initiation',
+    '--authorization-details-type', 'account_information',
     '--grant-type', 'authorization_code',
     '--grant-type', 'refresh_token',
     '--grant-type', 'client_credentials',
@@ -178,6 +179,7 @@ async function startOnce({ name = 'e2e', requireDpopNonce = false, extraClients 
       '--jwks-file', jwksFile,
       '--scope', SCOPE,
       '--authorization-details-type', 'payment_initiation',
+      '--authorization-details-type', 'account_information',
     ]);
   }
   await run(['users', 'add', '--username', USERNAME, '--password-stdin'], { stdin: `${password}\n` });

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as oauth from 'oauth4webapi';
-import { PAYMENT, consentPageProblems } from '../lib/fixtures.mjs';
+import { ACCESS, consentPageProblems } from '../lib/fixtures.mjs';
 import { decodeJwt } from '../lib/keys.mjs';
 import { authorize, codeGrant, retryOnDpopNonce, setup } from '../lib/oauth4.mjs';
 import { startServer } from '../lib/server.mjs';
@@ -65,7 +65,7 @@ describe('oauth4webapi 3: PAR, PKCE, DPoP, private_key_jwt, RAR, client_credenti
     await oauth.validateApplicationLevelSignature(ctx.as, response, ctx.opts);
     const jkt = await ctx.DPoP.calculateThumbprint();
     assert.equal(decodeJwt(result.access_token).payload.cnf?.jkt, jkt);
-    assert.equal(result.authorization_details?.[0]?.creditorName, PAYMENT.creditorName);
+    assert.deepEqual(result.authorization_details?.[0], ACCESS);
     s.tokens = result;
     s.sub = claims.sub;
     s.jkt = jkt;

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import { signInAndConsent } from '../lib/browser.mjs';
-import { AUTHORIZATION_DETAILS, PAYMENT, consentPageProblems } from '../lib/fixtures.mjs';
+import { ACCESS, AUTHORIZATION_DETAILS, consentPageProblems } from '../lib/fixtures.mjs';
 import { decodeJwt, jwkThumbprint } from '../lib/keys.mjs';
 import { SCOPE, startServer } from '../lib/server.mjs';
 
@@ -82,7 +82,7 @@ describe('openid-client 6: FAPI 2.0 code flow with PAR, PKCE, DPoP, private_key_
     assert.deepEqual([...url.searchParams.keys()].sort(), ['client_id', 'request_uri']);
   });
 
-  it('signs in and approves; the consent page shows the payment escaped', async () => {
+  it('signs in and approves; the consent page shows the account access and the client', async () => {
     need('authorizationUrl');
     const r = await signInAndConsent({
       agent: srv.agent,
@@ -136,10 +136,7 @@ describe('openid-client 6: FAPI 2.0 code flow with PAR, PKCE, DPoP, private_key_
 
     const details = tokens.authorization_details;
     assert.ok(Array.isArray(details) && details.length === 1, `authorization_details echoed: ${JSON.stringify(details)}`);
-    assert.equal(details[0].type, PAYMENT.type);
-    assert.deepEqual(details[0].instructedAmount, PAYMENT.instructedAmount);
-    assert.equal(details[0].creditorName, PAYMENT.creditorName);
-    assert.deepEqual(details[0].creditorAccount, PAYMENT.creditorAccount);
+    assert.deepEqual(details[0], ACCESS);
 
     // RFC 9068 access token bound to the DPoP key (RFC 9449 §6).
     const at = decodeJwt(tokens.access_token);
@@ -161,7 +158,7 @@ describe('openid-client 6: FAPI 2.0 code flow with PAR, PKCE, DPoP, private_key_
     assert.equal(intro.active, true);
     assert.equal(intro.client_id, srv.client.id);
     assert.equal(intro.cnf?.jkt, jkt);
-    assert.equal(intro.authorization_details?.[0]?.creditorName, PAYMENT.creditorName);
+    assert.deepEqual(intro.authorization_details?.[0], ACCESS);
   });
 
   it('refreshes with the DPoP-bound refresh token (no rotation by default)', async () => {

@@ -5,7 +5,9 @@
 // the server stored, and approves with her passkey through the page's own script
 // (/static/approve.js). The backend then reads the approval, `shonin txn verify` checks the
 // receipt offline, a changed byte makes it fail, and the final gate executes only the approved
-// data. A second payment in yen is shown in Japanese and rejected on the page.
+// data. A second payment in yen is shown in Japanese and rejected on the page. A third-party
+// client (oauth4webapi, PAR + DPoP) asks for a payment_initiation consent: alice signs the payment
+// on the consent page with the same passkey, and the tokens carry the approval.
 
 import assert from 'node:assert/strict';
 import fsp from 'node:fs/promises';
@@ -22,7 +24,8 @@ import {
   skipUnlessBrowser,
   watchPage,
 } from '../lib/chromium.mjs';
-import { retryOnDpopNonce, setup } from '../lib/oauth4.mjs';
+import { PAYMENT } from '../lib/fixtures.mjs';
+import { codeGrant, pushAuthorization, retryOnDpopNonce, setup } from '../lib/oauth4.mjs';
 import { startServer } from '../lib/server.mjs';
 
 const skip = await skipUnlessBrowser();
@@ -149,6 +152,34 @@ describe('transaction signing in real Chromium with a virtual authenticator', { 
     await auth.presence(true);
     await Promise.all([page.waitForNavigation(), page.click('#passkey-enrol')]);
     assert.equal(await page.locator('li.passkey').count(), 1, profile.log.describe());
+  });
+
+  it('a FAPI payment consent is signed with the passkey, and the tokens carry the approval', TEST, async () => {
+    const { page } = profile;
+    const ctx = await setup(srv);
+    const pushed = await pushAuthorization(srv, ctx, { authorization_details: JSON.stringify([PAYMENT]) });
+    const res = await page.goto(pushed.authorizationUrl.href);
+    assert.equal(res.status(), 200);
+    const st = await approvalPage();
+    assert.equal(st.payee, PAYMENT.creditorName, 'the payee is shown as text, escaped');
+    assert.equal(st.amount, '€12.34');
+    assert.equal(st.reference, PAYMENT.remittanceInformation);
+    assert.equal(st.button, 'Approve with passkey');
+    assert.equal(await page.locator('button[value="approve"]').count(), 0, 'no approve button for a payment');
+    await shot('en-consent-payment');
+    const [callback] = await Promise.all([
+      page.waitForRequest((r) => r.url().startsWith(`${srv.client.redirectUri}?`)),
+      page.click('#approve-passkey'),
+    ]);
+    const url = new URL(callback.url());
+    assert.equal(url.searchParams.get('iss'), srv.issuer, profile.log.describe());
+    const params = oauth.validateAuthResponse(ctx.as, ctx.client, url, pushed.state);
+    const { result } = await codeGrant(srv, ctx, { params, verifier: pushed.verifier, nonce: pushed.nonce });
+    const granted = result.authorization_details?.[0];
+    assert.equal(granted?.creditorName, PAYMENT.creditorName);
+    assert.deepEqual(granted?.instructedAmount, PAYMENT.instructedAmount);
+    assert.match(granted?.approval?.transaction_id ?? '', /^[0-9a-f]{32}$/, JSON.stringify(granted));
+    assert.match(granted?.approval?.challenge ?? '', /^[A-Za-z0-9_-]{43}$/);
   });
 
   it('the bank creates a payment; alice sees exactly the stored data and approves it with her passkey', TEST, async () => {

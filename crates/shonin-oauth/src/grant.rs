@@ -748,12 +748,11 @@ async fn client_credentials(
     })
 }
 
-/// Stores a new authorization code for `grant`; returns the code to send to the client.
-pub async fn issue_code(
-    flows: &dyn FlowStore,
+/// A new authorization code for `grant` and its flow record (stored under the code's hash).
+fn new_code(
     grant: &CodeGrant,
     now: OffsetDateTime,
-) -> Result<String, GrantError> {
+) -> Result<(String, Flow<CodeState>), GrantError> {
     let code = claims::random_token(32)?;
     let data = serde_json::to_vec(grant).map_err(|e| GrantError::Corrupt(e.to_string()))?;
     let record = Flow::new(
@@ -762,6 +761,28 @@ pub async fn issue_code(
         data,
         now + CODE_LIFETIME,
     );
+    Ok((code, record))
+}
+
+/// Stores a new authorization code for `grant`; returns the code to send to the client.
+pub async fn issue_code(
+    flows: &dyn FlowStore,
+    grant: &CodeGrant,
+    now: OffsetDateTime,
+) -> Result<String, GrantError> {
+    let (code, record) = new_code(grant, now)?;
     flows.create_flow(&record.record()).await?;
+    Ok(code)
+}
+
+/// Stages a new authorization code for `grant` in `unit`, to be written with the rest of the
+/// request (a payment consent writes the approval and the code together); returns the code.
+pub fn stage_code(
+    unit: &mut UnitOfWork,
+    grant: &CodeGrant,
+    now: OffsetDateTime,
+) -> Result<String, GrantError> {
+    let (code, record) = new_code(grant, now)?;
+    unit.rows.push(record.row());
     Ok(code)
 }

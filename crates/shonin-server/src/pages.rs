@@ -53,6 +53,15 @@ pub struct DetailView {
     pub rows: Vec<(String, String)>,
 }
 
+/// A payment on the consent page: what the passkey signs (from `shonin_txn::linking`) and the
+/// two JSON calls of `approve.js` (`routes/oauth/payment.rs`).
+#[derive(Debug)]
+pub struct PaymentView {
+    pub shown: shonin_txn::linking::Shown,
+    pub options_url: String,
+    pub approve_url: String,
+}
+
 #[derive(Debug, Template)]
 #[template(path = "consent.html")]
 pub struct ConsentPage<'a> {
@@ -64,6 +73,8 @@ pub struct ConsentPage<'a> {
     pub csrf: &'a str,
     pub scopes: &'a [String],
     pub details: Vec<DetailView>,
+    /// A payment, approved with a passkey instead of the approve button.
+    pub payment: Option<PaymentView>,
 }
 
 /// The user's approval page for one transaction (`/approve/{id}`): the data from the stored
@@ -198,8 +209,20 @@ pub fn error(lang: Lang, status: StatusCode, message: &str, request_id: Option<&
     )
 }
 
-/// Human-readable rows for one authorization detail, from the server's stored copy.
-pub fn detail_view(t: &Texts, detail: &serde_json::Value) -> DetailView {
+/// Human-readable rows for one authorization detail, from the server's stored copy. A payment
+/// the page shows through [`PaymentView`] keeps only its other rows (actions, where).
+pub fn detail_view(t: &Texts, detail: &serde_json::Value, payment_shown: bool) -> DetailView {
+    let mut view = all_rows(t, detail);
+    if payment_shown
+        && detail.get("type").and_then(serde_json::Value::as_str) == Some("payment_initiation")
+    {
+        view.rows
+            .retain(|(label, _)| label == t.detail_actions || label == t.detail_where);
+    }
+    view
+}
+
+fn all_rows(t: &Texts, detail: &serde_json::Value) -> DetailView {
     use serde_json::Value;
     let kind = detail
         .get("type")

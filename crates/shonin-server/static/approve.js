@@ -1,4 +1,4 @@
-// Transaction approval on Shonin's page /approve/{id}. Loaded from /static/approve.js (CSP
+// Transaction approval on Shonin's pages /approve/{id} and the payment consent of /authorize. Loaded from /static/approve.js (CSP
 // script-src 'self'), never inline. The page's <section id="approve"> carries the CSRF value,
 // the two URLs and the messages in the page's language. The server renders what is approved;
 // this script only asks the passkey to sign the challenge the server computed from it.
@@ -39,8 +39,9 @@
       const credential = await navigator.credentials.get({
         publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(challenge.options.publicKey),
       });
-      await post(box.dataset.approve, { assertion: credential.toJSON() });
-      window.location.reload();
+      const result = await post(box.dataset.approve, { assertion: credential.toJSON() });
+      // The approval page reloads itself; a consent continues to the client with its code.
+      window.location.assign(result.location || window.location.href);
     } catch (e) {
       show(e && e.name === "NotAllowedError" ? box.dataset.error : e.message || box.dataset.error);
       button.disabled = false;

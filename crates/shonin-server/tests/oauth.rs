@@ -47,7 +47,7 @@ async fn code_flow_issues_dpop_bound_tokens_and_userinfo_answers() {
     let (redirect, consent) = sign_in_and_consent(&app, &c, &request_uri, "alice").await;
 
     // The consent page shows the stored details, escaped.
-    assert!(consent.contains("123.45 EUR"), "{consent}");
+    assert!(consent.contains("€123.45"), "{consent}");
     assert!(
         consent.contains("Merchant &#38; Co &#60;script&#62;")
             || consent.contains("Merchant &amp; Co &lt;script&gt;"),

@@ -161,14 +161,16 @@ async fn a_fapi_authorization_that_asks_for_a_passkey() {
     assert_eq!(status, StatusCode::OK);
     assert!(consent.contains("Approve access"), "{consent}");
 
-    let approve = vec![
-        ("request_uri".into(), request_uri.clone()),
-        ("client_id".into(), c.id.clone()),
-        ("decision".into(), "approve".into()),
-    ];
-    let resp = post_form(&app, &b, "/authorize/consent", approve).await;
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    let code = query_param(&location(&resp), "code").unwrap();
+    // The request is a payment: the same passkey signs it on the consent page.
+    let resp = call(&app, &b, &data_attr(&consent, "options"), &json!({})).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let options = body_json(resp).await;
+    let assertion = auth.authenticate(&options["options"], ISSUER).unwrap();
+    let approve = json!({ "assertion": assertion });
+    let resp = call(&app, &b, &data_attr(&consent, "approve"), &approve).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let approved = body_json(resp).await;
+    let code = query_param(approved["location"].as_str().unwrap(), "code").unwrap();
     let tokens = body_json(redeem(&app, &c, &code).await).await;
     let id_token = tokens["id_token"].as_str().unwrap();
     let payload = id_token.split('.').nth(1).unwrap();

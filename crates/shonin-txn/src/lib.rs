@@ -11,12 +11,15 @@
 //!   request's unit of work.
 //! - [`approve::verify`]: the assertion check against the stored transaction.
 //! - [`receipt`]: signed approval receipts that anyone can verify offline.
+//! - [`consent`]: a FAPI request's `payment_initiation` detail as a transaction, and the
+//!   details granted once it is approved.
 //!
 //! Nothing here does I/O: the server reads the transaction and the passkey through the ports,
 //! calls these functions, and commits what they return together with the audit entry.
 
 pub mod amount;
 pub mod approve;
+pub mod consent;
 mod currency;
 mod error;
 pub mod linking;

@@ -92,6 +92,20 @@ pub struct Terms {
 }
 
 impl Terms {
+    /// What the user is shown of these terms, in `locale` (the same function as
+    /// [`Loaded::shown`]: only the signed fields).
+    pub fn shown(&self, locale: Locale) -> Shown {
+        SignedData {
+            transaction_id: "",
+            payee: &self.payee,
+            amount: &self.amount,
+            reference: self.reference.as_deref(),
+            nonce: "",
+            expires_at: 0,
+        }
+        .display(locale)
+    }
+
     pub fn validate(self) -> Result<Self, TxnError> {
         Ok(Terms {
             payee: self.payee.validate()?,
@@ -333,13 +347,28 @@ impl Transaction {
         policy: &TxnPolicy,
         now: OffsetDateTime,
     ) -> Result<Flow<TxnState>, TxnError> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        Self::create_with_id(id, new, client_id, policy, now)
+    }
+
+    /// [`Self::create`] under a given id (a payment consent's derived one,
+    /// [`crate::consent::transaction_id`]).
+    pub fn create_with_id(
+        id: String,
+        new: NewTransaction,
+        client_id: &str,
+        policy: &TxnPolicy,
+        now: OffsetDateTime,
+    ) -> Result<Flow<TxnState>, TxnError> {
+        if !is_valid_id(&id) {
+            return Err(TxnError::Internal(format!("not a transaction id: {id}")));
+        }
         let terms = Terms {
             payee: new.payee,
             amount: new.amount,
             reference: new.reference,
         }
         .validate()?;
-        let id = uuid::Uuid::new_v4().simple().to_string();
         let txn = Transaction {
             id: id.clone(),
             client_id: client_id.to_owned(),

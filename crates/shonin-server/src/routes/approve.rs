@@ -147,7 +147,7 @@ pub async fn page(
     with_cookie(pages::render(StatusCode::OK, &page, None), csrf_cookie)
 }
 
-fn locale(lang: Lang) -> shonin_txn::Locale {
+pub(crate) fn locale(lang: Lang) -> shonin_txn::Locale {
     match lang {
         Lang::En => shonin_txn::Locale::En,
         Lang::Ja => shonin_txn::Locale::Ja,
@@ -239,12 +239,18 @@ pub async fn approve(
     let result = async {
         let loaded = found?;
         let v = crate::routes::transactions::body(&body)?;
-        step.approve(loaded, v.get("assertion"), UnitOfWork::new(), actor.clone())
-            .await
+        step.approve(
+            loaded,
+            v.get("assertion"),
+            UnitOfWork::new(),
+            actor.clone(),
+            |_, _| Ok(()),
+        )
+        .await
     }
     .await;
     match result {
-        Ok(approved) => Json(json!({
+        Ok((approved, ())) => Json(json!({
             "state": approved.state(step.now()),
             "location": page_path(&id),
         }))

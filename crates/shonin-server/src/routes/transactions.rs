@@ -314,13 +314,14 @@ async fn approve_txn(
 ) -> Result<Response, Refused> {
     let v = body(bytes)?;
     let loaded = call.load(client, id).await?;
-    let approved = call
+    let (approved, ()) = call
         .step()
         .approve(
             loaded,
             v.get("assertion"),
             access.unit,
             client_actor(client),
+            |_, _| Ok(()),
         )
         .await?;
     Ok(call.show(&approved, StatusCode::OK))

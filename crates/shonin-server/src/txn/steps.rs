@@ -133,15 +133,17 @@ impl Step<'_> {
 
     /// Checks `assertion` (an AuthenticationResponseJSON) against the stored transaction and,
     /// if it approves it, records the approval, the passkey's use and the signed receipt in one
-    /// unit. A refused assertion is a failed attempt, committed with its failure entry and
-    /// answered as [`Refused::Recorded`]; the last allowed one locks the transaction.
-    pub async fn approve(
+    /// unit, with what `then` stages once the approval is known (a payment consent's code).
+    /// A refused assertion is a failed attempt, committed with its failure entry and answered
+    /// as [`Refused::Recorded`]; the last allowed one locks the transaction.
+    pub async fn approve<T>(
         &self,
         loaded: Loaded,
         assertion: Option<&Value>,
         mut unit: UnitOfWork,
         asker: Actor,
-    ) -> Result<Loaded, Refused> {
+        then: impl FnOnce(&Loaded, &mut UnitOfWork) -> Result<T, Refused>,
+    ) -> Result<(Loaded, T), Refused> {
         let now = self.now();
         // A request out of order is refused without counting as an attempt.
         loaded.may_approve(now)?;
@@ -222,12 +224,13 @@ impl Step<'_> {
             receipt: jws,
             approved_at: now,
         });
+        let staged = then(&after, &mut unit)?;
         let user = Actor {
             kind: ActorKind::User,
             id: loaded.txn.user_id.clone(),
         };
         self.commit_unit(&id, unit, user, self.action).await?;
-        Ok(after)
+        Ok((after, staged))
     }
 }
 

@@ -285,6 +285,37 @@ pub async fn sign_in_and_consent(
     request_uri: &str,
     username: &str,
 ) -> (String, String) {
+    let (b, consent_html) = sign_in_to_consent(app, c, request_uri, username).await;
+    if consent_html.contains("id=\"approve\"") {
+        // A payment: approved with the user's passkey, not the button.
+        let location = super::passkey::consent_with_passkey(app, &b, &consent_html, username).await;
+        return (location, consent_html);
+    }
+    let pairs = vec![
+        ("request_uri".into(), request_uri.to_owned()),
+        ("client_id".into(), c.id.clone()),
+        ("csrf".into(), b.csrf.clone()),
+        ("decision".into(), "approve".into()),
+    ];
+    let resp = send_form(
+        app,
+        "/authorize/consent",
+        &pairs,
+        &[("cookie", b.cookies())],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    (location(&resp), consent_html)
+}
+
+/// Opens `/authorize` for `request_uri`, signs in with a password and returns the browser and
+/// the consent page HTML.
+pub async fn sign_in_to_consent(
+    app: &TestApp,
+    c: &TestClient,
+    request_uri: &str,
+    username: &str,
+) -> (Browser, String) {
     let resp = app.get(&authorize_uri(&c.id, request_uri)).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let csrf = set_cookie(&resp, "__Host-shonin_csrf").unwrap();
@@ -326,21 +357,7 @@ pub async fn sign_in_and_consent(
         .await;
     assert_eq!(resp.status(), StatusCode::OK);
     let consent_html = body_text(resp).await;
-    let pairs = vec![
-        ("request_uri".into(), request_uri.to_owned()),
-        ("client_id".into(), c.id.clone()),
-        ("csrf".into(), csrf),
-        ("decision".into(), "approve".into()),
-    ];
-    let resp = send_form(
-        app,
-        "/authorize/consent",
-        &pairs,
-        &[("cookie", b.cookies())],
-    )
-    .await;
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    (location(&resp), consent_html)
+    (b, consent_html)
 }
 
 /// Exchanges `code` with a fresh proof; returns the response.

@@ -13,6 +13,7 @@ use super::{TestApp, body_json, body_text};
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode, header};
 use serde_json::{Value, json};
+use shonin_identity::UserStore as _;
 use shonin_testkit::Authenticator;
 
 pub const AAGUID: [u8; 16] = [0x11; 16];
@@ -117,4 +118,101 @@ pub async fn enrolled(app: &TestApp, name: &str) -> (shonin_identity::User, Auth
     let resp = enrol(app, &b, &mut auth, "Laptop <b>").await;
     assert_eq!(resp.status(), StatusCode::OK, "{}", body_text(resp).await);
     (user, auth)
+}
+
+/// The software passkeys that approve payments in the code-flow helpers, by user id (ids are
+/// random, so tests running side by side never share one).
+static PAYMENT_PASSKEYS: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<String, Authenticator>>,
+> = std::sync::LazyLock::new(Default::default);
+
+/// The value of `data-{name}` in `html`, unescaped.
+pub fn data_attr(html: &str, name: &str) -> String {
+    let marker = format!("data-{name}=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no data-{name}"))
+        + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end]
+        .replace("&amp;", "&")
+        .replace("&#38;", "&")
+        .replace("&#x26;", "&")
+        .replace("&#37;", "%")
+        .replace("&#x25;", "%")
+        .replace("&#58;", ":")
+        .replace("&#x3a;", ":")
+        .replace("&#61;", "=")
+        .replace("&#x3d;", "=")
+}
+
+/// The passkey of signed-in user `username` that approves payments: enrolled on first use.
+pub async fn payment_passkey(
+    app: &TestApp,
+    b: &Browser,
+    username: &str,
+) -> (String, Authenticator) {
+    let name = shonin_identity::Username::new(username).unwrap();
+    let user = app
+        .state
+        .store
+        .get_user_by_username(&name)
+        .await
+        .unwrap()
+        .unwrap();
+    let taken = PAYMENT_PASSKEYS.lock().unwrap().remove(&user.id);
+    let auth = match taken {
+        Some(a) => a,
+        None => {
+            let mut auth = Authenticator::new(AAGUID);
+            let resp = enrol(app, b, &mut auth, "Payments").await;
+            assert_eq!(resp.status(), StatusCode::OK, "{}", body_text(resp).await);
+            auth
+        }
+    };
+    (user.id, auth)
+}
+
+/// Approves the payment on a consent page (`html`) with the user's passkey, changing the
+/// assertion with `tweak` first; the answer of `POST /authorize/payment`.
+pub async fn approve_payment(
+    app: &TestApp,
+    b: &Browser,
+    html: &str,
+    username: &str,
+    tweak: impl FnOnce(&mut Value),
+) -> Response<Body> {
+    let (user_id, mut auth) = payment_passkey(app, b, username).await;
+    let resp = call(app, b, &data_attr(html, "options"), &json!({})).await;
+    let resp = if resp.status() == StatusCode::OK {
+        let options = body_json(resp).await;
+        let mut assertion = auth.authenticate(&options["options"], ISSUER).unwrap();
+        tweak(&mut assertion);
+        call(
+            app,
+            b,
+            &data_attr(html, "approve"),
+            &json!({"assertion": assertion}),
+        )
+        .await
+    } else {
+        resp
+    };
+    PAYMENT_PASSKEYS.lock().unwrap().insert(user_id, auth);
+    resp
+}
+
+/// [`approve_payment`], which must succeed: the client's redirect URI with the code.
+pub async fn consent_with_passkey(
+    app: &TestApp,
+    b: &Browser,
+    html: &str,
+    username: &str,
+) -> String {
+    let resp = approve_payment(app, b, html, username, |_| {}).await;
+    assert_eq!(resp.status(), StatusCode::OK, "{}", body_text(resp).await);
+    body_json(resp).await["location"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }

@@ -22,13 +22,14 @@ use shonin_oauth::grant::{self, CodeGrant};
 use shonin_oauth::metadata::AUTHORIZATION_ENDPOINT_PATH;
 use shonin_oauth::par::ParState;
 use shonin_oauth::{Client, ClientId, par};
+use shonin_txn::consent::payment_detail;
 use shonin_types::flow::{self, Flow};
 
 const UNAVAILABLE: &str = "The service is unavailable; try again shortly.";
 
 /// A refusal at `/authorize`: either shown on a page (the redirect URI is not established) or
 /// sent to the client's registered redirect URI.
-enum Refusal {
+pub(super) enum Refusal {
     Page(StatusCode, &'static str),
     Redirect {
         record: Box<ParRecord>,
@@ -37,14 +38,14 @@ enum Refusal {
     },
 }
 
-struct Loaded {
-    reference: String,
-    record: ParRecord,
-    client: Client,
-    stored: Flow<ParState>,
+pub(super) struct Loaded {
+    pub reference: String,
+    pub record: ParRecord,
+    pub client: Client,
+    pub stored: Flow<ParState>,
 }
 
-async fn audit_failure(
+pub(super) async fn audit_failure(
     state: &AppState,
     meta: &RequestMeta,
     action: &str,
@@ -66,7 +67,7 @@ async fn audit_failure(
     }
 }
 
-fn client_actor(id: &str) -> Actor {
+pub(super) fn client_actor(id: &str) -> Actor {
     Actor {
         kind: ActorKind::Client,
         id: id.to_owned(),
@@ -74,7 +75,7 @@ fn client_actor(id: &str) -> Actor {
 }
 
 /// Finds the pushed request named by `client_id` and `request_uri`.
-async fn load(
+pub(super) async fn load(
     state: &AppState,
     client_id: Option<&str>,
     request_uri: Option<&str>,
@@ -138,24 +139,35 @@ async fn load(
 }
 
 /// `redirect_uri` with the response parameters (RFC 6749 §4.1.2, RFC 9207 §2).
-fn redirect_to(redirect_uri: &str, params: &[(&str, &str)]) -> Response {
-    let Ok(mut url) = url::Url::parse(redirect_uri) else {
-        return pages::error(
-            Lang::En,
-            StatusCode::BAD_REQUEST,
-            "The redirect URI is invalid.",
-            None,
-        );
-    };
+pub(super) fn response_url(redirect_uri: &str, params: &[(&str, &str)]) -> Option<String> {
+    let mut url = url::Url::parse(redirect_uri).ok()?;
     {
         let mut q = url.query_pairs_mut();
         for (k, v) in params {
             q.append_pair(k, v);
         }
     }
-    match HeaderValue::from_str(url.as_str()) {
-        Ok(loc) => (StatusCode::SEE_OTHER, [(header::LOCATION, loc)]).into_response(),
-        Err(_) => pages::error(
+    Some(url.into())
+}
+
+/// The code response's parameters: `code`, `iss` and the client's `state`.
+pub(super) fn code_response_url(
+    state: &AppState,
+    record: &ParRecord,
+    code: &str,
+) -> Option<String> {
+    let mut params = vec![("code", code), ("iss", state.config.issuer.as_str())];
+    if let Some(s) = &record.request.state {
+        params.push(("state", s.as_str()));
+    }
+    response_url(&record.request.redirect_uri, &params)
+}
+
+/// A 303 to `redirect_uri` with the response parameters.
+fn redirect_to(redirect_uri: &str, params: &[(&str, &str)]) -> Response {
+    match response_url(redirect_uri, params).and_then(|u| HeaderValue::from_str(&u).ok()) {
+        Some(loc) => (StatusCode::SEE_OTHER, [(header::LOCATION, loc)]).into_response(),
+        None => pages::error(
             Lang::En,
             StatusCode::BAD_REQUEST,
             "The redirect URI is invalid.",
@@ -181,7 +193,7 @@ fn error_redirect(
     redirect_to(&record.request.redirect_uri, &params)
 }
 
-async fn refuse(
+pub(super) async fn refuse(
     state: &AppState,
     meta: &RequestMeta,
     client_id: Option<&str>,
@@ -206,7 +218,7 @@ async fn refuse(
 
 /// Whether the session satisfies `prompt=login`, `max_age` (OIDC Core §3.1.2.1) and
 /// `acr_values` (see [`Session::acr_satisfied`]).
-fn session_fresh_enough(session: &Session, record: &ParRecord, now: i64) -> bool {
+pub(super) fn session_fresh_enough(session: &Session, record: &ParRecord, now: i64) -> bool {
     let prompt_login = record
         .request
         .prompt
@@ -324,12 +336,14 @@ fn consent_page(
     csrf: &str,
 ) -> Response {
     let t = meta.lang.texts();
+    let payment = super::payment::view(loaded, meta.lang);
     let details = loaded
         .record
         .request
         .authorization_details
         .iter()
-        .map(|d| pages::detail_view(t, d))
+        .map(|d| pages::detail_view(t, d, payment.is_some()))
+        .filter(|d| !d.rows.is_empty())
         .collect();
     let here = back_to_authorize(loaded);
     let origin = url::Url::parse(&loaded.record.request.redirect_uri)
@@ -346,6 +360,7 @@ fn consent_page(
             csrf,
             scopes: &loaded.record.request.scope,
             details,
+            payment,
         },
         origin.as_deref(),
     )
@@ -491,6 +506,16 @@ pub async fn consent(
             .await;
         }
     };
+    let payment = payment_detail(&loaded.record.request.authorization_details).is_some();
+    if approve && payment {
+        // A payment is approved by a passkey signature over it, never by a button (PSD2 RTS
+        // Art. 5(1), OWASP Transaction Authorization 1.1): see `payment.rs`.
+        let refusal = Refusal::Page(
+            StatusCode::BAD_REQUEST,
+            "This payment must be approved with your passkey.",
+        );
+        return refuse(&state, &meta, Some(&client_id), refusal).await;
+    }
     // One use of the pushed request, enforced at the point of authorization (FAPI 2.0 §5.3.2.2
     // note 3): exactly one caller moves it out of `pushed`.
     let stored = &loaded.stored;
@@ -512,6 +537,9 @@ pub async fn consent(
         id: session.user_id.clone(),
     };
     if !approve {
+        if payment {
+            super::payment::reject(&state, &meta, &loaded, &session).await;
+        }
         audit_failure(
             &state,
             &meta,
@@ -528,31 +556,11 @@ pub async fn consent(
         );
     }
     let req = &loaded.record.request;
-    let grant = CodeGrant {
-        client_id: client_id.clone(),
-        redirect_uri: req.redirect_uri.clone(),
-        code_challenge: req.code_challenge.clone(),
-        dpop_jkt: req.dpop_jkt.clone(),
-        scope: req.scope.clone(),
-        authorization_details: req.authorization_details.clone(),
-        subject: session.user_id.clone(),
-        auth_time: session.auth_time,
-        acr: session.acr.clone(),
-        amr: session.amr.clone(),
-        nonce: req.nonce.clone(),
-        grant_id: match shonin_oauth::claims::new_grant_id(state.clock.now()) {
-            Ok(g) => g,
-            Err(_) => {
-                return pages::error(
-                    meta.lang,
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Internal error.",
-                    None,
-                );
-            }
-        },
+    let code = match code_grant(&loaded, &session, req.authorization_details.clone(), now) {
+        Ok(grant) => grant::issue_code(&state.store, &grant, now).await,
+        Err(e) => Err(e),
     };
-    let code = match grant::issue_code(&state.store, &grant, now).await {
+    let code = match code {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "could not issue a code");
@@ -565,12 +573,40 @@ pub async fn consent(
     {
         return unavailable(meta.lang, meta.request_id.as_deref());
     }
-    let mut params = vec![
-        ("code", code.as_str()),
-        ("iss", state.config.issuer.as_str()),
-    ];
-    if let Some(s) = &req.state {
-        params.push(("state", s.as_str()));
+    match code_response_url(&state, &loaded.record, &code)
+        .and_then(|u| HeaderValue::from_str(&u).ok())
+    {
+        Some(loc) => (StatusCode::SEE_OTHER, [(header::LOCATION, loc)]).into_response(),
+        None => pages::error(
+            meta.lang,
+            StatusCode::BAD_REQUEST,
+            "The redirect URI is invalid.",
+            None,
+        ),
     }
-    redirect_to(&req.redirect_uri, &params)
+}
+
+/// What the code of this consent stands for: the pushed request, the signed-in user, and the
+/// granted `details` (a payment's enriched with its approval).
+pub(super) fn code_grant(
+    loaded: &Loaded,
+    session: &Session,
+    details: Vec<serde_json::Value>,
+    now: time::OffsetDateTime,
+) -> Result<CodeGrant, grant::GrantError> {
+    let req = &loaded.record.request;
+    Ok(CodeGrant {
+        client_id: loaded.client.client_id.as_str().to_owned(),
+        redirect_uri: req.redirect_uri.clone(),
+        code_challenge: req.code_challenge.clone(),
+        dpop_jkt: req.dpop_jkt.clone(),
+        scope: req.scope.clone(),
+        authorization_details: details,
+        subject: session.user_id.clone(),
+        auth_time: session.auth_time,
+        acr: session.acr.clone(),
+        amr: session.amr.clone(),
+        nonce: req.nonce.clone(),
+        grant_id: shonin_oauth::claims::new_grant_id(now)?,
+    })
 }

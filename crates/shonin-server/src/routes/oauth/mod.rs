@@ -5,6 +5,7 @@ pub mod authorize;
 pub mod discovery;
 pub mod introspect;
 pub mod par;
+pub mod payment;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;
@@ -43,6 +44,8 @@ pub fn router() -> Router<AppState> {
         )
         .route("/authorize/sign-in", post(authorize::sign_in))
         .route("/authorize/consent", post(authorize::consent))
+        .route("/authorize/payment/options", post(payment::options))
+        .route("/authorize/payment", post(payment::approve))
         .route(paths::TOKEN_ENDPOINT_PATH, post(token::token))
         .route(
             paths::USERINFO_ENDPOINT_PATH,

@@ -93,6 +93,14 @@ async fn push(
     };
     let request = par::validate(form, policy, &state.oauth.details, proof_jkt.as_deref())
         .map_err(|e| fail(OAuthError::new(e.oauth_error(), e.to_string())))?;
+    // A payment is approved by a passkey signature over it: one per request, and one this
+    // server can show and sign (RFC 9396 §5: invalid_authorization_details).
+    shonin_txn::consent::check_details(&request.authorization_details).map_err(|e| {
+        fail(OAuthError::new(
+            ErrorCode::InvalidAuthorizationDetails,
+            format!("payment_initiation: {e}"),
+        ))
+    })?;
     let now = state.clock.now();
     let reference = shonin_oauth::claims::random_token(32)
         .map_err(|e| fail(OAuthError::new(ErrorCode::ServerError, e.to_string())))?;
