@@ -15,7 +15,6 @@ use common::oauth::*;
 use common::passkey::{approve_payment, call, consent_with_passkey, data_attr};
 use common::{TestApp, body_json, body_text, failures};
 use serde_json::{Value, json};
-use shonin_identity::UserStore as _;
 use shonin_txn::TxnState;
 
 async fn setup() -> (TestApp, TestClient) {
@@ -27,16 +26,9 @@ async fn setup() -> (TestApp, TestClient) {
 }
 
 async fn txn_state(app: &TestApp, request_uri: &str, user: &str) -> Option<(TxnState, Value)> {
-    let name = shonin_identity::Username::new(user).unwrap();
-    let user = app
-        .state
-        .store
-        .get_user_by_username(&name)
-        .await
-        .unwrap()
-        .unwrap();
+    let user_id = user_id(app, user).await;
     let reference = shonin_oauth::par::reference_of(request_uri).unwrap();
-    let id = shonin_txn::consent::transaction_id(reference, &user.id);
+    let id = shonin_txn::consent::transaction_id(reference, &user_id);
     let flow =
         shonin_types::flow::get::<TxnState>(&app.state.store, &id, time::OffsetDateTime::now_utc())
             .await
@@ -125,19 +117,7 @@ async fn the_approve_button_cannot_consent_to_a_payment() {
     let (app, c) = setup().await;
     let request_uri = push(&app, &c).await;
     let (b, html) = sign_in_to_consent(&app, &c, &request_uri, "alice").await;
-    let pairs = vec![
-        ("request_uri".into(), request_uri.clone()),
-        ("client_id".into(), c.id.clone()),
-        ("csrf".into(), b.csrf.clone()),
-        ("decision".into(), "approve".into()),
-    ];
-    let resp = send_form(
-        &app,
-        "/authorize/consent",
-        &pairs,
-        &[("cookie", b.cookies())],
-    )
-    .await;
+    let resp = decide(&app, &c, &b, &request_uri, "approve").await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert!(body_text(resp).await.contains("passkey"));
     let refused = failures(&app, "oauth.authorize").await;
@@ -188,19 +168,7 @@ async fn denying_a_payment_rejects_its_transaction() {
     // The page asked for the challenge (the transaction exists), then the user denies.
     let resp = call(&app, &b, &data_attr(&html, "options"), &json!({})).await;
     assert_eq!(resp.status(), StatusCode::OK, "{}", body_text(resp).await);
-    let pairs = vec![
-        ("request_uri".into(), request_uri.clone()),
-        ("client_id".into(), c.id.clone()),
-        ("csrf".into(), b.csrf.clone()),
-        ("decision".into(), "deny".into()),
-    ];
-    let resp = send_form(
-        &app,
-        "/authorize/consent",
-        &pairs,
-        &[("cookie", b.cookies())],
-    )
-    .await;
+    let resp = decide(&app, &c, &b, &request_uri, "deny").await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         query_param(&location(&resp), "error").as_deref(),

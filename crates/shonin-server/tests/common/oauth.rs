@@ -201,15 +201,67 @@ pub fn set_cookie(resp: &Response<Body>, name: &str) -> Option<String> {
 }
 
 pub fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
+    attribute_after(html, &format!("name=\"{name}\" value=\""))
+}
+
+/// The attribute value that follows `marker` (which ends with its opening quote), with the
+/// escapes askama writes undone.
+pub fn attribute_after(html: &str, marker: &str) -> String {
     let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no hidden {name} in {html}"))
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker} in {html}"))
         + marker.len();
     let end = html[start..].find('"').unwrap() + start;
-    html[start..end]
-        .replace("&#58;", ":")
-        .replace("&#x3a;", ":")
+    let mut value = html[start..end].to_owned();
+    for (escaped, c) in [
+        ("&amp;", "&"),
+        ("&#38;", "&"),
+        ("&#x26;", "&"),
+        ("&#37;", "%"),
+        ("&#x25;", "%"),
+        ("&#58;", ":"),
+        ("&#x3a;", ":"),
+        ("&#61;", "="),
+        ("&#x3d;", "="),
+    ] {
+        value = value.replace(escaped, c);
+    }
+    value
+}
+
+/// The id of user `username`.
+pub async fn user_id(app: &TestApp, username: &str) -> String {
+    let name = Username::new(username).unwrap();
+    app.state
+        .store
+        .get_user_by_username(&name)
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+/// Posts the consent form's `decision` (`approve` or `deny`) as browser `b`.
+pub async fn decide(
+    app: &TestApp,
+    c: &TestClient,
+    b: &Browser,
+    request_uri: &str,
+    decision: &str,
+) -> Response<Body> {
+    let pairs = vec![
+        ("request_uri".into(), request_uri.to_owned()),
+        ("client_id".into(), c.id.clone()),
+        ("csrf".into(), b.csrf.clone()),
+        ("decision".into(), decision.to_owned()),
+    ];
+    send_form(
+        app,
+        "/authorize/consent",
+        &pairs,
+        &[("cookie", b.cookies())],
+    )
+    .await
 }
 
 pub fn location(resp: &Response<Body>) -> String {
@@ -291,19 +343,7 @@ pub async fn sign_in_and_consent(
         let location = super::passkey::consent_with_passkey(app, &b, &consent_html, username).await;
         return (location, consent_html);
     }
-    let pairs = vec![
-        ("request_uri".into(), request_uri.to_owned()),
-        ("client_id".into(), c.id.clone()),
-        ("csrf".into(), b.csrf.clone()),
-        ("decision".into(), "approve".into()),
-    ];
-    let resp = send_form(
-        app,
-        "/authorize/consent",
-        &pairs,
-        &[("cookie", b.cookies())],
-    )
-    .await;
+    let resp = decide(app, c, &b, request_uri, "approve").await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     (location(&resp), consent_html)
 }

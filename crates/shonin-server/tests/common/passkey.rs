@@ -13,7 +13,6 @@ use super::{TestApp, body_json, body_text};
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode, header};
 use serde_json::{Value, json};
-use shonin_identity::UserStore as _;
 use shonin_testkit::Authenticator;
 
 pub const AAGUID: [u8; 16] = [0x11; 16];
@@ -128,22 +127,7 @@ static PAYMENT_PASSKEYS: std::sync::LazyLock<
 
 /// The value of `data-{name}` in `html`, unescaped.
 pub fn data_attr(html: &str, name: &str) -> String {
-    let marker = format!("data-{name}=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no data-{name}"))
-        + marker.len();
-    let end = html[start..].find('"').unwrap() + start;
-    html[start..end]
-        .replace("&amp;", "&")
-        .replace("&#38;", "&")
-        .replace("&#x26;", "&")
-        .replace("&#37;", "%")
-        .replace("&#x25;", "%")
-        .replace("&#58;", ":")
-        .replace("&#x3a;", ":")
-        .replace("&#61;", "=")
-        .replace("&#x3d;", "=")
+    attribute_after(html, &format!("data-{name}=\""))
 }
 
 /// The passkey of signed-in user `username` that approves payments: enrolled on first use.
@@ -152,15 +136,8 @@ pub async fn payment_passkey(
     b: &Browser,
     username: &str,
 ) -> (String, Authenticator) {
-    let name = shonin_identity::Username::new(username).unwrap();
-    let user = app
-        .state
-        .store
-        .get_user_by_username(&name)
-        .await
-        .unwrap()
-        .unwrap();
-    let taken = PAYMENT_PASSKEYS.lock().unwrap().remove(&user.id);
+    let id = user_id(app, username).await;
+    let taken = PAYMENT_PASSKEYS.lock().unwrap().remove(&id);
     let auth = match taken {
         Some(a) => a,
         None => {
@@ -170,7 +147,7 @@ pub async fn payment_passkey(
             auth
         }
     };
-    (user.id, auth)
+    (id, auth)
 }
 
 /// Approves the payment on a consent page (`html`) with the user's passkey, changing the
