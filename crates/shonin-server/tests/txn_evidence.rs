@@ -1,5 +1,7 @@
 //! What transaction signing leaves behind for others: the approval's audit entry names its
-//! receipt by SHA-256 and `shonin audit export` carries the receipt beside it.
+//! receipt by SHA-256 and `shonin audit export` carries the receipt beside it; a lock sends
+//! the operator a signed `transaction.locked` alert; the approval page says how many attempts
+//! are left and when the payment is locked (PSD2 RTS Art. 4(4)).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -9,12 +11,14 @@
 
 mod common;
 
-use axum::http::StatusCode;
-use common::TestApp;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
 use common::bank::*;
 use common::oauth::*;
 use common::passkey::*;
-use serde_json::Value;
+use common::webhook::*;
+use common::{TestApp, body_json};
+use serde_json::{Value, json};
 use shonin_audit::Outcome;
 use shonin_txn::receipt;
 
@@ -179,4 +183,170 @@ async fn a_receipt_changed_in_storage_is_exported_as_stored_and_counted() {
         stderr.contains("warning: 1 receipts differ from the digest"),
         "{stderr}"
     );
+}
+
+#[tokio::test]
+async fn the_lock_sends_one_signed_transaction_locked_alert() {
+    let (port, mut hooks) = webhook_receiver().await;
+    let secret = "an-operator-secret-of-at-least-32-bytes!";
+    let app = TestApp::with(|c| {
+        alerts_to(c, port, secret);
+        c.transactions.max_attempts = 3;
+    })
+    .await;
+    let (user, mut auth) = enrolled(&app, "alice").await;
+    let bank = Bank::new(&app, "bank-app").await;
+    let (id, options) = bank.challenged(&app, &user.id).await;
+    let good = auth.authenticate(&options, ISSUER).unwrap();
+    let mut bad = good.clone();
+    bad["response"]["signature"] = json!("MEUCIQ");
+    for left in [2, 1] {
+        let (status, v) = bank.approve(&app, &id, &bad).await;
+        assert_eq!(
+            (status, v["attempts_left"].as_u64()),
+            (StatusCode::FORBIDDEN, Some(left))
+        );
+    }
+    assert!(
+        no_alert_within(&mut hooks, 300).await,
+        "no alert before the lock"
+    );
+    // The third refusal locks it, and the answer does not wait for the webhook.
+    let (status, v) = bank.approve(&app, &id, &bad).await;
+    assert_eq!(
+        (status, v["attempts_left"].as_u64()),
+        (StatusCode::FORBIDDEN, Some(0))
+    );
+    let alert = next_signed_alert(&mut hooks, secret).await;
+    assert_eq!(alert["event"], "transaction.locked");
+    assert_eq!(alert["issuer"], ISSUER);
+    assert_eq!(alert["user_id"], user.id.as_str());
+    assert_eq!(alert["client_id"], "bank-app");
+    assert_eq!(alert["transaction_id"], id.as_str());
+    assert_eq!(alert["attempts"], 3);
+    let time = alert["time"].as_str().unwrap();
+    assert!(
+        time::OffsetDateTime::parse(time, &time::format_description::well_known::Rfc3339).is_ok(),
+        "{time}"
+    );
+    // Once per lock: tries on the locked transaction send nothing more.
+    for assertion in [&bad, &good] {
+        let (status, v) = bank.approve(&app, &id, assertion).await;
+        assert_eq!(
+            (status, v["error"].as_str()),
+            (StatusCode::CONFLICT, Some("transaction_locked"))
+        );
+    }
+    assert!(no_alert_within(&mut hooks, 500).await, "one alert per lock");
+    assert_eq!(
+        delivery_audited(&app, &id).await.as_deref(),
+        Some("transaction.locked: HTTP 204")
+    );
+}
+
+#[tokio::test]
+async fn without_a_webhook_a_lock_is_answered_and_audited_as_before() {
+    let app = TestApp::with(|c| c.transactions.max_attempts = 1).await;
+    let (user, mut auth) = enrolled(&app, "alice").await;
+    let bank = Bank::new(&app, "bank-app").await;
+    let (id, options) = bank.challenged(&app, &user.id).await;
+    let mut bad = auth.authenticate(&options, ISSUER).unwrap();
+    bad["response"]["signature"] = json!("MEUCIQ");
+    let (status, v) = bank.approve(&app, &id, &bad).await;
+    assert_eq!(
+        (status, v["attempts_left"].as_u64()),
+        (StatusCode::FORBIDDEN, Some(0))
+    );
+    assert!(
+        common::failures(&app, "txn.approve")
+            .await
+            .iter()
+            .any(|r| r.ends_with("; locked"))
+    );
+    assert!(
+        !app.audit_entries()
+            .await
+            .iter()
+            .any(|e| e.record.action == "alert.webhook")
+    );
+}
+
+/// The approval page of `id` for browser `b`, in `lang`.
+async fn page(app: &TestApp, b: &Browser, id: &str, lang: &str) -> String {
+    let resp = app
+        .send(
+            Request::get(format!("/approve/{id}"))
+                .header(header::ACCEPT_LANGUAGE, lang)
+                .header(header::COOKIE, b.cookies())
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    common::body_text(resp).await
+}
+
+#[tokio::test]
+async fn the_approval_page_says_how_many_attempts_are_left_and_when_it_is_locked() {
+    let app = TestApp::new().await;
+    let (user, mut auth) = enrolled(&app, "alice").await;
+    let bank = Bank::new(&app, "bank-app").await;
+    let id = bank.create(&app, &user.id).await;
+    let mut b = browser(&app).await;
+    assert_eq!(
+        password_sign_in(&app, &mut b, "alice").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    // The script has the messages in the page's language; nothing is shown before a failure.
+    let html = page(&app, &b, &id, "en").await;
+    assert!(
+        html.contains("data-attempts-left=\"The approval failed. Attempts left before this payment is locked: {n}.\""),
+        "{html}"
+    );
+    assert!(html.contains("data-last-attempt=\"The approval failed. One attempt is left"));
+    assert!(html.contains("data-locked=\"Too many failed attempts: this payment is locked.\""));
+    assert!(html.contains("id=\"approve-error\" hidden"), "{html}");
+    let html = page(&app, &b, &id, "ja").await;
+    assert!(html.contains("あと{n}回試せます"), "{html}");
+
+    let path = format!("/approve/{id}");
+    let options = body_json(call(&app, &b, &format!("{path}/options"), &json!({})).await).await;
+    let mut bad = auth.authenticate(&options["options"], ISSUER).unwrap();
+    bad["response"]["signature"] = json!("MEUCIQ");
+    // The refusals the script reads: 403 approval_refused with attempts_left.
+    for left in [4, 3, 2] {
+        let resp = call(&app, &b, &path, &json!({"assertion": bad})).await;
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        let v = body_json(resp).await;
+        assert_eq!(
+            (v["error"].as_str(), v["attempts_left"].as_u64()),
+            (Some("approval_refused"), Some(left))
+        );
+    }
+    // A reload says it too, before the last attempts.
+    let html = page(&app, &b, &id, "en").await;
+    assert!(
+        html.contains("Attempts left before this payment is locked: 2.</p>"),
+        "{html}"
+    );
+    call(&app, &b, &path, &json!({"assertion": bad})).await;
+    let html = page(&app, &b, &id, "en").await;
+    assert!(
+        html.contains(">The approval failed. One attempt is left: if it fails too, this payment is locked.</p>"),
+        "{html}"
+    );
+    let html = page(&app, &b, &id, "ja").await;
+    assert!(html.contains("残りは1回です。"), "{html}");
+    // The last one locks it: the answer says 0 left, and the page says plainly it is locked.
+    let resp = call(&app, &b, &path, &json!({"assertion": bad})).await;
+    assert_eq!(body_json(resp).await["attempts_left"], 0);
+    let html = page(&app, &b, &id, "en").await;
+    assert!(
+        html.contains("Too many failed attempts: this payment is locked."),
+        "{html}"
+    );
+    assert!(!html.contains("id=\"approve-passkey\""));
+    // A later try (as from a page left open) is 409 transaction_locked.
+    let resp = call(&app, &b, &format!("{path}/options"), &json!({})).await;
+    assert_eq!(body_json(resp).await["error"], "transaction_locked");
 }

@@ -185,10 +185,17 @@ impl Step<'_> {
                     .await
                     .map_err(replay_challenge)?
                 {
-                    Committed::Done => Err(Refused::Recorded(TxnError::Refused {
-                        reason: refused.reason,
-                        attempts_left,
-                    })),
+                    Committed::Done => {
+                        if attempts_left == 0 {
+                            // PSD2 RTS Art. 4(4): this move made the block; the operator hears
+                            // of it once, in the background.
+                            crate::alerts::transaction_locked(self.state, self.meta, &mv.after.txn);
+                        }
+                        Err(Refused::Recorded(TxnError::Refused {
+                            reason: refused.reason,
+                            attempts_left,
+                        }))
+                    }
                     Committed::Conflict { .. } => Err(TxnError::Conflict.into()),
                 };
             }

@@ -132,3 +132,4 @@ pub async fn two_nodes_on_postgres() -> (shonin_store::testing::TestDb, TestApp,
 pub mod bank;
 pub mod oauth;
 pub mod passkey;
+pub mod webhook;
