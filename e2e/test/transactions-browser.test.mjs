@@ -5,9 +5,10 @@
 // the server stored, and approves with her passkey through the page's own script
 // (/static/approve.js). The backend then reads the approval, `shonin txn verify` checks the
 // receipt offline, a changed byte makes it fail, and the final gate executes only the approved
-// data. A second payment in yen is shown in Japanese and rejected on the page. A third-party
-// client (oauth4webapi, PAR + DPoP) asks for a payment_initiation consent: alice signs the payment
-// on the consent page with the same passkey, and the tokens carry the approval.
+// data. A second payment in yen is shown in Japanese and rejected on the page. A third, whose
+// approvals are refused, shows the attempts left after each refusal and then that it is locked.
+// A third-party client (oauth4webapi, PAR + DPoP) asks for a payment_initiation consent: alice
+// signs the payment on the consent page with the same passkey, and the tokens carry the approval.
 
 import assert from 'node:assert/strict';
 import fsp from 'node:fs/promises';
@@ -266,5 +267,48 @@ describe('transaction signing in real Chromium with a virtual authenticator', { 
     }
     const read = await api('GET', `/transactions/${id}`);
     assert.equal(read.body.state, 'rejected');
+  });
+
+  it('after each refused approval the page says how many attempts are left, and then that the payment is locked', TEST, async () => {
+    const created = await api('POST', '/transactions', payment({ value: '5', currency: 'EUR' }));
+    assert.equal(created.status, 201);
+    const id = created.body.id;
+    const { page } = profile;
+    // The passkey signs, but the signature is broken on the way to the server: every try is a
+    // refused attempt, answered 403 `approval_refused` with `attempts_left`.
+    const approveUrl = new URL(`/approve/${id}`, srv.issuer).href;
+    await page.route(approveUrl, async (route) => {
+      const request = route.request();
+      if (request.method() !== 'POST') return route.continue();
+      const body = JSON.parse(request.postData());
+      body.assertion.response.signature = 'MEUCIQ';
+      return route.continue({ postData: JSON.stringify(body) });
+    });
+    const errorSays = (text) =>
+      page.waitForFunction((t) => {
+        const line = document.getElementById('approve-error');
+        return line && !line.hidden && line.textContent.trim() === t;
+      }, text);
+    try {
+      await page.goto(`/approve/${id}`);
+      for (const left of [4, 3, 2]) {
+        await page.click('#approve-passkey');
+        await errorSays(`The approval failed. Attempts left before this payment is locked: ${left}.`);
+      }
+      await page.click('#approve-passkey');
+      await errorSays('The approval failed. One attempt is left: if it fails too, this payment is locked.');
+      await shot('en-last-attempt');
+      await page.click('#approve-passkey');
+      await errorSays('Too many failed attempts: this payment is locked.');
+      assert.equal(await page.locator('#approve-passkey').isVisible(), false, 'no further try');
+      assert.equal(await page.locator('#approve-reject').isVisible(), false);
+      await shot('en-locked');
+    } finally {
+      await page.unroute(approveUrl);
+    }
+    await page.reload();
+    assert.equal((await approvalPage()).outcome, 'Too many failed attempts: this payment is locked.');
+    const read = await api('GET', `/transactions/${id}`);
+    assert.equal(read.body.state, 'locked');
   });
 });

@@ -29,6 +29,9 @@ pub enum AuditError {
     /// An entry could not be encoded as JSON for export.
     #[error("audit entry could not be encoded: {0}")]
     Encode(#[from] serde_json::Error),
+    /// An export annotation ([`crate::Annotate`]) could not be made or used.
+    #[error("audit export annotation: {0}")]
+    Annotation(String),
 }
 
 /// `StorageError` is not `Clone`; every waiter of a failed batch gets its own copy.

@@ -5,7 +5,8 @@
 //! ([`chain`]). Storage is a port ([`AuditStore`]) implemented by `shonin-store`; this crate knows
 //! nothing of SQL or HTTP. The writer ([`AuditLog`]) batches appends into single store calls and
 //! answers a caller only once its entry is committed; [`verify`] checks a stored log end to end;
-//! [`export`] writes it as JSON Lines for a SIEM.
+//! [`export`] writes it as JSON Lines for a SIEM ([`export_annotated`] with members the caller
+//! adds beside some entries, such as the receipt an entry names by digest).
 //!
 //! This crate must never drop an entry silently: every failure reaches the caller that appended.
 
@@ -20,7 +21,7 @@ mod writer;
 
 pub use chain::{GENESIS_HASH, Hash};
 pub use error::AuditError;
-pub use export::export;
+pub use export::{Annotate, Annotations, ENTRY_MEMBERS, Plain, export, export_annotated};
 pub use record::{
     Actor, ActorKind, AuditRecord, MAX_ACTION_CHARS, MAX_ACTOR_ID_CHARS, MAX_REASON_CHARS,
     MAX_REQUEST_ID_CHARS, MAX_TARGET_CHARS, Outcome, SealedEntry,

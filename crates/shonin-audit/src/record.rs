@@ -88,7 +88,8 @@ pub struct AuditRecord {
     /// What was acted on (a client_id, a key id, a route); `-` when nothing.
     pub target: String,
     pub outcome: Outcome,
-    /// Why, for failures; never a secret.
+    /// Why, for failures; for some successes, what the entry commits to (an approval names
+    /// its receipt's digest). Never a secret.
     pub reason: Option<String>,
     pub source_ip: Option<IpAddr>,
     pub request_id: Option<String>,

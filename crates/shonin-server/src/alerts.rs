@@ -1,12 +1,17 @@
-//! Sign-in alerts: after `alerts.failed_sign_in_threshold` consecutive failed sign-ins of one
-//! account (password or recovery code), a signed JSON notification is POSTed to the operator's
-//! webhook, and the delivery (or its failure) is written to the audit log as `alert.webhook`.
+//! Alerts to the operator's webhook: a signed JSON notification is POSTed, and the delivery (or
+//! its failure) is written to the audit log as `alert.webhook`. Two events:
+//! - `user.sign_in_failures`: after `alerts.failed_sign_in_threshold` consecutive failed sign-ins
+//!   of one account (password or recovery code);
+//! - `transaction.locked`: a failed approval attempt locked a transaction
+//!   (`transactions.max_attempts`, PSD2 RTS Art. 4(3)(b)); Art. 4(4) asks that the payer be
+//!   warned before a block is permanent and can regain use, which is the operator's to arrange.
 //!
 //! Signature (the scheme of Stripe and GitHub webhooks, so receivers have code for it):
 //! `Shonin-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`. Receivers
 //! should compare in constant time and refuse stale `t`. Delivery runs in the background with a
-//! timeout, once per threshold crossing (the count equals the threshold exactly), so a sign-in
-//! answer never waits for the webhook and an attacker cannot make it fire per attempt.
+//! timeout, once per threshold crossing (the count equals the threshold exactly) or per lock (only
+//! the compare-and-set that locks fires it), so an answer never waits for the webhook and an
+//! attacker cannot make it fire per attempt.
 
 use crate::config::AlertSettings;
 use crate::oauth::reject::RequestMeta;
@@ -15,6 +20,7 @@ use anyhow::Context as _;
 use aws_lc_rs::hmac;
 use serde::{Deserialize, Serialize};
 use shonin_audit::{Actor, ActorKind, AuditRecord, Outcome};
+use shonin_txn::Transaction;
 use std::time::Duration;
 use time::format_description::well_known::Rfc3339;
 
@@ -38,6 +44,19 @@ pub struct SignInFailuresAlert {
     pub username: String,
     pub consecutive_failures: u32,
     pub source_ip: String,
+    pub time: String,
+}
+
+/// The `transaction.locked` notification body.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TransactionLockedAlert {
+    pub event: String,
+    pub issuer: String,
+    pub user_id: String,
+    pub client_id: String,
+    pub transaction_id: String,
+    /// Failed approval attempts, the last of which locked it.
+    pub attempts: u32,
     pub time: String,
 }
 
@@ -108,7 +127,6 @@ pub fn after_failure(
     if consecutive_failures != alerts.threshold {
         return;
     }
-    let now = state.clock.now();
     let alert = SignInFailuresAlert {
         event: "user.sign_in_failures".into(),
         issuer: state.config.issuer.clone(),
@@ -116,15 +134,54 @@ pub fn after_failure(
         username: username.to_owned(),
         consecutive_failures,
         source_ip: meta.addr.client_ip.to_string(),
-        time: now.format(&Rfc3339).unwrap_or_default(),
+        time: rfc3339(state),
     };
-    let (state, request_id, source_ip) =
-        (state.clone(), meta.request_id.clone(), meta.addr.client_ip);
+    let body = serde_json::to_vec(&alert).unwrap_or_default();
+    deliver(state, meta, &alert.event, alert.user_id.clone(), body);
+}
+
+/// Called once a failed approval attempt has locked `txn` (its commit won): sends
+/// `transaction.locked` in the background.
+pub fn transaction_locked(state: &AppState, meta: &RequestMeta, txn: &Transaction) {
+    if state.alerts.is_none() {
+        return;
+    }
+    let alert = TransactionLockedAlert {
+        event: "transaction.locked".into(),
+        issuer: state.config.issuer.clone(),
+        user_id: txn.user_id.clone(),
+        client_id: txn.client_id.clone(),
+        transaction_id: txn.id.clone(),
+        attempts: txn.attempts,
+        time: rfc3339(state),
+    };
+    let body = serde_json::to_vec(&alert).unwrap_or_default();
+    deliver(
+        state,
+        meta,
+        &alert.event,
+        alert.transaction_id.clone(),
+        body,
+    );
+}
+
+fn rfc3339(state: &AppState) -> String {
+    state.clock.now().format(&Rfc3339).unwrap_or_default()
+}
+
+/// POSTs `body` (event `event`) in the background, signed, and audits the delivery as
+/// `alert.webhook` on `target`.
+fn deliver(state: &AppState, meta: &RequestMeta, event: &str, target: String, body: Vec<u8>) {
+    let (state, request_id, source_ip, event) = (
+        state.clone(),
+        meta.request_id.clone(),
+        meta.addr.client_ip,
+        event.to_owned(),
+    );
     tokio::spawn(async move {
         let Some(alerts) = state.alerts.as_ref() else {
             return;
         };
-        let body = serde_json::to_vec(&alert).unwrap_or_default();
         let t = state.clock.now().unix_timestamp();
         let sent = alerts
             .client
@@ -134,7 +191,7 @@ pub fn after_failure(
             .body(body)
             .send()
             .await;
-        let (outcome, reason) = match sent {
+        let (outcome, status) = match sent {
             Ok(r) if r.status().is_success() => {
                 (Outcome::Success, format!("HTTP {}", r.status().as_u16()))
             }
@@ -143,7 +200,7 @@ pub fn after_failure(
             Err(_) => (Outcome::Failure, "delivery failed".to_owned()),
         };
         if outcome == Outcome::Failure {
-            tracing::warn!(reason = %reason, "sign-in alert webhook failed");
+            tracing::warn!(event = %event, reason = %status, "alert webhook failed");
         }
         let record = AuditRecord {
             time: state.clock.now(),
@@ -152,9 +209,9 @@ pub fn after_failure(
                 id: "alerts".into(),
             },
             action: "alert.webhook".into(),
-            target: alert.user_id.clone(),
+            target,
             outcome,
-            reason: Some(reason),
+            reason: Some(format!("{event}: {status}")),
             source_ip: Some(source_ip),
             request_id,
         };

@@ -116,7 +116,8 @@ pub enum AuditCommand {
         #[arg(long)]
         output: Option<PathBuf>,
     },
-    /// Write entries as JSON lines (for a SIEM).
+    /// Write entries as JSON lines (for a SIEM); the line of each transaction approval also
+    /// carries its receipt (member `receipt`), which the entry names by SHA-256.
     Export {
         /// First sequence number to export.
         #[arg(long, default_value_t = 1)]
@@ -447,24 +448,41 @@ async fn audit(g: &GlobalArgs, config: &Config, cmd: AuditCommand) -> anyhow::Re
             ExitCode::SUCCESS
         }
         AuditCommand::Export { from, output } => {
-            let n = match output {
+            use crate::txn::receipt_export::export;
+            let (n, receipts) = match output {
                 Some(path) => {
                     let mut f = std::io::BufWriter::new(
                         std::fs::File::create(&path)
                             .with_context(|| format!("creating {}", path.display()))?,
                     );
-                    let n = shonin_audit::export(&store, from, &mut f).await?;
+                    let done = export(&store, from, &mut f).await?;
                     f.flush()?;
-                    n
+                    done
                 }
                 None => {
                     let mut out = std::io::BufWriter::new(std::io::stdout());
-                    let n = shonin_audit::export(&store, from, &mut out).await?;
+                    let done = export(&store, from, &mut out).await?;
                     out.flush()?;
-                    n
+                    done
                 }
             };
-            eprintln!("exported {n} entries");
+            eprintln!(
+                "exported {n} entries, with {} receipts",
+                receipts.matching + receipts.mismatched
+            );
+            if receipts.mismatched > 0 {
+                eprintln!(
+                    "warning: {} receipts differ from the digest their approval entry names \
+                     (written as stored; docs/operations.md)",
+                    receipts.mismatched
+                );
+            }
+            if receipts.missing > 0 {
+                eprintln!(
+                    "warning: {} approval entries name a receipt that txn_receipts does not hold",
+                    receipts.missing
+                );
+            }
             ExitCode::SUCCESS
         }
     };

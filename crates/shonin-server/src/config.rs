@@ -42,7 +42,7 @@ pub struct Config {
     /// `[transactions]`: the limits of transaction approval.
     #[serde(default)]
     pub transactions: crate::txn::settings::TxnSettings,
-    /// `[alerts]`: the sign-in alert webhook.
+    /// `[alerts]`: the alert webhook (sign-in failures, locked transactions).
     #[serde(default)]
     pub alerts: AlertSettings,
     pub log: LogConfig,
@@ -148,7 +148,7 @@ pub struct RateLimitConfig {
     pub burst: u32,
 }
 
-/// The sign-in alert webhook (see `crate::alerts`).
+/// The alert webhook (see `crate::alerts`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertSettings {

@@ -190,6 +190,10 @@ pub struct Texts {
     pub approve_deadline: &'static str,
     pub approve_with_passkey: &'static str,
     pub approve_failed: &'static str,
+    /// After a refused approval, with `{n}` (2 or more) attempts left.
+    pub approve_attempts_left: &'static str,
+    /// After a refused approval, with one attempt left.
+    pub approve_last_attempt: &'static str,
     pub txn_approved: &'static str,
     pub txn_rejected: &'static str,
     pub txn_expired: &'static str,
@@ -292,6 +296,8 @@ pub static EN: Texts = Texts {
     approve_deadline: "Approve before",
     approve_with_passkey: "Approve with passkey",
     approve_failed: "The approval failed. Check the details and try again.",
+    approve_attempts_left: "The approval failed. Attempts left before this payment is locked: {n}.",
+    approve_last_attempt: "The approval failed. One attempt is left: if it fails too, this payment is locked.",
     txn_approved: "This payment is approved.",
     txn_rejected: "This payment was rejected.",
     txn_expired: "The time to approve this payment has passed.",
@@ -394,6 +400,8 @@ pub static JA: Texts = Texts {
     approve_deadline: "承認期限",
     approve_with_passkey: "パスキーで承認する",
     approve_failed: "承認できませんでした。内容を確認して、もう一度お試しください。",
+    approve_attempts_left: "承認できませんでした。この支払いがロックされるまで、あと{n}回試せます。",
+    approve_last_attempt: "承認できませんでした。残りは1回です。次も失敗すると、この支払いはロックされます。",
     txn_approved: "この支払いは承認されました。",
     txn_rejected: "この支払いは拒否されました。",
     txn_expired: "この支払いの承認期限が過ぎました。",

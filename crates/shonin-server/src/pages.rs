@@ -91,6 +91,8 @@ pub struct ApprovePage<'a> {
     pub csrf: &'a str,
     /// Set once the transaction is no longer waiting: what happened to it.
     pub outcome: Option<&'a str>,
+    /// Set while it waits after a failed attempt: how many are left before it locks.
+    pub attempts_note: Option<String>,
 }
 
 #[derive(Debug, Template)]

@@ -40,7 +40,7 @@ pub struct Services {
     pub rate_limiter: IpRateLimiter,
     pub oauth: Arc<crate::oauth::OAuth>,
     pub passkeys: Arc<crate::passkeys::PasskeyService>,
-    /// The sign-in alert webhook, when configured.
+    /// The alert webhook (sign-in failures, locked transactions), when configured.
     pub alerts: Option<Arc<crate::alerts::Alerts>>,
     /// Whether the last storage probe succeeded; requests that need storage fail fast when not.
     pub storage_ready: Arc<AtomicBool>,

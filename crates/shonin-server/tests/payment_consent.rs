@@ -101,6 +101,20 @@ async fn a_payment_is_consented_with_a_passkey_and_the_tokens_carry_the_approval
     let receipt = txn["approval"]["receipt"].as_str().unwrap();
     let verified = shonin_txn::receipt::verify(receipt, &jwks);
     assert!(verified.is_ok(), "{verified:?}");
+    // The consent's audit entry commits to that receipt by its digest (the audit export then
+    // carries the receipt beside it).
+    let entries = app.audit_entries().await;
+    let consent = entries
+        .iter()
+        .find(|e| {
+            e.record.action == "oauth.consent" && e.record.outcome == shonin_audit::Outcome::Success
+        })
+        .expect("a consent entry");
+    assert_eq!(consent.record.target, txn["id"].as_str().unwrap());
+    assert_eq!(
+        consent.record.reason.as_deref(),
+        Some(shonin_txn::receipt::audit_reason(receipt).as_str())
+    );
 
     // The request was used once: approving again is refused and issues nothing.
     let resp = approve_payment(&app, &b, &html, "alice", |_| {}).await;

@@ -209,6 +209,36 @@ pub fn verify(receipt: &str, jwks: &Value) -> Result<ReceiptClaims, ReceiptError
     Ok(claims)
 }
 
+/// What the success entry of an approval (`txn.approve`) says in its `reason`: the receipt's
+/// digest, `receipt sha256=<hex>`. The entry is hash-chained, so the audit log commits to the
+/// one receipt whose compact JWS has this SHA-256; `shonin audit export` adds the receipt
+/// itself beside the entry, and a reader checks it with [`digest_hex`].
+pub const AUDIT_REASON_PREFIX: &str = "receipt sha256=";
+
+/// SHA-256 of the compact JWS exactly as issued (its ASCII bytes), as lowercase hex.
+pub fn digest_hex(receipt: &str) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, receipt.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The approval entry's `reason` for `receipt`.
+pub fn audit_reason(receipt: &str) -> String {
+    format!("{AUDIT_REASON_PREFIX}{}", digest_hex(receipt))
+}
+
+/// The digest an approval entry's `reason` names, if it names one (64 lowercase hex digits).
+pub fn digest_in_reason(reason: &str) -> Option<&str> {
+    let hex = reason.strip_prefix(AUDIT_REASON_PREFIX)?;
+    let well_formed = hex.len() == 64
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    well_formed.then_some(hex)
+}
+
 /// The table receipts are kept in (created by `shonin-store`'s migrations).
 pub const RECEIPT_TABLE: &str = "txn_receipts";
 const RECEIPT_COLUMNS: &[&str] = &["txn_id", "client_id", "user_id", "receipt", "approved_at"];
@@ -248,4 +278,29 @@ pub trait ReceiptStore: Send + Sync + std::fmt::Debug {
         &self,
         txn_id: &str,
     ) -> Result<Option<StoredReceipt>, shonin_types::StorageError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_audit_reason_names_the_receipts_sha256_and_reads_back() {
+        // FIPS 180-2 appendix B.1: SHA-256("abc").
+        let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert_eq!(digest_hex("abc"), abc);
+        let reason = audit_reason("abc");
+        assert_eq!(reason, format!("receipt sha256={abc}"));
+        assert_eq!(digest_in_reason(&reason), Some(abc));
+        for other in [
+            "refused: bad signature",
+            "receipt sha256=",
+            &format!("receipt sha256={}", abc.to_uppercase()),
+            &format!("receipt sha256={abc}0"),
+            &format!("receipt sha256={}", &abc[1..]),
+            &format!("receipt sha256={}g", &abc[1..]),
+        ] {
+            assert_eq!(digest_in_reason(other), None, "{other}");
+        }
+    }
 }

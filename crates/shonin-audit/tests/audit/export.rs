@@ -1,7 +1,7 @@
 //! Export as JSON Lines for a SIEM.
 
 use crate::support::{MemoryStore, fill};
-use shonin_audit::{SealedEntry, export};
+use shonin_audit::{Annotate, Annotations, AuditError, SealedEntry, export, export_annotated};
 
 #[tokio::test]
 async fn export_writes_one_line_per_entry_that_parses_back() {
@@ -58,4 +58,83 @@ async fn export_from_a_later_seq_skips_earlier_entries() {
     let mut empty = Vec::new();
     assert_eq!(export(store.as_ref(), 11, &mut empty).await.unwrap(), 0);
     assert!(empty.is_empty());
+}
+
+/// Annotates every entry whose seq is a multiple of `every` with `{name: seq}`, and records the
+/// pages it was shown.
+struct EveryNth {
+    every: u64,
+    name: &'static str,
+    pages: std::sync::Mutex<Vec<(u64, u64)>>,
+}
+
+#[async_trait::async_trait]
+impl Annotate for EveryNth {
+    async fn annotate(&self, page: &[SealedEntry]) -> Result<Annotations, AuditError> {
+        if let (Some(first), Some(last)) = (page.first(), page.last()) {
+            self.pages.lock().unwrap().push((first.seq, last.seq));
+        }
+        Ok(page
+            .iter()
+            .filter(|e| e.seq % self.every == 0)
+            .map(|e| {
+                let mut m = serde_json::Map::new();
+                m.insert(self.name.into(), serde_json::json!(e.seq));
+                (e.seq, m)
+            })
+            .collect())
+    }
+}
+
+#[tokio::test]
+async fn an_annotation_is_added_beside_the_entry_on_its_own_line_only() {
+    let store = MemoryStore::new();
+    let entries = fill(&store, 2345).await;
+    let notes = EveryNth {
+        every: 7,
+        name: "receipt",
+        pages: Default::default(),
+    };
+    let mut out = Vec::new();
+    let n = export_annotated(store.as_ref(), 1, &mut out, &notes)
+        .await
+        .unwrap();
+    assert_eq!(n, 2345);
+    // Each page was shown to the annotator once, in order.
+    assert_eq!(
+        *notes.pages.lock().unwrap(),
+        vec![(1, 1000), (1001, 2000), (2001, 2345)]
+    );
+    let text = String::from_utf8(out).unwrap();
+    for (line, entry) in text.lines().zip(&entries) {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if entry.seq % 7 == 0 {
+            assert_eq!(v["receipt"], entry.seq, "{line}");
+        } else {
+            assert!(v.get("receipt").is_none(), "{line}");
+        }
+        // The entry itself reads back unchanged: readers that know nothing of annotations.
+        assert_eq!(&serde_json::from_str::<SealedEntry>(line).unwrap(), entry);
+    }
+}
+
+#[tokio::test]
+async fn an_annotation_cannot_pass_for_a_member_of_the_entry() {
+    let store = MemoryStore::new();
+    fill(&store, 10).await;
+    for name in ["reason", "hash", "seq"] {
+        let notes = EveryNth {
+            every: 5,
+            name,
+            pages: Default::default(),
+        };
+        let mut out = Vec::new();
+        let err = export_annotated(store.as_ref(), 1, &mut out, &notes)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, AuditError::Annotation(m) if m.contains(name) && m.contains("entry 5")),
+            "{err}"
+        );
+    }
 }

@@ -135,6 +135,15 @@ pub async fn page(
         TxnState::Locked => Some(t.txn_locked),
         TxnState::Executed => Some(t.txn_executed),
     };
+    let attempts_note = match (outcome, loaded.txn.attempts) {
+        (None, 1..) => Some(attempts_note(
+            lang,
+            step.policy()
+                .max_attempts
+                .saturating_sub(loaded.txn.attempts),
+        )),
+        _ => None,
+    };
     let page = ApprovePage {
         f: Frame::new(lang, &here),
         id: &loaded.txn.id,
@@ -143,8 +152,20 @@ pub async fn page(
         deadline: when(loaded.txn.expires_at),
         csrf: &csrf,
         outcome,
+        attempts_note,
     };
     with_cookie(pages::render(StatusCode::OK, &page, None), csrf_cookie)
+}
+
+/// After a failed attempt, how many are left before the transaction locks: PSD2 RTS Art. 4(4)
+/// wants the payer warned before a block. `/static/approve.js` says the same after a refusal.
+pub fn attempts_note(lang: Lang, left: u32) -> String {
+    let t = lang.texts();
+    if left == 1 {
+        t.approve_last_attempt.to_owned()
+    } else {
+        t.approve_attempts_left.replace("{n}", &left.to_string())
+    }
 }
 
 pub(crate) fn locale(lang: Lang) -> shonin_txn::Locale {

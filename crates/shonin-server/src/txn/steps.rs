@@ -4,11 +4,11 @@
 
 use super::{Refused, failure_record};
 use crate::oauth::access::replay_challenge;
-use crate::oauth::commit::{Committed, Success, commit, commit_record};
-use crate::oauth::reject::RequestMeta;
+use crate::oauth::commit::{Committed, commit_record};
+use crate::oauth::reject::{RequestMeta, success_record};
 use crate::state::AppState;
 use serde_json::Value;
-use shonin_audit::{Actor, ActorKind};
+use shonin_audit::{Actor, ActorKind, AuditRecord};
 use shonin_keys::{KeyPurpose, KeySource};
 use shonin_passkeys::{AssertionResponse, PasskeyStore};
 use shonin_txn::approve::{self, RelyingParty};
@@ -55,17 +55,23 @@ impl Step<'_> {
         actor: Actor,
         action: &str,
     ) -> Result<(), Refused> {
-        let success = Success {
-            action,
-            actor,
-            target: id,
-        };
-        match commit(self.state, self.meta, unit, Some(success))
+        let record = success_record(self.state, self.meta, action, actor, id);
+        self.commit_success(unit, record).await
+    }
+
+    /// Commits `unit` with the success entry `record` (see [`Self::commit_unit`]).
+    pub async fn commit_success(
+        &self,
+        unit: UnitOfWork,
+        record: AuditRecord,
+    ) -> Result<(), Refused> {
+        let action = record.action.clone();
+        match commit_record(self.state, unit, Some(record))
             .await
             .map_err(replay_challenge)?
         {
             Committed::Done => {
-                super::counted(action, "ok");
+                super::counted(&action, "ok");
                 Ok(())
             }
             Committed::Conflict { .. } => Err(TxnError::Conflict.into()),
@@ -181,10 +187,17 @@ impl Step<'_> {
                     .await
                     .map_err(replay_challenge)?
                 {
-                    Committed::Done => Err(Refused::Recorded(TxnError::Refused {
-                        reason: refused.reason,
-                        attempts_left,
-                    })),
+                    Committed::Done => {
+                        if attempts_left == 0 {
+                            // PSD2 RTS Art. 4(4): this move made the block; the operator hears
+                            // of it once, in the background.
+                            crate::alerts::transaction_locked(self.state, self.meta, &mv.after.txn);
+                        }
+                        Err(Refused::Recorded(TxnError::Refused {
+                            reason: refused.reason,
+                            attempts_left,
+                        }))
+                    }
                     Committed::Conflict { .. } => Err(TxnError::Conflict.into()),
                 };
             }
@@ -200,6 +213,7 @@ impl Step<'_> {
         let jws = shonin_keys::sign_jwt(&*signer, RECEIPT_TYP, &claims)
             .await
             .map_err(|e| TxnError::Internal(e.to_string()))?;
+        let noted = receipt::audit_reason(&jws);
         let Move { update, after } = loaded.approve(
             Approval {
                 challenge: shonin_jose::b64url_encode(&verified.challenge),
@@ -229,7 +243,13 @@ impl Step<'_> {
             kind: ActorKind::User,
             id: loaded.txn.user_id.clone(),
         };
-        self.commit_unit(&id, unit, user, self.action).await?;
+        // The entry commits to the receipt by its digest: the audit export adds the receipt
+        // beside it, and a reader checks one against the other (docs/operations.md).
+        let entry = AuditRecord {
+            reason: Some(noted),
+            ..success_record(self.state, self.meta, self.action, user, &id)
+        };
+        self.commit_success(unit, entry).await?;
         Ok((after, staged))
     }
 }

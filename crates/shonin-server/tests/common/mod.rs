@@ -129,5 +129,7 @@ pub async fn two_nodes_on_postgres() -> (shonin_store::testing::TestDb, TestApp,
     (db, a, b)
 }
 
+pub mod bank;
 pub mod oauth;
 pub mod passkey;
+pub mod webhook;
