@@ -75,6 +75,8 @@ pub struct ConsentPage<'a> {
     pub details: Vec<DetailView>,
     /// A payment, approved with a passkey instead of the approve button.
     pub payment: Option<PaymentView>,
+    /// The approve button: only for requests without a payment.
+    pub approve_button: bool,
 }
 
 /// The user's approval page for one transaction (`/approve/{id}`): the data from the stored

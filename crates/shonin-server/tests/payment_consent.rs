@@ -221,8 +221,14 @@ async fn the_payment_calls_need_the_page_csrf_and_a_session() {
     )
     .await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-    // No transaction was made by any of them.
+    // No transaction was made by any of them, nor for a user without a passkey.
     assert!(txn_state(&app, &request_uri, "alice").await.is_none());
+    let second = push(&app, &c).await;
+    let (b, html) = sign_in_to_consent(&app, &c, &second, "alice").await;
+    let resp = call(&app, &b, &data_attr(&html, "options"), &json!({})).await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    assert_eq!(body_json(resp).await["error"], "no_passkey");
+    assert!(txn_state(&app, &second, "alice").await.is_none());
 }
 
 #[tokio::test]

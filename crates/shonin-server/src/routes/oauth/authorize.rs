@@ -361,6 +361,7 @@ fn consent_page(
             scopes: &loaded.record.request.scope,
             details,
             payment,
+            approve_button: payment_detail(&loaded.record.request.authorization_details).is_none(),
         },
         origin.as_deref(),
     )

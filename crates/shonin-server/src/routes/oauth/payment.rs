@@ -35,6 +35,7 @@ use shonin_identity::Session;
 use shonin_oauth::form::FormParams;
 use shonin_oauth::grant;
 use shonin_oauth::par::ParState;
+use shonin_passkeys::PasskeyStore as _;
 use shonin_txn::consent::{self, payment_detail};
 use shonin_txn::{NewTransaction, Transaction, TxnError};
 use shonin_types::unit::UnitOfWork;
@@ -48,7 +49,7 @@ const CHALLENGE: &str = "txn.challenge";
 pub(super) fn view(loaded: &Loaded, lang: crate::i18n::Lang) -> Option<PaymentView> {
     let detail = payment_detail(&loaded.record.request.authorization_details)?;
     // Checked at PAR (`consent::check_details`); a stored request that no longer converts
-    // (a changed currency table) is shown without the approve button.
+    // (a changed currency table) gets neither the passkey nor the button: only deny.
     let terms = consent::terms_of(detail).ok()?;
     let query = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("client_id", loaded.client.client_id.as_str())
@@ -162,6 +163,16 @@ impl Call<'_> {
             Ok(found) => return self.own(found),
             Err(Refused::Txn(TxnError::NotFound)) => {}
             Err(e) => return Err(e),
+        }
+        // Nothing is written for a user who could not sign it.
+        let passkeys = self
+            .step
+            .state
+            .store
+            .list_passkeys(&self.session.user_id)
+            .await?;
+        if passkeys.is_empty() {
+            return Err(TxnError::NoPasskey.into());
         }
         let terms = consent::terms_of(&self.detail)?;
         let new = NewTransaction {
