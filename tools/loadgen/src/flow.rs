@@ -64,6 +64,10 @@ pub enum Kind {
     /// A transaction approval through `/transactions` (needs `--sign-in passkey`, `--user-id`
     /// and a client with scope `transactions` and the client_credentials grant).
     Approval,
+    /// A code flow whose request carries a `payment_initiation` detail: the consent page's
+    /// passkey signs the payment (`/authorize/payment/options`, `/authorize/payment`) instead of
+    /// the button (needs `--sign-in passkey` and a client allowed `payment_initiation`).
+    PaymentConsent,
 }
 
 impl SignIn {
@@ -194,6 +198,12 @@ pub async fn run(args: FlowArgs) -> anyhow::Result<()> {
         txn_token: OnceLock::new(),
         args,
     };
+    if ctx.args.kind == Kind::PaymentConsent {
+        anyhow::ensure!(
+            ctx.args.sign_in == SignIn::Passkey,
+            "--kind payment-consent needs --sign-in passkey"
+        );
+    }
     if ctx.args.kind == Kind::Approval {
         anyhow::ensure!(
             ctx.args.sign_in == SignIn::Passkey && ctx.args.user_id.is_some(),
@@ -270,6 +280,7 @@ pub async fn run(args: FlowArgs) -> anyhow::Result<()> {
         mode: match ctx.args.kind {
             Kind::Authorization => "flow",
             Kind::Approval => "approval",
+            Kind::PaymentConsent => "payment-consent",
         },
         label: ctx.args.label.clone(),
         sign_in: ctx.args.sign_in.name(),
@@ -386,6 +397,9 @@ async fn one_flow(ctx: &Ctx) -> StepResult<()> {
         ("code_challenge", challenge),
         ("code_challenge_method", "S256".to_owned()),
     ]);
+    if a.kind == Kind::PaymentConsent {
+        form.push(("authorization_details", PAYMENT.to_owned()));
+    }
     let resp = ctx
         .client
         .post(url_for(ctx, "/par")?)
@@ -428,29 +442,14 @@ async fn one_flow(ctx: &Ctx) -> StepResult<()> {
         .send()
         .await;
     let resp = expect("consent_page", resp, StatusCode::OK).await?;
-    resp.bytes().await.map_err(fail("consent_page"))?;
+    let page = resp.text().await.map_err(fail("consent_page"))?;
 
-    // 5. Approve: a 303 to the redirect URI with the code.
-    let form = [
-        ("request_uri", request_uri.as_str()),
-        ("client_id", a.client_id.as_str()),
-        ("csrf", csrf.as_str()),
-        ("decision", "approve"),
-    ];
-    let resp = ctx
-        .client
-        .post(url_for(ctx, "/authorize/consent")?)
-        .header(COOKIE, &cookies)
-        .form(&form)
-        .send()
-        .await;
-    let resp = expect("consent", resp, StatusCode::SEE_OTHER).await?;
-    let redirect = url::Url::parse(&location("consent", &resp)?).map_err(fail("consent"))?;
-    let code = redirect
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .ok_or(("consent", format!("no code in {redirect}")))?;
+    // 5. Approve: the passkey signs the payment (the page's script), or the button's 303.
+    let code = if a.kind == Kind::PaymentConsent {
+        payment_consent(ctx, &page, &csrf, &cookies).await?
+    } else {
+        button_consent(ctx, &request_uri, &csrf, &cookies).await?
+    };
 
     // 6. Redeem the code with the verifier and a proof by the same DPoP key.
     let (mut form, proof) = signed(ctx, "/token")?;
@@ -475,6 +474,109 @@ async fn one_flow(ctx: &Ctx) -> StepResult<()> {
         resp.bytes().await.map_err(fail("token"))?;
     }
     Ok(())
+}
+
+/// The payment a `--kind payment-consent` request asks for.
+const PAYMENT: &str = r#"[{"type":"payment_initiation","instructedAmount":{"currency":"EUR","amount":"12.34"},"creditorName":"Bench Payee","creditorAccount":{"iban":"DE89370400440532013000"},"remittanceInformation":"loadgen"}]"#;
+
+/// The code in the query of the redirect `url`.
+fn code_in(step: &'static str, url: &str) -> StepResult<String> {
+    let redirect = url::Url::parse(url).map_err(fail(step))?;
+    redirect
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .ok_or((step, format!("no code in {redirect}")))
+}
+
+/// The value of `data-{name}` on the consent page (askama escapes `&` and `=` in it).
+fn data_attr(step: &'static str, page: &str, name: &str) -> StepResult<String> {
+    let marker = format!("data-{name}=\"");
+    let start = page
+        .find(&marker)
+        .ok_or((step, format!("no data-{name} on the consent page")))?
+        + marker.len();
+    let end = page[start..]
+        .find('"')
+        .ok_or((step, format!("data-{name} is not closed")))?
+        + start;
+    let mut value = page[start..end].to_owned();
+    for (escaped, c) in [
+        ("&amp;", "&"),
+        ("&#38;", "&"),
+        ("&#61;", "="),
+        ("&#37;", "%"),
+        ("&#58;", ":"),
+    ] {
+        value = value.replace(escaped, c);
+    }
+    Ok(value)
+}
+
+/// The consent page's passkey: the challenge for the payment, the assertion, the redirect.
+async fn payment_consent(ctx: &Ctx, page: &str, csrf: &str, cookies: &str) -> StepResult<String> {
+    const STEP: &str = "payment_consent";
+    let options_path = data_attr(STEP, page, "options")?;
+    let approve_path = data_attr(STEP, page, "approve")?;
+    let (ch, _) = json_call(
+        ctx,
+        "payment_options",
+        &options_path,
+        csrf,
+        cookies,
+        &json!({}),
+    )
+    .await?;
+    let options = member("payment_options", &ch, "options")?;
+    let assertion = {
+        let mut authenticator = ctx
+            .authenticator
+            .as_ref()
+            .ok_or((STEP, "no passkey enrolled".to_owned()))?
+            .lock()
+            .map_err(|_| (STEP, "the authenticator's lock is poisoned".to_owned()))?;
+        authenticator
+            .authenticate(options, &ctx.origin)
+            .map_err(fail(STEP))?
+    };
+    let (done, _) = json_call(
+        ctx,
+        STEP,
+        &approve_path,
+        csrf,
+        cookies,
+        &json!({"assertion": assertion}),
+    )
+    .await?;
+    let location = member(STEP, &done, "location")?
+        .as_str()
+        .ok_or((STEP, "location is not a string".to_owned()))?;
+    code_in(STEP, location)
+}
+
+/// The consent form's approve button: a 303 to the redirect URI with the code.
+async fn button_consent(
+    ctx: &Ctx,
+    request_uri: &str,
+    csrf: &str,
+    cookies: &str,
+) -> StepResult<String> {
+    let a = &ctx.args;
+    let form = [
+        ("request_uri", request_uri),
+        ("client_id", a.client_id.as_str()),
+        ("csrf", csrf),
+        ("decision", "approve"),
+    ];
+    let resp = ctx
+        .client
+        .post(url_for(ctx, "/authorize/consent")?)
+        .header(COOKIE, cookies)
+        .form(&form)
+        .send()
+        .await;
+    let resp = expect("consent", resp, StatusCode::SEE_OTHER).await?;
+    code_in("consent", &location("consent", &resp)?)
 }
 
 /// The password form of the sign-in page: the session cookie and where to go next.
