@@ -102,17 +102,7 @@ pub async fn one_approval(ctx: &Ctx, token: &str, user_id: &str) -> StepResult<(
     let options = challenged
         .get("options")
         .ok_or(("txn_challenge", "no options".to_owned()))?;
-    let assertion = {
-        let mut authenticator = ctx
-            .authenticator
-            .as_ref()
-            .ok_or(("txn_sign", "no passkey enrolled".to_owned()))?
-            .lock()
-            .map_err(|_| ("txn_sign", "authenticator lock poisoned".to_owned()))?;
-        authenticator
-            .authenticate(options, &ctx.origin)
-            .map_err(fail("txn_sign"))?
-    };
+    let assertion = crate::flow::sign(ctx, "txn_sign", options)?;
     call(
         ctx,
         token,

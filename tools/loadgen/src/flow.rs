@@ -528,17 +528,7 @@ async fn payment_consent(ctx: &Ctx, page: &str, csrf: &str, cookies: &str) -> St
     )
     .await?;
     let options = member("payment_options", &ch, "options")?;
-    let assertion = {
-        let mut authenticator = ctx
-            .authenticator
-            .as_ref()
-            .ok_or((STEP, "no passkey enrolled".to_owned()))?
-            .lock()
-            .map_err(|_| (STEP, "the authenticator's lock is poisoned".to_owned()))?;
-        authenticator
-            .authenticate(options, &ctx.origin)
-            .map_err(fail(STEP))?
-    };
+    let assertion = sign(ctx, STEP, options)?;
     let (done, _) = json_call(
         ctx,
         STEP,
@@ -638,6 +628,19 @@ fn member<'v>(step: &'static str, v: &'v Value, name: &str) -> StepResult<&'v Va
         .ok_or((step, format!("no {name} in the answer")))
 }
 
+/// The enrolled passkey's assertion for WebAuthn request `options`.
+pub(crate) fn sign(ctx: &Ctx, step: &'static str, options: &Value) -> StepResult<Value> {
+    let mut authenticator = ctx
+        .authenticator
+        .as_ref()
+        .ok_or((step, "no passkey enrolled".to_owned()))?
+        .lock()
+        .map_err(|_| (step, "the authenticator's lock is poisoned".to_owned()))?;
+    authenticator
+        .authenticate(options, &ctx.origin)
+        .map_err(fail(step))
+}
+
 /// The passkey sign-in of the sign-in page: options, the authenticator's assertion, finish.
 /// The session cookie and where to go next.
 async fn passkey_sign_in(
@@ -657,17 +660,7 @@ async fn passkey_sign_in(
     )
     .await?;
     let options = member("passkey_options", &ch, "options")?;
-    let credential = {
-        let mut authenticator = ctx
-            .authenticator
-            .as_ref()
-            .ok_or((STEP, "no passkey enrolled".to_owned()))?
-            .lock()
-            .map_err(|_| (STEP, "the authenticator's lock is poisoned".to_owned()))?;
-        authenticator
-            .authenticate(options, &ctx.origin)
-            .map_err(fail(STEP))?
-    };
+    let credential = sign(ctx, STEP, options)?;
     // Where the sign-in page's script says to continue (`data-next`).
     let next = url::form_urlencoded::Serializer::new(String::from("/authorize?"))
         .append_pair("client_id", &ctx.args.client_id)
