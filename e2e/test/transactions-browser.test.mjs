@@ -168,11 +168,13 @@ describe('transaction signing in real Chromium with a virtual authenticator', { 
     assert.equal(st.button, 'Approve with passkey');
     assert.equal(await page.locator('button[value="approve"]').count(), 0, 'no approve button for a payment');
     await shot('en-consent-payment');
-    const [callback] = await Promise.all([
-      page.waitForRequest((r) => r.url().startsWith(`${srv.client.redirectUri}?`)),
+    // Wait until the callback has loaded, not only been requested: a navigation still under way
+    // would interrupt the next step's page.goto.
+    await Promise.all([
+      page.waitForURL((u) => u.href.startsWith(`${srv.client.redirectUri}?`)),
       page.click('#approve-passkey'),
     ]);
-    const url = new URL(callback.url());
+    const url = new URL(page.url());
     assert.equal(url.searchParams.get('iss'), srv.issuer, profile.log.describe());
     const params = oauth.validateAuthResponse(ctx.as, ctx.client, url, pushed.state);
     const { result } = await codeGrant(srv, ctx, { params, verifier: pushed.verifier, nonce: pushed.nonce });
