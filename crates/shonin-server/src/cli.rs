@@ -1,5 +1,5 @@
 //! The `shonin` command line: `serve`, `migrate`, `keys`, `audit`, `config`, `clients`, `users`,
-//! `demo`.
+//! `txn`, `3ds`, `demo`.
 
 // Printing to standard output is what these commands are for.
 #![allow(clippy::print_stdout)]
@@ -66,6 +66,10 @@ pub enum Command {
     /// Transaction approval receipts.
     #[command(subcommand)]
     Txn(crate::admin::txn::TxnCommand),
+    /// EMV 3-D Secure tools: `3ds check FILE...` reads messages and prints what Shonin would
+    /// answer.
+    #[command(subcommand, name = "3ds")]
+    ThreeDs(crate::admin::threeds::ThreeDsCommand),
     /// Play the demo client against a running `serve --dev`: PAR, sign-in, consent, token,
     /// userinfo, refresh and revoke, printing each HTTP exchange.
     Demo,
@@ -172,7 +176,14 @@ fn load_config(g: &GlobalArgs) -> anyhow::Result<Config> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let config = load_config(&cli.global)?;
+    let Cli { global, command } = cli;
+    let command = match command {
+        // Reads no configuration: an integrator runs it anywhere.
+        Command::ThreeDs(cmd) => return crate::admin::threeds::run(cmd),
+        command => command,
+    };
+    let config = load_config(&global)?;
+    let cli = Cli { global, command };
     match cli.command {
         Command::Serve => serve(&cli.global, config).await,
         Command::Migrate => {
@@ -189,6 +200,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Clients(cmd) => crate::admin::clients::run(&cli.global, &config, cmd).await,
         Command::Users(cmd) => crate::admin::users::run(&cli.global, &config, cmd).await,
         Command::Txn(cmd) => crate::admin::txn::run(&cli.global, &config, cmd).await,
+        Command::ThreeDs(cmd) => crate::admin::threeds::run(cmd),
         Command::Demo => {
             shonin_demo::run(shonin_demo::DemoSettings {
                 data_dir: &cli.global.data_dir,

@@ -11,6 +11,7 @@
 
 pub mod clients;
 pub mod demo;
+pub mod threeds;
 pub mod txn;
 pub mod users;
 

@@ -1,0 +1,170 @@
+//! `shonin 3ds …`: EMV 3-D Secure tools. `check` reads messages from files and says, for each,
+//! what Shonin would answer: `OK`, or the Erro (code, component, element). Integrators use it to
+//! debug their own messages; it needs no server, no database and no configuration.
+#![allow(clippy::print_stdout)]
+
+use clap::{Subcommand, ValueEnum};
+use shonin_3ds::{MessageVersion, Versions};
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Debug, Subcommand)]
+pub enum ThreeDsCommand {
+    /// Check EMV 3DS messages (JSON, one per file; `-` reads standard input) against the rules of
+    /// their own `messageVersion`. Prints `OK` or the Erro Shonin would answer for each; exit 0
+    /// only if every message is valid, 1 otherwise.
+    Check {
+        /// The message files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Versions to accept (repeatable); a message in another version answers Erro 102.
+        /// Default: 2.1.0, 2.2.0 and 2.3.1.
+        #[arg(long = "version", value_enum)]
+        versions: Vec<Version>,
+        /// Also print the Erro message itself, as JSON, after each refused message.
+        #[arg(long)]
+        erro: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Version {
+    #[value(name = "2.1.0")]
+    V210,
+    #[value(name = "2.2.0")]
+    V220,
+    #[value(name = "2.3.1")]
+    V231,
+}
+
+impl From<Version> for MessageVersion {
+    fn from(v: Version) -> Self {
+        match v {
+            Version::V210 => MessageVersion::V2_1_0,
+            Version::V220 => MessageVersion::V2_2_0,
+            Version::V231 => MessageVersion::V2_3_1,
+        }
+    }
+}
+
+pub fn run(cmd: ThreeDsCommand) -> anyhow::Result<ExitCode> {
+    let ThreeDsCommand::Check {
+        files,
+        versions,
+        erro,
+    } = cmd;
+    let accepted = if versions.is_empty() {
+        Versions::ALL
+    } else {
+        Versions::only(&versions.into_iter().map(Into::into).collect::<Vec<_>>())
+    };
+    let mut all_valid = true;
+    for file in &files {
+        let (line, erro_json) = match read(file) {
+            Ok(bytes) => check_one(&bytes, accepted),
+            Err(e) => (format!("cannot read: {e}"), None),
+        };
+        all_valid &= line.starts_with("OK ") || line == "OK";
+        println!("{}: {line}", file.display());
+        if let Some(json) = erro_json.filter(|_| erro) {
+            println!("{json}");
+        }
+    }
+    Ok(if all_valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn read(file: &Path) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    let limit = shonin_3ds::MAX_MESSAGE_BYTES as u64 + 1;
+    if file == Path::new("-") {
+        std::io::stdin().take(limit).read_to_end(&mut bytes)?;
+    } else {
+        std::fs::File::open(file)?
+            .take(limit)
+            .read_to_end(&mut bytes)?;
+    }
+    Ok(bytes)
+}
+
+/// The line printed for one message, and the Erro as JSON when it is refused.
+pub(crate) fn check_one(bytes: &[u8], accepted: Versions) -> (String, Option<String>) {
+    match shonin_3ds::check(bytes, accepted) {
+        Ok(message) => (
+            format!(
+                "OK {} {}",
+                message.message_type(),
+                message.message_version()
+            ),
+            None,
+        ),
+        Err(refused) => {
+            let component = refused
+                .identified
+                .message_type
+                .map(|t| t.receiver())
+                .unwrap_or(shonin_3ds::ErrorComponent::DirectoryServer);
+            let erro = refused.erro(component, accepted);
+            let about = match (
+                &refused.identified.message_type,
+                &refused.identified.message_version,
+            ) {
+                (Some(t), Some(v)) => format!("{t} {v}"),
+                (Some(t), None) => t.to_string(),
+                _ => "unidentified message".to_owned(),
+            };
+            // The detail can name an element the sender invented: escape control characters so a
+            // message cannot write to the terminal.
+            let line = format!(
+                "{about}: Erro {} {} (errorComponent {}): {}",
+                erro.error_code,
+                erro.error_description,
+                erro.error_component,
+                erro.error_detail.escape_debug()
+            );
+            (line, serde_json::to_string(&erro).ok())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_per_outcome() {
+        let ok = br#"{"messageType":"RRes","messageVersion":"2.2.0","resultsStatus":"01",
+            "threeDSServerTransID":"bc9f0b90-1041-47f0-94df-d692170ea0d7",
+            "dsTransID":"6a00d179-bcdd-4eb4-a7e9-40eb30023b05",
+            "acsTransID":"f888079d-dae8-4a18-81b0-be6e77355e71"}"#;
+        assert_eq!(
+            check_one(ok, Versions::ALL),
+            ("OK RRes 2.2.0".to_owned(), None)
+        );
+        let (line, erro) = check_one(
+            br#"{"messageType":"RRes","messageVersion":"2.2.0"}"#,
+            Versions::ALL,
+        );
+        assert!(
+            line.starts_with(
+                "RRes 2.2.0: Erro 201 Required Data Element Missing (errorComponent A): "
+            ),
+            "{line}"
+        );
+        assert!(erro.unwrap().contains("\"errorCode\":\"201\""));
+        let (line, _) = check_one(b"not json", Versions::ALL);
+        assert!(line.starts_with("unidentified message: Erro 101"), "{line}");
+        let (line, _) = check_one(
+            br#"{"messageType":"RRes","a\u001b[2J":1,"a\u001b[2J":2}"#,
+            Versions::ALL,
+        );
+        assert!(
+            line.contains("Erro 204") && !line.contains('\x1b'),
+            "{line}"
+        );
+    }
+}
