@@ -139,19 +139,14 @@ pub fn check_object(map: Map<String, Value>, accepted: Versions) -> Result<Messa
         Err(rejection) => return refuse(&identified, rejection),
     };
 
-    let missing: Vec<String> = table
-        .iter()
-        .flat_map(|rule| {
-            let within: Vec<(String, &Map<String, Value>)> = match &rule.parent {
-                None => vec![(String::new(), &map)],
-                Some(parent) => entries(&map, parent),
-            };
-            within.into_iter().filter_map(move |(prefix, object)| {
-                (rule.inclusion.required(ctx) && !object.contains_key(&rule.name))
-                    .then(|| format!("{prefix}{}", rule.name))
-            })
-        })
-        .collect();
+    let mut missing: Vec<String> = Vec::new();
+    for rule in table.iter().filter(|r| r.inclusion.required(ctx)) {
+        each_object(&map, rule, |at, object| {
+            if !object.contains_key(&rule.name) {
+                missing.push(name(at, &rule.name));
+            }
+        });
+    }
     if !missing.is_empty() {
         return refuse(
             &identified,
@@ -165,15 +160,10 @@ pub fn check_object(map: Map<String, Value>, accepted: Versions) -> Result<Messa
 
     let mut invalid: Vec<(String, String)> = Vec::new();
     for rule in table {
-        let within = match &rule.parent {
-            None => vec![(String::new(), &map)],
-            Some(parent) => entries(&map, parent),
-        };
-        for (prefix, object) in within {
+        each_object(&map, rule, |at, object| {
             let Some(value) = object.get(&rule.name) else {
-                continue;
+                return;
             };
-            let name = format!("{prefix}{}", rule.name);
             // Annex A: an element sent with a null or empty value is invalid (203). Empty objects
             // pass: the schemes' compliance messages send `{}` for unused ones.
             let empty = matches!(value, Value::Null) || value.as_str().is_some_and(str::is_empty);
@@ -185,9 +175,9 @@ pub fn check_object(map: Map<String, Value>, accepted: Versions) -> Result<Messa
                 rule.checks.iter().find_map(|c| c.fault(value))
             };
             if let Some(fault) = fault {
-                invalid.push((name, fault));
+                invalid.push((name(at, &rule.name), fault));
             }
-        }
+        });
     }
     if let Some((_, first)) = invalid.first() {
         let names: Vec<&str> = invalid.iter().map(|(n, _)| n.as_str()).collect();
@@ -232,15 +222,32 @@ pub fn check_object(map: Map<String, Value>, accepted: Versions) -> Result<Messa
     })
 }
 
-/// The objects of array `parent`, each with its `parent[i].` prefix.
-fn entries<'a>(map: &'a Map<String, Value>, parent: &str) -> Vec<(String, &'a Map<String, Value>)> {
-    match map.get(parent) {
-        Some(Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, item)| item.as_object().map(|o| (format!("{parent}[{i}]."), o)))
-            .collect(),
-        _ => Vec::new(),
+/// Calls `f` with each object a rule applies to: the message itself for a top-level element,
+/// else each object entry of the parent array with its parent's name and index.
+fn each_object<'a>(
+    map: &'a Map<String, Value>,
+    rule: &'a crate::rules::Rule,
+    mut f: impl FnMut(Option<(&'a str, usize)>, &'a Map<String, Value>),
+) {
+    match &rule.parent {
+        None => f(None, map),
+        Some(parent) => {
+            if let Some(Value::Array(items)) = map.get(parent) {
+                for (i, item) in items.iter().enumerate() {
+                    if let Some(object) = item.as_object() {
+                        f(Some((parent, i)), object);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An element's name as `errorDetail` gives it: `eci`, or `messageExtension[1].id`.
+fn name(at: Option<(&str, usize)>, element: &str) -> String {
+    match at {
+        None => element.to_owned(),
+        Some((parent, i)) => format!("{parent}[{i}].{element}"),
     }
 }
 

@@ -29,7 +29,7 @@ pub(crate) fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, Rejection
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let parsed = Node {
         depth: 0,
-        path: String::new(),
+        at: &Segment::Root,
         fault: &fault,
     }
     .deserialize(&mut de)
@@ -54,14 +54,36 @@ pub(crate) fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, Rejection
     }
 }
 
+/// Where a value sits in the message, as a chain of borrowed steps: written out only when an
+/// error names it, so reading a valid message allocates no paths.
+enum Segment<'a> {
+    Root,
+    Member(&'a Segment<'a>, &'a str),
+    Entry(&'a Segment<'a>, usize),
+}
+
+impl fmt::Display for Segment<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Segment::Root => Ok(()),
+            Segment::Member(Segment::Root, key) => f.write_str(key),
+            Segment::Member(parent, key) => write!(f, "{parent}.{key}"),
+            Segment::Entry(parent, i) => write!(f, "{parent}[{i}]"),
+        }
+    }
+}
+
 struct Node<'a> {
     depth: usize,
-    path: String,
+    at: &'a Segment<'a>,
     fault: &'a RefCell<Option<Rejection>>,
 }
 
-impl Node<'_> {
-    fn child(&self, path: String) -> Result<Self, Rejection> {
+impl<'a> Node<'a> {
+    fn child<'b>(&self, at: &'b Segment<'b>) -> Result<Node<'b>, Rejection>
+    where
+        'a: 'b,
+    {
         if self.depth + 1 > MAX_DEPTH {
             return Err(Rejection::new(
                 ErrorCode::MessageReceivedInvalid,
@@ -70,7 +92,7 @@ impl Node<'_> {
         }
         Ok(Node {
             depth: self.depth + 1,
-            path,
+            at,
             fault: self.fault,
         })
     }
@@ -125,9 +147,8 @@ impl<'de> Visitor<'de> for Node<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::new();
         loop {
-            let child = self
-                .child(format!("{}[{}]", self.path, items.len()))
-                .map_err(|r| self.fail(r))?;
+            let at = Segment::Entry(self.at, items.len());
+            let child = self.child(&at).map_err(|r| self.fail(r))?;
             match seq.next_element_seed(child)? {
                 Some(item) => items.push(item),
                 None => return Ok(Value::Array(items)),
@@ -138,21 +159,19 @@ impl<'de> Visitor<'de> for Node<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
         let mut map = Map::new();
         while let Some(key) = access.next_key::<String>()? {
-            let path = if self.path.is_empty() {
-                key.clone()
-            } else {
-                format!("{}.{key}", self.path)
-            };
             if map.contains_key(&key) {
                 // Annex A: a data element present more than once answers 204.
                 return Err(self.fail(Rejection::element(
                     ErrorCode::DuplicateElement,
-                    path,
+                    Segment::Member(self.at, &key).to_string(),
                     "the element appears more than once",
                 )));
             }
-            let child = self.child(path).map_err(|r| self.fail(r))?;
-            let value = access.next_value_seed(child)?;
+            let value = {
+                let at = Segment::Member(self.at, &key);
+                let child = self.child(&at).map_err(|r| self.fail(r))?;
+                access.next_value_seed(child)?
+            };
             map.insert(key, value);
         }
         Ok(Value::Object(map))
