@@ -539,3 +539,88 @@ async fn archived_segments_leave_the_database_and_still_verify_with_it() {
         stdout(&out)
     );
 }
+
+/// `shonin 3ds check` reads messages from files and standard input with no configuration (even
+/// beside a broken `shonin.toml`), prints one line per message and exits 0 only if all are valid.
+#[test]
+fn threeds_check_prints_a_line_per_message_and_fails_on_any_invalid_one() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("shonin.toml"), "not = [toml").unwrap();
+    let vectors =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shonin-3ds/tests/vectors/visa/3DSS-220-101");
+    let areq = vectors.join("areq.json");
+    let ares = vectors.join("ares.json");
+    let out = shonin(
+        dir.path(),
+        &[
+            "3ds",
+            "check",
+            areq.to_str().unwrap(),
+            ares.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("areq.json: OK AReq 2.2.0\n") && text.contains("ares.json: OK ARes 2.2.0\n"),
+        "{text}"
+    );
+
+    let mut message: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&areq).unwrap()).unwrap();
+    let pan = message["acctNumber"].as_str().unwrap().to_owned();
+    message["purchaseAmount"] = "12.34".into();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, message.to_string()).unwrap();
+    let out = shonin(
+        dir.path(),
+        &["3ds", "check", "--erro", areq.to_str().unwrap(), "bad.json"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("bad.json: AReq 2.2.0: Erro 203 Format of One or More Data Elements is Invalid (errorComponent A): purchaseAmount: "),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"errorCode\":\"203\""),
+        "--erro prints the Erro: {text}"
+    );
+    assert!(
+        !text.contains(&pan),
+        "the card number is never printed: {text}"
+    );
+
+    // Only the versions asked for are accepted.
+    let old = vectors.join("../3DSS-210-101/areq.json");
+    let out = shonin(
+        dir.path(),
+        &["3ds", "check", "--version", "2.2.0", old.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("Erro 102"), "{}", stdout(&out));
+
+    // Standard input, and a file that cannot be read.
+    let mut child = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["3ds", "check", "-", "missing.json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        &mut child.stdin.take().unwrap(),
+        &std::fs::read(&ares).unwrap(),
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.contains("-: OK ARes 2.2.0") && text.contains("missing.json: cannot read"),
+        "{text}"
+    );
+}
