@@ -18,6 +18,7 @@
 //!
 //! What is checked per element lives in `rules/elements.tsv`, a table an auditor can read.
 
+pub mod acs;
 mod check;
 mod error;
 mod json;

@@ -15,6 +15,7 @@ mod jwt;
 mod keyring_file;
 mod keyring_io;
 mod local_signer;
+mod mac_key;
 mod master_key;
 mod service;
 
@@ -24,6 +25,7 @@ pub use keyring_file::{
     KEYRING_FORMAT, KeyState, KeyringFile, MAX_KEYRING_LEN, parse_keyring_file,
 };
 pub use local_signer::{LocalSigner, RsaBits};
+pub use mac_key::{LocalMacKey, MacKey};
 pub use master_key::{MASTER_KEY_LEN, MasterKey};
 pub use service::{KeyInfo, KeyService, KeyringConfig, RotationReport};
 

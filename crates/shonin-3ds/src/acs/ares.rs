@@ -1,0 +1,107 @@
+//! The ARes an ACS answers an AReq with, from its decision.
+
+use serde_json::{Map, Value};
+
+use super::risk::Decision;
+use crate::message::{AReq, ARes, AResType, Elements, TransStatus};
+use crate::{ErrorCode, MessageVersion, Rejection};
+
+/// Who this ACS is, as the ARes names it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcsProfile {
+    /// `acsReferenceNumber`: assigned by EMVCo to an approved ACS (≤ 32 characters).
+    pub reference_number: String,
+    /// `acsOperatorID`: assigned by the DS (≤ 32 characters).
+    #[serde(default)]
+    pub operator_id: Option<String>,
+    /// `acsURL`: where the browser posts the CReq (the ACS's challenge endpoint).
+    pub challenge_url: String,
+}
+
+/// What the ACS adds to its decision: its transaction ID, and for Y or A the ECI and
+/// authentication value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub acs_trans_id: String,
+    pub eci: Option<String>,
+    pub authentication_value: Option<String>,
+}
+
+/// The IDs an ACS needs from the AReq, which the DS added: `dsTransID` and `dsReferenceNumber`.
+/// An AReq that reached the ACS without them answers Erro 201 naming them.
+pub fn ds_ids(areq: &AReq) -> Result<(&str, &str), Rejection> {
+    let reference = areq
+        .other
+        .0
+        .get("dsReferenceNumber")
+        .and_then(Value::as_str);
+    match (areq.ds_trans_id.as_deref(), reference) {
+        (Some(id), Some(reference)) => Ok((id, reference)),
+        (id, reference) => {
+            let missing: Vec<&str> = [
+                ("dsTransID", id.is_none()),
+                ("dsReferenceNumber", reference.is_none()),
+            ]
+            .into_iter()
+            .filter_map(|(name, gone)| gone.then_some(name))
+            .collect();
+            Err(Rejection::element(
+                ErrorCode::RequiredElementMissing,
+                missing.join(","),
+                "the DS adds these before the ACS reads an AReq",
+            ))
+        }
+    }
+}
+
+/// Builds the ARes. Fails only when the AReq lacks the DS's IDs (see [`ds_ids`]).
+pub fn build(
+    areq: &AReq,
+    profile: &AcsProfile,
+    decision: &Decision,
+    outcome: Outcome,
+) -> Result<ARes, Rejection> {
+    let (ds_trans_id, ds_reference) = ds_ids(areq)?;
+    let mut other = Map::new();
+    other.insert(
+        "acsReferenceNumber".into(),
+        profile.reference_number.clone().into(),
+    );
+    if let Some(operator) = &profile.operator_id {
+        other.insert("acsOperatorID".into(), operator.clone().into());
+    }
+    other.insert("dsReferenceNumber".into(), ds_reference.into());
+    if let Some(sdk) = areq.other.0.get("sdkTransID") {
+        other.insert("sdkTransID".into(), sdk.clone());
+    }
+    let (status, reason, acs_url) = match decision {
+        Decision::Frictionless { status, reason } => (*status, *reason, None),
+        Decision::Challenge { mandated, .. } => {
+            other.insert(
+                "acsChallengeMandated".into(),
+                if *mandated { "Y" } else { "N" }.into(),
+            );
+            // 01 static, 02 dynamic, 03 out of band: a signature over this purchase, or a code
+            // made for it, is dynamic. 2.3.1 replaced the element with `authenticationMethod`.
+            if areq.message_version < MessageVersion::V2_3_1 {
+                other.insert("authenticationType".into(), "02".into());
+            }
+            (TransStatus::C, None, Some(profile.challenge_url.clone()))
+        }
+    };
+    let authenticated = matches!(status, TransStatus::Y | TransStatus::A);
+    Ok(ARes {
+        message_type: AResType,
+        message_version: areq.message_version,
+        three_ds_server_trans_id: areq.three_ds_server_trans_id.clone(),
+        ds_trans_id: ds_trans_id.to_owned(),
+        acs_trans_id: outcome.acs_trans_id,
+        trans_status: Some(status),
+        trans_status_reason: reason.map(str::to_owned),
+        eci: outcome.eci.filter(|_| authenticated),
+        authentication_value: outcome.authentication_value.filter(|_| authenticated),
+        acs_url,
+        other: Elements(other),
+    })
+}

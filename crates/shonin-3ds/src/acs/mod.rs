@@ -1,0 +1,14 @@
+//! The issuer side: what an Access Control Server decides and answers, as pure functions. The
+//! server gathers the facts (enrolment, velocity, the browser), calls [`risk::decide`], computes
+//! the authentication value under the issuer's key ([`auth_value`]) and answers [`ares::build`].
+
+pub mod ares;
+pub mod auth_value;
+pub mod card;
+pub mod risk;
+
+pub use ares::{AcsProfile, Outcome};
+pub use card::{CardRange, EciOutcome, Scheme, find_range};
+pub use risk::{
+    ChallengeMethod, ChallengeReason, Decision, Enrolment, Facts, NotEnrolled, RiskRules, decide,
+};
