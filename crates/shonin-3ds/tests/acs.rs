@@ -481,3 +481,78 @@ fn a_2_3_1_challenge_ares_is_valid_2_3_1() {
         "2.3.1 has authenticationMethod instead"
     );
 }
+
+/// A challenge through to its messages: the RReq and the final CRes are valid messages of the
+/// AReq's version, carry Y with ECI and value only when verified, and name a timeout.
+#[test]
+fn a_completed_challenge_sends_a_valid_rreq_and_final_cres() {
+    use shonin_3ds::acs::{Challenge, TransactionIds, final_cres, rreq};
+    use time::macros::datetime;
+    let t0 = datetime!(2026-12-06 12:00 UTC);
+    let areq = areq();
+    let ids = TransactionIds::of(&areq, areq.ds_trans_id.as_deref().unwrap(), ACS_TRANS_ID);
+    let challenging = Challenge::new(ChallengeMethod::Passkey, 3, t0)
+        .creq(t0)
+        .unwrap();
+
+    let verified = challenging
+        .answer(true, t0 + time::Duration::seconds(20))
+        .unwrap();
+    let result = verified.result.clone().unwrap();
+    let r = rreq(
+        &ids,
+        &result,
+        verified.interaction_counter,
+        Some("05".into()),
+        Some("AAABBZEEBgAAAAAAAAQGAAAAAAA=".into()),
+    );
+    let sent = serde_json::to_vec(&r).unwrap();
+    let Ok(Message::RReq(read)) = check(&sent, Versions::ALL) else {
+        panic!("{}", String::from_utf8_lossy(&sent))
+    };
+    assert_eq!(read, r);
+    assert_eq!(
+        (
+            r.trans_status,
+            r.interaction_counter.as_deref(),
+            r.eci.as_deref()
+        ),
+        (Some(TransStatus::Y), Some("01"), Some("05"))
+    );
+    assert_eq!(r.three_ds_server_trans_id, areq.three_ds_server_trans_id);
+    let cres = final_cres(&ids, &result);
+    let Ok(Message::CRes(read)) = check(&serde_json::to_vec(&cres).unwrap(), Versions::ALL) else {
+        panic!()
+    };
+    assert_eq!(
+        (read.trans_status, read.challenge_completion_ind.as_deref()),
+        (Some(TransStatus::Y), Some("Y"))
+    );
+
+    let timed_out = challenging.expire(challenging.due_at).unwrap();
+    let result = timed_out.result.clone().unwrap();
+    let r = rreq(
+        &ids,
+        &result,
+        timed_out.interaction_counter,
+        Some("05".into()),
+        Some("x".into()),
+    );
+    assert_eq!(
+        (r.eci.as_deref(), r.authentication_value.as_deref()),
+        (None, None),
+        "no ECI or value for N"
+    );
+    assert_eq!(
+        (
+            r.trans_status_reason.as_deref(),
+            r.challenge_cancel.as_deref()
+        ),
+        (Some("14"), Some("04"))
+    );
+    assert!(matches!(
+        check(&serde_json::to_vec(&r).unwrap(), Versions::ALL),
+        Ok(Message::RReq(_))
+    ));
+    assert_eq!(final_cres(&ids, &result).trans_status, Some(TransStatus::N));
+}

@@ -5,10 +5,16 @@
 pub mod ares;
 pub mod auth_value;
 pub mod card;
+pub mod challenge;
+pub mod results;
 pub mod risk;
 
 pub use ares::{AcsProfile, Outcome};
 pub use card::{CardRange, EciOutcome, Scheme, find_range};
+pub use challenge::{
+    CHALLENGE_TIMEOUT, Challenge, ChallengeResult, ChallengeState, FIRST_CREQ_TIMEOUT,
+};
+pub use results::{TransactionIds, final_cres, rreq};
 pub use risk::{
     ChallengeMethod, ChallengeReason, Decision, Enrolment, Facts, NotEnrolled, RiskRules, decide,
 };

@@ -95,7 +95,7 @@ pub enum ChallengeReason {
 }
 
 /// How the cardholder is challenged.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChallengeMethod {
     /// The passkey signs merchant, amount and currency (dynamic linking).
