@@ -3,7 +3,8 @@
 //! typed conversion, and the Erro built for a refusal.
 //!
 //! Nothing may panic. A message that passes serialises back to the JSON it was read from and
-//! passes again; the Erro answering a refused message is itself a valid Erro.
+//! passes again; the Erro answering a refused message is itself a valid Erro; for a valid AReq,
+//! the ARes the ACS builds from any decision is a valid ARes.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -16,6 +17,9 @@ fuzz_target!(|data: &[u8]| {
             let again = check(json.to_string().as_bytes(), Versions::ALL)
                 .expect("a valid message, written back, is valid");
             assert_eq!(again.to_json(), json);
+            if let Message::AReq(areq) = &message {
+                answer(areq);
+            }
         }
         Err(refused) => {
             let erro = refused.erro(ErrorComponent::Acs, Versions::ALL);
@@ -27,3 +31,44 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+fn answer(areq: &shonin_3ds::AReq) {
+    use shonin_3ds::acs::{self, AcsProfile, Enrolment, Facts, Outcome, RiskRules};
+    let rules = RiskRules {
+        frictionless_up_to: [("978".to_owned(), 5_000)].into(),
+        frictionless_per_day: Some(2),
+        challenge_new_browser: true,
+        ..RiskRules::default()
+    };
+    let profile = AcsProfile {
+        reference_number: "ACS-1".into(),
+        operator_id: None,
+        challenge_url: "https://acs.example/3ds/challenge".into(),
+    };
+    for enrolment in [
+        Enrolment::NoCardRecord,
+        Enrolment::NotEnrolled,
+        Enrolment::Enrolled { passkey: true },
+        Enrolment::Enrolled { passkey: false },
+    ] {
+        let facts = Facts {
+            enrolment,
+            frictionless_today: 1,
+            known_browser: false,
+        };
+        let decision = acs::decide(&rules, areq, facts);
+        let outcome = Outcome {
+            acs_trans_id: "0ed1ec93-9e85-4114-87ba-120c50c6a7e7".into(),
+            eci: Some("05".into()),
+            authentication_value: Some("AAABBZEEBgAAAAAAAAQGAAAAAAA=".into()),
+        };
+        let Ok(ares) = acs::ares::build(areq, &profile, &decision, outcome) else {
+            continue;
+        };
+        let bytes = serde_json::to_vec(&ares).expect("an ARes serialises");
+        match check(&bytes, Versions::ALL) {
+            Ok(Message::ARes(read)) => assert_eq!(read, ares),
+            other => panic!("our ARes is not a valid ARes: {other:?}"),
+        }
+    }
+}
