@@ -86,7 +86,7 @@ fn answer(areq: &AReq, decision: &Decision) -> shonin_3ds::ARes {
                 eci,
                 ds_trans_id: areq.ds_trans_id.as_deref().unwrap(),
                 acs_trans_id: ACS_TRANS_ID,
-                pan: &areq.acct_number,
+                card: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
                 purchase_amount: areq.purchase_amount.as_deref(),
                 purchase_currency: areq.purchase_currency.as_deref(),
             };

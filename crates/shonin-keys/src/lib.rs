@@ -55,6 +55,9 @@ pub enum KeyPurpose {
     ThreeDsAuthenticationValue,
     /// The ACS's signed content (the `acsSignedContent` JWS of an app-based challenge).
     AcsContentSigning,
+    /// Keyed fingerprints of card numbers: a card is found by its number without the number
+    /// being stored (PCI DSS 3.5.1: a keyed hash).
+    CardFingerprint,
 }
 
 impl KeyPurpose {
@@ -64,6 +67,7 @@ impl KeyPurpose {
             KeyPurpose::AuditCheckpoints => "audit checkpoints",
             KeyPurpose::ThreeDsAuthenticationValue => "3-D Secure authentication values",
             KeyPurpose::AcsContentSigning => "ACS signed content",
+            KeyPurpose::CardFingerprint => "card fingerprints",
         }
     }
 }

@@ -3,8 +3,9 @@
 //!
 //! Shonin's value is scheme-neutral: byte 0 names the outcome (`Y` or `A`), bytes 1–19 are the
 //! first 19 bytes of HMAC-SHA256 over a length-prefixed encoding of the tag `shonin-3ds-av-v1`,
-//! `dsTransID`, `acsTransID`, the card number, `eci`, amount and currency. The issuer's
-//! authorisation system recomputes it with [`verify`]. Visa's CAVV v7 and Mastercard's SPA2 AAV
+//! `dsTransID`, `acsTransID`, the card's keyed fingerprint (`acs::fingerprint`: the ACS keeps
+//! no card number, and the value is computed again when a challenge completes), `eci`, amount and
+//! currency. The issuer's authorisation system recomputes it with [`verify`]. Visa's CAVV v7 and Mastercard's SPA2 AAV
 //! have their own layouts and keys (3DES CVV keys, HMAC keys) that schemes certify; they are not
 //! built, and a scheme-certified ACS needs them.
 
@@ -12,7 +13,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use shonin_keys::{KeyError, MacKey};
 
-use crate::message::{Pan, TransStatus};
+use crate::message::TransStatus;
 
 const TAG: &[u8] = b"shonin-3ds-av-v1";
 
@@ -24,7 +25,8 @@ pub struct AuthValueInput<'a> {
     pub eci: &'a str,
     pub ds_trans_id: &'a str,
     pub acs_trans_id: &'a str,
-    pub pan: &'a Pan,
+    /// The card's fingerprint (`acs::fingerprint`).
+    pub card: &'a str,
     pub purchase_amount: Option<&'a str>,
     pub purchase_currency: Option<&'a str>,
 }
@@ -42,7 +44,7 @@ fn encode(input: &AuthValueInput<'_>) -> Vec<u8> {
         input.eci.as_bytes(),
         input.ds_trans_id.as_bytes(),
         input.acs_trans_id.as_bytes(),
-        input.pan.expose().as_bytes(),
+        input.card.as_bytes(),
         input.purchase_amount.unwrap_or("").as_bytes(),
         input.purchase_currency.unwrap_or("").as_bytes(),
     ] {
@@ -92,20 +94,18 @@ mod tests {
     fn the_value_is_28_characters_bound_to_every_input() {
         let master = MasterKey::generate().unwrap();
         let key = LocalMacKey::derived(&master, KeyPurpose::ThreeDsAuthenticationValue);
-        let pan = Pan::new("4012000000006010");
         let input = AuthValueInput {
             status: TransStatus::Y,
             eci: "05",
             ds_trans_id: "897e20c5-76b7-4ee4-9e43-f2ba9dd90044",
             acs_trans_id: "0ed1ec93-9e85-4114-87ba-120c50c6a7e7",
-            pan: &pan,
+            card: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
             purchase_amount: Some("12345"),
             purchase_currency: Some("978"),
         };
         let value = authentication_value(&key, &input).unwrap();
         assert_eq!(value.len(), 28);
         assert!(verify(&key, &input, &value));
-        let other_pan = Pan::new("4012000000006011");
         for changed in [
             AuthValueInput {
                 status: TransStatus::A,
@@ -125,7 +125,7 @@ mod tests {
                 ..input
             },
             AuthValueInput {
-                pan: &other_pan,
+                card: "0f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
                 ..input
             },
         ] {

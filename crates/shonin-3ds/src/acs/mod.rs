@@ -8,6 +8,7 @@ pub mod card;
 pub mod challenge;
 pub mod results;
 pub mod risk;
+pub mod store;
 
 pub use ares::{AcsProfile, Outcome};
 pub use card::{CardRange, EciOutcome, Scheme, find_range};
@@ -18,3 +19,4 @@ pub use results::{TransactionIds, final_cres, rreq};
 pub use risk::{
     ChallengeMethod, ChallengeReason, Decision, Enrolment, Facts, NotEnrolled, RiskRules, decide,
 };
+pub use store::{AcsStore, AcsTransaction, EnrolledCard, Purchase, TransactionData, fingerprint};

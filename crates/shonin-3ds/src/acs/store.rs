@@ -1,0 +1,254 @@
+//! What the ACS keeps, and the port it reads it through (`shonin-store` implements it on both
+//! engines). Writes go through the request's unit of work as rows and compare-and-set updates.
+//!
+//! No card number is stored: a card is found by its keyed fingerprint ([`fingerprint`], HMAC
+//! under the `CardFingerprint` key, PCI DSS 3.5.1) and shown masked. A transaction keeps the IDs,
+//! the purchase shown to the cardholder and the challenge; it expires (PCI 3DS: 3DS sensitive
+//! data is kept only as long as the transaction needs it) and is swept.
+
+use async_trait::async_trait;
+use shonin_keys::{KeyError, MacKey};
+use shonin_types::StorageError;
+use shonin_types::unit::{Assign, Cond, Expect, Record, Row, Update, Value};
+use time::OffsetDateTime;
+
+use super::card::Scheme;
+use super::challenge::{Challenge, ChallengeState};
+use super::results::TransactionIds;
+use crate::message::{Pan, TransStatus};
+
+pub const CARD_TABLE: &str = "acs_cards";
+const CARD_COLUMNS: &[&str] = &["fingerprint", "user_id", "masked", "scheme", "created_at"];
+pub const TRANSACTION_TABLE: &str = "acs_transactions";
+const TRANSACTION_COLUMNS: &[&str] = &[
+    "acs_trans_id",
+    "card_fingerprint",
+    "trans_status",
+    "data",
+    "due_at",
+    "created_at",
+    "expires_at",
+    "version",
+];
+
+/// The keyed fingerprint of a card number: 64 hex characters.
+pub fn fingerprint(key: &dyn MacKey, pan: &Pan) -> Result<String, KeyError> {
+    let mut data = b"shonin-card-v1\0".to_vec();
+    data.extend_from_slice(pan.expose().as_bytes());
+    let mac = key.mac(&data)?;
+    Ok(mac.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A card enrolled in 3-D Secure, linked to the Shonin user who holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnrolledCard {
+    pub fingerprint: String,
+    pub user_id: String,
+    /// First six and last four digits.
+    pub masked: String,
+    pub scheme: Scheme,
+    pub created_at: OffsetDateTime,
+}
+
+pub fn scheme_name(scheme: Scheme) -> &'static str {
+    match scheme {
+        Scheme::Visa => "visa",
+        Scheme::Mastercard => "mastercard",
+        Scheme::Amex => "amex",
+        Scheme::Jcb => "jcb",
+        Scheme::Discover => "discover",
+    }
+}
+
+pub fn scheme_from_name(name: &str) -> Option<Scheme> {
+    [
+        Scheme::Visa,
+        Scheme::Mastercard,
+        Scheme::Amex,
+        Scheme::Jcb,
+        Scheme::Discover,
+    ]
+    .into_iter()
+    .find(|s| scheme_name(*s) == name)
+}
+
+impl Record for EnrolledCard {
+    fn row(&self) -> Row {
+        Row {
+            table: CARD_TABLE,
+            columns: CARD_COLUMNS,
+            values: vec![
+                Value::text(self.fingerprint.clone()),
+                Value::text(self.user_id.clone()),
+                Value::text(self.masked.clone()),
+                Value::text(scheme_name(self.scheme)),
+                Value::time(self.created_at),
+            ],
+        }
+    }
+}
+
+/// The purchase as the AReq described it, which the challenge page shows and the passkey signs.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Purchase {
+    pub merchant_name: String,
+    /// Minor units.
+    pub amount: String,
+    /// ISO 4217 numeric.
+    pub currency: String,
+    pub exponent: String,
+}
+
+/// What a transaction keeps between its messages (the `data` column, JSON).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TransactionData {
+    pub ids: TransactionIds,
+    pub scheme: Scheme,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purchase: Option<Purchase>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification_url: Option<String>,
+    /// Where the RReq goes (the DS's URL, or the 3DS Server's when there is no DS in between).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenge: Option<Challenge>,
+}
+
+/// One authentication the ACS answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AcsTransaction {
+    pub acs_trans_id: String,
+    pub card_fingerprint: String,
+    /// The ARes's `transStatus`.
+    pub trans_status: TransStatus,
+    pub data: TransactionData,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub version: i64,
+}
+
+pub fn status_name(status: TransStatus) -> &'static str {
+    match status {
+        TransStatus::Y => "Y",
+        TransStatus::N => "N",
+        TransStatus::U => "U",
+        TransStatus::A => "A",
+        TransStatus::C => "C",
+        TransStatus::D => "D",
+        TransStatus::R => "R",
+        TransStatus::I => "I",
+        TransStatus::S => "S",
+    }
+}
+
+pub fn status_from_name(name: &str) -> Option<TransStatus> {
+    serde_json::from_value(serde_json::Value::String(name.to_owned())).ok()
+}
+
+impl AcsTransaction {
+    /// When the challenge's timer fires; `None` without a running challenge.
+    pub fn due_at(&self) -> Option<OffsetDateTime> {
+        self.data
+            .challenge
+            .as_ref()
+            .filter(|c| c.state != ChallengeState::Completed)
+            .map(|c| c.due_at)
+    }
+
+    /// The compare-and-set that replaces this transaction's challenge with `next`: it matches
+    /// only the record as read (same version). An illegal move is refused before anything is
+    /// staged.
+    pub fn advance(&self, next: Challenge) -> Result<Update, StorageError> {
+        let current = self.data.challenge.as_ref().map(|c| c.state);
+        if !current.is_some_and(|c| c.may_become(next.state)) {
+            return Err(StorageError::Corrupt(format!(
+                "acs transaction {}: {:?} may not become {:?}",
+                self.acs_trans_id, current, next.state
+            )));
+        }
+        let data = TransactionData {
+            challenge: Some(next),
+            ..self.data.clone()
+        };
+        let next = AcsTransaction {
+            data,
+            ..self.clone()
+        };
+        let json =
+            serde_json::to_string(&next.data).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        Ok(Update {
+            table: TRANSACTION_TABLE,
+            set: vec![
+                ("data", Assign::Value(Value::text(json))),
+                (
+                    "due_at",
+                    Assign::Value(next.due_at().map_or(Value::Int(None), Value::time)),
+                ),
+                ("version", Assign::Increment),
+            ],
+            filter: vec![
+                (
+                    "acs_trans_id",
+                    Cond::Eq(Value::text(self.acs_trans_id.clone())),
+                ),
+                ("version", Cond::Eq(Value::int(self.version))),
+            ],
+            expect: Expect::One,
+        })
+    }
+}
+
+impl Record for AcsTransaction {
+    fn row(&self) -> Row {
+        // The data is plain strings and enums: serialising it cannot fail.
+        let json = serde_json::to_string(&self.data).unwrap_or_default();
+        Row {
+            table: TRANSACTION_TABLE,
+            columns: TRANSACTION_COLUMNS,
+            values: vec![
+                Value::text(self.acs_trans_id.clone()),
+                Value::text(self.card_fingerprint.clone()),
+                Value::text(status_name(self.trans_status)),
+                Value::text(json),
+                self.due_at().map_or(Value::Int(None), Value::time),
+                Value::time(self.created_at),
+                Value::time(self.expires_at),
+                Value::int(self.version),
+            ],
+        }
+    }
+}
+
+/// The ACS's reads. Writes are rows and updates of a unit of work.
+#[async_trait]
+pub trait AcsStore: Send + Sync + std::fmt::Debug {
+    async fn enrolled_card(&self, fingerprint: &str) -> Result<Option<EnrolledCard>, StorageError>;
+    async fn enrolled_cards(&self) -> Result<Vec<EnrolledCard>, StorageError>;
+    /// Enrols a card; `false` if its fingerprint is enrolled already.
+    async fn enrol_card(&self, card: &EnrolledCard) -> Result<bool, StorageError>;
+    /// Removes a card; `false` if it was not enrolled.
+    async fn remove_card(&self, fingerprint: &str) -> Result<bool, StorageError>;
+    /// Transactions of a card answered Y or A without a challenge since `since`.
+    async fn frictionless_since(
+        &self,
+        fingerprint: &str,
+        since: OffsetDateTime,
+    ) -> Result<u64, StorageError>;
+    /// A transaction, if present and unexpired at `now`.
+    async fn acs_transaction(
+        &self,
+        acs_trans_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<AcsTransaction>, StorageError>;
+    /// Up to `limit` unexpired transactions whose challenge timer fell due at `now`, oldest first.
+    async fn due_challenges(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<AcsTransaction>, StorageError>;
+    /// Deletes transactions expired at `now`; returns how many.
+    async fn sweep_acs_transactions(&self, now: OffsetDateTime) -> Result<u64, StorageError>;
+}
