@@ -23,7 +23,7 @@ impl fmt::Debug for Elements {
 
 /// A primary account number (`acctNumber`). `Debug` and `Display` show the first six and last
 /// four digits at most (PCI DSS 3.4.1); the full number leaves only through serialisation, to
-/// the next 3DS component.
+/// the next 3DS component; the memory is zeroed when it is dropped.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Pan(String);
@@ -31,6 +31,32 @@ pub struct Pan(String);
 impl Pan {
     pub fn new(digits: impl Into<String>) -> Self {
         Pan(digits.into())
+    }
+
+    /// A card number typed by a person: spaces are dropped; then 13–19 digits whose Luhn check
+    /// digit holds (ISO/IEC 7812-1).
+    pub fn parse(text: &str) -> Result<Self, &'static str> {
+        let digits: String = text.chars().filter(|c| *c != ' ').collect();
+        if !(13..=19).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err("a card number is 13 to 19 digits");
+        }
+        let sum: u32 = digits
+            .bytes()
+            .rev()
+            .enumerate()
+            .map(|(i, b)| {
+                let d = u32::from(b - b'0');
+                if i % 2 == 1 {
+                    if d * 2 > 9 { d * 2 - 9 } else { d * 2 }
+                } else {
+                    d
+                }
+            })
+            .sum();
+        if !sum.is_multiple_of(10) {
+            return Err("the card number's check digit is wrong (Luhn)");
+        }
+        Ok(Pan(digits))
     }
 
     /// The full number, for routing by card range and for the vault. Never log it.
@@ -50,6 +76,12 @@ impl Pan {
         } else {
             "*".repeat(s.chars().count())
         }
+    }
+}
+
+impl Drop for Pan {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
     }
 }
 
@@ -532,6 +564,22 @@ mod tests {
         assert_eq!(pan.to_string(), "411111******1111");
         assert_eq!(Pan::new("12345").masked(), "*****");
         assert_eq!(serde_json::to_string(&pan).unwrap(), "\"4111111111111111\"");
+    }
+
+    #[test]
+    fn a_typed_card_number_is_checked_with_luhn() {
+        assert_eq!(
+            Pan::parse("4111 1111 1111 1111").unwrap().expose(),
+            "4111111111111111"
+        );
+        assert!(Pan::parse("4111111111111112").is_err());
+        assert!(Pan::parse("411111111111").is_err(), "too short");
+        assert!(Pan::parse("4111-1111-1111-1111").is_err());
+        assert!(
+            Pan::parse("79927398713").is_err(),
+            "Luhn-valid but 11 digits"
+        );
+        assert!(Pan::parse("5555555555554444").is_ok());
     }
 
     #[test]

@@ -177,9 +177,16 @@ fn load_config(g: &GlobalArgs) -> anyhow::Result<Config> {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let Cli { global, command } = cli;
+    use crate::admin::threeds::ThreeDsCommand;
     let command = match command {
         // Reads no configuration: an integrator runs it anywhere.
-        Command::ThreeDs(cmd) => return crate::admin::threeds::run(cmd),
+        Command::ThreeDs(ThreeDsCommand::Check {
+            files,
+            versions,
+            erro,
+        }) => {
+            return crate::admin::threeds::check(files, versions, erro);
+        }
         command => command,
     };
     let config = load_config(&global)?;
@@ -200,7 +207,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Clients(cmd) => crate::admin::clients::run(&cli.global, &config, cmd).await,
         Command::Users(cmd) => crate::admin::users::run(&cli.global, &config, cmd).await,
         Command::Txn(cmd) => crate::admin::txn::run(&cli.global, &config, cmd).await,
-        Command::ThreeDs(cmd) => crate::admin::threeds::run(cmd),
+        Command::ThreeDs(ThreeDsCommand::Cards(cmd)) => {
+            crate::admin::threeds::cards(&cli.global, &config, cmd).await
+        }
+        Command::ThreeDs(ThreeDsCommand::Check {
+            files,
+            versions,
+            erro,
+        }) => crate::admin::threeds::check(files, versions, erro),
         Command::Demo => {
             shonin_demo::run(shonin_demo::DemoSettings {
                 data_dir: &cli.global.data_dir,

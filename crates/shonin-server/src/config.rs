@@ -45,6 +45,9 @@ pub struct Config {
     /// `[alerts]`: the alert webhook (sign-in failures, locked transactions).
     #[serde(default)]
     pub alerts: AlertSettings,
+    /// `[threeds.acs]`: the issuer-side 3-D Secure ACS; absent, it is off.
+    #[serde(default)]
+    pub threeds: crate::threeds::settings::ThreeDsSettings,
     pub log: LogConfig,
     /// `[[clients]]`: clients created or updated at `serve` startup (see
     /// [`crate::admin::clients::sync_from_config`]).
@@ -405,6 +408,7 @@ impl Config {
             },
             passkeys: crate::passkeys::PasskeySettings::default(),
             transactions: crate::txn::settings::TxnSettings::default(),
+            threeds: crate::threeds::settings::ThreeDsSettings::default(),
             alerts: AlertSettings::default(),
             log: LogConfig {
                 level: "info".into(),
@@ -683,6 +687,10 @@ impl Config {
             .validate()
             .map_err(|rule| invalid("transactions", rule))?;
         self.alerts.validate()?;
+        if let Some(acs) = &self.threeds.acs {
+            acs.validate()
+                .map_err(|(key, rule)| invalid(&format!("threeds.acs.{key}"), rule))?;
+        }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|_| invalid("log.level", "must be a tracing filter such as \"info\""))?;
         self.validate_scopes()?;

@@ -22,4 +22,5 @@ pub mod runtime;
 pub mod sign_in;
 pub mod state;
 pub mod telemetry;
+pub mod threeds;
 pub mod txn;

@@ -96,13 +96,18 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let audit = start_audit(&config, &store, &keys, clock.clone());
     crate::admin::clients::sync_from_config(&store, &config.clients, &audit, clock.now()).await?;
     // Every node derives the same DPoP nonce key from the shared master key.
-    let nonce_secret = master_key(&config)?.derive("shonin dpop nonce v1");
+    let master = master_key(&config)?;
+    let nonce_secret = master.derive("shonin dpop nonce v1");
+    let acs =
+        crate::threeds::AcsService::build(config.threeds.acs.as_ref(), &config.issuer, &master)?
+            .map(Arc::new);
     let oauth = Arc::new(crate::oauth::OAuth::new(&config, &store, &nonce_secret)?);
     let passkeys = Arc::new(crate::passkeys::PasskeyService::build(&config, &store)?);
     let alerts = crate::alerts::Alerts::build(&config.alerts)?.map(Arc::new);
     let state = AppState::new(Services {
         oauth,
         passkeys,
+        acs,
         alerts,
         rate_limiter: IpRateLimiter::new(&config.rate_limit),
         config: Arc::new(config),

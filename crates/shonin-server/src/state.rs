@@ -40,6 +40,8 @@ pub struct Services {
     pub rate_limiter: IpRateLimiter,
     pub oauth: Arc<crate::oauth::OAuth>,
     pub passkeys: Arc<crate::passkeys::PasskeyService>,
+    /// The issuer-side 3-D Secure ACS, when `[threeds.acs]` is configured.
+    pub acs: Option<Arc<crate::threeds::AcsService>>,
     /// The alert webhook (sign-in failures, locked transactions), when configured.
     pub alerts: Option<Arc<crate::alerts::Alerts>>,
     /// Whether the last storage probe succeeded; requests that need storage fail fast when not.

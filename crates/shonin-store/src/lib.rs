@@ -30,6 +30,7 @@ macro_rules! dispatch {
     };
 }
 
+mod acs;
 mod audit;
 mod batch;
 mod batch_script;

@@ -101,6 +101,7 @@ pub struct SweepCounts {
     pub replays: u64,
     pub flows: u64,
     pub tokens: u64,
+    pub acs_transactions: u64,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -181,6 +182,8 @@ impl Store {
             replays: self.sweep_replays(now).await?,
             flows: self.sweep_flows(now).await?,
             tokens: shonin_oauth::TokenStore::sweep_tokens(self, tokens_before).await?,
+            // PCI 3DS: a transaction's data is kept only until it expires.
+            acs_transactions: shonin_3ds::acs::AcsStore::sweep_acs_transactions(self, now).await?,
         })
     }
 

@@ -66,6 +66,14 @@ impl CardRange {
         Ok(range)
     }
 
+    /// Whether the two ranges share a card number.
+    pub fn overlaps(&self, other: &CardRange) -> bool {
+        self.lengths.0 <= other.lengths.1
+            && other.lengths.0 <= self.lengths.1
+            && self.start <= other.end
+            && other.start <= self.end
+    }
+
     pub fn contains(&self, pan: &Pan) -> bool {
         let digits = pan.expose();
         if !(self.lengths.0..=self.lengths.1).contains(&digits.len())
@@ -112,6 +120,10 @@ mod tests {
         );
         assert!(!r.contains(&Pan::new("4012-0000")));
         assert!(CardRange::new("5", "6", Scheme::Visa).is_err());
+        let next = CardRange::new("4012000000006999", "4012000000007999", Scheme::Visa).unwrap();
+        let apart = CardRange::new("4012000000007000", "4012000000007999", Scheme::Visa).unwrap();
+        assert!(r.overlaps(&next) && next.overlaps(&r));
+        assert!(!r.overlaps(&apart));
         assert!(CardRange::new("4012000000006999", "4012000000006000", Scheme::Visa).is_err());
     }
 

@@ -1,11 +1,20 @@
 //! `shonin 3ds …`: EMV 3-D Secure tools. `check` reads messages from files and says, for each,
 //! what Shonin would answer: `OK`, or the Erro (code, component, element). Integrators use it to
-//! debug their own messages; it needs no server, no database and no configuration.
+//! debug their own messages; it needs no server, no database and no configuration. `cards`
+//! enrols the cards the ACS authenticates: the number is read from standard input, never from
+//! the command line, and kept only as a keyed fingerprint.
 #![allow(clippy::print_stdout)]
 
+use super::AdminContext;
+use crate::cli::GlobalArgs;
+use crate::config::Config;
+use anyhow::{Context as _, bail};
 use clap::{Subcommand, ValueEnum};
-use shonin_3ds::{MessageVersion, Versions};
-use std::io::Read as _;
+use shonin_3ds::acs::store::{AcsStore, EnrolledCard};
+use shonin_3ds::{MessageVersion, Pan, Versions};
+use shonin_identity::UserStore;
+use shonin_identity::user::Username;
+use std::io::{BufRead as _, Read as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -26,6 +35,24 @@ pub enum ThreeDsCommand {
         #[arg(long)]
         erro: bool,
     },
+    /// Cards enrolled in the ACS (`[threeds.acs]`).
+    #[command(subcommand)]
+    Cards(CardsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CardsCommand {
+    /// Enrol a card for a user. The card number is read from the first line of standard input
+    /// (13–19 digits, Luhn-checked, in one of `threeds.acs.card_ranges`) and stored only as a
+    /// keyed fingerprint with its first six and last four digits.
+    Enrol {
+        #[arg(long)]
+        username: String,
+    },
+    /// Enrolled cards: masked number, scheme, user id, fingerprint prefix.
+    List,
+    /// Remove a card; its number is read from standard input.
+    Remove,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -48,12 +75,8 @@ impl From<Version> for MessageVersion {
     }
 }
 
-pub fn run(cmd: ThreeDsCommand) -> anyhow::Result<ExitCode> {
-    let ThreeDsCommand::Check {
-        files,
-        versions,
-        erro,
-    } = cmd;
+/// `shonin 3ds check`, which reads no configuration.
+pub fn check(files: Vec<PathBuf>, versions: Vec<Version>, erro: bool) -> anyhow::Result<ExitCode> {
     let accepted = if versions.is_empty() {
         Versions::ALL
     } else {
@@ -76,6 +99,105 @@ pub fn run(cmd: ThreeDsCommand) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `shonin 3ds cards …`.
+pub async fn cards(g: &GlobalArgs, config: &Config, cmd: CardsCommand) -> anyhow::Result<ExitCode> {
+    let Some(settings) = &config.threeds.acs else {
+        bail!("configuration key `threeds.acs`: the ACS is not configured");
+    };
+    let master = crate::runtime::master_key(config)?;
+    let acs = crate::threeds::AcsService::build(Some(settings), &config.issuer, &master)?
+        .context("the ACS is not configured")?;
+    let ctx = AdminContext::open(g, config).await?;
+    let result = cards_dispatch(&ctx, &acs, cmd).await;
+    ctx.close().await;
+    result.map(|()| ExitCode::SUCCESS)
+}
+
+async fn cards_dispatch(
+    ctx: &AdminContext,
+    acs: &crate::threeds::AcsService,
+    cmd: CardsCommand,
+) -> anyhow::Result<()> {
+    match cmd {
+        CardsCommand::Enrol { username } => {
+            let pan = read_card_number()?;
+            let fingerprint = shonin_3ds::acs::fingerprint(&acs.fingerprint_key, &pan)?;
+            let target = format!("card {}", &fingerprint[..12]);
+            let card = ctx
+                .audited("3ds.card.enrol", &target, async {
+                    let range = shonin_3ds::acs::find_range(&acs.ranges, &pan)
+                        .context("the card number is in none of threeds.acs.card_ranges")?;
+                    let username = Username::new(&username)?;
+                    let user = ctx
+                        .store
+                        .get_user_by_username(&username)
+                        .await?
+                        .with_context(|| format!("no user {username}"))?;
+                    let card = EnrolledCard {
+                        fingerprint: fingerprint.clone(),
+                        user_id: user.id.clone(),
+                        masked: pan.masked(),
+                        scheme: range.scheme,
+                        created_at: ctx.clock.now(),
+                    };
+                    if !ctx.store.enrol_card(&card).await? {
+                        bail!("the card is enrolled already");
+                    }
+                    Ok(card)
+                })
+                .await?;
+            println!(
+                "enrolled card {} for user {} ({})",
+                card.masked,
+                username,
+                &fingerprint[..12]
+            );
+        }
+        CardsCommand::List => {
+            println!(
+                "{:<22} {:<11} {:<36} FINGERPRINT",
+                "CARD", "SCHEME", "USER_ID"
+            );
+            for c in ctx.store.enrolled_cards().await? {
+                let scheme = shonin_3ds::acs::store::scheme_name(c.scheme);
+                println!(
+                    "{:<22} {:<11} {:<36} {}",
+                    c.masked,
+                    scheme,
+                    c.user_id,
+                    &c.fingerprint[..12]
+                );
+            }
+        }
+        CardsCommand::Remove => {
+            let pan = read_card_number()?;
+            let fingerprint = shonin_3ds::acs::fingerprint(&acs.fingerprint_key, &pan)?;
+            let target = format!("card {}", &fingerprint[..12]);
+            ctx.audited("3ds.card.remove", &target, async {
+                if !ctx.store.remove_card(&fingerprint).await? {
+                    bail!("the card is not enrolled");
+                }
+                Ok(())
+            })
+            .await?;
+            println!("removed card {}", pan.masked());
+        }
+    }
+    Ok(())
+}
+
+/// One line of standard input holding a card number; the number never appears in an error.
+fn read_card_number() -> anyhow::Result<Pan> {
+    let mut line = zeroize::Zeroizing::new(String::with_capacity(64));
+    std::io::stdin()
+        .lock()
+        .take(64)
+        .read_line(&mut line)
+        .context("reading the card number from standard input")?;
+    Pan::parse(line.trim_end_matches(['\r', '\n']))
+        .map_err(|rule| anyhow::anyhow!("standard input: {rule}"))
 }
 
 fn read(file: &Path) -> std::io::Result<Vec<u8>> {

@@ -7,6 +7,7 @@ pub mod oauth;
 mod ops;
 pub mod passkeys;
 pub mod recovery;
+pub mod threeds;
 pub mod transactions;
 
 use crate::error::ApiError;
@@ -26,6 +27,7 @@ pub fn router(state: AppState) -> Router {
         .merge(account_router())
         .merge(transactions::router())
         .merge(approve::router())
+        .merge(threeds::router())
         .fallback(not_found)
         // Innermost: decides once which client certificate the request came with (RFC 8705),
         // after the outer layers have assigned the request id and admitted the request.

@@ -49,7 +49,8 @@ async fn sweep_runs_both_sweepers(store: &Store) {
         shonin_store::SweepCounts {
             replays: 1,
             flows: 2,
-            tokens: 0
+            tokens: 0,
+            acs_transactions: 0,
         }
     );
 }

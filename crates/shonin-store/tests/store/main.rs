@@ -14,6 +14,7 @@
 #[macro_use]
 mod suite;
 
+mod acs;
 mod audit;
 mod batch;
 mod claims_log;

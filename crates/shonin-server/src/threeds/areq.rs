@@ -1,0 +1,386 @@
+//! `POST /3ds/acs/areq`: the DS → ACS authentication request. Every answer is a protocol
+//! message: the ARes, or an Erro naming the code, component A and the elements at fault.
+//!
+//! The order: the DS's client certificate (Erro 303, HTTP 403), the message (`shonin_3ds::check`:
+//! 101/102/201/202/203/204), an AReq at all (101), the DS's IDs (201); then the decision from the
+//! store's facts, and one commit of the transaction with its audit entry. Every refusal is
+//! audit-logged (sampled per address and kind, as other repeated rejections are).
+
+use super::AcsService;
+use crate::oauth::reject::RequestMeta;
+use crate::state::AppState;
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use shonin_3ds::acs::auth_value::{self, AuthValueInput};
+use shonin_3ds::acs::store::{AcsStore, AcsTransaction, Purchase, TransactionData};
+use shonin_3ds::acs::{
+    self, Challenge, Decision, EciOutcome, Enrolment, Facts, Outcome, TransactionIds, find_range,
+};
+use shonin_3ds::{
+    AReq, ErrorCode, ErrorComponent, Identified, Message, Refused, Rejection, TransStatus,
+};
+use shonin_audit::{Actor, ActorKind, AuditRecord};
+use shonin_passkeys::PasskeyStore;
+use shonin_types::unit::UnitOfWork;
+use time::Duration;
+
+/// The audit action of an answered AReq, and of a refused one.
+pub const ACTION: &str = "3ds.authenticate";
+pub const REJECT_ACTION: &str = "3ds.reject";
+
+/// Answers one AReq body; `json` is whether it came as `application/json`.
+pub async fn answer(
+    state: &AppState,
+    acs: &AcsService,
+    meta: &RequestMeta,
+    json: bool,
+    body: &[u8],
+) -> Response {
+    let ds = match ds_certificate(acs, meta) {
+        Some(ds) => ds,
+        None => {
+            let rejection = Rejection::new(
+                ErrorCode::AccessDenied,
+                "the client certificate is not one of threeds.acs.ds_certificate_thumbprints",
+            );
+            let refused = Refused {
+                rejection,
+                identified: Identified::default(),
+            };
+            return refuse(state, acs, meta, "-", refused, StatusCode::FORBIDDEN).await;
+        }
+    };
+    if !json {
+        let rejection = Rejection::new(
+            ErrorCode::MessageReceivedInvalid,
+            "the message must be sent as Content-Type: application/json",
+        );
+        let refused = Refused {
+            rejection,
+            identified: Identified::default(),
+        };
+        return refuse(
+            state,
+            acs,
+            meta,
+            &ds,
+            refused,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        )
+        .await;
+    }
+    let areq = match shonin_3ds::check(body, acs.versions) {
+        Ok(Message::AReq(areq)) => areq,
+        Ok(other) => {
+            let rejection = Rejection::element(
+                ErrorCode::MessageReceivedInvalid,
+                "messageType",
+                "this endpoint reads AReq messages",
+            );
+            let identified = Identified {
+                message_type: Some(other.message_type()),
+                message_version: Some(other.message_version()),
+                ..Identified::default()
+            };
+            return refuse(
+                state,
+                acs,
+                meta,
+                &ds,
+                Refused {
+                    rejection,
+                    identified,
+                },
+                StatusCode::OK,
+            )
+            .await;
+        }
+        Err(refused) => return refuse(state, acs, meta, &ds, *refused, StatusCode::OK).await,
+    };
+    match authenticate(state, acs, meta, &ds, &areq).await {
+        Ok(ares) => {
+            metrics::counter!(
+                "shonin_3ds_authentications_total",
+                "trans_status" => acs::store::status_name(ares.trans_status.unwrap_or(TransStatus::U))
+            )
+            .increment(1);
+            protocol(StatusCode::OK, &ares)
+        }
+        Err(Failure::Refused(rejection)) => {
+            let identified = identified(&areq);
+            refuse(
+                state,
+                acs,
+                meta,
+                &ds,
+                Refused {
+                    rejection,
+                    identified,
+                },
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(Failure::Storage(e)) => {
+            // A 503 also marks the node not ready (`layers/observe.rs`).
+            tracing::error!(error = %e, "3DS: the authentication could not be stored");
+            let rejection = Rejection::new(ErrorCode::TransientSystemFailure, "try again");
+            let refused = Refused {
+                rejection,
+                identified: identified(&areq),
+            };
+            protocol(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &refused.erro(ErrorComponent::Acs, acs.versions),
+            )
+        }
+    }
+}
+
+enum Failure {
+    Refused(Rejection),
+    Storage(String),
+}
+
+/// The DS's certificate thumbprint, if it is one the ACS trusts.
+fn ds_certificate(acs: &AcsService, meta: &RequestMeta) -> Option<String> {
+    let thumbprint = meta.certificate.as_ref()?.thumbprint()?;
+    acs.ds_thumbprints
+        .iter()
+        .any(|t| shonin_types::constant_time_eq(t.as_bytes(), thumbprint.as_bytes()))
+        .then_some(thumbprint)
+}
+
+fn identified(areq: &AReq) -> Identified {
+    Identified {
+        message_type: Some(shonin_3ds::MessageType::AReq),
+        message_version: Some(areq.message_version),
+        three_ds_server_trans_id: Some(areq.three_ds_server_trans_id.clone()),
+        ds_trans_id: areq.ds_trans_id.clone(),
+        ..Identified::default()
+    }
+}
+
+async fn authenticate(
+    state: &AppState,
+    acs: &AcsService,
+    meta: &RequestMeta,
+    ds: &str,
+    areq: &AReq,
+) -> Result<shonin_3ds::ARes, Failure> {
+    let storage = |e: shonin_types::StorageError| Failure::Storage(e.to_string());
+    let (ds_trans_id, _) = acs::ares::ds_ids(areq).map_err(Failure::Refused)?;
+    let now = state.clock.now();
+    let fingerprint = acs::fingerprint(&acs.fingerprint_key, &areq.acct_number)
+        .map_err(|e| Failure::Storage(e.to_string()))?;
+    let range = find_range(&acs.ranges, &areq.acct_number);
+    let card = match range {
+        Some(_) => state
+            .store
+            .enrolled_card(&fingerprint)
+            .await
+            .map_err(storage)?,
+        None => None,
+    };
+    let enrolment = match (&range, &card) {
+        (None, _) => Enrolment::NoCardRecord,
+        (Some(_), None) => Enrolment::NotEnrolled,
+        (Some(_), Some(card)) => {
+            let passkeys = state
+                .store
+                .list_passkeys(&card.user_id)
+                .await
+                .map_err(storage)?;
+            Enrolment::Enrolled {
+                passkey: !passkeys.is_empty(),
+            }
+        }
+    };
+    let frictionless_today = if card.is_some() && acs.rules.frictionless_per_day.is_some() {
+        state
+            .store
+            .frictionless_since(&fingerprint, now - Duration::days(1))
+            .await
+            .map_err(storage)?
+    } else {
+        0
+    };
+    let facts = Facts {
+        enrolment,
+        frictionless_today: u32::try_from(frictionless_today).unwrap_or(u32::MAX),
+        // No 3DS Method yet: no browser is known, so `challenge_new_browser` always fires.
+        known_browser: false,
+    };
+    let decision = acs::decide(&acs.rules, areq, facts);
+    let acs_trans_id = uuid::Uuid::new_v4().to_string();
+    let scheme = range.map_or(shonin_3ds::acs::Scheme::Visa, |r| r.scheme);
+    let status = match &decision {
+        Decision::Frictionless { status, .. } => *status,
+        Decision::Challenge { .. } => TransStatus::C,
+    };
+    let (eci, value) = match status {
+        TransStatus::Y | TransStatus::A => {
+            let outcome = if status == TransStatus::Y {
+                EciOutcome::Authenticated
+            } else {
+                EciOutcome::Attempted
+            };
+            let eci = scheme.eci(outcome);
+            let input = AuthValueInput {
+                status,
+                eci,
+                ds_trans_id,
+                acs_trans_id: &acs_trans_id,
+                card: &fingerprint,
+                purchase_amount: areq.purchase_amount.as_deref(),
+                purchase_currency: areq.purchase_currency.as_deref(),
+            };
+            let value = auth_value::authentication_value(&acs.value_key, &input)
+                .map_err(|e| Failure::Storage(e.to_string()))?;
+            (Some(eci.to_owned()), Some(value))
+        }
+        _ => (None, None),
+    };
+    let ares = acs::ares::build(
+        areq,
+        &acs.profile,
+        &decision,
+        Outcome {
+            acs_trans_id: acs_trans_id.clone(),
+            eci,
+            authentication_value: value,
+        },
+    )
+    .map_err(Failure::Refused)?;
+
+    let challenge = match &decision {
+        Decision::Challenge { method, .. } => Some(Challenge::new(*method, acs.max_attempts, now)),
+        Decision::Frictionless { .. } => None,
+    };
+    let purchase = match (
+        &areq.merchant_name,
+        &areq.purchase_amount,
+        &areq.purchase_currency,
+        &areq.purchase_exponent,
+    ) {
+        (Some(merchant_name), Some(amount), Some(currency), Some(exponent)) => Some(Purchase {
+            merchant_name: merchant_name.clone(),
+            amount: amount.clone(),
+            currency: currency.clone(),
+            exponent: exponent.clone(),
+        }),
+        _ => None,
+    };
+    let record = AcsTransaction {
+        acs_trans_id: acs_trans_id.clone(),
+        card_fingerprint: fingerprint.clone(),
+        trans_status: status,
+        data: TransactionData {
+            ids: TransactionIds::of(areq, ds_trans_id, &acs_trans_id),
+            scheme,
+            user_id: card.map(|c| c.user_id),
+            purchase,
+            notification_url: areq.notification_url.clone(),
+            results_url: areq
+                .other
+                .0
+                .get("dsURL")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
+            challenge,
+        },
+        created_at: now,
+        expires_at: now + acs.retention,
+        version: 1,
+    };
+    let mut unit = UnitOfWork::new();
+    unit.insert(&record);
+    let reason = match &decision {
+        Decision::Frictionless { status, reason } => format!(
+            "transStatus={} reason={} card={}",
+            acs::store::status_name(*status),
+            reason.unwrap_or("-"),
+            &fingerprint[..12]
+        ),
+        Decision::Challenge {
+            method, reasons, ..
+        } => format!(
+            "transStatus=C method={method:?} because={reasons:?} card={}",
+            &fingerprint[..12]
+        ),
+    };
+    let entry = AuditRecord {
+        time: now,
+        actor: ds_actor(ds),
+        action: ACTION.to_owned(),
+        target: acs_trans_id,
+        outcome: shonin_audit::Outcome::Success,
+        reason: Some(reason),
+        source_ip: Some(meta.addr.client_ip),
+        request_id: meta.request_id.clone(),
+    };
+    match crate::oauth::commit::commit_record(state, unit, Some(entry)).await {
+        Ok(_) => Ok(ares),
+        Err(e) => Err(Failure::Storage(format!("{e:?}"))),
+    }
+}
+
+fn ds_actor(thumbprint: &str) -> Actor {
+    Actor {
+        kind: ActorKind::Client,
+        id: format!("ds:{}", thumbprint.chars().take(16).collect::<String>()),
+    }
+}
+
+/// Answers `refused` with its Erro from the ACS, and audit-logs it (sampled).
+async fn refuse(
+    state: &AppState,
+    acs: &AcsService,
+    meta: &RequestMeta,
+    ds: &str,
+    refused: Refused,
+    status: StatusCode,
+) -> Response {
+    let erro = refused.erro(ErrorComponent::Acs, acs.versions);
+    metrics::counter!("shonin_3ds_errors_total", "error_code" => erro.error_code.clone())
+        .increment(1);
+    if let Some(admitted) = state.audit_sampler.admit(
+        REJECT_ACTION,
+        meta.addr.client_ip,
+        std::time::Instant::now(),
+    ) {
+        let record = AuditRecord {
+            time: state.clock.now(),
+            actor: if ds == "-" {
+                Actor {
+                    kind: ActorKind::Client,
+                    id: "-".into(),
+                }
+            } else {
+                ds_actor(ds)
+            },
+            action: REJECT_ACTION.to_owned(),
+            target: "/3ds/acs/areq".to_owned(),
+            outcome: shonin_audit::Outcome::Failure,
+            reason: Some(
+                admitted.reason(&format!("Erro {}: {}", erro.error_code, erro.error_detail)),
+            ),
+            source_ip: Some(meta.addr.client_ip),
+            request_id: meta.request_id.clone(),
+        };
+        if let Err(e) = state.audit.append(record).await {
+            tracing::error!(error = %e, "3DS: a refusal could not be audit-logged");
+        }
+    }
+    protocol(status, &erro)
+}
+
+/// A protocol message as the HTTP answer: JSON, never cached.
+fn protocol(status: StatusCode, message: &impl serde::Serialize) -> Response {
+    let mut response = (status, Json(message)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

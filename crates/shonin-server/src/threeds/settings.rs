@@ -1,0 +1,163 @@
+//! `[threeds.acs]`: the issuer-side Access Control Server. Absent, the ACS is off and its
+//! endpoint answers 404.
+
+use serde::{Deserialize, Serialize};
+use shonin_3ds::acs::{CardRange, RiskRules, Scheme};
+use shonin_3ds::{MessageVersion, Versions};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ThreeDsSettings {
+    pub acs: Option<AcsSettings>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AcsSettings {
+    /// `acsReferenceNumber`: assigned by EMVCo to an approved ACS; 1–32 characters.
+    pub reference_number: String,
+    /// `acsOperatorID`: assigned by the DS; at most 32 characters.
+    #[serde(default)]
+    pub operator_id: Option<String>,
+    /// Protocol versions accepted; others answer Erro 102. Default 2.2.0 and 2.3.1 (2.1.0 is
+    /// sunset by EMVCo).
+    #[serde(default = "default_versions")]
+    pub versions: Vec<String>,
+    /// Wrong answers before a challenge ends N, reason 19: 1–5.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u8,
+    /// How long a transaction's record is kept (then swept): 1 hour – 7 days; at least a day
+    /// when `risk.frictionless_per_day` counts over it.
+    #[serde(default = "default_retention")]
+    pub transaction_retention_secs: u64,
+    /// SHA-256 thumbprints (base64url, as `x5t#S256`) of the client certificates the DS
+    /// presents on the DS → ACS link. Any other caller is refused with Erro 303. Empty: every
+    /// AReq is refused (default deny).
+    #[serde(default)]
+    pub ds_certificate_thumbprints: Vec<String>,
+    /// The card ranges this ACS serves.
+    #[serde(default)]
+    pub card_ranges: Vec<RangeSettings>,
+    /// The risk rules (`shonin_3ds::acs::RiskRules`).
+    #[serde(default)]
+    pub risk: RiskRules,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RangeSettings {
+    pub start: String,
+    pub end: String,
+    pub scheme: Scheme,
+}
+
+fn default_versions() -> Vec<String> {
+    vec!["2.2.0".into(), "2.3.1".into()]
+}
+
+fn default_max_attempts() -> u8 {
+    3
+}
+
+fn default_retention() -> u64 {
+    86_400
+}
+
+const DAY: u64 = 86_400;
+
+impl AcsSettings {
+    pub fn versions(&self) -> Result<Versions, (&'static str, String)> {
+        let parsed: Result<Vec<MessageVersion>, _> =
+            self.versions.iter().map(|v| v.parse()).collect();
+        match parsed {
+            Ok(v) if !v.is_empty() => Ok(Versions::only(&v)),
+            _ => Err((
+                "versions",
+                "one or more of \"2.1.0\", \"2.2.0\", \"2.3.1\"".into(),
+            )),
+        }
+    }
+
+    pub fn ranges(&self) -> Result<Vec<CardRange>, (&'static str, String)> {
+        let mut ranges = Vec::new();
+        for (i, r) in self.card_ranges.iter().enumerate() {
+            let range = CardRange::new(&r.start, &r.end, r.scheme)
+                .map_err(|rule| ("card_ranges", format!("entry {i}: {rule}")))?;
+            if ranges
+                .iter()
+                .any(|other: &CardRange| other.overlaps(&range))
+            {
+                return Err((
+                    "card_ranges",
+                    format!("entry {i} overlaps an earlier range"),
+                ));
+            }
+            ranges.push(range);
+        }
+        Ok(ranges)
+    }
+
+    /// The rule the settings break, as (key under `threeds.acs`, rule).
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        let text = |s: &str, max: usize| {
+            !s.is_empty() && s.len() <= max && s.chars().all(|c| c.is_ascii_graphic())
+        };
+        if !text(&self.reference_number, 32) {
+            return Err(("reference_number", "1–32 printable ASCII characters".into()));
+        }
+        if self.operator_id.as_deref().is_some_and(|o| !text(o, 32)) {
+            return Err(("operator_id", "1–32 printable ASCII characters".into()));
+        }
+        self.versions()?;
+        if !(1..=5).contains(&self.max_attempts) {
+            return Err(("max_attempts", "1 – 5".into()));
+        }
+        if !(3_600..=7 * DAY).contains(&self.transaction_retention_secs) {
+            return Err(("transaction_retention_secs", "3600 – 604800".into()));
+        }
+        if self.risk.frictionless_per_day.is_some() && self.transaction_retention_secs < DAY {
+            return Err((
+                "transaction_retention_secs",
+                "at least 86400 when risk.frictionless_per_day counts a day of transactions".into(),
+            ));
+        }
+        for t in &self.ds_certificate_thumbprints {
+            if t.len() != 43
+                || !t
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err((
+                    "ds_certificate_thumbprints",
+                    "base64url SHA-256 thumbprints (43 characters)".into(),
+                ));
+            }
+        }
+        self.ranges()?;
+        let digits = |s: &String, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+        if !self.risk.frictionless_up_to.keys().all(|c| digits(c, 3)) {
+            return Err((
+                "risk.frictionless_up_to",
+                "keys are ISO 4217 numeric currency codes (\"978\")".into(),
+            ));
+        }
+        if !self.risk.refused_mcc.iter().all(|m| digits(m, 4)) {
+            return Err((
+                "risk.refused_mcc",
+                "four-digit merchant category codes".into(),
+            ));
+        }
+        if !self
+            .risk
+            .refused_merchant_countries
+            .iter()
+            .all(|c| digits(c, 3))
+        {
+            return Err((
+                "risk.refused_merchant_countries",
+                "ISO 3166-1 numeric country codes".into(),
+            ));
+        }
+        Ok(())
+    }
+}
