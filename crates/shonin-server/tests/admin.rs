@@ -1010,3 +1010,134 @@ fn serve_dev_creates_the_demo_client_and_user_once() {
     let out = ok(&shonin(d, &["audit", "verify"]));
     assert!(out.starts_with("audit chain OK"), "{out}");
 }
+
+/// `shonin 3ds cards …`: a card is enrolled for a user from standard input (Luhn-checked, in a
+/// configured range), listed masked, refused twice, removed; every change is audit-logged, and
+/// the number appears in no output, no audit entry and not in the database file.
+#[test]
+fn threeds_cards_are_enrolled_from_standard_input_and_kept_only_as_fingerprints() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("shonin.toml"),
+        "[threeds.acs]\nreference_number = \"ACS-TEST\"\n\
+         [[threeds.acs.card_ranges]]\nstart = \"4012000000006000\"\nend = \"4012000000006999\"\nscheme = \"visa\"\n",
+    )
+    .unwrap();
+    let pan = "4012000000006013";
+    ok(&shonin_stdin(
+        d,
+        &["users", "add", "--username", "alice", "--password-stdin"],
+        "correct horse battery staple\n",
+    ));
+    let out = ok(&shonin_stdin(
+        d,
+        &["3ds", "cards", "enrol", "--username", "alice"],
+        "4012 0000 0000 6013\n",
+    ));
+    assert!(
+        out.contains("enrolled card 401200******6013 for user alice"),
+        "{out}"
+    );
+    let list = ok(&shonin(d, &["3ds", "cards", "list"]));
+    assert!(
+        list.contains("401200******6013") && list.contains("visa"),
+        "{list}"
+    );
+
+    let twice = shonin_stdin(
+        d,
+        &["3ds", "cards", "enrol", "--username", "alice"],
+        &format!("{pan}\n"),
+    );
+    assert!(refused(&twice).contains("enrolled already"));
+    let luhn = shonin_stdin(
+        d,
+        &["3ds", "cards", "enrol", "--username", "alice"],
+        "4012000000006014\n",
+    );
+    let err = refused(&luhn);
+    assert!(
+        err.contains("check digit") && !err.contains("4012000000006014"),
+        "{err}"
+    );
+    let outside = shonin_stdin(
+        d,
+        &["3ds", "cards", "enrol", "--username", "alice"],
+        "5555555555554444\n",
+    );
+    assert!(refused(&outside).contains("none of threeds.acs.card_ranges"));
+    let nobody = shonin_stdin(
+        d,
+        &["3ds", "cards", "enrol", "--username", "nobody"],
+        "4012000000006005\n",
+    );
+    assert!(refused(&nobody).contains("no user nobody"));
+
+    let out = ok(&shonin_stdin(
+        d,
+        &["3ds", "cards", "remove"],
+        &format!("{pan}\n"),
+    ));
+    assert!(out.contains("removed card 401200******6013"), "{out}");
+    assert!(
+        refused(&shonin_stdin(
+            d,
+            &["3ds", "cards", "remove"],
+            &format!("{pan}\n")
+        ))
+        .contains("not enrolled")
+    );
+
+    let export = ok(&shonin(d, &["audit", "export"]));
+    let actions: Vec<String> = export
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| {
+            e["action"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("3ds.card."))
+        })
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["action"].as_str().unwrap(),
+                e["outcome"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(
+        actions.contains(&"3ds.card.enrol success".to_owned()),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&"3ds.card.enrol failure".to_owned()),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&"3ds.card.remove success".to_owned()),
+        "{actions:?}"
+    );
+    assert!(!export.contains(pan), "the audit log holds the card number");
+    for entry in walk(d) {
+        let bytes = std::fs::read(&entry).unwrap();
+        assert!(
+            !bytes.windows(pan.len()).any(|w| w == pan.as_bytes()),
+            "{} holds the card number",
+            entry.display()
+        );
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else if path.file_name().is_some_and(|n| n != "shonin.toml") {
+            out.push(path);
+        }
+    }
+    out
+}

@@ -311,6 +311,14 @@ async fn each_bad_message_is_answered_by_its_erro_and_stores_nothing() {
     let ares = json!({"messageType": "ARes", "messageVersion": "2.2.0"});
     let (_, erro) = send(&app, &ds, &ares).await;
     assert_erro(&erro, "101", "messageType");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shonin-3ds/tests/vectors/visa/3DSS-220-101/ares.json"
+    );
+    let valid_ares: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let (_, erro) = send(&app, &ds, &valid_ares).await;
+    assert_erro(&erro, "101", "messageType");
+    assert_eq!(erro["errorMessageType"], "ARes");
 
     let resp = post(&app, Some(&ds), "text/plain", areq().to_string()).await;
     assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);

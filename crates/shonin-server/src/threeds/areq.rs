@@ -96,6 +96,24 @@ pub async fn answer(
             )
             .await;
         }
+        // Another message type is refused as such, whatever else is wrong with it.
+        Err(refused)
+            if refused
+                .identified
+                .message_type
+                .is_some_and(|t| t != shonin_3ds::MessageType::AReq) =>
+        {
+            let rejection = Rejection::element(
+                ErrorCode::MessageReceivedInvalid,
+                "messageType",
+                "this endpoint reads AReq messages",
+            );
+            let refused = Refused {
+                rejection,
+                identified: refused.identified,
+            };
+            return refuse(state, acs, meta, &ds, refused, StatusCode::OK).await;
+        }
         Err(refused) => return refuse(state, acs, meta, &ds, *refused, StatusCode::OK).await,
     };
     match authenticate(state, acs, meta, &ds, &areq).await {
