@@ -228,6 +228,26 @@ async fn above_the_threshold_the_answer_is_a_challenge_with_the_first_creq_timer
 }
 
 #[tokio::test]
+async fn a_repeated_ds_transaction_id_is_erro_301_even_when_sent_at_once() {
+    let ds = ds_certificate("ds.example");
+    let app = app(&ds).await;
+    enrol(&app, PAN).await;
+    let sent = areq();
+    let ((_, a), (_, b)) = tokio::join!(send(&app, &ds, &sent), send(&app, &ds, &sent));
+    let mut kinds = [a["messageType"].clone(), b["messageType"].clone()];
+    kinds.sort_by_key(|k| k.to_string());
+    assert_eq!(kinds, [json!("ARes"), json!("Erro")], "{a}\n{b}");
+    let erro = if a["messageType"] == "Erro" { a } else { b };
+    assert_erro(&erro, "301", "dsTransID: ");
+    let (_, again) = send(&app, &ds, &sent).await;
+    assert_erro(&again, "301", "dsTransID: ");
+    let mut fresh = areq();
+    fresh["dsTransID"] = json!("997e20c5-76b7-4ee4-9e43-f2ba9dd90044");
+    let (_, ares) = send(&app, &ds, &fresh).await;
+    assert_eq!(ares["messageType"], "ARes");
+}
+
+#[tokio::test]
 async fn cards_outside_the_ranges_or_not_enrolled_are_answered_n() {
     let ds = ds_certificate("ds.example");
     let app = app(&ds).await;
@@ -242,6 +262,7 @@ async fn cards_outside_the_ranges_or_not_enrolled_are_answered_n() {
         (Some("N"), Some("13"))
     );
     sent["acctNumber"] = json!("5555555555554444");
+    sent["dsTransID"] = json!("997e20c5-76b7-4ee4-9e43-f2ba9dd90044");
     let (_, ares) = send(&app, &ds, &sent).await;
     assert_eq!(
         (
@@ -355,9 +376,10 @@ async fn no_card_number_is_written_to_the_database_or_the_audit_log() {
     let ds = ds_certificate("ds.example");
     let app = app(&ds).await;
     enrol(&app, PAN).await;
-    for amount in ["63551", "100001"] {
+    for (amount, id) in [("63551", "1"), ("100001", "2")] {
         let mut sent = areq();
         sent["purchaseAmount"] = json!(amount);
+        sent["dsTransID"] = json!(format!("897e20c5-76b7-4ee4-9e43-f2ba9dd9004{id}"));
         send(&app, &ds, &sent).await;
     }
     let mut bad = areq();

@@ -112,9 +112,9 @@ pub struct MtlsArgs {
     pub cert: PathBuf,
     #[arg(long)]
     pub key: PathBuf,
-    /// The registered `tls_client_auth` client.
-    #[arg(long)]
-    pub client_id: String,
+    /// The registered `tls_client_auth` client (for the token request; not with --json-body).
+    #[arg(long, required_unless_present = "json_body")]
+    pub client_id: Option<String>,
     /// Scope to request.
     #[arg(long, default_value = "accounts")]
     pub scope: String,
@@ -132,6 +132,12 @@ pub struct MtlsArgs {
     /// A label copied into the result line.
     #[arg(long, default_value = "")]
     pub label: String,
+    /// Send this file as the body of every request, as `application/json`, instead of the
+    /// client_credentials form (e.g. an EMV 3DS AReq to `/3ds/acs/areq`). Each occurrence of
+    /// `00000000-0000-4000-8000-000000000000` is replaced by a fresh random UUID per request
+    /// (a DS's transaction ID is unique per AReq).
+    #[arg(long)]
+    pub json_body: Option<PathBuf>,
 }
 
 #[derive(Debug, Serialize)]
@@ -199,21 +205,37 @@ pub async fn run(args: MtlsArgs) -> anyhow::Result<()> {
     );
     let url = url::Url::parse(&args.url).context("--url")?;
     let client = client(&args, &url)?;
-    let body = bytes::Bytes::from(
-        url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("grant_type", "client_credentials")
-            .append_pair("client_id", &args.client_id)
-            .append_pair("scope", &args.scope)
-            .finish(),
-    );
+    let (body, content_type) = match &args.json_body {
+        Some(path) => (
+            bytes::Bytes::from(
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+            ),
+            HeaderValue::from_static("application/json"),
+        ),
+        None => (
+            bytes::Bytes::from(
+                url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("grant_type", "client_credentials")
+                    .append_pair("client_id", args.client_id.as_deref().unwrap_or_default())
+                    .append_pair("scope", &args.scope)
+                    .finish(),
+            ),
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        ),
+    };
     let cpu_before = process_cpu_secs();
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.duration);
     let mut tasks = Vec::with_capacity(args.concurrency);
     for _ in 0..args.concurrency {
-        let (client, url, body) = (client.clone(), url.clone(), body.clone());
+        let (client, url, body, content_type) = (
+            client.clone(),
+            url.clone(),
+            body.clone(),
+            content_type.clone(),
+        );
         tasks.push(tokio::spawn(async move {
-            worker(&client, url, body, deadline).await
+            worker(&client, url, body, content_type, deadline).await
         }));
     }
     let mut total = Tally::default();
@@ -258,19 +280,52 @@ async fn worker(
     client: &reqwest::Client,
     url: url::Url,
     body: bytes::Bytes,
+    content_type: HeaderValue,
     deadline: Instant,
 ) -> Tally {
     let mut r = Tally::default();
-    let form = HeaderValue::from_static("application/x-www-form-urlencoded");
+    let template = fresh_ids(&body);
     while Instant::now() < deadline {
+        let body = match &template {
+            Some(parts) => bytes::Bytes::from(parts.join(uuid_v4().as_str())),
+            None => body.clone(),
+        };
         let t0 = Instant::now();
         let sent = client
             .post(url.clone())
-            .header(CONTENT_TYPE, form.clone())
-            .body(body.clone())
+            .header(CONTENT_TYPE, content_type.clone())
+            .body(body)
             .send()
             .await;
         r.record(sent, t0).await;
     }
     r
+}
+
+/// The placeholder a JSON body marks a per-request UUID with.
+const FRESH_ID: &str = "00000000-0000-4000-8000-000000000000";
+
+/// The body split around its placeholders, if it has any.
+fn fresh_ids(body: &[u8]) -> Option<Vec<String>> {
+    let text = std::str::from_utf8(body).ok()?;
+    text.contains(FRESH_ID)
+        .then(|| text.split(FRESH_ID).map(str::to_owned).collect())
+}
+
+/// A random (version 4) UUID in its 36-character text form.
+fn uuid_v4() -> String {
+    let mut b = [0u8; 16];
+    // The system's randomness; a failure would only repeat an ID, which the server then refuses.
+    let _ = aws_lc_rs::rand::fill(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }

@@ -53,6 +53,24 @@ pub async fn commit_record(
     unit: UnitOfWork,
     record: Option<AuditRecord>,
 ) -> Result<Committed, OAuthError> {
+    let namespaces: Vec<&'static str> = unit.claims.iter().map(|c| c.namespace).collect();
+    match commit_outcome(state, unit, record).await? {
+        Outcome::Committed { .. } => Ok(Committed::Done),
+        Outcome::Replayed { claim } => Err(replay_error(
+            namespaces.get(claim).copied().unwrap_or_default(),
+        )),
+        Outcome::Conflict { update } => Ok(Committed::Conflict { update }),
+    }
+}
+
+/// Commits `unit` with `record` and hands back the store's outcome as it is, for a caller whose
+/// replays are not OAuth errors (the ACS answers a repeated `dsTransID` with Erro 301). A
+/// storage or audit failure is the 503 `OAuthError`.
+pub async fn commit_outcome(
+    state: &AppState,
+    unit: UnitOfWork,
+    record: Option<AuditRecord>,
+) -> Result<Outcome, OAuthError> {
     let entry = match record {
         Some(r) => Some(
             state
@@ -62,18 +80,13 @@ pub async fn commit_record(
         ),
         None => None,
     };
-    let namespaces: Vec<&'static str> = unit.claims.iter().map(|c| c.namespace).collect();
     match state.store.commit(unit, entry).await {
-        Ok(Outcome::Committed { seq }) => {
-            if seq.is_some() {
+        Ok(outcome) => {
+            if let Outcome::Committed { seq: Some(_) } = outcome {
                 state.audit.appended_elsewhere(1);
             }
-            Ok(Committed::Done)
+            Ok(outcome)
         }
-        Ok(Outcome::Replayed { claim }) => Err(replay_error(
-            namespaces.get(claim).copied().unwrap_or_default(),
-        )),
-        Ok(Outcome::Conflict { update }) => Ok(Committed::Conflict { update }),
         Err(e) => Err(OAuthError::storage(&e)),
     }
 }

@@ -15,19 +15,21 @@ use axum::response::{IntoResponse, Response};
 use shonin_3ds::acs::auth_value::{self, AuthValueInput};
 use shonin_3ds::acs::store::{AcsStore, AcsTransaction, Purchase, TransactionData};
 use shonin_3ds::acs::{
-    self, Challenge, Decision, EciOutcome, Enrolment, Facts, Outcome, TransactionIds, find_range,
+    self, Challenge, Decision, EciOutcome, Enrolment, Facts, TransactionIds, find_range,
 };
 use shonin_3ds::{
     AReq, ErrorCode, ErrorComponent, Identified, Message, Refused, Rejection, TransStatus,
 };
 use shonin_audit::{Actor, ActorKind, AuditRecord};
 use shonin_passkeys::PasskeyStore;
-use shonin_types::unit::UnitOfWork;
+use shonin_types::unit::{OneTimeClaim, Outcome, UnitOfWork};
 use time::Duration;
 
 /// The audit action of an answered AReq, and of a refused one.
 pub const ACTION: &str = "3ds.authenticate";
 pub const REJECT_ACTION: &str = "3ds.reject";
+/// The replay namespace of the DS's transaction IDs.
+const DS_TRANS_ID_NAMESPACE: &str = "3ds-ds-trans-id";
 
 /// Answers one AReq body; `json` is whether it came as `application/json`.
 pub async fn answer(
@@ -264,7 +266,7 @@ async fn authenticate(
         areq,
         &acs.profile,
         &decision,
-        Outcome {
+        acs::Outcome {
             acs_trans_id: acs_trans_id.clone(),
             eci,
             authentication_value: value,
@@ -313,6 +315,13 @@ async fn authenticate(
         version: 1,
     };
     let mut unit = UnitOfWork::new();
+    // A dsTransID seen before is a duplicate transaction: Erro 301 (EMV 3DS Annex A), and the
+    // claim commits with the transaction, so two racing copies cannot both be answered.
+    unit.claim(OneTimeClaim {
+        namespace: DS_TRANS_ID_NAMESPACE,
+        key: ds_trans_id.to_owned(),
+        expires_at: now + acs.retention,
+    });
     unit.insert(&record);
     let reason = match &decision {
         Decision::Frictionless { status, reason } => format!(
@@ -338,8 +347,15 @@ async fn authenticate(
         source_ip: Some(meta.addr.client_ip),
         request_id: meta.request_id.clone(),
     };
-    match crate::oauth::commit::commit_record(state, unit, Some(entry)).await {
-        Ok(_) => Ok(ares),
+    match crate::oauth::commit::commit_outcome(state, unit, Some(entry)).await {
+        Ok(Outcome::Committed { .. }) => Ok(ares),
+        Ok(Outcome::Replayed { .. }) => Err(Failure::Refused(Rejection::element(
+            ErrorCode::TransactionIdNotRecognised,
+            "dsTransID",
+            "a transaction with this dsTransID was answered before",
+        ))),
+        // The unit stages no compare-and-set.
+        Ok(Outcome::Conflict { .. }) => Err(Failure::Storage("unexpected conflict".into())),
         Err(e) => Err(Failure::Storage(format!("{e:?}"))),
     }
 }
