@@ -196,6 +196,19 @@ fn spawn_background(state: &AppState) -> Vec<JoinHandle<()>> {
             }
         }
     }));
+    if state.acs.is_some() {
+        let s = state.clone();
+        tasks.push(tokio::spawn(async move {
+            // The 3DS challenge timers live in the store; every node fires what fell due.
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                if let Err(e) = crate::threeds::timers::fire_due(&s, s.clock.now()).await {
+                    tracing::warn!(error = %e, "3DS challenge timers could not be fired");
+                }
+            }
+        }));
+    }
     let s = state.clone();
     tasks.push(tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));

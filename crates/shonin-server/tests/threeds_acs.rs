@@ -401,3 +401,59 @@ async fn no_card_number_is_written_to_the_database_or_the_audit_log() {
         }
     }
 }
+
+/// The first-CReq timer lives in the store: nothing fires before 30 s, the due transaction ends N
+/// (14, `challengeCancel` 05) with its audit entry, and of two nodes firing at once one moves it.
+#[tokio::test]
+async fn a_challenge_nobody_continues_times_out_by_the_stored_timer() {
+    use shonin_server::threeds::timers::fire_due;
+    let ds = ds_certificate("ds.example");
+    let app = app(&ds).await;
+    enrol(&app, PAN).await;
+    let mut sent = areq();
+    sent["purchaseAmount"] = json!("100001");
+    let (_, ares) = send(&app, &ds, &sent).await;
+    assert_eq!(ares["transStatus"], "C");
+    let id = ares["acsTransID"].as_str().unwrap();
+    let now = app.state.clock.now();
+    assert_eq!(
+        fire_due(&app.state, now + time::Duration::seconds(29))
+            .await
+            .unwrap(),
+        0
+    );
+    let at = now + time::Duration::seconds(31);
+    let (a, b) = tokio::join!(fire_due(&app.state, at), fire_due(&app.state, at));
+    assert_eq!(a.unwrap() + b.unwrap(), 1, "one node moves it");
+    assert_eq!(fire_due(&app.state, at).await.unwrap(), 0, "fired once");
+    let stored = app
+        .state
+        .store
+        .acs_transaction(id, at)
+        .await
+        .unwrap()
+        .unwrap();
+    let challenge = stored.data.challenge.unwrap();
+    assert_eq!(challenge.state, ChallengeState::Completed);
+    let result = challenge.result.unwrap();
+    assert_eq!(
+        (
+            result.status,
+            result.reason.as_deref(),
+            result.challenge_cancel.as_deref()
+        ),
+        (TransStatus::N, Some("14"), Some("05"))
+    );
+    assert_eq!(stored.version, 2);
+    let entries = app.audit_entries().await;
+    let fired: Vec<_> = entries
+        .iter()
+        .filter(|e| e.record.action == "3ds.challenge.timeout")
+        .collect();
+    assert_eq!(fired.len(), 1);
+    assert_eq!(fired[0].record.target, id);
+    assert_eq!(
+        fired[0].record.reason.as_deref(),
+        Some("transStatus=N reason=14 challengeCancel=05")
+    );
+}

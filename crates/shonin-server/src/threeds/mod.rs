@@ -5,6 +5,7 @@
 
 pub mod areq;
 pub mod settings;
+pub mod timers;
 
 use settings::AcsSettings;
 use shonin_3ds::Versions;
