@@ -8,23 +8,11 @@
 # Usage: bench/approvals.sh   (after `cargo build --release -p shonin-server -p loadgen`)
 # Everything listens on 127.0.0.1; the server is stopped by its PID on exit.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-S=$ROOT/target/release/shonin
-L=$ROOT/target/release/loadgen
-PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
+BENCH_NAME=approvals
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 PORT=18512
 ISSUER=https://localhost:$PORT
-W=$(mktemp -d "${TMPDIR:-/tmp}/shonin-approvals.XXXXXX")
-P=""
-DB=""
-cleanup() {
-  [[ -n "$P" ]] && kill "$P" 2>/dev/null && wait "$P" 2>/dev/null
-  [[ -n "$DB" ]] && psql "$PG_URL/postgres" -qAtc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
-  rm -rf "$W"
-}
-trap cleanup EXIT
-cpu() { awk '{print ($14 + $15) / 100}' "/proc/$1/stat"; }
-pg_cpu() { ps -C postgres -o times= | awk '{s += $1} END {print s + 0}'; }
 
 "$L" keys --dir "$W/keys" >/dev/null 2>&1
 head -c 24 /dev/urandom | base64 >"$W/password"

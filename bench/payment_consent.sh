@@ -12,24 +12,11 @@
 # Usage: bench/payment_consent.sh   (after `cargo build --release -p shonin-server -p loadgen`)
 # Everything listens on 127.0.0.1; the server is stopped by its PID on exit.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-S=$ROOT/target/release/shonin
-L=$ROOT/target/release/loadgen
-PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
+BENCH_NAME=consents
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 PORT=18514
 ISSUER=https://localhost:$PORT
-W=$(mktemp -d "${TMPDIR:-/tmp}/shonin-consents.XXXXXX")
-P=""
-DB=""
-cleanup() {
-  [[ -n "$P" ]] && kill "$P" 2>/dev/null && wait "$P" 2>/dev/null
-  [[ -n "$DB" ]] && psql "$PG_URL/postgres" -qAtc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
-  rm -rf "$W"
-}
-trap cleanup EXIT
-cpu() { awk '{print ($14 + $15) / 100}' "/proc/$1/stat"; }
-# Every PostgreSQL process's user + system time in clock ticks (1/100 s), not `ps`'s whole seconds.
-pg_cpu() { for p in $(pgrep -x postgres); do cat "/proc/$p/stat" 2>/dev/null; done | awk '{s += $14 + $15} END {print s / 100}'; }
 
 "$L" keys --dir "$W/keys" >/dev/null 2>&1
 head -c 24 /dev/urandom | base64 >"$W/password"

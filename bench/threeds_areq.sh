@@ -12,24 +12,12 @@
 # Usage: bench/threeds_areq.sh   (after `cargo build --release -p shonin-server -p loadgen`)
 # Everything listens on 127.0.0.1; the server is stopped by its PID on exit.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-S=$ROOT/target/release/shonin
-L=$ROOT/target/release/loadgen
-PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
+BENCH_NAME=areq
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 PORT=18515
 ISSUER=https://localhost:$PORT
 CONCURRENCY=${CONCURRENCY:-16}
-W=$(mktemp -d "${TMPDIR:-/tmp}/shonin-areq.XXXXXX")
-P=""
-DB=""
-cleanup() {
-  [[ -n "$P" ]] && kill "$P" 2>/dev/null && wait "$P" 2>/dev/null
-  [[ -n "$DB" ]] && psql "$PG_URL/postgres" -qAtc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
-  rm -rf "$W"
-}
-trap cleanup EXIT
-cpu() { awk '{print ($14 + $15) / 100}' "/proc/$1/stat"; }
-pg_cpu() { for p in $(pgrep -x postgres); do cat "/proc/$p/stat" 2>/dev/null; done | awk '{s += $14 + $15} END {print s / 100}'; }
 
 PAN=4012000000006013
 "$L" mtls-pki --out "$W/pki" --cn bench-ds >/dev/null

@@ -7,8 +7,8 @@ use std::path::Path;
 use serde_json::{Value, json};
 use shonin_3ds::acs::auth_value::{self, AuthValueInput};
 use shonin_3ds::acs::{
-    self, AcsProfile, ChallengeMethod, ChallengeReason, Decision, EciOutcome, Enrolment, Facts,
-    NotEnrolled, Outcome, RiskRules, Scheme,
+    self, AcsProfile, ChallengeMethod, ChallengeReason, Decision, Enrolment, Facts, NotEnrolled,
+    Outcome, RiskRules, Scheme,
 };
 use shonin_3ds::{AReq, ErrorCode, Message, TransStatus, Versions, check};
 use shonin_keys::{KeyPurpose, LocalMacKey, MasterKey};
@@ -69,44 +69,32 @@ fn answer(areq: &AReq, decision: &Decision) -> shonin_3ds::ARes {
         &MasterKey::generate().unwrap(),
         KeyPurpose::ThreeDsAuthenticationValue,
     );
-    let status = match decision {
-        Decision::Frictionless { status, .. } => *status,
-        Decision::Challenge { .. } => TransStatus::C,
-    };
-    let (eci, value) = match status {
-        TransStatus::Y | TransStatus::A => {
-            let outcome = if status == TransStatus::Y {
-                EciOutcome::Authenticated
-            } else {
-                EciOutcome::Attempted
-            };
-            let eci = Scheme::Visa.eci(outcome);
-            let input = AuthValueInput {
-                status,
-                eci,
-                ds_trans_id: areq.ds_trans_id.as_deref().unwrap(),
-                acs_trans_id: ACS_TRANS_ID,
-                card: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-                purchase_amount: areq.purchase_amount.as_deref(),
-                purchase_currency: areq.purchase_currency.as_deref(),
-            };
-            let value = auth_value::authentication_value(&key, &input).unwrap();
-            assert!(auth_value::verify(&key, &input, &value));
-            (Some(eci.to_owned()), Some(value))
-        }
-        _ => (None, None),
-    };
-    let ares = acs::ares::build(
-        areq,
-        &profile(),
+    const CARD: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    let ds_trans_id = areq.ds_trans_id.as_deref().unwrap();
+    let outcome = Outcome::of(
         decision,
-        Outcome {
-            acs_trans_id: ACS_TRANS_ID.into(),
-            eci,
-            authentication_value: value,
-        },
+        &key,
+        Scheme::Visa,
+        areq,
+        ds_trans_id,
+        ACS_TRANS_ID.into(),
+        CARD,
     )
     .unwrap();
+    if let Some(value) = &outcome.authentication_value {
+        // The issuer's authorisation system recomputes it from the same inputs.
+        let input = AuthValueInput {
+            status: decision.status(),
+            eci: outcome.eci.as_deref().unwrap(),
+            ds_trans_id,
+            acs_trans_id: ACS_TRANS_ID,
+            card: CARD,
+            purchase_amount: areq.purchase_amount.as_deref(),
+            purchase_currency: areq.purchase_currency.as_deref(),
+        };
+        assert!(auth_value::verify(&key, &input, value));
+    }
+    let ares = acs::ares::build(areq, &profile(), decision, outcome).unwrap();
     let bytes = serde_json::to_vec(&ares).unwrap();
     match check(&bytes, Versions::ALL) {
         Ok(Message::ARes(read)) => assert_eq!(read, ares),

@@ -2,6 +2,10 @@
 
 use serde_json::{Map, Value};
 
+use shonin_keys::{KeyError, MacKey};
+
+use super::auth_value::{self, AuthValueInput};
+use super::card::{EciOutcome, Scheme};
 use super::risk::Decision;
 use crate::message::{AReq, ARes, AResType, Elements, TransStatus};
 use crate::{ErrorCode, MessageVersion, Rejection};
@@ -26,6 +30,58 @@ pub struct Outcome {
     pub acs_trans_id: String,
     pub eci: Option<String>,
     pub authentication_value: Option<String>,
+}
+
+impl Decision {
+    /// The ARes's `transStatus` for this decision.
+    pub fn status(&self) -> TransStatus {
+        match self {
+            Decision::Frictionless { status, .. } => *status,
+            Decision::Challenge { .. } => TransStatus::C,
+        }
+    }
+}
+
+impl Outcome {
+    /// The outcome of `decision` for transaction `acs_trans_id`: for Y and A the scheme's ECI
+    /// and the authentication value under `key`, bound to the card's fingerprint `card`.
+    pub fn of(
+        decision: &Decision,
+        key: &dyn MacKey,
+        scheme: Scheme,
+        areq: &AReq,
+        ds_trans_id: &str,
+        acs_trans_id: String,
+        card: &str,
+    ) -> Result<Self, KeyError> {
+        let status = decision.status();
+        let eci = match status {
+            TransStatus::Y => scheme.eci(EciOutcome::Authenticated),
+            TransStatus::A => scheme.eci(EciOutcome::Attempted),
+            _ => {
+                return Ok(Outcome {
+                    acs_trans_id,
+                    eci: None,
+                    authentication_value: None,
+                });
+            }
+        };
+        let input = AuthValueInput {
+            status,
+            eci,
+            ds_trans_id,
+            acs_trans_id: &acs_trans_id,
+            card,
+            purchase_amount: areq.purchase_amount.as_deref(),
+            purchase_currency: areq.purchase_currency.as_deref(),
+        };
+        let value = auth_value::authentication_value(key, &input)?;
+        Ok(Outcome {
+            eci: Some(eci.to_owned()),
+            authentication_value: Some(value),
+            acs_trans_id,
+        })
+    }
 }
 
 /// The IDs an ACS needs from the AReq, which the DS added: `dsTransID` and `dsReferenceNumber`.

@@ -12,11 +12,8 @@ use crate::state::AppState;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use shonin_3ds::acs::auth_value::{self, AuthValueInput};
 use shonin_3ds::acs::store::{AcsStore, AcsTransaction, Purchase, TransactionData};
-use shonin_3ds::acs::{
-    self, Challenge, Decision, EciOutcome, Enrolment, Facts, TransactionIds, find_range,
-};
+use shonin_3ds::acs::{self, Challenge, Decision, Enrolment, Facts, TransactionIds, find_range};
 use shonin_3ds::{
     AReq, ErrorCode, ErrorComponent, Identified, Message, Refused, Rejection, TransStatus,
 };
@@ -75,11 +72,6 @@ pub async fn answer(
     let areq = match shonin_3ds::check(body, acs.versions) {
         Ok(Message::AReq(areq)) => areq,
         Ok(other) => {
-            let rejection = Rejection::element(
-                ErrorCode::MessageReceivedInvalid,
-                "messageType",
-                "this endpoint reads AReq messages",
-            );
             let identified = Identified {
                 message_type: Some(other.message_type()),
                 message_version: Some(other.message_version()),
@@ -90,10 +82,7 @@ pub async fn answer(
                 acs,
                 meta,
                 &ds,
-                Refused {
-                    rejection,
-                    identified,
-                },
+                not_an_areq(identified),
                 StatusCode::OK,
             )
             .await;
@@ -105,15 +94,7 @@ pub async fn answer(
                 .message_type
                 .is_some_and(|t| t != shonin_3ds::MessageType::AReq) =>
         {
-            let rejection = Rejection::element(
-                ErrorCode::MessageReceivedInvalid,
-                "messageType",
-                "this endpoint reads AReq messages",
-            );
-            let refused = Refused {
-                rejection,
-                identified: refused.identified,
-            };
+            let refused = not_an_areq(refused.identified);
             return refuse(state, acs, meta, &ds, refused, StatusCode::OK).await;
         }
         Err(refused) => return refuse(state, acs, meta, &ds, *refused, StatusCode::OK).await,
@@ -155,6 +136,18 @@ pub async fn answer(
                 &refused.erro(ErrorComponent::Acs, acs.versions),
             )
         }
+    }
+}
+
+fn not_an_areq(identified: Identified) -> Refused {
+    let rejection = Rejection::element(
+        ErrorCode::MessageReceivedInvalid,
+        "messageType",
+        "this endpoint reads AReq messages",
+    );
+    Refused {
+        rejection,
+        identified,
     }
 }
 
@@ -235,44 +228,19 @@ async fn authenticate(
     let decision = acs::decide(&acs.rules, areq, facts);
     let acs_trans_id = uuid::Uuid::new_v4().to_string();
     let scheme = range.map_or(shonin_3ds::acs::Scheme::Visa, |r| r.scheme);
-    let status = match &decision {
-        Decision::Frictionless { status, .. } => *status,
-        Decision::Challenge { .. } => TransStatus::C,
-    };
-    let (eci, value) = match status {
-        TransStatus::Y | TransStatus::A => {
-            let outcome = if status == TransStatus::Y {
-                EciOutcome::Authenticated
-            } else {
-                EciOutcome::Attempted
-            };
-            let eci = scheme.eci(outcome);
-            let input = AuthValueInput {
-                status,
-                eci,
-                ds_trans_id,
-                acs_trans_id: &acs_trans_id,
-                card: &fingerprint,
-                purchase_amount: areq.purchase_amount.as_deref(),
-                purchase_currency: areq.purchase_currency.as_deref(),
-            };
-            let value = auth_value::authentication_value(&acs.value_key, &input)
-                .map_err(|e| Failure::Storage(e.to_string()))?;
-            (Some(eci.to_owned()), Some(value))
-        }
-        _ => (None, None),
-    };
-    let ares = acs::ares::build(
-        areq,
-        &acs.profile,
+    let status = decision.status();
+    let outcome = acs::Outcome::of(
         &decision,
-        acs::Outcome {
-            acs_trans_id: acs_trans_id.clone(),
-            eci,
-            authentication_value: value,
-        },
+        &acs.value_key,
+        scheme,
+        areq,
+        ds_trans_id,
+        acs_trans_id.clone(),
+        &fingerprint,
     )
-    .map_err(Failure::Refused)?;
+    .map_err(|e| Failure::Storage(e.to_string()))?;
+    let ares =
+        acs::ares::build(areq, &acs.profile, &decision, outcome).map_err(Failure::Refused)?;
 
     let challenge = match &decision {
         Decision::Challenge { method, .. } => Some(Challenge::new(*method, acs.max_attempts, now)),
