@@ -20,15 +20,7 @@ head -c 24 /dev/urandom | base64 >"$W/password"
 python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["threads"]["1"]; print("ES256 on one core: %.0f verifications/s, %.0f signatures/s; 9 + 1 per approval = %.3f ms" % (t["jose_verify_per_s"], t["jose_sign_per_s"], (9/t["jose_verify_per_s"] + 1/t["jose_sign_per_s"]) * 1e3))' "$W/crypto.json"
 
 for engine in sqlite postgres; do
-  export SHONIN_ISSUER=$ISSUER SHONIN_SERVER__LISTEN=127.0.0.1:$PORT SHONIN_RATE_LIMIT__PER_IP_PER_SECOND=0
-  unset SHONIN_STORAGE__URL
-  if [[ $engine == postgres ]]; then
-    DB="shonin_approvals_$$"
-    psql "$PG_URL/postgres" -qAtc "CREATE DATABASE $DB" >/dev/null
-    export SHONIN_STORAGE__URL="$PG_URL/$DB"
-  fi
-  D=$W/data-$engine
-  mkdir -m 700 "$D"
+  engine_begin "$engine"
   "$S" --dev --data-dir "$D" migrate >/dev/null
   "$S" --dev --data-dir "$D" clients add --client-id bench-txn --name "Bank backend" \
     --jwks-file "$W/keys/client-jwks.json" --scope transactions \
@@ -37,12 +29,7 @@ for engine in sqlite postgres; do
     "$S" --dev --data-dir "$D" users add --username "$u" --password-stdin <"$W/password" >/dev/null
   done
   id_of() { "$S" --dev --data-dir "$D" users list | awk -v u="$1" '$1 == u { print $2 }'; }
-  "$S" --dev --data-dir "$D" serve >"$W/log-$engine" 2>&1 &
-  P=$!
-  for _ in $(seq 1 150); do
-    curl -fsS --cacert "$D/tls/dev-ca.pem" -o /dev/null "$ISSUER/readyz" 2>/dev/null && break
-    sleep 0.2
-  done
+  serve_ready
   load() { # USER SECONDS LABEL
     "$L" flow --kind approval --keys "$W/keys" --client-id bench-txn --issuer "$ISSUER" \
       --ca "$D/tls/dev-ca.pem" --redirect-uri https://client.example/cb --username "$1" \
@@ -62,9 +49,5 @@ print(f"{engine}: {d['flows_per_s']:.1f} approvals/s, p50 {d['latency_ms']['p50'
       f"p99 {d['latency_ms']['p99']:.1f} ms, failed {sum(d['failures_by_step'].values())}; "
       f"server CPU {(c1 - c0) / d['ok'] * 1e3:.2f} ms per approval{db}")
 PY
-  kill "$P"; wait "$P" 2>/dev/null || true; P=""
-  if [[ -n "$DB" ]]; then
-    psql "$PG_URL/postgres" -qAtc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
-    DB=""
-  fi
+  engine_end
 done

@@ -22,15 +22,7 @@ ISSUER=https://localhost:$PORT
 head -c 24 /dev/urandom | base64 >"$W/password"
 
 for engine in sqlite postgres; do
-  export SHONIN_ISSUER=$ISSUER SHONIN_SERVER__LISTEN=127.0.0.1:$PORT SHONIN_RATE_LIMIT__PER_IP_PER_SECOND=0
-  unset SHONIN_STORAGE__URL
-  if [[ $engine == postgres ]]; then
-    DB="shonin_consents_$$"
-    psql "$PG_URL/postgres" -qAtc "CREATE DATABASE $DB" >/dev/null
-    export SHONIN_STORAGE__URL="$PG_URL/$DB"
-  fi
-  D=$W/data-$engine
-  mkdir -m 700 "$D"
+  engine_begin "$engine"
   "$S" --dev --data-dir "$D" migrate >/dev/null
   "$S" --dev --data-dir "$D" clients add --client-id bench-tpp --name "Bench TPP" \
     --jwks-file "$W/keys/client-jwks.json" --scope "openid accounts payments" \
@@ -39,12 +31,7 @@ for engine in sqlite postgres; do
   for u in warm-flow bench-flow warm-pay bench-pay; do
     "$S" --dev --data-dir "$D" users add --username "$u" --password-stdin <"$W/password" >/dev/null
   done
-  "$S" --dev --data-dir "$D" serve >"$W/log-$engine" 2>&1 &
-  P=$!
-  for _ in $(seq 1 150); do
-    curl -fsS --cacert "$D/tls/dev-ca.pem" -o /dev/null "$ISSUER/readyz" 2>/dev/null && break
-    sleep 0.2
-  done
+  serve_ready
   load() { # KIND SCOPE USER SECONDS LABEL
     "$L" flow --kind "$1" --scope "$2" --keys "$W/keys" --client-id bench-tpp --issuer "$ISSUER" \
       --ca "$D/tls/dev-ca.pem" --redirect-uri https://client.example/cb --username "$3" \
@@ -75,9 +62,5 @@ for name, d in (("code flow", flow), ("payment consent", pay)):
 print(f"{engine}: a payment consent costs {per(pay, 'server_cpu_s') / per(flow, 'server_cpu_s'):.2f}x "
       f"the server CPU of a code flow; {pay['flows_per_s'] / flow['flows_per_s']:.2f}x its rate")
 PY
-  kill "$P"; wait "$P" 2>/dev/null || true; P=""
-  if [[ -n "$DB" ]]; then
-    psql "$PG_URL/postgres" -qAtc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
-    DB=""
-  fi
+  engine_end
 done

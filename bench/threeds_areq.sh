@@ -47,27 +47,13 @@ PY
 head -c 24 /dev/urandom | base64 >"$W/password"
 
 for engine in sqlite postgres; do
-  export SHONIN_ISSUER=$ISSUER SHONIN_SERVER__LISTEN=127.0.0.1:$PORT SHONIN_RATE_LIMIT__PER_IP_PER_SECOND=0
+  engine_begin "$engine"
   export SHONIN_SERVER__CLIENT_CERTIFICATES=optional SHONIN_SERVER__CLIENT_CA_FILE=$W/pki/client-ca.pem
-  unset SHONIN_STORAGE__URL
-  if [[ $engine == postgres ]]; then
-    DB="shonin_areq_$$"
-    psql "$PG_URL/postgres" -qAtc "CREATE DATABASE $DB" >/dev/null
-    export SHONIN_STORAGE__URL="$PG_URL/$DB"
-  fi
-  D=$W/data-$engine
-  mkdir -m 700 "$D"
   run() { "$S" --dev --data-dir "$D" --config "$W/acs.toml" "$@"; }
   run migrate >/dev/null
   run users add --username cardholder --password-stdin <"$W/password" >/dev/null
   echo "$PAN" | run 3ds cards enrol --username cardholder >/dev/null
-  # Started directly (not through `run`), so $! is the server's own PID for its CPU time.
-  "$S" --dev --data-dir "$D" --config "$W/acs.toml" serve >"$W/log-$engine" 2>&1 &
-  P=$!
-  for _ in $(seq 1 150); do
-    curl -fsS --cacert "$D/tls/dev-ca.pem" -o /dev/null "$ISSUER/readyz" 2>/dev/null && break
-    sleep 0.2
-  done
+  serve_ready --config "$W/acs.toml"
   first=$(sed 's/00000000-0000-4000-8000-000000000000/11111111-1111-4111-8111-111111111111/' "$W/areq.json" |
     curl -sS --cacert "$D/tls/dev-ca.pem" --cert "$W/pki/client.pem" --key "$W/pki/client-key.pem" \
       -H 'content-type: application/json' --data-binary @- "$ISSUER/3ds/acs/areq")
@@ -101,9 +87,5 @@ print(f"{engine}: {d['ok_rps']:.0f} AReq/s, p50 {d['latency_ms']['p50']} ms, p99
       + f"; the server answered {d['server_ares_total']:.0f} ARes and {d['server_erro_total']:.0f} Erro in all")
 assert d["server_erro_total"] == 0, "Erro answers in the run"
 PY
-  kill "$P"; wait "$P" 2>/dev/null || true; P=""
-  if [[ $engine == postgres ]]; then
-    psql "$PG_URL/postgres" -qAtc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
-    DB=""
-  fi
+  engine_end
 done
