@@ -1118,6 +1118,21 @@ fn threeds_cards_are_enrolled_from_standard_input_and_kept_only_as_fingerprints(
         actions.contains(&"3ds.card.remove success".to_owned()),
         "{actions:?}"
     );
+    // A number with a wrong check digit is refused and audit-logged, without the input.
+    let luhn_refusal = export
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|e| e["target"] == "card -")
+        .expect("the refused input is audit-logged");
+    assert_eq!(luhn_refusal["outcome"], "failure");
+    assert!(
+        luhn_refusal["reason"]
+            .as_str()
+            .unwrap()
+            .contains("check digit"),
+        "{luhn_refusal}"
+    );
+    assert!(!export.contains("4012000000006014"));
     assert!(!export.contains(pan), "the audit log holds the card number");
     for entry in walk(d) {
         let bytes = std::fs::read(&entry).unwrap();

@@ -122,11 +122,11 @@ async fn cards_dispatch(
 ) -> anyhow::Result<()> {
     match cmd {
         CardsCommand::Enrol { username } => {
-            let pan = read_card_number()?;
-            let fingerprint = shonin_3ds::acs::fingerprint(&acs.fingerprint_key, &pan)?;
-            let target = format!("card {}", &fingerprint[..12]);
+            let typed = read_card(acs)?;
             let card = ctx
-                .audited("3ds.card.enrol", &target, async {
+                .audited("3ds.card.enrol", &card_target(&typed), async {
+                    let (pan, fingerprint) =
+                        typed.map_err(|rule| anyhow::anyhow!("standard input: {rule}"))?;
                     let range = shonin_3ds::acs::find_range(&acs.ranges, &pan)
                         .context("the card number is in none of threeds.acs.card_ranges")?;
                     let username = Username::new(&username)?;
@@ -136,7 +136,7 @@ async fn cards_dispatch(
                         .await?
                         .with_context(|| format!("no user {username}"))?;
                     let card = EnrolledCard {
-                        fingerprint: fingerprint.clone(),
+                        fingerprint,
                         user_id: user.id.clone(),
                         masked: pan.masked(),
                         scheme: range.scheme,
@@ -152,7 +152,7 @@ async fn cards_dispatch(
                 "enrolled card {} for user {} ({})",
                 card.masked,
                 username,
-                &fingerprint[..12]
+                &card.fingerprint[..12]
             );
         }
         CardsCommand::List => {
@@ -172,32 +172,51 @@ async fn cards_dispatch(
             }
         }
         CardsCommand::Remove => {
-            let pan = read_card_number()?;
-            let fingerprint = shonin_3ds::acs::fingerprint(&acs.fingerprint_key, &pan)?;
-            let target = format!("card {}", &fingerprint[..12]);
-            ctx.audited("3ds.card.remove", &target, async {
-                if !ctx.store.remove_card(&fingerprint).await? {
-                    bail!("the card is not enrolled");
-                }
-                Ok(())
-            })
-            .await?;
-            println!("removed card {}", pan.masked());
+            let typed = read_card(acs)?;
+            let masked = ctx
+                .audited("3ds.card.remove", &card_target(&typed), async {
+                    let (pan, fingerprint) =
+                        typed.map_err(|rule| anyhow::anyhow!("standard input: {rule}"))?;
+                    if !ctx.store.remove_card(&fingerprint).await? {
+                        bail!("the card is not enrolled");
+                    }
+                    Ok(pan.masked())
+                })
+                .await?;
+            println!("removed card {masked}");
         }
     }
     Ok(())
 }
 
-/// One line of standard input holding a card number; the number never appears in an error.
-fn read_card_number() -> anyhow::Result<Pan> {
+/// A card number typed on standard input, with its fingerprint; or why it is not a card number.
+type Typed = Result<(Pan, String), &'static str>;
+
+/// The audit target of a typed card: its fingerprint's first 12 characters, or `card -` when the
+/// input was not a card number (that refusal is audit-logged too, without the input).
+fn card_target(typed: &Typed) -> String {
+    match typed {
+        Ok((_, fingerprint)) => format!("card {}", &fingerprint[..12]),
+        Err(_) => "card -".to_owned(),
+    }
+}
+
+/// Reads one line of standard input; fails only when it cannot be read. The number never
+/// appears in an error.
+fn read_card(acs: &crate::threeds::AcsService) -> anyhow::Result<Typed> {
     let mut line = zeroize::Zeroizing::new(String::with_capacity(64));
     std::io::stdin()
         .lock()
         .take(64)
         .read_line(&mut line)
         .context("reading the card number from standard input")?;
-    Pan::parse(line.trim_end_matches(['\r', '\n']))
-        .map_err(|rule| anyhow::anyhow!("standard input: {rule}"))
+    Ok(match Pan::parse(line.trim_end_matches(['\r', '\n'])) {
+        Ok(pan) => {
+            let fingerprint = shonin_3ds::acs::fingerprint(&acs.fingerprint_key, &pan)?;
+            Ok((pan, fingerprint))
+        }
+        Err(rule) => Err(rule),
+    })
 }
 
 fn read(file: &Path) -> std::io::Result<Vec<u8>> {
