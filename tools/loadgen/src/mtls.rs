@@ -287,7 +287,9 @@ async fn worker(
     let template = fresh_ids(&body);
     while Instant::now() < deadline {
         let body = match &template {
-            Some(parts) => bytes::Bytes::from(parts.join(uuid_v4().as_str())),
+            Some(parts) => {
+                bytes::Bytes::from(parts.join(uuid::Uuid::new_v4().to_string().as_str()))
+            }
             None => body.clone(),
         };
         let t0 = Instant::now();
@@ -310,22 +312,4 @@ fn fresh_ids(body: &[u8]) -> Option<Vec<String>> {
     let text = std::str::from_utf8(body).ok()?;
     text.contains(FRESH_ID)
         .then(|| text.split(FRESH_ID).map(str::to_owned).collect())
-}
-
-/// A random (version 4) UUID in its 36-character text form.
-fn uuid_v4() -> String {
-    let mut b = [0u8; 16];
-    // The system's randomness; a failure would only repeat an ID, which the server then refuses.
-    let _ = aws_lc_rs::rand::fill(&mut b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
 }
