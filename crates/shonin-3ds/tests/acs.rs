@@ -480,7 +480,14 @@ fn a_completed_challenge_sends_a_valid_rreq_and_final_cres() {
     let areq = areq();
     let ids = TransactionIds::of(&areq, areq.ds_trans_id.as_deref().unwrap(), ACS_TRANS_ID);
     let challenging = Challenge::new(ChallengeMethod::Passkey, 3, t0)
-        .creq(t0)
+        .creq(
+            shonin_3ds::acs::Page {
+                nonce: "bm9uY2U".into(),
+                token_sha256: "00".repeat(32),
+                session_data: None,
+            },
+            t0,
+        )
         .unwrap();
 
     let verified = challenging

@@ -200,6 +200,17 @@ pub struct Texts {
     pub txn_locked: &'static str,
     pub txn_executed: &'static str,
     pub txn_not_found: &'static str,
+    pub acs_title: &'static str,
+    pub acs_intro: &'static str,
+    pub acs_merchant: &'static str,
+    pub acs_card: &'static str,
+    pub acs_no_payment: &'static str,
+    pub acs_confirm: &'static str,
+    pub acs_cancel: &'static str,
+    pub acs_no_passkey: &'static str,
+    pub acs_failed: &'static str,
+    pub acs_returning: &'static str,
+    pub acs_invalid: &'static str,
 }
 
 pub static EN: Texts = Texts {
@@ -304,6 +315,17 @@ pub static EN: Texts = Texts {
     txn_locked: "Too many failed attempts: this payment is locked.",
     txn_executed: "This payment has been made.",
     txn_not_found: "There is no such payment to approve.",
+    acs_title: "Confirm your purchase",
+    acs_intro: "Your card issuer asks you to confirm this purchase. Your passkey signs exactly the merchant and amount shown here.",
+    acs_merchant: "Merchant",
+    acs_card: "Card",
+    acs_no_payment: "No payment (card verification)",
+    acs_confirm: "Confirm with passkey",
+    acs_cancel: "Cancel",
+    acs_no_passkey: "No passkey is registered for this card. The purchase cannot be confirmed here; cancel and contact your card issuer.",
+    acs_failed: "The passkey did not confirm the purchase. Attempts left: {n}.",
+    acs_returning: "Returning to the merchant…",
+    acs_invalid: "This authentication request is not valid or has already been used.",
 };
 
 pub static JA: Texts = Texts {
@@ -408,6 +430,17 @@ pub static JA: Texts = Texts {
     txn_locked: "失敗が多すぎるため、この支払いはロックされました。",
     txn_executed: "この支払いは実行されました。",
     txn_not_found: "承認する支払いが見つかりません。",
+    acs_title: "ご購入の確認",
+    acs_intro: "カード発行会社がこのご購入の確認を求めています。パスキーは、ここに表示された加盟店と金額そのものに署名します。",
+    acs_merchant: "加盟店",
+    acs_card: "カード",
+    acs_no_payment: "支払いなし（カードの確認）",
+    acs_confirm: "パスキーで確認",
+    acs_cancel: "キャンセル",
+    acs_no_passkey: "このカードにはパスキーが登録されていません。ここでは確認できないため、キャンセルしてカード発行会社にお問い合わせください。",
+    acs_failed: "パスキーで確認できませんでした。残り{n}回試せます。",
+    acs_returning: "加盟店に戻ります…",
+    acs_invalid: "この認証リクエストは無効か、すでに使用されています。",
 };
 
 #[cfg(test)]

@@ -142,6 +142,63 @@ pub struct RecoveryCodesPage<'a> {
     pub codes: &'a [String],
 }
 
+/// The 3-D Secure challenge page (`threeds/challenge.rs`), shown in the requestor's iframe: the
+/// purchase from the stored AReq, formatted by the function whose fields the passkey signs
+/// (`shonin_3ds::acs::linking`).
+#[derive(Debug, Template)]
+#[template(path = "acs_challenge.html")]
+pub struct AcsChallengePage<'a> {
+    pub f: Frame<'a>,
+    pub merchant: String,
+    pub amount: String,
+    /// Masked: first six and last four digits.
+    pub card: String,
+    pub acs_trans_id: &'a str,
+    /// The answer token (see `threeds/challenge.rs`).
+    pub token: &'a str,
+    pub answer_url: &'a str,
+    /// `PublicKeyCredentialRequestOptionsJSON`, empty without a passkey.
+    pub options: String,
+    pub due_at_ms: i64,
+    pub notification_url: &'a str,
+    pub session_data: Option<&'a str>,
+    /// The refusal message, with `{n}` to be filled by the script.
+    pub failed: String,
+}
+
+/// A page that posts one message field (`erro`) to the requestor's `notificationURL`
+/// (`/static/acs.js` submits it).
+#[derive(Debug, Template)]
+#[template(path = "acs_post.html")]
+pub struct AcsPostPage<'a> {
+    pub f: Frame<'a>,
+    pub action: &'a str,
+    pub name: &'a str,
+    pub value: String,
+    pub session_data: Option<&'a str>,
+}
+
+/// Renders a page that runs inside the 3-D Secure requestor's iframe: as [`render`], but any
+/// HTTPS page may frame it (the merchant's checkout is not known in advance) and it may post to
+/// `form_target` (the requestor's `notificationURL`).
+pub fn render_framed(
+    status: StatusCode,
+    page: &impl Template,
+    form_target: Option<&str>,
+) -> Response {
+    let mut resp = render(status, page, form_target);
+    let csp = resp
+        .headers()
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.replace("frame-ancestors 'none'", "frame-ancestors https:"));
+    if let Some(v) = csp.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        resp.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    resp
+}
+
 /// Renders `page` with the page security headers; `form_target` is an extra origin forms may
 /// navigate to (the client's redirect URI after consent: CSP `form-action` also governs the
 /// redirect that follows a form post). Scripts may come from this origin only

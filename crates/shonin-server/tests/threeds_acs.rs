@@ -64,6 +64,9 @@ fn settings(ds: &Ds) -> AcsSettings {
             frictionless_up_to: [("643".to_owned(), 100_000)].into(),
             ..RiskRules::default()
         },
+        results_ca_file: None,
+        results_certificate_file: None,
+        results_key_file: None,
     }
 }
 

@@ -102,3 +102,36 @@ pub fn server_config(
     config.max_early_data_size = 0;
     Ok(Arc::new(config))
 }
+
+/// A TLS client configuration for a link that both sides authenticate (the ACS's RReq to the
+/// DS): the peer's certificate must chain to a CA of `ca_pem` only (no system roots; a scheme's
+/// directory has its own PKI), and the client presents the chain of `cert_chain_pem` with its
+/// key. The same versions and suites as the server (RFC 9325).
+pub fn mutual_client_config(
+    ca_pem: &Path,
+    cert_chain_pem: &Path,
+    key_pem: &Path,
+) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in read_cert_chain(ca_pem)? {
+        roots.add(ca).map_err(|e| {
+            TlsError::Config(rustls::Error::General(format!("{}: {e}", ca_pem.display())))
+        })?;
+    }
+    let chain = read_cert_chain(cert_chain_pem)?;
+    let key = read_private_key(key_pem)?;
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(provider()))
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(TlsError::Config)?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .map_err(|source| TlsError::KeyRejected {
+            cert: cert_chain_pem.to_owned(),
+            key: key_pem.to_owned(),
+            source,
+        })?;
+    config.require_ems = true;
+    // HTTP/1.1: the RReq is one request per transaction.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}

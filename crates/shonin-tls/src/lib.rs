@@ -25,7 +25,7 @@ pub mod problem;
 mod read_deadline;
 mod serve;
 
-pub use config::{ClientCertMode, server_config};
+pub use config::{ClientCertMode, mutual_client_config, server_config};
 pub use connection::ConnectionInfo;
 pub use error::TlsError;
 pub use serve::{RefusalHook, ServeLimits, serve};

@@ -83,6 +83,20 @@ pub struct Challenge {
     pub due_at: OffsetDateTime,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<ChallengeResult>,
+    /// Set by the CReq: what the challenge page holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<Page>,
+}
+
+/// What the first CReq started: the passkey challenge's nonce, the page's answer token (only its
+/// SHA-256 is kept; the browser in the requestor's iframe has no cookie of ours) and the
+/// requestor's `threeDSSessionData`, echoed with the final CRes.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Page {
+    pub nonce: String,
+    pub token_sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_data: Option<String>,
 }
 
 fn processed() -> Rejection {
@@ -109,6 +123,7 @@ impl Challenge {
             attempts_left: max_attempts.max(1),
             due_at: now + FIRST_CREQ_TIMEOUT,
             result: None,
+            page: None,
         }
     }
 
@@ -128,13 +143,14 @@ impl Challenge {
         }
     }
 
-    /// The first CReq arrived: show the challenge, and give the cardholder 600 s.
-    pub fn creq(&self, now: OffsetDateTime) -> Result<Self, Rejection> {
+    /// The first CReq arrived: show the challenge `page`, and give the cardholder 600 s.
+    pub fn creq(&self, page: Page, now: OffsetDateTime) -> Result<Self, Rejection> {
         match self.state {
             ChallengeState::AwaitingCreq if self.due(now) => Err(timed_out()),
             ChallengeState::AwaitingCreq => Ok(Challenge {
                 state: ChallengeState::Challenging,
                 due_at: now + CHALLENGE_TIMEOUT,
+                page: Some(page),
                 ..self.clone()
             }),
             ChallengeState::Completed
@@ -214,9 +230,17 @@ mod tests {
 
     const T0: OffsetDateTime = datetime!(2026-12-06 12:00 UTC);
 
+    fn page() -> Page {
+        Page {
+            nonce: "n".into(),
+            token_sha256: "t".into(),
+            session_data: None,
+        }
+    }
+
     fn started() -> Challenge {
         Challenge::new(ChallengeMethod::Passkey, 3, T0)
-            .creq(T0 + Duration::seconds(5))
+            .creq(page(), T0 + Duration::seconds(5))
             .unwrap()
     }
 
@@ -246,7 +270,9 @@ mod tests {
             })
         );
         assert_eq!(
-            done.creq(T0 + Duration::seconds(61)).unwrap_err().code,
+            done.creq(page(), T0 + Duration::seconds(61))
+                .unwrap_err()
+                .code,
             ErrorCode::TransactionDataNotValid
         );
         assert!(
@@ -296,11 +322,14 @@ mod tests {
             (TransStatus::N, Some("14"), Some("05"))
         );
         assert_eq!(
-            c.creq(T0 + FIRST_CREQ_TIMEOUT).unwrap_err().code,
+            c.creq(page(), T0 + FIRST_CREQ_TIMEOUT).unwrap_err().code,
             ErrorCode::TransactionTimedOut
         );
         assert_eq!(
-            expired.creq(T0 + Duration::seconds(40)).unwrap_err().code,
+            expired
+                .creq(page(), T0 + Duration::seconds(40))
+                .unwrap_err()
+                .code,
             ErrorCode::TransactionTimedOut
         );
     }
@@ -326,7 +355,7 @@ mod tests {
     fn cancel_ends_n_with_cancel_01_and_a_second_creq_is_305() {
         let c = started();
         assert_eq!(
-            c.creq(T0 + Duration::seconds(6)).unwrap_err().code,
+            c.creq(page(), T0 + Duration::seconds(6)).unwrap_err().code,
             ErrorCode::TransactionDataNotValid
         );
         let done = c.cancel(T0 + Duration::seconds(10)).unwrap();

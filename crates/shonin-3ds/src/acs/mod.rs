@@ -6,6 +6,8 @@ pub mod ares;
 pub mod auth_value;
 pub mod card;
 pub mod challenge;
+pub mod creq;
+pub mod linking;
 pub mod results;
 pub mod risk;
 pub mod store;
@@ -13,8 +15,9 @@ pub mod store;
 pub use ares::{AcsProfile, Outcome};
 pub use card::{CardRange, EciOutcome, Scheme, find_range};
 pub use challenge::{
-    CHALLENGE_TIMEOUT, Challenge, ChallengeResult, ChallengeState, FIRST_CREQ_TIMEOUT,
+    CHALLENGE_TIMEOUT, Challenge, ChallengeResult, ChallengeState, FIRST_CREQ_TIMEOUT, Page,
 };
+pub use linking::{PurchaseChallenge, ShownPurchase};
 pub use results::{TransactionIds, final_cres, rreq};
 pub use risk::{
     ChallengeMethod, ChallengeReason, Decision, Enrolment, Facts, NotEnrolled, RiskRules, decide,

@@ -55,6 +55,10 @@ fn ops_router() -> Router<AppState> {
             "/static/approve.js",
             get(|| script(include_str!("../../static/approve.js"))),
         )
+        .route(
+            "/static/acs.js",
+            get(|| script(include_str!("../../static/acs.js"))),
+        )
         .route("/favicon.ico", get(no_icon))
 }
 

@@ -347,35 +347,48 @@ async fn refuse(
     let erro = refused.erro(ErrorComponent::Acs, acs.versions);
     metrics::counter!("shonin_3ds_errors_total", "error_code" => erro.error_code.clone())
         .increment(1);
-    if let Some(admitted) = state.audit_sampler.admit(
+    let actor = if ds == "-" {
+        Actor {
+            kind: ActorKind::Client,
+            id: "-".into(),
+        }
+    } else {
+        ds_actor(ds)
+    };
+    let reason = format!("Erro {}: {}", erro.error_code, erro.error_detail);
+    audit_refusal(state, meta, actor, "/3ds/acs/areq", &reason).await;
+    protocol(status, &erro)
+}
+
+/// Writes the audit entry of a refused 3-D Secure request, sampled per address (as other
+/// repeated rejections are): the first in a minute, then one saying how many were left out.
+pub(super) async fn audit_refusal(
+    state: &AppState,
+    meta: &RequestMeta,
+    actor: Actor,
+    target: &str,
+    reason: &str,
+) {
+    let Some(admitted) = state.audit_sampler.admit(
         REJECT_ACTION,
         meta.addr.client_ip,
         std::time::Instant::now(),
-    ) {
-        let record = AuditRecord {
-            time: state.clock.now(),
-            actor: if ds == "-" {
-                Actor {
-                    kind: ActorKind::Client,
-                    id: "-".into(),
-                }
-            } else {
-                ds_actor(ds)
-            },
-            action: REJECT_ACTION.to_owned(),
-            target: "/3ds/acs/areq".to_owned(),
-            outcome: shonin_audit::Outcome::Failure,
-            reason: Some(
-                admitted.reason(&format!("Erro {}: {}", erro.error_code, erro.error_detail)),
-            ),
-            source_ip: Some(meta.addr.client_ip),
-            request_id: meta.request_id.clone(),
-        };
-        if let Err(e) = state.audit.append(record).await {
-            tracing::error!(error = %e, "3DS: a refusal could not be audit-logged");
-        }
+    ) else {
+        return;
+    };
+    let record = AuditRecord {
+        time: state.clock.now(),
+        actor,
+        action: REJECT_ACTION.to_owned(),
+        target: target.to_owned(),
+        outcome: shonin_audit::Outcome::Failure,
+        reason: Some(admitted.reason(reason)),
+        source_ip: Some(meta.addr.client_ip),
+        request_id: meta.request_id.clone(),
+    };
+    if let Err(e) = state.audit.append(record).await {
+        tracing::error!(error = %e, "3DS: a refusal could not be audit-logged");
     }
-    protocol(status, &erro)
 }
 
 /// A protocol message as the HTTP answer: JSON, never cached.

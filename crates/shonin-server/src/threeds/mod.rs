@@ -4,6 +4,8 @@
 //! the protocol's JSON on `POST /3ds/acs/areq` (`routes/threeds.rs`).
 
 pub mod areq;
+pub mod challenge;
+pub mod results;
 pub mod settings;
 pub mod timers;
 
@@ -28,6 +30,8 @@ pub struct AcsService {
     pub fingerprint_key: LocalMacKey,
     /// Authentication values (`KeyPurpose::ThreeDsAuthenticationValue`).
     pub value_key: LocalMacKey,
+    /// The mutual-TLS client for the RReq, when `results_*_file` are configured.
+    pub results: Option<results::ResultsClient>,
 }
 
 /// The path the browser posts the CReq to, under the issuer.
@@ -61,6 +65,7 @@ impl AcsService {
             ds_thumbprints: s.ds_certificate_thumbprints.clone(),
             fingerprint_key: LocalMacKey::derived(master, KeyPurpose::CardFingerprint),
             value_key: LocalMacKey::derived(master, KeyPurpose::ThreeDsAuthenticationValue),
+            results: results::ResultsClient::build(s)?,
         }))
     }
 }

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use shonin_3ds::acs::{CardRange, RiskRules, Scheme};
 use shonin_3ds::{MessageVersion, Versions};
+use std::path::PathBuf;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -41,6 +42,16 @@ pub struct AcsSettings {
     /// The risk rules (`shonin_3ds::acs::RiskRules`).
     #[serde(default)]
     pub risk: RiskRules,
+    /// The ACS → DS link for the RReq (mutual TLS): the CA certificates the DS's server
+    /// certificate must chain to (PEM; no system roots), and the ACS's client certificate chain
+    /// and key. All three or none: without them a completed challenge's RReq is not sent (and
+    /// the audit log says so).
+    #[serde(default)]
+    pub results_ca_file: Option<PathBuf>,
+    #[serde(default)]
+    pub results_certificate_file: Option<PathBuf>,
+    #[serde(default)]
+    pub results_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -134,6 +145,17 @@ impl AcsSettings {
             }
         }
         self.ranges()?;
+        let results = [
+            &self.results_ca_file,
+            &self.results_certificate_file,
+            &self.results_key_file,
+        ];
+        if results.iter().any(|f| f.is_some()) && !results.iter().all(|f| f.is_some()) {
+            return Err((
+                "results_ca_file",
+                "results_ca_file, results_certificate_file and results_key_file go together".into(),
+            ));
+        }
         let digits = |s: &String, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
         if !self.risk.frictionless_up_to.keys().all(|c| digits(c, 3)) {
             return Err((

@@ -2,7 +2,8 @@
 //! the store, not from memory: every node runs [`fire_due`] each second, each due transaction
 //! moves by compare-and-set to `completed` N (reason 14, `challengeCancel` 05 or 04) with its
 //! audit entry, and a timer another node (or a late CReq) moved first is a lost compare-and-set,
-//! skipped. A node that restarts loses no timer.
+//! skipped. A node that restarts loses no timer. The node that moved a transaction sends its
+//! RReq (`results.rs`).
 
 use crate::state::AppState;
 use shonin_3ds::acs::store::AcsStore;
@@ -30,7 +31,7 @@ pub async fn fire_due(state: &AppState, now: OffsetDateTime) -> Result<usize, St
             .and_then(|r| r.challenge_cancel.clone())
             .unwrap_or_default();
         let mut unit = UnitOfWork::new();
-        unit.update(txn.advance(expired)?);
+        unit.update(txn.advance(expired.clone())?);
         let entry = AuditRecord {
             time: now,
             actor: Actor::system(),
@@ -53,6 +54,17 @@ pub async fn fire_due(state: &AppState, now: OffsetDateTime) -> Result<usize, St
                 metrics::counter!("shonin_3ds_challenge_timeouts_total", "challenge_cancel" => cancel)
                     .increment(1);
                 fired += 1;
+                // The RReq N (reason 14) goes to the DS from the node that fired the timer.
+                if let (Some(acs), Some(result)) = (state.acs.as_ref(), expired.result.as_ref()) {
+                    let moved = shonin_3ds::acs::AcsTransaction {
+                        data: shonin_3ds::acs::TransactionData {
+                            challenge: Some(expired.clone()),
+                            ..txn.data.clone()
+                        },
+                        ..txn.clone()
+                    };
+                    super::results::deliver(state, acs, &moved, result).await;
+                }
             }
             // Moved by another node's timer or by the cardholder first.
             Outcome::Conflict { .. } | Outcome::Replayed { .. } => {}

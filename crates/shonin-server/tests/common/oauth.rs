@@ -223,6 +223,11 @@ pub fn attribute_after(html: &str, marker: &str) -> String {
         ("&#x3a;", ":"),
         ("&#61;", "="),
         ("&#x3d;", "="),
+        ("&#34;", "\""),
+        ("&quot;", "\""),
+        ("&#39;", "'"),
+        ("&#60;", "<"),
+        ("&#62;", ">"),
     ] {
         value = value.replace(escaped, c);
     }

@@ -120,7 +120,12 @@ async fn a_challenge_moves_by_compare_and_set_and_its_timer_falls_due(store: &St
     );
 
     // Two moves from the same read race: the CReq's and the timer's. One wins.
-    let shown = waiting.creq(T0 + Duration::seconds(3)).unwrap();
+    let page = shonin_3ds::acs::Page {
+        nonce: "bm9uY2U".into(),
+        token_sha256: "00".repeat(32),
+        session_data: Some("c2Vzc2lvbg".into()),
+    };
+    let shown = waiting.creq(page, T0 + Duration::seconds(3)).unwrap();
     let expired = waiting.expire(T0 + FIRST_CREQ_TIMEOUT).unwrap();
     let mut first = UnitOfWork::new();
     first.update(read.advance(shown.clone()).unwrap());

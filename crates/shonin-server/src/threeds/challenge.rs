@@ -1,0 +1,709 @@
+//! The browser challenge (EMV 3DS browser flow), on the issuer's origin inside the requestor's
+//! iframe:
+//!
+//! 1. `POST /3ds/acs/challenge` (form: `creq`, `threeDSSessionData`): the CReq starts the
+//!    challenge of an ARes `C` (30 s timer → 600 s timer), and the page shows the purchase from
+//!    the *stored* AReq, the masked card and a passkey button. The passkey signs
+//!    `shonin_3ds::acs::linking` — merchant, amount, currency, the transaction, a fresh nonce and
+//!    the deadline — so what it approves is what the page shows (PSD2 RTS Art. 5(1)).
+//! 2. `POST /3ds/acs/challenge/answer` (JSON, from `/static/acs.js`): the assertion, a cancel, or
+//!    a request for the result. The iframe has no cookie of ours (third-party), so the page holds
+//!    a random answer token whose SHA-256 the transaction keeps.
+//! 3. When the challenge ends, the RReq goes to the DS (`results.rs`) and the answer carries the
+//!    final CRes, which the page posts to the requestor's `notificationURL` with the
+//!    `threeDSSessionData` it was given.
+//!
+//! A CReq that identifies a waiting transaction but breaks a rule ends it U with
+//! `challengeCancel` 06 (RReq sent) and posts the Erro to `notificationURL`; one that identifies
+//! nothing gets an error page. Every refusal is audit-logged.
+
+use super::AcsService;
+use super::areq::audit_refusal;
+use crate::i18n::Lang;
+use crate::oauth::commit::commit_outcome;
+use crate::oauth::reject::RequestMeta;
+use crate::pages::{self, AcsChallengePage, AcsPostPage, Frame};
+use crate::state::AppState;
+use aws_lc_rs::digest::{SHA256, digest};
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use shonin_3ds::acs::creq;
+use shonin_3ds::acs::linking::{PurchaseChallenge, shown};
+use shonin_3ds::acs::store::{AcsStore, AcsTransaction};
+use shonin_3ds::acs::{
+    Challenge, ChallengeMethod, ChallengeResult, ChallengeState, Page, final_cres,
+};
+use shonin_3ds::{ErrorCode, ErrorComponent, Identified, Refused, Rejection, TransStatus};
+use shonin_audit::{Actor, ActorKind, AuditRecord};
+use shonin_oauth::form::FormParams;
+use shonin_passkeys::{AssertionResponse, Expected, PasskeyStore};
+use shonin_types::unit::{Outcome, UnitOfWork};
+
+/// Audit actions: the CReq that started a challenge, and each answer.
+pub const START_ACTION: &str = "3ds.challenge.start";
+pub const ANSWER_ACTION: &str = "3ds.challenge.answer";
+/// Where the page's script posts.
+pub const ANSWER_PATH: &str = "/3ds/acs/challenge/answer";
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn token_sha256(token: &str) -> String {
+    hex(digest(&SHA256, token.as_bytes()).as_ref())
+}
+
+fn random_b64url() -> Option<String> {
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes).ok()?;
+    Some(shonin_jose::b64url_encode(&bytes))
+}
+
+fn cardholder(txn: &AcsTransaction) -> Actor {
+    Actor {
+        kind: ActorKind::User,
+        id: txn.data.user_id.clone().unwrap_or_else(|| "-".into()),
+    }
+}
+
+/// The origin of `url` (scheme, host, port), for the page's CSP `form-action`.
+fn origin(url: &str) -> Option<String> {
+    url::Url::parse(url)
+        .ok()
+        .map(|u| u.origin().ascii_serialization())
+        .filter(|o| o != "null")
+}
+
+/// `POST /3ds/acs/challenge`: the CReq form.
+pub async fn start(
+    state: &AppState,
+    acs: &AcsService,
+    meta: &RequestMeta,
+    body: &[u8],
+) -> Response {
+    let lang = meta.lang;
+    let form = FormParams::parse(body).ok();
+    let field = |name| form.as_ref().and_then(|f| f.get(name));
+    let creq = match creq::read(field("creq").unwrap_or_default(), acs.versions) {
+        Ok(c) => c,
+        Err(refused) => return refused_creq(state, acs, meta, *refused).await,
+    };
+    let identified = Identified {
+        message_type: Some(shonin_3ds::MessageType::CReq),
+        message_version: Some(creq.message_version),
+        three_ds_server_trans_id: Some(creq.three_ds_server_trans_id.clone()),
+        acs_trans_id: Some(creq.acs_trans_id.clone()),
+        ..Identified::default()
+    };
+    let session_data = match creq::session_data(field("threeDSSessionData")) {
+        Ok(s) => s,
+        Err(rejection) => {
+            let refused = Refused {
+                rejection,
+                identified,
+            };
+            return refused_creq(state, acs, meta, refused).await;
+        }
+    };
+    let now = state.clock.now();
+    let txn = match state.store.acs_transaction(&creq.acs_trans_id, now).await {
+        Ok(t) => t,
+        Err(_) => return pages::unavailable(lang, meta.request_id.as_deref()),
+    };
+    // The CReq must name the transaction as its AReq did (EMV 3DS: 301 for an unknown one,
+    // 203 for a messageVersion other than the AReq's).
+    let txn = match txn {
+        Some(t) if t.data.ids.three_ds_server_trans_id == creq.three_ds_server_trans_id => t,
+        _ => {
+            let rejection = Rejection::element(
+                ErrorCode::TransactionIdNotRecognised,
+                "acsTransID",
+                "no transaction of this 3DS Server has this acsTransID",
+            );
+            return refused_creq(
+                state,
+                acs,
+                meta,
+                Refused {
+                    rejection,
+                    identified,
+                },
+            )
+            .await;
+        }
+    };
+    if txn.data.ids.message_version != creq.message_version {
+        let rejection = Rejection::element(
+            ErrorCode::InvalidFormat,
+            "messageVersion",
+            "the CReq's messageVersion differs from the AReq's",
+        );
+        return refused_creq(
+            state,
+            acs,
+            meta,
+            Refused {
+                rejection,
+                identified,
+            },
+        )
+        .await;
+    }
+    let Some(challenge) = txn.data.challenge.clone() else {
+        let rejection = Rejection::new(
+            ErrorCode::TransactionDataNotValid,
+            "this transaction was answered without a challenge",
+        );
+        return error_page(state, acs, meta, &txn, rejection).await;
+    };
+    let (Some(nonce), Some(token)) = (random_b64url(), random_b64url()) else {
+        return pages::unavailable(lang, meta.request_id.as_deref());
+    };
+    let page = Page {
+        nonce,
+        token_sha256: token_sha256(&token),
+        session_data,
+    };
+    let started = match challenge.creq(page, now) {
+        Ok(s) => s,
+        Err(rejection) => return error_page(state, acs, meta, &txn, rejection).await,
+    };
+    let mut unit = UnitOfWork::new();
+    match txn.advance(started.clone()) {
+        Ok(update) => {
+            unit.update(update);
+        }
+        Err(_) => return pages::unavailable(lang, meta.request_id.as_deref()),
+    }
+    let entry = AuditRecord {
+        reason: Some(format!(
+            "method={:?} window={}",
+            started.method,
+            creq.challenge_window_size.as_deref().unwrap_or("-")
+        )),
+        ..crate::oauth::reject::success_record(
+            state,
+            meta,
+            START_ACTION,
+            cardholder(&txn),
+            &txn.acs_trans_id,
+        )
+    };
+    match commit_outcome(state, unit, Some(entry)).await {
+        Ok(Outcome::Committed { .. }) => {}
+        // Another CReq for it won the race: this one is a CReq for a processed challenge.
+        Ok(Outcome::Conflict { .. } | Outcome::Replayed { .. }) => {
+            let rejection = Rejection::new(
+                ErrorCode::TransactionDataNotValid,
+                "the challenge of this transaction was already processed",
+            );
+            return error_page(state, acs, meta, &txn, rejection).await;
+        }
+        Err(_) => return pages::unavailable(lang, meta.request_id.as_deref()),
+    }
+    let txn = AcsTransaction {
+        data: shonin_3ds::acs::TransactionData {
+            challenge: Some(started),
+            ..txn.data
+        },
+        version: txn.version + 1,
+        ..txn
+    };
+    challenge_page(state, meta, &txn, &token).await
+}
+
+/// The challenge page of a started transaction.
+async fn challenge_page(
+    state: &AppState,
+    meta: &RequestMeta,
+    txn: &AcsTransaction,
+    token: &str,
+) -> Response {
+    let lang = meta.lang;
+    let t = lang.texts();
+    let Some(challenge) = txn.data.challenge.as_ref() else {
+        return pages::unavailable(lang, meta.request_id.as_deref());
+    };
+    let card = match state.store.enrolled_card(&txn.card_fingerprint).await {
+        Ok(card) => card.map(|c| c.masked).unwrap_or_default(),
+        Err(_) => return pages::unavailable(lang, meta.request_id.as_deref()),
+    };
+    let passkeys = match (&txn.data.user_id, challenge.method) {
+        (Some(user), ChallengeMethod::Passkey) => match state.store.list_passkeys(user).await {
+            Ok(p) => p,
+            Err(_) => return pages::unavailable(lang, meta.request_id.as_deref()),
+        },
+        _ => Vec::new(),
+    };
+    let (merchant, amount) = match &txn.data.purchase {
+        Some(p) => {
+            let s = shown(p);
+            (s.merchant, s.amount)
+        }
+        None => (String::new(), t.acs_no_payment.to_owned()),
+    };
+    let options = match (&passkeys[..], purchase_challenge(txn, challenge)) {
+        ([], _) | (_, None) => String::new(),
+        (passkeys, Some(data)) => {
+            let rp = state.passkeys.ceremonies.config();
+            let remaining = (challenge.due_at - state.clock.now())
+                .whole_seconds()
+                .max(1);
+            shonin_passkeys::request_options(
+                &data,
+                &rp.rp_id,
+                passkeys,
+                std::time::Duration::from_secs(u64::try_from(remaining).unwrap_or(1)),
+            )
+            .to_string()
+        }
+    };
+    let notification_url = txn.data.notification_url.clone().unwrap_or_default();
+    let page = AcsChallengePage {
+        f: Frame::new(lang, ""),
+        merchant,
+        amount,
+        card,
+        acs_trans_id: &txn.acs_trans_id,
+        token,
+        answer_url: ANSWER_PATH,
+        options,
+        due_at_ms: challenge.due_at.unix_timestamp().saturating_mul(1000),
+        notification_url: &notification_url,
+        session_data: challenge
+            .page
+            .as_ref()
+            .and_then(|p| p.session_data.as_deref()),
+        failed: t.acs_failed.to_owned(),
+    };
+    pages::render_framed(StatusCode::OK, &page, origin(&notification_url).as_deref())
+}
+
+/// The WebAuthn challenge of `txn`'s started challenge (its purchase, or an empty one for a
+/// payment-less verification).
+fn purchase_challenge(txn: &AcsTransaction, challenge: &Challenge) -> Option<[u8; 32]> {
+    let page = challenge.page.as_ref()?;
+    let none = shonin_3ds::acs::Purchase {
+        merchant_name: String::new(),
+        amount: String::new(),
+        currency: String::new(),
+        exponent: String::new(),
+    };
+    let data = PurchaseChallenge {
+        acs_trans_id: &txn.acs_trans_id,
+        purchase: txn.data.purchase.as_ref().unwrap_or(&none),
+        nonce: &page.nonce,
+        expires_at: challenge.due_at.unix_timestamp(),
+    };
+    Some(data.challenge())
+}
+
+/// A CReq refused before any transaction moved: if it names a waiting transaction, that one ends
+/// U with `challengeCancel` 06 and the Erro goes to its `notificationURL`; otherwise an error
+/// page. Audit-logged either way.
+async fn refused_creq(
+    state: &AppState,
+    acs: &AcsService,
+    meta: &RequestMeta,
+    refused: Refused,
+) -> Response {
+    let erro = refused.erro(ErrorComponent::Acs, acs.versions);
+    metrics::counter!("shonin_3ds_errors_total", "error_code" => erro.error_code.clone())
+        .increment(1);
+    let reason = format!("CReq Erro {}: {}", erro.error_code, erro.error_detail);
+    let anyone = Actor {
+        kind: ActorKind::User,
+        id: "-".into(),
+    };
+    audit_refusal(state, meta, anyone, "/3ds/acs/challenge", &reason).await;
+    let known = match refused.identified.acs_trans_id.as_deref() {
+        Some(id) if refused.rejection.code != ErrorCode::TransactionIdNotRecognised => state
+            .store
+            .acs_transaction(id, state.clock.now())
+            .await
+            .ok()
+            .flatten(),
+        _ => None,
+    };
+    let waiting = known.filter(|t| {
+        t.data
+            .challenge
+            .as_ref()
+            .is_some_and(|c| c.state != ChallengeState::Completed)
+    });
+    if let Some(txn) = waiting {
+        let ended = end_invalid(state, acs, &txn).await;
+        if let (true, Some(url)) = (ended, txn.data.notification_url.as_deref()) {
+            let page = AcsPostPage {
+                f: Frame::new(meta.lang, ""),
+                action: url,
+                name: "erro",
+                value: creq::encode(&erro),
+                session_data: None,
+            };
+            return pages::render_framed(StatusCode::OK, &page, origin(url).as_deref());
+        }
+    }
+    invalid_page(meta.lang)
+}
+
+/// Ends a waiting challenge U, `challengeCancel` 06 (an invalid CReq), and sends its RReq.
+async fn end_invalid(state: &AppState, acs: &AcsService, txn: &AcsTransaction) -> bool {
+    let Some(challenge) = txn.data.challenge.as_ref() else {
+        return false;
+    };
+    let ended = Challenge {
+        state: ChallengeState::Completed,
+        result: Some(ChallengeResult {
+            status: TransStatus::U,
+            reason: None,
+            challenge_cancel: Some("06".into()),
+        }),
+        ..challenge.clone()
+    };
+    let Ok(update) = txn.advance(ended.clone()) else {
+        return false;
+    };
+    let mut unit = UnitOfWork::new();
+    unit.update(update);
+    let entry = AuditRecord {
+        time: state.clock.now(),
+        actor: Actor::system(),
+        action: ANSWER_ACTION.to_owned(),
+        target: txn.acs_trans_id.clone(),
+        outcome: shonin_audit::Outcome::Failure,
+        reason: Some("invalid CReq: transStatus=U challengeCancel=06".into()),
+        source_ip: None,
+        request_id: None,
+    };
+    match commit_outcome(state, unit, Some(entry)).await {
+        Ok(Outcome::Committed { .. }) => {
+            if let Some(result) = &ended.result {
+                super::results::deliver(state, acs, txn, result).await;
+            }
+            true
+        }
+        _ => false,
+    }
+}
+
+fn invalid_page(lang: Lang) -> Response {
+    let page = pages::ErrorPage {
+        f: Frame::new(lang, ""),
+        message: lang.texts().acs_invalid,
+        request_id: "",
+    };
+    pages::render_framed(StatusCode::BAD_REQUEST, &page, None)
+}
+
+/// A CReq for a transaction that cannot start (completed, timed out): the error page, audited.
+async fn error_page(
+    state: &AppState,
+    acs: &AcsService,
+    meta: &RequestMeta,
+    txn: &AcsTransaction,
+    rejection: Rejection,
+) -> Response {
+    let erro = Refused {
+        rejection,
+        identified: Identified::default(),
+    }
+    .erro(ErrorComponent::Acs, acs.versions);
+    metrics::counter!("shonin_3ds_errors_total", "error_code" => erro.error_code.clone())
+        .increment(1);
+    let reason = format!("CReq Erro {}: {}", erro.error_code, erro.error_detail);
+    audit_refusal(state, meta, cardholder(txn), &txn.acs_trans_id, &reason).await;
+    invalid_page(meta.lang)
+}
+
+/// The page script's request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Answer {
+    #[serde(rename = "acsTransID")]
+    pub acs_trans_id: String,
+    pub token: String,
+    pub action: AnswerAction,
+    #[serde(default)]
+    pub assertion: Option<Value>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerAction {
+    /// The passkey's assertion over the purchase.
+    Confirm,
+    /// The cardholder's Cancel.
+    Cancel,
+    /// The result of a challenge that ended (the page asks when its timer runs out).
+    Result,
+}
+
+fn problem(status: StatusCode, error: &str, detail: &str) -> Response {
+    let mut resp = (
+        status,
+        Json(json!({
+            "type": "about:blank",
+            "title": status.canonical_reason().unwrap_or("Error"),
+            "status": status.as_u16(),
+            "detail": detail,
+            "error": error,
+        })),
+    )
+        .into_response();
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static(crate::error::PROBLEM_JSON),
+    );
+    resp
+}
+
+/// `POST /3ds/acs/challenge/answer`.
+pub async fn answer(
+    state: &AppState,
+    acs: &AcsService,
+    meta: &RequestMeta,
+    body: &[u8],
+) -> Response {
+    let Ok(answer) = serde_json::from_slice::<Answer>(body) else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the body must be {acsTransID, token, action[, assertion]}",
+        );
+    };
+    let now = state.clock.now();
+    let txn = match state.store.acs_transaction(&answer.acs_trans_id, now).await {
+        Ok(t) => t,
+        Err(_) => return unavailable(),
+    };
+    let token_ok = |c: &Challenge| {
+        c.page.as_ref().is_some_and(|p| {
+            shonin_types::constant_time_eq(
+                p.token_sha256.as_bytes(),
+                token_sha256(&answer.token).as_bytes(),
+            )
+        })
+    };
+    let Some((txn, challenge)) = txn.and_then(|t| {
+        let c = t.data.challenge.clone().filter(token_ok)?;
+        Some((t, c))
+    }) else {
+        let anyone = Actor {
+            kind: ActorKind::User,
+            id: "-".into(),
+        };
+        audit_refusal(
+            state,
+            meta,
+            anyone,
+            ANSWER_PATH,
+            "challenge answer refused: unknown transaction or wrong token",
+        )
+        .await;
+        return problem(
+            StatusCode::NOT_FOUND,
+            "unknown_challenge",
+            "no challenge with this acsTransID and token",
+        );
+    };
+    if challenge.state == ChallengeState::Completed {
+        return completed(&txn, &challenge);
+    }
+    let (next, verified) = match answer.action {
+        AnswerAction::Result => return pending(&challenge),
+        AnswerAction::Cancel => (challenge.cancel(now), None),
+        AnswerAction::Confirm => {
+            let verified = match verify(state, &txn, &challenge, answer.assertion.as_ref()).await {
+                Ok(v) => v,
+                Err(Unavailable) => return unavailable(),
+            };
+            (challenge.answer(verified.is_ok(), now), Some(verified))
+        }
+    };
+    let next = match next {
+        Ok(n) => n,
+        // Too late: the timer has fired or is about to; the page asks for the result.
+        Err(rejection) if rejection.code == ErrorCode::TransactionTimedOut => {
+            return problem(StatusCode::CONFLICT, "timed_out", "the challenge timed out");
+        }
+        Err(_) => return completed(&txn, &challenge),
+    };
+    let mut unit = UnitOfWork::new();
+    match txn.advance(next.clone()) {
+        Ok(u) => {
+            unit.update(u);
+        }
+        Err(_) => return unavailable(),
+    }
+    let reason = match (&verified, &next.result) {
+        (Some(Err(why)), _) => format!("refused: {why}; attempts left {}", next.attempts_left),
+        (_, Some(r)) => format!(
+            "transStatus={} challengeCancel={}",
+            shonin_3ds::acs::store::status_name(r.status),
+            r.challenge_cancel.as_deref().unwrap_or("-")
+        ),
+        (_, None) => "answered".into(),
+    };
+    if let Some(Ok(v)) = &verified {
+        // One assertion counts once: the passkey's counter moves by compare-and-set.
+        unit.update(shonin_passkeys::record_use(
+            &v.credential_id,
+            v.sign_count,
+            v.backup_state,
+            now,
+        ));
+    }
+    let refused = matches!(verified, Some(Err(_)));
+    let entry = AuditRecord {
+        outcome: if refused {
+            shonin_audit::Outcome::Failure
+        } else {
+            shonin_audit::Outcome::Success
+        },
+        reason: Some(reason),
+        ..crate::oauth::reject::success_record(
+            state,
+            meta,
+            ANSWER_ACTION,
+            cardholder(&txn),
+            &txn.acs_trans_id,
+        )
+    };
+    match commit_outcome(state, unit, Some(entry)).await {
+        Ok(Outcome::Committed { .. }) => {}
+        Ok(Outcome::Conflict { .. } | Outcome::Replayed { .. }) => {
+            return problem(
+                StatusCode::CONFLICT,
+                "conflict",
+                "the challenge moved on; ask for its result",
+            );
+        }
+        Err(_) => return unavailable(),
+    }
+    metrics::counter!("shonin_3ds_challenge_answers_total", "outcome" => if refused { "refused" } else { "ok" }).increment(1);
+    match &next.result {
+        Some(result) => {
+            let moved = AcsTransaction {
+                data: shonin_3ds::acs::TransactionData {
+                    challenge: Some(next.clone()),
+                    ..txn.data.clone()
+                },
+                ..txn.clone()
+            };
+            super::results::deliver(state, acs, &moved, result).await;
+            completed(&moved, &next)
+        }
+        None => pending(&next),
+    }
+}
+
+fn unavailable() -> Response {
+    let mut resp = problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "temporarily_unavailable",
+        "try again shortly",
+    );
+    resp.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("5"),
+    );
+    resp
+}
+
+/// A challenge still running: the attempts left and when it times out.
+fn pending(challenge: &Challenge) -> Response {
+    Json(json!({
+        "done": false,
+        "attemptsLeft": challenge.attempts_left,
+        "dueAt": challenge.due_at.unix_timestamp(),
+    }))
+    .into_response()
+}
+
+/// A completed challenge: the final CRes for the page to post to `notificationURL`.
+fn completed(txn: &AcsTransaction, challenge: &Challenge) -> Response {
+    let Some(result) = challenge.result.as_ref() else {
+        return unavailable();
+    };
+    // The final CRes carries only Y or N; a U (invalid CReq) went as an Erro already.
+    let status = match result.status {
+        TransStatus::Y => TransStatus::Y,
+        _ => TransStatus::N,
+    };
+    let result = ChallengeResult {
+        status,
+        ..result.clone()
+    };
+    let cres = final_cres(&txn.data.ids, &result);
+    Json(json!({
+        "done": true,
+        "transStatus": shonin_3ds::acs::store::status_name(status),
+        "cres": creq::encode(&cres),
+    }))
+    .into_response()
+}
+
+/// The store could not be read.
+struct Unavailable;
+
+struct Verified {
+    credential_id: String,
+    sign_count: u32,
+    backup_state: bool,
+}
+
+/// Checks `assertion` against the transaction's stored purchase: it must come from a passkey of
+/// the card's holder and sign exactly the challenge recomputed from the stored record (the
+/// page's copy of anything is never consulted).
+async fn verify(
+    state: &AppState,
+    txn: &AcsTransaction,
+    challenge: &Challenge,
+    assertion: Option<&Value>,
+) -> Result<Result<Verified, String>, Unavailable> {
+    let refused = |why: String| Ok(Err(why));
+    if challenge.method != ChallengeMethod::Passkey {
+        return refused("this challenge is not a passkey challenge".into());
+    }
+    let Some(expected_challenge) = purchase_challenge(txn, challenge) else {
+        return refused("no challenge was issued".into());
+    };
+    let Some(assertion) = assertion else {
+        return refused("no assertion".into());
+    };
+    let response = match AssertionResponse::from_json(assertion) {
+        Ok(r) => r,
+        Err(e) => return refused(e.reason()),
+    };
+    let passkey = state
+        .store
+        .get_passkey(&response.credential_id_b64())
+        .await
+        .map_err(|_| Unavailable)?;
+    let Some(passkey) = passkey else {
+        return refused("unknown_credential".into());
+    };
+    if txn.data.user_id.as_deref() != Some(passkey.user_id.as_str()) {
+        return refused("credential_of_another_user".into());
+    }
+    let config = state.passkeys.ceremonies.config();
+    let origin = config.origin.origin().ascii_serialization();
+    let expected = Expected {
+        challenge: &expected_challenge,
+        origin: &origin,
+        rp_id: &config.rp_id,
+        client_data_type: "webauthn.get",
+    };
+    match shonin_passkeys::verify_passkey_assertion(&response, &passkey, &expected) {
+        Ok(v) => Ok(Ok(Verified {
+            credential_id: passkey.credential_id.clone(),
+            sign_count: v.sign_count,
+            backup_state: v.backup_state,
+        })),
+        Err(e) => refused(e.reason()),
+    }
+}

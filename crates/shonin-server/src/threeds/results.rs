@@ -1,0 +1,203 @@
+//! The RReq: when a challenge ends (answered, cancelled, timed out, or its CReq refused), the ACS
+//! sends the result to the DS's `dsURL` from the AReq over mutual TLS and reads the RRes.
+//!
+//! Timers (EMV 3DS, `../shared/specs/emv-3ds.md`): the ACS waits 5 s for the RRes; after a
+//! connection failure it tries once more. Every delivery — answered, refused with an Erro, failed,
+//! or not sent because no results link is configured — is one `3ds.results` audit entry and
+//! counts in `shonin_3ds_results_total{outcome}`. The RReq carries `eci` and
+//! `authenticationValue` only for Y.
+
+use super::AcsService;
+use super::settings::AcsSettings;
+use crate::state::AppState;
+use anyhow::Context as _;
+use shonin_3ds::acs::auth_value::{self, AuthValueInput};
+use shonin_3ds::acs::store::AcsTransaction;
+use shonin_3ds::acs::{ChallengeResult, EciOutcome, rreq};
+use shonin_3ds::{Message, RReq, TransStatus, Versions};
+use shonin_audit::{Actor, AuditRecord, Outcome};
+use std::time::Duration;
+
+/// The audit action of a delivery.
+pub const ACTION: &str = "3ds.results";
+/// How long the ACS waits for the RRes.
+const RRES_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest RRes read.
+const MAX_RRES_BYTES: usize = 64 * 1024;
+
+/// The mutual-TLS HTTP client of the ACS → DS link.
+#[derive(Debug, Clone)]
+pub struct ResultsClient {
+    client: reqwest::Client,
+}
+
+impl ResultsClient {
+    /// The client of `settings`' `results_*_file`, or `None` when they are not set.
+    pub fn build(settings: &AcsSettings) -> anyhow::Result<Option<Self>> {
+        let (Some(ca), Some(cert), Some(key)) = (
+            &settings.results_ca_file,
+            &settings.results_certificate_file,
+            &settings.results_key_file,
+        ) else {
+            return Ok(None);
+        };
+        let tls = shonin_tls::mutual_client_config(ca, cert, key)
+            .context("threeds.acs.results_*_file")?;
+        let client = reqwest::Client::builder()
+            .use_preconfigured_tls((*tls).clone())
+            .timeout(RRES_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .https_only(true)
+            .build()
+            .context("threeds.acs: the RReq client")?;
+        Ok(Some(ResultsClient { client }))
+    }
+}
+
+/// What became of one RReq.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// The DS answered an RRes with this `resultsStatus`.
+    Answered(String),
+    /// The DS answered an Erro with this code.
+    Refused(String),
+    /// No answer that is a message: connection failure, timeout, HTTP error, not JSON.
+    Failed(String),
+    /// No results link configured, or the AReq named no `dsURL`.
+    NotSent(&'static str),
+}
+
+impl Delivery {
+    fn label(&self) -> &'static str {
+        match self {
+            Delivery::Answered(_) => "answered",
+            Delivery::Refused(_) => "refused",
+            Delivery::Failed(_) => "failed",
+            Delivery::NotSent(_) => "not_sent",
+        }
+    }
+}
+
+/// The RReq of `txn`, whose challenge has completed with `result`.
+pub fn message(acs: &AcsService, txn: &AcsTransaction, result: &ChallengeResult) -> RReq {
+    let data = &txn.data;
+    let counter = data.challenge.as_ref().map_or(0, |c| c.interaction_counter);
+    let (eci, value) = if result.status == TransStatus::Y {
+        let eci = data.scheme.eci(EciOutcome::Authenticated);
+        let purchase = data.purchase.as_ref();
+        let input = AuthValueInput {
+            status: TransStatus::Y,
+            eci,
+            ds_trans_id: &data.ids.ds_trans_id,
+            acs_trans_id: &data.ids.acs_trans_id,
+            card: &txn.card_fingerprint,
+            purchase_amount: purchase.map(|p| p.amount.as_str()),
+            purchase_currency: purchase.map(|p| p.currency.as_str()),
+        };
+        match auth_value::authentication_value(&acs.value_key, &input) {
+            Ok(v) => (Some(eci.to_owned()), Some(v)),
+            Err(e) => {
+                // Without its value a Y cannot be used for authorisation; the DS sees the RReq
+                // refused by its own rules, and the log says why.
+                tracing::error!(error = %e, "3DS: no authentication value for a completed challenge");
+                (Some(eci.to_owned()), None)
+            }
+        }
+    } else {
+        (None, None)
+    };
+    rreq(&data.ids, result, counter, eci, value)
+}
+
+async fn post(client: &reqwest::Client, url: &str, body: &[u8]) -> Result<Vec<u8>, String> {
+    let mut last = String::new();
+    // One retry after a connection failure; a timeout or an answer is final.
+    for _ in 0..2 {
+        let sent = client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_vec())
+            .send()
+            .await;
+        match sent {
+            Ok(resp) => {
+                let status = resp.status();
+                let bytes = resp.bytes().await.map_err(|e| format!("reading: {e}"))?;
+                if !status.is_success() {
+                    return Err(format!("HTTP {}", status.as_u16()));
+                }
+                if bytes.len() > MAX_RRES_BYTES {
+                    return Err("the answer is too large".into());
+                }
+                return Ok(bytes.to_vec());
+            }
+            Err(e) if e.is_connect() => last = format!("connection failed: {e}"),
+            Err(e) => {
+                return Err(if e.is_timeout() {
+                    "timed out".into()
+                } else {
+                    e.to_string()
+                });
+            }
+        }
+    }
+    Err(last)
+}
+
+/// Sends the RReq of `txn` (completed with `result`) and writes its audit entry.
+pub async fn deliver(
+    state: &AppState,
+    acs: &AcsService,
+    txn: &AcsTransaction,
+    result: &ChallengeResult,
+) -> Delivery {
+    let rreq = message(acs, txn, result);
+    let delivery = match (&acs.results, txn.data.results_url.as_deref()) {
+        (None, _) => Delivery::NotSent("threeds.acs.results_* is not configured"),
+        (_, None) => Delivery::NotSent("the AReq named no dsURL"),
+        (Some(client), Some(url)) => {
+            let body = serde_json::to_vec(&rreq).unwrap_or_default();
+            match post(&client.client, url, &body).await {
+                Err(reason) => Delivery::Failed(reason),
+                Ok(bytes) => match shonin_3ds::check(&bytes, Versions::ALL) {
+                    Ok(Message::RRes(rres)) => Delivery::Answered(rres.results_status),
+                    Ok(Message::Erro(erro)) => Delivery::Refused(erro.error_code),
+                    Ok(other) => Delivery::Failed(format!(
+                        "the DS answered {:?}, not an RRes",
+                        other.message_type()
+                    )),
+                    Err(refused) => Delivery::Failed(format!(
+                        "the RRes is invalid: {}",
+                        refused.rejection.detail
+                    )),
+                },
+            }
+        }
+    };
+    metrics::counter!("shonin_3ds_results_total", "outcome" => delivery.label()).increment(1);
+    let status = shonin_3ds::acs::store::status_name(result.status);
+    let (outcome, said) = match &delivery {
+        Delivery::Answered(s) if s == "01" => (Outcome::Success, format!("RRes resultsStatus={s}")),
+        Delivery::Answered(s) => (Outcome::Failure, format!("RRes resultsStatus={s}")),
+        Delivery::Refused(code) => (Outcome::Failure, format!("Erro {code}")),
+        Delivery::Failed(reason) => (Outcome::Failure, reason.clone()),
+        Delivery::NotSent(why) => (Outcome::Failure, format!("not sent: {why}")),
+    };
+    let record = AuditRecord {
+        time: state.clock.now(),
+        actor: Actor::system(),
+        action: ACTION.to_owned(),
+        target: txn.acs_trans_id.clone(),
+        outcome,
+        reason: Some(format!(
+            "RReq transStatus={status} challengeCancel={}: {said}",
+            result.challenge_cancel.as_deref().unwrap_or("-")
+        )),
+        source_ip: None,
+        request_id: None,
+    };
+    if let Err(e) = state.audit.append(record).await {
+        tracing::error!(error = %e, "3DS: an RReq delivery could not be audit-logged");
+    }
+    delivery
+}

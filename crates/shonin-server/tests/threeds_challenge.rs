@@ -1,0 +1,655 @@
+//! The ACS's browser challenge end to end: AReq → ARes C → the CReq form → the challenge page →
+//! a software passkey signs the purchase → the final CRes, with the RReq delivered over mutual
+//! TLS to a DS listener of the test (a real rustls server through `shonin_tls::serve`). Also:
+//! wrong signatures until N 19, cancel, the 30 s timer, an invalid CReq (Erro to the requestor
+//! and RReq U 06), a replayed CReq, a wrong answer token, and no results link configured.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{Request, Response, StatusCode, header};
+use axum::routing::post;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::passkey::{data_attr, enrolled};
+use common::{TestApp, body_json, body_text};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+};
+use serde_json::{Value, json};
+use shonin_3ds::acs::auth_value::{self, AuthValueInput};
+use shonin_3ds::acs::store::{AcsStore, EnrolledCard};
+use shonin_3ds::acs::{RiskRules, Scheme};
+use shonin_3ds::{Message, Pan, TransStatus, Versions};
+use shonin_server::threeds::settings::{AcsSettings, RangeSettings};
+use shonin_tls::ConnectionInfo;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use tower::ServiceExt;
+
+const PAN: &str = "4012000000006013";
+const SESSION_DATA: &str = "c2Vzc2lvbi0x";
+
+/// The test PKI: a scheme CA, the DS's server certificate and the ACS's client certificate.
+struct Pki {
+    ds_thumbprint: String,
+    acs_client_thumbprint: String,
+}
+
+fn leaf(
+    issuer: &Issuer<'_, KeyPair>,
+    sans: Vec<String>,
+    cn: &str,
+    usage: ExtendedKeyUsagePurpose,
+    dir: &Path,
+    name: &str,
+) -> String {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(sans).unwrap();
+    params.distinguished_name.push(DnType::CommonName, cn);
+    params.extended_key_usages = vec![usage];
+    let cert = params.signed_by(&key, issuer).unwrap();
+    std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+    std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
+    shonin_oauth::mtls::x5t_s256(cert.der())
+}
+
+fn pki(dir: &Path) -> Pki {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "Test Scheme CA");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = params.self_signed(&key).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    let issuer = Issuer::new(params, key);
+    let ds_thumbprint = leaf(
+        &issuer,
+        vec!["127.0.0.1".into()],
+        "ds.test",
+        ExtendedKeyUsagePurpose::ServerAuth,
+        dir,
+        "ds",
+    );
+    let acs_client_thumbprint = leaf(
+        &issuer,
+        Vec::new(),
+        "acs.test",
+        ExtendedKeyUsagePurpose::ClientAuth,
+        dir,
+        "acs",
+    );
+    Pki {
+        ds_thumbprint,
+        acs_client_thumbprint,
+    }
+}
+
+/// The RReqs the DS received, with the client certificate each came with.
+#[derive(Clone, Default)]
+struct Received(Arc<Mutex<Vec<Delivered>>>);
+
+/// One RReq and the thumbprint of the client certificate it came with.
+type Delivered = (Value, Option<String>);
+
+async fn rreq(
+    State(received): State<Received>,
+    axum::Extension(conn): axum::Extension<ConnectionInfo>,
+    body: axum::body::Bytes,
+) -> axum::Json<Value> {
+    let rreq: Value = serde_json::from_slice(&body).unwrap();
+    let thumbprint = conn.client_leaf().map(|c| shonin_oauth::mtls::x5t_s256(c));
+    received.0.lock().unwrap().push((rreq.clone(), thumbprint));
+    axum::Json(json!({
+        "messageType": "RRes",
+        "messageVersion": rreq["messageVersion"],
+        "threeDSServerTransID": rreq["threeDSServerTransID"],
+        "acsTransID": rreq["acsTransID"],
+        "dsTransID": rreq["dsTransID"],
+        "resultsStatus": "01",
+    }))
+}
+
+/// A DS listener on 127.0.0.1 that answers RReqs; its URL.
+async fn ds_listener(dir: &Path, received: Received) -> String {
+    let tls = shonin_tls::server_config(
+        &dir.join("ds.pem"),
+        &dir.join("ds.key"),
+        shonin_tls::ClientCertMode::Optional,
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = axum::Router::new()
+        .route("/rreq", post(rreq))
+        .with_state(received);
+    tokio::spawn(shonin_tls::serve(
+        listener,
+        Some(tls),
+        app,
+        shonin_tls::ServeLimits::default(),
+        std::future::pending(),
+    ));
+    format!("https://127.0.0.1:{port}/rreq")
+}
+
+struct World {
+    app: TestApp,
+    received: Received,
+    ds_url: String,
+    pki: Pki,
+    ds_der: rustls::pki_types::CertificateDer<'static>,
+    user: shonin_identity::User,
+    auth: shonin_testkit::Authenticator,
+    _pki_dir: tempfile::TempDir,
+}
+
+async fn world(results: bool) -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path());
+    let received = Received::default();
+    let ds_url = ds_listener(dir.path(), received.clone()).await;
+    let ds_der =
+        rustls::pki_types::pem::PemObject::from_pem_file(dir.path().join("ds.pem")).unwrap();
+    let path = |n: &str| Some(dir.path().join(n));
+    let settings = AcsSettings {
+        reference_number: "ACSRefNum1234".into(),
+        operator_id: None,
+        versions: vec!["2.2.0".into(), "2.3.1".into()],
+        max_attempts: 3,
+        transaction_retention_secs: 86_400,
+        ds_certificate_thumbprints: vec![pki.ds_thumbprint.clone()],
+        card_ranges: vec![RangeSettings {
+            start: "4012000000006000".into(),
+            end: "4012000000006999".into(),
+            scheme: Scheme::Visa,
+        }],
+        risk: RiskRules {
+            frictionless_up_to: [("643".to_owned(), 100_000)].into(),
+            ..RiskRules::default()
+        },
+        results_ca_file: path("ca.pem").filter(|_| results),
+        results_certificate_file: path("acs.pem").filter(|_| results),
+        results_key_file: path("acs.key").filter(|_| results),
+    };
+    let app = TestApp::with(move |c| c.threeds.acs = Some(settings)).await;
+    let (user, auth) = enrolled(&app, "alice").await;
+    let acs = app.state.acs.as_ref().unwrap();
+    let pan = Pan::parse(PAN).unwrap();
+    let card = EnrolledCard {
+        fingerprint: shonin_3ds::acs::fingerprint(&acs.fingerprint_key, &pan).unwrap(),
+        user_id: user.id.clone(),
+        masked: pan.masked(),
+        scheme: Scheme::Visa,
+        created_at: app.state.clock.now(),
+    };
+    assert!(app.state.store.enrol_card(&card).await.unwrap());
+    World {
+        app,
+        received,
+        ds_url,
+        pki,
+        ds_der,
+        user,
+        auth,
+        _pki_dir: dir,
+    }
+}
+
+impl World {
+    /// An AReq over 1,000.00 RUB (challenged), through the DS; the ARes.
+    async fn areq(&self) -> Value {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shonin-3ds/tests/vectors/visa/3DSS-220-101/areq.json"
+        );
+        let mut v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        v["acctNumber"] = json!(PAN);
+        v["dsTransID"] = json!(uuid::Uuid::new_v4().to_string());
+        v["dsReferenceNumber"] = json!("DSServerRef123456");
+        v["dsURL"] = json!(self.ds_url);
+        v["threeDSRequestorChallengeInd"] = json!("01");
+        v["purchaseAmount"] = json!("150000");
+        v["merchantName"] = json!("Books <&> Co");
+        let mut req = Request::post("/3ds/acs/areq")
+            .header("content-type", "application/json")
+            .body(Body::from(v.to_string()))
+            .unwrap();
+        req.extensions_mut().insert(ConnectionInfo {
+            peer_addr: "192.0.2.10:40000".parse().unwrap(),
+            tls: true,
+            client_cert_chain: Some(Arc::from(vec![self.ds_der.clone()])),
+        });
+        let resp = self.app.router.clone().oneshot(req).await.unwrap();
+        let ares = body_json(resp).await;
+        assert_eq!(ares["transStatus"], "C", "{ares}");
+        ares
+    }
+
+    async fn creq_form(&self, creq: &Value, session_data: Option<&str>) -> Response<Body> {
+        let mut form = format!("creq={}", URL_SAFE_NO_PAD.encode(creq.to_string()));
+        if let Some(s) = session_data {
+            form.push_str(&format!("&threeDSSessionData={s}"));
+        }
+        self.app
+            .send(
+                Request::post("/3ds/acs/challenge")
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(Body::from(form))
+                    .unwrap(),
+            )
+            .await
+    }
+
+    /// Posts the CReq of `ares`; the challenge page.
+    async fn challenge(&self, ares: &Value) -> String {
+        let resp = self.creq_form(&creq(ares), Some(SESSION_DATA)).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        body_text(resp).await
+    }
+
+    async fn answer(&self, body: Value) -> (StatusCode, Value) {
+        let resp = self
+            .app
+            .send(
+                Request::post("/3ds/acs/challenge/answer")
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(body.to_string()))
+                    .unwrap(),
+            )
+            .await;
+        let status = resp.status();
+        (status, body_json(resp).await)
+    }
+
+    fn rreqs(&self) -> Vec<Delivered> {
+        self.received.0.lock().unwrap().clone()
+    }
+
+    async fn actions(&self) -> Vec<(String, shonin_audit::Outcome, String)> {
+        self.app
+            .audit_entries()
+            .await
+            .into_iter()
+            .map(|e| {
+                (
+                    e.record.action,
+                    e.record.outcome,
+                    e.record.reason.unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+}
+
+fn creq(ares: &Value) -> Value {
+    json!({
+        "threeDSServerTransID": ares["threeDSServerTransID"],
+        "acsTransID": ares["acsTransID"],
+        "messageType": "CReq",
+        "messageVersion": ares["messageVersion"],
+        "challengeWindowSize": "05",
+    })
+}
+
+fn decoded(field: &str) -> Message {
+    let bytes = URL_SAFE_NO_PAD.decode(field).unwrap();
+    shonin_3ds::check(&bytes, Versions::ALL).unwrap()
+}
+
+fn answer_body(ares: &Value, page: &str, action: &str, assertion: Option<Value>) -> Value {
+    let mut body = json!({
+        "acsTransID": ares["acsTransID"],
+        "token": data_attr(page, "token"),
+        "action": action,
+    });
+    if let Some(a) = assertion {
+        body["assertion"] = a;
+    }
+    body
+}
+
+#[tokio::test]
+async fn a_passkey_signs_the_purchase_and_the_rreq_and_final_cres_say_y() {
+    let mut w = world(true).await;
+    let ares = w.areq().await;
+    assert_eq!(
+        ares["acsURL"],
+        format!("{}/3ds/acs/challenge", w.app.state.config.issuer)
+    );
+    let resp = w.creq_form(&creq(&ares), Some(SESSION_DATA)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    // The page is framed by the merchant's checkout and posts to its notificationURL.
+    let csp = resp.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("frame-ancestors https:"), "{csp}");
+    assert!(
+        csp.contains("form-action 'self' https://www.visa.ru"),
+        "{csp}"
+    );
+    assert!(resp.headers().get(header::X_FRAME_OPTIONS).is_none());
+    let page = body_text(resp).await;
+    // The stored purchase, escaped, with the amount in its own exponent, and the masked card.
+    assert!(page.contains("Books &#60;&#38;&#62; Co"), "{page}");
+    assert!(page.contains("1,500.00 RUB"), "{page}");
+    assert!(page.contains("401200******6013"), "{page}");
+    assert!(!page.contains(PAN));
+    assert!(
+        page.contains(r#"action="https://www.visa.ru/notify""#),
+        "{page}"
+    );
+    assert!(page.contains(&format!(r#"value="{SESSION_DATA}""#)));
+
+    // The options allow only alice's passkey and carry the purchase's challenge.
+    let options: Value = serde_json::from_str(&data_attr(&page, "options")).unwrap();
+    let allowed = options["publicKey"]["allowCredentials"].as_array().unwrap();
+    assert_eq!(allowed.len(), 1);
+    assert_eq!(allowed[0]["id"], w.auth.credential_ids()[0]);
+    let acs_trans_id = ares["acsTransID"].as_str().unwrap();
+    let stored = w
+        .app
+        .state
+        .store
+        .acs_transaction(acs_trans_id, w.app.state.clock.now())
+        .await
+        .unwrap()
+        .unwrap();
+    let challenge = stored.data.challenge.as_ref().unwrap();
+    let expected = shonin_3ds::acs::PurchaseChallenge {
+        acs_trans_id,
+        purchase: stored.data.purchase.as_ref().unwrap(),
+        nonce: &challenge.page.as_ref().unwrap().nonce,
+        expires_at: challenge.due_at.unix_timestamp(),
+    }
+    .challenge();
+    assert_eq!(
+        options["publicKey"]["challenge"],
+        URL_SAFE_NO_PAD.encode(expected)
+    );
+    // The answer token is kept only as its digest.
+    assert!(
+        !serde_json::to_string(&stored.data)
+            .unwrap()
+            .contains(&data_attr(&page, "token"))
+    );
+
+    let assertion = w
+        .auth
+        .authenticate(&options, common::oauth::ISSUER)
+        .unwrap();
+    let (status, done) = w
+        .answer(answer_body(
+            &ares,
+            &page,
+            "confirm",
+            Some(assertion.clone()),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(
+        (done["done"].as_bool(), done["transStatus"].as_str()),
+        (Some(true), Some("Y"))
+    );
+    let Message::CRes(cres) = decoded(done["cres"].as_str().unwrap()) else {
+        panic!("not a CRes")
+    };
+    assert_eq!(cres.trans_status, Some(TransStatus::Y));
+    assert_eq!(cres.challenge_completion_ind.as_deref(), Some("Y"));
+    assert_eq!(cres.acs_trans_id, acs_trans_id);
+
+    // One RReq, over mutual TLS with the ACS's client certificate, Y with ECI and a value that
+    // verifies under the ACS's key for this card and purchase.
+    let rreqs = w.rreqs();
+    assert_eq!(rreqs.len(), 1);
+    let (rreq, client) = &rreqs[0];
+    assert_eq!(
+        client.as_deref(),
+        Some(w.pki.acs_client_thumbprint.as_str())
+    );
+    let Message::RReq(r) = shonin_3ds::check(rreq.to_string().as_bytes(), Versions::ALL).unwrap()
+    else {
+        panic!("not an RReq")
+    };
+    assert_eq!(r.trans_status, Some(TransStatus::Y));
+    assert_eq!(r.eci.as_deref(), Some("05"));
+    assert_eq!(r.interaction_counter.as_deref(), Some("01"));
+    assert_eq!(r.ds_trans_id, ares["dsTransID"].as_str().unwrap());
+    let acs = w.app.state.acs.as_ref().unwrap();
+    let input = AuthValueInput {
+        status: TransStatus::Y,
+        eci: "05",
+        ds_trans_id: &r.ds_trans_id,
+        acs_trans_id,
+        card: &stored.card_fingerprint,
+        purchase_amount: Some("150000"),
+        purchase_currency: Some("643"),
+    };
+    assert!(auth_value::verify(
+        &acs.value_key,
+        &input,
+        r.authentication_value.as_deref().unwrap()
+    ));
+
+    let actions = w.actions().await;
+    for action in ["3ds.challenge.start", "3ds.challenge.answer", "3ds.results"] {
+        assert!(
+            actions
+                .iter()
+                .any(|(a, o, _)| a == action && *o == shonin_audit::Outcome::Success),
+            "{action}: {actions:?}"
+        );
+    }
+
+    // Afterwards: the same assertion again gets the same final CRes and nothing moves; the
+    // CReq replayed is refused (305) on an error page and logged.
+    let (_, again) = w
+        .answer(answer_body(&ares, &page, "confirm", Some(assertion)))
+        .await;
+    assert_eq!(again["cres"], done["cres"]);
+    assert_eq!(w.rreqs().len(), 1, "one RReq");
+    let replay = w.creq_form(&creq(&ares), None).await;
+    assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        w.actions()
+            .await
+            .iter()
+            .any(|(a, _, r)| a == "3ds.reject" && r.contains("Erro 305")),
+    );
+    let _ = &w.user;
+}
+
+#[tokio::test]
+async fn wrong_signatures_end_n_19_and_a_foreign_passkey_does_not_count_as_alice() {
+    let mut w = world(true).await;
+    let ares = w.areq().await;
+    let page = w.challenge(&ares).await;
+    let mut options: Value = serde_json::from_str(&data_attr(&page, "options")).unwrap();
+    // The passkey signs another purchase's challenge: refused, attempts count down.
+    options["publicKey"]["challenge"] = json!(URL_SAFE_NO_PAD.encode([7u8; 32]));
+    for left in [2, 1] {
+        let wrong = w
+            .auth
+            .authenticate(&options, common::oauth::ISSUER)
+            .unwrap();
+        let (status, pending) = w
+            .answer(answer_body(&ares, &page, "confirm", Some(wrong)))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{pending}");
+        assert_eq!(pending["done"], false);
+        assert_eq!(pending["attemptsLeft"], left);
+    }
+    assert!(w.rreqs().is_empty());
+    let (_, done) = w
+        .answer(answer_body(
+            &ares,
+            &page,
+            "confirm",
+            Some(json!({"type": "nonsense"})),
+        ))
+        .await;
+    assert_eq!(done["transStatus"], "N", "{done}");
+    let rreqs = w.rreqs();
+    assert_eq!(rreqs.len(), 1);
+    assert_eq!(rreqs[0].0["transStatus"], "N");
+    assert_eq!(rreqs[0].0["transStatusReason"], "19");
+    assert_eq!(rreqs[0].0["interactionCounter"], "03");
+    assert!(rreqs[0].0.get("authenticationValue").is_none());
+    let refused: Vec<_> = w
+        .actions()
+        .await
+        .into_iter()
+        .filter(|(a, o, _)| a == "3ds.challenge.answer" && *o == shonin_audit::Outcome::Failure)
+        .collect();
+    assert_eq!(refused.len(), 3, "{refused:?}");
+
+    // Bob's passkey on bob's challenge page cannot answer alice's.
+    let ares = w.areq().await;
+    let page = w.challenge(&ares).await;
+    let options: Value = serde_json::from_str(&data_attr(&page, "options")).unwrap();
+    let (bob, mut bob_auth) = enrolled(&w.app, "bob").await;
+    let mut bob_options = options.clone();
+    bob_options["publicKey"]["allowCredentials"] = json!([]);
+    let foreign = bob_auth
+        .authenticate(&bob_options, common::oauth::ISSUER)
+        .unwrap();
+    let (_, pending) = w
+        .answer(answer_body(&ares, &page, "confirm", Some(foreign)))
+        .await;
+    assert_eq!(pending["done"], false, "{pending}");
+    assert!(
+        w.actions()
+            .await
+            .iter()
+            .any(|(_, _, r)| r.contains("credential_of_another_user")),
+        "bob {}",
+        bob.id
+    );
+}
+
+#[tokio::test]
+async fn cancel_ends_n_01_and_a_wrong_token_moves_nothing() {
+    let w = world(true).await;
+    let ares = w.areq().await;
+    let page = w.challenge(&ares).await;
+    let mut forged = answer_body(&ares, &page, "cancel", None);
+    forged["token"] = json!("AAAA");
+    let (status, problem) = w.answer(forged).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
+    assert_eq!(problem["error"], "unknown_challenge");
+    assert!(w.rreqs().is_empty());
+    assert!(
+        w.actions()
+            .await
+            .iter()
+            .any(|(a, _, r)| a == "3ds.reject" && r.contains("wrong token"))
+    );
+    let (status, bad) = w.answer(json!({"acsTransID": "x"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+
+    let (_, done) = w.answer(answer_body(&ares, &page, "cancel", None)).await;
+    assert_eq!(done["transStatus"], "N", "{done}");
+    let Message::CRes(cres) = decoded(done["cres"].as_str().unwrap()) else {
+        panic!()
+    };
+    assert_eq!(cres.trans_status, Some(TransStatus::N));
+    let rreqs = w.rreqs();
+    assert_eq!(rreqs[0].0["challengeCancel"], "01");
+    assert_eq!(rreqs[0].0["interactionCounter"], "00");
+}
+
+#[tokio::test]
+async fn the_first_creq_timer_sends_rreq_n_14_05_and_a_late_creq_is_refused() {
+    use shonin_server::threeds::timers::fire_due;
+    let w = world(true).await;
+    let ares = w.areq().await;
+    let now = w.app.state.clock.now();
+    assert_eq!(
+        fire_due(&w.app.state, now + time::Duration::seconds(31))
+            .await
+            .unwrap(),
+        1
+    );
+    let rreqs = w.rreqs();
+    assert_eq!(rreqs.len(), 1);
+    assert_eq!(
+        (
+            rreqs[0].0["transStatus"].as_str(),
+            rreqs[0].0["transStatusReason"].as_str(),
+            rreqs[0].0["challengeCancel"].as_str()
+        ),
+        (Some("N"), Some("14"), Some("05"))
+    );
+    let late = w.creq_form(&creq(&ares), None).await;
+    assert_eq!(late.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        w.actions()
+            .await
+            .iter()
+            .any(|(a, _, r)| a == "3ds.reject" && r.contains("Erro 402")),
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_creq_of_a_waiting_transaction_posts_erro_and_sends_rreq_u_06() {
+    let w = world(true).await;
+    let ares = w.areq().await;
+    let mut bad = creq(&ares);
+    bad["challengeWindowSize"] = json!("09");
+    let resp = w.creq_form(&bad, None).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let page = body_text(resp).await;
+    assert!(
+        page.contains(r#"action="https://www.visa.ru/notify""#),
+        "{page}"
+    );
+    let field = common::oauth::attribute_after(&page, r#"name="erro" value=""#);
+    let Message::Erro(erro) = decoded(&field) else {
+        panic!()
+    };
+    assert_eq!(erro.error_code, "203");
+    assert_eq!(erro.error_component, "A");
+    let rreqs = w.rreqs();
+    assert_eq!(rreqs.len(), 1);
+    assert_eq!(
+        (
+            rreqs[0].0["transStatus"].as_str(),
+            rreqs[0].0["challengeCancel"].as_str()
+        ),
+        (Some("U"), Some("06"))
+    );
+    // Garbage that identifies nothing: an error page, nothing sent.
+    let resp = w
+        .app
+        .send(
+            Request::post("/3ds/acs/challenge")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from("creq=%%%"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(w.rreqs().len(), 1);
+}
+
+#[tokio::test]
+async fn without_a_results_link_the_rreq_is_not_sent_and_the_audit_log_says_so() {
+    let w = world(false).await;
+    let ares = w.areq().await;
+    let page = w.challenge(&ares).await;
+    let (_, done) = w.answer(answer_body(&ares, &page, "cancel", None)).await;
+    assert_eq!(done["done"], true);
+    assert!(w.rreqs().is_empty());
+    assert!(w.actions().await.iter().any(|(a, o, r)| a == "3ds.results"
+        && *o == shonin_audit::Outcome::Failure
+        && r.contains("not sent")));
+}
