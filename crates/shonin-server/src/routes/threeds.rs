@@ -17,8 +17,8 @@ use axum::routing::post;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/3ds/acs/areq", post(areq))
-        .route(crate::threeds::CHALLENGE_PATH, post(challenge))
-        .route(crate::threeds::challenge::ANSWER_PATH, post(answer))
+        .route("/3ds/acs/challenge", post(challenge))
+        .route("/3ds/acs/challenge/answer", post(answer))
 }
 
 fn content_type_is(headers: &HeaderMap, wanted: &str) -> bool {
