@@ -33,15 +33,18 @@ export function makeCa(dir, name) {
     /**
      * A client certificate `/C=DE/O=E2E Bank/CN=<cn>` (RFC 4514: `CN=<cn>,O=E2E Bank,C=DE`)
      * with the clientAuth extended key usage: `{ cert, key, x5t }` (PEM strings; x5t#S256).
+     * `{ serverIp }` makes a server certificate for that IP address instead.
      */
-    issue(cn) {
+    issue(cn, { serverIp } = {}) {
       serial += 1;
       const base = path.join(dir, `${name}-${cn}-${serial}`);
       openssl([
         'req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
         '-keyout', `${base}.key`, '-out', `${base}.csr`, '-subj', `/C=DE/O=E2E Bank/CN=${cn}`,
       ], dir);
-      fs.writeFileSync(`${base}.ext`, 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n');
+      // With `serverIp`, a TLS server certificate for that address instead (serverAuth, IP SAN).
+      const usage = serverIp ? `extendedKeyUsage=serverAuth\nsubjectAltName=IP:${serverIp}\n` : 'extendedKeyUsage=clientAuth\n';
+      fs.writeFileSync(`${base}.ext`, `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n${usage}`);
       openssl([
         'x509', '-req', '-in', `${base}.csr`, '-CA', certFile, '-CAkey', key,
         '-set_serial', String(1000 + serial), '-days', '1', '-out', `${base}.pem`, '-extfile', `${base}.ext`,

@@ -26,7 +26,7 @@ mod recovery;
 
 pub use aaguid::{AaguidNames, aaguid_of_attestation};
 pub use assertion::{
-    AssertionResponse, CredentialPublicKey, Expected, MAX_AUTHENTICATOR_DATA_LEN,
+    AssertionResponse, CredentialPublicKey, Expected, Framing, MAX_AUTHENTICATOR_DATA_LEN,
     MAX_CLIENT_DATA_JSON_LEN, MAX_CREDENTIAL_ID_LEN, MAX_SIGNATURE_LEN, MAX_USER_HANDLE_LEN,
     VerifiedAssertion, request_options, verify_assertion, verify_passkey_assertion,
 };

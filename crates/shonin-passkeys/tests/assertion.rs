@@ -41,6 +41,7 @@ fn expected(challenge: &[u8]) -> Expected<'_> {
         origin: ORIGIN,
         rp_id: RP_ID,
         client_data_type: "webauthn.get",
+        framing: shonin_passkeys::Framing::SameOrigin,
     }
 }
 
@@ -614,6 +615,7 @@ fn the_wrong_client_data_type_is_refused() {
     let challenge = challenge();
     let spc = Expected {
         client_data_type: "payment.get",
+        framing: shonin_passkeys::Framing::SameOrigin,
         ..expected(&challenge)
     };
     let verified = verify_assertion(&response, &key.public(), &spc, 0).unwrap();
@@ -644,6 +646,49 @@ fn a_cross_origin_assertion_is_refused() {
         0,
     )
     .unwrap();
+}
+
+#[test]
+fn a_page_framed_by_any_https_checkout_may_accept_a_cross_origin_assertion_that_names_it() {
+    let key = TestKey::ec();
+    let challenge = challenge();
+    let framed = Expected {
+        framing: shonin_passkeys::Framing::AnyHttpsTop,
+        ..expected(&challenge)
+    };
+    for tail in [
+        r#","crossOrigin":true,"topOrigin":"https://shop.example""#,
+        r#","crossOrigin":true,"topOrigin":"https://127.0.0.1:4443""#,
+        // Not framed at all is fine too.
+        r#","crossOrigin":false"#,
+        "",
+    ] {
+        verify_assertion(
+            &made(&key, tail, FLAGS_UP_UV, &[]),
+            &key.public(),
+            &framed,
+            0,
+        )
+        .unwrap_or_else(|e| panic!("{tail}: {e:?}"));
+    }
+    for tail in [
+        // A cross-origin frame must say under which page, and that page must be https.
+        r#","crossOrigin":true"#,
+        r#","crossOrigin":true,"topOrigin":"http://shop.example""#,
+        r#","crossOrigin":true,"topOrigin":"https://""#,
+        r#","crossOrigin":true,"topOrigin":7"#,
+        r#","crossOrigin":false,"topOrigin":"https://shop.example""#,
+        r#","crossOrigin":"true","topOrigin":"https://shop.example""#,
+    ] {
+        let err = verify_assertion(
+            &made(&key, tail, FLAGS_UP_UV, &[]),
+            &key.public(),
+            &framed,
+            0,
+        )
+        .unwrap_err();
+        assert!(matches!(err, PasskeyError::CrossOrigin), "{tail}: {err:?}");
+    }
 }
 
 #[test]

@@ -153,6 +153,7 @@ impl Vector {
             origin: self.fixture["origin"].as_str().unwrap(),
             rp_id: self.fixture["rp_id"].as_str().unwrap(),
             client_data_type: "webauthn.get",
+            framing: shonin_passkeys::Framing::SameOrigin,
         }
     }
 }

@@ -65,6 +65,7 @@ pub fn verify(
         origin: rp.origin,
         rp_id: rp.rp_id,
         client_data_type: "webauthn.get",
+        framing: shonin_passkeys::Framing::SameOrigin,
     };
     // The credential must be the one named, its user handle its owner's, its counter forward.
     let verified = shonin_passkeys::verify_passkey_assertion(&response, passkey, &expected)

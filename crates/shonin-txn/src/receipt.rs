@@ -203,6 +203,7 @@ pub fn verify(receipt: &str, jwks: &Value) -> Result<ReceiptClaims, ReceiptError
         origin: &claims.rp.origin,
         rp_id: &claims.rp.id,
         client_data_type: "webauthn.get",
+        framing: shonin_passkeys::Framing::SameOrigin,
     };
     shonin_passkeys::verify_assertion(&response, &key, &expected, 0)
         .map_err(|e| ReceiptError::Assertion(e.reason()))?;

@@ -22,7 +22,9 @@ pub use response::{
     AssertionResponse, MAX_AUTHENTICATOR_DATA_LEN, MAX_CLIENT_DATA_JSON_LEN, MAX_CREDENTIAL_ID_LEN,
     MAX_SIGNATURE_LEN, MAX_USER_HANDLE_LEN,
 };
-pub use verify::{Expected, VerifiedAssertion, verify_assertion, verify_passkey_assertion};
+pub use verify::{
+    Expected, Framing, VerifiedAssertion, verify_assertion, verify_passkey_assertion,
+};
 
 use crate::error::PasskeyError;
 use base64::Engine as _;

@@ -35,6 +35,20 @@ pub struct Expected<'a> {
     pub rp_id: &'a str,
     /// `webauthn.get`; `payment.get` for Secure Payment Confirmation.
     pub client_data_type: &'a str,
+    /// Whether the page asking may be framed by another origin.
+    pub framing: Framing,
+}
+
+/// Where the page that asks for the assertion may run (WebAuthn L3 §7.2 steps 13–14).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// Top-level or same-origin frames only: `crossOrigin` absent or false, no `topOrigin`.
+    /// Shonin's own pages are never framed by another origin.
+    SameOrigin,
+    /// Also inside a cross-origin iframe of any `https` page: the EMV 3-D Secure challenge,
+    /// framed by whichever merchant's checkout. A cross-origin assertion must name its
+    /// `topOrigin`, and that must be an `https` origin.
+    AnyHttpsTop,
 }
 
 /// A verified assertion: what the caller records and what it may still need to read.
@@ -88,13 +102,26 @@ pub fn verify_assertion(
     if member("origin")? != expected.origin {
         return Err(PasskeyError::OriginMismatch);
     }
-    // Steps 13–14: Shonin's pages are never framed by another origin.
-    match client_data.get("crossOrigin") {
-        None | Some(Value::Bool(false)) => {}
+    // Steps 13–14.
+    let cross_origin = match client_data.get("crossOrigin") {
+        None | Some(Value::Bool(false)) => false,
+        Some(Value::Bool(true)) => true,
         Some(_) => return Err(PasskeyError::CrossOrigin),
-    }
-    if client_data.get("topOrigin").is_some() {
-        return Err(PasskeyError::CrossOrigin);
+    };
+    let top_origin = client_data.get("topOrigin");
+    match expected.framing {
+        Framing::SameOrigin if cross_origin || top_origin.is_some() => {
+            return Err(PasskeyError::CrossOrigin);
+        }
+        Framing::SameOrigin => {}
+        Framing::AnyHttpsTop => {
+            let https_top = top_origin
+                .and_then(Value::as_str)
+                .is_some_and(|o| o.starts_with("https://") && o.len() > "https://".len());
+            if (cross_origin || top_origin.is_some()) && !(cross_origin && https_top) {
+                return Err(PasskeyError::CrossOrigin);
+            }
+        }
     }
     // Step 15.
     if auth.rp_id_hash != digest(&SHA256, expected.rp_id.as_bytes()).as_ref() {

@@ -39,7 +39,7 @@ use shonin_3ds::acs::{
 use shonin_3ds::{ErrorCode, ErrorComponent, Identified, Refused, Rejection, TransStatus};
 use shonin_audit::{Actor, ActorKind, AuditRecord};
 use shonin_oauth::form::FormParams;
-use shonin_passkeys::{AssertionResponse, Expected, PasskeyStore};
+use shonin_passkeys::{AssertionResponse, Expected, Framing, PasskeyStore};
 use shonin_types::unit::{Outcome, UnitOfWork};
 
 /// Audit actions: the CReq that started a challenge, and each answer.
@@ -542,9 +542,16 @@ pub async fn answer(
     let reason = match (&verified, &next.result) {
         (Some(Err(why)), _) => format!("refused: {why}; attempts left {}", next.attempts_left),
         (_, Some(r)) => format!(
-            "transStatus={} challengeCancel={}",
+            "transStatus={} challengeCancel={}{}",
             shonin_3ds::acs::store::status_name(r.status),
-            r.challenge_cancel.as_deref().unwrap_or("-")
+            r.challenge_cancel.as_deref().unwrap_or("-"),
+            match &verified {
+                Some(Ok(Verified {
+                    top_origin: Some(top),
+                    ..
+                })) => format!(" framed by {top}"),
+                _ => String::new(),
+            }
         ),
         (_, None) => "answered".into(),
     };
@@ -654,6 +661,8 @@ struct Verified {
     credential_id: String,
     sign_count: u32,
     backup_state: bool,
+    /// The checkout page that framed the challenge (`topOrigin`), when it was cross-origin.
+    top_origin: Option<String>,
 }
 
 /// Checks `assertion` against the transaction's stored purchase: it must come from a passkey of
@@ -697,12 +706,19 @@ async fn verify(
         origin: &origin,
         rp_id: &config.rp_id,
         client_data_type: "webauthn.get",
+        // The page runs in the requestor's iframe, under any merchant's https checkout.
+        framing: Framing::AnyHttpsTop,
     };
     match shonin_passkeys::verify_passkey_assertion(&response, &passkey, &expected) {
         Ok(v) => Ok(Ok(Verified {
             credential_id: passkey.credential_id.clone(),
             sign_count: v.sign_count,
             backup_state: v.backup_state,
+            top_origin: v
+                .client_data
+                .get("topOrigin")
+                .and_then(Value::as_str)
+                .map(|o| o.chars().take(200).collect()),
         })),
         Err(e) => refused(e.reason()),
     }
