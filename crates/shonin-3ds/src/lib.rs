@@ -20,6 +20,7 @@
 
 pub mod acs;
 mod check;
+pub mod ds;
 mod error;
 mod json;
 mod kind;

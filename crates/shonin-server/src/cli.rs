@@ -70,6 +70,13 @@ pub enum Command {
     /// answer.
     #[command(subcommand, name = "3ds")]
     ThreeDs(crate::admin::threeds::ThreeDsCommand),
+    /// Run a Directory Server simulator (EMV 3-D Secure; for tests and integrators, not for
+    /// production) from its own TOML file: mutual TLS to 3DS Servers and ACSs, AReqs routed by
+    /// card range, RReqs relayed, PRes. Reads no server configuration.
+    DsSim {
+        /// The simulator's settings (docs/3ds.md, "The DS simulator").
+        file: PathBuf,
+    },
     /// Play the demo client against a running `serve --dev`: PAR, sign-in, consent, token,
     /// userinfo, refresh and revoke, printing each HTTP exchange.
     Demo,
@@ -187,6 +194,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }) => {
             return crate::admin::threeds::check(files, versions, erro);
         }
+        Command::DsSim { file } => {
+            crate::ds_sim::run(&file).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
         command => command,
     };
     let config = load_config(&global)?;
@@ -215,6 +226,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             versions,
             erro,
         }) => crate::admin::threeds::check(files, versions, erro),
+        Command::DsSim { file } => {
+            crate::ds_sim::run(&file).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Demo => {
             shonin_demo::run(shonin_demo::DemoSettings {
                 data_dir: &cli.global.data_dir,

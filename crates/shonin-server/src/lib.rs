@@ -10,6 +10,7 @@ pub mod audit_sampler;
 pub mod cli;
 pub mod config;
 pub mod dev;
+pub mod ds_sim;
 pub mod error;
 pub mod i18n;
 pub mod layers;

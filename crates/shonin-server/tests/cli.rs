@@ -624,3 +624,46 @@ fn threeds_check_prints_a_line_per_message_and_fails_on_any_invalid_one() {
         "{text}"
     );
 }
+
+#[test]
+fn ds_sim_refuses_a_settings_file_it_cannot_use_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = shonin(dir.path(), &["ds-sim", "missing.toml"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("missing.toml"), "{}", stderr(&out));
+    let base = r#"
+listen = "127.0.0.1:0"
+certificate_file = "ds.pem"
+key_file = "ds.key"
+client_ca_file = "ca.pem"
+client_certificate_file = "c.pem"
+client_key_file = "c.key"
+server_ca_file = "ca.pem"
+"#;
+    for (extra, named) in [
+        (
+            r#"public_url = "http://127.0.0.1:1""#,
+            "public_url: an https URL",
+        ),
+        (
+            r#"public_url = "https://127.0.0.1:1"
+nonsense = 1"#,
+            "unknown field `nonsense`",
+        ),
+        (
+            r#"public_url = "https://127.0.0.1:1"
+[[ranges]]
+start = "4012000000006000"
+end = "4012000000006999"
+scheme = "visa"
+acs_url = "https://127.0.0.1:2/3ds/acs/areq"
+acs_start_version = "2.4.0""#,
+            "ranges[0].acs_start_version",
+        ),
+    ] {
+        std::fs::write(dir.path().join("ds.toml"), format!("{base}{extra}")).unwrap();
+        let out = shonin(dir.path(), &["ds-sim", "ds.toml"], &[]);
+        assert_eq!(out.status.code(), Some(2), "{extra}");
+        assert!(stderr(&out).contains(named), "{extra}: {}", stderr(&out));
+    }
+}

@@ -19,10 +19,8 @@ use axum::routing::post;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::passkey::{data_attr, enrolled};
+use common::scheme_pki::SchemePki;
 use common::{TestApp, body_json, body_text};
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-};
 use serde_json::{Value, json};
 use shonin_3ds::acs::auth_value::{self, AuthValueInput};
 use shonin_3ds::acs::store::{AcsStore, EnrolledCard};
@@ -30,68 +28,11 @@ use shonin_3ds::acs::{RiskRules, Scheme};
 use shonin_3ds::{Message, Pan, TransStatus, Versions};
 use shonin_server::threeds::settings::{AcsSettings, RangeSettings};
 use shonin_tls::ConnectionInfo;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tower::ServiceExt;
 
 const PAN: &str = "4012000000006013";
 const SESSION_DATA: &str = "c2Vzc2lvbi0x";
-
-/// The test PKI: a scheme CA, the DS's server certificate and the ACS's client certificate.
-struct Pki {
-    ds_thumbprint: String,
-    acs_client_thumbprint: String,
-}
-
-fn leaf(
-    issuer: &Issuer<'_, KeyPair>,
-    sans: Vec<String>,
-    cn: &str,
-    usage: ExtendedKeyUsagePurpose,
-    dir: &Path,
-    name: &str,
-) -> String {
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(sans).unwrap();
-    params.distinguished_name.push(DnType::CommonName, cn);
-    params.extended_key_usages = vec![usage];
-    let cert = params.signed_by(&key, issuer).unwrap();
-    std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
-    std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
-    shonin_oauth::mtls::x5t_s256(cert.der())
-}
-
-fn pki(dir: &Path) -> Pki {
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "Test Scheme CA");
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = params.self_signed(&key).unwrap();
-    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
-    let issuer = Issuer::new(params, key);
-    let ds_thumbprint = leaf(
-        &issuer,
-        vec!["127.0.0.1".into()],
-        "ds.test",
-        ExtendedKeyUsagePurpose::ServerAuth,
-        dir,
-        "ds",
-    );
-    let acs_client_thumbprint = leaf(
-        &issuer,
-        Vec::new(),
-        "acs.test",
-        ExtendedKeyUsagePurpose::ClientAuth,
-        dir,
-        "acs",
-    );
-    Pki {
-        ds_thumbprint,
-        acs_client_thumbprint,
-    }
-}
 
 /// The RReqs the DS received, with the client certificate each came with.
 #[derive(Clone, Default)]
@@ -118,34 +59,11 @@ async fn rreq(
     }))
 }
 
-/// A DS listener on 127.0.0.1 that answers RReqs; its URL.
-async fn ds_listener(dir: &Path, received: Received) -> String {
-    let tls = shonin_tls::server_config(
-        &dir.join("ds.pem"),
-        &dir.join("ds.key"),
-        shonin_tls::ClientCertMode::Optional,
-    )
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let app = axum::Router::new()
-        .route("/rreq", post(rreq))
-        .with_state(received);
-    tokio::spawn(shonin_tls::serve(
-        listener,
-        Some(tls),
-        app,
-        shonin_tls::ServeLimits::default(),
-        std::future::pending(),
-    ));
-    format!("https://127.0.0.1:{port}/rreq")
-}
-
 struct World {
     app: TestApp,
     received: Received,
     ds_url: String,
-    pki: Pki,
+    acs_client_thumbprint: String,
     ds_der: rustls::pki_types::CertificateDer<'static>,
     user: shonin_identity::User,
     auth: shonin_testkit::Authenticator,
@@ -154,19 +72,23 @@ struct World {
 
 async fn world(results: bool) -> World {
     let dir = tempfile::tempdir().unwrap();
-    let pki = pki(dir.path());
+    let pki = SchemePki::new(dir.path());
+    let ds_thumbprint = pki.server("ds");
+    let acs_client_thumbprint = pki.client("acs");
     let received = Received::default();
-    let ds_url = ds_listener(dir.path(), received.clone()).await;
-    let ds_der =
-        rustls::pki_types::pem::PemObject::from_pem_file(dir.path().join("ds.pem")).unwrap();
-    let path = |n: &str| Some(dir.path().join(n));
+    let app = axum::Router::new()
+        .route("/rreq", post(rreq))
+        .with_state(received.clone());
+    let ds_url = format!("{}/rreq", pki.listen("ds", app).await);
+    let ds_der = pki.der("ds");
+    let path = |n: &str| Some(pki.path(n));
     let settings = AcsSettings {
         reference_number: "ACSRefNum1234".into(),
         operator_id: None,
         versions: vec!["2.2.0".into(), "2.3.1".into()],
         max_attempts: 3,
         transaction_retention_secs: 86_400,
-        ds_certificate_thumbprints: vec![pki.ds_thumbprint.clone()],
+        ds_certificate_thumbprints: vec![ds_thumbprint],
         card_ranges: vec![RangeSettings {
             start: "4012000000006000".into(),
             end: "4012000000006999".into(),
@@ -196,7 +118,7 @@ async fn world(results: bool) -> World {
         app,
         received,
         ds_url,
-        pki,
+        acs_client_thumbprint,
         ds_der,
         user,
         auth,
@@ -412,10 +334,7 @@ async fn a_passkey_signs_the_purchase_and_the_rreq_and_final_cres_say_y() {
     let rreqs = w.rreqs();
     assert_eq!(rreqs.len(), 1);
     let (rreq, client) = &rreqs[0];
-    assert_eq!(
-        client.as_deref(),
-        Some(w.pki.acs_client_thumbprint.as_str())
-    );
+    assert_eq!(client.as_deref(), Some(w.acs_client_thumbprint.as_str()));
     let Message::RReq(r) = shonin_3ds::check(rreq.to_string().as_bytes(), Versions::ALL).unwrap()
     else {
         panic!("not an RReq")

@@ -1,0 +1,90 @@
+//! A card scheme's test PKI for the 3-D Secure links: one CA, and leaf certificates for the
+//! DS, ACS and 3DS Server — client certificates, or server certificates for 127.0.0.1 — written
+//! as `<name>.pem` / `<name>.key` in a directory.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+};
+use std::path::{Path, PathBuf};
+
+pub struct SchemePki {
+    dir: PathBuf,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl SchemePki {
+    /// The CA, written as `ca.pem` in `dir`.
+    pub fn new(dir: &Path) -> SchemePki {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "Test Scheme CA");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = params.self_signed(&key).unwrap();
+        std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+        SchemePki {
+            dir: dir.to_owned(),
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.dir.join(file)
+    }
+
+    /// A client certificate `<name>.pem`/`.key`; its `x5t#S256`.
+    pub fn client(&self, name: &str) -> String {
+        self.leaf(name, Vec::new(), ExtendedKeyUsagePurpose::ClientAuth)
+    }
+
+    /// A server certificate for 127.0.0.1, `<name>.pem`/`.key`; its `x5t#S256`.
+    pub fn server(&self, name: &str) -> String {
+        self.leaf(
+            name,
+            vec!["127.0.0.1".into()],
+            ExtendedKeyUsagePurpose::ServerAuth,
+        )
+    }
+
+    fn leaf(&self, name: &str, sans: Vec<String>, usage: ExtendedKeyUsagePurpose) -> String {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(sans).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, format!("{name}.test"));
+        params.extended_key_usages = vec![usage];
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        std::fs::write(self.path(&format!("{name}.pem")), cert.pem()).unwrap();
+        std::fs::write(self.path(&format!("{name}.key")), key.serialize_pem()).unwrap();
+        shonin_oauth::mtls::x5t_s256(cert.der())
+    }
+
+    /// The DER of `<name>.pem`.
+    pub fn der(&self, name: &str) -> rustls::pki_types::CertificateDer<'static> {
+        use rustls::pki_types::pem::PemObject;
+        rustls::pki_types::CertificateDer::from_pem_file(self.path(&format!("{name}.pem"))).unwrap()
+    }
+
+    /// A TLS listener on 127.0.0.1 for `app` with server certificate `<name>`, asking for (not
+    /// requiring) client certificates; its `https://127.0.0.1:<port>` base.
+    pub async fn listen(&self, name: &str, app: axum::Router) -> String {
+        let tls = shonin_tls::server_config(
+            &self.path(&format!("{name}.pem")),
+            &self.path(&format!("{name}.key")),
+            shonin_tls::ClientCertMode::Optional,
+        )
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(shonin_tls::serve(
+            listener,
+            Some(tls),
+            app,
+            shonin_tls::ServeLimits::default(),
+            std::future::pending(),
+        ));
+        format!("https://127.0.0.1:{port}")
+    }
+}
