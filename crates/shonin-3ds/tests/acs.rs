@@ -485,6 +485,7 @@ fn a_completed_challenge_sends_a_valid_rreq_and_final_cres() {
                 nonce: "bm9uY2U".into(),
                 token_sha256: "00".repeat(32),
                 session_data: None,
+                ..shonin_3ds::acs::Page::default()
             },
             t0,
         )

@@ -58,6 +58,9 @@ pub enum KeyPurpose {
     /// Keyed fingerprints of card numbers: a card is found by its number without the number
     /// being stored (PCI DSS 3.5.1: a keyed hash).
     CardFingerprint,
+    /// The one-time codes of 3-D Secure challenges, kept only as a keyed hash (a six-digit code
+    /// has too little entropy for a plain one).
+    ChallengeCodes,
 }
 
 impl KeyPurpose {
@@ -68,6 +71,7 @@ impl KeyPurpose {
             KeyPurpose::ThreeDsAuthenticationValue => "3-D Secure authentication values",
             KeyPurpose::AcsContentSigning => "ACS signed content",
             KeyPurpose::CardFingerprint => "card fingerprints",
+            KeyPurpose::ChallengeCodes => "3-D Secure challenge codes",
         }
     }
 }

@@ -211,6 +211,12 @@ pub struct Texts {
     pub acs_failed: &'static str,
     pub acs_returning: &'static str,
     pub acs_invalid: &'static str,
+    pub acs_code_intro: &'static str,
+    pub acs_code_label: &'static str,
+    pub acs_code_submit: &'static str,
+    pub acs_resend: &'static str,
+    pub acs_code_sent: &'static str,
+    pub acs_code_failed: &'static str,
 }
 
 pub static EN: Texts = Texts {
@@ -326,6 +332,12 @@ pub static EN: Texts = Texts {
     acs_failed: "The passkey did not confirm the purchase. Attempts left: {n}.",
     acs_returning: "Returning to the merchant…",
     acs_invalid: "This authentication request is not valid or has already been used.",
+    acs_code_intro: "We sent a one-time code to your phone. Enter it to confirm this purchase.",
+    acs_code_label: "One-time code",
+    acs_code_submit: "Confirm",
+    acs_resend: "Send a new code",
+    acs_code_sent: "A new code is on its way; the earlier one no longer works.",
+    acs_code_failed: "The code is not right. Attempts left: {n}.",
 };
 
 pub static JA: Texts = Texts {
@@ -441,6 +453,12 @@ pub static JA: Texts = Texts {
     acs_failed: "パスキーで確認できませんでした。残り{n}回試せます。",
     acs_returning: "加盟店に戻ります…",
     acs_invalid: "この認証リクエストは無効か、すでに使用されています。",
+    acs_code_intro: "お使いの電話にワンタイムコードを送りました。入力してこのご購入を確認してください。",
+    acs_code_label: "ワンタイムコード",
+    acs_code_submit: "確認",
+    acs_resend: "新しいコードを送る",
+    acs_code_sent: "新しいコードを送りました。以前のコードは使えません。",
+    acs_code_failed: "コードが正しくありません。残り{n}回試せます。",
 };
 
 #[cfg(test)]

@@ -162,6 +162,8 @@ pub struct AcsChallengePage<'a> {
     pub due_at_ms: i64,
     pub notification_url: &'a str,
     pub session_data: Option<&'a str>,
+    /// A one-time code was sent: the page asks for it.
+    pub code: bool,
     /// The refusal message, with `{n}` to be filled by the script.
     pub failed: String,
 }

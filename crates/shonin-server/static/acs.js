@@ -4,6 +4,8 @@
 // answer with the page's token (no cookie reaches a third-party iframe), and when the challenge
 // has ended posts the final CRes to the requestor's notificationURL with its
 // threeDSSessionData. When the challenge's timer runs out it asks for the result instead.
+// Without a passkey, the page holds a one-time code form (the code comes by the issuer's own
+// channel) and a resend button.
 // On a page holding only a message form (#acs-post: an Erro for the requestor), it submits it.
 "use strict";
 (() => {
@@ -16,12 +18,14 @@
   if (!box) return;
   const confirm = document.getElementById("acs-confirm");
   const cancel = document.getElementById("acs-cancel");
+  const codeForm = document.getElementById("acs-code-form");
+  const resend = document.getElementById("acs-resend");
   const errorLine = document.getElementById("acs-error");
   const show = (message) => {
     errorLine.textContent = message;
     errorLine.hidden = false;
   };
-  const buttons = [confirm, cancel].filter(Boolean);
+  const buttons = [confirm, cancel, resend, document.getElementById("acs-code-submit")].filter(Boolean);
   const busy = (on) => buttons.forEach((b) => (b.disabled = on));
   let finished = false;
   const finish = (result) => {
@@ -33,7 +37,7 @@
     form.elements.cres.value = result.cres;
     form.submit();
   };
-  const send = async (action, assertion) => {
+  const send = async (action, assertion, code) => {
     const response = await fetch(box.dataset.answer, {
       method: "POST",
       credentials: "omit",
@@ -43,6 +47,7 @@
         token: box.dataset.token,
         action,
         ...(assertion ? { assertion } : {}),
+        ...(code !== undefined ? { code } : {}),
       }),
     });
     const data = await response.json().catch(() => ({}));
@@ -70,6 +75,34 @@
       busy(false);
     }
   });
+  if (codeForm) {
+    codeForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      busy(true);
+      errorLine.hidden = true;
+      try {
+        const pending = await send("code", undefined, codeForm.elements.code.value);
+        if (pending) {
+          show(box.dataset.failed.replaceAll("{n}", String(pending.attemptsLeft)));
+          codeForm.elements.code.value = "";
+        }
+      } catch (e) {
+        show((e && e.message) || box.dataset.error);
+      }
+      if (!finished) busy(false);
+    });
+    resend.addEventListener("click", async () => {
+      busy(true);
+      try {
+        await send("resend");
+        show(resend.dataset.sent);
+      } catch (e) {
+        show((e && e.message) || box.dataset.error);
+        resend.hidden = true;
+      }
+      if (!finished) busy(false);
+    });
+  }
   if (!confirm) return;
   if (
     !window.PublicKeyCredential ||

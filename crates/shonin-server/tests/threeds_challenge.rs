@@ -26,6 +26,8 @@ use shonin_3ds::acs::auth_value::{self, AuthValueInput};
 use shonin_3ds::acs::store::{AcsStore, EnrolledCard};
 use shonin_3ds::acs::{RiskRules, Scheme};
 use shonin_3ds::{Message, Pan, TransStatus, Versions};
+use shonin_identity::UserStore;
+use shonin_identity::user::{User, Username};
 use shonin_server::threeds::settings::{AcsSettings, RangeSettings};
 use shonin_tls::ConnectionInfo;
 use std::sync::{Arc, Mutex};
@@ -33,6 +35,9 @@ use tower::ServiceExt;
 
 const PAN: &str = "4012000000006013";
 const SESSION_DATA: &str = "c2Vzc2lvbi0x";
+const WEBHOOK_SECRET: &str = "a-webhook-secret-of-at-least-32-bytes!!";
+/// Carol's card: she has no passkey.
+const CAROL_PAN: &str = "4012000000006021";
 
 /// The RReqs the DS received, with the client certificate each came with.
 #[derive(Clone, Default)]
@@ -71,6 +76,11 @@ struct World {
 }
 
 async fn world(results: bool) -> World {
+    world_with(results, None).await
+}
+
+/// With `alerts`, the operator's webhook goes to the receiver on that port (`secret`).
+async fn world_with(results: bool, alerts: Option<u16>) -> World {
     let dir = tempfile::tempdir().unwrap();
     let pki = SchemePki::new(dir.path());
     let ds_thumbprint = pki.server("ds");
@@ -102,7 +112,13 @@ async fn world(results: bool) -> World {
         results_certificate_file: path("acs.pem").filter(|_| results),
         results_key_file: path("acs.key").filter(|_| results),
     };
-    let app = TestApp::with(move |c| c.threeds.acs = Some(settings)).await;
+    let app = TestApp::with(move |c| {
+        c.threeds.acs = Some(settings);
+        if let Some(port) = alerts {
+            common::webhook::alerts_to(c, port, WEBHOOK_SECRET);
+        }
+    })
+    .await;
     let (user, auth) = enrolled(&app, "alice").await;
     let acs = app.state.acs.as_ref().unwrap();
     let pan = Pan::parse(PAN).unwrap();
@@ -129,12 +145,16 @@ async fn world(results: bool) -> World {
 impl World {
     /// An AReq over 1,000.00 RUB (challenged), through the DS; the ARes.
     async fn areq(&self) -> Value {
+        self.areq_for(PAN).await
+    }
+
+    async fn areq_for(&self, pan: &str) -> Value {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../shonin-3ds/tests/vectors/visa/3DSS-220-101/areq.json"
         );
         let mut v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-        v["acctNumber"] = json!(PAN);
+        v["acctNumber"] = json!(pan);
         v["dsTransID"] = json!(uuid::Uuid::new_v4().to_string());
         v["dsReferenceNumber"] = json!("DSServerRef123456");
         v["dsURL"] = json!(self.ds_url);
@@ -571,4 +591,131 @@ async fn without_a_results_link_the_rreq_is_not_sent_and_the_audit_log_says_so()
     assert!(w.actions().await.iter().any(|(a, o, r)| a == "3ds.results"
         && *o == shonin_audit::Outcome::Failure
         && r.contains("not sent")));
+}
+
+/// The next `threeds.challenge_code` notification: its body, after checking its signature.
+async fn next_code(rx: &mut tokio::sync::mpsc::Receiver<(String, Vec<u8>)>) -> Value {
+    let (head, body) = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+        .await
+        .expect("a webhook within 10 s")
+        .unwrap();
+    assert!(head.contains("shonin-signature: t="), "{head}");
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["event"], "threeds.challenge_code", "{v}");
+    v
+}
+
+#[tokio::test]
+async fn without_a_passkey_a_one_time_code_through_the_webhook_confirms_and_a_resend_replaces_it() {
+    let (port, mut rx) = common::webhook::webhook_receiver().await;
+    let w = world_with(true, Some(port)).await;
+    let carol = User::new(
+        Username::new("carol").unwrap(),
+        None,
+        None,
+        w.app.state.clock.now(),
+    )
+    .unwrap();
+    w.app.state.store.create_user(&carol).await.unwrap();
+    let acs = w.app.state.acs.as_ref().unwrap();
+    let pan = Pan::parse(CAROL_PAN).unwrap();
+    let card = EnrolledCard {
+        fingerprint: shonin_3ds::acs::fingerprint(&acs.fingerprint_key, &pan).unwrap(),
+        user_id: carol.id.clone(),
+        masked: pan.masked(),
+        scheme: Scheme::Visa,
+        created_at: w.app.state.clock.now(),
+    };
+    assert!(w.app.state.store.enrol_card(&card).await.unwrap());
+
+    let ares = w.areq_for(CAROL_PAN).await;
+    let page = w.challenge(&ares).await;
+    assert!(page.contains(r#"id="acs-code""#), "{page}");
+    assert!(!page.contains(r#"id="acs-confirm""#));
+    // The notification names the purchase with the code, and only the masked card.
+    let sent = next_code(&mut rx).await;
+    assert_eq!(sent["acs_trans_id"], ares["acsTransID"]);
+    assert_eq!(sent["user_id"], carol.id);
+    assert_eq!(sent["amount"], "1,500.00 RUB");
+    assert_eq!(sent["merchant"], "Books <&> Co");
+    assert_eq!(sent["card"], "401200******6021");
+    let first = sent["code"].as_str().unwrap().to_owned();
+    assert_eq!(first.len(), 6);
+
+    // A wrong code counts; a resend replaces the code, and the first one stops working.
+    let wrong = if first == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let mut body = answer_body(&ares, &page, "code", None);
+    body["code"] = json!(wrong);
+    let (_, pending) = w.answer(body).await;
+    assert_eq!(pending["attemptsLeft"], 2, "{pending}");
+    let (status, _) = w.answer(answer_body(&ares, &page, "resend", None)).await;
+    assert_eq!(status, StatusCode::OK);
+    let second = next_code(&mut rx).await["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    if second != first {
+        let mut body = answer_body(&ares, &page, "code", None);
+        body["code"] = json!(first);
+        let (_, pending) = w.answer(body).await;
+        assert_eq!(
+            pending["attemptsLeft"], 1,
+            "the replaced code is wrong now: {pending}"
+        );
+    }
+    let (status, _) = w.answer(answer_body(&ares, &page, "resend", None)).await;
+    assert_eq!(status, StatusCode::OK);
+    let third = next_code(&mut rx).await["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, problem) = w.answer(answer_body(&ares, &page, "resend", None)).await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "three codes at most: {problem}"
+    );
+
+    let mut body = answer_body(&ares, &page, "code", None);
+    body["code"] = json!(format!("{} {}", &third[..3], &third[3..]));
+    let (_, done) = w.answer(body).await;
+    assert_eq!(done["transStatus"], "Y", "{done}");
+    let rreq = &w.rreqs()[0].0;
+    assert_eq!(rreq["transStatus"], "Y");
+    assert_eq!(rreq["eci"], "05");
+
+    // No code anywhere in the audit log.
+    let entries = w.app.audit_entries().await;
+    // (The entries' own text: hashes and IDs are left out, where six digits can occur by chance.)
+    let text: String = entries
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} {:?}\n",
+                e.record.action, e.record.target, e.record.reason
+            )
+        })
+        .collect();
+    for code in [&first, &second, &third] {
+        assert!(!text.contains(code.as_str()), "a code in the audit log");
+    }
+    assert!(entries.iter().any(|e| {
+        e.record.action == "3ds.challenge.answer"
+            && e.record
+                .reason
+                .as_deref()
+                .unwrap_or_default()
+                .contains("one-time code")
+    }),);
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e.record.action == "3ds.challenge.resend")
+            .count(),
+        2
+    );
 }

@@ -91,12 +91,18 @@ pub struct Challenge {
 /// What the first CReq started: the passkey challenge's nonce, the page's answer token (only its
 /// SHA-256 is kept; the browser in the requestor's iframe has no cookie of ours) and the
 /// requestor's `threeDSSessionData`, echoed with the final CRes.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Page {
     pub nonce: String,
     pub token_sha256: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_data: Option<String>,
+    /// The one-time code's keyed hash ([`super::code`]), for a code challenge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_mac: Option<String>,
+    /// Codes sent so far (at most [`super::code::MAX_CODES`]).
+    #[serde(default)]
+    pub codes_sent: u8,
 }
 
 fn processed() -> Rejection {
@@ -235,6 +241,7 @@ mod tests {
             nonce: "n".into(),
             token_sha256: "t".into(),
             session_data: None,
+            ..Page::default()
         }
     }
 

@@ -6,6 +6,7 @@ pub mod ares;
 pub mod auth_value;
 pub mod card;
 pub mod challenge;
+pub mod code;
 pub mod creq;
 pub mod linking;
 pub mod results;

@@ -6,8 +6,9 @@
 //!    the *stored* AReq, the masked card and a passkey button. The passkey signs
 //!    `shonin_3ds::acs::linking` — merchant, amount, currency, the transaction, a fresh nonce and
 //!    the deadline — so what it approves is what the page shows (PSD2 RTS Art. 5(1)).
-//! 2. `POST /3ds/acs/challenge/answer` (JSON, from `/static/acs.js`): the assertion, a cancel, or
-//!    a request for the result. The iframe has no cookie of ours (third-party), so the page holds
+//! 2. `POST /3ds/acs/challenge/answer` (JSON, from `/static/acs.js`): the assertion (or, for a
+//!    cardholder without a passkey, the one-time code sent through the operator's webhook, and
+//!    its resend), a cancel, or a request for the result. The iframe has no cookie of ours (third-party), so the page holds
 //!    a random answer token whose SHA-256 the transaction keeps.
 //! 3. When the challenge ends, the RReq goes to the DS (`results.rs`) and the answer carries the
 //!    final CRes, which the page posts to the requestor's `notificationURL` with the
@@ -30,12 +31,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use shonin_3ds::acs::creq;
 use shonin_3ds::acs::linking::{PurchaseChallenge, shown};
 use shonin_3ds::acs::store::{AcsStore, AcsTransaction};
 use shonin_3ds::acs::{
     Challenge, ChallengeMethod, ChallengeResult, ChallengeState, Page, final_cres,
 };
+use shonin_3ds::acs::{code, creq};
 use shonin_3ds::{ErrorCode, ErrorComponent, Identified, Refused, Rejection, TransStatus};
 use shonin_audit::{Actor, ActorKind, AuditRecord};
 use shonin_oauth::form::FormParams;
@@ -45,6 +46,7 @@ use shonin_types::unit::{Outcome, UnitOfWork};
 /// Audit actions: the CReq that started a challenge, and each answer.
 pub const START_ACTION: &str = "3ds.challenge.start";
 pub const ANSWER_ACTION: &str = "3ds.challenge.answer";
+pub const RESEND_ACTION: &str = "3ds.challenge.resend";
 /// Where the page's script posts.
 pub const ANSWER_PATH: &str = "/3ds/acs/challenge/answer";
 
@@ -60,6 +62,50 @@ fn random_b64url() -> Option<String> {
     let mut bytes = [0u8; 32];
     aws_lc_rs::rand::fill(&mut bytes).ok()?;
     Some(shonin_jose::b64url_encode(&bytes))
+}
+
+fn random_code() -> Option<String> {
+    let mut bytes = [0u8; 4];
+    aws_lc_rs::rand::fill(&mut bytes).ok()?;
+    Some(code::from_random(bytes))
+}
+
+/// Sends `code` for `txn` through the operator's webhook (in the background).
+async fn send_code(state: &AppState, meta: &RequestMeta, txn: &AcsTransaction, code: String) {
+    let card = match state.store.enrolled_card(&txn.card_fingerprint).await {
+        Ok(c) => c.map(|c| c.masked).unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    let shown = txn.data.purchase.as_ref().map(shown);
+    let expires_at = txn
+        .data
+        .challenge
+        .as_ref()
+        .and_then(|c| {
+            c.due_at
+                .format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default();
+    crate::alerts::challenge_code(
+        state,
+        meta,
+        crate::alerts::ChallengeCodeAlert {
+            event: String::new(),
+            issuer: String::new(),
+            user_id: txn.data.user_id.clone().unwrap_or_default(),
+            acs_trans_id: txn.acs_trans_id.clone(),
+            code,
+            merchant: shown
+                .as_ref()
+                .map(|s| s.merchant.clone())
+                .unwrap_or_default(),
+            amount: shown.map(|s| s.amount).unwrap_or_default(),
+            card,
+            expires_at,
+            time: String::new(),
+        },
+    );
 }
 
 fn cardholder(txn: &AcsTransaction) -> Actor {
@@ -162,10 +208,28 @@ pub async fn start(
     let (Some(nonce), Some(token)) = (random_b64url(), random_b64url()) else {
         return pages::unavailable(lang, meta.request_id.as_deref());
     };
+    // A cardholder without a passkey gets a one-time code, when the operator's webhook can
+    // carry it to the issuer's channel; without one, only Cancel is offered.
+    let code = match (challenge.method, &txn.data.user_id, &state.alerts) {
+        (ChallengeMethod::OneTimeCode, Some(_), Some(_)) => match random_code() {
+            Some(c) => Some(c),
+            None => return pages::unavailable(lang, meta.request_id.as_deref()),
+        },
+        _ => None,
+    };
+    let code_mac = match &code {
+        Some(c) => match code::mac(&acs.code_key, &txn.acs_trans_id, c) {
+            Ok(m) => Some(m),
+            Err(_) => return pages::unavailable(lang, meta.request_id.as_deref()),
+        },
+        None => None,
+    };
     let page = Page {
         nonce,
         token_sha256: token_sha256(&token),
         session_data,
+        codes_sent: u8::from(code.is_some()),
+        code_mac,
     };
     let started = match challenge.creq(page, now) {
         Ok(s) => s,
@@ -212,6 +276,9 @@ pub async fn start(
         version: txn.version + 1,
         ..txn
     };
+    if let Some(code) = code {
+        send_code(state, meta, &txn, code).await;
+    }
     challenge_page(state, meta, &txn, &token).await
 }
 
@@ -262,6 +329,10 @@ async fn challenge_page(
         }
     };
     let notification_url = txn.data.notification_url.clone().unwrap_or_default();
+    let code = challenge
+        .page
+        .as_ref()
+        .is_some_and(|p| p.code_mac.is_some());
     let page = AcsChallengePage {
         f: Frame::new(lang, ""),
         merchant,
@@ -277,7 +348,13 @@ async fn challenge_page(
             .page
             .as_ref()
             .and_then(|p| p.session_data.as_deref()),
-        failed: t.acs_failed.to_owned(),
+        code,
+        failed: if code {
+            t.acs_code_failed
+        } else {
+            t.acs_failed
+        }
+        .to_owned(),
     };
     pages::render_framed(StatusCode::OK, &page, origin(&notification_url).as_deref())
 }
@@ -429,6 +506,9 @@ pub struct Answer {
     pub action: AnswerAction,
     #[serde(default)]
     pub assertion: Option<Value>,
+    /// The one-time code the cardholder typed (for `code`).
+    #[serde(default)]
+    pub code: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -436,6 +516,10 @@ pub struct Answer {
 pub enum AnswerAction {
     /// The passkey's assertion over the purchase.
     Confirm,
+    /// The one-time code.
+    Code,
+    /// A new one-time code (it replaces the last; at most `code::MAX_CODES` in all).
+    Resend,
     /// The cardholder's Cancel.
     Cancel,
     /// The result of a challenge that ended (the page asks when its timer runs out).
@@ -516,9 +600,22 @@ pub async fn answer(
     let (next, verified) = match answer.action {
         AnswerAction::Result => return pending(&challenge),
         AnswerAction::Cancel => (challenge.cancel(now), None),
+        AnswerAction::Resend => return resend(state, acs, meta, &txn, &challenge).await,
+        AnswerAction::Code => {
+            let stored = challenge.page.as_ref().and_then(|p| p.code_mac.as_deref());
+            let typed = answer.code.as_deref().unwrap_or_default();
+            let verified = match stored {
+                Some(mac) if code::matches(&acs.code_key, &txn.acs_trans_id, typed, mac) => {
+                    Ok(None)
+                }
+                Some(_) => Err("wrong code".to_owned()),
+                None => Err("this challenge has no code".to_owned()),
+            };
+            (challenge.answer(verified.is_ok(), now), Some(verified))
+        }
         AnswerAction::Confirm => {
             let verified = match verify(state, &txn, &challenge, answer.assertion.as_ref()).await {
-                Ok(v) => v,
+                Ok(v) => v.map(Some),
                 Err(Unavailable) => return unavailable(),
             };
             (challenge.answer(verified.is_ok(), now), Some(verified))
@@ -546,16 +643,17 @@ pub async fn answer(
             shonin_3ds::acs::store::status_name(r.status),
             r.challenge_cancel.as_deref().unwrap_or("-"),
             match &verified {
-                Some(Ok(Verified {
+                Some(Ok(Some(Verified {
                     top_origin: Some(top),
                     ..
-                })) => format!(" framed by {top}"),
+                }))) => format!(" framed by {top}"),
+                Some(Ok(None)) => " by one-time code".to_owned(),
                 _ => String::new(),
             }
         ),
         (_, None) => "answered".into(),
     };
-    if let Some(Ok(v)) = &verified {
+    if let Some(Ok(Some(v))) = &verified {
         // One assertion counts once: the passkey's counter moves by compare-and-set.
         unit.update(shonin_passkeys::record_use(
             &v.credential_id,
@@ -652,6 +750,86 @@ fn completed(txn: &AcsTransaction, challenge: &Challenge) -> Response {
         "cres": creq::encode(&cres),
     }))
     .into_response()
+}
+
+/// A new one-time code for a running code challenge: it replaces the last one, by
+/// compare-and-set, audited as `3ds.challenge.resend`; at most `code::MAX_CODES` per challenge.
+async fn resend(
+    state: &AppState,
+    acs: &AcsService,
+    meta: &RequestMeta,
+    txn: &AcsTransaction,
+    challenge: &Challenge,
+) -> Response {
+    let Some(page) = challenge.page.as_ref().filter(|p| p.code_mac.is_some()) else {
+        return problem(
+            StatusCode::CONFLICT,
+            "no_code",
+            "this challenge has no code",
+        );
+    };
+    if page.codes_sent >= code::MAX_CODES {
+        return problem(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_codes",
+            "no more codes are sent for this purchase",
+        );
+    }
+    let Some(new_code) = random_code() else {
+        return unavailable();
+    };
+    let Ok(mac) = code::mac(&acs.code_key, &txn.acs_trans_id, &new_code) else {
+        return unavailable();
+    };
+    let next = Challenge {
+        page: Some(Page {
+            code_mac: Some(mac),
+            codes_sent: page.codes_sent.saturating_add(1),
+            ..page.clone()
+        }),
+        ..challenge.clone()
+    };
+    let mut unit = UnitOfWork::new();
+    match txn.advance(next.clone()) {
+        Ok(u) => {
+            unit.update(u);
+        }
+        Err(_) => return unavailable(),
+    }
+    let entry = AuditRecord {
+        reason: Some(format!(
+            "code {} of {}",
+            next.page.as_ref().map_or(0, |p| p.codes_sent),
+            code::MAX_CODES
+        )),
+        ..crate::oauth::reject::success_record(
+            state,
+            meta,
+            RESEND_ACTION,
+            cardholder(txn),
+            &txn.acs_trans_id,
+        )
+    };
+    match commit_outcome(state, unit, Some(entry)).await {
+        Ok(Outcome::Committed { .. }) => {}
+        Ok(_) => {
+            return problem(
+                StatusCode::CONFLICT,
+                "conflict",
+                "the challenge moved on; ask for its result",
+            );
+        }
+        Err(_) => return unavailable(),
+    }
+    let moved = AcsTransaction {
+        data: shonin_3ds::acs::TransactionData {
+            challenge: Some(next.clone()),
+            ..txn.data.clone()
+        },
+        ..txn.clone()
+    };
+    send_code(state, meta, &moved, new_code).await;
+    pending(&next)
 }
 
 /// The store could not be read.

@@ -30,6 +30,8 @@ pub struct AcsService {
     pub fingerprint_key: LocalMacKey,
     /// Authentication values (`KeyPurpose::ThreeDsAuthenticationValue`).
     pub value_key: LocalMacKey,
+    /// One-time challenge codes (`KeyPurpose::ChallengeCodes`).
+    pub code_key: LocalMacKey,
     /// The mutual-TLS client for the RReq, when `results_*_file` are configured.
     pub results: Option<results::ResultsClient>,
 }
@@ -65,6 +67,7 @@ impl AcsService {
             ds_thumbprints: s.ds_certificate_thumbprints.clone(),
             fingerprint_key: LocalMacKey::derived(master, KeyPurpose::CardFingerprint),
             value_key: LocalMacKey::derived(master, KeyPurpose::ThreeDsAuthenticationValue),
+            code_key: LocalMacKey::derived(master, KeyPurpose::ChallengeCodes),
             results: results::ResultsClient::build(s)?,
         }))
     }

@@ -124,6 +124,7 @@ async fn a_challenge_moves_by_compare_and_set_and_its_timer_falls_due(store: &St
         nonce: "bm9uY2U".into(),
         token_sha256: "00".repeat(32),
         session_data: Some("c2Vzc2lvbg".into()),
+        ..shonin_3ds::acs::Page::default()
     };
     let shown = waiting.creq(page, T0 + Duration::seconds(3)).unwrap();
     let expired = waiting.expire(T0 + FIRST_CREQ_TIMEOUT).unwrap();
