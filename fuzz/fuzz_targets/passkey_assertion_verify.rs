@@ -14,16 +14,19 @@
 //! The key is the RFC 8037 Ed25519 key; the challenge is 32 bytes of 0x5a (`WlpaWlpa…`), the
 //! origin `https://localhost:8443`, the RP ID `localhost`, the type `webauthn.get`.
 //!
-//! Nothing may panic. An accepted assertion must carry that type, challenge and origin, no
-//! cross-origin member, the RP ID's hash, UP and UV, BS only with BE, and a counter above the
-//! stored one (or 0 after 0).
+//! Each input is checked under both framings. Nothing may panic. An accepted assertion must
+//! carry that type, challenge and origin, the RP ID's hash, UP and UV, BS only with BE, and a
+//! counter above the stored one (or 0 after 0); under `SameOrigin` no cross-origin member, under
+//! `AnyHttpsTop` a cross-origin one only with an https `topOrigin`.
 #![no_main]
 
 use aws_lc_rs::digest::{SHA256, digest};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use shonin_fuzz::{ed25519_public_jwk, flags_and_rest, sign_ed25519_raw};
-use shonin_passkeys::{AssertionResponse, CredentialPublicKey, Expected, verify_assertion};
+use shonin_passkeys::{
+    AssertionResponse, CredentialPublicKey, Expected, Framing, verify_assertion,
+};
 use std::sync::LazyLock;
 
 const CHALLENGE: [u8; 32] = [0x5a; 32];
@@ -34,27 +37,39 @@ static KEY: LazyLock<CredentialPublicKey> = LazyLock::new(|| {
     CredentialPublicKey::from_jwk(&ed25519_public_jwk()).expect("the RFC 8037 key is a valid JWK")
 });
 
-fn expected() -> Expected<'static> {
+fn expected(framing: Framing) -> Expected<'static> {
     Expected {
         challenge: &CHALLENGE,
         origin: ORIGIN,
         rp_id: RP_ID,
         client_data_type: "webauthn.get",
+        framing,
     }
 }
 
 fn check(response: &AssertionResponse, stored: u32) {
-    match verify_assertion(response, &KEY, &expected(), stored) {
+    for framing in [Framing::SameOrigin, Framing::AnyHttpsTop] {
+        check_framed(response, stored, framing);
+    }
+}
+
+fn check_framed(response: &AssertionResponse, stored: u32, framing: Framing) {
+    match verify_assertion(response, &KEY, &expected(framing), stored) {
         Ok(verified) => {
             let c = &verified.client_data;
             assert_eq!(c["type"], "webauthn.get");
             assert_eq!(c["challenge"], shonin_jose::b64url_encode(&CHALLENGE));
             assert_eq!(c["origin"], ORIGIN);
-            assert!(matches!(
-                c.get("crossOrigin"),
-                None | Some(Value::Bool(false))
-            ));
-            assert!(c.get("topOrigin").is_none());
+            match (c.get("crossOrigin"), framing) {
+                (None | Some(Value::Bool(false)), _) => assert!(c.get("topOrigin").is_none()),
+                (Some(Value::Bool(true)), Framing::AnyHttpsTop) => assert!(
+                    c["topOrigin"]
+                        .as_str()
+                        .is_some_and(|o| o.starts_with("https://") && o.len() > 8),
+                    "a framed assertion names an https page"
+                ),
+                (other, _) => panic!("crossOrigin {other:?} accepted under {framing:?}"),
+            }
             let data = &response.authenticator_data;
             assert!(data.len() >= 37);
             assert_eq!(&data[..32], digest(&SHA256, RP_ID.as_bytes()).as_ref());

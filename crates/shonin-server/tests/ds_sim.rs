@@ -14,13 +14,11 @@
 mod common;
 
 use axum::body::Body;
-use axum::extract::State;
 use axum::http::{Request, StatusCode, header};
-use axum::routing::post;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::oauth::attribute_after;
-use common::scheme_pki::SchemePki;
+use common::scheme_pki::{Received, SchemePki};
 use common::{TestApp, body_json, body_text};
 use serde_json::{Value, json};
 use shonin_3ds::acs::store::{AcsStore, EnrolledCard};
@@ -31,29 +29,9 @@ use shonin_identity::user::{User, Username};
 use shonin_server::ds_sim::DsSim;
 use shonin_server::ds_sim::settings::{DsSimSettings, RangeSettings as DsRange};
 use shonin_server::threeds::settings::{AcsSettings, RangeSettings};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 const PAN: &str = "4012000000006013";
-
-#[derive(Clone, Default)]
-struct Received(Arc<Mutex<Vec<Value>>>);
-
-/// The 3DS Server's RReq endpoint: records the RReq, answers RRes 01.
-async fn server_rreq(
-    State(received): State<Received>,
-    body: axum::body::Bytes,
-) -> axum::Json<Value> {
-    let rreq: Value = serde_json::from_slice(&body).unwrap();
-    received.0.lock().unwrap().push(rreq.clone());
-    axum::Json(json!({
-        "messageType": "RRes",
-        "messageVersion": rreq["messageVersion"],
-        "threeDSServerTransID": rreq["threeDSServerTransID"],
-        "acsTransID": rreq["acsTransID"],
-        "dsTransID": rreq["dsTransID"],
-        "resultsStatus": "01",
-    }))
-}
 
 struct Net {
     app: TestApp,
@@ -94,11 +72,7 @@ async fn net() -> Net {
     pki.client("3ds-server");
 
     // The 3DS Server's RReq listener.
-    let received = Received::default();
-    let rreq_app = axum::Router::new()
-        .route("/rreq", post(server_rreq))
-        .with_state(received.clone());
-    let server_url = format!("{}/rreq", pki.listen("server-rreq", rreq_app).await);
+    let (server_url, received) = pki.results_listener("server-rreq").await;
 
     // The ACS: Shonin, trusting the DS's client certificate, its RReq link to the DS.
     let acs = AcsSettings {
@@ -311,7 +285,7 @@ async fn frictionless_and_challenge_through_the_ds_over_mutual_tls() {
         )
         .await;
     assert_eq!(body_json(resp).await["transStatus"], "N");
-    let received = n.received.0.lock().unwrap().clone();
+    let received = n.received.messages();
     assert_eq!(received.len(), 1);
     assert!(matches!(valid(&received[0]), Message::RReq(_)));
     assert_eq!(received[0]["dsTransID"], ares["dsTransID"]);

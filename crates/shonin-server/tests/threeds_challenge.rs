@@ -13,13 +13,11 @@
 mod common;
 
 use axum::body::Body;
-use axum::extract::State;
 use axum::http::{Request, Response, StatusCode, header};
-use axum::routing::post;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::passkey::{data_attr, enrolled};
-use common::scheme_pki::SchemePki;
+use common::scheme_pki::{Delivered, Received, SchemePki};
 use common::{TestApp, body_json, body_text};
 use serde_json::{Value, json};
 use shonin_3ds::acs::auth_value::{self, AuthValueInput};
@@ -30,7 +28,7 @@ use shonin_identity::UserStore;
 use shonin_identity::user::{User, Username};
 use shonin_server::threeds::settings::{AcsSettings, RangeSettings};
 use shonin_tls::ConnectionInfo;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tower::ServiceExt;
 
 const PAN: &str = "4012000000006013";
@@ -38,31 +36,6 @@ const SESSION_DATA: &str = "c2Vzc2lvbi0x";
 const WEBHOOK_SECRET: &str = "a-webhook-secret-of-at-least-32-bytes!!";
 /// Carol's card: she has no passkey.
 const CAROL_PAN: &str = "4012000000006021";
-
-/// The RReqs the DS received, with the client certificate each came with.
-#[derive(Clone, Default)]
-struct Received(Arc<Mutex<Vec<Delivered>>>);
-
-/// One RReq and the thumbprint of the client certificate it came with.
-type Delivered = (Value, Option<String>);
-
-async fn rreq(
-    State(received): State<Received>,
-    axum::Extension(conn): axum::Extension<ConnectionInfo>,
-    body: axum::body::Bytes,
-) -> axum::Json<Value> {
-    let rreq: Value = serde_json::from_slice(&body).unwrap();
-    let thumbprint = conn.client_leaf().map(|c| shonin_oauth::mtls::x5t_s256(c));
-    received.0.lock().unwrap().push((rreq.clone(), thumbprint));
-    axum::Json(json!({
-        "messageType": "RRes",
-        "messageVersion": rreq["messageVersion"],
-        "threeDSServerTransID": rreq["threeDSServerTransID"],
-        "acsTransID": rreq["acsTransID"],
-        "dsTransID": rreq["dsTransID"],
-        "resultsStatus": "01",
-    }))
-}
 
 struct World {
     app: TestApp,
@@ -85,11 +58,7 @@ async fn world_with(results: bool, alerts: Option<u16>) -> World {
     let pki = SchemePki::new(dir.path());
     let ds_thumbprint = pki.server("ds");
     let acs_client_thumbprint = pki.client("acs");
-    let received = Received::default();
-    let app = axum::Router::new()
-        .route("/rreq", post(rreq))
-        .with_state(received.clone());
-    let ds_url = format!("{}/rreq", pki.listen("ds", app).await);
+    let (ds_url, received) = pki.results_listener("ds").await;
     let ds_der = pki.der("ds");
     let path = |n: &str| Some(pki.path(n));
     let settings = AcsSettings {
@@ -213,7 +182,7 @@ impl World {
     }
 
     fn rreqs(&self) -> Vec<Delivered> {
-        self.received.0.lock().unwrap().clone()
+        self.received.all()
     }
 
     async fn actions(&self) -> Vec<(String, shonin_audit::Outcome, String)> {

@@ -220,9 +220,15 @@ fn read<T>(
     }
 }
 
-/// POSTs `body` to `url`; the answer if it is a 3DS message, else the Erro the DS answers
-/// (405 connection failure, 402 timeout).
-async fn relay(sim: &DsSim, url: &str, body: Vec<u8>, id: &Identified) -> Result<Message, Refused> {
+/// POSTs `body` to `url`; the answer if it is a valid message of the `expected` type or an Erro,
+/// else the Erro the DS answers (405 connection failure or another answer, 402 timeout).
+async fn relay(
+    sim: &DsSim,
+    url: &str,
+    body: Vec<u8>,
+    id: &Identified,
+    expected: MessageType,
+) -> Result<Message, Refused> {
     let failed = |code, detail: String| refused(code, None, &detail, id.clone());
     let resp = sim
         .http
@@ -256,7 +262,7 @@ async fn relay(sim: &DsSim, url: &str, body: Vec<u8>, id: &Identified) -> Result
             "the answer is too large".into(),
         ));
     }
-    shonin_3ds::check(&bytes, Versions::ALL).map_err(|r| {
+    let answer = shonin_3ds::check(&bytes, Versions::ALL).map_err(|r| {
         failed(
             ErrorCode::SystemConnectionFailure,
             format!(
@@ -264,7 +270,18 @@ async fn relay(sim: &DsSim, url: &str, body: Vec<u8>, id: &Identified) -> Result
                 r.rejection.detail
             ),
         )
-    })
+    })?;
+    match answer.message_type() {
+        t if t == expected || t == MessageType::Erro => Ok(answer),
+        t => Err(failed(
+            ErrorCode::SystemConnectionFailure,
+            format!(
+                "the peer answered {}, not {}",
+                t.as_str(),
+                expected.as_str()
+            ),
+        )),
+    }
 }
 
 async fn areq(
@@ -302,29 +319,18 @@ async fn areq(
         ..Identified::default()
     };
     let body = serde_json::to_vec(&relayed).unwrap_or_default();
-    match relay(&sim, &range.acs_url, body, &id).await {
-        Ok(Message::ARes(ares)) => {
-            if let Some(url) = areq
+    match relay(&sim, &range.acs_url, body, &id, MessageType::ARes).await {
+        Ok(answer) => {
+            let server_url = areq
                 .other
                 .0
                 .get("threeDSServerURL")
-                .and_then(|v| v.as_str())
-            {
+                .and_then(|v| v.as_str());
+            if let (Message::ARes(_), Some(url)) = (&answer, server_url) {
                 sim.remember(&ds_trans_id, url.to_owned());
             }
-            protocol(StatusCode::OK, &ares)
+            protocol(StatusCode::OK, &answer.to_json())
         }
-        Ok(Message::Erro(e)) => protocol(StatusCode::OK, &e),
-        Ok(_) => erro(
-            &sim,
-            refused(
-                ErrorCode::SystemConnectionFailure,
-                None,
-                "the ACS answered another message than ARes",
-                id,
-            ),
-            StatusCode::OK,
-        ),
         Err(r) => erro(&sim, r, StatusCode::OK),
     }
 }
@@ -367,19 +373,8 @@ async fn rreq(
         );
         return erro(&sim, r, StatusCode::OK);
     };
-    match relay(&sim, &url, body.to_vec(), &id).await {
-        Ok(Message::RRes(rres)) => protocol(StatusCode::OK, &rres),
-        Ok(Message::Erro(e)) => protocol(StatusCode::OK, &e),
-        Ok(_) => erro(
-            &sim,
-            refused(
-                ErrorCode::SystemConnectionFailure,
-                None,
-                "the 3DS Server answered another message than RRes",
-                id,
-            ),
-            StatusCode::OK,
-        ),
+    match relay(&sim, &url, body.to_vec(), &id, MessageType::RRes).await {
+        Ok(answer) => protocol(StatusCode::OK, &answer.to_json()),
         Err(r) => erro(&sim, r, StatusCode::OK),
     }
 }

@@ -161,43 +161,30 @@ pub async fn start(
     };
     // The CReq must name the transaction as its AReq did (EMV 3DS: 301 for an unknown one,
     // 203 for a messageVersion other than the AReq's).
-    let txn = match txn {
-        Some(t) if t.data.ids.three_ds_server_trans_id == creq.three_ds_server_trans_id => t,
-        _ => {
-            let rejection = Rejection::element(
-                ErrorCode::TransactionIdNotRecognised,
-                "acsTransID",
-                "no transaction of this 3DS Server has this acsTransID",
-            );
-            return refused_creq(
-                state,
-                acs,
-                meta,
-                Refused {
-                    rejection,
-                    identified,
-                },
-            )
-            .await;
-        }
-    };
-    if txn.data.ids.message_version != creq.message_version {
-        let rejection = Rejection::element(
+    let txn = txn.filter(|t| t.data.ids.three_ds_server_trans_id == creq.three_ds_server_trans_id);
+    let named = match txn {
+        None => Err(Rejection::element(
+            ErrorCode::TransactionIdNotRecognised,
+            "acsTransID",
+            "no transaction of this 3DS Server has this acsTransID",
+        )),
+        Some(t) if t.data.ids.message_version != creq.message_version => Err(Rejection::element(
             ErrorCode::InvalidFormat,
             "messageVersion",
             "the CReq's messageVersion differs from the AReq's",
-        );
-        return refused_creq(
-            state,
-            acs,
-            meta,
-            Refused {
+        )),
+        Some(t) => Ok(t),
+    };
+    let txn = match named {
+        Ok(t) => t,
+        Err(rejection) => {
+            let refused = Refused {
                 rejection,
                 identified,
-            },
-        )
-        .await;
-    }
+            };
+            return refused_creq(state, acs, meta, refused).await;
+        }
+    };
     let Some(challenge) = txn.data.challenge.clone() else {
         let rejection = Rejection::new(
             ErrorCode::TransactionDataNotValid,

@@ -3,10 +3,51 @@
 //! as `<name>.pem` / `<name>.key` in a directory.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use axum::extract::State;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
 };
+use serde_json::{Value, json};
+use shonin_tls::ConnectionInfo;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// The RReqs a results listener received, each with the thumbprint of the client certificate
+/// it came with.
+#[derive(Clone, Default)]
+pub struct Received(Arc<Mutex<Vec<Delivered>>>);
+
+/// One RReq and the thumbprint of the client certificate it came with.
+pub type Delivered = (Value, Option<String>);
+
+impl Received {
+    pub fn all(&self) -> Vec<Delivered> {
+        self.0.lock().unwrap().clone()
+    }
+
+    pub fn messages(&self) -> Vec<Value> {
+        self.all().into_iter().map(|(m, _)| m).collect()
+    }
+}
+
+/// Records the RReq and answers RRes 01.
+async fn answer_rreq(
+    State(received): State<Received>,
+    axum::Extension(conn): axum::Extension<ConnectionInfo>,
+    body: axum::body::Bytes,
+) -> axum::Json<Value> {
+    let rreq: Value = serde_json::from_slice(&body).unwrap();
+    let thumbprint = conn.client_leaf().map(|c| shonin_oauth::mtls::x5t_s256(c));
+    received.0.lock().unwrap().push((rreq.clone(), thumbprint));
+    axum::Json(json!({
+        "messageType": "RRes",
+        "messageVersion": rreq["messageVersion"],
+        "threeDSServerTransID": rreq["threeDSServerTransID"],
+        "acsTransID": rreq["acsTransID"],
+        "dsTransID": rreq["dsTransID"],
+        "resultsStatus": "01",
+    }))
+}
 
 pub struct SchemePki {
     dir: PathBuf,
@@ -65,6 +106,16 @@ impl SchemePki {
     pub fn der(&self, name: &str) -> rustls::pki_types::CertificateDer<'static> {
         use rustls::pki_types::pem::PemObject;
         rustls::pki_types::CertificateDer::from_pem_file(self.path(&format!("{name}.pem"))).unwrap()
+    }
+
+    /// An RReq listener (a DS's, or a 3DS Server's) with server certificate `<name>`: its
+    /// `…/rreq` URL and what it receives.
+    pub async fn results_listener(&self, name: &str) -> (String, Received) {
+        let received = Received::default();
+        let app = axum::Router::new()
+            .route("/rreq", axum::routing::post(answer_rreq))
+            .with_state(received.clone());
+        (format!("{}/rreq", self.listen(name, app).await), received)
     }
 
     /// A TLS listener on 127.0.0.1 for `app` with server certificate `<name>`, asking for (not
