@@ -198,6 +198,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::ds_sim::run(&file).await?;
             return Ok(ExitCode::SUCCESS);
         }
+        Command::ThreeDs(ThreeDsCommand::CheckTls { target, ca }) => {
+            return crate::admin::threeds::check_tls(&target, ca).await;
+        }
         command => command,
     };
     let config = load_config(&global)?;
@@ -229,6 +232,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::DsSim { file } => {
             crate::ds_sim::run(&file).await?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::ThreeDs(ThreeDsCommand::CheckTls { target, ca }) => {
+            crate::admin::threeds::check_tls(&target, ca).await
         }
         Command::Demo => {
             shonin_demo::run(shonin_demo::DemoSettings {

@@ -667,3 +667,19 @@ acs_start_version = "2.4.0""#,
         assert!(stderr(&out).contains(named), "{extra}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn check_tls_names_a_target_it_cannot_probe() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = shonin(dir.path(), &["3ds", "check-tls", "no-port"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no-port: expected HOST:PORT"),
+        "{}",
+        stderr(&out)
+    );
+    // Port 9 (discard) on loopback: nothing listens.
+    let out = shonin(dir.path(), &["3ds", "check-tls", "127.0.0.1:9"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("cannot connect"), "{}", stderr(&out));
+}

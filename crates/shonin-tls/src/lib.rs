@@ -21,6 +21,7 @@ mod idle;
 mod message_rules;
 mod pem_files;
 mod per_ip;
+pub mod probe;
 pub mod problem;
 mod read_deadline;
 mod serve;

@@ -939,3 +939,53 @@ fn dev_pki_never_replaces_a_ca_with_a_missing_half() {
     assert!(matches!(err, TlsError::DevCaIncomplete { .. }), "{err:?}");
     assert_eq!(std::fs::read(&pki.ca_cert).unwrap(), ca);
 }
+
+/// `shonin 3ds check-tls`'s probe against our own listener: exactly the RFC 9325 suites of each
+/// version, no legacy offer, the certificate, and whether a client certificate is asked for.
+#[tokio::test]
+async fn the_probe_finds_our_listener_keeps_the_rule() {
+    use shonin_tls::probe::probe;
+    for (mode, asks) in [
+        (ClientCertMode::None, false),
+        (ClientCertMode::Optional, true),
+    ] {
+        let server = Server::start(Some(mode), ServeLimits::default()).await;
+        let mut roots = rustls::RootCertStore::empty();
+        for c in rustls::pki_types::CertificateDer::pem_file_iter(&server.pki.ca_cert).unwrap() {
+            roots.add(c.unwrap()).unwrap();
+        }
+        let report = probe(server.addr, "localhost", Some(roots)).await;
+        let accepted: Vec<String> = report
+            .offers
+            .iter()
+            .filter(|o| o.accepted)
+            .map(|o| format!("{} {}", o.version, o.suite))
+            .collect();
+        assert_eq!(
+            accepted,
+            [
+                "TLS 1.3 TLS13_AES_256_GCM_SHA384",
+                "TLS 1.3 TLS13_AES_128_GCM_SHA256",
+                "TLS 1.3 TLS13_CHACHA20_POLY1305_SHA256",
+                "TLS 1.2 TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+                "TLS 1.2 TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+            ],
+            "{report:#?}"
+        );
+        assert!(
+            report.offers.iter().filter(|o| !o.allowed).count() >= 5,
+            "legacy offers were made"
+        );
+        // Control: the raw hello is one a server answers, when it offers a suite it has.
+        assert!(
+            shonin_tls::probe::answers_hello(server.addr, [3, 3], &[0xc02b], Some("localhost"))
+                .await
+        );
+        assert_eq!(report.client_certificate_requested, asks);
+        let cert = report.certificate.clone().unwrap();
+        assert!(cert.valid_now);
+        assert_eq!(cert.trusted, Some(Ok(())));
+        assert!(report.problems().is_empty(), "{:?}", report.problems());
+        server.shutdown().await.unwrap();
+    }
+}

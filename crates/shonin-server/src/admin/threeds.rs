@@ -2,7 +2,8 @@
 //! what Shonin would answer: `OK`, or the Erro (code, component, element). Integrators use it to
 //! debug their own messages; it needs no server, no database and no configuration. `cards`
 //! enrols the cards the ACS authenticates: the number is read from standard input, never from
-//! the command line, and kept only as a keyed fingerprint.
+//! the command line, and kept only as a keyed fingerprint. `check-tls` probes a live listener's
+//! TLS (`shonin_tls::probe`).
 #![allow(clippy::print_stdout)]
 
 use super::AdminContext;
@@ -38,6 +39,17 @@ pub enum ThreeDsCommand {
     /// Cards enrolled in the ACS (`[threeds.acs]`).
     #[command(subcommand)]
     Cards(CardsCommand),
+    /// Probe a live TLS listener (a 3DS link: the ACS, a DS, a 3DS Server) and report the
+    /// protocol versions and suites it accepts, whether it asks for a client certificate, and
+    /// its certificate. Exit 0 only if it accepts TLS 1.2+ with forward-secret AEAD suites only
+    /// (and, with --ca, its certificate chains to it and is valid now).
+    CheckTls {
+        /// HOST:PORT of the listener; HOST also names it (SNI, certificate).
+        target: String,
+        /// CA certificates (PEM) its certificate must chain to.
+        #[arg(long)]
+        ca: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -102,6 +114,76 @@ pub fn check(files: Vec<PathBuf>, versions: Vec<Version>, erro: bool) -> anyhow:
 }
 
 /// `shonin 3ds cards …`.
+/// `shonin 3ds check-tls HOST:PORT [--ca FILE]`.
+pub async fn check_tls(target: &str, ca: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let (host, _) = target
+        .rsplit_once(':')
+        .with_context(|| format!("{target}: expected HOST:PORT"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let addr = tokio::net::lookup_host(target)
+        .await
+        .with_context(|| format!("{target}: cannot resolve"))?
+        .next()
+        .with_context(|| format!("{target}: no address"))?;
+    let roots = match &ca {
+        None => None,
+        Some(path) => {
+            use rustls::pki_types::pem::PemObject;
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in rustls::pki_types::CertificateDer::pem_file_iter(path)
+                .with_context(|| format!("--ca {}", path.display()))?
+            {
+                roots
+                    .add(cert.with_context(|| format!("--ca {}", path.display()))?)
+                    .with_context(|| format!("--ca {}", path.display()))?;
+            }
+            Some(roots)
+        }
+    };
+    tokio::net::TcpStream::connect(addr)
+        .await
+        .with_context(|| format!("{target}: cannot connect"))?;
+    let report = shonin_tls::probe::probe(addr, host, roots).await;
+    println!("{target} ({addr})");
+    for o in &report.offers {
+        let verdict = match (o.accepted, o.allowed) {
+            (true, true) => "accepted",
+            (false, true) => "not accepted",
+            (true, false) => "ACCEPTED (not allowed)",
+            (false, false) => "refused",
+        };
+        println!("  {:<8} {:<45} {verdict}", o.version, o.suite);
+    }
+    println!(
+        "  client certificate: {}",
+        if report.client_certificate_requested {
+            "requested (mutual TLS)"
+        } else {
+            "not requested"
+        }
+    );
+    match &report.certificate {
+        Some(c) => {
+            println!("  certificate: {}, valid until {}", c.subject, c.not_after);
+            match &c.trusted {
+                Some(Ok(())) => println!("  certificate chain: trusted by --ca"),
+                Some(Err(why)) => println!("  certificate chain: NOT trusted by --ca: {why}"),
+                None => println!("  certificate chain: not checked (no --ca)"),
+            }
+        }
+        None => println!("  certificate: none seen (no handshake completed)"),
+    }
+    let problems = report.problems();
+    if problems.is_empty() {
+        println!("OK: TLS 1.2 or 1.3 with forward-secret AEAD suites only");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for p in &problems {
+        println!("PROBLEM: {p}");
+    }
+    Ok(ExitCode::from(1))
+}
+
 pub async fn cards(g: &GlobalArgs, config: &Config, cmd: CardsCommand) -> anyhow::Result<ExitCode> {
     let Some(settings) = &config.threeds.acs else {
         bail!("configuration key `threeds.acs`: the ACS is not configured");
