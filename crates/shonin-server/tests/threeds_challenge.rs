@@ -688,3 +688,100 @@ async fn without_a_passkey_a_one_time_code_through_the_webhook_confirms_and_a_re
         2
     );
 }
+
+/// PCI DSS 3.3, 3.5: after challenges answered by passkey, by code, cancelled and refused, no
+/// Luhn-valid 13–19-digit number is in the database files, the audit log (as the export writes
+/// it) or the webhook bodies. (The server's log lines are not captured here; they carry no
+/// message bodies.)
+#[tokio::test]
+async fn no_card_number_in_the_database_the_audit_log_or_the_webhooks_after_challenges() {
+    let (port, mut rx) = common::webhook::webhook_receiver().await;
+    let mut w = world_with(true, Some(port)).await;
+    let ares = w.areq().await;
+    let page = w.challenge(&ares).await;
+    let options: Value = serde_json::from_str(&data_attr(&page, "options")).unwrap();
+    let assertion = w
+        .auth
+        .authenticate(&options, common::oauth::ISSUER)
+        .unwrap();
+    let (_, done) = w
+        .answer(answer_body(&ares, &page, "confirm", Some(assertion)))
+        .await;
+    assert_eq!(done["transStatus"], "Y");
+    let ares = w.areq().await;
+    let page = w.challenge(&ares).await;
+    w.answer(answer_body(&ares, &page, "cancel", None)).await;
+    let mut bad = creq(&w.areq().await);
+    bad["challengeWindowSize"] = json!("09");
+    w.creq_form(&bad, None).await;
+    let carol = User::new(
+        Username::new("carol").unwrap(),
+        None,
+        None,
+        w.app.state.clock.now(),
+    )
+    .unwrap();
+    w.app.state.store.create_user(&carol).await.unwrap();
+    let acs = w.app.state.acs.as_ref().unwrap();
+    let pan = Pan::parse(CAROL_PAN).unwrap();
+    let card = EnrolledCard {
+        fingerprint: shonin_3ds::acs::fingerprint(&acs.fingerprint_key, &pan).unwrap(),
+        user_id: carol.id.clone(),
+        masked: pan.masked(),
+        scheme: Scheme::Visa,
+        created_at: w.app.state.clock.now(),
+    };
+    w.app.state.store.enrol_card(&card).await.unwrap();
+    let ares = w.areq_for(CAROL_PAN).await;
+    let page = w.challenge(&ares).await;
+    let code = next_code(&mut rx).await["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut body = answer_body(&ares, &page, "code", None);
+    body["code"] = json!(code);
+    assert_eq!(w.answer(body).await.1["transStatus"], "Y");
+
+    let mut scanned = serde_json::to_vec(&w.app.audit_entries().await).unwrap();
+    for (rreq, _) in w.rreqs() {
+        scanned.extend(rreq.to_string().as_bytes());
+    }
+    assert_eq!(common::pci::card_numbers(&scanned), Vec::<String>::new());
+    let mut webhooks = Vec::new();
+    while let Ok((_, body)) = rx.try_recv() {
+        webhooks.extend(body);
+    }
+    assert_eq!(common::pci::card_numbers(&webhooks), Vec::<String>::new());
+    w.app.state.store.close().await;
+    let mut files = 0;
+    for entry in std::fs::read_dir(w.app.dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            files += 1;
+            let found = common::pci::card_numbers(&std::fs::read(&path).unwrap());
+            assert!(found.is_empty(), "{}: {found:?}", path.display());
+        }
+    }
+    assert!(files > 0, "the database files were scanned");
+}
+
+/// The scanner itself finds a card number and nothing inside tokens.
+#[test]
+fn the_card_number_scan_finds_card_numbers_and_not_hashes() {
+    assert_eq!(
+        common::pci::card_numbers(b"x \"4012000000006013\" y"),
+        ["4012000000006013"]
+    );
+    assert!(
+        common::pci::card_numbers(b"4012000000006014").is_empty(),
+        "not Luhn-valid"
+    );
+    assert!(
+        common::pci::card_numbers(b"ab4012000000006013cd").is_empty(),
+        "inside a token"
+    );
+    assert!(
+        common::pci::card_numbers(b"401200000006").is_empty(),
+        "12 digits"
+    );
+}

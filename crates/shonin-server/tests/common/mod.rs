@@ -132,5 +132,6 @@ pub async fn two_nodes_on_postgres() -> (shonin_store::testing::TestDb, TestApp,
 pub mod bank;
 pub mod oauth;
 pub mod passkey;
+pub mod pci;
 pub mod scheme_pki;
 pub mod webhook;
