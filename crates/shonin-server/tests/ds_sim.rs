@@ -28,7 +28,7 @@ use shonin_identity::UserStore;
 use shonin_identity::user::{User, Username};
 use shonin_server::ds_sim::DsSim;
 use shonin_server::ds_sim::settings::{DsSimSettings, RangeSettings as DsRange};
-use shonin_server::threeds::settings::{AcsSettings, RangeSettings};
+use shonin_server::threeds::settings::{AcsSettings, LinkSettings, RangeSettings};
 use std::sync::Arc;
 
 const PAN: &str = "4012000000006013";
@@ -81,7 +81,8 @@ async fn net() -> Net {
         versions: vec!["2.2.0".into(), "2.3.1".into()],
         max_attempts: 3,
         transaction_retention_secs: 86_400,
-        ds_certificate_thumbprints: vec![ds_client],
+        // The simulator is the Visa directory: its link is the `visa` one, nothing top-level.
+        ds_certificate_thumbprints: Vec::new(),
         card_ranges: vec![RangeSettings {
             start: "4012000000006000".into(),
             end: "4012000000006999".into(),
@@ -91,9 +92,19 @@ async fn net() -> Net {
             frictionless_up_to: [("643".to_owned(), 100_000)].into(),
             ..RiskRules::default()
         },
-        results_ca_file: Some(pki.path("ca.pem")),
-        results_certificate_file: Some(pki.path("acs-client.pem")),
-        results_key_file: Some(pki.path("acs-client.key")),
+        results_ca_file: None,
+        results_certificate_file: None,
+        results_key_file: None,
+        schemes: [(
+            "visa".to_owned(),
+            LinkSettings {
+                ds_certificate_thumbprints: vec![ds_client],
+                results_ca_file: Some(pki.path("ca.pem")),
+                results_certificate_file: Some(pki.path("acs-client.pem")),
+                results_key_file: Some(pki.path("acs-client.key")),
+            },
+        )]
+        .into(),
     };
     let app = TestApp::with(move |c| c.threeds.acs = Some(acs)).await;
     let acs_base = pki.listen("acs-server", app.router.clone()).await;

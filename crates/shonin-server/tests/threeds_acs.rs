@@ -67,6 +67,7 @@ fn settings(ds: &Ds) -> AcsSettings {
         results_ca_file: None,
         results_certificate_file: None,
         results_key_file: None,
+        schemes: Default::default(),
     }
 }
 
@@ -459,4 +460,38 @@ async fn a_challenge_nobody_continues_times_out_by_the_stored_timer() {
         fired[0].record.reason.as_deref(),
         Some("transStatus=N reason=14 challengeCancel=05")
     );
+}
+
+/// EMV 3DS §6.1: each scheme's directory has its own PKI. With a `schemes.visa` link, a Visa card
+/// comes only through the Visa DS; the top-level DS still reaches the ACS (303 for this card,
+/// from component A), and a stranger is refused before anything is read.
+#[tokio::test]
+async fn a_scheme_with_its_own_link_is_served_only_through_its_own_ds() {
+    use shonin_server::threeds::settings::LinkSettings;
+    let visa_ds = ds_certificate("visa-ds.example");
+    let other_ds = ds_certificate("other-ds.example");
+    let mut s = settings(&other_ds);
+    s.schemes.insert(
+        "visa".into(),
+        LinkSettings {
+            ds_certificate_thumbprints: vec![visa_ds.thumbprint.clone()],
+            ..LinkSettings::default()
+        },
+    );
+    let app = TestApp::with(move |c| c.threeds.acs = Some(s)).await;
+    enrol(&app, PAN).await;
+    let (status, body) = send(&app, &other_ds, &areq()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_erro(
+        &body,
+        "303",
+        "this card's scheme is not served through this Directory Server",
+    );
+    let (status, ares) = send(&app, &visa_ds, &areq()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ares["messageType"], "ARes", "{ares}");
+
+    let mut bad = settings(&other_ds);
+    bad.schemes.insert("diners".into(), LinkSettings::default());
+    assert!(bad.validate().unwrap_err().1.contains("`diners`"));
 }

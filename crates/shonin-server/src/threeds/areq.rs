@@ -156,13 +156,11 @@ enum Failure {
     Storage(String),
 }
 
-/// The DS's certificate thumbprint, if it is one the ACS trusts.
+/// The DS's certificate thumbprint, if it is one the ACS trusts for some scheme (whether for
+/// the card's scheme is checked once the card's range is known).
 fn ds_certificate(acs: &AcsService, meta: &RequestMeta) -> Option<String> {
     let thumbprint = meta.certificate.as_ref()?.thumbprint()?;
-    acs.ds_thumbprints
-        .iter()
-        .any(|t| shonin_types::constant_time_eq(t.as_bytes(), thumbprint.as_bytes()))
-        .then_some(thumbprint)
+    acs.links.any_trusts(&thumbprint).then_some(thumbprint)
 }
 
 fn identified(areq: &AReq) -> Identified {
@@ -188,6 +186,15 @@ async fn authenticate(
     let fingerprint = acs::fingerprint(&acs.fingerprint_key, &areq.acct_number)
         .map_err(|e| Failure::Storage(e.to_string()))?;
     let range = find_range(&acs.ranges, &areq.acct_number);
+    // A card of a scheme comes through that scheme's directory only (EMV 3DS §6.1).
+    if let Some(r) = range
+        && !acs.links.of(r.scheme).trusts(ds)
+    {
+        return Err(Failure::Refused(Rejection::new(
+            ErrorCode::AccessDenied,
+            "this card's scheme is not served through this Directory Server",
+        )));
+    }
     let card = match range {
         Some(_) => state
             .store

@@ -11,7 +11,7 @@ pub mod timers;
 
 use settings::AcsSettings;
 use shonin_3ds::Versions;
-use shonin_3ds::acs::{AcsProfile, CardRange, RiskRules};
+use shonin_3ds::acs::{AcsProfile, CardRange, RiskRules, Scheme};
 use shonin_keys::{KeyPurpose, LocalMacKey, MasterKey};
 use time::Duration;
 
@@ -24,7 +24,8 @@ pub struct AcsService {
     pub versions: Versions,
     pub max_attempts: u8,
     pub retention: Duration,
-    pub ds_thumbprints: Vec<String>,
+    /// The DS links: per scheme with a `schemes` table, and the top-level one for the others.
+    pub links: Links,
     /// Card fingerprints (PCI DSS 3.5.1 keyed hash), derived from the master key so every node
     /// finds the same card.
     pub fingerprint_key: LocalMacKey,
@@ -32,8 +33,51 @@ pub struct AcsService {
     pub value_key: LocalMacKey,
     /// One-time challenge codes (`KeyPurpose::ChallengeCodes`).
     pub code_key: LocalMacKey,
-    /// The mutual-TLS client for the RReq, when `results_*_file` are configured.
+}
+
+/// One DS link: the DS's client certificate thumbprints, and the RReq client (when its
+/// `results_*_file` are configured).
+#[derive(Debug)]
+pub struct DsLink {
+    pub thumbprints: Vec<String>,
     pub results: Option<results::ResultsClient>,
+}
+
+impl DsLink {
+    fn build(s: &settings::LinkSettings) -> anyhow::Result<Self> {
+        Ok(DsLink {
+            thumbprints: s.ds_certificate_thumbprints.clone(),
+            results: results::ResultsClient::build(s)?,
+        })
+    }
+
+    pub fn trusts(&self, thumbprint: &str) -> bool {
+        self.thumbprints
+            .iter()
+            .any(|t| shonin_types::constant_time_eq(t.as_bytes(), thumbprint.as_bytes()))
+    }
+}
+
+/// The DS links by scheme (EMV 3DS §6.1: each scheme's directory has its own PKI).
+#[derive(Debug)]
+pub struct Links {
+    default: DsLink,
+    schemes: Vec<(Scheme, DsLink)>,
+}
+
+impl Links {
+    /// The link of `scheme`'s directory.
+    pub fn of(&self, scheme: Scheme) -> &DsLink {
+        self.schemes
+            .iter()
+            .find(|(s, _)| *s == scheme)
+            .map_or(&self.default, |(_, l)| l)
+    }
+
+    /// Whether any link trusts the DS certificate `thumbprint`.
+    pub fn any_trusts(&self, thumbprint: &str) -> bool {
+        self.default.trusts(thumbprint) || self.schemes.iter().any(|(_, l)| l.trusts(thumbprint))
+    }
 }
 
 /// The path the browser posts the CReq to, under the issuer.
@@ -64,11 +108,20 @@ impl AcsService {
             retention: Duration::seconds(
                 i64::try_from(s.transaction_retention_secs).unwrap_or(i64::MAX),
             ),
-            ds_thumbprints: s.ds_certificate_thumbprints.clone(),
+            links: Links {
+                default: DsLink::build(&s.default_link())?,
+                schemes: s
+                    .schemes
+                    .iter()
+                    .filter_map(|(name, l)| {
+                        shonin_3ds::acs::store::scheme_from_name(name).map(|scheme| (scheme, l))
+                    })
+                    .map(|(scheme, l)| Ok((scheme, DsLink::build(l)?)))
+                    .collect::<anyhow::Result<_>>()?,
+            },
             fingerprint_key: LocalMacKey::derived(master, KeyPurpose::CardFingerprint),
             value_key: LocalMacKey::derived(master, KeyPurpose::ThreeDsAuthenticationValue),
             code_key: LocalMacKey::derived(master, KeyPurpose::ChallengeCodes),
-            results: results::ResultsClient::build(s)?,
         }))
     }
 }

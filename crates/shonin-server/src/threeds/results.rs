@@ -8,7 +8,7 @@
 //! `authenticationValue` only for Y.
 
 use super::AcsService;
-use super::settings::AcsSettings;
+use super::settings::LinkSettings;
 use crate::state::AppState;
 use anyhow::Context as _;
 use shonin_3ds::acs::auth_value::{self, AuthValueInput};
@@ -32,8 +32,8 @@ pub struct ResultsClient {
 }
 
 impl ResultsClient {
-    /// The client of `settings`' `results_*_file`, or `None` when they are not set.
-    pub fn build(settings: &AcsSettings) -> anyhow::Result<Option<Self>> {
+    /// The client of a link's `results_*_file`, or `None` when they are not set.
+    pub fn build(settings: &LinkSettings) -> anyhow::Result<Option<Self>> {
         let (Some(ca), Some(cert), Some(key)) = (
             &settings.results_ca_file,
             &settings.results_certificate_file,
@@ -152,7 +152,8 @@ pub async fn deliver(
     result: &ChallengeResult,
 ) -> Delivery {
     let rreq = message(acs, txn, result);
-    let delivery = match (&acs.results, txn.data.results_url.as_deref()) {
+    let results = &acs.links.of(txn.data.scheme).results;
+    let delivery = match (results, txn.data.results_url.as_deref()) {
         (None, _) => Delivery::NotSent("threeds.acs.results_* is not configured"),
         (_, None) => Delivery::NotSent("the AReq named no dsURL"),
         (Some(client), Some(url)) => {

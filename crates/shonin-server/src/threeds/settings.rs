@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use shonin_3ds::acs::{CardRange, RiskRules, Scheme};
 use shonin_3ds::{MessageVersion, Versions};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -52,6 +53,55 @@ pub struct AcsSettings {
     pub results_certificate_file: Option<PathBuf>,
     #[serde(default)]
     pub results_key_file: Option<PathBuf>,
+    /// Per card scheme (`visa`, `mastercard`, …), the DS link of that scheme's directory: its
+    /// client certificates and the RReq link, each scheme with its own PKI (EMV 3DS §6.1). A
+    /// scheme listed here is served only through its own DS; the keys above serve the others.
+    #[serde(default)]
+    pub schemes: BTreeMap<String, LinkSettings>,
+}
+
+/// One DS link: the DS's client certificates and the ACS → DS link for the RReq.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSettings {
+    #[serde(default)]
+    pub ds_certificate_thumbprints: Vec<String>,
+    #[serde(default)]
+    pub results_ca_file: Option<PathBuf>,
+    #[serde(default)]
+    pub results_certificate_file: Option<PathBuf>,
+    #[serde(default)]
+    pub results_key_file: Option<PathBuf>,
+}
+
+impl LinkSettings {
+    /// The rule the link breaks, as (key, rule).
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        for t in &self.ds_certificate_thumbprints {
+            if t.len() != 43
+                || !t
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err((
+                    "ds_certificate_thumbprints",
+                    "base64url SHA-256 thumbprints (43 characters)".into(),
+                ));
+            }
+        }
+        let results = [
+            &self.results_ca_file,
+            &self.results_certificate_file,
+            &self.results_key_file,
+        ];
+        if results.iter().any(|f| f.is_some()) && !results.iter().all(|f| f.is_some()) {
+            return Err((
+                "results_ca_file",
+                "results_ca_file, results_certificate_file and results_key_file go together".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -77,6 +127,16 @@ fn default_retention() -> u64 {
 const DAY: u64 = 86_400;
 
 impl AcsSettings {
+    /// The link of the schemes without their own table: the top-level keys.
+    pub fn default_link(&self) -> LinkSettings {
+        LinkSettings {
+            ds_certificate_thumbprints: self.ds_certificate_thumbprints.clone(),
+            results_ca_file: self.results_ca_file.clone(),
+            results_certificate_file: self.results_certificate_file.clone(),
+            results_key_file: self.results_key_file.clone(),
+        }
+    }
+
     pub fn versions(&self) -> Result<Versions, (&'static str, String)> {
         let parsed: Result<Vec<MessageVersion>, _> =
             self.versions.iter().map(|v| v.parse()).collect();
@@ -132,30 +192,18 @@ impl AcsSettings {
                 "at least 86400 when risk.frictionless_per_day counts a day of transactions".into(),
             ));
         }
-        for t in &self.ds_certificate_thumbprints {
-            if t.len() != 43
-                || !t
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            {
+        self.default_link().validate()?;
+        for (name, link) in &self.schemes {
+            if shonin_3ds::acs::store::scheme_from_name(name).is_none() {
                 return Err((
-                    "ds_certificate_thumbprints",
-                    "base64url SHA-256 thumbprints (43 characters)".into(),
+                    "schemes",
+                    format!("`{name}` is not one of visa, mastercard, amex, jcb, discover"),
                 ));
             }
+            link.validate()
+                .map_err(|(key, rule)| ("schemes", format!("{name}.{key}: {rule}")))?;
         }
         self.ranges()?;
-        let results = [
-            &self.results_ca_file,
-            &self.results_certificate_file,
-            &self.results_key_file,
-        ];
-        if results.iter().any(|f| f.is_some()) && !results.iter().all(|f| f.is_some()) {
-            return Err((
-                "results_ca_file",
-                "results_ca_file, results_certificate_file and results_key_file go together".into(),
-            ));
-        }
         let digits = |s: &String, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
         if !self.risk.frictionless_up_to.keys().all(|c| digits(c, 3)) {
             return Err((
