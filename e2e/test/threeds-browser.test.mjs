@@ -7,11 +7,14 @@
 // challenge in an iframe and posts the CReq there; alice confirms with her passkey inside the
 // iframe; the final CRes arrives at the merchant's notificationURL with its threeDSSessionData,
 // and the RReq carries Y, the ECI and the authentication value. A second purchase is cancelled
-// (N, challengeCancel 01). No CSP violation, no uncaught script error.
+// (N, challengeCancel 01). Bob has no passkey: his challenge asks for the one-time code that the
+// operator's webhook (a Node http listener here) receives; a wrong code shows the attempts left,
+// a resend replaces the code, the right one confirms. No CSP violation, no uncaught script error.
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
+import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,6 +41,8 @@ if (skip) process.stderr.write(`# threeds-browser: SKIPPED: ${skip}\n`);
 const STEP_TIMEOUT = 15_000;
 const TEST = { timeout: 120_000 };
 const PAN = '4012000000006013';
+const BOB_PAN = '4012000000006021';
+const WEBHOOK_SECRET = 'e2e-webhook-secret-of-at-least-32-bytes';
 const SESSION_DATA = 'bWVyY2hhbnQtc2Vzc2lvbi0x';
 const AREQ_FIXTURE = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
@@ -75,12 +80,13 @@ describe('the 3-D Secure challenge in real Chromium: merchant iframe, passkey, f
   let dsAgent; // the DS's client for the AReq (mutual TLS)
   let browser;
   let profile; // { context, page, auth, log }
+  let webhook; // the operator's webhook: { server, url, codes: [notification bodies] }
   const shots = [];
 
-  async function areq() {
+  async function areq(pan = PAN) {
     const v = JSON.parse(await fsp.readFile(AREQ_FIXTURE, 'utf8'));
     Object.assign(v, {
-      acctNumber: PAN,
+      acctNumber: pan,
       dsTransID: crypto.randomUUID(),
       dsReferenceNumber: 'DSServerRef123456',
       dsURL: `${ds.origin}/rreq`,
@@ -194,6 +200,19 @@ describe('the 3-D Secure challenge in real Chromium: merchant iframe, passkey, f
     });
     merchant.notified = notifiedForms;
 
+    // The operator's webhook, where a cardholder's one-time code goes for the issuer's SMS.
+    const codes = [];
+    const hook = http.createServer(async (req, res) => {
+      const raw = await readBody(req);
+      codes.push({ signature: req.headers['shonin-signature'], raw, body: JSON.parse(raw) });
+      res.writeHead(204);
+      res.end();
+    });
+    await new Promise((r) => hook.listen(0, '127.0.0.1', r));
+    webhook = { server: hook, url: `http://127.0.0.1:${hook.address().port}/hook`, codes };
+    const secretFile = path.join(pkiDir, 'webhook.secret');
+    fs.writeFileSync(secretFile, WEBHOOK_SECRET);
+
     srv = await startServer({
       name: 'threeds-browser',
       env: { SHONIN_SERVER__CLIENT_CERTIFICATES: 'optional' },
@@ -214,9 +233,15 @@ scheme = "visa"
 
 [threeds.acs.risk]
 frictionless_up_to = { "643" = 100000 }
+
+[alerts]
+webhook_url = "${webhook.url}"
+webhook_secret_file = "${secretFile}"
 `,
         );
         await run(['3ds', 'cards', 'enrol', '--username', 'alice'], { stdin: `${PAN}\n` });
+        await run(['users', 'add', '--username', 'bob', '--password-stdin'], { stdin: 'bob-password-e2e-1234\n' });
+        await run(['3ds', 'cards', 'enrol', '--username', 'bob'], { stdin: `${BOB_PAN}\n` });
       },
     });
     const devCa = await fsp.readFile(path.join(srv.dir, 'shonin-data', 'tls', 'dev-ca.pem'), 'utf8');
@@ -237,6 +262,7 @@ frictionless_up_to = { "643" = 100000 }
     await srv?.stop();
     ds?.server.close();
     merchant?.server.close();
+    webhook?.server.close();
     if (pkiDir) await fsp.rm(pkiDir, { recursive: true, force: true });
     if (shots.length) process.stderr.write(`# threeds-browser: screenshots:\n#   ${shots.join('\n#   ')}\n`);
   });
@@ -302,6 +328,50 @@ frictionless_up_to = { "643" = 100000 }
     assert.equal(rreq.transStatus, 'N');
     assert.equal(rreq.challengeCancel, '01');
     assert.equal(rreq.eci, undefined);
+  });
+
+  it('bob has no passkey: the code from the webhook confirms in the iframe, after a wrong one and a resend', TEST, async () => {
+    /** The next code notification, with its signature checked. */
+    async function nextCode(seen) {
+      const deadline = Date.now() + STEP_TIMEOUT;
+      while (webhook.codes.length <= seen) {
+        if (Date.now() > deadline) throw new Error('no code at the webhook');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const { signature, raw, body } = webhook.codes[seen];
+      const [, t, v1] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(signature ?? '') ?? [];
+      const expected = crypto.createHmac('sha256', WEBHOOK_SECRET).update(`${t}.${raw}`).digest('hex');
+      assert.equal(v1, expected, 'the notification is signed');
+      assert.equal(body.event, 'threeds.challenge_code');
+      return body;
+    }
+    const ares = await areq(BOB_PAN);
+    let codes = webhook.codes.length;
+    const frame = await checkout(ares);
+    assert.equal(await frame.locator('#acs-confirm').count(), 0, 'no passkey button');
+    const first = await nextCode(codes++);
+    assert.equal(first.acs_trans_id, ares.acsTransID);
+    assert.equal(first.amount, '1,500.00 RUB');
+    assert.equal(first.card, '401200******6021');
+    shots.push(await screenshot(profile.page, '3ds-code'));
+
+    await frame.fill('#acs-code', first.code === '000000' ? '111111' : '000000');
+    await frame.click('#acs-code-submit');
+    await frame.waitForSelector('#acs-error:not([hidden])');
+    assert.equal((await frame.textContent('#acs-error')).trim(), 'The code is not right. Attempts left: 2.');
+    await frame.click('#acs-resend');
+    const second = await nextCode(codes++);
+    await frame.waitForFunction(() => document.getElementById('acs-error').textContent.includes('new code'));
+
+    const seen = merchant.notified.length;
+    await frame.fill('#acs-code', second.code);
+    await frame.click('#acs-code-submit');
+    const form = await notified(seen);
+    assert.equal(b64urlJson(form.cres).transStatus, 'Y', profile.log.describe());
+    const rreq = ds.rreqs.at(-1).body;
+    assert.equal(rreq.acsTransID, ares.acsTransID);
+    assert.equal(rreq.transStatus, 'Y');
+    assert.equal(rreq.eci, '05');
   });
 
   it('no page had a CSP violation or an uncaught script error', TEST, async () => {
