@@ -54,33 +54,54 @@ impl Outcome {
         acs_trans_id: String,
         card: &str,
     ) -> Result<Self, KeyError> {
-        let status = decision.status();
+        let purchase = (
+            areq.purchase_amount.as_deref(),
+            areq.purchase_currency.as_deref(),
+        );
+        let (eci, authentication_value) = Self::proof(
+            decision.status(),
+            key,
+            scheme,
+            ds_trans_id,
+            &acs_trans_id,
+            card,
+            purchase,
+        )?;
+        Ok(Outcome {
+            acs_trans_id,
+            eci,
+            authentication_value,
+        })
+    }
+
+    /// The ECI and authentication value of `status` (for Y and A only; none otherwise), bound
+    /// to the IDs, the card's fingerprint and the purchase (amount, currency): the one place
+    /// both the ARes and a challenge's RReq compute them.
+    pub fn proof(
+        status: TransStatus,
+        key: &dyn MacKey,
+        scheme: Scheme,
+        ds_trans_id: &str,
+        acs_trans_id: &str,
+        card: &str,
+        (purchase_amount, purchase_currency): (Option<&str>, Option<&str>),
+    ) -> Result<(Option<String>, Option<String>), KeyError> {
         let eci = match status {
             TransStatus::Y => scheme.eci(EciOutcome::Authenticated),
             TransStatus::A => scheme.eci(EciOutcome::Attempted),
-            _ => {
-                return Ok(Outcome {
-                    acs_trans_id,
-                    eci: None,
-                    authentication_value: None,
-                });
-            }
+            _ => return Ok((None, None)),
         };
         let input = AuthValueInput {
             status,
             eci,
             ds_trans_id,
-            acs_trans_id: &acs_trans_id,
+            acs_trans_id,
             card,
-            purchase_amount: areq.purchase_amount.as_deref(),
-            purchase_currency: areq.purchase_currency.as_deref(),
+            purchase_amount,
+            purchase_currency,
         };
         let value = auth_value::authentication_value(key, &input)?;
-        Ok(Outcome {
-            eci: Some(eci.to_owned()),
-            authentication_value: Some(value),
-            acs_trans_id,
-        })
+        Ok((Some(eci.to_owned()), Some(value)))
     }
 }
 

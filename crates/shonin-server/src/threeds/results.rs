@@ -11,10 +11,9 @@ use super::AcsService;
 use super::settings::LinkSettings;
 use crate::state::AppState;
 use anyhow::Context as _;
-use shonin_3ds::acs::auth_value::{self, AuthValueInput};
 use shonin_3ds::acs::store::AcsTransaction;
-use shonin_3ds::acs::{ChallengeResult, EciOutcome, rreq};
-use shonin_3ds::{Message, RReq, TransStatus, Versions};
+use shonin_3ds::acs::{ChallengeResult, rreq};
+use shonin_3ds::{Message, RReq, Versions};
 use shonin_audit::{Actor, AuditRecord, Outcome};
 use std::time::Duration;
 
@@ -78,35 +77,30 @@ impl Delivery {
     }
 }
 
-/// The RReq of `txn`, whose challenge has completed with `result`.
-pub fn message(acs: &AcsService, txn: &AcsTransaction, result: &ChallengeResult) -> RReq {
+/// The RReq of `txn`, whose challenge has completed with `result`. A Y whose authentication
+/// value cannot be computed (the key unavailable) is no RReq at all: one without its value would
+/// be invalid, and the delivery is recorded as failed instead.
+pub fn message(
+    acs: &AcsService,
+    txn: &AcsTransaction,
+    result: &ChallengeResult,
+) -> Result<RReq, shonin_keys::KeyError> {
     let data = &txn.data;
     let counter = data.challenge.as_ref().map_or(0, |c| c.interaction_counter);
-    let (eci, value) = if result.status == TransStatus::Y {
-        let eci = data.scheme.eci(EciOutcome::Authenticated);
-        let purchase = data.purchase.as_ref();
-        let input = AuthValueInput {
-            status: TransStatus::Y,
-            eci,
-            ds_trans_id: &data.ids.ds_trans_id,
-            acs_trans_id: &data.ids.acs_trans_id,
-            card: &txn.card_fingerprint,
-            purchase_amount: purchase.map(|p| p.amount.as_str()),
-            purchase_currency: purchase.map(|p| p.currency.as_str()),
-        };
-        match auth_value::authentication_value(&acs.value_key, &input) {
-            Ok(v) => (Some(eci.to_owned()), Some(v)),
-            Err(e) => {
-                // Without its value a Y cannot be used for authorisation; the DS sees the RReq
-                // refused by its own rules, and the log says why.
-                tracing::error!(error = %e, "3DS: no authentication value for a completed challenge");
-                (Some(eci.to_owned()), None)
-            }
-        }
-    } else {
-        (None, None)
-    };
-    rreq(&data.ids, result, counter, eci, value)
+    let purchase = data.purchase.as_ref();
+    let (eci, value) = shonin_3ds::acs::Outcome::proof(
+        result.status,
+        &acs.value_key,
+        data.scheme,
+        &data.ids.ds_trans_id,
+        &data.ids.acs_trans_id,
+        &txn.card_fingerprint,
+        (
+            purchase.map(|p| p.amount.as_str()),
+            purchase.map(|p| p.currency.as_str()),
+        ),
+    )?;
+    Ok(rreq(&data.ids, result, counter, eci, value))
 }
 
 async fn post(client: &reqwest::Client, url: &str, body: &[u8]) -> Result<Vec<u8>, String> {
@@ -151,12 +145,16 @@ pub async fn deliver(
     txn: &AcsTransaction,
     result: &ChallengeResult,
 ) -> Delivery {
-    let rreq = message(acs, txn, result);
     let results = &acs.links.of(txn.data.scheme).results;
-    let delivery = match (results, txn.data.results_url.as_deref()) {
-        (None, _) => Delivery::NotSent("threeds.acs.results_* is not configured"),
-        (_, None) => Delivery::NotSent("the AReq named no dsURL"),
-        (Some(client), Some(url)) => {
+    let delivery = match (
+        message(acs, txn, result),
+        results,
+        txn.data.results_url.as_deref(),
+    ) {
+        (Err(e), _, _) => Delivery::Failed(format!("no authentication value: {e}")),
+        (_, None, _) => Delivery::NotSent("threeds.acs.results_* is not configured"),
+        (_, _, None) => Delivery::NotSent("the AReq named no dsURL"),
+        (Ok(rreq), Some(client), Some(url)) => {
             let body = serde_json::to_vec(&rreq).unwrap_or_default();
             match post(&client.client, url, &body).await {
                 Err(reason) => Delivery::Failed(reason),
