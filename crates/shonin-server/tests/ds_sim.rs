@@ -21,11 +21,8 @@ use common::oauth::attribute_after;
 use common::scheme_pki::{Received, SchemePki};
 use common::{TestApp, body_json, body_text};
 use serde_json::{Value, json};
-use shonin_3ds::acs::store::{AcsStore, EnrolledCard};
 use shonin_3ds::acs::{RiskRules, Scheme};
-use shonin_3ds::{Message, Pan, Versions};
-use shonin_identity::UserStore;
-use shonin_identity::user::{User, Username};
+use shonin_3ds::{Message, Versions};
 use shonin_server::ds_sim::DsSim;
 use shonin_server::ds_sim::settings::{DsSimSettings, RangeSettings as DsRange};
 use shonin_server::threeds::settings::{AcsSettings, LinkSettings, RangeSettings};
@@ -108,24 +105,7 @@ async fn net() -> Net {
     };
     let app = TestApp::with(move |c| c.threeds.acs = Some(acs)).await;
     let acs_base = pki.listen("acs-server", app.router.clone()).await;
-    let user = User::new(
-        Username::new("alice").unwrap(),
-        None,
-        None,
-        app.state.clock.now(),
-    )
-    .unwrap();
-    app.state.store.create_user(&user).await.unwrap();
-    let fingerprint_key = &app.state.acs.as_ref().unwrap().fingerprint_key;
-    let pan = Pan::parse(PAN).unwrap();
-    let card = EnrolledCard {
-        fingerprint: shonin_3ds::acs::fingerprint(fingerprint_key, &pan).unwrap(),
-        user_id: user.id.clone(),
-        masked: pan.masked(),
-        scheme: Scheme::Visa,
-        created_at: app.state.clock.now(),
-    };
-    app.state.store.enrol_card(&card).await.unwrap();
+    common::acs::cardholder(&app, "alice", PAN).await;
 
     // The DS simulator, on a port of its own.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -15,11 +15,10 @@ use axum::body::Body;
 use axum::http::{Request, Response, StatusCode};
 use common::{TestApp, body_json};
 use serde_json::{Value, json};
-use shonin_3ds::acs::store::{AcsStore, EnrolledCard};
+use shonin_3ds::TransStatus;
+use shonin_3ds::acs::store::AcsStore;
 use shonin_3ds::acs::{ChallengeState, RiskRules, Scheme};
-use shonin_3ds::{Pan, TransStatus};
-use shonin_identity::UserStore;
-use shonin_identity::user::{User, Username};
+use shonin_identity::user::User;
 use shonin_server::threeds::settings::{AcsSettings, RangeSettings};
 use shonin_tls::ConnectionInfo;
 use std::sync::Arc;
@@ -116,25 +115,7 @@ async fn send(app: &TestApp, ds: &Ds, body: &Value) -> (StatusCode, Value) {
 }
 
 async fn enrol(app: &TestApp, pan: &str) -> User {
-    let user = User::new(
-        Username::new("alice").unwrap(),
-        None,
-        None,
-        app.state.clock.now(),
-    )
-    .unwrap();
-    app.state.store.create_user(&user).await.unwrap();
-    let acs = app.state.acs.as_ref().unwrap();
-    let pan = Pan::parse(pan).unwrap();
-    let card = EnrolledCard {
-        fingerprint: shonin_3ds::acs::fingerprint(&acs.fingerprint_key, &pan).unwrap(),
-        user_id: user.id.clone(),
-        masked: pan.masked(),
-        scheme: Scheme::Visa,
-        created_at: app.state.clock.now(),
-    };
-    assert!(app.state.store.enrol_card(&card).await.unwrap());
-    user
+    common::acs::cardholder(app, "alice", pan).await
 }
 
 fn assert_erro(body: &Value, code: &str, detail_starts: &str) {

@@ -21,11 +21,9 @@ use common::scheme_pki::{Delivered, Received, SchemePki};
 use common::{TestApp, body_json, body_text};
 use serde_json::{Value, json};
 use shonin_3ds::acs::auth_value::{self, AuthValueInput};
-use shonin_3ds::acs::store::{AcsStore, EnrolledCard};
+use shonin_3ds::acs::store::AcsStore;
 use shonin_3ds::acs::{RiskRules, Scheme};
-use shonin_3ds::{Message, Pan, TransStatus, Versions};
-use shonin_identity::UserStore;
-use shonin_identity::user::{User, Username};
+use shonin_3ds::{Message, TransStatus, Versions};
 use shonin_server::threeds::settings::{AcsSettings, RangeSettings};
 use shonin_tls::ConnectionInfo;
 use std::sync::Arc;
@@ -90,16 +88,7 @@ async fn world_with(results: bool, alerts: Option<u16>) -> World {
     })
     .await;
     let (user, auth) = enrolled(&app, "alice").await;
-    let acs = app.state.acs.as_ref().unwrap();
-    let pan = Pan::parse(PAN).unwrap();
-    let card = EnrolledCard {
-        fingerprint: shonin_3ds::acs::fingerprint(&acs.fingerprint_key, &pan).unwrap(),
-        user_id: user.id.clone(),
-        masked: pan.masked(),
-        scheme: Scheme::Visa,
-        created_at: app.state.clock.now(),
-    };
-    assert!(app.state.store.enrol_card(&card).await.unwrap());
+    common::acs::enrol_card(&app, &user.id, PAN).await;
     World {
         app,
         received,
@@ -579,24 +568,7 @@ async fn next_code(rx: &mut tokio::sync::mpsc::Receiver<(String, Vec<u8>)>) -> V
 async fn without_a_passkey_a_one_time_code_through_the_webhook_confirms_and_a_resend_replaces_it() {
     let (port, mut rx) = common::webhook::webhook_receiver().await;
     let w = world_with(true, Some(port)).await;
-    let carol = User::new(
-        Username::new("carol").unwrap(),
-        None,
-        None,
-        w.app.state.clock.now(),
-    )
-    .unwrap();
-    w.app.state.store.create_user(&carol).await.unwrap();
-    let acs = w.app.state.acs.as_ref().unwrap();
-    let pan = Pan::parse(CAROL_PAN).unwrap();
-    let card = EnrolledCard {
-        fingerprint: shonin_3ds::acs::fingerprint(&acs.fingerprint_key, &pan).unwrap(),
-        user_id: carol.id.clone(),
-        masked: pan.masked(),
-        scheme: Scheme::Visa,
-        created_at: w.app.state.clock.now(),
-    };
-    assert!(w.app.state.store.enrol_card(&card).await.unwrap());
+    let carol = common::acs::cardholder(&w.app, "carol", CAROL_PAN).await;
 
     let ares = w.areq_for(CAROL_PAN).await;
     let page = w.challenge(&ares).await;
@@ -715,24 +687,7 @@ async fn no_card_number_in_the_database_the_audit_log_or_the_webhooks_after_chal
     let mut bad = creq(&w.areq().await);
     bad["challengeWindowSize"] = json!("09");
     w.creq_form(&bad, None).await;
-    let carol = User::new(
-        Username::new("carol").unwrap(),
-        None,
-        None,
-        w.app.state.clock.now(),
-    )
-    .unwrap();
-    w.app.state.store.create_user(&carol).await.unwrap();
-    let acs = w.app.state.acs.as_ref().unwrap();
-    let pan = Pan::parse(CAROL_PAN).unwrap();
-    let card = EnrolledCard {
-        fingerprint: shonin_3ds::acs::fingerprint(&acs.fingerprint_key, &pan).unwrap(),
-        user_id: carol.id.clone(),
-        masked: pan.masked(),
-        scheme: Scheme::Visa,
-        created_at: w.app.state.clock.now(),
-    };
-    w.app.state.store.enrol_card(&card).await.unwrap();
+    common::acs::cardholder(&w.app, "carol", CAROL_PAN).await;
     let ares = w.areq_for(CAROL_PAN).await;
     let page = w.challenge(&ares).await;
     let code = next_code(&mut rx).await["code"]

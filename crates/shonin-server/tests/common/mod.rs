@@ -129,6 +129,7 @@ pub async fn two_nodes_on_postgres() -> (shonin_store::testing::TestDb, TestApp,
     (db, a, b)
 }
 
+pub mod acs;
 pub mod bank;
 pub mod oauth;
 pub mod passkey;
