@@ -453,6 +453,29 @@ async fn cancel_ends_n_01_and_a_wrong_token_moves_nothing() {
     );
     let (status, bad) = w.answer(json!({"acsTransID": "x"})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    let resp = w
+        .app
+        .send(
+            Request::post("/3ds/acs/challenge/answer")
+                .header(header::CONTENT_TYPE, "text/plain")
+                .body(Body::from(
+                    answer_body(&ares, &page, "cancel", None).to_string(),
+                ))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let refusals: Vec<_> = w
+        .actions()
+        .await
+        .into_iter()
+        .filter(|(a, _, _)| a == "3ds.reject")
+        .collect();
+    assert!(
+        refusals.iter().any(|(_, _, r)| r.contains("wrong token")),
+        "{refusals:?}"
+    );
+    assert!(w.rreqs().is_empty(), "nothing moved");
 
     let (_, done) = w.answer(answer_body(&ares, &page, "cancel", None)).await;
     assert_eq!(done["transStatus"], "N", "{done}");

@@ -45,14 +45,8 @@ async fn answer(
     let Some(acs) = state.acs.clone() else {
         return ApiError::not_found().into_response();
     };
-    if !content_type_is(&headers, "application/json") {
-        return ApiError::problem(
-            axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Unsupported Media Type",
-        )
-        .into_response();
-    }
-    crate::threeds::challenge::answer(&state, &acs, &meta, &body).await
+    let json = content_type_is(&headers, "application/json");
+    crate::threeds::challenge::answer(&state, &acs, &meta, json, &body).await
 }
 
 async fn areq(

@@ -537,13 +537,31 @@ pub async fn answer(
     state: &AppState,
     acs: &AcsService,
     meta: &RequestMeta,
+    json: bool,
     body: &[u8],
 ) -> Response {
-    let Ok(answer) = serde_json::from_slice::<Answer>(body) else {
+    let anyone = || Actor {
+        kind: ActorKind::User,
+        id: "-".into(),
+    };
+    let parsed = serde_json::from_slice::<Answer>(body).ok().filter(|_| json);
+    let Some(answer) = parsed else {
+        let (status, reason) = if json {
+            (
+                StatusCode::BAD_REQUEST,
+                "challenge answer refused: not {acsTransID, token, action}",
+            )
+        } else {
+            (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "challenge answer refused: not application/json",
+            )
+        };
+        audit_refusal(state, meta, anyone(), ANSWER_PATH, reason).await;
         return problem(
-            StatusCode::BAD_REQUEST,
+            status,
             "invalid_request",
-            "the body must be {acsTransID, token, action[, assertion]}",
+            "the body must be application/json {acsTransID, token, action[, assertion][, code]}",
         );
     };
     let now = state.clock.now();
@@ -563,14 +581,10 @@ pub async fn answer(
         let c = t.data.challenge.clone().filter(token_ok)?;
         Some((t, c))
     }) else {
-        let anyone = Actor {
-            kind: ActorKind::User,
-            id: "-".into(),
-        };
         audit_refusal(
             state,
             meta,
-            anyone,
+            anyone(),
             ANSWER_PATH,
             "challenge answer refused: unknown transaction or wrong token",
         )
