@@ -4,11 +4,13 @@
 // Printing to standard output is what these commands are for.
 #![allow(clippy::print_stdout)]
 
+pub use crate::global_args::GlobalArgs;
+
 use crate::config::{Config, ConfigSource};
 use crate::{dev, runtime, telemetry};
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
-use shonin_audit::{Actor, ActorKind, AuditRecord, Outcome};
+use clap::{Parser, Subcommand};
+use shonin_audit::{AuditRecord, Outcome};
 use shonin_keys::KeySource;
 use shonin_types::{Clock, SystemClock};
 use std::io::Write;
@@ -27,19 +29,6 @@ pub struct Cli {
     pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
-}
-
-#[derive(Debug, Args)]
-pub struct GlobalArgs {
-    /// Configuration file; `shonin.toml` in the working directory is read if present.
-    #[arg(long, global = true, env = "SHONIN_CONFIG")]
-    pub config: Option<PathBuf>,
-    /// Development mode: defaults that put everything under the data directory.
-    #[arg(long, global = true)]
-    pub dev: bool,
-    /// Data directory for `--dev`.
-    #[arg(long, global = true, default_value = "shonin-data")]
-    pub data_dir: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -266,13 +255,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-pub(crate) fn cli_logging() {
-    telemetry::init_logging(&crate::config::LogConfig {
-        level: "warn".into(),
-        format: crate::config::LogFormat::Pretty,
-    });
-}
-
 async fn serve(g: &GlobalArgs, config: Config) -> anyhow::Result<ExitCode> {
     telemetry::init_logging(&config.log);
     for warning in config.warnings() {
@@ -313,18 +295,8 @@ async fn serve(g: &GlobalArgs, config: Config) -> anyhow::Result<ExitCode> {
 }
 
 /// The operator behind an admin command, for the audit log.
-pub(crate) fn admin_actor() -> Actor {
-    let id = std::env::var("SUDO_USER")
-        .or_else(|_| std::env::var("USER"))
-        .unwrap_or_else(|_| "unknown".to_owned());
-    Actor {
-        kind: ActorKind::Admin,
-        id,
-    }
-}
-
 async fn keys(g: &GlobalArgs, config: &Config, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
-    cli_logging();
+    telemetry::cli_logging();
     if g.dev {
         dev::prepare(&g.data_dir, config)?;
     }
@@ -363,7 +335,7 @@ async fn keys(g: &GlobalArgs, config: &Config, cmd: KeysCommand) -> anyhow::Resu
             audit
                 .append(AuditRecord {
                     time: clock.now(),
-                    actor: admin_actor(),
+                    actor: crate::admin::record::admin_actor(),
                     action: "keys.rotate".into(),
                     target: report.current_kid.clone(),
                     outcome: Outcome::Success,
@@ -390,7 +362,7 @@ async fn keys(g: &GlobalArgs, config: &Config, cmd: KeysCommand) -> anyhow::Resu
 }
 
 async fn audit(g: &GlobalArgs, config: &Config, cmd: AuditCommand) -> anyhow::Result<ExitCode> {
-    cli_logging();
+    telemetry::cli_logging();
     if g.dev {
         dev::prepare(&g.data_dir, config)?;
     }
@@ -467,7 +439,7 @@ async fn audit(g: &GlobalArgs, config: &Config, cmd: AuditCommand) -> anyhow::Re
                 audit
                     .append(AuditRecord {
                         time: clock.now(),
-                        actor: admin_actor(),
+                        actor: crate::admin::record::admin_actor(),
                         action: "audit.archive".into(),
                         target: output.display().to_string(),
                         outcome: Outcome::Success,

@@ -5,7 +5,9 @@ use crate::config::Config;
 use anyhow::Context;
 use shonin_keys::MasterKey;
 use shonin_tls::dev_pki;
-use std::path::Path;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
 
 /// What `prepare` made or found.
 #[derive(Debug)]
@@ -13,7 +15,7 @@ pub struct DevSetup {
     pub created: bool,
     pub ca_cert: std::path::PathBuf,
     /// The demo client and user (`serve --dev` fills this in once the store is open).
-    pub demo: Option<crate::admin::demo::DemoAccount>,
+    pub demo: Option<DemoAccount>,
 }
 
 /// Creates (first run) or reuses (later runs) the development data directory.
@@ -90,7 +92,57 @@ pub fn banner(config: &Config, setup: &DevSetup) -> String {
         demo = setup
             .demo
             .as_ref()
-            .map(crate::admin::demo::DemoAccount::banner)
+            .map(DemoAccount::banner)
             .unwrap_or_default(),
     )
+}
+
+/// The demo client and user, for the development banner.
+pub struct DemoAccount {
+    pub client_id: String,
+    pub private_jwk: PathBuf,
+    pub public_jwks: PathBuf,
+    pub username: String,
+    pub password_file: PathBuf,
+    /// Whether this run created the demo client.
+    pub created: bool,
+    /// Only on the run that created the user; later runs point at `password_file`.
+    pub password: Option<Zeroizing<String>>,
+}
+
+impl fmt::Debug for DemoAccount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DemoAccount")
+            .field("client_id", &self.client_id)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "[REDACTED]"))
+            .finish_non_exhaustive()
+    }
+}
+
+impl DemoAccount {
+    /// Lines for the development banner; the password only when it was just created.
+    pub fn banner(&self) -> String {
+        let password = match &self.password {
+            Some(p) => format!(
+                "{}   (shown once; also in {})",
+                p.as_str(),
+                self.password_file.display()
+            ),
+            None => format!("see {}", self.password_file.display()),
+        };
+        let heading = if self.created {
+            "Demo (created because the store had no client)"
+        } else {
+            "Demo"
+        };
+        format!(
+            "\n{heading}:\n  client        {id}   (shonin --dev clients show {id})\n  \
+             client key    {key} (private JWK)\n  user          {user}\n  \
+             password      {password}\n",
+            id = self.client_id,
+            key = self.private_jwk.display(),
+            user = self.username,
+        )
+    }
 }

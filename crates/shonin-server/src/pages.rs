@@ -247,31 +247,6 @@ pub fn with_cookie(mut resp: Response, cookie: Option<HeaderValue>) -> Response 
     resp
 }
 
-/// The page for a storage or audit failure while serving a browser, with the request id the
-/// operator finds in the log.
-pub fn unavailable(lang: Lang, request_id: Option<&str>) -> Response {
-    error(
-        lang,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "The service is unavailable; try again shortly.",
-        request_id,
-    )
-}
-
-/// The error page: shown when the client's redirect URI is not known to be valid, so the error
-/// cannot be sent back to it (no open redirect, RFC 9126 §4, FAPI 2.0 §5.3.2.1 item 6).
-pub fn error(lang: Lang, status: StatusCode, message: &str, request_id: Option<&str>) -> Response {
-    render(
-        status,
-        &ErrorPage {
-            f: Frame::new(lang, "/account"),
-            message,
-            request_id: request_id.unwrap_or_default(),
-        },
-        None,
-    )
-}
-
 /// Human-readable rows for one authorization detail, from the server's stored copy. A payment
 /// the page shows through [`PaymentView`] keeps only its other rows (actions, where).
 pub fn detail_view(t: &Texts, detail: &serde_json::Value, payment_shown: bool) -> DetailView {

@@ -94,7 +94,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         .context("taking the SQLite database's replay claims (storage.url)")?;
     let (keys, created) = open_keys(&config, clock.clone())?;
     let audit = start_audit(&config, &store, &keys, clock.clone());
-    crate::admin::clients::sync_from_config(&store, &config.clients, &audit, clock.now()).await?;
+    crate::admin::config_clients::sync_from_config(&store, &config.clients, &audit, clock.now())
+        .await?;
     // Every node derives the same DPoP nonce key from the shared master key.
     let master = master_key(&config)?;
     let nonce_secret = master.derive("shonin dpop nonce v1");
@@ -324,7 +325,7 @@ pub async fn run(
         None => shonin_tls::serve(listener, tls_config, app, limits, shutdown).await,
         Some((mtls_listener, base)) => {
             let alias = routes::router(state.clone()).layer(axum::Extension(
-                crate::oauth::reject::EndpointBase(Arc::from(base.as_str())),
+                crate::request_meta::EndpointBase(Arc::from(base.as_str())),
             ));
             let (main, alias) = tokio::join!(
                 shonin_tls::serve(listener, tls_config, app, limits.clone(), shutdown.clone()),

@@ -2,8 +2,9 @@
 //! no-enumeration rules of `shonin_identity::PasswordSignIn`, then the passkey-only policy
 //! (`shonin_identity::MethodPolicy::password_disabled`), with audit entries and alerts.
 
-use crate::oauth::reject::{RequestMeta, record_success};
-use crate::routes::passkeys::{audit_failure, user_actor};
+use crate::audit_events::record_success;
+use crate::audit_events::{user_actor, user_failure};
+use crate::request_meta::RequestMeta;
 use crate::state::AppState;
 use shonin_identity::{Session, SignInError, SignInFailure, SignInMethod};
 use shonin_passkeys::PasskeyStore;
@@ -54,7 +55,7 @@ pub async fn password_sign_in(
     let user = match state.oauth.sign_in.sign_in(username, password, now).await {
         Ok(user) => user,
         Err(SignInError::InvalidCredentials(failure)) => {
-            audit_failure(state, meta, ACTION, failure.user_id(), failure.as_str()).await;
+            user_failure(state, meta, ACTION, failure.user_id(), failure.as_str()).await;
             if let SignInFailure::WrongPassword {
                 user_id, failures, ..
             } = &failure
@@ -73,7 +74,7 @@ pub async fn password_sign_in(
         Err(_) => return PasswordOutcome::Unavailable,
     };
     if state.passkeys.methods.password_disabled(&user, has_passkey) {
-        audit_failure(
+        user_failure(
             state,
             meta,
             ACTION,

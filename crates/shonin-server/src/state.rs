@@ -1,7 +1,7 @@
 //! What every handler can reach.
 
 use crate::config::Config;
-use crate::layers::IpRateLimiter;
+use crate::layers::ip_limiter::IpRateLimiter;
 use metrics_exporter_prometheus::PrometheusHandle;
 use shonin_audit::AuditLog;
 use shonin_keys::KeyService;
@@ -43,7 +43,7 @@ pub struct Services {
     /// The issuer-side 3-D Secure ACS, when `[threeds.acs]` is configured.
     pub acs: Option<Arc<crate::threeds::AcsService>>,
     /// The alert webhook (sign-in failures, locked transactions), when configured.
-    pub alerts: Option<Arc<crate::alerts::Alerts>>,
+    pub alerts: Option<Arc<crate::alerts::webhook::Alerts>>,
     /// Whether the last storage probe succeeded; requests that need storage fail fast when not.
     pub storage_ready: Arc<AtomicBool>,
     /// Set when a request failed on storage (every 503 this server sends is one); `/readyz`

@@ -47,3 +47,11 @@ pub fn metrics_handle() -> PrometheusHandle {
         })
         .clone()
 }
+
+/// Logging for the one-shot commands: warnings and errors, readable.
+pub fn cli_logging() {
+    init_logging(&crate::config::LogConfig {
+        level: "warn".into(),
+        format: crate::config::LogFormat::Pretty,
+    });
+}

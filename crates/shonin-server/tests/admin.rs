@@ -662,7 +662,7 @@ fn config_clients_are_validated_naming_the_key() {
 
 #[tokio::test]
 async fn config_clients_are_created_and_updated_by_sync_from_config() {
-    use shonin_server::admin::clients::sync_from_config;
+    use shonin_server::admin::config_clients::sync_from_config;
     use shonin_server::config::{Config, ConfigSource};
     use shonin_types::Clock;
     use std::sync::Arc;

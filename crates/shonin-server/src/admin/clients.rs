@@ -1,4 +1,4 @@
-//! `shonin clients add|list|show|update|remove`, and [`sync_from_config`] for `[[clients]]`.
+//! `shonin clients add|list|show|update|remove`.
 //!
 //! Every registration, from flags, a file or the configuration, goes through
 //! [`shonin_oauth::client::validate`]; a refusal names the field (`redirect_uris[0]`,
@@ -10,11 +10,10 @@
 pub use shonin_oauth::client::refusal::{Refusal, explain};
 
 use super::AdminContext;
-use crate::cli::GlobalArgs;
 use crate::config::Config;
+use crate::global_args::GlobalArgs;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use shonin_audit::{Actor, AuditLog};
 use shonin_oauth::TokenStore;
 use shonin_oauth::client::{
     Client, ClientId, ClientRegistration, ClientStore, GrantType, validate,
@@ -23,7 +22,6 @@ use shonin_types::StorageError;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use time::OffsetDateTime;
 
 /// Largest registration or JWK set file read (a JWK set holds at most 32 keys).
 const MAX_FILE_BYTES: u64 = 1024 * 1024;
@@ -510,66 +508,4 @@ fn read_bounded(path: &Path) -> anyhow::Result<String> {
         bail!("{}: larger than {MAX_FILE_BYTES} bytes", path.display());
     }
     Ok(text)
-}
-
-/// What [`sync_from_config`] changed.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct SyncReport {
-    pub created: Vec<String>,
-    pub updated: Vec<String>,
-    pub unchanged: Vec<String>,
-}
-
-/// Applies `[[clients]]` from the configuration at startup: creates the clients the store lacks
-/// and updates those whose stored registration differs (keeping `created_at`), each change
-/// audit-logged with actor `system`. Clients in the store that the configuration does not name
-/// are left alone: they may have been added with `shonin clients add`.
-///
-/// Several nodes starting at once from one configuration may race; a create that finds the
-/// client already there (another node made it) is not an error.
-pub async fn sync_from_config<S: ClientStore + ?Sized>(
-    store: &S,
-    regs: &[ClientRegistration],
-    audit: &AuditLog,
-    now: OffsetDateTime,
-) -> anyhow::Result<SyncReport> {
-    let mut report = SyncReport::default();
-    for (n, reg) in regs.iter().enumerate() {
-        let client = validate(reg.clone(), now).map_err(|e| {
-            let r = explain(&e, reg);
-            anyhow::anyhow!("configuration key `clients[{n}].{}`: {}", r.field, r.rule)
-        })?;
-        let id = client.client_id.as_str().to_owned();
-        let action = match store.get_client(&client.client_id).await? {
-            None => match store.create_client(&client).await {
-                Ok(()) => {
-                    report.created.push(id.clone());
-                    "clients.add"
-                }
-                Err(StorageError::Conflict(_)) => {
-                    report.unchanged.push(id);
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            },
-            Some(stored) if stored.registration() == client.registration() => {
-                report.unchanged.push(id);
-                continue;
-            }
-            Some(stored) => {
-                let client = Client {
-                    created_at: stored.created_at,
-                    ..client
-                };
-                store.update_client(&client).await?;
-                report.updated.push(id.clone());
-                "clients.update"
-            }
-        };
-        super::record(audit, now, Actor::system(), action, &id, Ok(()))
-            .await
-            .with_context(|| format!("audit entry for {action} {id}"))?;
-        tracing::info!(client_id = %id, action, "client from configuration applied");
-    }
-    Ok(report)
 }

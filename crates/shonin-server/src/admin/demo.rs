@@ -13,6 +13,8 @@
 //!
 //! Development only: never called without `--dev`.
 
+pub use crate::dev::DemoAccount;
+
 use crate::dev::write_private;
 use crate::state::AppState;
 use anyhow::Context;
@@ -24,63 +26,12 @@ use shonin_identity::{Password, User, UserStore, Username};
 use shonin_jose::{Alg, b64url_encode, jwk_thumbprint_sha256};
 use shonin_keys::{LocalSigner, Signer};
 use shonin_oauth::client::{ClientRegistration, ClientStore, GrantType, validate};
-use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use zeroize::{Zeroize, Zeroizing};
 
 pub const DEMO_CLIENT_ID: &str = "demo-client";
 pub const DEMO_CLIENT_NAME: &str = "Shonin demo client";
 pub const DEMO_USERNAME: &str = "alice";
-
-/// The demo client and user, for the development banner.
-pub struct DemoAccount {
-    pub client_id: String,
-    pub private_jwk: PathBuf,
-    pub public_jwks: PathBuf,
-    pub username: String,
-    pub password_file: PathBuf,
-    /// Whether this run created the demo client.
-    pub created: bool,
-    /// Only on the run that created the user; later runs point at `password_file`.
-    pub password: Option<Zeroizing<String>>,
-}
-
-impl fmt::Debug for DemoAccount {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DemoAccount")
-            .field("client_id", &self.client_id)
-            .field("username", &self.username)
-            .field("password", &self.password.as_ref().map(|_| "[REDACTED]"))
-            .finish_non_exhaustive()
-    }
-}
-
-impl DemoAccount {
-    /// Lines for the development banner; the password only when it was just created.
-    pub fn banner(&self) -> String {
-        let password = match &self.password {
-            Some(p) => format!(
-                "{}   (shown once; also in {})",
-                p.as_str(),
-                self.password_file.display()
-            ),
-            None => format!("see {}", self.password_file.display()),
-        };
-        let heading = if self.created {
-            "Demo (created because the store had no client)"
-        } else {
-            "Demo"
-        };
-        format!(
-            "\n{heading}:\n  client        {id}   (shonin --dev clients show {id})\n  \
-             client key    {key} (private JWK)\n  user          {user}\n  \
-             password      {password}\n",
-            id = self.client_id,
-            key = self.private_jwk.display(),
-            user = self.username,
-        )
-    }
-}
 
 /// Creates the demo client and user if the store has no client; returns what the banner shows,
 /// or `None` when the store already had clients other than the demo client.
@@ -136,7 +87,7 @@ pub async fn ensure(data_dir: &Path, state: &AppState) -> anyhow::Result<Option<
     .to_vec();
     let client = validate(reg, now).context("the demo client registration")?;
     state.store.create_client(&client).await?;
-    super::record(
+    super::record::record(
         &state.audit,
         now,
         Actor::system(),
@@ -154,7 +105,7 @@ pub async fn ensure(data_dir: &Path, state: &AppState) -> anyhow::Result<Option<
             super::users::hash_on_blocking_thread(Password::new(password.to_string())?).await?;
         let user = User::new(username, Some("Alice (demo)".to_owned()), Some(hash), now)?;
         state.store.create_user(&user).await?;
-        super::record(
+        super::record::record(
             &state.audit,
             now,
             Actor::system(),

@@ -10,15 +10,18 @@
 //! private members; change a client without running `shonin_oauth::client::validate` again.
 
 pub mod clients;
+pub mod config_clients;
 pub mod demo;
+pub mod record;
 pub mod threeds;
 pub mod txn;
 pub mod users;
 
-use crate::cli::GlobalArgs;
 use crate::config::Config;
+use crate::global_args::GlobalArgs;
 use crate::{dev, runtime};
-use shonin_audit::{Actor, AuditLog, AuditRecord, Outcome};
+use record::record;
+use shonin_audit::{Actor, AuditLog};
 use shonin_store::Store;
 use shonin_types::{Clock, SystemClock};
 use std::future::Future;
@@ -39,7 +42,7 @@ impl AdminContext {
     /// Opens storage (applying migrations), the keyring (the audit writer signs checkpoints with
     /// it) and the audit writer; with `--dev`, prepares the data directory first.
     pub async fn open(g: &GlobalArgs, config: &Config) -> anyhow::Result<Self> {
-        crate::cli::cli_logging();
+        crate::telemetry::cli_logging();
         if g.dev {
             dev::prepare(&g.data_dir, config)?;
         }
@@ -51,7 +54,7 @@ impl AdminContext {
             store,
             audit,
             clock,
-            actor: crate::cli::admin_actor(),
+            actor: record::admin_actor(),
             scopes: config.oauth.scopes.clone(),
         })
     }
@@ -107,32 +110,4 @@ impl AdminContext {
         self.audit.shutdown().await;
         self.store.close().await;
     }
-}
-
-/// Appends one admin or system audit entry and waits until it is durable. `outcome` is `Ok` for
-/// a success and `Err(reason)` for a refusal; the reason must never hold a secret.
-pub(crate) async fn record(
-    audit: &AuditLog,
-    time: time::OffsetDateTime,
-    actor: Actor,
-    action: &str,
-    target: &str,
-    outcome: Result<(), String>,
-) -> Result<u64, shonin_audit::AuditError> {
-    let (outcome, reason) = match outcome {
-        Ok(()) => (Outcome::Success, None),
-        Err(reason) => (Outcome::Failure, Some(reason)),
-    };
-    audit
-        .append(AuditRecord {
-            time,
-            actor,
-            action: action.to_owned(),
-            target: target.to_owned(),
-            outcome,
-            reason,
-            source_ip: None,
-            request_id: None,
-        })
-        .await
 }

@@ -7,8 +7,8 @@
 #![allow(clippy::print_stdout)]
 
 use super::AdminContext;
-use crate::cli::GlobalArgs;
 use crate::config::Config;
+use crate::global_args::GlobalArgs;
 use anyhow::{Context as _, bail};
 use clap::{Subcommand, ValueEnum};
 use shonin_3ds::acs::store::{AcsStore, EnrolledCard};

@@ -3,8 +3,8 @@
 //! prints the one kept for a transaction.
 #![allow(clippy::print_stdout)]
 
-use crate::cli::GlobalArgs;
 use crate::config::Config;
+use crate::global_args::GlobalArgs;
 use crate::{dev, runtime};
 use anyhow::Context as _;
 use clap::Subcommand;
@@ -34,7 +34,7 @@ pub enum TxnCommand {
 }
 
 pub async fn run(g: &GlobalArgs, config: &Config, cmd: TxnCommand) -> anyhow::Result<ExitCode> {
-    crate::cli::cli_logging();
+    crate::telemetry::cli_logging();
     match cmd {
         TxnCommand::Verify { receipt, jwks } => {
             let text = std::fs::read_to_string(&receipt)

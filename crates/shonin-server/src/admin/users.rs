@@ -8,8 +8,8 @@
 #![allow(clippy::print_stdout)]
 
 use super::AdminContext;
-use crate::cli::GlobalArgs;
 use crate::config::Config;
+use crate::global_args::GlobalArgs;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use shonin_identity::user::{

@@ -15,7 +15,7 @@
 
 pub mod settings;
 
-use crate::oauth::mtls::ClientCaBundle;
+use crate::oauth::client_ca::ClientCaBundle;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;

@@ -5,7 +5,7 @@
 
 use crate::audit_events;
 use crate::error::ApiError;
-use crate::layers::RequestId;
+use crate::layers::request_id::RequestId;
 use crate::net::ClientAddr;
 use crate::state::AppState;
 use axum::body::Body;

@@ -5,13 +5,14 @@
 
 mod body_limit;
 pub mod headers;
+pub mod ip_limiter;
 mod observe;
 mod rate_limit;
-mod request_id;
+pub mod request_id;
 mod shape_errors;
 mod storage_gate;
 
-pub use rate_limit::IpRateLimiter;
+pub use ip_limiter::IpRateLimiter;
 pub use request_id::RequestId;
 
 use crate::state::AppState;

@@ -1,7 +1,7 @@
 //! One structured log line and the HTTP metrics per request. Query strings are never logged:
 //! they may carry codes or tokens.
 
-use crate::layers::RequestId;
+use crate::layers::request_id::RequestId;
 use crate::net::ClientAddr;
 use crate::state::AppState;
 use axum::extract::{MatchedPath, Request, State};

@@ -7,8 +7,9 @@
 //! [`Access`] is an axum extractor: a handler takes `Result<Access, OAuthError>` and audits a
 //! refusal under its own action.
 
+use crate::error::OAuthError;
 use crate::oauth::dpop::proof_header;
-use crate::oauth::reject::{OAuthError, RequestMeta};
+use crate::request_meta::RequestMeta;
 use crate::state::AppState;
 use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::request::Parts;
@@ -67,7 +68,7 @@ impl Access {
         });
         let dpop = proof_header(headers)
             .map_err(|e| OAuthError::resource("DPoP", e.oauth_error(), e.to_string()))?;
-        let url = state.oauth.url_for(meta, path);
+        let url = state.oauth.url_for(meta.endpoint_base(), path);
         let thumbprint = meta
             .certificate
             .as_ref()
@@ -97,11 +98,7 @@ impl Access {
                 .is_some_and(|c| c.require_dpop_nonce),
             None => false,
         };
-        let verifier = if require_nonce {
-            &state.oauth.dpop_with_nonce
-        } else {
-            &state.oauth.dpop
-        };
+        let verifier = state.oauth.dpop_for(require_nonce);
         let mut unit = UnitOfWork::new();
         let token = resource::verify(
             req,

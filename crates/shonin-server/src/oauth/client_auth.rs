@@ -3,7 +3,7 @@
 //! `self_signed_tls_client_auth` (RFC 8705 §2), as each client is registered.
 
 use super::mtls::{self, PresentedCertificate};
-use super::reject::OAuthError;
+use crate::error::OAuthError;
 use crate::state::AppState;
 use shonin_oauth::client::{ClientJwks, TokenEndpointAuthMethod};
 use shonin_oauth::form::FormParams;

@@ -8,7 +8,9 @@
 //! stored. A lost compare-and-set is handed back to the caller, whose domain logic knows what
 //! it means (a code redeemed by another request is a reuse).
 
-use super::reject::{OAuthError, RequestMeta, success_record};
+use crate::audit_events::success_record;
+use crate::error::OAuthError;
+use crate::request_meta::RequestMeta;
 use crate::state::AppState;
 use shonin_audit::{Actor, AuditRecord};
 use shonin_oauth::{ClientAuthError, DpopError, client_assertion, dpop};

@@ -5,12 +5,12 @@
 
 pub mod access;
 pub mod client_auth;
+pub mod client_ca;
 pub mod client_cache;
 pub mod commit;
 pub mod dpop;
 pub mod jwks_fetch;
 pub mod mtls;
-pub mod reject;
 pub mod session;
 
 use crate::config::{ClientCertificates, Config, ServerMode};
@@ -57,7 +57,7 @@ pub struct OAuth {
     /// Registered clients, kept for `oauth.client_cache_secs`.
     pub clients: client_cache::ClientCache,
     /// The operator's client CA bundle for `tls_client_auth` (RFC 8705 §2.1).
-    pub client_cas: mtls::ClientCaBundle,
+    pub client_cas: client_ca::ClientCaBundle,
     /// Behind a TLS-terminating proxy: the header carrying the client certificate.
     pub client_certificate_header: Option<axum::http::HeaderName>,
     /// Whether any listener can receive client certificates (metadata, RFC 8705 §3.3).
@@ -101,7 +101,7 @@ impl OAuth {
                 std::time::Duration::from_secs(settings.client_cache_secs),
                 settings.scopes.clone(),
             ),
-            client_cas: mtls::ClientCaBundle::load(server.client_ca_file.as_deref())?,
+            client_cas: client_ca::ClientCaBundle::load(server.client_ca_file.as_deref())?,
             client_certificate_header: server
                 .client_certificate_header
                 .as_deref()
@@ -124,9 +124,9 @@ impl OAuth {
 
     /// The absolute URL of an endpoint as the client of this request addressed it: under the
     /// mTLS alias base on the mTLS listener (RFC 8705 §5), under the issuer otherwise.
-    pub fn url_for(&self, meta: &reject::RequestMeta, path: &str) -> String {
-        match &meta.endpoint_base {
-            Some(base) => format!("{}{path}", base.0),
+    pub fn url_for(&self, endpoint_base: Option<&str>, path: &str) -> String {
+        match endpoint_base {
+            Some(base) => format!("{base}{path}"),
             None => self.url(path),
         }
     }

@@ -4,17 +4,19 @@
 //! `passkeys.reauthentication_window_secs` with the user's strongest method; those rules are
 //! `shonin_identity::MethodPolicy`'s. Forms carry the CSRF value (double submit).
 
+use crate::audit_events::record_success;
+use crate::audit_events::{user_actor, user_failure};
+use crate::error::{error_page, unavailable_page};
+use crate::forms::{CsrfForm, FORM_REFUSED, FormAction, form_actions};
 use crate::i18n::Lang;
-use crate::oauth::reject::{RequestMeta, record_success};
 use crate::oauth::session;
-use crate::pages::{
-    self, AccountPage, Frame, PasskeyRow, SignInPage, see_other, unavailable, with_cookie,
-};
-use crate::routes::passkeys::{audit_failure, safe_next, user_actor};
+use crate::pages::{self, AccountPage, Frame, PasskeyRow, SignInPage, see_other, with_cookie};
+use crate::request_meta::RequestMeta;
+use crate::routes::passkeys::safe_next;
 use crate::sign_in::{PasswordOutcome, password_field, password_sign_in};
 use crate::state::AppState;
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::{FromRequest, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use shonin_identity::{
@@ -23,12 +25,10 @@ use shonin_identity::{
 };
 use shonin_oauth::form::FormParams;
 use shonin_passkeys::{PasskeyStore, RecoveryCodeStore, StoredPasskey, validate_name};
+use std::marker::PhantomData;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-/// The error page's message for a form that failed its CSRF check.
-pub(crate) const FORM_REFUSED: &str =
-    "The form has expired or did not come from this site. Go back and try again.";
 const HERE: &str = "/account";
 
 fn when(t: OffsetDateTime) -> String {
@@ -46,7 +46,7 @@ async fn current_user(
     headers: &HeaderMap,
 ) -> Result<Option<(Session, User)>, Response> {
     let meta_unavailable = || {
-        pages::error(
+        error_page(
             Lang::of(headers),
             StatusCode::SERVICE_UNAVAILABLE,
             "The service is unavailable; try again shortly.",
@@ -113,11 +113,11 @@ pub async fn page(
     };
     let passkeys = match state.store.list_passkeys(&user.id).await {
         Ok(p) => p,
-        Err(_) => return unavailable(meta.lang, meta.request_id.as_deref()),
+        Err(_) => return unavailable_page(meta.lang, meta.request_id.as_deref()),
     };
     let recovery_unused = match state.store.unused_recovery_codes(&user.id).await {
         Ok(n) => n,
-        Err(_) => return unavailable(meta.lang, meta.request_id.as_deref()),
+        Err(_) => return unavailable_page(meta.lang, meta.request_id.as_deref()),
     };
     // Only fixed messages are shown: the query names one, it never supplies text.
     let params = FormParams::parse(query.as_deref().unwrap_or_default().as_bytes()).ok();
@@ -189,20 +189,52 @@ fn row(state: &AppState, lang: Lang, p: &StoredPasskey) -> PasskeyRow {
     }
 }
 
-/// A form post from the account page: parsed, CSRF-checked, with the signed-in user.
-pub(crate) async fn account_form(
-    state: &AppState,
-    meta: &RequestMeta,
-    headers: &HeaderMap,
-    body: &[u8],
-    action: &str,
-) -> Result<(FormParams, Session, User), Response> {
-    let params = checked_form(state, meta, headers, body, action).await?;
-    match current_user(state, headers).await? {
-        Some((s, u)) => Ok((params, s, u)),
-        None => {
-            audit_failure(state, meta, action, None, "not signed in").await;
-            Err(see_other(HERE))
+form_actions! {
+    /// `POST /account/sign-in`, `POST /account/reauthenticate`.
+    SignIn = "user.sign_in";
+    RenamePasskey = "passkey.rename";
+    RemovePasskey = "passkey.remove";
+    PasskeyOnly = "user.passkey_only";
+    SignOut = "user.sign_out";
+    ChangePassword = "user.password_change";
+    GenerateRecoveryCodes = "recovery_codes.generate";
+}
+
+/// A form post from the account page: parsed and CSRF-checked ([`CsrfForm`]), with the signed-in
+/// user. Without one the browser is sent back to the account page, and the post is audited.
+#[derive(Debug)]
+pub struct AccountForm<A> {
+    pub meta: RequestMeta,
+    pub headers: HeaderMap,
+    pub params: FormParams,
+    pub session: Session,
+    pub user: User,
+    action: PhantomData<A>,
+}
+
+impl<A: FormAction> FromRequest<AppState> for AccountForm<A> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let CsrfForm {
+            meta,
+            headers,
+            params,
+            ..
+        } = CsrfForm::<A>::from_request(req, state).await?;
+        match current_user(state, &headers).await? {
+            Some((session, user)) => Ok(AccountForm {
+                meta,
+                headers,
+                params,
+                session,
+                user,
+                action: PhantomData,
+            }),
+            None => {
+                user_failure(state, &meta, A::ACTION, None, "not signed in").await;
+                Err(see_other(HERE))
+            }
         }
     }
 }
@@ -219,58 +251,18 @@ async fn audited_redirect(
 ) -> Response {
     match record_success(state, meta, action, user_actor(user_id), target).await {
         Ok(()) => see_other(location),
-        Err(_) => unavailable(meta.lang, meta.request_id.as_deref()),
+        Err(_) => unavailable_page(meta.lang, meta.request_id.as_deref()),
     }
-}
-
-/// Parses an account-page form and checks its CSRF token; a refusal is audited under `action`
-/// and shown as an error page (with a CSRF cookie if the browser had none).
-pub(crate) async fn checked_form(
-    state: &AppState,
-    meta: &RequestMeta,
-    headers: &HeaderMap,
-    body: &[u8],
-    action: &str,
-) -> Result<FormParams, Response> {
-    let params = match crate::routes::oauth::form_body(headers, body) {
-        Ok(p) => p,
-        Err(_) => {
-            audit_failure(state, meta, action, None, "malformed form").await;
-            return Err(pages::error(
-                meta.lang,
-                StatusCode::BAD_REQUEST,
-                "The form is malformed.",
-                meta.request_id.as_deref(),
-            ));
-        }
-    };
-    if !session::csrf_ok(headers, params.get("csrf")) {
-        audit_failure(state, meta, action, None, "csrf").await;
-        let (_, cookie) = session::csrf(headers);
-        return Err(with_cookie(
-            pages::error(
-                meta.lang,
-                StatusCode::FORBIDDEN,
-                FORM_REFUSED,
-                meta.request_id.as_deref(),
-            ),
-            cookie,
-        ));
-    }
-    Ok(params)
 }
 
 /// `POST /account/sign-in`: password sign-in from the account page.
-pub async fn sign_in(
-    State(state): State<AppState>,
-    meta: RequestMeta,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let params = match checked_form(&state, &meta, &headers, &body, "user.sign_in").await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+pub async fn sign_in(State(state): State<AppState>, form: CsrfForm<SignIn>) -> Response {
+    let CsrfForm {
+        meta,
+        headers,
+        params,
+        ..
+    } = form;
     let (csrf, cookie) = session::csrf(&headers);
     let username = params
         .get_bounded("username", 256)
@@ -281,7 +273,7 @@ pub async fn sign_in(
     match password_sign_in(&state, &meta, username, &password).await {
         PasswordOutcome::SignedIn(s) => match session::start(&state, &s, state.clock.now()).await {
             Ok(c) => with_cookie(see_other(HERE), Some(c)),
-            Err(_) => unavailable(meta.lang, meta.request_id.as_deref()),
+            Err(_) => unavailable_page(meta.lang, meta.request_id.as_deref()),
         },
         PasswordOutcome::Refused => with_cookie(
             sign_in_page(
@@ -293,49 +285,39 @@ pub async fn sign_in(
             ),
             cookie,
         ),
-        PasswordOutcome::Unavailable => unavailable(meta.lang, meta.request_id.as_deref()),
+        PasswordOutcome::Unavailable => unavailable_page(meta.lang, meta.request_id.as_deref()),
     }
 }
 
 /// `POST /account/reauthenticate`: the signed-in user confirms with their password (offered
 /// only to users without a passkey; with one, the passkey sign-in is the confirmation).
-pub async fn reauthenticate(
-    State(state): State<AppState>,
-    meta: RequestMeta,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (params, session, _) =
-        match account_form(&state, &meta, &headers, &body, "user.sign_in").await {
-            Ok(v) => v,
-            Err(r) => return r,
-        };
+pub async fn reauthenticate(State(state): State<AppState>, form: AccountForm<SignIn>) -> Response {
+    let AccountForm {
+        meta,
+        params,
+        session,
+        ..
+    } = form;
     let password = password_field(&params, "password");
     match password_sign_in(&state, &meta, &session.username, &password).await {
         PasswordOutcome::SignedIn(s) => match session::start(&state, &s, state.clock.now()).await {
             Ok(c) => with_cookie(see_other(HERE), Some(c)),
-            Err(_) => unavailable(meta.lang, meta.request_id.as_deref()),
+            Err(_) => unavailable_page(meta.lang, meta.request_id.as_deref()),
         },
         PasswordOutcome::Refused => see_other("/account?error=password"),
-        PasswordOutcome::Unavailable => unavailable(meta.lang, meta.request_id.as_deref()),
+        PasswordOutcome::Unavailable => unavailable_page(meta.lang, meta.request_id.as_deref()),
     }
 }
 
 /// `POST /account/passkeys/rename`
-pub async fn rename(
-    State(state): State<AppState>,
-    meta: RequestMeta,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    const ACTION: &str = "passkey.rename";
-    let (params, _, user) = match account_form(&state, &meta, &headers, &body, ACTION).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+pub async fn rename(State(state): State<AppState>, form: AccountForm<RenamePasskey>) -> Response {
+    const ACTION: &str = RenamePasskey::ACTION;
+    let AccountForm {
+        meta, params, user, ..
+    } = form;
     let id = params.get("credential_id").unwrap_or_default();
     let Ok(name) = validate_name(params.get("name").unwrap_or_default()) else {
-        audit_failure(&state, &meta, ACTION, Some(&user.id), "invalid_name").await;
+        user_failure(&state, &meta, ACTION, Some(&user.id), "invalid_name").await;
         return see_other("/account?error=name");
     };
     match state.store.rename_passkey(&user.id, id, &name).await {
@@ -352,29 +334,27 @@ pub async fn rename(
             .await
         }
         Ok(false) => {
-            audit_failure(&state, &meta, ACTION, Some(&user.id), "no such passkey").await;
+            user_failure(&state, &meta, ACTION, Some(&user.id), "no such passkey").await;
             see_other("/account?error=not_found")
         }
-        Err(_) => unavailable(meta.lang, meta.request_id.as_deref()),
+        Err(_) => unavailable_page(meta.lang, meta.request_id.as_deref()),
     }
 }
 
 /// `POST /account/passkeys/remove`
-pub async fn remove(
-    State(state): State<AppState>,
-    meta: RequestMeta,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    const ACTION: &str = "passkey.remove";
-    let (params, session, user) = match account_form(&state, &meta, &headers, &body, ACTION).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+pub async fn remove(State(state): State<AppState>, form: AccountForm<RemovePasskey>) -> Response {
+    const ACTION: &str = RemovePasskey::ACTION;
+    let AccountForm {
+        meta,
+        params,
+        session,
+        user,
+        ..
+    } = form;
     let id = params.get("credential_id").unwrap_or_default();
     let passkeys = match state.store.list_passkeys(&user.id).await {
         Ok(p) => p,
-        Err(_) => return unavailable(meta.lang, meta.request_id.as_deref()),
+        Err(_) => return unavailable_page(meta.lang, meta.request_id.as_deref()),
     };
     let found = passkeys.iter().any(|p| p.credential_id == id);
     let decision = state.passkeys.methods.remove_passkey(
@@ -396,7 +376,7 @@ pub async fn remove(
         )),
     };
     if let Some((reason, location)) = refusal {
-        audit_failure(&state, &meta, ACTION, Some(&user.id), reason).await;
+        user_failure(&state, &meta, ACTION, Some(&user.id), reason).await;
         return see_other(location);
     }
     match state.store.remove_passkey(&user.id, id).await {
@@ -413,7 +393,7 @@ pub async fn remove(
             .await
         }
         Ok(false) => see_other("/account?error=not_found"),
-        Err(_) => unavailable(meta.lang, meta.request_id.as_deref()),
+        Err(_) => unavailable_page(meta.lang, meta.request_id.as_deref()),
     }
 }
 
@@ -421,26 +401,27 @@ pub async fn remove(
 /// turning it off brings the password back, so it needs a fresh passkey sign-in.
 pub async fn passkey_only(
     State(state): State<AppState>,
-    meta: RequestMeta,
-    headers: HeaderMap,
-    body: Bytes,
+    form: AccountForm<PasskeyOnly>,
 ) -> Response {
-    const ACTION: &str = "user.passkey_only";
-    let (params, session, user) = match account_form(&state, &meta, &headers, &body, ACTION).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+    const ACTION: &str = PasskeyOnly::ACTION;
+    let AccountForm {
+        meta,
+        params,
+        session,
+        user,
+        ..
+    } = form;
     let on = match params.get("on") {
         Some("true") => true,
         Some("false") => false,
         _ => {
-            audit_failure(&state, &meta, ACTION, Some(&user.id), "no decision").await;
+            user_failure(&state, &meta, ACTION, Some(&user.id), "no decision").await;
             return see_other(HERE);
         }
     };
     let has_passkey = match state.store.list_passkeys(&user.id).await {
         Ok(p) => !p.is_empty(),
-        Err(_) => return unavailable(meta.lang, meta.request_id.as_deref()),
+        Err(_) => return unavailable_page(meta.lang, meta.request_id.as_deref()),
     };
     let decision =
         state
@@ -455,7 +436,7 @@ pub async fn passkey_only(
         }
     };
     if let Some((reason, location)) = refusal {
-        audit_failure(&state, &meta, ACTION, Some(&user.id), reason).await;
+        user_failure(&state, &meta, ACTION, Some(&user.id), reason).await;
         return see_other(location);
     }
     match state.store.set_passkey_only(&user.id, on).await {
@@ -472,38 +453,35 @@ pub async fn passkey_only(
             .await
         }
         Ok(false) => see_other(HERE),
-        Err(_) => unavailable(meta.lang, meta.request_id.as_deref()),
+        Err(_) => unavailable_page(meta.lang, meta.request_id.as_deref()),
     }
 }
 
 /// `POST /account/sign-out`
-pub async fn sign_out(
-    State(state): State<AppState>,
-    meta: RequestMeta,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (_, _, user) = match account_form(&state, &meta, &headers, &body, "user.sign_out").await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+pub async fn sign_out(State(state): State<AppState>, form: AccountForm<SignOut>) -> Response {
+    let AccountForm {
+        meta,
+        headers,
+        user,
+        ..
+    } = form;
     match session::end(&state, &headers).await {
         Ok(cookie) => {
             if record_success(
                 &state,
                 &meta,
-                "user.sign_out",
+                SignOut::ACTION,
                 user_actor(&user.id),
                 "session",
             )
             .await
             .is_err()
             {
-                return unavailable(meta.lang, meta.request_id.as_deref());
+                return unavailable_page(meta.lang, meta.request_id.as_deref());
             }
             with_cookie(see_other(HERE), Some(cookie))
         }
-        Err(_) => unavailable(meta.lang, meta.request_id.as_deref()),
+        Err(_) => unavailable_page(meta.lang, meta.request_id.as_deref()),
     }
 }
 
@@ -517,17 +495,20 @@ pub async fn language(
     body: Bytes,
 ) -> Response {
     if !session::same_origin_post(&headers, &state.config.issuer) {
-        let rid = meta.request_id.clone().map(crate::layers::RequestId);
+        let rid = meta
+            .request_id
+            .clone()
+            .map(crate::layers::request_id::RequestId);
         crate::audit_events::rejection(&state, Some(meta.addr), rid.as_ref(), "/language", "csrf")
             .await;
-        return pages::error(
+        return error_page(
             meta.lang,
             StatusCode::FORBIDDEN,
             FORM_REFUSED,
             meta.request_id.as_deref(),
         );
     }
-    let params = crate::routes::oauth::form_body(&headers, &body).ok();
+    let params = crate::forms::form_body(&headers, &body).ok();
     let get = |n: &str| params.as_ref().and_then(|p| p.get(n).map(str::to_owned));
     let lang = get("lang").as_deref().and_then(Lang::from_code);
     let next = safe_next(get("next").as_deref());
@@ -543,15 +524,15 @@ pub async fn language(
 /// adding a passkey.
 pub async fn change_password(
     State(state): State<AppState>,
-    meta: RequestMeta,
-    headers: HeaderMap,
-    body: Bytes,
+    form: AccountForm<ChangePassword>,
 ) -> Response {
-    const ACTION: &str = "user.password_change";
-    let (params, _, _) = match account_form(&state, &meta, &headers, &body, ACTION).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+    const ACTION: &str = ChangePassword::ACTION;
+    let AccountForm {
+        meta,
+        headers,
+        params,
+        ..
+    } = form;
     let user = match crate::routes::passkeys::user_for_change(&state, &meta, &headers, ACTION).await
     {
         Ok((_, user, _)) => user,
@@ -569,7 +550,7 @@ pub async fn change_password(
         .flatten()
         .unwrap_or_default();
     if !shonin_types::constant_time_eq(new.as_bytes(), confirm.as_bytes()) {
-        audit_failure(
+        user_failure(
             &state,
             &meta,
             ACTION,
@@ -580,14 +561,14 @@ pub async fn change_password(
         return see_other("/account?error=password_mismatch");
     }
     let Ok(password) = Password::new(new.to_owned()) else {
-        audit_failure(&state, &meta, ACTION, Some(&user.id), "password rule").await;
+        user_failure(&state, &meta, ACTION, Some(&user.id), "password rule").await;
         return see_other("/account?error=password_rule");
     };
     let hashed =
         tokio::task::spawn_blocking(move || hash_password(&password, &Argon2Params::OWASP)).await;
     let Ok(Ok(hash)) = hashed else {
         tracing::error!("password hashing failed");
-        return unavailable(meta.lang, meta.request_id.as_deref());
+        return unavailable_page(meta.lang, meta.request_id.as_deref());
     };
     match state.store.set_password_hash(&user.id, &hash).await {
         Ok(true) => {
@@ -602,6 +583,6 @@ pub async fn change_password(
             .await
         }
         Ok(false) => see_other(HERE),
-        Err(_) => unavailable(meta.lang, meta.request_id.as_deref()),
+        Err(_) => unavailable_page(meta.lang, meta.request_id.as_deref()),
     }
 }

@@ -7,12 +7,14 @@
 //! sign-in here needs a passkey. JSON calls carry the page's CSRF value in `X-CSRF-Token`, the
 //! reject form in its `csrf` field. The steps are the API's (`txn/steps.rs`).
 
+use crate::audit_events::user_actor;
+use crate::error::{error_page, unavailable_page};
+use crate::forms::{CsrfForm, FormAction, form_actions};
 use crate::i18n::Lang;
-use crate::oauth::reject::RequestMeta;
 use crate::oauth::session;
 use crate::pages::{self, ApprovePage, Frame, SignInPage, see_other, with_cookie};
-use crate::routes::account::checked_form;
-use crate::routes::passkeys::{check_call, user_actor};
+use crate::request_meta::RequestMeta;
+use crate::routes::passkeys::check_call;
 use crate::state::AppState;
 use crate::txn::steps::Step;
 use crate::txn::{Refused, refused};
@@ -76,7 +78,7 @@ pub async fn page(
     let here = page_path(&id);
     let session = match session::current(&state, &headers).await {
         Ok(s) => s,
-        Err(_) => return pages::unavailable(lang, meta.request_id.as_deref()),
+        Err(_) => return unavailable_page(lang, meta.request_id.as_deref()),
     };
     let Some(session) = session else {
         // A transaction is approved with a passkey, so sign-in here is by passkey too.
@@ -113,9 +115,9 @@ pub async fn page(
             )
             .await;
             return if resp.status() == StatusCode::NOT_FOUND {
-                pages::error(lang, StatusCode::NOT_FOUND, t.txn_not_found, None)
+                error_page(lang, StatusCode::NOT_FOUND, t.txn_not_found, None)
             } else {
-                pages::unavailable(lang, meta.request_id.as_deref())
+                unavailable_page(lang, meta.request_id.as_deref())
             };
         }
     };
@@ -123,7 +125,7 @@ pub async fn page(
         Ok(cid) => match state.oauth.clients.get(&state.store, &cid).await {
             Ok(Some(c)) => c.client_name.clone(),
             Ok(None) => loaded.txn.client_id.clone(),
-            Err(_) => return pages::unavailable(lang, meta.request_id.as_deref()),
+            Err(_) => return unavailable_page(lang, meta.request_id.as_deref()),
         },
         Err(_) => loaded.txn.client_id.clone(),
     };
@@ -280,24 +282,24 @@ pub async fn approve(
     }
 }
 
+form_actions! {
+    RejectTransaction = "txn.reject";
+}
+
 /// `POST /approve/{id}/reject` (form): the user declines; back to the page.
 pub async fn reject(
     State(state): State<AppState>,
-    meta: RequestMeta,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    form: CsrfForm<RejectTransaction>,
 ) -> Response {
-    const ACTION: &str = "txn.reject";
-    if let Err(r) = checked_form(&state, &meta, &headers, &body, ACTION).await {
-        return r;
-    }
+    const ACTION: &str = RejectTransaction::ACTION;
+    let meta = form.meta;
     let step = Step {
         state: &state,
         meta: &meta,
         action: ACTION,
     };
-    let (actor, found) = asked(step, &headers, &id).await;
+    let (actor, found) = asked(step, &form.headers, &id).await;
     let result = async {
         let mv = found?.reject(step.now())?;
         step.commit_move(mv, UnitOfWork::new(), actor.clone(), ACTION)
@@ -310,7 +312,7 @@ pub async fn reject(
             // Audited; the page then shows the transaction as it is (rejected, approved…).
             let resp = refused(&state, &meta, ACTION, actor, &id, e).await;
             if resp.status().is_server_error() {
-                pages::unavailable(meta.lang, meta.request_id.as_deref())
+                unavailable_page(meta.lang, meta.request_id.as_deref())
             } else {
                 see_other(&page_path(&id))
             }

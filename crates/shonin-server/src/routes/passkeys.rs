@@ -4,10 +4,12 @@
 //! can send neither. Every refusal is audit-logged and answered with one message that does not
 //! say whether an account or credential exists.
 
+use crate::audit_events::record_success;
+use crate::audit_events::{user_actor, user_failure};
 use crate::error::problem_response;
 use crate::i18n::Lang;
-use crate::oauth::reject::{RequestMeta, record_success};
 use crate::oauth::session;
+use crate::request_meta::RequestMeta;
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
@@ -15,7 +17,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use shonin_audit::{Actor, ActorKind, AuditRecord, Outcome};
 use shonin_identity::{Session, SignInMethod, User, UserStore, Username};
 use shonin_oauth::form::FormParams;
 use shonin_oauth::metadata::AUTHORIZATION_ENDPOINT_PATH;
@@ -68,40 +69,6 @@ pub fn safe_next(next: Option<&str>) -> String {
     "/account".to_owned()
 }
 
-/// An audit entry for a passkey refusal or failure.
-pub async fn audit_failure(
-    state: &AppState,
-    meta: &RequestMeta,
-    action: &str,
-    user_id: Option<&str>,
-    reason: &str,
-) {
-    let id = user_id.unwrap_or("-").to_owned();
-    let record = AuditRecord {
-        time: state.clock.now(),
-        target: id.clone(),
-        actor: Actor {
-            kind: ActorKind::User,
-            id,
-        },
-        action: action.to_owned(),
-        outcome: Outcome::Failure,
-        reason: Some(reason.to_owned()),
-        source_ip: Some(meta.addr.client_ip),
-        request_id: meta.request_id.clone(),
-    };
-    if let Err(e) = state.audit.append(record).await {
-        tracing::error!(error = %e, "audit entry could not be written");
-    }
-}
-
-pub(crate) fn user_actor(id: &str) -> Actor {
-    Actor {
-        kind: ActorKind::User,
-        id: id.to_owned(),
-    }
-}
-
 fn unavailable() -> Response {
     let mut r = problem_response(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -126,7 +93,7 @@ pub(crate) async fn check_call(
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
     if !json {
-        audit_failure(state, meta, action, None, "not application/json").await;
+        user_failure(state, meta, action, None, "not application/json").await;
         return Err(problem_response(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Unsupported Media Type",
@@ -135,7 +102,7 @@ pub(crate) async fn check_call(
     }
     let token = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
     if !session::csrf_ok(headers, token) {
-        audit_failure(state, meta, action, None, "csrf").await;
+        user_failure(state, meta, action, None, "csrf").await;
         return Err(problem_response(
             StatusCode::FORBIDDEN,
             "Forbidden",
@@ -205,7 +172,7 @@ pub async fn sign_in(
     let input: FinishSignIn = match parse_body(&body) {
         Ok(v) => v,
         Err(detail) => {
-            audit_failure(&state, &meta, ACTION, None, "passkey: malformed body").await;
+            user_failure(&state, &meta, ACTION, None, "passkey: malformed body").await;
             return bad_request(&detail);
         }
     };
@@ -220,7 +187,7 @@ pub async fn sign_in(
         Err(e) if e.is_refusal() => {
             if let PasskeyError::SignCountRegression { credential_id, .. } = &e {
                 // Flagged separately: a cloned authenticator is an incident, not a typo.
-                audit_failure(
+                user_failure(
                     &state,
                     &meta,
                     "passkey.sign_count_regression",
@@ -230,7 +197,7 @@ pub async fn sign_in(
                 .await;
             }
             let reason = format!("passkey: {}", e.reason());
-            audit_failure(&state, &meta, ACTION, e.user_id(), &reason).await;
+            user_failure(&state, &meta, ACTION, e.user_id(), &reason).await;
             return refused();
         }
         Err(e) => {
@@ -246,7 +213,7 @@ pub async fn sign_in(
             } else {
                 "passkey: unknown_user"
             };
-            audit_failure(&state, &meta, ACTION, Some(&signed.user_id), reason).await;
+            user_failure(&state, &meta, ACTION, Some(&signed.user_id), reason).await;
             return refused();
         }
         Err(_) => return unavailable(),
@@ -259,7 +226,7 @@ pub async fn sign_in(
     if let Some(typed) = typed
         && Username::new(typed).ok().as_ref() != Some(&user.username)
     {
-        audit_failure(
+        user_failure(
             &state,
             &meta,
             ACTION,
@@ -308,7 +275,7 @@ pub async fn user_for_change(
     let session = match session::current(state, headers).await {
         Ok(Some(s)) => s,
         Ok(None) => {
-            audit_failure(state, meta, action, None, "not signed in").await;
+            user_failure(state, meta, action, None, "not signed in").await;
             return Err(problem_response(
                 StatusCode::UNAUTHORIZED,
                 "Unauthorized",
@@ -320,7 +287,7 @@ pub async fn user_for_change(
     let user = match state.store.get_user(&session.user_id).await {
         Ok(Some(u)) if !u.disabled => u,
         Ok(_) => {
-            audit_failure(state, meta, action, Some(&session.user_id), "disabled").await;
+            user_failure(state, meta, action, Some(&session.user_id), "disabled").await;
             return Err(problem_response(
                 StatusCode::UNAUTHORIZED,
                 "Unauthorized",
@@ -338,7 +305,7 @@ pub async fn user_for_change(
         .methods
         .may_change_methods(&session, has_passkey, state.clock.now())
     {
-        audit_failure(
+        user_failure(
             state,
             meta,
             action,
@@ -411,7 +378,7 @@ pub async fn enrol(
     let input: FinishEnrolment = match parse_body(&body) {
         Ok(v) => v,
         Err(detail) => {
-            audit_failure(&state, &meta, ACTION, Some(&user.id), "malformed body").await;
+            user_failure(&state, &meta, ACTION, Some(&user.id), "malformed body").await;
             return bad_request(&detail);
         }
     };
@@ -444,7 +411,7 @@ pub async fn enrol(
             Json(serde_json::json!({ "location": "/account?notice=added" })).into_response()
         }
         Err(e) if e.is_refusal() => {
-            audit_failure(&state, &meta, ACTION, Some(&user.id), &e.reason()).await;
+            user_failure(&state, &meta, ACTION, Some(&user.id), &e.reason()).await;
             let detail = match e {
                 PasskeyError::InvalidName(_) => t.error_name,
                 _ => t.enrol_failed,

@@ -3,14 +3,16 @@
 //! account's sign-in lockout (PCI DSS 8.3.4), so codes cannot be guessed online; every attempt
 //! is audit-logged; unknown, disabled and locked accounts get the same answer as a wrong code.
 
+use crate::audit_events::record_success;
+use crate::audit_events::{user_actor, user_failure};
+use crate::error::{error_page, unavailable_page};
+use crate::forms::FormAction;
 use crate::i18n::Lang;
-use crate::oauth::reject::{RequestMeta, record_success};
 use crate::oauth::session;
-use crate::pages::{
-    self, Frame, RecoveryCodesPage, SignInPage, see_other, unavailable, with_cookie,
-};
-use crate::routes::account::account_form;
-use crate::routes::passkeys::{audit_failure, user_actor, user_for_change};
+use crate::pages::{self, Frame, RecoveryCodesPage, SignInPage, see_other, with_cookie};
+use crate::request_meta::RequestMeta;
+use crate::routes::account::{AccountForm, GenerateRecoveryCodes};
+use crate::routes::passkeys::user_for_change;
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -20,20 +22,16 @@ use shonin_identity::{Session, SignInMethod, UserStore, Username};
 use shonin_passkeys::{RecoveryCodeStore, generate_recovery_codes, hash_code};
 
 fn malformed(meta: &RequestMeta, status: StatusCode, message: &str) -> Response {
-    pages::error(meta.lang, status, message, meta.request_id.as_deref())
+    error_page(meta.lang, status, message, meta.request_id.as_deref())
 }
 
 /// `POST /account/recovery-codes`: a new set, shown once; the old set stops working.
 pub async fn generate(
     State(state): State<AppState>,
-    meta: RequestMeta,
-    headers: HeaderMap,
-    body: Bytes,
+    form: AccountForm<GenerateRecoveryCodes>,
 ) -> Response {
-    const ACTION: &str = "recovery_codes.generate";
-    if let Err(r) = account_form(&state, &meta, &headers, &body, ACTION).await {
-        return r;
-    }
+    const ACTION: &str = GenerateRecoveryCodes::ACTION;
+    let AccountForm { meta, headers, .. } = form;
     let (_, user, _) = match user_for_change(&state, &meta, &headers, ACTION).await {
         Ok(v) => v,
         Err(r) if r.status() == StatusCode::SERVICE_UNAVAILABLE => return r,
@@ -43,7 +41,7 @@ pub async fn generate(
         Ok(v) => v,
         Err(e) => {
             tracing::error!(error = %e, "recovery codes");
-            return unavailable(meta.lang, meta.request_id.as_deref());
+            return unavailable_page(meta.lang, meta.request_id.as_deref());
         }
     };
     let now = state.clock.now();
@@ -53,14 +51,14 @@ pub async fn generate(
         .await
         .is_err()
     {
-        return unavailable(meta.lang, meta.request_id.as_deref());
+        return unavailable_page(meta.lang, meta.request_id.as_deref());
     }
     let actor = user_actor(&user.id);
     if record_success(&state, &meta, ACTION, actor, "10 codes")
         .await
         .is_err()
     {
-        return unavailable(meta.lang, meta.request_id.as_deref());
+        return unavailable_page(meta.lang, meta.request_id.as_deref());
     }
     pages::render(
         StatusCode::OK,
@@ -105,17 +103,17 @@ pub async fn sign_in(
     body: Bytes,
 ) -> Response {
     const ACTION: &str = "user.sign_in";
-    let params = match crate::routes::oauth::form_body(&headers, &body) {
+    let params = match crate::forms::form_body(&headers, &body) {
         Ok(p) => p,
         Err(_) => {
-            audit_failure(&state, &meta, ACTION, None, "recovery: malformed form").await;
+            user_failure(&state, &meta, ACTION, None, "recovery: malformed form").await;
             return malformed(&meta, StatusCode::BAD_REQUEST, "The form is malformed.");
         }
     };
     let (csrf, cookie) = session::csrf(&headers);
     let refuse = || sign_in_page(meta.lang, StatusCode::UNAUTHORIZED, &csrf, cookie.clone());
     if !session::csrf_ok(&headers, params.get("csrf")) {
-        audit_failure(&state, &meta, ACTION, None, "recovery: csrf").await;
+        user_failure(&state, &meta, ACTION, None, "recovery: csrf").await;
         return refuse();
     }
     let now = state.clock.now();
@@ -132,12 +130,12 @@ pub async fn sign_in(
     let user = match Username::new(username) {
         Ok(name) => match state.store.get_user_by_username(&name).await {
             Ok(u) => u,
-            Err(_) => return unavailable(meta.lang, meta.request_id.as_deref()),
+            Err(_) => return unavailable_page(meta.lang, meta.request_id.as_deref()),
         },
         Err(_) => None,
     };
     let Some(user) = user else {
-        audit_failure(&state, &meta, ACTION, None, "recovery: unknown_user").await;
+        user_failure(&state, &meta, ACTION, None, "recovery: unknown_user").await;
         return refuse();
     };
     if user.disabled || user.is_locked(now) {
@@ -146,13 +144,13 @@ pub async fn sign_in(
         } else {
             "recovery: locked"
         };
-        audit_failure(&state, &meta, ACTION, Some(&user.id), why).await;
+        user_failure(&state, &meta, ACTION, Some(&user.id), why).await;
         return refuse();
     }
     let used = match hash_code(code) {
         Some(hash) => match state.store.use_recovery_code(&user.id, &hash, now).await {
             Ok(used) => used,
-            Err(_) => return unavailable(meta.lang, meta.request_id.as_deref()),
+            Err(_) => return unavailable_page(meta.lang, meta.request_id.as_deref()),
         },
         None => false,
     };
@@ -171,9 +169,9 @@ pub async fn sign_in(
                 f.count,
             ),
             Ok(None) => {}
-            Err(_) => return unavailable(meta.lang, meta.request_id.as_deref()),
+            Err(_) => return unavailable_page(meta.lang, meta.request_id.as_deref()),
         }
-        audit_failure(
+        user_failure(
             &state,
             &meta,
             ACTION,
@@ -189,14 +187,14 @@ pub async fn sign_in(
         .await
         .is_err()
     {
-        return unavailable(meta.lang, meta.request_id.as_deref());
+        return unavailable_page(meta.lang, meta.request_id.as_deref());
     }
     let actor = user_actor(&user.id);
     if record_success(&state, &meta, ACTION, actor, "recovery code")
         .await
         .is_err()
     {
-        return unavailable(meta.lang, meta.request_id.as_deref());
+        return unavailable_page(meta.lang, meta.request_id.as_deref());
     }
     let s = Session::new(&user, SignInMethod::RecoveryCode, now);
     match session::start(&state, &s, now).await {
@@ -205,6 +203,6 @@ pub async fn sign_in(
             resp.headers_mut().append(header::SET_COOKIE, c);
             resp
         }
-        Err(_) => unavailable(meta.lang, meta.request_id.as_deref()),
+        Err(_) => unavailable_page(meta.lang, meta.request_id.as_deref()),
     }
 }

@@ -5,7 +5,7 @@
 //! - `POST /3ds/acs/challenge/answer`: the page's script answers (`threeds/challenge.rs`).
 
 use crate::error::ApiError;
-use crate::oauth::reject::RequestMeta;
+use crate::request_meta::RequestMeta;
 use crate::state::AppState;
 use axum::Router;
 use axum::body::Bytes;

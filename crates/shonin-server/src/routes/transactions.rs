@@ -5,9 +5,10 @@
 //! Every step is one commit: the proof's `jti`, the compare-and-set that moves the
 //! transaction, any record it writes and its audit entry.
 
+use crate::error::OAuthError;
 use crate::oauth::access::{Access, replay_challenge};
 use crate::oauth::commit::commit;
-use crate::oauth::reject::{OAuthError, RequestMeta};
+use crate::request_meta::RequestMeta;
 use crate::state::AppState;
 use crate::txn::steps::Step;
 use crate::txn::{Refused, client_actor, refused, view};

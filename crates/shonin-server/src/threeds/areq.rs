@@ -7,7 +7,7 @@
 //! audit-logged (sampled per address and kind, as other repeated rejections are).
 
 use super::AcsService;
-use crate::oauth::reject::RequestMeta;
+use crate::request_meta::RequestMeta;
 use crate::state::AppState;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};

@@ -20,10 +20,11 @@
 
 use super::AcsService;
 use super::areq::audit_refusal;
+use crate::error::unavailable_page;
 use crate::i18n::Lang;
 use crate::oauth::commit::commit_outcome;
-use crate::oauth::reject::RequestMeta;
 use crate::pages::{self, AcsChallengePage, AcsPostPage, Frame};
+use crate::request_meta::RequestMeta;
 use crate::state::AppState;
 use aws_lc_rs::digest::{SHA256, digest};
 use axum::Json;
@@ -157,7 +158,7 @@ pub async fn start(
     let now = state.clock.now();
     let txn = match state.store.acs_transaction(&creq.acs_trans_id, now).await {
         Ok(t) => t,
-        Err(_) => return pages::unavailable(lang, meta.request_id.as_deref()),
+        Err(_) => return unavailable_page(lang, meta.request_id.as_deref()),
     };
     // The CReq must name the transaction as its AReq did (EMV 3DS: 301 for an unknown one,
     // 203 for a messageVersion other than the AReq's).
@@ -193,21 +194,21 @@ pub async fn start(
         return error_page(state, acs, meta, &txn, rejection).await;
     };
     let (Some(nonce), Some(token)) = (random_b64url(), random_b64url()) else {
-        return pages::unavailable(lang, meta.request_id.as_deref());
+        return unavailable_page(lang, meta.request_id.as_deref());
     };
     // A cardholder without a passkey gets a one-time code, when the operator's webhook can
     // carry it to the issuer's channel; without one, only Cancel is offered.
     let code = match (challenge.method, &txn.data.user_id, &state.alerts) {
         (ChallengeMethod::OneTimeCode, Some(_), Some(_)) => match random_code() {
             Some(c) => Some(c),
-            None => return pages::unavailable(lang, meta.request_id.as_deref()),
+            None => return unavailable_page(lang, meta.request_id.as_deref()),
         },
         _ => None,
     };
     let code_mac = match &code {
         Some(c) => match code::mac(&acs.code_key, &txn.acs_trans_id, c) {
             Ok(m) => Some(m),
-            Err(_) => return pages::unavailable(lang, meta.request_id.as_deref()),
+            Err(_) => return unavailable_page(lang, meta.request_id.as_deref()),
         },
         None => None,
     };
@@ -227,7 +228,7 @@ pub async fn start(
         Ok(update) => {
             unit.update(update);
         }
-        Err(_) => return pages::unavailable(lang, meta.request_id.as_deref()),
+        Err(_) => return unavailable_page(lang, meta.request_id.as_deref()),
     }
     let entry = AuditRecord {
         reason: Some(format!(
@@ -235,7 +236,7 @@ pub async fn start(
             started.method,
             creq.challenge_window_size.as_deref().unwrap_or("-")
         )),
-        ..crate::oauth::reject::success_record(
+        ..crate::audit_events::success_record(
             state,
             meta,
             START_ACTION,
@@ -253,7 +254,7 @@ pub async fn start(
             );
             return error_page(state, acs, meta, &txn, rejection).await;
         }
-        Err(_) => return pages::unavailable(lang, meta.request_id.as_deref()),
+        Err(_) => return unavailable_page(lang, meta.request_id.as_deref()),
     }
     let txn = AcsTransaction {
         data: shonin_3ds::acs::TransactionData {
@@ -279,16 +280,16 @@ async fn challenge_page(
     let lang = meta.lang;
     let t = lang.texts();
     let Some(challenge) = txn.data.challenge.as_ref() else {
-        return pages::unavailable(lang, meta.request_id.as_deref());
+        return unavailable_page(lang, meta.request_id.as_deref());
     };
     let card = match state.store.enrolled_card(&txn.card_fingerprint).await {
         Ok(card) => card.map(|c| c.masked).unwrap_or_default(),
-        Err(_) => return pages::unavailable(lang, meta.request_id.as_deref()),
+        Err(_) => return unavailable_page(lang, meta.request_id.as_deref()),
     };
     let passkeys = match (&txn.data.user_id, challenge.method) {
         (Some(user), ChallengeMethod::Passkey) => match state.store.list_passkeys(user).await {
             Ok(p) => p,
-            Err(_) => return pages::unavailable(lang, meta.request_id.as_deref()),
+            Err(_) => return unavailable_page(lang, meta.request_id.as_deref()),
         },
         _ => Vec::new(),
     };
@@ -446,7 +447,7 @@ async fn end_invalid(state: &AppState, acs: &AcsService, txn: &AcsTransaction) -
     match commit_outcome(state, unit, Some(entry)).await {
         Ok(Outcome::Committed { .. }) => {
             if let Some(result) = &ended.result {
-                super::results::deliver(state, acs, txn, result).await;
+                super::results::deliver(&state.audit, state.clock.as_ref(), acs, txn, result).await;
             }
             true
         }
@@ -671,7 +672,7 @@ pub async fn answer(
             shonin_audit::Outcome::Success
         },
         reason: Some(reason),
-        ..crate::oauth::reject::success_record(
+        ..crate::audit_events::success_record(
             state,
             meta,
             ANSWER_ACTION,
@@ -700,7 +701,7 @@ pub async fn answer(
                 },
                 ..txn.clone()
             };
-            super::results::deliver(state, acs, &moved, result).await;
+            super::results::deliver(&state.audit, state.clock.as_ref(), acs, &moved, result).await;
             completed(&moved, &next)
         }
         None => pending(&next),
@@ -803,7 +804,7 @@ async fn resend(
             next.page.as_ref().map_or(0, |p| p.codes_sent),
             code::MAX_CODES
         )),
-        ..crate::oauth::reject::success_record(
+        ..crate::audit_events::success_record(
             state,
             meta,
             RESEND_ACTION,

@@ -9,12 +9,12 @@
 
 use super::AcsService;
 use super::settings::LinkSettings;
-use crate::state::AppState;
 use anyhow::Context as _;
 use shonin_3ds::acs::store::AcsTransaction;
 use shonin_3ds::acs::{ChallengeResult, rreq};
 use shonin_3ds::{Message, RReq, Versions};
-use shonin_audit::{Actor, AuditRecord, Outcome};
+use shonin_audit::{Actor, AuditLog, AuditRecord, Outcome};
+use shonin_types::Clock;
 use std::time::Duration;
 
 /// The audit action of a delivery.
@@ -138,9 +138,10 @@ async fn post(client: &reqwest::Client, url: &str, body: &[u8]) -> Result<Vec<u8
     Err(last)
 }
 
-/// Sends the RReq of `txn` (completed with `result`) and writes its audit entry.
+/// Sends the RReq of `txn` (completed with `result`) and writes its audit entry to `audit`.
 pub async fn deliver(
-    state: &AppState,
+    audit: &AuditLog,
+    clock: &dyn Clock,
     acs: &AcsService,
     txn: &AcsTransaction,
     result: &ChallengeResult,
@@ -183,7 +184,7 @@ pub async fn deliver(
         Delivery::NotSent(why) => (Outcome::Failure, format!("not sent: {why}")),
     };
     let record = AuditRecord {
-        time: state.clock.now(),
+        time: clock.now(),
         actor: Actor::system(),
         action: ACTION.to_owned(),
         target: txn.acs_trans_id.clone(),
@@ -195,7 +196,7 @@ pub async fn deliver(
         source_ip: None,
         request_id: None,
     };
-    if let Err(e) = state.audit.append(record).await {
+    if let Err(e) = audit.append(record).await {
         tracing::error!(error = %e, "3DS: an RReq delivery could not be audit-logged");
     }
     delivery

@@ -63,7 +63,14 @@ pub async fn fire_due(state: &AppState, now: OffsetDateTime) -> Result<usize, St
                         },
                         ..txn.clone()
                     };
-                    super::results::deliver(state, acs, &moved, result).await;
+                    super::results::deliver(
+                        &state.audit,
+                        state.clock.as_ref(),
+                        acs,
+                        &moved,
+                        result,
+                    )
+                    .await;
                 }
             }
             // Moved by another node's timer or by the cardholder first.

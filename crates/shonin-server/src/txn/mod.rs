@@ -6,7 +6,9 @@ pub mod receipt_export;
 pub mod settings;
 pub mod steps;
 
-use crate::oauth::reject::{OAuthError, RequestMeta, success_record};
+use crate::audit_events::success_record;
+use crate::error::OAuthError;
+use crate::request_meta::RequestMeta;
 use crate::state::AppState;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};

@@ -3,9 +3,10 @@
 //! the challenge, check an approval. Each commits one unit of work.
 
 use super::{Refused, failure_record};
+use crate::audit_events::success_record;
 use crate::oauth::access::replay_challenge;
 use crate::oauth::commit::{Committed, commit_record};
-use crate::oauth::reject::{RequestMeta, success_record};
+use crate::request_meta::RequestMeta;
 use crate::state::AppState;
 use serde_json::Value;
 use shonin_audit::{Actor, ActorKind, AuditRecord};

@@ -4,10 +4,13 @@
 //! redirect (FAPI 2.0 §5.3.2.2 item 8) carrying `code`, `state` and `iss` (RFC 9207).
 
 use super::par::ParRecord;
+use crate::audit_events::record_success;
+use crate::error::authorize::Refusal;
+use crate::error::{error_page, unavailable_page};
 use crate::i18n::Lang;
-use crate::oauth::reject::{RequestMeta, record_success};
 use crate::oauth::session;
-use crate::pages::{self, ConsentPage, Frame, SignInPage, see_other, unavailable, with_cookie};
+use crate::pages::{self, ConsentPage, Frame, SignInPage, see_other, with_cookie};
+use crate::request_meta::RequestMeta;
 use crate::sign_in::{PasswordOutcome, password_field, password_sign_in};
 use crate::state::AppState;
 use axum::body::Bytes;
@@ -23,20 +26,10 @@ use shonin_oauth::metadata::AUTHORIZATION_ENDPOINT_PATH;
 use shonin_oauth::par::ParState;
 use shonin_oauth::{Client, ClientId, par};
 use shonin_txn::consent::payment_detail;
+use shonin_types::ErrorCode;
 use shonin_types::flow::{self, Flow};
 
 const UNAVAILABLE: &str = "The service is unavailable; try again shortly.";
-
-/// A refusal at `/authorize`: either shown on a page (the redirect URI is not established) or
-/// sent to the client's registered redirect URI.
-pub(super) enum Refusal {
-    Page(StatusCode, &'static str),
-    Redirect {
-        record: Box<ParRecord>,
-        error: &'static str,
-        description: &'static str,
-    },
-}
 
 pub(super) struct Loaded {
     pub reference: String,
@@ -167,7 +160,7 @@ pub(super) fn code_response_url(
 fn redirect_to(redirect_uri: &str, params: &[(&str, &str)]) -> Response {
     match response_url(redirect_uri, params).and_then(|u| HeaderValue::from_str(&u).ok()) {
         Some(loc) => (StatusCode::SEE_OTHER, [(header::LOCATION, loc)]).into_response(),
-        None => pages::error(
+        None => error_page(
             Lang::En,
             StatusCode::BAD_REQUEST,
             "The redirect URI is invalid.",
@@ -179,11 +172,11 @@ fn redirect_to(redirect_uri: &str, params: &[(&str, &str)]) -> Response {
 fn error_redirect(
     state: &AppState,
     record: &ParRecord,
-    error: &str,
+    error: ErrorCode,
     description: &str,
 ) -> Response {
     let mut params = vec![
-        ("error", error),
+        ("error", error.as_str()),
         ("error_description", description),
         ("iss", state.config.issuer.as_str()),
     ];
@@ -203,7 +196,7 @@ pub(super) async fn refuse(
     match refusal {
         Refusal::Page(status, message) => {
             audit_failure(state, meta, "oauth.authorize", actor, message).await;
-            pages::error(meta.lang, status, message, meta.request_id.as_deref())
+            error_page(meta.lang, status, message, meta.request_id.as_deref())
         }
         Refusal::Redirect {
             record,
@@ -267,7 +260,7 @@ pub async fn authorize(
     {
         let refusal = Refusal::Redirect {
             record: Box::new(loaded.record),
-            error: "invalid_request",
+            error: ErrorCode::InvalidRequest,
             description: "authorization parameters must be sent by PAR only",
         };
         return refuse(&state, &meta, client_id, refusal).await;
@@ -278,7 +271,7 @@ pub async fn authorize(
     let session = match session::current(&state, &headers).await {
         Ok(s) => s.filter(|s| session_fresh_enough(s, &loaded.record, now)),
         Err(_) => {
-            return unavailable(meta.lang, meta.request_id.as_deref());
+            return unavailable_page(meta.lang, meta.request_id.as_deref());
         }
     };
     let page = match session {
@@ -374,7 +367,7 @@ async fn page_form(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(FormParams, Loaded), Response> {
-    let params = match super::form_body(headers, body) {
+    let params = match crate::forms::form_body(headers, body) {
         Ok(p) => p,
         Err(_) => {
             return Err(refuse(
@@ -388,7 +381,7 @@ async fn page_form(
     };
     let client_id = params.get("client_id");
     if !session::csrf_ok(headers, params.get("csrf")) {
-        let refusal = Refusal::Page(StatusCode::FORBIDDEN, crate::routes::account::FORM_REFUSED);
+        let refusal = Refusal::Page(StatusCode::FORBIDDEN, crate::forms::FORM_REFUSED);
         return Err(refuse(state, meta, client_id, refusal).await);
     }
     match load(state, client_id, params.get("request_uri")).await {
@@ -444,7 +437,7 @@ pub async fn sign_in(
                 resp.headers_mut().append(header::SET_COOKIE, cookie);
                 resp
             }
-            Err(_) => unavailable(meta.lang, meta.request_id.as_deref()),
+            Err(_) => unavailable_page(meta.lang, meta.request_id.as_deref()),
         },
         PasswordOutcome::Refused => {
             let (csrf, cookie) = session::csrf(&headers);
@@ -460,7 +453,7 @@ pub async fn sign_in(
             );
             with_cookie(page, cookie)
         }
-        PasswordOutcome::Unavailable => unavailable(meta.lang, meta.request_id.as_deref()),
+        PasswordOutcome::Unavailable => unavailable_page(meta.lang, meta.request_id.as_deref()),
     }
 }
 
@@ -491,7 +484,7 @@ pub async fn consent(
             return refuse(&state, &meta, Some(&client_id), refusal).await;
         }
         Err(_) => {
-            return unavailable(meta.lang, meta.request_id.as_deref());
+            return unavailable_page(meta.lang, meta.request_id.as_deref());
         }
     };
     let approve = match params.get("decision") {
@@ -530,7 +523,7 @@ pub async fn consent(
             return refuse(&state, &meta, Some(&client_id), refusal).await;
         }
         Err(_) => {
-            return unavailable(meta.lang, meta.request_id.as_deref());
+            return unavailable_page(meta.lang, meta.request_id.as_deref());
         }
     }
     let user = Actor {
@@ -552,7 +545,7 @@ pub async fn consent(
         return error_redirect(
             &state,
             &loaded.record,
-            "access_denied",
+            ErrorCode::AccessDenied,
             "the user denied the request",
         );
     }
@@ -565,20 +558,20 @@ pub async fn consent(
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "could not issue a code");
-            return unavailable(meta.lang, meta.request_id.as_deref());
+            return unavailable_page(meta.lang, meta.request_id.as_deref());
         }
     };
     if record_success(&state, &meta, "oauth.consent", user, &client_id)
         .await
         .is_err()
     {
-        return unavailable(meta.lang, meta.request_id.as_deref());
+        return unavailable_page(meta.lang, meta.request_id.as_deref());
     }
     match code_response_url(&state, &loaded.record, &code)
         .and_then(|u| HeaderValue::from_str(&u).ok())
     {
         Some(loc) => (StatusCode::SEE_OTHER, [(header::LOCATION, loc)]).into_response(),
-        None => pages::error(
+        None => error_page(
             meta.lang,
             StatusCode::BAD_REQUEST,
             "The redirect URI is invalid.",

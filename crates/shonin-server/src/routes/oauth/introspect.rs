@@ -2,9 +2,10 @@
 //! asked with `Accept: application/token-introspection+jwt`. A client learns about its own tokens
 //! only; anything else is `{"active": false}`.
 
-use super::{ClientEndpoint, ClientForm, ClientRequest, Refused, respond};
+use super::client_form::{ClientEndpoint, ClientForm, ClientRequest, Refused, respond};
+use crate::error::OAuthError;
 use crate::oauth::commit::commit;
-use crate::oauth::reject::{OAuthError, RequestMeta};
+use crate::request_meta::RequestMeta;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;

@@ -1,13 +1,13 @@
 //! `POST /par` — pushed authorization requests (RFC 9126), the only way in (FAPI 2.0 §5.3.2.2).
 
-use super::{ClientEndpoint, ClientForm, ClientRequest, Refused, respond};
+use super::client_form::{ClientEndpoint, ClientForm, ClientRequest, Refused, respond};
+use crate::error::OAuthError;
 use crate::oauth::commit::{Committed, Success, commit};
-use crate::oauth::dpop;
-use crate::oauth::reject::{OAuthError, RequestMeta};
+use crate::request_meta::RequestMeta;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -36,54 +36,36 @@ pub struct Par;
 impl ClientEndpoint for Par {
     const ACTION: &'static str = ACTION;
     const PATH: &'static str = PAR_ENDPOINT_PATH;
+    const DPOP: bool = true;
 }
 
 pub async fn par(State(state): State<AppState>, form: ClientForm<Par>) -> Response {
-    let result = push(&state, &form.meta, &form.headers, form.req).await;
+    let result = push(&state, &form.meta, form.req).await;
     respond::<Par>(&state, &form.meta, result).await
 }
 
 async fn push(
     state: &AppState,
     meta: &RequestMeta,
-    headers: &HeaderMap,
     mut req: ClientRequest,
 ) -> Result<Response, Refused> {
     let mut unit = std::mem::take(&mut req.unit);
     let fail = |e: OAuthError| req.refuse(e);
-    let (form, client, url) = (&req.form, &req.client, &req.url);
+    let (form, client) = (&req.form, &req.client);
     // A client whose tokens are certificate-bound only never uses DPoP: a code bound to a DPoP
     // key here could not be redeemed, so say so now rather than at the token endpoint.
-    if !client.dpop_bound_access_tokens
-        && (headers.contains_key("dpop") || form.get("dpop_jkt").is_some())
-    {
+    if !client.dpop_bound_access_tokens && (req.dpop.is_some() || form.get("dpop_jkt").is_some()) {
         return Err(fail(OAuthError::new(
             ErrorCode::InvalidDpopProof,
             "this client's tokens are certificate-bound (RFC 8705); it must not use DPoP",
         )));
     }
     // RFC 9449 §10.1: a DPoP proof at PAR binds the code to its key.
-    let proof_jkt = match dpop::proof_header(headers)
-        .map_err(|e| fail(OAuthError::new(e.oauth_error(), e.to_string())))?
-    {
-        None => None,
-        Some(proof) => {
-            let ctx = dpop::ProofContext {
-                method: "POST",
-                url,
-                access_token: None,
-                expected_jkt: None,
-                require_nonce: client.require_dpop_nonce,
-                at_resource: false,
-            };
-            Some(
-                dpop::verify(state, proof, ctx, &mut unit)
-                    .await
-                    .map_err(fail)?
-                    .jkt,
-            )
-        }
-    };
+    let proof_jkt = req
+        .verify_dpop(state, &mut unit)
+        .await
+        .map_err(fail)?
+        .map(|p| p.jkt);
     let policy = ClientPolicy {
         client_id: client.client_id.as_str(),
         redirect_uris: &client.redirect_uris,

@@ -15,12 +15,14 @@
 //! The granted detail carries the approval (transaction id, signed challenge, passkey, time),
 //! so tokens and introspection name exactly what was signed (RFC 9396 §7).
 
-use super::authorize::{self, Loaded, Refusal, client_actor, session_fresh_enough};
+use super::authorize::{self, Loaded, client_actor, session_fresh_enough};
+use crate::audit_events::user_actor;
+use crate::error::authorize::Refusal;
 use crate::error::{problem_response, title_for};
-use crate::oauth::reject::RequestMeta;
 use crate::oauth::session;
 use crate::pages::PaymentView;
-use crate::routes::passkeys::{check_call, user_actor};
+use crate::request_meta::RequestMeta;
+use crate::routes::passkeys::check_call;
 use crate::state::AppState;
 use crate::txn::steps::Step;
 use crate::txn::{Refused, refused};

@@ -2,9 +2,10 @@
 //! revokes the access tokens of its grant (§2.1). The answer is 200 whether or not the token
 //! existed (§2.2), so the endpoint does not reveal which tokens are valid.
 
-use super::{ClientEndpoint, ClientForm, ClientRequest, Refused, respond};
+use super::client_form::{ClientEndpoint, ClientForm, ClientRequest, Refused, respond};
+use crate::error::OAuthError;
 use crate::oauth::commit::{Success, commit};
-use crate::oauth::reject::{OAuthError, RequestMeta};
+use crate::request_meta::RequestMeta;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{StatusCode, header};

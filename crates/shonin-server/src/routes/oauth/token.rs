@@ -2,15 +2,15 @@
 //! registered for (FAPI 2.0: sender-constrained tokens only) — a DPoP proof (RFC 9449), the
 //! client certificate (RFC 8705 §3), or both — then one grant.
 
-use super::{ClientEndpoint, ClientForm, ClientRequest, Refused, respond};
+use super::client_form::{ClientEndpoint, ClientForm, ClientRequest, Refused, respond};
+use crate::error::OAuthError;
 use crate::oauth::commit::{Committed, Success, commit};
-use crate::oauth::dpop;
 use crate::oauth::mtls;
-use crate::oauth::reject::{OAuthError, RequestMeta};
+use crate::request_meta::RequestMeta;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use shonin_audit::{Actor, ActorKind};
 use shonin_keys::{KeyPurpose, KeySource};
@@ -33,10 +33,11 @@ pub struct Token;
 impl ClientEndpoint for Token {
     const ACTION: &'static str = ACTION;
     const PATH: &'static str = TOKEN_ENDPOINT_PATH;
+    const DPOP: bool = true;
 }
 
 pub async fn token(State(state): State<AppState>, form: ClientForm<Token>) -> Response {
-    let result = exchange(&state, &form.meta, &form.headers, form.req).await;
+    let result = exchange(&state, &form.meta, form.req).await;
     respond::<Token>(&state, &form.meta, result).await
 }
 
@@ -46,14 +47,11 @@ pub async fn token(State(state): State<AppState>, form: ClientForm<Token>) -> Re
 async fn exchange(
     state: &AppState,
     meta: &RequestMeta,
-    headers: &HeaderMap,
     mut req: ClientRequest,
 ) -> Result<Response, Refused> {
     let mut unit = std::mem::take(&mut req.unit);
     let fail = |e: OAuthError| req.refuse(e);
-    let cnf = confirmation(state, &req, headers, &mut unit)
-        .await
-        .map_err(fail)?;
+    let cnf = confirmation(state, &req, &mut unit).await.map_err(fail)?;
     let grant = GrantRequest::from_form(&req.form).map_err(|e| fail(from_grant(&e)))?;
     let signer = state
         .keys
@@ -111,22 +109,19 @@ async fn exchange(
 async fn confirmation(
     state: &AppState,
     req: &ClientRequest,
-    headers: &HeaderMap,
     unit: &mut UnitOfWork,
 ) -> Result<Confirmation, OAuthError> {
     let client = &req.client;
     let jkt = if client.dpop_bound_access_tokens {
-        let ctx = dpop::ProofContext {
-            method: "POST",
-            url: &req.url,
-            access_token: None,
-            expected_jkt: None,
-            require_nonce: client.require_dpop_nonce,
-            at_resource: false,
-        };
-        Some(dpop::require(state, headers, ctx, unit).await?.jkt)
+        let proof = req.verify_dpop(state, unit).await?.ok_or_else(|| {
+            OAuthError::new(
+                ErrorCode::InvalidDpopProof,
+                "a DPoP proof is required (sender-constrained tokens only)",
+            )
+        })?;
+        Some(proof.jkt)
     } else {
-        if headers.contains_key("dpop") {
+        if req.dpop.is_some() {
             return Err(OAuthError::new(
                 ErrorCode::InvalidDpopProof,
                 "this client's tokens are certificate-bound (RFC 8705); it must not send DPoP proofs",

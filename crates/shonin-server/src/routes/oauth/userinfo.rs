@@ -1,8 +1,10 @@
 //! `GET|POST /userinfo` (OIDC Core §5.3) behind the resource-server checks of FAPI 2.0 §5.3.3.
 
+use crate::audit_events::oauth_refusal;
+use crate::error::OAuthError;
 use crate::oauth::access::{Access, refusal, replay_challenge};
 use crate::oauth::commit::commit;
-use crate::oauth::reject::{OAuthError, RequestMeta, audited};
+use crate::request_meta::RequestMeta;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -21,7 +23,7 @@ pub async fn userinfo(
 ) -> Response {
     match answer(&state, &meta, access).await {
         Ok(resp) => resp,
-        Err(e) => audited(&state, &meta, ACTION, None, e).await,
+        Err(e) => oauth_refusal(&state, &meta, ACTION, None, e).await,
     }
 }
 

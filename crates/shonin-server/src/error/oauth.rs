@@ -1,60 +1,14 @@
-//! OAuth error responses (RFC 6749 §5.2, RFC 6750 §3, RFC 9449 §7.1, §8) with their audit entry.
+//! OAuth error responses: RFC 6749 §5.2 at the token-style endpoints, RFC 6750 §3 and RFC 9449
+//! §7.1 challenges at resource endpoints, RFC 9449 §8 nonces. The code is typed
+//! ([`ErrorCode`]) and carries its status; the audit entry of a refusal is written by
+//! `crate::audit_events::oauth_refusal`.
 
-use crate::layers::RequestId;
-use crate::net::ClientAddr;
-use crate::state::AppState;
 use axum::Json;
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use shonin_audit::{Actor, ActorKind, AuditRecord, Outcome};
+use shonin_tls::problem::problem_response;
 use shonin_types::ErrorCode;
-use std::convert::Infallible;
-
-/// Who is asking and from where, for audit entries; the client certificate the request came
-/// with (decided by [`crate::oauth::mtls::certificate_source`]); and, on the separate mTLS
-/// listener, the base URL the client addressed (RFC 8705 §5 `mtls_endpoint_aliases`).
-#[derive(Debug, Clone)]
-pub struct RequestMeta {
-    pub addr: ClientAddr,
-    pub request_id: Option<String>,
-    pub certificate: Option<crate::oauth::mtls::PresentedCertificate>,
-    pub endpoint_base: Option<EndpointBase>,
-    /// The language of any page shown in answer (cookie, then `Accept-Language`).
-    pub lang: crate::i18n::Lang,
-}
-
-/// The public base URL of the listener a request arrived on, when it is not the issuer (the
-/// mTLS alias listener); an extension set by that listener's router.
-#[derive(Debug, Clone)]
-pub struct EndpointBase(pub std::sync::Arc<str>);
-
-impl FromRequestParts<AppState> for RequestMeta {
-    type Rejection = Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let addr = ClientAddr::from_request_parts(parts, state).await?;
-        let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone());
-        let certificate = parts
-            .extensions
-            .get::<Option<crate::oauth::mtls::PresentedCertificate>>()
-            .cloned()
-            .flatten();
-        let endpoint_base = parts.extensions.get::<EndpointBase>().cloned();
-        Ok(RequestMeta {
-            addr,
-            request_id,
-            certificate,
-            endpoint_base,
-            lang: crate::i18n::Lang::of(&parts.headers),
-        })
-    }
-}
 
 /// The `algs` parameter of a DPoP challenge (RFC 9449 §7.1): the proof algorithms accepted.
 const DPOP_ALGS: &str = "algs=\"ES256 PS256 EdDSA\"";
@@ -175,7 +129,7 @@ impl IntoResponse for OAuthError {
             metrics::counter!("shonin_storage_errors_total").increment(1);
         }
         if self.bare {
-            let mut resp = crate::error::problem_response(self.status, "Unauthorized", None);
+            let mut resp = problem_response(self.status, "Unauthorized", None);
             let h = resp.headers_mut();
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             if let Some(c) = self
@@ -200,7 +154,7 @@ impl IntoResponse for OAuthError {
         let h = resp.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            // As the storage gate answers (crate::error): the client may retry shortly.
+            // As the storage gate answers (`super::ApiError`): the client may retry shortly.
             h.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         if let Some(n) = self.dpop_nonce.and_then(|n| HeaderValue::from_str(&n).ok()) {
@@ -213,69 +167,5 @@ impl IntoResponse for OAuthError {
             h.insert(header::WWW_AUTHENTICATE, c);
         }
         resp
-    }
-}
-
-/// Writes the audit entry for a refused OAuth request and returns the error response.
-pub async fn audited(
-    state: &AppState,
-    meta: &RequestMeta,
-    action: &str,
-    client_id: Option<&str>,
-    err: OAuthError,
-) -> Response {
-    let record = AuditRecord {
-        time: state.clock.now(),
-        actor: Actor {
-            kind: ActorKind::Client,
-            id: client_id.unwrap_or("-").to_owned(),
-        },
-        action: action.to_owned(),
-        target: client_id.unwrap_or("-").to_owned(),
-        outcome: Outcome::Failure,
-        reason: Some(format!("{}: {}", err.error, err.description)),
-        source_ip: Some(meta.addr.client_ip),
-        request_id: meta.request_id.clone(),
-    };
-    if let Err(e) = state.audit.append(record).await {
-        tracing::error!(error = %e, "audit entry for an OAuth rejection could not be written");
-        return OAuthError::audit(&e).into_response();
-    }
-    err.into_response()
-}
-
-/// Writes a success entry; an audit failure turns the success into a server error.
-pub async fn record_success(
-    state: &AppState,
-    meta: &RequestMeta,
-    action: &str,
-    actor: Actor,
-    target: &str,
-) -> Result<(), OAuthError> {
-    state
-        .audit
-        .append(success_record(state, meta, action, actor, target))
-        .await
-        .map(|_| ())
-        .map_err(|e| OAuthError::audit(&e))
-}
-
-/// The success entry of `action` by `actor` on `target`.
-pub fn success_record(
-    state: &AppState,
-    meta: &RequestMeta,
-    action: &str,
-    actor: Actor,
-    target: &str,
-) -> AuditRecord {
-    AuditRecord {
-        time: state.clock.now(),
-        actor,
-        action: action.to_owned(),
-        target: target.to_owned(),
-        outcome: Outcome::Success,
-        reason: None,
-        source_ip: Some(meta.addr.client_ip),
-        request_id: meta.request_id.clone(),
     }
 }

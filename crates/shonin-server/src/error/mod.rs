@@ -1,10 +1,20 @@
-//! The one place where errors become HTTP responses.
+//! The one place where errors become what a client or a person sees. Four shapes, all here:
 //!
-//! Everything but the OAuth endpoints answers with RFC 9457 `application/problem+json`; the
-//! OAuth endpoints answer with RFC 6749 §5.2 JSON through `crate::oauth::reject::OAuthError`.
-//! Descriptions are fixed public strings; internal detail goes only to the log, tagged with the
-//! request id. The problem+json body itself ([`problem_response`]) is defined in
-//! `shonin_tls::problem`, since the connection layer answers some requests before the router.
+//! - [`ApiError`] (this file): RFC 9457 `application/problem+json`, for the JSON APIs and the
+//!   operational endpoints, and for any bare error a lower layer produced
+//!   (`layers::shape_errors`). The body itself ([`problem_response`]) is defined in
+//!   `shonin_tls::problem`, since the connection layer answers some requests before the router.
+//! - [`OAuthError`] (`oauth.rs`): RFC 6749 §5.2 JSON at the OAuth endpoints, RFC 6750 §3 and
+//!   RFC 9449 §7.1 challenges at resource endpoints; its code is a typed
+//!   `shonin_types::ErrorCode` that carries its status, so no status is derived from a string.
+//! - The error page ([`error_page`], [`unavailable_page`], `page.rs`), for people at Shonin's
+//!   pages.
+//! - [`authorize::Refusal`]: at `/authorize`, the error page while the redirect URI is not
+//!   established, a redirect to the client with a typed code once it is.
+//!
+//! EMV 3-D Secure endpoints answer with the specification's `Erro` message, which
+//! `shonin_3ds::Refused` builds. Descriptions are fixed public strings; internal detail goes only
+//! to the log, tagged with the request id. Every storage failure is 503 with `Retry-After`.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -14,6 +24,12 @@ use shonin_types::StorageError;
 
 // The problem+json body comes from the connection layer, which answers some requests itself.
 pub use shonin_tls::problem::{PROBLEM_JSON, ProblemBody, problem_response};
+
+pub mod authorize;
+mod oauth;
+mod page;
+pub use oauth::OAuthError;
+pub use page::{error_page, unavailable_page};
 
 /// An error on its way to a client.
 #[derive(Debug)]

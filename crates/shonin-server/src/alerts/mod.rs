@@ -13,104 +13,17 @@
 //! the compare-and-set that locks fires it), so an answer never waits for the webhook and an
 //! attacker cannot make it fire per attempt.
 
-use crate::config::AlertSettings;
-use crate::oauth::reject::RequestMeta;
+pub mod webhook;
+
+pub use webhook::{
+    Alerts, ChallengeCodeAlert, SIGNATURE_HEADER, SignInFailuresAlert, TransactionLockedAlert,
+};
+
+use crate::request_meta::RequestMeta;
 use crate::state::AppState;
-use anyhow::Context as _;
-use aws_lc_rs::hmac;
-use serde::{Deserialize, Serialize};
 use shonin_audit::{Actor, ActorKind, AuditRecord, Outcome};
 use shonin_txn::Transaction;
-use std::time::Duration;
 use time::format_description::well_known::Rfc3339;
-
-/// The signature header.
-pub const SIGNATURE_HEADER: &str = "shonin-signature";
-
-#[derive(Debug)]
-pub struct Alerts {
-    url: url::Url,
-    key: hmac::Key,
-    threshold: u32,
-    client: reqwest::Client,
-}
-
-/// The notification body.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct SignInFailuresAlert {
-    pub event: String,
-    pub issuer: String,
-    pub user_id: String,
-    pub username: String,
-    pub consecutive_failures: u32,
-    pub source_ip: String,
-    pub time: String,
-}
-
-/// The `transaction.locked` notification body.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct TransactionLockedAlert {
-    pub event: String,
-    pub issuer: String,
-    pub user_id: String,
-    pub client_id: String,
-    pub transaction_id: String,
-    /// Failed approval attempts, the last of which locked it.
-    pub attempts: u32,
-    pub time: String,
-}
-
-impl Alerts {
-    /// The alerts of `settings`, or `None` when no webhook is configured.
-    pub fn build(settings: &AlertSettings) -> anyhow::Result<Option<Self>> {
-        let (Some(url), Some(secret_file)) = (&settings.webhook_url, &settings.webhook_secret_file)
-        else {
-            return Ok(None);
-        };
-        let secret = std::fs::read(secret_file)
-            .with_context(|| format!("alerts.webhook_secret_file {}", secret_file.display()))?;
-        let secret = trim_ascii(&secret);
-        anyhow::ensure!(
-            secret.len() >= 32,
-            "alerts.webhook_secret_file {}: the secret must be at least 32 bytes",
-            secret_file.display()
-        );
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(settings.timeout_secs))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .context("alerts: HTTP client")?;
-        Ok(Some(Self {
-            url: url::Url::parse(url).context("alerts.webhook_url")?,
-            key: hmac::Key::new(hmac::HMAC_SHA256, secret),
-            threshold: settings.failed_sign_in_threshold,
-            client,
-        }))
-    }
-
-    /// `t=…,v1=…` for `body` at unix time `t`.
-    pub fn signature(&self, t: i64, body: &[u8]) -> String {
-        let mut ctx = hmac::Context::with_key(&self.key);
-        ctx.update(t.to_string().as_bytes());
-        ctx.update(b".");
-        ctx.update(body);
-        let tag = ctx.sign();
-        let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-        format!("t={t},v1={hex}")
-    }
-}
-
-fn trim_ascii(bytes: &[u8]) -> &[u8] {
-    let start = bytes
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(bytes.len());
-    let end = bytes
-        .iter()
-        .rposition(|b| !b.is_ascii_whitespace())
-        .map_or(start, |e| e + 1);
-    bytes.get(start..end).unwrap_or_default()
-}
 
 /// Called after every counted sign-in failure: when this failure is the threshold-th in a row,
 /// sends the alert in the background.
@@ -163,25 +76,6 @@ pub fn transaction_locked(state: &AppState, meta: &RequestMeta, txn: &Transactio
         alert.transaction_id.clone(),
         body,
     );
-}
-
-/// The `threeds.challenge_code` notification: a 3-D Secure challenge's one-time code for the
-/// issuer's channel to the cardholder (SMS), with the purchase it confirms (PSD2 RTS Art. 5(1)(a):
-/// the payer is made aware of the amount and the payee).
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ChallengeCodeAlert {
-    pub event: String,
-    pub issuer: String,
-    pub user_id: String,
-    pub acs_trans_id: String,
-    pub code: String,
-    pub merchant: String,
-    pub amount: String,
-    /// Masked: first six and last four digits.
-    pub card: String,
-    /// When the challenge times out.
-    pub expires_at: String,
-    pub time: String,
 }
 
 /// Sends a challenge's one-time code in the background. The delivery's audit entry names the
