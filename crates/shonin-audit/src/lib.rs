@@ -14,6 +14,7 @@ pub mod archive;
 pub mod chain;
 mod error;
 mod export;
+pub mod files;
 mod record;
 mod store;
 mod verify;

@@ -184,7 +184,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return crate::admin::threeds::check(files, versions, erro);
         }
         Command::DsSim { file } => {
-            crate::ds_sim::run(&file).await?;
+            shonin_ds_sim::run(&file, runtime::shutdown_signal()).await?;
             return Ok(ExitCode::SUCCESS);
         }
         Command::ThreeDs(ThreeDsCommand::CheckTls { target, ca }) => {
@@ -219,7 +219,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             erro,
         }) => crate::admin::threeds::check(files, versions, erro),
         Command::DsSim { file } => {
-            crate::ds_sim::run(&file).await?;
+            shonin_ds_sim::run(&file, runtime::shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::ThreeDs(ThreeDsCommand::CheckTls { target, ca }) => {
@@ -372,7 +372,7 @@ async fn audit(g: &GlobalArgs, config: &Config, cmd: AuditCommand) -> anyhow::Re
             let (keys, _) = runtime::open_keys(config, Arc::new(SystemClock))?;
             let jwks = keys.verification_jwks();
             let (intact, note) =
-                crate::audit_files::verify_archives(&store, &archive, &jwks).await?;
+                shonin_audit::files::verify_archives(&store, &archive, &jwks).await?;
             if let Some(note) = note {
                 println!("{note}");
             }
@@ -432,8 +432,14 @@ async fn audit(g: &GlobalArgs, config: &Config, cmd: AuditCommand) -> anyhow::Re
         } => {
             let clock: Arc<dyn Clock> = Arc::new(SystemClock);
             let (keys, _) = runtime::open_keys(config, clock.clone())?;
-            let summary =
-                crate::audit_files::archive(&store, &keys, through, &output, prune).await?;
+            let summary = shonin_audit::files::archive(
+                &store,
+                &keys.verification_jwks(),
+                through,
+                &output,
+                prune,
+            )
+            .await?;
             if prune {
                 let audit = runtime::start_audit(config, &store, &keys, clock.clone());
                 audit
@@ -459,7 +465,7 @@ async fn audit(g: &GlobalArgs, config: &Config, cmd: AuditCommand) -> anyhow::Re
                 anyhow::bail!("no checkpoint yet: the log is empty or has not been checkpointed");
             };
             match output {
-                Some(path) => crate::audit_files::write_atomically(&path, &cp)
+                Some(path) => shonin_audit::files::write_atomically(&path, &cp)
                     .with_context(|| format!("writing {}", path.display()))?,
                 None => println!("{}", serde_json::to_string(&cp)?),
             }
@@ -467,7 +473,7 @@ async fn audit(g: &GlobalArgs, config: &Config, cmd: AuditCommand) -> anyhow::Re
             ExitCode::SUCCESS
         }
         AuditCommand::Export { from, output } => {
-            use crate::txn::receipt_export::export;
+            use shonin_txn::receipt_export::export;
             let (n, receipts) = match output {
                 Some(path) => {
                     let mut f = std::io::BufWriter::new(

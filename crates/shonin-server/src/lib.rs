@@ -5,12 +5,10 @@
 pub mod admin;
 pub mod alerts;
 pub mod audit_events;
-pub mod audit_files;
 pub mod audit_sampler;
 pub mod cli;
 pub mod config;
 pub mod dev;
-pub mod ds_sim;
 pub mod error;
 pub mod forms;
 pub mod global_args;

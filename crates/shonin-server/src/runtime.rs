@@ -76,7 +76,7 @@ pub fn start_audit(
             .audit
             .anchor_file
             .clone()
-            .map(crate::audit_files::publisher),
+            .map(shonin_audit::files::publisher),
         ..AuditConfig::default()
     };
     let keys: Arc<dyn KeySource> = Arc::new(keys.clone());

@@ -23,8 +23,8 @@ use common::{TestApp, body_json, body_text};
 use serde_json::{Value, json};
 use shonin_3ds::acs::{RiskRules, Scheme};
 use shonin_3ds::{Message, Versions};
-use shonin_server::ds_sim::DsSim;
-use shonin_server::ds_sim::settings::{DsSimSettings, RangeSettings as DsRange};
+use shonin_ds_sim::DsSim;
+use shonin_ds_sim::settings::{DsSimSettings, RangeSettings as DsRange};
 use shonin_server::threeds::settings::{AcsSettings, LinkSettings, RangeSettings};
 use std::sync::Arc;
 

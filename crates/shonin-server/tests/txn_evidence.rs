@@ -164,7 +164,7 @@ async fn a_receipt_changed_in_storage_is_exported_as_stored_and_counted() {
     pool.close().await;
 
     let mut out = Vec::new();
-    let (n, tally) = shonin_server::txn::receipt_export::export(&app.state.store, 1, &mut out)
+    let (n, tally) = shonin_txn::receipt_export::export(&app.state.store, 1, &mut out)
         .await
         .unwrap();
     assert!(n > 0);

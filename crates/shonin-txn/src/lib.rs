@@ -25,6 +25,7 @@ mod error;
 pub mod linking;
 mod payee;
 pub mod receipt;
+pub mod receipt_export;
 mod state;
 mod transaction;
 

@@ -22,6 +22,7 @@
 //!   (https, no fragment) — the server fetches it, with a timeout, when it needs the keys.
 //!   `tls_client_auth` clients need no JWK set.
 
+pub mod cache;
 mod error;
 pub mod refusal;
 mod validate;

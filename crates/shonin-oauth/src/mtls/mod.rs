@@ -2,9 +2,10 @@
 //! certificate the HTTP layer hands in.
 //!
 //! The TLS layer has only checked that the client holds the private key of the certificate it
-//! sent; chain building to the operator's client CA bundle (RFC 8705 §2.1) happens in the server
-//! with rustls's verifier. What lives here:
+//! sent. What lives here:
 //!
+//! - [`ClientCaBundle`]: chain building to the operator's client CA bundle (§2.1), with rustls's
+//!   WebPKI verifier.
 //! - [`ClientCertificate::parse`]: the facts of a DER certificate that the rules need (validity,
 //!   subject DN, subject alternative names, public key) and its `x5t#S256` thumbprint (§3.1).
 //! - `tls_client_auth` (§2.1.2): [`ClientCertificate::matches_subject`] against exactly one
@@ -15,9 +16,11 @@
 //! - The operator's decisions per client: [`check_operator_policy`] (revoked and pinned
 //!   thumbprints).
 
+mod ca_bundle;
 mod dn;
 mod error;
 
+pub use ca_bundle::{CaBundleError, ClientCaBundle};
 pub use dn::Rdns;
 pub use error::MtlsError;
 

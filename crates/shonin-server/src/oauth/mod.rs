@@ -5,8 +5,6 @@
 
 pub mod access;
 pub mod client_auth;
-pub mod client_ca;
-pub mod client_cache;
 pub mod commit;
 pub mod dpop;
 pub mod jwks_fetch;
@@ -18,7 +16,9 @@ use async_trait::async_trait;
 use shonin_identity::{
     LockoutPolicy, PasswordHash, PasswordSignIn, PasswordVerifier, UserStore, verify_password,
 };
+use shonin_oauth::client::cache::ClientCache;
 use shonin_oauth::grant::TokenPolicy;
+use shonin_oauth::mtls::ClientCaBundle;
 use shonin_oauth::rar::AuthorizationDetailsPolicy;
 use shonin_oauth::{ClientAssertionVerifier, DpopConfig, DpopVerifier, NonceKey};
 use shonin_store::Store;
@@ -55,9 +55,9 @@ pub struct OAuth {
     /// Key sets of `jwks_uri` clients, fetched and cached.
     pub jwks: jwks_fetch::JwksFetcher,
     /// Registered clients, kept for `oauth.client_cache_secs`.
-    pub clients: client_cache::ClientCache,
+    pub clients: ClientCache,
     /// The operator's client CA bundle for `tls_client_auth` (RFC 8705 §2.1).
-    pub client_cas: client_ca::ClientCaBundle,
+    pub client_cas: ClientCaBundle,
     /// Behind a TLS-terminating proxy: the header carrying the client certificate.
     pub client_certificate_header: Option<axum::http::HeaderName>,
     /// Whether any listener can receive client certificates (metadata, RFC 8705 §3.3).
@@ -97,11 +97,11 @@ impl OAuth {
             par_lifetime: secs(settings.par_lifetime_secs),
             session_lifetime: secs(settings.session_lifetime_secs),
             jwks: jwks_fetch::JwksFetcher::new(settings.jwks_ca_file.as_deref())?,
-            clients: client_cache::ClientCache::new(
+            clients: ClientCache::new(
                 std::time::Duration::from_secs(settings.client_cache_secs),
                 settings.scopes.clone(),
             ),
-            client_cas: client_ca::ClientCaBundle::load(server.client_ca_file.as_deref())?,
+            client_cas: load_client_cas(server.client_ca_file.as_deref())?,
             client_certificate_header: server
                 .client_certificate_header
                 .as_deref()
@@ -130,4 +130,15 @@ impl OAuth {
             None => self.url(path),
         }
     }
+}
+
+/// The bundle of `server.client_ca_file`, or none when it is not set.
+fn load_client_cas(path: Option<&std::path::Path>) -> anyhow::Result<ClientCaBundle> {
+    let Some(path) = path else {
+        return Ok(ClientCaBundle::none());
+    };
+    let bytes = std::fs::read(path)
+        .map_err(|e| anyhow::anyhow!("server.client_ca_file {}: {e}", path.display()))?;
+    ClientCaBundle::from_pem(&bytes)
+        .map_err(|e| anyhow::anyhow!("server.client_ca_file {}: {e}", path.display()))
 }

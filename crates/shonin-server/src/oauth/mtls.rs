@@ -6,7 +6,6 @@
 //! that puts a [`PresentedCertificate`] into the request's extensions. Handlers read it through
 //! [`crate::request_meta::RequestMeta`] and never look at the header themselves.
 
-pub use super::client_ca::ClientCaBundle;
 use crate::config::ServerMode;
 use crate::error::OAuthError;
 use crate::state::AppState;
@@ -113,7 +112,9 @@ pub fn tls_client_auth(
     let now = state.clock.now();
     let cert = checked_leaf(client, presented, now)?;
     if let Some(PresentedCertificate::Chain { chain, .. }) = presented {
-        state.oauth.client_cas.verify(chain, now)?;
+        state.oauth.client_cas.verify(chain, now).inspect_err(
+            |e| tracing::info!(error = %e, "client certificate path validation failed"),
+        )?;
     }
     let subject = client
         .tls_client_auth_subject

@@ -1,4 +1,4 @@
-//! `shonin ds-sim FILE`: a Directory Server simulator for tests and integrators (not for
+//! `shonin ds-sim FILE` (this crate): a Directory Server simulator for tests and integrators (not for
 //! production: a real DS is the card scheme's). It meets the 3DS Server and the ACS over mutual
 //! TLS on both links (EMV 3DS §6.1 links):
 //!
@@ -15,7 +15,7 @@
 
 pub mod settings;
 
-use crate::oauth::client_ca::ClientCaBundle;
+use anyhow::Context as _;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -27,6 +27,7 @@ use shonin_3ds::ds::{self, DsProfile, DsRange};
 use shonin_3ds::{
     ErrorCode, ErrorComponent, Identified, Message, MessageType, Refused, Rejection, Versions,
 };
+use shonin_oauth::mtls::ClientCaBundle;
 use shonin_tls::ConnectionInfo;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -54,7 +55,10 @@ pub struct DsSim {
 impl DsSim {
     pub fn build(s: &DsSimSettings) -> anyhow::Result<Self> {
         let (versions, profile, ranges) = s.checked()?;
-        let callers = ClientCaBundle::load(Some(&s.client_ca_file))?;
+        let pem = std::fs::read(&s.client_ca_file)
+            .with_context(|| format!("client_ca_file {}", s.client_ca_file.display()))?;
+        let callers = ClientCaBundle::from_pem(&pem)
+            .with_context(|| format!("client_ca_file {}", s.client_ca_file.display()))?;
         let tls = shonin_tls::mutual_client_config(
             &s.server_ca_file,
             &s.client_certificate_file,
@@ -104,8 +108,11 @@ impl DsSim {
     }
 }
 
-/// Runs the simulator of `path` until SIGTERM or Ctrl-C.
-pub async fn run(path: &std::path::Path) -> anyhow::Result<()> {
+/// Runs the simulator of `path` until `shutdown` completes.
+pub async fn run(
+    path: &std::path::Path,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let settings = DsSimSettings::read(path)?;
     let sim = Arc::new(DsSim::build(&settings)?);
     let tls = shonin_tls::server_config(
@@ -124,7 +131,7 @@ pub async fn run(path: &std::path::Path) -> anyhow::Result<()> {
         Some(tls),
         sim.router(),
         shonin_tls::ServeLimits::default(),
-        crate::runtime::shutdown_signal(),
+        shutdown,
     )
     .await?;
     Ok(())

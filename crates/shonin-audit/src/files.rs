@@ -1,4 +1,4 @@
-//! The audit log's files outside the database.
+//! The audit log's files outside the database (for the server and its `shonin audit` commands).
 //!
 //! - The anchor: the latest signed checkpoint, written to `audit.anchor_file` after every
 //!   checkpoint, read back by `shonin audit verify --anchor`. Someone who can write the database
@@ -7,7 +7,7 @@
 //! - Archived segments (`shonin audit archive`): a closed stretch of the log as a self-verifying
 //!   file (`shonin_audit::archive`), after which the database may drop it.
 
-use shonin_audit::{Checkpoint, CheckpointHook};
+use crate::{AuditError, AuditStore, Checkpoint, CheckpointHook};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -61,7 +61,10 @@ struct StagedFile {
 impl StagedFile {
     fn create(dest: &Path) -> std::io::Result<Self> {
         let name = dest.file_name().unwrap_or_default().to_string_lossy();
-        let tmp = dest.with_file_name(format!(".{name}.tmp-{}", uuid::Uuid::new_v4()));
+        let mut nonce = [0u8; 8];
+        aws_lc_rs::rand::fill(&mut nonce).map_err(|_| std::io::Error::other("no randomness"))?;
+        let suffix: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+        let tmp = dest.with_file_name(format!(".{name}.tmp-{suffix}"));
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
@@ -102,42 +105,45 @@ impl Drop for StagedFile {
 /// `shonin audit archive`: writes the stretch after the base through `through` (default: the
 /// latest checkpoint) to `output` (atomically, 0600, never over an existing file), reads it back
 /// and verifies it, and with `prune` then deletes it from the database. Returns a summary line.
-pub async fn archive(
-    store: &shonin_store::Store,
-    keys: &shonin_keys::KeyService,
+pub async fn archive<S: AuditStore>(
+    store: &S,
+    jwks: &serde_json::Value,
     through: Option<u64>,
     output: &Path,
     prune: bool,
-) -> anyhow::Result<String> {
-    use anyhow::Context as _;
-    use shonin_audit::AuditStore;
-    use shonin_keys::KeySource;
-    anyhow::ensure!(
-        !output.exists(),
-        "{} exists: a segment is never overwritten",
-        output.display()
-    );
+) -> Result<String, AuditError> {
+    if output.exists() {
+        return Err(AuditError::Archive(format!(
+            "{} exists: a segment is never overwritten",
+            output.display()
+        )));
+    }
     let through = match through {
         Some(seq) => seq,
         None => {
             store
                 .latest_checkpoint()
                 .await?
-                .context("no checkpoint yet: nothing to archive")?
+                .ok_or_else(|| AuditError::Archive("no checkpoint yet: nothing to archive".into()))?
                 .seq
         }
     };
-    let mut staged = StagedFile::create(output)
-        .with_context(|| format!("creating a file beside {}", output.display()))?;
+    let mut staged = StagedFile::create(output).map_err(|e| {
+        AuditError::Archive(format!("creating a file beside {}: {e}", output.display()))
+    })?;
     let mut out = std::io::BufWriter::new(staged.file());
-    shonin_audit::archive::write_segment(store, through, &mut out).await?;
+    crate::archive::write_segment(store, through, &mut out).await?;
     out.flush()?;
     drop(out);
     staged.commit()?;
     // What is on disk, not what was meant to be written, decides whether pruning is safe.
     let reader = std::io::BufReader::new(std::fs::File::open(output)?);
-    let segment = shonin_audit::archive::verify_segment(reader, &keys.verification_jwks())
-        .with_context(|| format!("{} does not verify; nothing was pruned", output.display()))?;
+    let segment = crate::archive::verify_segment(reader, jwks).map_err(|e| {
+        AuditError::Archive(format!(
+            "{} does not verify; nothing was pruned: {e}",
+            output.display()
+        ))
+    })?;
     let mut summary = format!(
         "archived entries {}–{} ({} checkpoints) to {}",
         segment.first_seq,
@@ -159,12 +165,11 @@ pub async fn archive(
 
 /// `audit verify --archive`: verifies each segment, that they join, and that the newest joins
 /// the database's base. `Ok(intact)` with the line to print (none when there is nothing to say).
-pub async fn verify_archives(
-    store: &shonin_store::Store,
+pub async fn verify_archives<S: AuditStore + ?Sized>(
+    store: &S,
     files: &[PathBuf],
     jwks: &serde_json::Value,
-) -> anyhow::Result<(bool, Option<String>)> {
-    use shonin_audit::AuditStore;
+) -> Result<(bool, Option<String>), AuditError> {
     let base = store.base().await?;
     if files.is_empty() {
         let note = (base.0 > 0).then(|| {
@@ -178,9 +183,10 @@ pub async fn verify_archives(
     let mut segments = Vec::with_capacity(files.len());
     for path in files {
         let reader = std::io::BufReader::new(
-            std::fs::File::open(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+            std::fs::File::open(path)
+                .map_err(|e| AuditError::Archive(format!("{}: {e}", path.display())))?,
         );
-        match shonin_audit::archive::verify_segment(reader, jwks) {
+        match crate::archive::verify_segment(reader, jwks) {
             Ok(s) => segments.push(s),
             Err(e) => {
                 return Ok((
@@ -190,7 +196,7 @@ pub async fn verify_archives(
             }
         }
     }
-    if let Err(e) = shonin_audit::archive::check_joins(&segments, base) {
+    if let Err(e) = crate::archive::check_joins(&segments, base) {
         return Ok((false, Some(format!("archives BROKEN: {e}"))));
     }
     let entries: u64 = segments.iter().map(|s| s.entries).sum();

@@ -10,15 +10,15 @@
 //! The receipt is exported as stored, like the entries: one whose digest is not the one its
 //! entry names is still written (that is the evidence of a changed row), and counted.
 
+use crate::receipt::{self, ReceiptStore};
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 use shonin_audit::{Annotate, Annotations, AuditError, AuditStore, Outcome, SealedEntry};
-use shonin_txn::receipt::{self, ReceiptStore};
 use std::io::Write;
 use std::sync::Mutex;
 
 /// The audit actions whose success entries name a receipt: the API's and the approval page's
-/// approval, and a payment consent (`routes/oauth/payment.rs`).
+/// approval, and a payment consent (the server's `routes/oauth/payment.rs`).
 const APPROVE_ACTIONS: [&str; 2] = ["txn.approve", "oauth.consent"];
 
 /// The export member that holds the receipt (the compact JWS).

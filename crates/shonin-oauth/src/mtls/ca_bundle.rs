@@ -1,18 +1,33 @@
-//! The operator's client CA bundle (`server.client_ca_file`) for `tls_client_auth` (RFC 8705
-//! §2.1): path validation of a presented chain, with stable reasons for a refusal.
+//! The operator's client CA bundle for the PKI method of RFC 8705 (§2.1): path validation of a
+//! presented chain to one of the bundle's CAs — chain building, signatures, the validity of every
+//! certificate in the path and the clientAuth extended key usage (RFC 5280 §6, §4.2.1.12) — by
+//! rustls's WebPKI verifier, as for TLS client authentication. The TLS handshake itself stays
+//! permissive (`shonin-tls`), so a refusal is an answer the application shapes, not a TLS alert.
+//!
+//! Reading the bundle's file is the caller's; this takes its PEM bytes.
 
+use super::MtlsError;
 use rustls::RootCertStore;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::ClientCertVerifier;
-use shonin_oauth::mtls::MtlsError;
 use std::fmt;
-use std::path::Path;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
-/// The operator's client CA bundle (`server.client_ca_file`), for `tls_client_auth`.
+/// Why a bundle could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum CaBundleError {
+    #[error("not PEM certificates")]
+    NotPem,
+    #[error("no certificate found")]
+    Empty,
+    #[error("unusable CA: {0}")]
+    Unusable(String),
+}
+
+/// A client CA bundle, or none (then every chain is refused).
 pub struct ClientCaBundle {
     verifier: Option<Arc<dyn ClientCertVerifier>>,
 }
@@ -26,40 +41,28 @@ impl fmt::Debug for ClientCaBundle {
 }
 
 impl ClientCaBundle {
-    /// Reads every `CERTIFICATE` of `path` as a trust anchor; `None` means no bundle, so
-    /// `tls_client_auth` fails for every client.
-    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
-        let Some(path) = path else {
-            return Ok(Self { verifier: None });
-        };
-        let bytes = std::fs::read(path)
-            .map_err(|e| anyhow::anyhow!("server.client_ca_file {}: {e}", path.display()))?;
+    /// No bundle: `tls_client_auth` fails for every client.
+    pub fn none() -> Self {
+        Self { verifier: None }
+    }
+
+    /// Every `CERTIFICATE` block of `pem` as a trust anchor.
+    pub fn from_pem(pem: &[u8]) -> Result<Self, CaBundleError> {
         let mut roots = RootCertStore::empty();
-        for cert in CertificateDer::pem_slice_iter(&bytes) {
-            let cert = cert.map_err(|_| {
-                anyhow::anyhow!(
-                    "server.client_ca_file {}: not PEM certificates",
-                    path.display()
-                )
-            })?;
-            roots.add(cert).map_err(|e| {
-                anyhow::anyhow!("server.client_ca_file {}: unusable CA: {e}", path.display())
-            })?;
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|_| CaBundleError::NotPem)?;
+            roots
+                .add(cert)
+                .map_err(|e| CaBundleError::Unusable(e.to_string()))?;
         }
         if roots.is_empty() {
-            anyhow::bail!(
-                "server.client_ca_file {}: no certificate found",
-                path.display()
-            );
+            return Err(CaBundleError::Empty);
         }
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        // Chain building, signatures, validity of every certificate in the path and the
-        // clientAuth extended key usage (RFC 5280 §6, §4.2.1.12), as rustls does for TLS
-        // client authentication; the handshake itself stays permissive (shonin-tls, client_cert.rs).
         let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
             .allow_unauthenticated()
             .build()
-            .map_err(|e| anyhow::anyhow!("server.client_ca_file {}: {e}", path.display()))?;
+            .map_err(|e| CaBundleError::Unusable(e.to_string()))?;
         Ok(Self {
             verifier: Some(verifier),
         })
@@ -78,9 +81,7 @@ impl ClientCaBundle {
         now: OffsetDateTime,
     ) -> Result<(), MtlsError> {
         let Some(verifier) = &self.verifier else {
-            return Err(MtlsError::Untrusted(
-                "no client CA bundle is configured (server.client_ca_file)",
-            ));
+            return Err(MtlsError::Untrusted("no client CA bundle is configured"));
         };
         let (leaf, intermediates) = chain.split_first().ok_or(MtlsError::NoCertificate)?;
         let secs = u64::try_from(now.unix_timestamp()).unwrap_or(0);
@@ -88,10 +89,7 @@ impl ClientCaBundle {
         verifier
             .verify_client_cert(leaf, intermediates, now)
             .map(|_| ())
-            .map_err(|e| {
-                tracing::info!(error = %e, "client certificate path validation failed");
-                MtlsError::Untrusted(untrusted_reason(&e))
-            })
+            .map_err(|e| MtlsError::Untrusted(untrusted_reason(&e)))
     }
 }
 
