@@ -67,6 +67,7 @@ def main(path):
 
     if crypto and floors:
         bound_table(crypto, runs, floors)
+        peer_bound_table(crypto, runs, others, floors)
 
     mtls = [r for r in rows if r["mode"] == "mtls"]
     if mtls:
@@ -224,6 +225,49 @@ def bound_table(crypto, runs, floors):
     print("   request; bound: the ratio if the token endpoint's own work cost nothing; own work:")
     print("   server CPU per token request − signatures − floor — JOSE and form parsing, checks,")
     print("   the durable writes, the audit entry)")
+    print()
+
+
+def peer_bound_table(crypto, runs, others, floors):
+    """How far "÷ oidc-provider" can go on this machine, per grant. The server and the generator
+    share the cores, so a run that keeps them busy serves at most cores ÷ (signatures + floor +
+    generator) requests per second even if the endpoint's own work cost nothing; divided by the
+    peer's measured rate for the same kind of request, that is the highest ratio reachable here.
+    Signatures per request: client_credentials and refresh_token verify two JWS (the client
+    assertion, the DPoP proof) and sign one (the access token): the crypto bundle; /userinfo
+    verifies two (the access token, the DPoP proof with `ath`) and signs none."""
+    cores = max(int(t) for t in crypto["threads"])
+    on_all = crypto["threads"].get(str(cores)) or crypto["threads"].get(cores) or {}
+    verify = on_all.get("jose_verify_per_s")
+    sig = {"client-credentials": cores * 1e6 / crypto["ceiling_rps"],
+           "refresh-token": cores * 1e6 / crypto["ceiling_rps"],
+           "userinfo": 2 * cores * 1e6 / verify if verify else None}
+    names = {"client-credentials": "client_credentials", "refresh-token": "refresh_token",
+             "userinfo": "userinfo"}
+    print("How far ÷ oidc-provider can go (µs of one core per request; bound: own work = 0)")
+    print(f"  {'server':<16} {'grant':<18} {'signatures':>10} {'floor':>6} {'generator':>9} "
+          f"{'max req/s':>9} {'peer req/s':>10} {'bound':>6} {'measured':>8}")
+    for engine, f in floors.items():
+        if not (f["requests"] and f.get("server_cpu_s") is not None):
+            continue
+        floor = f["server_cpu_s"] / f["requests"] * 1e6
+        for kind in ("client-credentials", "refresh-token", "userinfo"):
+            if kind == "client-credentials":
+                r, peer = runs.get(engine), runs.get("oidc-provider")
+            else:
+                by_label = others.get(kind, {})
+                r = next((v for k, v in by_label.items() if k.startswith(f"{engine} ")), None)
+                peer = by_label.get(f"oidc-provider {kind.split('-')[0]}")
+            if not (r and r["ok"] and peer and peer["ok_rps"] and sig[kind]):
+                continue
+            gen = (r.get("client_cpu_s") or 0) / r["ok"] * 1e6
+            most = cores * 1e6 / (sig[kind] + floor + gen)
+            print(f"  {engine:<16} {names[kind]:<18} {sig[kind]:>10.0f} {floor:>6.0f} {gen:>9.0f} "
+                  f"{most:>9.0f} {peer['ok_rps']:>10.0f} {most / peer['ok_rps']:>5.2f}× "
+                  f"{r['ok_rps'] / peer['ok_rps']:>7.2f}×")
+    print("  (max req/s: cores ÷ (signatures + floor + generator), what the endpoint could serve")
+    print("   here if its own work cost nothing; bound: that ÷ the peer's measured req/s; the")
+    print("   floor is the token requests' (a GET /userinfo passes the same layers))")
     print()
 
 
