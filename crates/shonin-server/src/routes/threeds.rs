@@ -7,12 +7,15 @@
 use crate::error::ApiError;
 use crate::request_meta::RequestMeta;
 use crate::state::AppState;
+use crate::threeds::AcsService;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::post;
+use std::sync::Arc;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -29,35 +32,44 @@ fn content_type_is(headers: &HeaderMap, wanted: &str) -> bool {
         .is_some_and(|t| t.trim().eq_ignore_ascii_case(wanted))
 }
 
-async fn challenge(State(state): State<AppState>, meta: RequestMeta, body: Bytes) -> Response {
-    let Some(acs) = state.acs.clone() else {
-        return ApiError::not_found().into_response();
-    };
+/// The configured ACS; every 3DS route answers 404 without one.
+struct Acs(Arc<AcsService>);
+
+impl FromRequestParts<AppState> for Acs {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(_: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        state.acs.clone().map(Acs).ok_or_else(ApiError::not_found)
+    }
+}
+
+async fn challenge(
+    State(state): State<AppState>,
+    Acs(acs): Acs,
+    meta: RequestMeta,
+    body: Bytes,
+) -> Response {
     crate::threeds::challenge::start(&state, &acs, &meta, &body).await
 }
 
 async fn answer(
     State(state): State<AppState>,
+    Acs(acs): Acs,
     meta: RequestMeta,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(acs) = state.acs.clone() else {
-        return ApiError::not_found().into_response();
-    };
     let json = content_type_is(&headers, "application/json");
     crate::threeds::challenge::answer(&state, &acs, &meta, json, &body).await
 }
 
 async fn areq(
     State(state): State<AppState>,
+    Acs(acs): Acs,
     meta: RequestMeta,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(acs) = state.acs.clone() else {
-        return ApiError::not_found().into_response();
-    };
     let json = content_type_is(&headers, "application/json");
     crate::threeds::areq::answer(&state, &acs, &meta, json, &body).await
 }
