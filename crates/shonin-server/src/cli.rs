@@ -6,6 +6,7 @@
 
 pub use crate::global_args::GlobalArgs;
 
+use crate::admin::table::{ListArgs, Table};
 use crate::config::{Config, ConfigSource};
 use crate::{dev, runtime, telemetry};
 use anyhow::Context;
@@ -74,7 +75,7 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// List keys with their state and whether `/jwks` publishes them.
-    List,
+    List(ListArgs),
     /// Make the next key current, retire the current one, pre-publish a new next key.
     Rotate,
     /// Print every public key the keyring has held, as a JWK set: what `audit verify` and
@@ -294,7 +295,6 @@ async fn serve(g: &GlobalArgs, config: Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The operator behind an admin command, for the audit log.
 async fn keys(g: &GlobalArgs, config: &Config, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
     telemetry::cli_logging();
     if g.dev {
@@ -309,24 +309,19 @@ async fn keys(g: &GlobalArgs, config: &Config, cmd: KeysCommand) -> anyhow::Resu
                 serde_json::to_string_pretty(&keys.verification_jwks())?
             );
         }
-        KeysCommand::List => {
-            let mut out = std::io::stdout().lock();
-            writeln!(
-                out,
-                "{:<44} {:<6} {:<8} {:<9} CREATED",
-                "KID", "ALG", "STATE", "PUBLISHED"
-            )?;
+        KeysCommand::List(args) => {
+            let mut table = Table::new(&["KID", "ALG", "STATE", "PUBLISHED", "CREATED"]);
             for k in keys.list() {
-                writeln!(
-                    out,
-                    "{:<44} {:<6} {:<8} {:<9} {}",
-                    k.kid,
-                    k.alg.as_str(),
-                    k.state.as_str(),
-                    if k.published { "yes" } else { "no" },
+                let published = if k.published { "yes" } else { "no" };
+                table.row([
+                    k.kid.to_string(),
+                    k.alg.as_str().to_owned(),
+                    k.state.as_str().to_owned(),
+                    published.to_owned(),
                     shonin_audit::chain::format_time(k.created_at),
-                )?;
+                ]);
             }
+            table.print(args.json)?;
         }
         KeysCommand::Rotate => {
             let store = runtime::open_store(config).await?;
@@ -335,7 +330,7 @@ async fn keys(g: &GlobalArgs, config: &Config, cmd: KeysCommand) -> anyhow::Resu
             audit
                 .append(AuditRecord {
                     time: clock.now(),
-                    actor: crate::admin::record::admin_actor(),
+                    actor: crate::admin::record::admin_actor(g.actor.as_deref())?,
                     action: "keys.rotate".into(),
                     target: report.current_kid.clone(),
                     outcome: Outcome::Success,
@@ -445,7 +440,7 @@ async fn audit(g: &GlobalArgs, config: &Config, cmd: AuditCommand) -> anyhow::Re
                 audit
                     .append(AuditRecord {
                         time: clock.now(),
-                        actor: crate::admin::record::admin_actor(),
+                        actor: crate::admin::record::admin_actor(g.actor.as_deref())?,
                         action: "audit.archive".into(),
                         target: output.display().to_string(),
                         outcome: Outcome::Success,

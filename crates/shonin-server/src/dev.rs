@@ -80,6 +80,7 @@ pub fn banner(config: &Config, setup: &DevSetup) -> String {
          \nTry next:\n  curl --cacert {ca} {issuer}/healthz\n  curl --cacert {ca} {issuer}/jwks\n  \
          shonin --dev keys rotate      # new signing key, no restart needed\n  \
          shonin --dev audit verify     # check the tamper-evident audit chain\n  \
+         shonin --dev demo             # a whole FAPI 2.0 flow against this server, each exchange shown\n  \
          {issuer}/account             # sign in, add a passkey (in a browser)\n{demo}",
         dir = config
             .keys

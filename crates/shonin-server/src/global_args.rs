@@ -11,6 +11,10 @@ pub struct GlobalArgs {
     /// Development mode: defaults that put everything under the data directory.
     #[arg(long, global = true)]
     pub dev: bool,
+    /// Who runs an admin command, as its audit entries name them (default: the login name
+    /// behind `sudo`, else `USER`, else `LOGNAME`, else the numeric user id).
+    #[arg(long, global = true, env = "SHONIN_ACTOR")]
+    pub actor: Option<String>,
     /// Data directory for `--dev`.
     #[arg(long, global = true, default_value = "shonin-data")]
     pub data_dir: PathBuf,

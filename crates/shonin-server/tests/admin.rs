@@ -1156,3 +1156,102 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// `users list` and `clients list` are aligned tables whatever the lengths, and `--json` gives
+/// the same rows to scripts.
+#[test]
+fn list_commands_print_aligned_tables_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for name in ["al", "a-rather-long-user-name-of-forty-chars-x"] {
+        ok(&shonin_stdin(
+            d,
+            &["users", "add", "--username", name, "--password-stdin"],
+            "a long enough password\n",
+        ));
+    }
+    let list = ok(&shonin(d, &["users", "list"]));
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 3, "{list}");
+    // The second column starts at the same character on every line.
+    let id_at = lines[0].find("ID").unwrap();
+    for line in &lines[1..] {
+        let second = line
+            .char_indices()
+            .skip(id_at)
+            .next()
+            .map(|(i, _)| i)
+            .unwrap();
+        assert!(line[..second].ends_with("  "), "{list}");
+        assert_ne!(&line[second..second + 1], " ", "{list}");
+    }
+    let json: Value = serde_json::from_str(&ok(&shonin(d, &["users", "list", "--json"]))).unwrap();
+    let names: Vec<&str> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "{json}");
+    assert!(
+        names.contains(&"a-rather-long-user-name-of-forty-chars-x"),
+        "{json}"
+    );
+    assert_eq!(json[0]["disabled"], "no", "{json}");
+
+    let json: Value =
+        serde_json::from_str(&ok(&shonin(d, &["clients", "list", "--json"]))).unwrap();
+    assert!(json.as_array().is_some(), "{json}");
+    let keys: Value = serde_json::from_str(&ok(&shonin(d, &["keys", "list", "--json"]))).unwrap();
+    assert_eq!(keys[0]["state"], "current", "{keys}");
+}
+
+/// The audit entries of an admin command name the operator: `--actor`, else the OS user, and
+/// without any name in the environment the numeric user id, never a placeholder.
+#[test]
+fn admin_entries_name_the_operator() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let add = |actor: Option<&str>, name: &str| {
+        let mut cmd = command(d, &["users", "add", "--username", name, "--password-stdin"]);
+        cmd.env_remove("USER")
+            .env_remove("LOGNAME")
+            .env_remove("SUDO_USER")
+            .env_remove("SHONIN_ACTOR");
+        if let Some(a) = actor {
+            cmd.args(["--actor", a]);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"a long enough password\n")
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    ok(&add(Some("ops-alice"), "u1"));
+    ok(&add(None, "u2"));
+    let err = refused(&add(Some("two\nlines"), "u3"));
+    assert!(err.contains("--actor"), "{err}");
+    let entries = audit_entries(d);
+    let actor_of = |target: &str| {
+        entries
+            .iter()
+            .find(|e| e["action"] == "users.add" && e["target"] == target)
+            .map(|e| e["actor"]["id"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    assert_eq!(actor_of("u1"), "ops-alice");
+    let anonymous = actor_of("u2");
+    assert!(
+        anonymous.starts_with("uid:") && anonymous[4..].parse::<u32>().is_ok(),
+        "{anonymous}"
+    );
+    assert!(!entries.iter().any(|e| e["actor"]["id"] == "unknown"));
+}

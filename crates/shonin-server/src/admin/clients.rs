@@ -10,6 +10,7 @@
 pub use shonin_oauth::client::refusal::{Refusal, explain};
 
 use super::AdminContext;
+use super::table::{ListArgs, Table};
 use crate::config::Config;
 use crate::global_args::GlobalArgs;
 use anyhow::{Context, bail};
@@ -19,7 +20,6 @@ use shonin_oauth::client::{
     Client, ClientId, ClientRegistration, ClientStore, GrantType, validate,
 };
 use shonin_types::StorageError;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -31,7 +31,7 @@ pub enum ClientsCommand {
     /// Register a client, from flags or from a registration document (`--file`).
     Add(Box<AddArgs>),
     /// List clients: id, name, authentication method, grant types.
-    List,
+    List(ListArgs),
     /// Print a client's registration as JSON (usable again with `--file`).
     Show {
         /// The client_id.
@@ -317,7 +317,7 @@ async fn dispatch(ctx: &AdminContext, cmd: ClientsCommand) -> anyhow::Result<()>
             let client = ctx.audited("clients.add", &target, add(ctx, reg)).await?;
             println!("added client {}", client.client_id);
         }
-        ClientsCommand::List => list(ctx).await?,
+        ClientsCommand::List(args) => list(ctx, args.json).await?,
         ClientsCommand::Show { client_id } => {
             let client = get(ctx, &client_id).await?;
             let json = serde_json::to_string_pretty(&client.registration())?;
@@ -356,25 +356,18 @@ async fn add(ctx: &AdminContext, reg: ClientRegistration) -> anyhow::Result<Clie
     }
 }
 
-async fn list(ctx: &AdminContext) -> anyhow::Result<()> {
-    let clients = ctx.store.list_clients().await?;
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "{:<32} {:<32} {:<16} GRANTS",
-        "CLIENT_ID", "NAME", "AUTH_METHOD"
-    )?;
-    for c in clients {
+async fn list(ctx: &AdminContext, json: bool) -> anyhow::Result<()> {
+    let mut table = Table::new(&["CLIENT_ID", "NAME", "AUTH_METHOD", "GRANTS"]);
+    for c in ctx.store.list_clients().await? {
         let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
-        writeln!(
-            out,
-            "{:<32} {:<32} {:<16} {}",
-            c.client_id,
-            c.client_name,
-            c.token_endpoint_auth_method.as_str(),
-            grants.join(",")
-        )?;
+        table.row([
+            c.client_id.to_string(),
+            c.client_name.clone(),
+            c.token_endpoint_auth_method.as_str().to_owned(),
+            grants.join(","),
+        ]);
     }
+    table.print(json)?;
     Ok(())
 }
 

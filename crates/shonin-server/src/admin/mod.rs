@@ -13,6 +13,7 @@ pub mod clients;
 pub mod config_clients;
 pub mod demo;
 pub mod record;
+pub mod table;
 pub mod threeds;
 pub mod txn;
 pub mod users;
@@ -54,7 +55,7 @@ impl AdminContext {
             store,
             audit,
             clock,
-            actor: record::admin_actor(),
+            actor: record::admin_actor(g.actor.as_deref())?,
             scopes: config.oauth.scopes.clone(),
         })
     }

@@ -7,6 +7,7 @@
 #![allow(clippy::print_stdout)]
 
 use super::AdminContext;
+use super::table::{ListArgs, Table};
 use crate::config::Config;
 use crate::global_args::GlobalArgs;
 use anyhow::{Context as _, bail};
@@ -62,7 +63,7 @@ pub enum CardsCommand {
         username: String,
     },
     /// Enrolled cards: masked number, scheme, user id, fingerprint prefix.
-    List,
+    List(ListArgs),
     /// Remove a card; its number is read from standard input.
     Remove,
 }
@@ -237,21 +238,14 @@ async fn cards_dispatch(
                 &card.fingerprint[..12]
             );
         }
-        CardsCommand::List => {
-            println!(
-                "{:<22} {:<11} {:<36} FINGERPRINT",
-                "CARD", "SCHEME", "USER_ID"
-            );
+        CardsCommand::List(args) => {
+            let mut table = Table::new(&["CARD", "SCHEME", "USER_ID", "FINGERPRINT"]);
             for c in ctx.store.enrolled_cards().await? {
                 let scheme = shonin_3ds::acs::store::scheme_name(c.scheme);
-                println!(
-                    "{:<22} {:<11} {:<36} {}",
-                    c.masked,
-                    scheme,
-                    c.user_id,
-                    &c.fingerprint[..12]
-                );
+                let fingerprint = c.fingerprint.get(..12).unwrap_or(&c.fingerprint).to_owned();
+                table.row([c.masked, scheme.to_owned(), c.user_id, fingerprint]);
             }
+            table.print(args.json)?;
         }
         CardsCommand::Remove => {
             let typed = read_card(acs)?;

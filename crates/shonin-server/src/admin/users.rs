@@ -8,6 +8,7 @@
 #![allow(clippy::print_stdout)]
 
 use super::AdminContext;
+use super::table::{ListArgs, Table};
 use crate::config::Config;
 use crate::global_args::GlobalArgs;
 use anyhow::{Context, bail};
@@ -25,7 +26,7 @@ pub enum UsersCommand {
     /// Create a user with a password read from standard input.
     Add(AddUserArgs),
     /// List users: username, id, disabled, locked until.
-    List,
+    List(ListArgs),
     /// Stop a user from signing in.
     Disable { username: String },
     /// Let a disabled user sign in again.
@@ -61,7 +62,7 @@ async fn dispatch(ctx: &AdminContext, cmd: UsersCommand) -> anyhow::Result<()> {
             let user = ctx.audited("users.add", &target, add(ctx, args)).await?;
             println!("added user {} (id {})", user.username, user.id);
         }
-        UsersCommand::List => list(ctx).await?,
+        UsersCommand::List(args) => list(ctx, args.json).await?,
         UsersCommand::Disable { username } => {
             let target = username.to_ascii_lowercase();
             ctx.audited("users.disable", &target, set_disabled(ctx, &username, true))
@@ -105,29 +106,18 @@ pub(crate) async fn hash_on_blocking_thread(
     Ok(hash)
 }
 
-async fn list(ctx: &AdminContext) -> anyhow::Result<()> {
+async fn list(ctx: &AdminContext, json: bool) -> anyhow::Result<()> {
     let now = ctx.clock.now();
-    let users = ctx.store.list_users().await?;
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "{:<32} {:<36} {:<8} LOCKED_UNTIL",
-        "USERNAME", "ID", "DISABLED"
-    )?;
-    for u in users {
+    let mut table = Table::new(&["USERNAME", "ID", "DISABLED", "LOCKED_UNTIL"]);
+    for u in ctx.store.list_users().await? {
         let locked = match u.locked_until {
             Some(until) if u.is_locked(now) => shonin_audit::chain::format_time(until),
             _ => "-".to_owned(),
         };
-        writeln!(
-            out,
-            "{:<32} {:<36} {:<8} {}",
-            u.username,
-            u.id,
-            if u.disabled { "yes" } else { "no" },
-            locked
-        )?;
+        let disabled = if u.disabled { "yes" } else { "no" };
+        table.row([u.username.to_string(), u.id, disabled.into(), locked]);
     }
+    table.print(json)?;
     Ok(())
 }
 
