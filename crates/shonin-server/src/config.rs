@@ -309,6 +309,8 @@ pub struct LogConfig {
 pub enum LogFormat {
     Json,
     Pretty,
+    /// Pretty when standard error is a terminal, JSON otherwise (the `--dev` default).
+    Auto,
 }
 
 /// A configuration problem: which key, and which rule it breaks.
@@ -412,7 +414,11 @@ impl Config {
             alerts: AlertSettings::default(),
             log: LogConfig {
                 level: "info".into(),
-                format: LogFormat::Json,
+                format: if dev {
+                    LogFormat::Auto
+                } else {
+                    LogFormat::Json
+                },
             },
             clients: Vec::new(),
         }
@@ -997,6 +1003,13 @@ mod tests {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         (Config::load_with_env(&source, &env), file)
+    }
+
+    #[test]
+    fn logs_are_json_unless_dev_where_a_terminal_gets_them_readable() {
+        let dir = Path::new("shonin-data");
+        assert_eq!(Config::defaults(false, dir).log.format, LogFormat::Json);
+        assert_eq!(Config::defaults(true, dir).log.format, LogFormat::Auto);
     }
 
     fn load_err(toml: Option<&str>, env: &[(&str, &str)]) -> (String, PathBuf) {

@@ -11,13 +11,19 @@ pub fn init_logging(cfg: &LogConfig) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    let result = match cfg.format {
-        LogFormat::Json => builder
+    let json = match cfg.format {
+        LogFormat::Json => true,
+        LogFormat::Pretty => false,
+        LogFormat::Auto => !std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    };
+    let result = if json {
+        builder
             .json()
             .flatten_event(true)
             .with_current_span(false)
-            .try_init(),
-        LogFormat::Pretty => builder.compact().try_init(),
+            .try_init()
+    } else {
+        builder.compact().try_init()
     };
     // A second call (tests, or a subcommand after another) keeps the first subscriber.
     let _ = result;

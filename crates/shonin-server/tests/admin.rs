@@ -1176,12 +1176,7 @@ fn list_commands_print_aligned_tables_and_json() {
     // The second column starts at the same character on every line.
     let id_at = lines[0].find("ID").unwrap();
     for line in &lines[1..] {
-        let second = line
-            .char_indices()
-            .skip(id_at)
-            .next()
-            .map(|(i, _)| i)
-            .unwrap();
+        let second = line.char_indices().nth(id_at).map(|(i, _)| i).unwrap();
         assert!(line[..second].ends_with("  "), "{list}");
         assert_ne!(&line[second..second + 1], " ", "{list}");
     }
