@@ -149,6 +149,17 @@ impl UserStore for MemoryUsers {
             _ => Ok(false),
         }
     }
+
+    async fn unlock_user(&self, id: &str) -> Result<bool, StorageError> {
+        let mut users = self.users.lock().unwrap();
+        Ok(users
+            .get_mut(id)
+            .map(|u| {
+                u.failed_attempts = 0;
+                u.locked_until = None;
+            })
+            .is_some())
+    }
 }
 
 /// A store that always fails.
@@ -192,6 +203,9 @@ impl UserStore for DownUsers {
         _: &str,
         _: OffsetDateTime,
     ) -> Result<bool, StorageError> {
+        Err(down())
+    }
+    async fn unlock_user(&self, _: &str) -> Result<bool, StorageError> {
         Err(down())
     }
 }
@@ -525,6 +539,9 @@ async fn a_correct_password_racing_the_locking_failure_does_not_unlock() {
             now: OffsetDateTime,
         ) -> Result<bool, StorageError> {
             self.inner.reset_failed_sign_ins(id, now).await
+        }
+        async fn unlock_user(&self, id: &str) -> Result<bool, StorageError> {
+            self.inner.unlock_user(id).await
         }
     }
 

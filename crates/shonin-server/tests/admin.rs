@@ -1250,3 +1250,65 @@ fn admin_entries_name_the_operator() {
     );
     assert!(!entries.iter().any(|e| e["actor"]["id"] == "unknown"));
 }
+
+/// A user locked by failed sign-ins (PCI DSS 8.3.4): `users enable` says the lock remains,
+/// `users unlock` clears it and the count, each audit-logged.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_operator_unlocks_a_locked_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(&shonin_stdin(
+        d,
+        &["users", "add", "--username", "bob", "--password-stdin"],
+        "a long enough password\n",
+    ));
+    let store = open_store(d).await;
+    let bob = store
+        .get_user_by_username(&Username::new("bob").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    for _ in 0..10 {
+        store
+            .record_failed_sign_in(&bob.id, now, 10, time::Duration::minutes(30))
+            .await
+            .unwrap();
+    }
+    store.close().await;
+
+    let said = ok(&shonin(d, &["users", "enable", "bob"]));
+    assert!(
+        said.contains("still locked") && said.contains("users unlock bob"),
+        "{said}"
+    );
+    let said = ok(&shonin(d, &["users", "unlock", "bob"]));
+    assert!(
+        said.starts_with("unlocked user bob (it was locked until "),
+        "{said}"
+    );
+    let said = ok(&shonin(d, &["users", "unlock", "bob"]));
+    assert!(said.contains("was not locked"), "{said}");
+    let err = refused(&shonin(d, &["users", "unlock", "nobody"]));
+    assert!(err.contains("no user nobody"), "{err}");
+
+    let store = open_store(d).await;
+    let bob = store.get_user(&bob.id).await.unwrap().unwrap();
+    assert_eq!((bob.failed_attempts, bob.locked_until), (0, None));
+    store.close().await;
+    let entries = audit_entries(d);
+    assert!(has_entry(
+        &entries,
+        "users.unlock",
+        "bob",
+        "admin",
+        "success"
+    ));
+    assert!(has_entry(
+        &entries,
+        "users.unlock",
+        "nobody",
+        "admin",
+        "failure"
+    ));
+}

@@ -190,6 +190,16 @@ where
         .map_err(sqlx_err("user reset sign-ins"))?;
         Ok(DB::rows_affected(&result) == 1)
     }
+
+    async fn unlock_user(&self, id: &str) -> Result<bool, StorageError> {
+        let result =
+            sqlx::query("UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE id = $1")
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .map_err(sqlx_err("user unlock"))?;
+        Ok(DB::rows_affected(&result) == 1)
+    }
 }
 
 fn decode_user<DB: Engine>(row: &DB::Row) -> Result<User, StorageError>
@@ -296,5 +306,9 @@ impl UserStore for Store {
         now: OffsetDateTime,
     ) -> Result<bool, StorageError> {
         dispatch!(self, s => s.sql.reset_failed_sign_ins(id, now).await)
+    }
+
+    async fn unlock_user(&self, id: &str) -> Result<bool, StorageError> {
+        dispatch!(self, s => s.sql.unlock_user(id).await)
     }
 }

@@ -220,6 +220,10 @@ pub trait UserStore: Send + Sync + fmt::Debug {
         id: &str,
         now: OffsetDateTime,
     ) -> Result<bool, StorageError>;
+
+    /// An operator's unlock (`shonin users unlock`): sets the count to 0 and clears the lock,
+    /// expired or not. Returns `false` if no such user.
+    async fn unlock_user(&self, id: &str) -> Result<bool, StorageError>;
 }
 
 #[cfg(test)]

@@ -29,8 +29,10 @@ pub enum UsersCommand {
     List(ListArgs),
     /// Stop a user from signing in.
     Disable { username: String },
-    /// Let a disabled user sign in again.
+    /// Let a disabled user sign in again (says so when a lock from failed sign-ins remains).
     Enable { username: String },
+    /// Clear a lock from failed sign-ins (PCI DSS 8.3.4) and the count of failures.
+    Unlock { username: String },
 }
 
 #[derive(Debug, Args)]
@@ -74,6 +76,30 @@ async fn dispatch(ctx: &AdminContext, cmd: UsersCommand) -> anyhow::Result<()> {
             ctx.audited("users.enable", &target, set_disabled(ctx, &username, false))
                 .await?;
             println!("enabled user {target}");
+            let now = ctx.clock.now();
+            if let Some(until) = find(ctx, &username)
+                .await?
+                .and_then(|u| u.locked_until.filter(|_| u.is_locked(now)))
+            {
+                println!(
+                    "user {target} is still locked after failed sign-ins until {}; \
+                     `shonin users unlock {target}` clears that",
+                    shonin_audit::chain::format_time(until)
+                );
+            }
+        }
+        UsersCommand::Unlock { username } => {
+            let target = username.to_ascii_lowercase();
+            let was = ctx
+                .audited("users.unlock", &target, unlock(ctx, &username))
+                .await?;
+            match was {
+                Some(until) => println!(
+                    "unlocked user {target} (it was locked until {})",
+                    shonin_audit::chain::format_time(until)
+                ),
+                None => println!("user {target} was not locked; its failed sign-in count is reset"),
+            }
         }
     }
     Ok(())
@@ -119,6 +145,26 @@ async fn list(ctx: &AdminContext, json: bool) -> anyhow::Result<()> {
     }
     table.print(json)?;
     Ok(())
+}
+
+async fn find(ctx: &AdminContext, username: &str) -> anyhow::Result<Option<User>> {
+    let username = Username::new(username)?;
+    Ok(ctx.store.get_user_by_username(&username).await?)
+}
+
+/// Clears the lock and the failure count; the lock it cleared, if one was in force.
+async fn unlock(
+    ctx: &AdminContext,
+    username: &str,
+) -> anyhow::Result<Option<time::OffsetDateTime>> {
+    let Some(user) = find(ctx, username).await? else {
+        bail!("no user {username}");
+    };
+    if !ctx.store.unlock_user(&user.id).await? {
+        bail!("no user {username}");
+    }
+    let now = ctx.clock.now();
+    Ok(user.locked_until.filter(|_| user.is_locked(now)))
 }
 
 async fn set_disabled(ctx: &AdminContext, username: &str, disabled: bool) -> anyhow::Result<()> {

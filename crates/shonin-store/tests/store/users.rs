@@ -21,6 +21,7 @@ contract_tests! {
     an_existing_lock_is_neither_extended_nor_shortened,
     an_expired_lock_restarts_the_count,
     reset_clears_the_count_but_not_an_active_lock,
+    an_operator_unlock_clears_an_active_lock,
     unknown_user_operations_report_absence,
     concurrent_failures_are_all_counted,
 }
@@ -206,6 +207,22 @@ async fn an_expired_lock_restarts_the_count(store: &Store) {
         .await
         .unwrap();
     assert_eq!(got.unwrap().locked_until, Some(again + LOCK));
+}
+
+async fn an_operator_unlock_clears_an_active_lock(store: &Store) {
+    let alice = user("alice");
+    store.create_user(&alice).await.unwrap();
+    for _ in 0..10 {
+        store
+            .record_failed_sign_in(&alice.id, T0, 10, LOCK)
+            .await
+            .unwrap();
+    }
+    assert!(stored(store, &alice).await.is_locked(T0));
+    assert!(store.unlock_user(&alice.id).await.unwrap());
+    let u = stored(store, &alice).await;
+    assert_eq!((u.failed_attempts, u.locked_until), (0, None));
+    assert!(!store.unlock_user("no-such-id").await.unwrap());
 }
 
 async fn reset_clears_the_count_but_not_an_active_lock(store: &Store) {
