@@ -88,14 +88,29 @@ pub async fn user_failure(
     user_id: Option<&str>,
     reason: &str,
 ) {
-    let id = user_id.unwrap_or("-").to_owned();
+    failure(
+        state,
+        meta,
+        action,
+        user_actor(user_id.unwrap_or("-")),
+        reason,
+    )
+    .await;
+}
+
+/// An audit entry for a refused or failed request by `actor`, the target being the actor. A
+/// failure to write it is logged; the refusal stands either way.
+pub async fn failure(
+    state: &AppState,
+    meta: &RequestMeta,
+    action: &str,
+    actor: Actor,
+    reason: &str,
+) {
     let record = AuditRecord {
         time: state.clock.now(),
-        target: id.clone(),
-        actor: Actor {
-            kind: ActorKind::User,
-            id,
-        },
+        target: actor.id.clone(),
+        actor,
         action: action.to_owned(),
         outcome: Outcome::Failure,
         reason: Some(reason.to_owned()),

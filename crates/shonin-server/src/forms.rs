@@ -11,10 +11,9 @@ use crate::oauth::session;
 use crate::pages::with_cookie;
 use crate::request_meta::RequestMeta;
 use crate::state::AppState;
-use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use shonin_oauth::form::FormParams;
 use shonin_types::ErrorCode;
 use std::marker::PhantomData;
@@ -75,13 +74,7 @@ impl<A: FormAction> FromRequest<AppState> for CsrfForm<A> {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
-        let (mut parts, body) = req.into_parts();
-        let Ok(meta) = RequestMeta::from_request_parts(&mut parts, state).await;
-        let headers = parts.headers.clone();
-        // The body limit layer bounds what this reads; its refusal is shaped like any other.
-        let body = Bytes::from_request(Request::from_parts(parts, body), state)
-            .await
-            .map_err(IntoResponse::into_response)?;
+        let (meta, headers, body) = RequestMeta::with_body(req, state).await?;
         let params = checked(state, &meta, &headers, &body, A::ACTION).await?;
         Ok(CsrfForm {
             meta,

@@ -4,8 +4,11 @@
 use crate::layers::request_id::RequestId;
 use crate::net::ClientAddr;
 use crate::state::AppState;
-use axum::extract::FromRequestParts;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use std::convert::Infallible;
 
 /// Who is asking and from where, for audit entries; the client certificate the request came
@@ -22,6 +25,21 @@ pub struct RequestMeta {
 }
 
 impl RequestMeta {
+    /// What a form extractor reads first: who is asking, the headers, and the body. The body
+    /// limit layer bounds the body; its refusal is shaped like any other.
+    pub async fn with_body(
+        req: Request,
+        state: &AppState,
+    ) -> Result<(RequestMeta, HeaderMap, Bytes), Response> {
+        let (mut parts, body) = req.into_parts();
+        let Ok(meta) = RequestMeta::from_request_parts(&mut parts, state).await;
+        let headers = parts.headers.clone();
+        let body = Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok((meta, headers, body))
+    }
+
     /// The base URL of the mTLS alias listener the request arrived on, if it did.
     pub fn endpoint_base(&self) -> Option<&str> {
         self.endpoint_base.as_ref().map(|b| &*b.0)

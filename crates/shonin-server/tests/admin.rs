@@ -35,7 +35,11 @@ fn shonin(dir: &Path, args: &[&str]) -> Output {
 }
 
 fn shonin_stdin(dir: &Path, args: &[&str], input: &str) -> Output {
-    let mut child = command(dir, args)
+    with_stdin(command(dir, args), input)
+}
+
+fn with_stdin(mut cmd: Command, input: &str) -> Output {
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -1216,19 +1220,7 @@ fn admin_entries_name_the_operator() {
         if let Some(a) = actor {
             cmd.args(["--actor", a]);
         }
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(b"a long enough password\n")
-            .unwrap();
-        child.wait_with_output().unwrap()
+        with_stdin(cmd, "a long enough password\n")
     };
     ok(&add(Some("ops-alice"), "u1"));
     ok(&add(None, "u2"));

@@ -4,6 +4,7 @@
 //! redirect (FAPI 2.0 §5.3.2.2 item 8) carrying `code`, `state` and `iss` (RFC 9207).
 
 use super::par::ParRecord;
+use crate::audit_events::failure;
 use crate::audit_events::record_success;
 use crate::error::authorize::Refusal;
 use crate::error::{error_page, unavailable_page};
@@ -17,7 +18,7 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use shonin_audit::{Actor, ActorKind, AuditRecord, Outcome};
+use shonin_audit::{Actor, ActorKind};
 use shonin_identity::Session;
 use shonin_identity::session::requests_known_acr;
 use shonin_oauth::form::FormParams;
@@ -36,28 +37,6 @@ pub(super) struct Loaded {
     pub record: ParRecord,
     pub client: Client,
     pub stored: Flow<ParState>,
-}
-
-pub(super) async fn audit_failure(
-    state: &AppState,
-    meta: &RequestMeta,
-    action: &str,
-    actor: Actor,
-    reason: &str,
-) {
-    let record = AuditRecord {
-        time: state.clock.now(),
-        target: actor.id.clone(),
-        actor,
-        action: action.to_owned(),
-        outcome: Outcome::Failure,
-        reason: Some(reason.to_owned()),
-        source_ip: Some(meta.addr.client_ip),
-        request_id: meta.request_id.clone(),
-    };
-    if let Err(e) = state.audit.append(record).await {
-        tracing::error!(error = %e, "audit entry could not be written");
-    }
 }
 
 pub(super) fn client_actor(id: &str) -> Actor {
@@ -195,7 +174,7 @@ pub(super) async fn refuse(
     let actor = client_actor(client_id.unwrap_or("-"));
     match refusal {
         Refusal::Page(status, message) => {
-            audit_failure(state, meta, "oauth.authorize", actor, message).await;
+            failure(state, meta, "oauth.authorize", actor, message).await;
             error_page(meta.lang, status, message, meta.request_id.as_deref())
         }
         Refusal::Redirect {
@@ -203,7 +182,7 @@ pub(super) async fn refuse(
             error,
             description,
         } => {
-            audit_failure(state, meta, "oauth.authorize", actor, description).await;
+            failure(state, meta, "oauth.authorize", actor, description).await;
             error_redirect(state, &record, error, description)
         }
     }
@@ -420,7 +399,7 @@ pub async fn sign_in(
     let password = password_field(&params, "password");
     if sign_in_needs_passkey(&loaded) {
         // The page offered no password form: a password cannot satisfy this request.
-        audit_failure(
+        failure(
             &state,
             &meta,
             "user.sign_in",
@@ -534,7 +513,7 @@ pub async fn consent(
         if payment {
             super::payment::reject(&state, &meta, &loaded, &session).await;
         }
-        audit_failure(
+        failure(
             &state,
             &meta,
             "oauth.consent",

@@ -10,10 +10,9 @@ use crate::oauth::dpop::proof_header;
 use crate::oauth::mtls::PresentedCertificate;
 use crate::request_meta::RequestMeta;
 use crate::state::AppState;
-use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, Request};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use shonin_oauth::form::FormParams;
 use shonin_oauth::mtls::ClientCertificate;
 use shonin_oauth::{Client, DpopRequest, Htu, VerifiedProof};
@@ -49,13 +48,7 @@ impl<E: ClientEndpoint> FromRequest<AppState> for ClientForm<E> {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
-        let (mut parts, body) = req.into_parts();
-        let Ok(meta) = RequestMeta::from_request_parts(&mut parts, state).await;
-        let headers = parts.headers.clone();
-        // The body limit layer bounds what this reads; its refusal is shaped like any other.
-        let body = Bytes::from_request(Request::from_parts(parts, body), state)
-            .await
-            .map_err(IntoResponse::into_response)?;
+        let (meta, headers, body) = RequestMeta::with_body(req, state).await?;
         match client_request(state, &meta, &headers, &body, E::PATH, E::DPOP).await {
             Ok(req) => Ok(ClientForm {
                 meta,

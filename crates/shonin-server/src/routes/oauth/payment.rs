@@ -76,7 +76,7 @@ async fn request_refused(
     status: StatusCode,
     message: &'static str,
 ) -> Response {
-    authorize::audit_failure(state, meta, action, actor, message).await;
+    crate::audit_events::failure(state, meta, action, actor, message).await;
     problem_response(status, title_for(status), Some(message))
 }
 
