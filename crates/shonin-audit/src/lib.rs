@@ -15,6 +15,7 @@ pub mod chain;
 mod error;
 mod export;
 pub mod files;
+pub mod sampler;
 mod record;
 mod store;
 mod verify;

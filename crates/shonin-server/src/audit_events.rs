@@ -58,7 +58,7 @@ pub async fn system(
 
 /// The connection layer's report of what it refused before the router (connections over
 /// `server.max_connections_per_ip`, requests breaking the Host rule): a `request.reject` entry
-/// with that reason, sampled per IP (see `audit_sampler.rs`).
+/// with that reason, sampled per IP (see `shonin_audit::sampler`).
 pub fn connection_refusals(state: &AppState) -> shonin_tls::RefusalHook {
     let state = state.clone();
     shonin_tls::RefusalHook(std::sync::Arc::new(move |ip, reason| {

@@ -5,7 +5,6 @@
 pub mod admin;
 pub mod alerts;
 pub mod audit_events;
-pub mod audit_sampler;
 pub mod cli;
 pub mod config;
 pub mod dev;

@@ -49,8 +49,8 @@ pub struct Services {
     /// Set when a request failed on storage (every 503 this server sends is one); `/readyz`
     /// answers 503 until a write succeeds again. A read probe cannot see a full disk.
     pub storage_write_fault: AtomicBool,
-    /// Samples repeated security rejections per kind and address (see `audit_sampler.rs`).
-    pub audit_sampler: crate::audit_sampler::AuditSampler,
+    /// Samples repeated security rejections per kind and address (see `shonin_audit::sampler`).
+    pub audit_sampler: shonin_audit::sampler::AuditSampler,
 }
 
 impl AppState {

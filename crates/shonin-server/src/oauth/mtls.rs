@@ -274,7 +274,7 @@ async fn spoofed(
     request_id: Option<String>,
     path: String,
     name: &HeaderName,
-    admitted: crate::audit_sampler::Admitted,
+    admitted: shonin_audit::sampler::Admitted,
 ) {
     let record = AuditRecord {
         time: state.clock.now(),
