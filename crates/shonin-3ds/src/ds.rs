@@ -121,22 +121,14 @@ pub fn pres(preq: &PReq, profile: &DsProfile, ranges: &[DsRange], ds_trans_id: &
                 other.insert("acsProtocolVersions".into(), acs.into());
                 other.insert("dsProtocolVersions".into(), ds.into());
             } else {
-                other.insert(
-                    "acsStartProtocolVersion".into(),
-                    r.acs_start_version.as_str().into(),
-                );
-                other.insert(
-                    "acsEndProtocolVersion".into(),
-                    r.acs_end_version.as_str().into(),
-                );
-                other.insert(
-                    "dsStartProtocolVersion".into(),
-                    profile.start_version.as_str().into(),
-                );
-                other.insert(
-                    "dsEndProtocolVersion".into(),
-                    profile.end_version.as_str().into(),
-                );
+                for (name, version) in [
+                    ("acsStartProtocolVersion", r.acs_start_version),
+                    ("acsEndProtocolVersion", r.acs_end_version),
+                    ("dsStartProtocolVersion", profile.start_version),
+                    ("dsEndProtocolVersion", profile.end_version),
+                ] {
+                    other.insert(name.into(), version.as_str().into());
+                }
             }
             crate::message::CardRange {
                 start_range: r.start.clone(),

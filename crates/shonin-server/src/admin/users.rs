@@ -73,14 +73,12 @@ async fn dispatch(ctx: &AdminContext, cmd: UsersCommand) -> anyhow::Result<()> {
         }
         UsersCommand::Enable { username } => {
             let target = username.to_ascii_lowercase();
-            ctx.audited("users.enable", &target, set_disabled(ctx, &username, false))
+            let user = ctx
+                .audited("users.enable", &target, set_disabled(ctx, &username, false))
                 .await?;
             println!("enabled user {target}");
             let now = ctx.clock.now();
-            if let Some(until) = find(ctx, &username)
-                .await?
-                .and_then(|u| u.locked_until.filter(|_| u.is_locked(now)))
-            {
+            if let Some(until) = user.locked_until.filter(|_| user.is_locked(now)) {
                 println!(
                     "user {target} is still locked after failed sign-ins until {}; \
                      `shonin users unlock {target}` clears that",
@@ -167,15 +165,15 @@ async fn unlock(
     Ok(user.locked_until.filter(|_| user.is_locked(now)))
 }
 
-async fn set_disabled(ctx: &AdminContext, username: &str, disabled: bool) -> anyhow::Result<()> {
-    let username = Username::new(username)?;
-    let Some(user) = ctx.store.get_user_by_username(&username).await? else {
+/// Sets the flag; the user as it was read before.
+async fn set_disabled(ctx: &AdminContext, username: &str, disabled: bool) -> anyhow::Result<User> {
+    let Some(user) = find(ctx, username).await? else {
         bail!("no user {username}");
     };
     if !ctx.store.set_user_disabled(&user.id, disabled).await? {
         bail!("no user {username}");
     }
-    Ok(())
+    Ok(user)
 }
 
 /// The first line of standard input as a [`Password`] meeting the policy. On a terminal, echo
