@@ -1020,3 +1020,54 @@ async fn userinfo_without_credentials_gets_a_bare_challenge() {
     let challenge = resp.headers()[header::WWW_AUTHENTICATE].to_str().unwrap();
     assert!(challenge.contains("error="), "{challenge}");
 }
+
+/// RFC 9449 §4.3 item 1: a request with more than one `DPoP` header is refused at the token
+/// endpoint and at PAR (`invalid_dpop_proof`, 400), with an audit entry naming the client, even
+/// when each proof is valid on its own.
+#[tokio::test]
+async fn two_dpop_headers_are_refused_at_token_and_par() {
+    let (app, c) = setup().await;
+    let url = format!("{ISSUER}/token");
+    let pairs = vec![
+        ("grant_type".to_owned(), "client_credentials".to_owned()),
+        ("scope".into(), "accounts".into()),
+        ("client_id".into(), c.id.clone()),
+        (
+            "client_assertion_type".into(),
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
+        ),
+        ("client_assertion".into(), c.assertion(ISSUER).await),
+    ];
+    let two = vec![
+        ("dpop", c.proof("POST", &url, None).await),
+        ("dpop", c.proof("POST", &url, None).await),
+    ];
+    let resp = send_form(&app, "/token", &pairs, &two).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(body_json(resp).await["error"], "invalid_dpop_proof");
+
+    let par_url = format!("{ISSUER}/par");
+    let mut par = c.par_params();
+    par.extend(c.auth_params().await);
+    let two = vec![
+        ("dpop", c.proof("POST", &par_url, None).await),
+        ("dpop", c.proof("POST", &par_url, None).await),
+    ];
+    let resp = send_form(&app, "/par", &par, &two).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(body_json(resp).await["error"], "invalid_dpop_proof");
+
+    for action in ["oauth.token", "oauth.par"] {
+        let entries = app.audit_entries().await;
+        assert!(
+            entries.iter().any(|e| e.record.action == action
+                && e.record.outcome == shonin_audit::Outcome::Failure
+                && e.record.actor.id == c.id
+                && e.record
+                    .reason
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("invalid_dpop_proof"))),
+            "{action}"
+        );
+    }
+}
