@@ -36,6 +36,12 @@ pub enum KeyError {
     },
     #[error("signing failed: {0}")]
     Sign(String),
+    /// An HSM call failed or the HSM is unreachable (the message names the call, never a key).
+    #[error("HSM: {0}")]
+    Hsm(String),
+    /// A data key could not be wrapped or unwrapped (wrong key-encryption key, or tampered).
+    #[error("key wrap failed: {0}")]
+    Wrap(String),
     /// No key is configured for this purpose (e.g. 3-D Secure before an HSM key is set up).
     #[error("no key is configured for {0}")]
     NoKeyForPurpose(crate::KeyPurpose),

@@ -11,5 +11,6 @@
 
 mod cbor;
 pub mod passkey;
+pub mod softhsm;
 
 pub use passkey::{Authenticator, Error, SoftPasskey};
