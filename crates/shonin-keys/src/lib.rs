@@ -14,6 +14,7 @@ mod error;
 mod jwt;
 mod keyring_file;
 mod keyring_io;
+mod local_kek;
 mod local_signer;
 mod mac_key;
 mod master_key;
@@ -24,6 +25,7 @@ pub use jwt::sign_jwt;
 pub use keyring_file::{
     KEYRING_FORMAT, KeyState, KeyringFile, MAX_KEYRING_LEN, parse_keyring_file,
 };
+pub use local_kek::LocalKek;
 pub use local_signer::{LocalSigner, RsaBits};
 pub use mac_key::{LocalMacKey, MacKey};
 pub use master_key::{MASTER_KEY_LEN, MasterKey};
@@ -83,7 +85,8 @@ impl std::fmt::Display for KeyPurpose {
 }
 
 /// A key-encryption key that never leaves its keystore (the card vault wraps its data keys with
-/// it: AES key wrap, RFC 3394 / RFC 5649). The local keyring holds none; a PKCS#11 keyring will.
+/// it: AES key wrap, RFC 3394): [`LocalKek`] derived from the master key, or one in a PKCS#11
+/// token.
 #[async_trait]
 pub trait KeyEncryptionKey: Send + Sync + Debug {
     /// Identifies the key version a wrapped key was made with.
@@ -105,9 +108,11 @@ pub trait KeySource: Send + Sync + Debug {
             other => Err(KeyError::NoKeyForPurpose(other)),
         }
     }
-    /// The key-encryption key, if this keystore holds one.
-    fn key_encryption_key(&self) -> Option<std::sync::Arc<dyn KeyEncryptionKey>> {
-        None
+    /// The key-encryption keys this keystore holds, oldest first: the last wraps new data keys,
+    /// the others still unwrap what they wrapped. The keyring file holds none (the server derives
+    /// a [`LocalKek`] from the master key); a PKCS#11 token may.
+    fn key_encryption_keys(&self) -> Vec<std::sync::Arc<dyn KeyEncryptionKey>> {
+        Vec::new()
     }
     /// The public JWK set served at `/jwks`: current, next and recently retired keys.
     fn published_jwks(&self) -> serde_json::Value;

@@ -593,5 +593,5 @@ fn the_local_keyring_signs_tokens_and_checkpoints_and_holds_no_3ds_or_wrapping_k
         assert!(matches!(e, KeyError::NoKeyForPurpose(p) if p == purpose));
         assert!(e.to_string().starts_with("no key is configured for"), "{e}");
     }
-    assert!(svc.key_encryption_key().is_none());
+    assert!(svc.key_encryption_keys().is_empty());
 }

@@ -311,7 +311,7 @@ async fn keys(g: &GlobalArgs, config: &Config, cmd: KeysCommand) -> anyhow::Resu
         }
         KeysCommand::List(args) => {
             let mut table = Table::new(&["KID", "ALG", "STATE", "PUBLISHED", "CREATED"]);
-            for k in keys.list() {
+            for k in keys.keyring.list() {
                 let published = if k.published { "yes" } else { "no" };
                 table.row([
                     k.kid.to_string(),
@@ -325,7 +325,7 @@ async fn keys(g: &GlobalArgs, config: &Config, cmd: KeysCommand) -> anyhow::Resu
         }
         KeysCommand::Rotate => {
             let store = runtime::open_store(config).await?;
-            let report = keys.rotate()?;
+            let report = keys.keyring.rotate()?;
             let audit = runtime::start_audit(config, &store, &keys, clock.clone());
             audit
                 .append(AuditRecord {

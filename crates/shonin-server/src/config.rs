@@ -48,6 +48,9 @@ pub struct Config {
     /// `[threeds.acs]`: the issuer-side 3-D Secure ACS; absent, it is off.
     #[serde(default)]
     pub threeds: crate::threeds::settings::ThreeDsSettings,
+    /// `[vault]`: the card vault's retention.
+    #[serde(default)]
+    pub vault: crate::vault::VaultConfig,
     pub log: LogConfig,
     /// `[[clients]]`: clients created or updated at `serve` startup (see
     /// [`crate::admin::clients::sync_from_config`]).
@@ -129,6 +132,73 @@ pub struct KeysConfig {
     /// How long a retired key stays in `/jwks` (must exceed the longest token lifetime).
     pub publish_retired_for_secs: u64,
     pub reload_interval_secs: u64,
+    /// `[keys.pkcs11]`: keys held in an HSM instead of the keyring (docs/operations.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pkcs11: Option<Pkcs11Config>,
+}
+
+/// An HSM reached through its PKCS#11 module. The signing key pairs (if `signing_key_label` is
+/// set) sign tokens and audit checkpoints instead of the keyring's keys; the key-encryption keys
+/// (if `kek_label` is set) wrap the card vault's data keys.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Pkcs11Config {
+    /// The vendor's PKCS#11 library, e.g. `/usr/lib/softhsm/libsofthsm2.so`.
+    pub module: PathBuf,
+    pub token_label: String,
+    /// File holding the user PIN; ignored when `SHONIN_PKCS11_PIN` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_key_label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kek_label: Option<String>,
+    /// Sessions opened on the token, each with a thread of its own: 1 – 64.
+    #[serde(default = "default_pkcs11_sessions")]
+    pub sessions: usize,
+    /// One call at a time (SoftHSM2 needs it; network HSMs do not).
+    #[serde(default)]
+    pub serialize_calls: bool,
+}
+
+fn default_pkcs11_sessions() -> usize {
+    4
+}
+
+impl Pkcs11Config {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.module.as_os_str().is_empty() {
+            return Err(invalid(
+                "keys.pkcs11.module",
+                "must name the PKCS#11 library",
+            ));
+        }
+        // CK_TOKEN_INFO.label and CKA_LABEL as Shonin uses them: 1 – 32 printable characters.
+        let label_ok = |l: &str| {
+            !l.is_empty() && l.len() <= 32 && l.chars().all(|c| c.is_ascii_graphic() || c == ' ')
+        };
+        for (key, value) in [
+            ("keys.pkcs11.token_label", Some(&self.token_label)),
+            (
+                "keys.pkcs11.signing_key_label",
+                self.signing_key_label.as_ref(),
+            ),
+            ("keys.pkcs11.kek_label", self.kek_label.as_ref()),
+        ] {
+            if let Some(v) = value
+                && !label_ok(v)
+            {
+                return Err(invalid(key, "must be 1 – 32 printable ASCII characters"));
+            }
+        }
+        if self.signing_key_label.is_none() && self.kek_label.is_none() {
+            return Err(invalid(
+                "keys.pkcs11",
+                "set signing_key_label, kek_label or both: otherwise the HSM holds nothing Shonin uses",
+            ));
+        }
+        range("keys.pkcs11.sessions", self.sessions as u64, 1, 64)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -273,9 +343,16 @@ fn default_client_cache_secs() -> u64 {
 }
 
 fn default_scopes() -> Vec<String> {
-    ["openid", "accounts", "payments", "transactions"]
-        .map(str::to_owned)
-        .to_vec()
+    [
+        "openid",
+        "accounts",
+        "payments",
+        "transactions",
+        crate::vault::SCOPE,
+        crate::vault::DETOKENIZE_SCOPE,
+    ]
+    .map(str::to_owned)
+    .to_vec()
 }
 
 /// The scopes of `requested` that `supported` (`oauth.scopes`) does not list, for an error
@@ -385,6 +462,7 @@ impl Config {
                 algorithm: "ES256".into(),
                 publish_retired_for_secs: 3600,
                 reload_interval_secs: 2,
+                pkcs11: None,
             },
             audit: AuditSettings {
                 checkpoint_every: 1000,
@@ -410,6 +488,7 @@ impl Config {
             },
             passkeys: crate::passkeys::PasskeySettings::default(),
             transactions: crate::txn::settings::TxnSettings::default(),
+            vault: crate::vault::VaultConfig::default(),
             threeds: crate::threeds::settings::ThreeDsSettings::default(),
             alerts: AlertSettings::default(),
             log: LogConfig {
@@ -623,6 +702,12 @@ impl Config {
             1,
             3600,
         )?;
+        if let Some(p) = &self.keys.pkcs11 {
+            p.validate()?;
+        }
+        self.vault
+            .validate()
+            .map_err(|rule| invalid("vault", rule))?;
         range(
             "audit.checkpoint_every",
             self.audit.checkpoint_every,

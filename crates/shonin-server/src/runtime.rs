@@ -1,6 +1,7 @@
 //! Opening the pieces (storage, keys, audit) from configuration, and running the server.
 
 use crate::config::{ClientCertificates, Config, ServerMode};
+use crate::keys::Keys;
 use crate::layers::IpRateLimiter;
 use crate::state::{AppState, Services};
 use crate::{routes, telemetry};
@@ -49,8 +50,17 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-/// Opens the keyring, creating it (one current and one next key) if it does not exist.
-pub fn open_keys(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(KeyService, bool)> {
+/// Opens the keyring (creating it, one current and one next key, if it does not exist) and the
+/// HSM of `[keys.pkcs11]`. The flag says whether the keyring was created.
+pub fn open_keys(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(Keys, bool)> {
+    let (keyring, created) = open_keyring(config, clock)?;
+    let hsm = crate::keys::open_hsm(config)?;
+    let master = master_key(config)?;
+    Ok((Keys::new(keyring, hsm, &master), created))
+}
+
+/// Opens the keyring file alone, creating it if it does not exist.
+pub fn open_keyring(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(KeyService, bool)> {
     let keyring = KeyringConfig {
         path: config.keys.keyring.clone(),
         algorithm: config.algorithm()?,
@@ -63,12 +73,7 @@ pub fn open_keys(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(KeyS
 }
 
 /// Starts the audit writer.
-pub fn start_audit(
-    config: &Config,
-    store: &Store,
-    keys: &KeyService,
-    clock: Arc<dyn Clock>,
-) -> AuditLog {
+pub fn start_audit(config: &Config, store: &Store, keys: &Keys, clock: Arc<dyn Clock>) -> AuditLog {
     let cfg = AuditConfig {
         checkpoint_every: config.audit.checkpoint_every,
         checkpoint_interval: Duration::from_secs(config.audit.checkpoint_interval_secs),
@@ -105,11 +110,13 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let oauth = Arc::new(crate::oauth::OAuth::new(&config, &store, &nonce_secret)?);
     let passkeys = Arc::new(crate::passkeys::PasskeyService::build(&config, &store)?);
     let alerts = crate::alerts::Alerts::build(&config.alerts)?.map(Arc::new);
+    let vault = crate::vault::build(&config.vault, &store, &master);
     let state = AppState::new(Services {
         oauth,
         passkeys,
         acs,
         alerts,
+        vault,
         rate_limiter: IpRateLimiter::new(&config.rate_limit),
         config: Arc::new(config),
         store,

@@ -4,7 +4,6 @@ use crate::config::Config;
 use crate::layers::ip_limiter::IpRateLimiter;
 use metrics_exporter_prometheus::PrometheusHandle;
 use shonin_audit::AuditLog;
-use shonin_keys::KeyService;
 use shonin_store::Store;
 use shonin_types::Clock;
 use std::sync::Arc;
@@ -33,7 +32,7 @@ impl std::ops::Deref for AppState {
 pub struct Services {
     pub config: Arc<Config>,
     pub store: Store,
-    pub keys: KeyService,
+    pub keys: crate::keys::Keys,
     pub audit: AuditLog,
     pub clock: Arc<dyn Clock>,
     pub metrics: PrometheusHandle,
@@ -44,6 +43,8 @@ pub struct Services {
     pub acs: Option<Arc<crate::threeds::AcsService>>,
     /// The alert webhook (sign-in failures, locked transactions), when configured.
     pub alerts: Option<Arc<crate::alerts::webhook::Alerts>>,
+    /// The card vault (`/vault/cards`).
+    pub vault: Arc<crate::vault::CardVault>,
     /// Whether the last storage probe succeeded; requests that need storage fail fast when not.
     pub storage_ready: Arc<AtomicBool>,
     /// Set when a request failed on storage (every 503 this server sends is one); `/readyz`

@@ -108,7 +108,7 @@ async fn rotation_in_another_process_is_picked_up_and_old_tokens_still_verify() 
 
     // A second handle on the same keyring file plays the `shonin keys rotate` process.
     let cfg = &app.state.config;
-    let (other, _) = shonin_server::runtime::open_keys(cfg, app.state.clock.clone()).unwrap();
+    let (other, _) = shonin_server::runtime::open_keyring(cfg, app.state.clock.clone()).unwrap();
     let report = other.rotate().unwrap();
     assert!(app.state.keys.reload_if_changed().unwrap());
 

@@ -49,6 +49,7 @@ mod timestamp;
 mod token;
 mod unit;
 mod user;
+mod vault;
 mod wal_checkpoint;
 
 #[cfg(feature = "testing")]

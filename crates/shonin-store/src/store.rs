@@ -102,6 +102,7 @@ pub struct SweepCounts {
     pub flows: u64,
     pub tokens: u64,
     pub acs_transactions: u64,
+    pub vault_cards: u64,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -184,6 +185,8 @@ impl Store {
             tokens: shonin_oauth::TokenStore::sweep_tokens(self, tokens_before).await?,
             // PCI 3DS: a transaction's data is kept only until it expires.
             acs_transactions: shonin_3ds::acs::AcsStore::sweep_acs_transactions(self, now).await?,
+            // PCI DSS 3.2.1: a card past its retention is deleted with its data key.
+            vault_cards: shonin_vault::VaultStore::sweep_vault_cards(self, now).await?,
         })
     }
 

@@ -8,6 +8,7 @@ mod error_code;
 pub mod flow;
 pub mod iban;
 pub mod json;
+mod pan;
 pub mod ports;
 mod secret;
 mod storage;
@@ -16,5 +17,6 @@ pub mod unit;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error_code::ErrorCode;
+pub use pan::Pan;
 pub use secret::{SecretBytes, constant_time_eq};
 pub use storage::StorageError;

@@ -9,6 +9,7 @@ pub mod passkeys;
 pub mod recovery;
 pub mod threeds;
 pub mod transactions;
+pub mod vault;
 
 use crate::error::ApiError;
 use crate::layers;
@@ -26,6 +27,7 @@ pub fn router(state: AppState) -> Router {
         .merge(oauth::router())
         .merge(account_router())
         .merge(transactions::router())
+        .merge(vault::router())
         .merge(approve::router())
         .merge(threeds::router())
         .fallback(not_found)

@@ -30,3 +30,4 @@ mod tokens;
 mod two_process;
 mod units;
 mod users;
+mod vault;

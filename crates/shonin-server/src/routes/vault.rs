@@ -1,0 +1,395 @@
+//! The card vault's API (`/vault/cards`): a client with an access token for scope `vault`
+//! (client_credentials, sender-constrained by DPoP or mTLS) stores cards and gets tokens, reads
+//! them masked and deletes them; reading a number back needs scope `vault:detokenize`, which a
+//! client has only when its registration lists it. A client sees only its own cards: another
+//! client's token is as absent as an unknown one. Every call is audit-logged with the token,
+//! never the number (PCI DSS 10.2.1.1, 3.4.1); a number is revealed only after its audit entry
+//! is durable.
+
+use crate::audit_events::record_success;
+use crate::error::{OAuthError, PROBLEM_JSON};
+use crate::oauth::access::{Access, replay_challenge};
+use crate::oauth::commit::{Success, commit};
+use crate::request_meta::RequestMeta;
+use crate::state::AppState;
+use crate::txn::client_actor;
+use crate::vault::{DETOKENIZE_SCOPE, SCOPE};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use shonin_audit::{AuditRecord, Outcome};
+use shonin_keys::KeySource;
+use shonin_vault::{CardInput, CardView, VaultError};
+
+/// Longest request body: a card is well under 1 KiB.
+const MAX_BODY: usize = 4 * 1024;
+const MAX_DEPTH: usize = 2;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/vault/cards", post(tokenize))
+        .route("/vault/cards/{token}", get(show).delete(delete))
+        .route("/vault/cards/{token}/detokenize", post(detokenize))
+}
+
+/// A refused call: a token or scope problem, or the vault's.
+enum Refused {
+    Auth(OAuthError),
+    Vault(VaultError),
+    Body(&'static str),
+}
+
+impl From<OAuthError> for Refused {
+    fn from(e: OAuthError) -> Self {
+        Refused::Auth(e)
+    }
+}
+
+impl From<VaultError> for Refused {
+    fn from(e: VaultError) -> Self {
+        Refused::Vault(e)
+    }
+}
+
+impl Refused {
+    fn reason(&self) -> String {
+        match self {
+            Refused::Auth(e) => format!("{}: {}", e.error, e.description),
+            Refused::Vault(e) => format!("{}: {e}", e.code()),
+            Refused::Body(rule) => format!("invalid_request: {rule}"),
+        }
+    }
+
+    fn into_response(self) -> Response {
+        let (status, code, detail) = match self {
+            Refused::Auth(e) => return e.into_response(),
+            Refused::Body(rule) => (400, "invalid_request", format!("body: {rule}")),
+            Refused::Vault(e) => {
+                let detail = match &e {
+                    VaultError::Storage(_) | VaultError::Key(_) => {
+                        tracing::error!(error = %e, "vault request failed");
+                        "the server could not complete the request; retry later".to_owned()
+                    }
+                    VaultError::Integrity(_) | VaultError::MissingKek(_) => {
+                        tracing::error!(error = %e, "a vault record does not decrypt");
+                        "the record cannot be read; the operator has been told".to_owned()
+                    }
+                    other => other.to_string(),
+                };
+                (e.status(), e.code(), detail)
+            }
+        };
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = json!({
+            "type": "about:blank",
+            "title": status.canonical_reason().unwrap_or("Error"),
+            "status": status.as_u16(),
+            "detail": detail,
+            "error": code,
+        });
+        let mut resp = (status, body.to_string()).into_response();
+        let h = resp.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        resp
+    }
+}
+
+/// One call: its state, request and audit action.
+struct Call {
+    state: AppState,
+    meta: RequestMeta,
+    action: &'static str,
+}
+
+impl Call {
+    /// Writes the failure entry and answers the refusal.
+    async fn refuse(&self, client: &str, target: &str, e: Refused) -> Response {
+        metrics::counter!("shonin_vault_requests_total", "action" => self.action, "outcome" => "refused")
+            .increment(1);
+        let record = AuditRecord {
+            time: self.state.clock.now(),
+            actor: client_actor(client),
+            action: self.action.to_owned(),
+            target: target.to_owned(),
+            outcome: Outcome::Failure,
+            reason: Some(e.reason()),
+            source_ip: Some(self.meta.addr.client_ip),
+            request_id: self.meta.request_id.clone(),
+        };
+        if let Err(err) = self.state.audit.append(record).await {
+            tracing::error!(error = %err, "audit entry for a vault refusal could not be written");
+            return OAuthError::audit(&err).into_response();
+        }
+        e.into_response()
+    }
+
+    fn ok(&self) {
+        metrics::counter!("shonin_vault_requests_total", "action" => self.action, "outcome" => "ok")
+            .increment(1);
+    }
+
+    /// The verified token with `scope`, or the audited refusal.
+    async fn access(
+        &self,
+        access: Result<Access, OAuthError>,
+        scope: &str,
+        target: &str,
+    ) -> Result<Access, Response> {
+        match access.and_then(|a| a.require_scope(scope).map(|()| a)) {
+            Ok(a) => Ok(a),
+            Err(e) => {
+                let client = String::new();
+                Err(self.refuse(&client, target, e.into()).await)
+            }
+        }
+    }
+
+    fn now(&self) -> time::OffsetDateTime {
+        self.state.clock.now()
+    }
+
+    fn keks(&self) -> Vec<std::sync::Arc<dyn shonin_keys::KeyEncryptionKey>> {
+        self.state.keys.key_encryption_keys()
+    }
+}
+
+fn answer(status: StatusCode, body: Value) -> Response {
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn shown(view: &CardView) -> Value {
+    serde_json::to_value(view).unwrap_or(Value::Null)
+}
+
+/// The card in the body: at most 4 KiB, a flat JSON object with unique member names and only
+/// the members of [`CardInput`].
+fn card_input(bytes: &[u8]) -> Result<CardInput, Refused> {
+    if bytes.len() > MAX_BODY {
+        return Err(Refused::Body("at most 4 KiB"));
+    }
+    if shonin_jose::json_depth_exceeds(bytes, MAX_DEPTH) {
+        return Err(Refused::Body("a flat JSON object"));
+    }
+    let v = shonin_types::json::from_slice(bytes)
+        .map_err(|_| Refused::Body("a JSON object with unique member names"))?;
+    serde_json::from_value(v).map_err(|_| {
+        Refused::Body("{pan, exp_month, exp_year, name?} and nothing else (no CVV is taken here)")
+    })
+}
+
+/// Claims the proof's `jti` before anything is written or revealed (RFC 9449 §11.1).
+async fn claim(call: &Call, access: Access) -> Result<(), Refused> {
+    let _ = commit(&call.state, &call.meta, access.unit, None)
+        .await
+        .map_err(replay_challenge)?;
+    Ok(())
+}
+
+/// `POST /vault/cards`: 201 with a new token, or 200 with the token the client already holds
+/// for this number (its expiry and name replaced, its retention started again).
+pub async fn tokenize(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    access: Result<Access, OAuthError>,
+    bytes: Bytes,
+) -> Response {
+    let call = Call {
+        state,
+        meta,
+        action: "vault.tokenize",
+    };
+    let access = match call.access(access, SCOPE, "-").await {
+        Ok(a) => a,
+        Err(resp) => return resp,
+    };
+    let client = access.client_id().to_owned();
+    let result = async {
+        let input = card_input(&bytes)?;
+        claim(&call, access).await?;
+        let keks = call.keks();
+        let done = call
+            .state
+            .vault
+            .tokenize(&keks, &client, &input, call.now())
+            .await?;
+        record_success(
+            &call.state,
+            &call.meta,
+            call.action,
+            client_actor(&client),
+            &done.view.token,
+        )
+        .await?;
+        Ok::<_, Refused>(done)
+    }
+    .await;
+    match result {
+        Ok(done) => {
+            call.ok();
+            let status = if done.created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            let mut resp = answer(status, shown(&done.view));
+            if let Ok(location) =
+                HeaderValue::from_str(&format!("/vault/cards/{}", done.view.token))
+            {
+                resp.headers_mut().insert(header::LOCATION, location);
+            }
+            resp
+        }
+        Err(e) => call.refuse(&client, "-", e).await,
+    }
+}
+
+/// `GET /vault/cards/{token}`: the card masked.
+pub async fn show(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    access: Result<Access, OAuthError>,
+    Path(token): Path<String>,
+) -> Response {
+    let call = Call {
+        state,
+        meta,
+        action: "vault.read",
+    };
+    let access = match call.access(access, SCOPE, &token).await {
+        Ok(a) => a,
+        Err(resp) => return resp,
+    };
+    let client = access.client_id().to_owned();
+    let result = async {
+        claim(&call, access).await?;
+        Ok::<_, Refused>(call.state.vault.show(&client, &token, call.now()).await?)
+    }
+    .await;
+    match result {
+        Ok(view) => {
+            call.ok();
+            answer(StatusCode::OK, shown(&view))
+        }
+        Err(e) => call.refuse(&client, &token, e).await,
+    }
+}
+
+/// `DELETE /vault/cards/{token}`: the record and its data key are gone (crypto-shredding).
+pub async fn delete(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    access: Result<Access, OAuthError>,
+    Path(token): Path<String>,
+) -> Response {
+    let call = Call {
+        state,
+        meta,
+        action: "vault.delete",
+    };
+    let access = match call.access(access, SCOPE, &token).await {
+        Ok(a) => a,
+        Err(resp) => return resp,
+    };
+    let client = access.client_id().to_owned();
+    let result = async {
+        claim(&call, access).await?;
+        call.state.vault.delete(&client, &token).await?;
+        record_success(
+            &call.state,
+            &call.meta,
+            call.action,
+            client_actor(&client),
+            &token,
+        )
+        .await?;
+        Ok::<_, Refused>(())
+    }
+    .await;
+    match result {
+        Ok(()) => {
+            call.ok();
+            (
+                StatusCode::NO_CONTENT,
+                [(header::CACHE_CONTROL, "no-store")],
+            )
+                .into_response()
+        }
+        Err(e) => call.refuse(&client, &token, e).await,
+    }
+}
+
+/// `POST /vault/cards/{token}/detokenize`: the card with its number, for a client granted
+/// `vault:detokenize`. The number is decrypted, then the audit entry commits with the proof's
+/// `jti`, then it is answered: no number leaves without its entry.
+pub async fn detokenize(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    access: Result<Access, OAuthError>,
+    Path(token): Path<String>,
+) -> Response {
+    let call = Call {
+        state,
+        meta,
+        action: "vault.detokenize",
+    };
+    let access = match call.access(access, DETOKENIZE_SCOPE, &token).await {
+        Ok(a) => a,
+        Err(resp) => return resp,
+    };
+    let client = access.client_id().to_owned();
+    let result = async {
+        let keks = call.keks();
+        let (view, card) = match call
+            .state
+            .vault
+            .detokenize(&keks, &client, &token, call.now())
+            .await
+        {
+            Ok(found) => found,
+            Err(e) => {
+                claim(&call, access).await?;
+                return Err(e.into());
+            }
+        };
+        let success = Success {
+            action: call.action,
+            actor: client_actor(&client),
+            target: &token,
+        };
+        let _ = commit(&call.state, &call.meta, access.unit, Some(success))
+            .await
+            .map_err(replay_challenge)?;
+        Ok::<_, Refused>((view, card))
+    }
+    .await;
+    match result {
+        Ok((view, card)) => {
+            call.ok();
+            let mut body = shown(&view);
+            if let Some(o) = body.as_object_mut() {
+                o.insert("pan".into(), card.pan.expose().into());
+                if let Some(name) = &card.name {
+                    o.insert("name".into(), name.as_str().into());
+                }
+            }
+            answer(StatusCode::OK, body)
+        }
+        Err(e) => call.refuse(&client, &token, e).await,
+    }
+}
