@@ -76,8 +76,13 @@ pub enum Command {
 pub enum KeysCommand {
     /// List keys with their state and whether `/jwks` publishes them.
     List(ListArgs),
-    /// Make the next key current, retire the current one, pre-publish a new next key.
+    /// Make the next key current, retire the current one, pre-publish a new next key (in the
+    /// HSM when `[keys.pkcs11]` holds the signing keys).
     Rotate,
+    /// Make the keys `[keys.pkcs11]` names that the token does not hold yet.
+    HsmInit,
+    /// Make a new key-encryption key in the HSM and re-encrypt every vault record under it.
+    RotateKek,
     /// Print every public key the keyring has held, as a JWK set: what `audit verify` and
     /// `txn verify --jwks` check signatures with, long after a key stopped being published.
     Public,
@@ -300,9 +305,15 @@ async fn keys(g: &GlobalArgs, config: &Config, cmd: KeysCommand) -> anyhow::Resu
     if g.dev {
         dev::prepare(&g.data_dir, config)?;
     }
+    match cmd {
+        KeysCommand::HsmInit => return crate::admin::hsm::init(g, config).await,
+        KeysCommand::RotateKek => return crate::admin::hsm::rotate_kek(g, config).await,
+        _ => {}
+    }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (keys, _) = runtime::open_keys(config, clock.clone())?;
     match cmd {
+        KeysCommand::HsmInit | KeysCommand::RotateKek => {}
         KeysCommand::Public => {
             println!(
                 "{}",
@@ -310,7 +321,9 @@ async fn keys(g: &GlobalArgs, config: &Config, cmd: KeysCommand) -> anyhow::Resu
             );
         }
         KeysCommand::List(args) => {
-            let mut table = Table::new(&["KID", "ALG", "STATE", "PUBLISHED", "CREATED"]);
+            let mut table =
+                Table::new(&["KID", "ALG", "STATE", "PUBLISHED", "CREATED", "KEYSTORE"]);
+            let hsm_signs = keys.signing_keystore() == "hsm";
             for k in keys.keyring.list() {
                 let published = if k.published { "yes" } else { "no" };
                 table.row([
@@ -319,12 +332,47 @@ async fn keys(g: &GlobalArgs, config: &Config, cmd: KeysCommand) -> anyhow::Resu
                     k.state.as_str().to_owned(),
                     published.to_owned(),
                     shonin_audit::chain::format_time(k.created_at),
+                    "keyring".to_owned(),
+                ]);
+            }
+            for k in keys.hsm.iter().flat_map(|h| h.list()) {
+                let signing = k.name.len() == 43;
+                table.row([
+                    k.name,
+                    if signing { "ES256" } else { "AES-KW" }.to_owned(),
+                    k.state.to_owned(),
+                    if signing && hsm_signs { "yes" } else { "no" }.to_owned(),
+                    k.created
+                        .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+                        .map(shonin_audit::chain::format_time)
+                        .unwrap_or_else(|| "-".into()),
+                    format!("hsm:{}", k.label),
                 ]);
             }
             table.print(args.json)?;
         }
         KeysCommand::Rotate => {
             let store = runtime::open_store(config).await?;
+            if let (Some(hsm), "hsm") = (&keys.hsm, keys.signing_keystore()) {
+                let next = hsm.generate_signing_key(clock.now().unix_timestamp())?;
+                let store = runtime::open_store(config).await?;
+                let audit = runtime::start_audit(config, &store, &keys, clock.clone());
+                let current = hsm.current_signer().map(|s| s.kid_str().to_owned());
+                crate::admin::record::record(
+                    &audit,
+                    clock.now(),
+                    crate::admin::record::admin_actor(g.actor.as_deref())?,
+                    "keys.rotate",
+                    current.as_deref().unwrap_or("-"),
+                    Ok(()),
+                )
+                .await?;
+                audit.shutdown().await;
+                store.close().await;
+                println!("current  {}", current.unwrap_or_default());
+                println!("next     {next} (made in the HSM)");
+                return Ok(ExitCode::SUCCESS);
+            }
             let report = keys.keyring.rotate()?;
             let audit = runtime::start_audit(config, &store, &keys, clock.clone());
             audit

@@ -1304,3 +1304,74 @@ async fn an_operator_unlocks_a_locked_user() {
         "failure"
     ));
 }
+
+/// `keys hsm-init` makes the keys `[keys.pkcs11]` names in a SoftHSM2 token (once), `keys list`
+/// shows them with their keystore, and `keys rotate-kek` makes a new KEK; without an HSM KEK
+/// it refuses and says what to do.
+#[test]
+fn hsm_keys_are_made_listed_and_the_kek_rotated() {
+    let hsm = shonin_testkit::softhsm::token().expect("a SoftHSM2 token");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let e = refused(&shonin(d, &["keys", "rotate-kek"]));
+    assert!(e.contains("hsm-init") && e.contains("kek_label"), "{e}");
+    std::fs::write(
+        d.join("shonin.toml"),
+        format!(
+            "[keys.pkcs11]\nmodule = \"{}\"\ntoken_label = \"{}\"\nsigning_key_label = \"cli-signing\"\nkek_label = \"cli-kek\"\nserialize_calls = true\n",
+            hsm.module.display(),
+            hsm.token_label
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        command(d, args)
+            .env("SHONIN_PKCS11_PIN", shonin_testkit::softhsm::PIN)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    // Without the PIN the error names where it comes from.
+    let e = refused(&shonin(d, &["keys", "hsm-init"]));
+    assert!(e.contains("SHONIN_PKCS11_PIN"), "{e}");
+    let made = ok(&run(&["keys", "hsm-init"]));
+    assert_eq!(made.matches("made ").count(), 3, "{made}");
+    assert!(
+        made.contains("key-encryption key: pkcs11:cli-kek:"),
+        "{made}"
+    );
+    let again = ok(&run(&["keys", "hsm-init"]));
+    assert!(again.contains("nothing made"), "{again}");
+    let list: Value = serde_json::from_str(&ok(&run(&["keys", "list", "--json"]))).unwrap();
+    let hsm_rows: Vec<&Value> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["keystore"].as_str().unwrap().starts_with("hsm:"))
+        .collect();
+    assert_eq!(hsm_rows.len(), 3, "{list}");
+    assert_eq!(hsm_rows[0]["state"], "current");
+    assert_eq!(hsm_rows[0]["published"], "yes", "the HSM signs: {list}");
+    assert_eq!(hsm_rows[1]["state"], "next");
+    assert_eq!(hsm_rows[2]["alg"], "AES-KW");
+    let rotated = ok(&run(&["keys", "rotate-kek"]));
+    assert!(
+        rotated.contains("re-encrypted 0 vault records"),
+        "{rotated}"
+    );
+    let entries: Vec<Value> = ok(&run(&["audit", "export"]))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(entries.iter().any(|e| e["action"] == "keys.hsm.create"));
+    assert!(entries.iter().any(|e| e["action"] == "keys.rotate_kek"));
+    // A wrong PIN stops every command that opens the HSM, naming it.
+    let e = refused(
+        &command(d, &["keys", "list"])
+            .env("SHONIN_PKCS11_PIN", "wrong")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap(),
+    );
+    assert!(e.contains("PIN was refused"), "{e}");
+}

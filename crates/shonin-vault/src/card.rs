@@ -100,7 +100,23 @@ impl std::fmt::Debug for CardData {
     }
 }
 
+/// The largest request body a card comes in.
+pub const MAX_INPUT_BYTES: usize = 4 * 1024;
+
 impl CardInput {
+    /// Reads a card from a request body: at most 4 KiB, a JSON object with unique member names
+    /// and only the members of [`CardInput`]. The error is the rule broken.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, &'static str> {
+        if bytes.len() > MAX_INPUT_BYTES {
+            return Err("at most 4 KiB");
+        }
+        let v = shonin_types::json::from_slice(bytes)
+            .map_err(|_| "a JSON object with unique member names")?;
+        serde_json::from_value(v).map_err(
+            |_| "{pan, exp_month, exp_year, name?} and nothing else (no CVV is taken here)",
+        )
+    }
+
     /// Checks the number (13 – 19 digits, Luhn), the expiry (a real month, not past at `now`,
     /// at most 20 years ahead) and the name (1 – 45 characters, no control characters).
     pub fn check(&self, now: OffsetDateTime) -> Result<CardData, VaultError> {

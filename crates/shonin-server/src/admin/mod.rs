@@ -12,6 +12,7 @@
 pub mod clients;
 pub mod config_clients;
 pub mod demo;
+pub mod hsm;
 pub mod record;
 pub mod table;
 pub mod threeds;

@@ -25,10 +25,6 @@ use shonin_audit::{AuditRecord, Outcome};
 use shonin_keys::KeySource;
 use shonin_vault::{CardInput, CardView, VaultError};
 
-/// Longest request body: a card is well under 1 KiB.
-const MAX_BODY: usize = 4 * 1024;
-const MAX_DEPTH: usize = 2;
-
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/vault/cards", post(tokenize))
@@ -177,25 +173,28 @@ fn shown(view: &CardView) -> Value {
     serde_json::to_value(view).unwrap_or(Value::Null)
 }
 
-/// The card in the body: at most 4 KiB, a flat JSON object with unique member names and only
-/// the members of [`CardInput`].
+/// The card in the body (`CardInput::from_json`: at most 4 KiB, the four members only).
 fn card_input(bytes: &[u8]) -> Result<CardInput, Refused> {
-    if bytes.len() > MAX_BODY {
-        return Err(Refused::Body("at most 4 KiB"));
-    }
-    if shonin_jose::json_depth_exceeds(bytes, MAX_DEPTH) {
-        return Err(Refused::Body("a flat JSON object"));
-    }
-    let v = shonin_types::json::from_slice(bytes)
-        .map_err(|_| Refused::Body("a JSON object with unique member names"))?;
-    serde_json::from_value(v).map_err(|_| {
-        Refused::Body("{pan, exp_month, exp_year, name?} and nothing else (no CVV is taken here)")
-    })
+    CardInput::from_json(bytes).map_err(Refused::Body)
 }
 
 /// Claims the proof's `jti` before anything is written or revealed (RFC 9449 §11.1).
 async fn claim(call: &Call, access: Access) -> Result<(), Refused> {
     let _ = commit(&call.state, &call.meta, access.unit, None)
+        .await
+        .map_err(replay_challenge)?;
+    Ok(())
+}
+
+/// Commits the proof's `jti` with the call's success entry on `token`: what was read is answered
+/// only after this.
+async fn committed(call: &Call, access: Access, client: &str, token: &str) -> Result<(), Refused> {
+    let success = Success {
+        action: call.action,
+        actor: client_actor(client),
+        target: token,
+    };
+    let _ = commit(&call.state, &call.meta, access.unit, Some(success))
         .await
         .map_err(replay_challenge)?;
     Ok(())
@@ -259,7 +258,7 @@ pub async fn tokenize(
     }
 }
 
-/// `GET /vault/cards/{token}`: the card masked.
+/// `GET /vault/cards/{token}`: the card masked; audited like every read of a card record.
 pub async fn show(
     State(state): State<AppState>,
     meta: RequestMeta,
@@ -277,8 +276,16 @@ pub async fn show(
     };
     let client = access.client_id().to_owned();
     let result = async {
-        claim(&call, access).await?;
-        Ok::<_, Refused>(call.state.vault.show(&client, &token, call.now()).await?)
+        let found = call.state.vault.show(&client, &token, call.now()).await;
+        let view = match found {
+            Ok(view) => view,
+            Err(e) => {
+                claim(&call, access).await?;
+                return Err(e.into());
+            }
+        };
+        committed(&call, access, &client, &token).await?;
+        Ok::<_, Refused>(view)
     }
     .await;
     match result {
@@ -367,14 +374,7 @@ pub async fn detokenize(
                 return Err(e.into());
             }
         };
-        let success = Success {
-            action: call.action,
-            actor: client_actor(&client),
-            target: &token,
-        };
-        let _ = commit(&call.state, &call.meta, access.unit, Some(success))
-            .await
-            .map_err(replay_challenge)?;
+        committed(&call, access, &client, &token).await?;
         Ok::<_, Refused>((view, card))
     }
     .await;

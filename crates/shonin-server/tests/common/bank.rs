@@ -22,14 +22,19 @@ pub struct Bank {
 
 impl Bank {
     pub async fn new(app: &TestApp, id: &str) -> Bank {
+        Self::with_scope(app, id, "transactions").await
+    }
+
+    /// A client registered for `scope` (space-separated) with a token for all of it.
+    pub async fn with_scope(app: &TestApp, id: &str, scope: &str) -> Bank {
         let client = TestClient::new(id);
         client
-            .register(app, |r| r.scope.push("transactions".into()))
+            .register(app, |r| r.scope.extend(scope.split(' ').map(str::to_owned)))
             .await;
         let url = format!("{ISSUER}/token");
         let mut pairs = vec![
             ("grant_type".to_owned(), "client_credentials".to_owned()),
-            ("scope".into(), "transactions".into()),
+            ("scope".into(), scope.into()),
         ];
         pairs.extend(client.auth_params().await);
         let proof = client.proof("POST", &url, None).await;

@@ -1,0 +1,199 @@
+//! `cargo bench -p shonin-store --bench vault`: card vault operations per second with the
+//! key-encryption key local (derived from the master key) and in SoftHSM2, in one run, over a
+//! real SQLite database (and PostgreSQL when `SHONIN_TEST_POSTGRES_URL` is set); then ES256
+//! signatures per second with a local key and with a SoftHSM2 key — the signature every token
+//! response carries. 16 operations in flight; each phase runs 3 s after a 1 s warm-up. What is
+//! not in these figures: HTTP, TLS, the access token's verification and the audit entry of the
+//! API (`routes/vault.rs`), which the load generator does not drive yet.
+#![allow(
+    clippy::print_stdout,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
+use secrecy::SecretString;
+use shonin_keys::{
+    KeyEncryptionKey, KeyPurpose, LocalKek, LocalMacKey, LocalSigner, MasterKey, Signer,
+};
+use shonin_keys_pkcs11::{Hsm, HsmSettings};
+use shonin_store::Store;
+use shonin_store::testing::TestDb;
+use shonin_vault::{CardInput, Vault, VaultSettings};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use time::OffsetDateTime;
+
+const IN_FLIGHT: usize = 16;
+const WARM: Duration = Duration::from_secs(1);
+const RUN: Duration = Duration::from_secs(3);
+
+/// A Luhn-valid 16-digit number from `n`.
+fn pan(n: u64) -> String {
+    let body = format!("4{:014}", n % 100_000_000_000_000);
+    let digits: Vec<u32> = body.chars().map(|c| c.to_digit(10).unwrap()).collect();
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            if i % 2 == 0 {
+                let x = d * 2;
+                if x > 9 { x - 9 } else { x }
+            } else {
+                d
+            }
+        })
+        .sum();
+    format!("{body}{}", (10 - sum % 10) % 10)
+}
+
+/// Runs `op(i)` with `IN_FLIGHT` in flight for WARM + RUN and returns completions per second
+/// during RUN.
+async fn rate<F, Fut>(op: F) -> f64
+where
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let op = Arc::new(op);
+    let counter = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..IN_FLIGHT {
+        let (op, counter, done) = (op.clone(), counter.clone(), done.clone());
+        tasks.push(tokio::spawn(async move {
+            while start.elapsed() < WARM + RUN {
+                let i = counter.fetch_add(1, Ordering::Relaxed);
+                op(i).await;
+                if start.elapsed() >= WARM {
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    done.load(Ordering::Relaxed) as f64 / RUN.as_secs_f64()
+}
+
+async fn vault_rates(label: &str, store: Store, keks: Vec<Arc<dyn KeyEncryptionKey>>) {
+    let master = MasterKey::generate().unwrap();
+    let vault = Arc::new(Vault::new(
+        store,
+        Arc::new(LocalMacKey::derived(&master, KeyPurpose::CardFingerprint)),
+        VaultSettings {
+            card_retention: time::Duration::days(365),
+        },
+    ));
+    let keks = Arc::new(keks);
+    let now = OffsetDateTime::now_utc();
+    let tokens = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (v, k, t) = (vault.clone(), keks.clone(), tokens.clone());
+    let tokenize = rate(move |i| {
+        let (v, k, t) = (v.clone(), k.clone(), t.clone());
+        async move {
+            let input = CardInput {
+                pan: pan(i),
+                exp_month: 12,
+                exp_year: 2030,
+                name: None,
+            };
+            let done = v.tokenize(&k, "bench", &input, now).await.unwrap();
+            t.lock().unwrap().push(done.view.token);
+        }
+    })
+    .await;
+    let tokens = Arc::new(tokens.lock().unwrap().clone());
+    let (v, k, t) = (vault.clone(), keks.clone(), tokens.clone());
+    let detokenize = rate(move |i| {
+        let (v, k, t) = (v.clone(), k.clone(), t.clone());
+        async move {
+            let token = &t[usize::try_from(i).unwrap() % t.len()];
+            v.detokenize(&k, "bench", token, now).await.unwrap();
+        }
+    })
+    .await;
+    println!("{label:<34} {tokenize:>12.0} {detokenize:>14.0}");
+}
+
+async fn sign_rate(label: &str, signer: Arc<dyn Signer>) {
+    let s = signer.clone();
+    let r = rate(move |_| {
+        let s = s.clone();
+        async move {
+            s.sign(b"eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJiZW5jaCJ9")
+                .await
+                .unwrap();
+        }
+    })
+    .await;
+    println!("{label:<34} {r:>12.0}");
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let t = shonin_testkit::softhsm::token().expect("a SoftHSM2 token (apt-get install softhsm2)");
+    let settings = HsmSettings {
+        module: t.module,
+        token_label: t.token_label,
+        pin: SecretString::from(shonin_testkit::softhsm::PIN),
+        signing_key_label: Some("bench-signing".into()),
+        kek_label: Some("bench-kek".into()),
+        sessions: 2,
+        serialize_calls: true,
+    };
+    let hsm = Hsm::open_for_setup(settings).unwrap();
+    hsm.generate_signing_key(1_800_000_000).unwrap();
+    hsm.generate_kek(1_800_000_000).unwrap();
+    let master = MasterKey::generate().unwrap();
+    let local: Vec<Arc<dyn KeyEncryptionKey>> = vec![Arc::new(LocalKek::derived(&master, 1))];
+    let in_hsm: Vec<Arc<dyn KeyEncryptionKey>> = vec![hsm.current_kek().unwrap()];
+
+    println!(
+        "{} in flight, {} s per figure, 2 runtime threads",
+        IN_FLIGHT,
+        RUN.as_secs()
+    );
+    println!(
+        "{:<34} {:>12} {:>14}",
+        "vault", "tokenize/s", "detokenize/s"
+    );
+    let mut engines = vec![(
+        "sqlite",
+        TestDb::sqlite().await.unwrap(),
+        TestDb::sqlite().await.unwrap(),
+    )];
+    if std::env::var("SHONIN_TEST_POSTGRES_URL").is_ok() {
+        engines.push((
+            "postgres",
+            TestDb::postgres().await.unwrap(),
+            TestDb::postgres().await.unwrap(),
+        ));
+    }
+    for (engine, a, b) in &engines {
+        vault_rates(
+            &format!("{engine}, local KEK"),
+            a.store().clone(),
+            local.clone(),
+        )
+        .await;
+        vault_rates(
+            &format!("{engine}, SoftHSM2 KEK"),
+            b.store().clone(),
+            in_hsm.clone(),
+        )
+        .await;
+    }
+    println!("{:<34} {:>12}", "ES256 signatures", "per second");
+    let local_signer: Arc<dyn Signer> =
+        Arc::new(LocalSigner::generate(shonin_jose::Alg::ES256).unwrap());
+    sign_rate("local key (aws-lc-rs)", local_signer).await;
+    sign_rate("SoftHSM2 key (CKM_ECDSA)", hsm.current_signer().unwrap()).await;
+    for (_, a, b) in engines {
+        a.destroy().await.unwrap();
+        b.destroy().await.unwrap();
+    }
+}
