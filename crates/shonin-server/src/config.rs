@@ -12,7 +12,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 /// Environment variables with the `SHONIN_` prefix that are not configuration keys.
-const ENV_NOT_CONFIG: &[&str] = &["MASTER_KEY", "CONFIG", "BIN"];
+const ENV_NOT_CONFIG: &[&str] = &["MASTER_KEY", "CONFIG", "BIN", "PKCS11_PIN"];
 /// Prefixes of `SHONIN_` variables reserved for the test, CI and benchmark tooling.
 const ENV_RESERVED_PREFIXES: &[&str] = &[
     "TEST_",
