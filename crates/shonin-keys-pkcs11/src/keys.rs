@@ -92,12 +92,32 @@ impl std::fmt::Debug for Hsm {
     }
 }
 
+type Contexts = Mutex<HashMap<PathBuf, Arc<Pkcs11>>>;
+
+fn contexts() -> &'static Contexts {
+    static CONTEXTS: OnceLock<Contexts> = OnceLock::new();
+    CONTEXTS.get_or_init(Default::default)
+}
+
+/// Finalises every module this process loaded (`C_Finalize`, which also closes their sessions).
+/// Call once, at the end of `main`, after the last use of any key; a key used after this fails
+/// with a PKCS#11 error.
+pub fn finalize() {
+    let drained: Vec<Arc<Pkcs11>> = match contexts().lock() {
+        Ok(mut map) => map.drain().map(|(_, ctx)| ctx).collect(),
+        Err(_) => return,
+    };
+    for ctx in drained {
+        if let Err(e) = Pkcs11::clone(&ctx).finalize() {
+            tracing::warn!(error = %e, "PKCS#11 C_Finalize failed");
+        }
+    }
+}
+
 /// One context per module for the whole process: PKCS#11 allows `C_Initialize` once per
 /// application (v2.40 §5.4), and tests open the same module many times.
 fn context(module: &PathBuf) -> Result<Arc<Pkcs11>, Pkcs11Error> {
-    static CONTEXTS: OnceLock<Mutex<HashMap<PathBuf, Arc<Pkcs11>>>> = OnceLock::new();
-    let mut map = CONTEXTS
-        .get_or_init(Default::default)
+    let mut map = contexts()
         .lock()
         .map_err(|_| Pkcs11Error::call("opening the module", "lock poisoned"))?;
     if let Some(ctx) = map.get(module) {

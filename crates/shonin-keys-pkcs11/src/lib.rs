@@ -19,5 +19,5 @@ mod worker;
 
 pub use error::Pkcs11Error;
 pub use kek::HsmKek;
-pub use keys::{Hsm, HsmKeyInfo, HsmSettings};
+pub use keys::{Hsm, HsmKeyInfo, HsmSettings, finalize};
 pub use signer::HsmSigner;

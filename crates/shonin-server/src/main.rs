@@ -9,5 +9,10 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    shonin_server::cli::main()
+    let code = shonin_server::cli::main();
+    // PKCS#11 v2.40 §5.4: an application calls C_Finalize when done with a module. Without it,
+    // a module's own exit-time cleanup can run against a library already torn down (seen with
+    // SoftHSM2 as a command exiting on a signal after printing its output).
+    shonin_keys_pkcs11::finalize();
+    code
 }

@@ -84,10 +84,17 @@ async fn tokenize_read_detokenize_and_delete() {
     assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
     assert_eq!(refused["error"], "insufficient_scope");
     assert!(
-        failures(&app, "vault.detokenize")
+        app.audit_entries()
             .await
             .iter()
-            .any(|r| r.contains("insufficient_scope")),
+            .any(|e| e.record.action == "vault.detokenize"
+                && e.record.outcome == shonin_audit::Outcome::Failure
+                && e.record.actor.id == "shop"
+                && e.record
+                    .reason
+                    .as_deref()
+                    .is_some_and(|r| r.contains("insufficient_scope"))),
+        "the refusal names the client"
     );
 
     // Another client with both scopes: the first one's card is not there for it.

@@ -139,12 +139,14 @@ impl Call {
         scope: &str,
         target: &str,
     ) -> Result<Access, Response> {
-        match access.and_then(|a| a.require_scope(scope).map(|()| a)) {
+        // A valid token without the scope is refused under its client's name.
+        let (client, checked) = match access {
+            Ok(a) => (a.client_id().to_owned(), a.require_scope(scope).map(|()| a)),
+            Err(e) => (String::new(), Err(e)),
+        };
+        match checked {
             Ok(a) => Ok(a),
-            Err(e) => {
-                let client = String::new();
-                Err(self.refuse(&client, target, e.into()).await)
-            }
+            Err(e) => Err(self.refuse(&client, target, e.into()).await),
         }
     }
 
