@@ -98,6 +98,25 @@ impl Refused {
     }
 }
 
+/// Starts a call: the verified token with `scope` and its client, or the audited refusal.
+async fn begin(
+    state: AppState,
+    meta: RequestMeta,
+    action: &'static str,
+    access: Result<Access, OAuthError>,
+    scope: &str,
+    target: &str,
+) -> Result<(Call, Access, String), Response> {
+    let call = Call {
+        state,
+        meta,
+        action,
+    };
+    let access = call.access(access, scope, target).await?;
+    let client = access.client_id().to_owned();
+    Ok((call, access, client))
+}
+
 /// One call: its state, request and audit action.
 struct Call {
     state: AppState,
@@ -127,9 +146,21 @@ impl Call {
         e.into_response()
     }
 
-    fn ok(&self) {
-        metrics::counter!("shonin_vault_requests_total", "action" => self.action, "outcome" => "ok")
-            .increment(1);
+    /// The call's answer, or its audited refusal; counted either way.
+    async fn finish(
+        &self,
+        client: &str,
+        target: &str,
+        result: Result<Response, Refused>,
+    ) -> Response {
+        match result {
+            Ok(resp) => {
+                metrics::counter!("shonin_vault_requests_total", "action" => self.action, "outcome" => "ok")
+                    .increment(1);
+                resp
+            }
+            Err(e) => self.refuse(client, target, e).await,
+        }
     }
 
     /// The verified token with `scope`, or the audited refusal.
@@ -210,16 +241,11 @@ pub async fn tokenize(
     access: Result<Access, OAuthError>,
     bytes: Bytes,
 ) -> Response {
-    let call = Call {
-        state,
-        meta,
-        action: "vault.tokenize",
-    };
-    let access = match call.access(access, SCOPE, "-").await {
-        Ok(a) => a,
-        Err(resp) => return resp,
-    };
-    let client = access.client_id().to_owned();
+    let (call, access, client) =
+        match begin(state, meta, "vault.tokenize", access, SCOPE, "-").await {
+            Ok(started) => started,
+            Err(resp) => return resp,
+        };
     let result = async {
         let input = card_input(&bytes)?;
         claim(&call, access).await?;
@@ -229,35 +255,28 @@ pub async fn tokenize(
             .vault
             .tokenize(&keks, &client, &input, call.now())
             .await?;
+        let token = &done.view.token;
         record_success(
             &call.state,
             &call.meta,
             call.action,
             client_actor(&client),
-            &done.view.token,
+            token,
         )
         .await?;
-        Ok::<_, Refused>(done)
+        let status = if done.created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        let mut resp = answer(status, shown(&done.view));
+        if let Ok(location) = HeaderValue::from_str(&format!("/vault/cards/{token}")) {
+            resp.headers_mut().insert(header::LOCATION, location);
+        }
+        Ok(resp)
     }
     .await;
-    match result {
-        Ok(done) => {
-            call.ok();
-            let status = if done.created {
-                StatusCode::CREATED
-            } else {
-                StatusCode::OK
-            };
-            let mut resp = answer(status, shown(&done.view));
-            if let Ok(location) =
-                HeaderValue::from_str(&format!("/vault/cards/{}", done.view.token))
-            {
-                resp.headers_mut().insert(header::LOCATION, location);
-            }
-            resp
-        }
-        Err(e) => call.refuse(&client, "-", e).await,
-    }
+    call.finish(&client, "-", result).await
 }
 
 /// `GET /vault/cards/{token}`: the card masked; audited like every read of a card record.
@@ -267,19 +286,13 @@ pub async fn show(
     access: Result<Access, OAuthError>,
     Path(token): Path<String>,
 ) -> Response {
-    let call = Call {
-        state,
-        meta,
-        action: "vault.read",
-    };
-    let access = match call.access(access, SCOPE, &token).await {
-        Ok(a) => a,
+    let (call, access, client) = match begin(state, meta, "vault.read", access, SCOPE, &token).await
+    {
+        Ok(started) => started,
         Err(resp) => return resp,
     };
-    let client = access.client_id().to_owned();
     let result = async {
-        let found = call.state.vault.show(&client, &token, call.now()).await;
-        let view = match found {
+        let view = match call.state.vault.show(&client, &token, call.now()).await {
             Ok(view) => view,
             Err(e) => {
                 claim(&call, access).await?;
@@ -287,16 +300,10 @@ pub async fn show(
             }
         };
         committed(&call, access, &client, &token).await?;
-        Ok::<_, Refused>(view)
+        Ok(answer(StatusCode::OK, shown(&view)))
     }
     .await;
-    match result {
-        Ok(view) => {
-            call.ok();
-            answer(StatusCode::OK, shown(&view))
-        }
-        Err(e) => call.refuse(&client, &token, e).await,
-    }
+    call.finish(&client, &token, result).await
 }
 
 /// `DELETE /vault/cards/{token}`: the record and its data key are gone (crypto-shredding).
@@ -306,16 +313,11 @@ pub async fn delete(
     access: Result<Access, OAuthError>,
     Path(token): Path<String>,
 ) -> Response {
-    let call = Call {
-        state,
-        meta,
-        action: "vault.delete",
-    };
-    let access = match call.access(access, SCOPE, &token).await {
-        Ok(a) => a,
-        Err(resp) => return resp,
-    };
-    let client = access.client_id().to_owned();
+    let (call, access, client) =
+        match begin(state, meta, "vault.delete", access, SCOPE, &token).await {
+            Ok(started) => started,
+            Err(resp) => return resp,
+        };
     let result = async {
         claim(&call, access).await?;
         call.state.vault.delete(&client, &token).await?;
@@ -327,20 +329,14 @@ pub async fn delete(
             &token,
         )
         .await?;
-        Ok::<_, Refused>(())
+        Ok((
+            StatusCode::NO_CONTENT,
+            [(header::CACHE_CONTROL, "no-store")],
+        )
+            .into_response())
     }
     .await;
-    match result {
-        Ok(()) => {
-            call.ok();
-            (
-                StatusCode::NO_CONTENT,
-                [(header::CACHE_CONTROL, "no-store")],
-            )
-                .into_response()
-        }
-        Err(e) => call.refuse(&client, &token, e).await,
-    }
+    call.finish(&client, &token, result).await
 }
 
 /// `POST /vault/cards/{token}/detokenize`: the card with its number, for a client granted
@@ -352,24 +348,27 @@ pub async fn detokenize(
     access: Result<Access, OAuthError>,
     Path(token): Path<String>,
 ) -> Response {
-    let call = Call {
+    let (call, access, client) = match begin(
         state,
         meta,
-        action: "vault.detokenize",
-    };
-    let access = match call.access(access, DETOKENIZE_SCOPE, &token).await {
-        Ok(a) => a,
+        "vault.detokenize",
+        access,
+        DETOKENIZE_SCOPE,
+        &token,
+    )
+    .await
+    {
+        Ok(started) => started,
         Err(resp) => return resp,
     };
-    let client = access.client_id().to_owned();
     let result = async {
         let keks = call.keks();
-        let (view, card) = match call
+        let found = call
             .state
             .vault
             .detokenize(&keks, &client, &token, call.now())
-            .await
-        {
+            .await;
+        let (view, card) = match found {
             Ok(found) => found,
             Err(e) => {
                 claim(&call, access).await?;
@@ -377,21 +376,15 @@ pub async fn detokenize(
             }
         };
         committed(&call, access, &client, &token).await?;
-        Ok::<_, Refused>((view, card))
+        let mut body = shown(&view);
+        if let Some(o) = body.as_object_mut() {
+            o.insert("pan".into(), card.pan.expose().into());
+            if let Some(name) = &card.name {
+                o.insert("name".into(), name.as_str().into());
+            }
+        }
+        Ok(answer(StatusCode::OK, body))
     }
     .await;
-    match result {
-        Ok((view, card)) => {
-            call.ok();
-            let mut body = shown(&view);
-            if let Some(o) = body.as_object_mut() {
-                o.insert("pan".into(), card.pan.expose().into());
-                if let Some(name) = &card.name {
-                    o.insert("name".into(), name.as_str().into());
-                }
-            }
-            answer(StatusCode::OK, body)
-        }
-        Err(e) => call.refuse(&client, &token, e).await,
-    }
+    call.finish(&client, &token, result).await
 }
