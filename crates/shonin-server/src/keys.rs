@@ -116,15 +116,14 @@ impl KeySource for Keys {
         }
     }
 
+    /// The local KEK first (records sealed before the vault's KEK moved into the HSM still open,
+    /// and `keys rotate-kek` moves them), then the HSM's, oldest first: the last wraps.
     fn key_encryption_keys(&self) -> Vec<Arc<dyn KeyEncryptionKey>> {
-        match (&self.hsm, self.hsm_wraps) {
-            (Some(h), true) => h
-                .keks()
-                .into_iter()
-                .map(|k| k as Arc<dyn KeyEncryptionKey>)
-                .collect(),
-            _ => vec![self.local_kek.clone()],
+        let mut keks: Vec<Arc<dyn KeyEncryptionKey>> = vec![self.local_kek.clone()];
+        if let (Some(h), true) = (&self.hsm, self.hsm_wraps) {
+            keks.extend(h.keks().into_iter().map(|k| k as Arc<dyn KeyEncryptionKey>));
         }
+        keks
     }
 
     /// With the HSM signing: its keys (current first), then the keyring's, so tokens the keyring

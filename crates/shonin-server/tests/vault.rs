@@ -301,7 +301,8 @@ async fn with_an_hsm_tokens_are_signed_and_data_keys_wrapped_in_it() {
     setup.generate_kek(1_800_000_100).unwrap();
     assert!(app.state.keys.reload_if_changed().unwrap());
     let keks = app.state.keys.key_encryption_keys();
-    assert_eq!(keks.len(), 2);
+    assert_eq!(keks.len(), 3, "the local KEK, then the HSM's two");
+    assert_eq!(keks[0].version(), "local:1");
     let (status, full, _) = call(&app, &owner, Method::POST, &detok, None).await;
     assert_eq!((status, &full["pan"]), (StatusCode::OK, &json!(PAN)));
     let moved = app
@@ -320,7 +321,7 @@ async fn with_an_hsm_tokens_are_signed_and_data_keys_wrapped_in_it() {
     .await
     .unwrap()
     .unwrap();
-    assert_eq!(stored.sealed.kek_version, keks[1].version());
+    assert_eq!(stored.sealed.kek_version, keks[2].version());
     let (status, full, _) = call(&app, &owner, Method::POST, &detok, None).await;
     assert_eq!((status, &full["pan"]), (StatusCode::OK, &json!(PAN)));
 }
