@@ -63,6 +63,8 @@ pub struct HsmKeyInfo {
     pub id: String,
     /// The JWK kid (signing keys) or the key version (key-encryption keys).
     pub name: String,
+    /// A signing key pair (ES256), or else a key-encryption key (AES key wrap).
+    pub signing: bool,
     /// "current", "next" or "retired" (signing keys); "current" or "previous" (key-encryption keys).
     pub state: &'static str,
     /// Creation time read from the `CKA_ID`, Unix seconds; `None` for a key made elsewhere.
@@ -330,6 +332,7 @@ impl Hsm {
                 label: self.settings.signing_key_label.clone().unwrap_or_default(),
                 id: hex(id),
                 name: s.kid_str().to_owned(),
+                signing: true,
                 state: match i {
                     i if i == current => "current",
                     i if i > current => "next",
@@ -344,6 +347,7 @@ impl Hsm {
                 label: self.settings.kek_label.clone().unwrap_or_default(),
                 id: hex(id),
                 name: k.version_str().to_owned(),
+                signing: false,
                 state: if i + 1 == m { "current" } else { "previous" },
                 created: created(id),
             });
@@ -359,7 +363,7 @@ impl Hsm {
             self.settings.signing_key_label.clone().ok_or_else(|| {
                 Pkcs11Error::call("generating a signing key", "no signing_key_label")
             })?;
-        let id = self.new_id(now_unix)?;
+        let id = self.new_id(now_unix, true)?;
         self.pool.run_blocking(move |s| {
             let public = [
                 Attribute::Token(true),
@@ -399,7 +403,7 @@ impl Hsm {
             .kek_label
             .clone()
             .ok_or_else(|| Pkcs11Error::call("generating a KEK", "no kek_label"))?;
-        let id = self.new_id(now_unix)?;
+        let id = self.new_id(now_unix, false)?;
         self.pool.run_blocking(move |s| {
             let template = [
                 Attribute::Token(true),
@@ -425,8 +429,20 @@ impl Hsm {
             .unwrap_or_default())
     }
 
-    fn new_id(&self, now_unix: i64) -> Result<Vec<u8>, Pkcs11Error> {
-        let mut id = now_unix.to_be_bytes().to_vec();
+    /// A `CKA_ID` that sorts after every key of its kind on the token: its time is `now_unix`,
+    /// or one second after the newest key's if that is not earlier (two keys made within one
+    /// second, or a clock set back, must not change which key is current).
+    fn new_id(&self, now_unix: i64, signing: bool) -> Result<Vec<u8>, Pkcs11Error> {
+        let l = self.loaded();
+        let newest = if signing {
+            l.signers.last().map(|(id, _)| id)
+        } else {
+            l.keks.last().map(|(id, _)| id)
+        };
+        let at = newest
+            .and_then(|id| created(id))
+            .map_or(now_unix, |t| now_unix.max(t.saturating_add(1)));
+        let mut id = at.to_be_bytes().to_vec();
         let random = self.pool.run_blocking(|s| {
             s.generate_random_vec(8)
                 .map_err(|e| Pkcs11Error::call("C_GenerateRandom", e))

@@ -20,7 +20,23 @@ fn process_lock() -> std::sync::MutexGuard<'static, ()> {
 /// A pool of threads, each with its own session on one slot.
 pub(crate) struct Pool {
     senders: Vec<mpsc::Sender<Job>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
     next: AtomicUsize,
+}
+
+/// Stops the threads and waits for them: each closes its session before the pool is gone, so a
+/// session is never closed while the process finalises the module or exits (SoftHSM2 crashes
+/// then).
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.senders.clear();
+        let me = std::thread::current().id();
+        for t in self.threads.drain(..) {
+            if t.thread().id() != me {
+                let _ = t.join();
+            }
+        }
+    }
 }
 
 impl Pool {
@@ -33,13 +49,14 @@ impl Pool {
         serialize: bool,
     ) -> Result<Self, Pkcs11Error> {
         let mut senders = Vec::with_capacity(threads);
+        let mut handles = Vec::with_capacity(threads);
         for i in 0..threads.max(1) {
             let session = ctx
                 .open_rw_session(slot)
                 .map_err(|e| Pkcs11Error::call("C_OpenSession", e))?;
             let (tx, rx) = mpsc::channel::<Job>();
             let ctx = ctx.clone();
-            std::thread::Builder::new()
+            let handle = std::thread::Builder::new()
                 .name(format!("shonin-pkcs11-{i}"))
                 .spawn(move || {
                     // The context must outlive the session.
@@ -51,9 +68,11 @@ impl Pool {
                 })
                 .map_err(|e| Pkcs11Error::call("starting a worker thread", e))?;
             senders.push(tx);
+            handles.push(handle);
         }
         Ok(Pool {
             senders,
+            threads: handles,
             next: AtomicUsize::new(0),
         })
     }

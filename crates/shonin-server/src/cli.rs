@@ -336,12 +336,11 @@ async fn keys(g: &GlobalArgs, config: &Config, cmd: KeysCommand) -> anyhow::Resu
                 ]);
             }
             for k in keys.hsm.iter().flat_map(|h| h.list()) {
-                let signing = k.name.len() == 43;
                 table.row([
                     k.name,
-                    if signing { "ES256" } else { "AES-KW" }.to_owned(),
+                    if k.signing { "ES256" } else { "AES-KW" }.to_owned(),
                     k.state.to_owned(),
-                    if signing && hsm_signs { "yes" } else { "no" }.to_owned(),
+                    if k.signing && hsm_signs { "yes" } else { "no" }.to_owned(),
                     k.created
                         .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
                         .map(shonin_audit::chain::format_time)
@@ -355,7 +354,6 @@ async fn keys(g: &GlobalArgs, config: &Config, cmd: KeysCommand) -> anyhow::Resu
             let store = runtime::open_store(config).await?;
             if let (Some(hsm), "hsm") = (&keys.hsm, keys.signing_keystore()) {
                 let next = hsm.generate_signing_key(clock.now().unix_timestamp())?;
-                let store = runtime::open_store(config).await?;
                 let audit = runtime::start_audit(config, &store, &keys, clock.clone());
                 let current = hsm.current_signer().map(|s| s.kid_str().to_owned());
                 crate::admin::record::record(

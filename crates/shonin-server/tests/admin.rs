@@ -1359,6 +1359,23 @@ fn hsm_keys_are_made_listed_and_the_kek_rotated() {
         rotated.contains("re-encrypted 0 vault records"),
         "{rotated}"
     );
+    // With the HSM signing, `keys rotate` makes the new key pair there: the old next key signs.
+    let next_before = hsm_rows[1]["kid"].as_str().unwrap().to_owned();
+    let signing = ok(&run(&["keys", "rotate"]));
+    assert!(signing.contains("(made in the HSM)"), "{signing}");
+    assert!(
+        signing.contains(&format!("current  {next_before}")),
+        "{signing}"
+    );
+    let list: Value = serde_json::from_str(&ok(&run(&["keys", "list", "--json"]))).unwrap();
+    let states: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["keystore"] == "hsm:cli-signing")
+        .map(|k| k["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["retired", "current", "next"], "{list}");
     let entries: Vec<Value> = ok(&run(&["audit", "export"]))
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
