@@ -218,6 +218,18 @@ pub struct Texts {
     pub acs_resend: &'static str,
     pub acs_code_sent: &'static str,
     pub acs_code_failed: &'static str,
+    pub hf_title: &'static str,
+    pub hf_number: &'static str,
+    pub hf_expiry: &'static str,
+    pub hf_month: &'static str,
+    pub hf_year: &'static str,
+    pub hf_name: &'static str,
+    pub hf_cvv: &'static str,
+    pub hf_submit: &'static str,
+    pub hf_saved: &'static str,
+    /// Before the server's reason.
+    pub hf_failed: &'static str,
+    pub hf_expired: &'static str,
 }
 
 pub static EN: Texts = Texts {
@@ -340,6 +352,17 @@ pub static EN: Texts = Texts {
     acs_resend: "Send a new code",
     acs_code_sent: "A new code is on its way; the earlier one no longer works.",
     acs_code_failed: "The code is not right. Attempts left: {n}.",
+    hf_title: "Card details",
+    hf_number: "Card number",
+    hf_expiry: "Expiry date",
+    hf_month: "Month (MM)",
+    hf_year: "Year (YYYY)",
+    hf_name: "Name on card",
+    hf_cvv: "Security code",
+    hf_submit: "Use this card",
+    hf_saved: "Card details received.",
+    hf_failed: "The card was not accepted: ",
+    hf_expired: "This card form has expired. Reload the page to start again.",
 };
 
 pub static JA: Texts = Texts {
@@ -462,6 +485,17 @@ pub static JA: Texts = Texts {
     acs_resend: "新しいコードを送る",
     acs_code_sent: "新しいコードを送りました。以前のコードは使えません。",
     acs_code_failed: "コードが正しくありません。残り{n}回試せます。",
+    hf_title: "カード情報",
+    hf_number: "カード番号",
+    hf_expiry: "有効期限",
+    hf_month: "月（MM）",
+    hf_year: "年（YYYY）",
+    hf_name: "カード名義",
+    hf_cvv: "セキュリティコード",
+    hf_submit: "このカードを使う",
+    hf_saved: "カード情報を受け付けました。",
+    hf_failed: "カードを受け付けられませんでした：",
+    hf_expired: "このカード入力フォームは期限切れです。ページを再読み込みしてやり直してください。",
 };
 
 #[cfg(test)]

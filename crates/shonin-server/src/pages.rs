@@ -180,6 +180,17 @@ pub struct AcsPostPage<'a> {
     pub session_data: Option<&'a str>,
 }
 
+/// The vault's hosted card fields (`routes/vault_nonces.rs`), in the merchant's iframe:
+/// `/static/vault-fields.js` posts the card with the client token and hands the nonce to
+/// `origin`.
+#[derive(Debug, Template)]
+#[template(path = "vault_hosted_fields.html")]
+pub struct HostedFieldsPage<'a> {
+    pub f: Frame<'a>,
+    pub client_token: &'a str,
+    pub origin: &'a str,
+}
+
 /// Renders a page that runs inside the 3-D Secure requestor's iframe: as [`render`], but any
 /// HTTPS page may frame it (the merchant's checkout is not known in advance) and it may post to
 /// `form_target` (the requestor's `notificationURL`).
@@ -188,12 +199,20 @@ pub fn render_framed(
     page: &impl Template,
     form_target: Option<&str>,
 ) -> Response {
-    let mut resp = render(status, page, form_target);
+    framed_by(render(status, page, form_target), "https:")
+}
+
+/// Renders a page that only pages of `ancestors` (a CSP source list) may frame.
+pub fn render_framed_by(status: StatusCode, page: &impl Template, ancestors: &str) -> Response {
+    framed_by(render(status, page, None), ancestors)
+}
+
+fn framed_by(mut resp: Response, ancestors: &str) -> Response {
     let csp = resp
         .headers()
         .get(header::CONTENT_SECURITY_POLICY)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.replace("frame-ancestors 'none'", "frame-ancestors https:"));
+        .map(|v| v.replace("frame-ancestors 'none'", &format!("frame-ancestors {ancestors}")));
     if let Some(v) = csp.and_then(|v| HeaderValue::from_str(&v).ok()) {
         resp.headers_mut()
             .insert(header::CONTENT_SECURITY_POLICY, v);

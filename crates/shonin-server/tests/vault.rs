@@ -171,8 +171,10 @@ async fn tokenize_read_detokenize_and_delete() {
 async fn bad_cards_and_bad_tokens_are_refused_and_store_nothing() {
     let app = TestApp::new().await;
     let merchant = Bank::with_scope(&app, "shop", "vault").await;
-    let mut with_cvv = card();
-    with_cvv["cvv"] = json!("123");
+    let mut with_cvc = card();
+    with_cvc["cvc"] = json!("123");
+    let mut short_cvv = card();
+    short_cvv["cvv"] = json!("12");
     let mut bad_luhn = card();
     bad_luhn["pan"] = json!("4012888888881882");
     let mut expired = card();
@@ -180,7 +182,8 @@ async fn bad_cards_and_bad_tokens_are_refused_and_store_nothing() {
     let mut month = card();
     month["exp_month"] = json!(13);
     let cases = [
-        (with_cvv, "invalid_request"),
+        (with_cvc, "invalid_request"),
+        (short_cvv, "invalid_card"),
         (bad_luhn, "invalid_card"),
         (expired, "invalid_card"),
         (month, "invalid_card"),
@@ -199,7 +202,7 @@ async fn bad_cards_and_bad_tokens_are_refused_and_store_nothing() {
         let text = refused.to_string();
         assert!(!text.contains("4012888888881882"), "{text}");
     }
-    assert_eq!(failures(&app, "vault.tokenize").await.len(), 7);
+    assert_eq!(failures(&app, "vault.tokenize").await.len(), 8);
     let audit = serde_json::to_vec(&app.audit_entries().await).unwrap();
     assert_eq!(common::pci::card_numbers(&audit), Vec::<String>::new());
     let none = shonin_vault::VaultStore::vault_cards_not_under(

@@ -86,6 +86,8 @@ async fn vault_rates(label: &str, store: Store, keks: Vec<Arc<dyn KeyEncryptionK
         Arc::new(LocalMacKey::derived(&master, KeyPurpose::CardFingerprint)),
         VaultSettings {
             card_retention: time::Duration::days(365),
+            nonce_ttl: time::Duration::minutes(10),
+            cvv_hold: time::Duration::minutes(15),
         },
     ));
     let keks = Arc::new(keks);
@@ -100,6 +102,7 @@ async fn vault_rates(label: &str, store: Store, keks: Vec<Arc<dyn KeyEncryptionK
                 exp_month: 12,
                 exp_year: 2030,
                 name: None,
+                cvv: None,
             };
             let done = v.tokenize(&k, "bench", &input, now).await.unwrap();
             t.lock().unwrap().push(done.view.token);
@@ -116,7 +119,27 @@ async fn vault_rates(label: &str, store: Store, keks: Vec<Arc<dyn KeyEncryptionK
         }
     })
     .await;
-    println!("{label:<34} {tokenize:>12.0} {detokenize:>14.0}");
+    // Client-side tokenization, whole: the page's post (nonce issued, card and CVV sealed) and
+    // the merchant's exchange (nonce taken, card tokenized, CVV held).
+    let (v, k) = (vault.clone(), keks.clone());
+    let nonce_flow = rate(move |i| {
+        let (v, k) = (v.clone(), k.clone());
+        async move {
+            let input = CardInput {
+                pan: pan(i + 1_000_000),
+                exp_month: 12,
+                exp_year: 2030,
+                name: None,
+                cvv: Some("123".into()),
+            };
+            let issued = v.issue_nonce(&k, "bench", &input, now).await.unwrap();
+            v.exchange_nonce(&k, "bench", issued.nonce.as_str(), now)
+                .await
+                .unwrap();
+        }
+    })
+    .await;
+    println!("{label:<34} {tokenize:>12.0} {detokenize:>14.0} {nonce_flow:>18.0}");
 }
 
 async fn sign_rate(label: &str, signer: Arc<dyn Signer>) {
@@ -158,8 +181,8 @@ async fn main() {
         RUN.as_secs()
     );
     println!(
-        "{:<34} {:>12} {:>14}",
-        "vault", "tokenize/s", "detokenize/s"
+        "{:<34} {:>12} {:>14} {:>18}",
+        "vault", "tokenize/s", "detokenize/s", "nonce+exchange/s"
     );
     let mut engines = vec![(
         "sqlite",

@@ -103,6 +103,8 @@ pub struct SweepCounts {
     pub tokens: u64,
     pub acs_transactions: u64,
     pub vault_cards: u64,
+    pub vault_nonces: u64,
+    pub vault_cvvs: u64,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -179,14 +181,18 @@ impl Store {
         let tokens_before = now
             .checked_sub(token_retention)
             .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        // PCI DSS 3.2.1: a card past its retention is deleted with its data key; 3.3.2: a held
+        // CVV and an unexchanged nonce only live minutes.
+        let vault = shonin_vault::VaultStore::sweep_vault(self, now).await?;
         Ok(SweepCounts {
             replays: self.sweep_replays(now).await?,
             flows: self.sweep_flows(now).await?,
             tokens: shonin_oauth::TokenStore::sweep_tokens(self, tokens_before).await?,
             // PCI 3DS: a transaction's data is kept only until it expires.
             acs_transactions: shonin_3ds::acs::AcsStore::sweep_acs_transactions(self, now).await?,
-            // PCI DSS 3.2.1: a card past its retention is deleted with its data key.
-            vault_cards: shonin_vault::VaultStore::sweep_vault_cards(self, now).await?,
+            vault_cards: vault.cards,
+            vault_nonces: vault.nonces,
+            vault_cvvs: vault.cvvs,
         })
     }
 

@@ -180,6 +180,55 @@ pub async fn raw_execute(store: &Store, sql: &str) -> Result<u64, StorageError> 
     .map_err(sqlx_err("raw test statement"))
 }
 
+/// Every row of `table`, each column as text (integers in decimal), one row a line: for tests
+/// that scan what is stored for data that must not be there.
+pub async fn raw_rows_text(store: &Store, table: &str) -> Result<String, StorageError> {
+    use sqlx::Row as _;
+    let sql = AssertSqlSafe(format!("SELECT * FROM {table}"));
+    macro_rules! dump {
+        ($pool:expr) => {{
+            let rows = sqlx::query(sql)
+                .fetch_all($pool)
+                .await
+                .map_err(sqlx_err("raw test select"))?;
+            rows.iter()
+                .map(|r| {
+                    (0..r.len())
+                        .map(|i| {
+                            r.try_get::<String, _>(i)
+                                .or_else(|_| r.try_get::<i64, _>(i).map(|v| v.to_string()))
+                                .unwrap_or_default()
+                        })
+                        .collect::<Vec<_>>()
+                        .join("|")
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        }};
+    }
+    Ok(match store {
+        Store::Sqlite(s) => dump!(&s.sql.pool),
+        Store::Postgres(s) => dump!(&s.sql.pool),
+    })
+}
+
+/// How many rows `table` holds.
+pub async fn raw_count(store: &Store, table: &str) -> Result<i64, StorageError> {
+    use sqlx::Row as _;
+    let sql = AssertSqlSafe(format!("SELECT count(*) AS n FROM {table}"));
+    match store {
+        Store::Sqlite(s) => sqlx::query(sql)
+            .fetch_one(&s.sql.pool)
+            .await
+            .and_then(|r| r.try_get::<i64, _>("n")),
+        Store::Postgres(s) => sqlx::query(sql)
+            .fetch_one(&s.sql.pool)
+            .await
+            .and_then(|r| r.try_get::<i64, _>("n")),
+    }
+    .map_err(sqlx_err("raw test count"))
+}
+
 async fn admin_connection(admin_url: &str) -> Result<PgConnection, StorageError> {
     let options = PgConnectOptions::from_str(admin_url)
         .map_err(|_| StorageError::Unavailable(format!("{POSTGRES_URL_ENV} is not a valid URL")))?;

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use shonin_types::StorageError;
-use shonin_vault::{Sealed, StoredCard, VaultStore};
+use shonin_vault::{HeldCvv, Sealed, StoredCard, StoredNonce, VaultStore, VaultSwept};
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
 use time::OffsetDateTime;
 
@@ -110,6 +110,8 @@ where
     }
 
     async fn delete_vault_card(&self, tenant: &str, token: &str) -> Result<bool, StorageError> {
+        self.take_vault_cvv(tenant, token, OffsetDateTime::UNIX_EPOCH)
+            .await?;
         let result = sqlx::query("DELETE FROM vault_cards WHERE tenant = $1 AND token = $2")
             .bind(tenant)
             .bind(token)
@@ -140,13 +142,165 @@ where
         rows.iter().map(decode::<DB>).collect()
     }
 
-    async fn sweep_vault_cards(&self, now: OffsetDateTime) -> Result<u64, StorageError> {
-        let result = sqlx::query("DELETE FROM vault_cards WHERE expires_at <= $1")
-            .bind(to_micros(now))
-            .execute(&self.pool)
-            .await
-            .map_err(sqlx_err("vault sweep"))?;
-        Ok(DB::rows_affected(&result))
+    async fn sweep_vault(&self, now: OffsetDateTime) -> Result<VaultSwept, StorageError> {
+        let mut counts = [0; 3];
+        for (count, table) in counts
+            .iter_mut()
+            .zip(["vault_cards", "vault_nonces", "vault_cvvs"])
+        {
+            let result = sqlx::query(&format!("DELETE FROM {table} WHERE expires_at <= $1"))
+                .bind(to_micros(now))
+                .execute(&self.pool)
+                .await
+                .map_err(sqlx_err("vault sweep"))?;
+            *count = DB::rows_affected(&result);
+        }
+        let [cards, nonces, cvvs] = counts;
+        Ok(VaultSwept {
+            cards,
+            nonces,
+            cvvs,
+        })
+    }
+
+    async fn insert_vault_nonce(&self, n: &StoredNonce) -> Result<(), StorageError> {
+        sqlx::query(
+            "INSERT INTO vault_nonces (digest, tenant, kek_version, wrapped_key, sealed, \
+             created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(n.digest.as_str())
+        .bind(n.tenant.as_str())
+        .bind(n.sealed.kek_version.as_str())
+        .bind(B64.encode(&n.sealed.wrapped_key))
+        .bind(B64.encode(&n.sealed.ciphertext))
+        .bind(to_micros(n.created_at))
+        .bind(to_micros(n.expires_at))
+        .execute(&self.pool)
+        .await
+        .map_err(sqlx_err("vault nonce insert"))?;
+        Ok(())
+    }
+
+    async fn take_vault_nonce(
+        &self,
+        tenant: &str,
+        digest: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<StoredNonce>, StorageError> {
+        // One statement: the row goes to whichever caller's DELETE reaches it first.
+        let row = sqlx::query(
+            "DELETE FROM vault_nonces WHERE digest = $1 AND tenant = $2 AND expires_at > $3 \
+             RETURNING digest, tenant, kek_version, wrapped_key, sealed, created_at, expires_at",
+        )
+        .bind(digest)
+        .bind(tenant)
+        .bind(to_micros(now))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(sqlx_err("vault nonce take"))?;
+        row.map(|r| {
+            let d = Columns::<DB>::new(&r, "vault nonce");
+            Ok(StoredNonce {
+                digest: d.text("digest")?,
+                tenant: d.text("tenant")?,
+                sealed: d.sealed()?,
+                created_at: d.time("created_at")?,
+                expires_at: d.time("expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn hold_vault_cvv(&self, c: &HeldCvv) -> Result<(), StorageError> {
+        sqlx::query(
+            "INSERT INTO vault_cvvs (tenant, token, kek_version, wrapped_key, sealed, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant, token) DO UPDATE SET \
+             kek_version = excluded.kek_version, wrapped_key = excluded.wrapped_key, \
+             sealed = excluded.sealed, expires_at = excluded.expires_at",
+        )
+        .bind(c.tenant.as_str())
+        .bind(c.token.as_str())
+        .bind(c.sealed.kek_version.as_str())
+        .bind(B64.encode(&c.sealed.wrapped_key))
+        .bind(B64.encode(&c.sealed.ciphertext))
+        .bind(to_micros(c.expires_at))
+        .execute(&self.pool)
+        .await
+        .map_err(sqlx_err("vault cvv hold"))?;
+        Ok(())
+    }
+
+    async fn take_vault_cvv(
+        &self,
+        tenant: &str,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<HeldCvv>, StorageError> {
+        let row = sqlx::query(
+            "DELETE FROM vault_cvvs WHERE tenant = $1 AND token = $2 \
+             RETURNING tenant, token, kek_version, wrapped_key, sealed, expires_at",
+        )
+        .bind(tenant)
+        .bind(token)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(sqlx_err("vault cvv take"))?;
+        let Some(r) = row else { return Ok(None) };
+        let d = Columns::<DB>::new(&r, "vault cvv");
+        let held = HeldCvv {
+            tenant: d.text("tenant")?,
+            token: d.text("token")?,
+            sealed: d.sealed()?,
+            expires_at: d.time("expires_at")?,
+        };
+        // An expired one is deleted all the same, and not returned.
+        Ok((held.expires_at > now).then_some(held))
+    }
+}
+
+/// Reads the columns of one row, naming the record kind in errors.
+struct Columns<'r, DB: Engine> {
+    row: &'r DB::Row,
+    what: &'static str,
+}
+
+impl<'r, DB: Engine> Columns<'r, DB>
+where
+    for<'e> i64: Decode<'e, DB> + Type<DB>,
+    for<'e> String: Decode<'e, DB> + Type<DB>,
+    &'static str: ColumnIndex<DB::Row>,
+{
+    fn new(row: &'r DB::Row, what: &'static str) -> Self {
+        Columns { row, what }
+    }
+
+    fn bad(&self, col: &str) -> StorageError {
+        StorageError::Corrupt(format!("{}: {col} does not decode", self.what))
+    }
+
+    fn text(&self, col: &'static str) -> Result<String, StorageError> {
+        self.row.try_get::<String, _>(col).map_err(|_| self.bad(col))
+    }
+
+    fn bytes(&self, col: &'static str) -> Result<Vec<u8>, StorageError> {
+        B64.decode(self.text(col)?.as_bytes())
+            .map_err(|_| self.bad(col))
+    }
+
+    fn int(&self, col: &'static str) -> Result<i64, StorageError> {
+        self.row.try_get::<i64, _>(col).map_err(|_| self.bad(col))
+    }
+
+    fn time(&self, col: &'static str) -> Result<OffsetDateTime, StorageError> {
+        from_micros(self.int(col)?, self.what)
+    }
+
+    fn sealed(&self) -> Result<Sealed, StorageError> {
+        Ok(Sealed {
+            kek_version: self.text("kek_version")?,
+            wrapped_key: self.bytes("wrapped_key")?,
+            ciphertext: self.bytes("sealed")?,
+        })
     }
 }
 
@@ -156,26 +310,20 @@ where
     for<'e> String: Decode<'e, DB> + Type<DB>,
     &'static str: ColumnIndex<DB::Row>,
 {
-    let bad = |col: &str| StorageError::Corrupt(format!("vault card: {col} does not decode"));
-    let text = |col: &'static str| row.try_get::<String, _>(col).map_err(|_| bad(col));
-    let bytes = |col: &'static str| B64.decode(text(col)?.as_bytes()).map_err(|_| bad(col));
-    let int = |col: &'static str| row.try_get::<i64, _>(col).map_err(|_| bad(col));
+    let d = Columns::<DB>::new(row, "vault card");
+    let small = |col: &'static str| d.int(col).map_err(|_| d.bad(col));
     Ok(StoredCard {
-        tenant: text("tenant")?,
-        token: text("token")?,
-        fingerprint: text("fingerprint")?,
-        brand: text("brand")?,
-        first6: text("first6")?,
-        last4: text("last4")?,
-        exp_month: u8::try_from(int("exp_month")?).map_err(|_| bad("exp_month"))?,
-        exp_year: u16::try_from(int("exp_year")?).map_err(|_| bad("exp_year"))?,
-        sealed: Sealed {
-            kek_version: text("kek_version")?,
-            wrapped_key: bytes("wrapped_key")?,
-            ciphertext: bytes("sealed")?,
-        },
-        created_at: from_micros(int("created_at")?, "vault card")?,
-        expires_at: from_micros(int("expires_at")?, "vault card")?,
+        tenant: d.text("tenant")?,
+        token: d.text("token")?,
+        fingerprint: d.text("fingerprint")?,
+        brand: d.text("brand")?,
+        first6: d.text("first6")?,
+        last4: d.text("last4")?,
+        exp_month: u8::try_from(small("exp_month")?).map_err(|_| d.bad("exp_month"))?,
+        exp_year: u16::try_from(small("exp_year")?).map_err(|_| d.bad("exp_year"))?,
+        sealed: d.sealed()?,
+        created_at: d.time("created_at")?,
+        expires_at: d.time("expires_at")?,
     })
 }
 
@@ -232,7 +380,29 @@ impl VaultStore for Store {
     ) -> Result<Vec<StoredCard>, StorageError> {
         dispatch!(self, s => s.sql.vault_cards_not_under(kek_version, now, limit).await)
     }
-    async fn sweep_vault_cards(&self, now: OffsetDateTime) -> Result<u64, StorageError> {
-        dispatch!(self, s => s.sql.sweep_vault_cards(now).await)
+    async fn sweep_vault(&self, now: OffsetDateTime) -> Result<VaultSwept, StorageError> {
+        dispatch!(self, s => s.sql.sweep_vault(now).await)
+    }
+    async fn insert_vault_nonce(&self, nonce: &StoredNonce) -> Result<(), StorageError> {
+        dispatch!(self, s => s.sql.insert_vault_nonce(nonce).await)
+    }
+    async fn take_vault_nonce(
+        &self,
+        tenant: &str,
+        digest: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<StoredNonce>, StorageError> {
+        dispatch!(self, s => s.sql.take_vault_nonce(tenant, digest, now).await)
+    }
+    async fn hold_vault_cvv(&self, cvv: &HeldCvv) -> Result<(), StorageError> {
+        dispatch!(self, s => s.sql.hold_vault_cvv(cvv).await)
+    }
+    async fn take_vault_cvv(
+        &self,
+        tenant: &str,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<HeldCvv>, StorageError> {
+        dispatch!(self, s => s.sql.take_vault_cvv(tenant, token, now).await)
     }
 }

@@ -1,6 +1,6 @@
 //! Card data: what a client sends, what is sealed, and what is shown.
 
-use crate::VaultError;
+use crate::{Cvv, VaultError};
 use serde::{Deserialize, Serialize};
 use shonin_types::Pan;
 use time::{Date, Month, OffsetDateTime};
@@ -52,9 +52,9 @@ impl Brand {
 /// `cardholderName` up to 45): anything longer is refused, not cut.
 pub const MAX_NAME_CHARS: usize = 45;
 
-/// A card as a client posts it (`POST /vault/cards`). Unknown members are refused: a client
-/// that sends a `cvv` learns that this endpoint does not take one rather than having it dropped
-/// silently.
+/// A card as a client posts it (`POST /vault/cards`, `POST /vault/nonces`). Unknown members are
+/// refused, never dropped silently. The `cvv` is held apart from the card, sealed and only until
+/// the card's first detokenize (its authorisation), see [`crate::Cvv`].
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CardInput {
@@ -63,6 +63,8 @@ pub struct CardInput {
     pub exp_year: u16,
     #[serde(default)]
     pub name: Option<String>,
+    #[serde(default)]
+    pub cvv: Option<String>,
 }
 
 impl std::fmt::Debug for CardInput {
@@ -77,6 +79,9 @@ impl std::fmt::Debug for CardInput {
 impl Drop for CardInput {
     fn drop(&mut self) {
         self.pan.zeroize();
+        if let Some(cvv) = self.cvv.as_mut() {
+            cvv.zeroize();
+        }
     }
 }
 
@@ -113,8 +118,17 @@ impl CardInput {
         let v = shonin_types::json::from_slice(bytes)
             .map_err(|_| "a JSON object with unique member names")?;
         serde_json::from_value(v).map_err(
-            |_| "{pan, exp_month, exp_year, name?} and nothing else (no CVV is taken here)",
+            |_| "{pan, exp_month, exp_year, name?, cvv?} and nothing else",
         )
+    }
+
+    /// The security code, if one was sent: 3 digits, 4 for American Express.
+    pub fn checked_cvv(&self, card: &CardData) -> Result<Option<Cvv>, VaultError> {
+        self.cvv
+            .as_deref()
+            .map(|c| Cvv::parse(c, Brand::of(&card.pan)))
+            .transpose()
+            .map_err(|rule| VaultError::InvalidCard { field: "cvv", rule })
     }
 
     /// Checks the number (13 – 19 digits, Luhn), the expiry (a real month, not past at `now`,
@@ -190,6 +204,7 @@ mod tests {
             exp_month: m,
             exp_year: y,
             name: name.map(str::to_owned),
+            cvv: None,
         }
     }
 
@@ -232,6 +247,28 @@ mod tests {
                 other => panic!("{field}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn the_cvv_is_checked_against_the_brand_and_never_printed() {
+        let mut amex = input("378282246310005", 1, 2030, None);
+        amex.cvv = Some("1234".into());
+        let card = amex.check(NOW).unwrap();
+        assert_eq!(amex.checked_cvv(&card).unwrap().unwrap().expose(), "1234");
+        assert!(!format!("{amex:?}").contains("1234"));
+        amex.cvv = Some("123".into());
+        assert!(matches!(
+            amex.checked_cvv(&card),
+            Err(VaultError::InvalidCard { field: "cvv", .. })
+        ));
+        amex.cvv = None;
+        assert!(amex.checked_cvv(&card).unwrap().is_none());
+        let parsed = CardInput::from_json(
+            br#"{"pan":"4111111111111111","exp_month":1,"exp_year":2030,"cvv":"737"}"#,
+        )
+        .unwrap();
+        assert_eq!(parsed.cvv.as_deref(), Some("737"));
+        assert!(CardInput::from_json(br#"{"pan":"4111111111111111","exp_month":1,"exp_year":2030,"cvc":"737"}"#).is_err());
     }
 
     #[test]

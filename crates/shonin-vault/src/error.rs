@@ -13,6 +13,15 @@ pub enum VaultError {
     /// No record with this token for this tenant (or it expired).
     #[error("no such card token")]
     NotFound,
+    /// The payment nonce is unknown to this client, expired or already exchanged.
+    #[error("the nonce is unknown, expired or already used")]
+    InvalidNonce,
+    /// The client token is missing, does not verify or has expired; the text says which.
+    #[error("{0}")]
+    ClientToken(&'static str),
+    /// The request came from a page of another origin than the client token names.
+    #[error("the client token is not for pages of this origin")]
+    WrongOrigin,
     /// A record did not decrypt: its data key does not unwrap under any known KEK, or the
     /// ciphertext or its binding was changed.
     #[error("the record does not decrypt: {0}")]
@@ -32,7 +41,9 @@ impl VaultError {
     /// 503.
     pub fn status(&self) -> u16 {
         match self {
-            VaultError::InvalidCard { .. } => 400,
+            VaultError::InvalidCard { .. } | VaultError::InvalidNonce => 400,
+            VaultError::ClientToken(_) => 401,
+            VaultError::WrongOrigin => 403,
             VaultError::NotFound => 404,
             VaultError::Integrity(_) | VaultError::MissingKek(_) => 500,
             VaultError::Key(_) | VaultError::Storage(_) => 503,
@@ -44,6 +55,10 @@ impl VaultError {
         match self {
             VaultError::InvalidCard { .. } => "invalid_card",
             VaultError::NotFound => "not_found",
+            VaultError::InvalidNonce => "invalid_nonce",
+            // RFC 6750 §3.1: the bearer token is expired or does not verify.
+            VaultError::ClientToken(_) => "invalid_token",
+            VaultError::WrongOrigin => "origin_not_allowed",
             VaultError::Integrity(_) | VaultError::MissingKek(_) => "record_unreadable",
             VaultError::Key(_) | VaultError::Storage(_) => "temporarily_unavailable",
         }

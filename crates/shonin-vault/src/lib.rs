@@ -10,11 +10,21 @@
 //! the first six and last four digits at most (3.4.1), and kept only until their retention ends
 //! (3.2.1): expired records are never returned and are swept.
 //!
+//! Client-side tokenization keeps even the merchant's server out of the card's path: a signed,
+//! short-lived client token lets a page post the card here for a one-time payment nonce
+//! ([`client_token`], [`PaymentNonce`]), which the merchant's server exchanges for a token. A
+//! card security code is held sealed apart from the card, for minutes, and handed out once
+//! (PCI DSS 3.3.1.2, 3.3.2).
+//!
 //! This crate does no I/O of its own: records go through [`VaultStore`], keys through
 //! `shonin_keys`.
 
 mod card;
+pub mod client_token;
+mod cvv;
 mod error;
+mod nonce;
+pub mod requests;
 mod seal;
 mod service;
 mod store;
@@ -23,6 +33,9 @@ mod token;
 pub use card::{Brand, CardData, CardInput, CardView};
 pub use error::VaultError;
 pub use seal::{Aad, Sealed, open, seal};
-pub use service::{Tokenized, Vault, VaultSettings};
-pub use store::{StoredCard, VaultStore};
+pub use client_token::{ClientGrant, WebOrigin};
+pub use cvv::Cvv;
+pub use nonce::PaymentNonce;
+pub use service::{NonceIssued, Revealed, Tokenized, Vault, VaultSettings};
+pub use store::{HeldCvv, StoredCard, StoredNonce, VaultStore, VaultSwept};
 pub use token::CardToken;

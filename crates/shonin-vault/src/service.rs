@@ -1,18 +1,56 @@
 //! The vault's operations: tokenize, show, detokenize, delete, re-wrap under a new KEK.
 
 use crate::seal::{self, Aad};
-use crate::{Brand, CardData, CardInput, CardToken, CardView, StoredCard, VaultError, VaultStore};
+use crate::{
+    Brand, CardData, CardInput, CardToken, CardView, Cvv, HeldCvv, PaymentNonce, StoredCard,
+    StoredNonce, VaultError, VaultStore, VaultSwept,
+};
+use serde::{Deserialize, Serialize};
 use shonin_keys::{KeyEncryptionKey, MacKey};
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
+use zeroize::Zeroizing;
 
 const KIND: &str = "card";
+const NONCE_KIND: &str = "nonce";
+const CVV_KIND: &str = "cvv";
 
-/// How long cards are kept.
+/// How long each kind of record is kept.
 #[derive(Debug, Clone, Copy)]
 pub struct VaultSettings {
     /// A card record's life from its last write (PCI DSS 3.2.1: kept no longer than needed).
     pub card_retention: Duration,
+    /// A payment nonce's life: the time from the page's post to the merchant's exchange.
+    pub nonce_ttl: Duration,
+    /// How long a CVV is held for the card's authorisation (PCI DSS 3.3.2).
+    pub cvv_hold: Duration,
+}
+
+/// What a nonce carries, sealed.
+#[derive(Serialize, Deserialize)]
+struct NoncePayload {
+    card: CardData,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cvv: Option<Cvv>,
+}
+
+/// A new payment nonce, and what the page may show of its card (brand and last four digits).
+#[derive(Debug)]
+pub struct NonceIssued {
+    pub nonce: PaymentNonce,
+    pub brand: Brand,
+    pub last4: String,
+    pub exp_month: u8,
+    pub exp_year: u16,
+    pub expires_at: OffsetDateTime,
+}
+
+/// A detokenized card, and its CVV if one was held (it is not held any more).
+#[derive(Debug)]
+pub struct Revealed {
+    pub view: CardView,
+    pub card: CardData,
+    pub cvv: Option<Cvv>,
 }
 
 /// The vault over a store and the fingerprint key; the key-encryption keys come with each call,
@@ -23,11 +61,13 @@ pub struct Vault<S> {
     settings: VaultSettings,
 }
 
-/// The answer to a tokenize: the card as shown, and whether the number was new to the tenant.
+/// The answer to a tokenize: the card as shown, whether the number was new to the tenant, and
+/// until when its CVV is held, if one came.
 #[derive(Debug)]
 pub struct Tokenized {
     pub view: CardView,
     pub created: bool,
+    pub cvv_held_until: Option<OffsetDateTime>,
 }
 
 fn view(card: &StoredCard) -> CardView {
@@ -125,7 +165,8 @@ impl<S: VaultStore> Vault<S> {
     }
 
     /// Stores a card for `tenant` and returns its token. A number the tenant stored before keeps
-    /// its token; its expiry and name are replaced by these, and its retention starts again.
+    /// its token; its expiry and name are replaced by these, and its retention starts again. A
+    /// CVV that came with it is held apart until the card's next detokenize.
     pub async fn tokenize(
         &self,
         keks: &[Arc<dyn KeyEncryptionKey>],
@@ -134,7 +175,35 @@ impl<S: VaultStore> Vault<S> {
         now: OffsetDateTime,
     ) -> Result<Tokenized, VaultError> {
         let card = input.check(now)?;
-        let fingerprint = self.fingerprint(&card)?;
+        let cvv = input.checked_cvv(&card)?;
+        self.store_card(keks, tenant, &card, cvv.as_ref(), now)
+            .await
+    }
+
+    async fn store_card(
+        &self,
+        keks: &[Arc<dyn KeyEncryptionKey>],
+        tenant: &str,
+        card: &CardData,
+        cvv: Option<&Cvv>,
+        now: OffsetDateTime,
+    ) -> Result<Tokenized, VaultError> {
+        let mut done = self.store_card_data(keks, tenant, card, now).await?;
+        if let Some(cvv) = cvv {
+            done.cvv_held_until =
+                Some(self.hold_cvv(keks, tenant, &done.view.token, cvv, now).await?);
+        }
+        Ok(done)
+    }
+
+    async fn store_card_data(
+        &self,
+        keks: &[Arc<dyn KeyEncryptionKey>],
+        tenant: &str,
+        card: &CardData,
+        now: OffsetDateTime,
+    ) -> Result<Tokenized, VaultError> {
+        let fingerprint = self.fingerprint(card)?;
         // Two tries: a concurrent tokenize of the same number may insert between our read and
         // our insert; the second read then finds its record.
         for _ in 0..2 {
@@ -151,7 +220,7 @@ impl<S: VaultStore> Vault<S> {
                             token: &existing.token,
                             fingerprint: &fingerprint,
                         },
-                        &card,
+                        card,
                         existing.created_at,
                         now,
                     )
@@ -164,6 +233,7 @@ impl<S: VaultStore> Vault<S> {
                     return Ok(Tokenized {
                         view: view(&record),
                         created: false,
+                        cvv_held_until: None,
                     });
                 }
                 continue;
@@ -177,7 +247,7 @@ impl<S: VaultStore> Vault<S> {
                         token: token.as_str(),
                         fingerprint: &fingerprint,
                     },
-                    &card,
+                    card,
                     now,
                     now,
                 )
@@ -186,6 +256,7 @@ impl<S: VaultStore> Vault<S> {
                 return Ok(Tokenized {
                     view: view(&record),
                     created: true,
+                    cvv_held_until: None,
                 });
             }
         }
@@ -219,20 +290,148 @@ impl<S: VaultStore> Vault<S> {
         Ok(view(&self.record(tenant, token, now).await?))
     }
 
-    /// The card with its number. Callers must have checked the client's permission and must
-    /// audit-log the call (PCI DSS 10.2.1.1).
+    /// The card with its number, and its CVV if one is held: the CVV is taken, so no later
+    /// call sees it (PCI DSS 3.3.1.2: not kept after authorisation). Callers must have checked
+    /// the client's permission and must audit-log the call (PCI DSS 10.2.1.1).
     pub async fn detokenize(
         &self,
         keks: &[Arc<dyn KeyEncryptionKey>],
         tenant: &str,
         token: &str,
         now: OffsetDateTime,
-    ) -> Result<(CardView, CardData), VaultError> {
+    ) -> Result<Revealed, VaultError> {
         let record = self.record(tenant, token, now).await?;
         let plaintext = seal::open(keks, aad(tenant, token), &record.sealed).await?;
         let card: CardData = serde_json::from_slice(&plaintext)
             .map_err(|_| VaultError::Integrity("the record's content does not decode"))?;
-        Ok((view(&record), card))
+        let cvv = match self.store.take_vault_cvv(tenant, token, now).await? {
+            None => None,
+            Some(held) => {
+                let bound = Aad {
+                    kind: CVV_KIND,
+                    tenant,
+                    token,
+                };
+                let plaintext = seal::open(keks, bound, &held.sealed).await?;
+                Some(
+                    serde_json::from_slice::<Cvv>(&plaintext)
+                        .map_err(|_| VaultError::Integrity("a held CVV does not decode"))?,
+                )
+            }
+        };
+        Ok(Revealed {
+            view: view(&record),
+            card,
+            cvv,
+        })
+    }
+
+    /// Seals `cvv` for the tenant's card `token`; returns until when it is held.
+    async fn hold_cvv(
+        &self,
+        keks: &[Arc<dyn KeyEncryptionKey>],
+        tenant: &str,
+        token: &str,
+        cvv: &Cvv,
+        now: OffsetDateTime,
+    ) -> Result<OffsetDateTime, VaultError> {
+        let plaintext = Zeroizing::new(
+            serde_json::to_vec(cvv).map_err(|_| VaultError::Integrity("CVV does not encode"))?,
+        );
+        let bound = Aad {
+            kind: CVV_KIND,
+            tenant,
+            token,
+        };
+        let sealed = seal::seal(current(keks)?, bound, &plaintext).await?;
+        let expires_at = now + self.settings.cvv_hold;
+        self.store
+            .hold_vault_cvv(&HeldCvv {
+                tenant: tenant.to_owned(),
+                token: token.to_owned(),
+                sealed,
+                expires_at,
+            })
+            .await?;
+        Ok(expires_at)
+    }
+
+    /// Checks a card a page posted with a client token for `tenant` and seals it, with its CVV,
+    /// under a new payment nonce. Nothing enters the tenant's cards until the exchange.
+    pub async fn issue_nonce(
+        &self,
+        keks: &[Arc<dyn KeyEncryptionKey>],
+        tenant: &str,
+        input: &CardInput,
+        now: OffsetDateTime,
+    ) -> Result<NonceIssued, VaultError> {
+        let card = input.check(now)?;
+        let cvv = input.checked_cvv(&card)?;
+        let nonce = PaymentNonce::generate()?;
+        let digest = nonce.digest();
+        let issued = NonceIssued {
+            nonce,
+            brand: Brand::of(&card.pan),
+            last4: card
+                .pan
+                .expose()
+                .get(card.pan.expose().len().saturating_sub(4)..)
+                .unwrap_or_default()
+                .to_owned(),
+            exp_month: card.exp_month,
+            exp_year: card.exp_year,
+            expires_at: now + self.settings.nonce_ttl,
+        };
+        let payload = NoncePayload { card, cvv };
+        let plaintext = Zeroizing::new(
+            serde_json::to_vec(&payload)
+                .map_err(|_| VaultError::Integrity("nonce content does not encode"))?,
+        );
+        let bound = Aad {
+            kind: NONCE_KIND,
+            tenant,
+            token: &digest,
+        };
+        let sealed = seal::seal(current(keks)?, bound, &plaintext).await?;
+        self.store
+            .insert_vault_nonce(&StoredNonce {
+                digest,
+                tenant: tenant.to_owned(),
+                sealed,
+                created_at: now,
+                expires_at: issued.expires_at,
+            })
+            .await?;
+        Ok(issued)
+    }
+
+    /// Exchanges the tenant's payment nonce, once, for a vault token: the nonce is taken by
+    /// compare-and-set (of concurrent exchanges on any node one wins, the others get
+    /// [`VaultError::InvalidNonce`]), its card tokenized as by [`Vault::tokenize`].
+    pub async fn exchange_nonce(
+        &self,
+        keks: &[Arc<dyn KeyEncryptionKey>],
+        tenant: &str,
+        nonce: &str,
+        now: OffsetDateTime,
+    ) -> Result<Tokenized, VaultError> {
+        let nonce = PaymentNonce::parse(nonce).ok_or(VaultError::InvalidNonce)?;
+        let digest = nonce.digest();
+        let stored = self
+            .store
+            .take_vault_nonce(tenant, &digest, now)
+            .await?
+            .ok_or(VaultError::InvalidNonce)?;
+        let bound = Aad {
+            kind: NONCE_KIND,
+            tenant,
+            token: &digest,
+        };
+        let plaintext = seal::open(keks, bound, &stored.sealed).await?;
+        let payload: NoncePayload = serde_json::from_slice(&plaintext)
+            .map_err(|_| VaultError::Integrity("a nonce's content does not decode"))?;
+        self.store_card(keks, tenant, &payload.card, payload.cvv.as_ref(), now)
+            .await
     }
 
     pub async fn delete(&self, tenant: &str, token: &str) -> Result<(), VaultError> {
@@ -275,7 +474,7 @@ impl<S: VaultStore> Vault<S> {
         Ok(moved)
     }
 
-    pub async fn sweep(&self, now: OffsetDateTime) -> Result<u64, VaultError> {
-        Ok(self.store.sweep_vault_cards(now).await?)
+    pub async fn sweep(&self, now: OffsetDateTime) -> Result<VaultSwept, VaultError> {
+        Ok(self.store.sweep_vault(now).await?)
     }
 }

@@ -10,6 +10,7 @@ pub mod recovery;
 pub mod threeds;
 pub mod transactions;
 pub mod vault;
+pub mod vault_nonces;
 
 use crate::error::ApiError;
 use crate::layers;
@@ -28,6 +29,7 @@ pub fn router(state: AppState) -> Router {
         .merge(account_router())
         .merge(transactions::router())
         .merge(vault::router())
+        .merge(vault_nonces::router())
         .merge(approve::router())
         .merge(threeds::router())
         .fallback(not_found)
@@ -60,6 +62,10 @@ fn ops_router() -> Router<AppState> {
         .route(
             "/static/acs.js",
             get(|| script(include_str!("../../static/acs.js"))),
+        )
+        .route(
+            "/static/vault-fields.js",
+            get(|| script(include_str!("../../static/vault-fields.js"))),
         )
         .route("/favicon.ico", get(no_icon))
 }

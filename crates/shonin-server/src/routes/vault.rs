@@ -5,6 +5,10 @@
 //! client's token is as absent as an unknown one. Every call is audit-logged with the token,
 //! never the number (PCI DSS 10.2.1.1, 3.4.1); a number is revealed only after its audit entry
 //! is durable.
+//!
+//! For client-side tokenization the same client gets a client token for its checkout page
+//! (`POST /vault/client-tokens`) and exchanges the page's payment nonce for a vault token
+//! (`POST /vault/nonces/exchange`); the page's side is `routes/vault_nonces.rs`.
 
 use crate::audit_events::record_success;
 use crate::error::{OAuthError, PROBLEM_JSON};
@@ -22,18 +26,21 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 use shonin_audit::{AuditRecord, Outcome};
-use shonin_keys::KeySource;
-use shonin_vault::{CardInput, CardView, VaultError};
+use shonin_keys::{KeyPurpose, KeySource};
+use shonin_vault::client_token::{self, CLIENT_TOKEN_TYP};
+use shonin_vault::{CardInput, CardView, PaymentNonce, Tokenized, VaultError, requests};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/vault/cards", post(tokenize))
         .route("/vault/cards/{token}", get(show).delete(delete))
         .route("/vault/cards/{token}/detokenize", post(detokenize))
+        .route("/vault/client-tokens", post(client_token))
+        .route("/vault/nonces/exchange", post(exchange))
 }
 
 /// A refused call: a token or scope problem, or the vault's.
-enum Refused {
+pub(crate) enum Refused {
     Auth(OAuthError),
     Vault(VaultError),
     Body(&'static str),
@@ -60,7 +67,7 @@ impl Refused {
         }
     }
 
-    fn into_response(self) -> Response {
+    pub(crate) fn into_response(self) -> Response {
         let (status, code, detail) = match self {
             Refused::Auth(e) => return e.into_response(),
             Refused::Body(rule) => (400, "invalid_request", format!("body: {rule}")),
@@ -94,6 +101,13 @@ impl Refused {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
+        if status == StatusCode::UNAUTHORIZED {
+            // RFC 6750 §3: the client token is a bearer token.
+            h.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer error=\"invalid_token\""),
+            );
+        }
         resp
     }
 }
@@ -118,15 +132,15 @@ async fn begin(
 }
 
 /// One call: its state, request and audit action.
-struct Call {
-    state: AppState,
-    meta: RequestMeta,
-    action: &'static str,
+pub(crate) struct Call {
+    pub(crate) state: AppState,
+    pub(crate) meta: RequestMeta,
+    pub(crate) action: &'static str,
 }
 
 impl Call {
     /// Writes the failure entry and answers the refusal.
-    async fn refuse(&self, client: &str, target: &str, e: Refused) -> Response {
+    pub(crate) async fn refuse(&self, client: &str, target: &str, e: Refused) -> Response {
         metrics::counter!("shonin_vault_requests_total", "action" => self.action, "outcome" => "refused")
             .increment(1);
         let record = AuditRecord {
@@ -147,7 +161,7 @@ impl Call {
     }
 
     /// The call's answer, or its audited refusal; counted either way.
-    async fn finish(
+    pub(crate) async fn finish(
         &self,
         client: &str,
         target: &str,
@@ -181,16 +195,16 @@ impl Call {
         }
     }
 
-    fn now(&self) -> time::OffsetDateTime {
+    pub(crate) fn now(&self) -> time::OffsetDateTime {
         self.state.clock.now()
     }
 
-    fn keks(&self) -> Vec<std::sync::Arc<dyn shonin_keys::KeyEncryptionKey>> {
+    pub(crate) fn keks(&self) -> Vec<std::sync::Arc<dyn shonin_keys::KeyEncryptionKey>> {
         self.state.keys.key_encryption_keys()
     }
 }
 
-fn answer(status: StatusCode, body: Value) -> Response {
+pub(crate) fn answer(status: StatusCode, body: Value) -> Response {
     (
         status,
         [
@@ -206,8 +220,8 @@ fn shown(view: &CardView) -> Value {
     serde_json::to_value(view).unwrap_or(Value::Null)
 }
 
-/// The card in the body (`CardInput::from_json`: at most 4 KiB, the four members only).
-fn card_input(bytes: &[u8]) -> Result<CardInput, Refused> {
+/// The card in the body (`CardInput::from_json`: at most 4 KiB, its five members only).
+pub(crate) fn card_input(bytes: &[u8]) -> Result<CardInput, Refused> {
     CardInput::from_json(bytes).map_err(Refused::Body)
 }
 
@@ -255,28 +269,136 @@ pub async fn tokenize(
             .vault
             .tokenize(&keks, &client, &input, call.now())
             .await?;
-        let token = &done.view.token;
+        stored(&call, &client, &done).await
+    }
+    .await;
+    call.finish(&client, "-", result).await
+}
+
+/// Audits a stored card and answers it: 201 for a new token, 200 for the one the client
+/// already held for this number, with `cvv_held_until` when a CVV is held.
+async fn stored(call: &Call, client: &str, done: &Tokenized) -> Result<Response, Refused> {
+    let token = &done.view.token;
+    record_success(
+        &call.state,
+        &call.meta,
+        call.action,
+        client_actor(client),
+        token,
+    )
+    .await?;
+    let status = if done.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let mut body = shown(&done.view);
+    if let (Some(o), Some(until)) = (body.as_object_mut(), done.cvv_held_until) {
+        o.insert("cvv_held_until".into(), rfc3339(until).into());
+    }
+    let mut resp = answer(status, body);
+    if let Ok(location) = HeaderValue::from_str(&format!("/vault/cards/{token}")) {
+        resp.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(resp)
+}
+
+pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// `POST /vault/client-tokens`: a client token for the client's checkout page at `origin`
+/// (`{"origin": "https://shop.example"}`), signed with the token-signing key.
+pub async fn client_token(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    access: Result<Access, OAuthError>,
+    bytes: Bytes,
+) -> Response {
+    let (call, access, client) =
+        match begin(state, meta, "vault.client_token", access, SCOPE, "-").await {
+            Ok(started) => started,
+            Err(resp) => return resp,
+        };
+    let result = async {
+        let origin = requests::origin_from_json(&bytes).map_err(Refused::Body)?;
+        claim(&call, access).await?;
+        let now = call.now();
+        let id = client_token::new_id().map_err(VaultError::from)?;
+        let ttl = time::Duration::seconds(i64::from(
+            call.state.config.vault.client_token_ttl_seconds,
+        ));
+        let claims = client_token::claims(
+            &call.state.config.issuer,
+            &client,
+            &origin,
+            &id,
+            now,
+            ttl,
+        );
+        let signer = call
+            .state
+            .keys
+            .signer_for(KeyPurpose::Tokens)
+            .map_err(VaultError::from)?;
+        let jwt = shonin_keys::sign_jwt(signer.as_ref(), CLIENT_TOKEN_TYP, &claims)
+            .await
+            .map_err(VaultError::from)?;
         record_success(
             &call.state,
             &call.meta,
             call.action,
             client_actor(&client),
-            token,
+            &id,
         )
         .await?;
-        let status = if done.created {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        };
-        let mut resp = answer(status, shown(&done.view));
-        if let Ok(location) = HeaderValue::from_str(&format!("/vault/cards/{token}")) {
-            resp.headers_mut().insert(header::LOCATION, location);
-        }
-        Ok(resp)
+        Ok(answer(
+            StatusCode::CREATED,
+            json!({
+                "client_token": jwt,
+                "origin": origin.as_str(),
+                "expires_at": rfc3339(now + ttl),
+            }),
+        ))
     }
     .await;
     call.finish(&client, "-", result).await
+}
+
+/// `POST /vault/nonces/exchange`: the client's payment nonce (`{"nonce": "nonce_…"}`), once,
+/// for a vault token; answered as `POST /vault/cards`.
+pub async fn exchange(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    access: Result<Access, OAuthError>,
+    bytes: Bytes,
+) -> Response {
+    let (call, access, client) =
+        match begin(state, meta, "vault.exchange", access, SCOPE, "-").await {
+            Ok(started) => started,
+            Err(resp) => return resp,
+        };
+    let nonce = requests::nonce_from_json(&bytes);
+    // A refusal names the nonce by its digest, as its issue was audited.
+    let target = nonce
+        .as_deref()
+        .ok()
+        .and_then(|n| PaymentNonce::parse(n))
+        .map_or_else(|| "-".to_owned(), |n| format!("nonce:{}", n.digest()));
+    let result = async {
+        let nonce = nonce.map_err(Refused::Body)?;
+        claim(&call, access).await?;
+        let keks = call.keks();
+        let done = call
+            .state
+            .vault
+            .exchange_nonce(&keks, &client, &nonce, call.now())
+            .await?;
+        stored(&call, &client, &done).await
+    }
+    .await;
+    call.finish(&client, &target, result).await
 }
 
 /// `GET /vault/cards/{token}`: the card masked; audited like every read of a card record.
@@ -339,8 +461,8 @@ pub async fn delete(
     call.finish(&client, &token, result).await
 }
 
-/// `POST /vault/cards/{token}/detokenize`: the card with its number, for a client granted
-/// `vault:detokenize`. The number is decrypted, then the audit entry commits with the proof's
+/// `POST /vault/cards/{token}/detokenize`: the card with its number (and its CVV, the first
+/// time after one was held), for a client granted `vault:detokenize`. The number is decrypted, then the audit entry commits with the proof's
 /// `jti`, then it is answered: no number leaves without its entry.
 pub async fn detokenize(
     State(state): State<AppState>,
@@ -368,7 +490,7 @@ pub async fn detokenize(
             .vault
             .detokenize(&keks, &client, &token, call.now())
             .await;
-        let (view, card) = match found {
+        let revealed = match found {
             Ok(found) => found,
             Err(e) => {
                 claim(&call, access).await?;
@@ -376,11 +498,15 @@ pub async fn detokenize(
             }
         };
         committed(&call, access, &client, &token).await?;
-        let mut body = shown(&view);
+        let mut body = shown(&revealed.view);
         if let Some(o) = body.as_object_mut() {
-            o.insert("pan".into(), card.pan.expose().into());
-            if let Some(name) = &card.name {
+            o.insert("pan".into(), revealed.card.pan.expose().into());
+            if let Some(name) = &revealed.card.name {
                 o.insert("name".into(), name.as_str().into());
+            }
+            // Held only until this call: it is gone from the vault now (PCI DSS 3.3.1.2).
+            if let Some(cvv) = &revealed.cvv {
+                o.insert("cvv".into(), cvv.expose().into());
             }
         }
         Ok(answer(StatusCode::OK, body))

@@ -41,3 +41,31 @@ pub fn card_numbers(bytes: &[u8]) -> Vec<String> {
     }
     found
 }
+
+/// Every place in `bytes` where a security code could be written out: `cvv`, `cvc` or `csc` (any
+/// case) followed, after at most six characters of punctuation or space, by 3 or 4 digits that
+/// stand alone. A bare three-digit number cannot be told from any other, so this looks for the
+/// code with its name, as a log line or a JSON document would carry it.
+pub fn cvv_members(bytes: &[u8]) -> Vec<String> {
+    let lower: Vec<u8> = bytes.iter().map(u8::to_ascii_lowercase).collect();
+    let mut found = Vec::new();
+    for start in 0..lower.len().saturating_sub(3) {
+        let name = &lower[start..start + 3];
+        if name != b"cvv" && name != b"cvc" && name != b"csc" {
+            continue;
+        }
+        let mut i = start + 3;
+        let mut gap = 0;
+        while i < lower.len() && gap < 6 && matches!(lower[i], b'"' | b':' | b'=' | b' ' | b'\'') {
+            i += 1;
+            gap += 1;
+        }
+        let digits = lower[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+        let after = lower.get(i + digits);
+        if (3..=4).contains(&digits) && !after.is_some_and(u8::is_ascii_alphanumeric) {
+            found.push(String::from_utf8_lossy(&bytes[start..i + digits]).into_owned());
+        }
+    }
+    found
+}
+

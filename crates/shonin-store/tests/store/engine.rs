@@ -52,6 +52,8 @@ async fn sweep_runs_both_sweepers(store: &Store) {
             tokens: 0,
             acs_transactions: 0,
             vault_cards: 0,
+            vault_nonces: 0,
+            vault_cvvs: 0,
         }
     );
 }

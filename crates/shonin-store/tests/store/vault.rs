@@ -15,6 +15,9 @@ contract_tests! {
     a_ciphertext_moved_to_another_record_does_not_open,
     rotation_rewraps_every_record_and_old_versions_still_open_until_then,
     expired_cards_are_not_returned_and_are_swept,
+    a_nonce_is_exchanged_once_by_its_client_and_its_cvv_is_revealed_once,
+    concurrent_exchanges_of_one_nonce_have_one_winner,
+    nonces_and_held_cvvs_expire_and_are_swept,
 }
 
 const PAN: &str = "4012888888881881";
@@ -25,6 +28,14 @@ fn input(pan: &str, month: u8) -> CardInput {
         exp_month: month,
         exp_year: 2029,
         name: Some("Jane Doe".into()),
+        cvv: None,
+    }
+}
+
+fn with_cvv(pan: &str, cvv: &str) -> CardInput {
+    CardInput {
+        cvv: Some(cvv.into()),
+        ..input(pan, 1)
     }
 }
 
@@ -41,6 +52,8 @@ fn fixture(store: &Store) -> Fixture {
         fp,
         VaultSettings {
             card_retention: Duration::days(30),
+            nonce_ttl: Duration::minutes(10),
+            cvv_hold: Duration::minutes(15),
         },
     );
     Fixture { vault, master }
@@ -98,11 +111,12 @@ async fn a_card_is_tokenized_once_per_tenant_and_shown_masked(store: &Store) {
         .await
         .unwrap();
     assert_eq!(shown, again.view);
-    let (_, card) = f
+    let card = f
         .vault
         .detokenize(&keks, "merchant-a", &a.view.token, later)
         .await
-        .unwrap();
+        .unwrap()
+        .card;
     assert_eq!(card.pan.expose(), PAN);
     assert_eq!(
         (card.exp_month, card.name.as_deref()),
@@ -154,11 +168,12 @@ async fn a_ciphertext_moved_to_another_record_does_not_open(store: &Store) {
         Err(VaultError::Integrity(_))
     ));
     // Record one itself is untouched.
-    let (_, card) = f
+    let card = f
         .vault
         .detokenize(&keks, "m", &one.view.token, T0)
         .await
-        .unwrap();
+        .unwrap()
+        .card;
     assert_eq!(card.pan.expose(), PAN);
 }
 
@@ -239,13 +254,168 @@ async fn expired_cards_are_not_returned_and_are_swept(store: &Store) {
     assert!(again.created);
     assert_ne!(again.view.token, t.view.token);
     assert_eq!(
-        f.vault.sweep(end).await.unwrap(),
+        f.vault.sweep(end).await.unwrap().cards,
         0,
         "the expired one was replaced"
     );
-    assert_eq!(f.vault.sweep(end + Duration::days(30)).await.unwrap(), 1);
+    assert_eq!(
+        f.vault.sweep(end + Duration::days(30)).await.unwrap().cards,
+        1
+    );
     assert!(matches!(
         f.vault.show("m", &again.view.token, end).await,
         Err(VaultError::NotFound)
     ));
+}
+
+async fn a_nonce_is_exchanged_once_by_its_client_and_its_cvv_is_revealed_once(store: &Store) {
+    let f = fixture(store);
+    let keks = [kek(&f, 1)];
+    let issued = f
+        .vault
+        .issue_nonce(&keks, "m", &with_cvv(PAN, "737"), T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        (issued.brand.as_str(), issued.last4.as_str()),
+        ("visa", "1881")
+    );
+    assert_eq!(issued.expires_at, T0 + Duration::minutes(10));
+    let nonce = issued.nonce.as_str().to_owned();
+    // Nothing is in the tenant's cards before the exchange; the nonce's table holds neither the
+    // number, the code nor the nonce itself.
+    assert!(store.vault_cards_not_under("none", T0, 10).await.unwrap().is_empty());
+    let dump = raw_dump(store, "vault_nonces").await;
+    // (A three-digit code can occur by chance in base64 text; its JSON form cannot.)
+    for secret in [PAN, "\"737\"", nonce.as_str()] {
+        assert!(!dump.contains(secret), "{secret} in {dump}");
+    }
+    // Another client cannot exchange it, and its attempt does not use it up.
+    assert!(matches!(
+        f.vault.exchange_nonce(&keks, "other", &nonce, T0).await,
+        Err(VaultError::InvalidNonce)
+    ));
+    let at = T0 + Duration::minutes(1);
+    let done = f.vault.exchange_nonce(&keks, "m", &nonce, at).await.unwrap();
+    assert!(done.created);
+    assert_eq!(done.cvv_held_until, Some(at + Duration::minutes(15)));
+    assert!(matches!(
+        f.vault.exchange_nonce(&keks, "m", &nonce, at).await,
+        Err(VaultError::InvalidNonce)
+    ));
+    assert!(matches!(
+        f.vault.exchange_nonce(&keks, "m", "nonce_x", at).await,
+        Err(VaultError::InvalidNonce)
+    ));
+    let dump = raw_dump(store, "vault_cvvs").await;
+    assert!(!dump.contains("\"737\"") && dump.contains(&done.view.token), "{dump}");
+    // The first detokenize (the authorisation) gets the code; no later one does.
+    let first = f
+        .vault
+        .detokenize(&keks, "m", &done.view.token, at)
+        .await
+        .unwrap();
+    assert_eq!(first.card.pan.expose(), PAN);
+    assert_eq!(first.cvv.as_ref().map(|c| c.expose()), Some("737"));
+    let second = f
+        .vault
+        .detokenize(&keks, "m", &done.view.token, at)
+        .await
+        .unwrap();
+    assert!(second.cvv.is_none());
+    assert_eq!(raw_count(store, "vault_cvvs").await, 0);
+    // A CVV posted with the card directly is held the same way, and goes with the card.
+    let direct = f
+        .vault
+        .tokenize(&keks, "m", &with_cvv("378282246310005", "1234"), at)
+        .await
+        .unwrap();
+    assert!(direct.cvv_held_until.is_some());
+    assert_eq!(raw_count(store, "vault_cvvs").await, 1);
+    f.vault.delete("m", &direct.view.token).await.unwrap();
+    assert_eq!(raw_count(store, "vault_cvvs").await, 0);
+}
+
+async fn concurrent_exchanges_of_one_nonce_have_one_winner(store: &Store) {
+    let f = Arc::new(fixture(store));
+    let keks: Arc<[Arc<dyn KeyEncryptionKey>]> = Arc::new([kek(&f, 1)]);
+    for round in 0..3 {
+        let issued = f
+            .vault
+            .issue_nonce(&keks, "m", &input(PAN, 1 + round), T0)
+            .await
+            .unwrap();
+        let nonce = issued.nonce.as_str().to_owned();
+        let tries = (0..8).map(|_| {
+            let (f, keks, nonce) = (f.clone(), keks.clone(), nonce.clone());
+            tokio::spawn(async move { f.vault.exchange_nonce(&keks, "m", &nonce, T0).await })
+        });
+        let mut won = 0;
+        for t in tries {
+            match t.await.unwrap() {
+                Ok(_) => won += 1,
+                Err(VaultError::InvalidNonce) => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(won, 1, "round {round}");
+    }
+}
+
+async fn nonces_and_held_cvvs_expire_and_are_swept(store: &Store) {
+    let f = fixture(store);
+    let keks = [kek(&f, 1)];
+    let old = f
+        .vault
+        .issue_nonce(&keks, "m", &input(PAN, 1), T0)
+        .await
+        .unwrap();
+    let end = T0 + Duration::minutes(10);
+    assert!(matches!(
+        f.vault.exchange_nonce(&keks, "m", old.nonce.as_str(), end).await,
+        Err(VaultError::InvalidNonce)
+    ));
+    let live = f
+        .vault
+        .issue_nonce(&keks, "m", &with_cvv("5555555555554444", "123"), T0)
+        .await
+        .unwrap();
+    let done = f
+        .vault
+        .exchange_nonce(&keks, "m", live.nonce.as_str(), T0)
+        .await
+        .unwrap();
+    // The held code is gone at its expiry, before and after the sweep.
+    let cvv_end = T0 + Duration::minutes(15);
+    let late = f
+        .vault
+        .detokenize(&keks, "m", &done.view.token, cvv_end)
+        .await
+        .unwrap();
+    assert!(late.cvv.is_none());
+    let again = f
+        .vault
+        .tokenize(&keks, "m", &with_cvv("5555555555554444", "123"), T0)
+        .await
+        .unwrap();
+    assert_eq!(again.view.token, done.view.token);
+    let swept = f.vault.sweep(cvv_end).await.unwrap();
+    assert_eq!((swept.nonces, swept.cvvs, swept.cards), (1, 1, 0));
+    assert!(
+        f.vault
+            .detokenize(&keks, "m", &done.view.token, cvv_end)
+            .await
+            .unwrap()
+            .cvv
+            .is_none()
+    );
+}
+
+/// Every row of `table` as text, for scanning.
+async fn raw_dump(store: &Store, table: &str) -> String {
+    shonin_store::testing::raw_rows_text(store, table).await.unwrap()
+}
+
+async fn raw_count(store: &Store, table: &str) -> i64 {
+    shonin_store::testing::raw_count(store, table).await.unwrap()
 }
