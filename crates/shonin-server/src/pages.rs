@@ -212,7 +212,12 @@ fn framed_by(mut resp: Response, ancestors: &str) -> Response {
         .headers()
         .get(header::CONTENT_SECURITY_POLICY)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.replace("frame-ancestors 'none'", &format!("frame-ancestors {ancestors}")));
+        .map(|v| {
+            v.replace(
+                "frame-ancestors 'none'",
+                &format!("frame-ancestors {ancestors}"),
+            )
+        });
     if let Some(v) = csp.and_then(|v| HeaderValue::from_str(&v).ok()) {
         resp.headers_mut()
             .insert(header::CONTENT_SECURITY_POLICY, v);

@@ -157,7 +157,10 @@ async fn a_page_posts_the_card_and_the_merchant_exchanges_the_nonce_once() {
     };
     assert_eq!(
         success("vault.client_token"),
-        vec![("shop".to_owned(), claims["jti"].as_str().unwrap().to_owned())]
+        vec![(
+            "shop".to_owned(),
+            claims["jti"].as_str().unwrap().to_owned()
+        )]
     );
     let nonces = success("vault.nonce");
     assert_eq!(nonces.len(), 2);
@@ -197,7 +200,11 @@ async fn refusals_are_audited_and_store_nothing() {
     let signer = app.state.keys.current_signer();
     let sign = |claims: Value, typ: &'static str| {
         let signer = signer.clone();
-        async move { shonin_keys::sign_jwt(signer.as_ref(), typ, &claims).await.unwrap() }
+        async move {
+            shonin_keys::sign_jwt(signer.as_ref(), typ, &claims)
+                .await
+                .unwrap()
+        }
     };
     let origin = shonin_vault::WebOrigin::parse(ORIGIN).unwrap();
     let expired = sign(
@@ -212,12 +219,25 @@ async fn refusals_are_audited_and_store_nothing() {
         "vault-client+jwt",
     )
     .await;
-    let mut wrong_aud =
-        shonin_vault::client_token::claims(&issuer, "shop", &origin, "ct_y", now, time::Duration::minutes(5));
+    let mut wrong_aud = shonin_vault::client_token::claims(
+        &issuer,
+        "shop",
+        &origin,
+        "ct_y",
+        now,
+        time::Duration::minutes(5),
+    );
     wrong_aud["aud"] = json!(format!("{issuer}/token"));
     let wrong_aud = sign(wrong_aud, "vault-client+jwt").await;
     let untyped = sign(
-        shonin_vault::client_token::claims(&issuer, "shop", &origin, "ct_z", now, time::Duration::minutes(5)),
+        shonin_vault::client_token::claims(
+            &issuer,
+            "shop",
+            &origin,
+            "ct_z",
+            now,
+            time::Duration::minutes(5),
+        ),
         "JWT",
     )
     .await;
@@ -278,16 +298,26 @@ async fn refusals_are_audited_and_store_nothing() {
     let nonce = body_json(resp).await["nonce"].as_str().unwrap().to_owned();
     let thief = Bank::with_scope(&app, "thief", "vault").await;
     let (status, body) = exchange(&app, &thief, &nonce).await;
-    assert_eq!((status, &body["error"]), (StatusCode::BAD_REQUEST, &json!("invalid_nonce")));
+    assert_eq!(
+        (status, &body["error"]),
+        (StatusCode::BAD_REQUEST, &json!("invalid_nonce"))
+    );
     let (status, body) = exchange(&app, &merchant, &nonce).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     // Malformed bodies.
     for bad in [json!({}), json!({"nonce": nonce, "x": 1}), json!(["nonce"])] {
         let (status, body) = merchant.post(&app, "/vault/nonces/exchange", &bad).await;
-        assert_eq!((status, &body["error"]), (StatusCode::BAD_REQUEST, &json!("invalid_request")));
+        assert_eq!(
+            (status, &body["error"]),
+            (StatusCode::BAD_REQUEST, &json!("invalid_request"))
+        );
     }
     // Client tokens only for well-formed origins, and only with the vault scope.
-    for bad in ["https://shop.example/", "http://shop.example", "shop.example"] {
+    for bad in [
+        "https://shop.example/",
+        "http://shop.example",
+        "shop.example",
+    ] {
         let (status, body) = merchant
             .post(&app, "/vault/client-tokens", &json!({"origin": bad}))
             .await;
@@ -309,7 +339,10 @@ async fn the_preflight_allows_only_what_the_post_needs() {
             .method(Method::OPTIONS)
             .uri("/vault/nonces")
             .header("access-control-request-method", "POST")
-            .header("access-control-request-headers", "authorization,content-type");
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type",
+            );
         if let Some(o) = origin {
             req = req.header(header::ORIGIN, o);
         }
@@ -354,7 +387,10 @@ async fn the_hosted_fields_page_is_framed_only_by_the_token_origin() {
     assert!(resp.headers().get(header::X_FRAME_OPTIONS).is_none());
     assert_eq!(resp.headers()[header::REFERRER_POLICY], "no-referrer");
     let html = body_text(resp).await;
-    assert!(html.contains(&format!("data-origin=\"{ORIGIN}\"")), "{html}");
+    assert!(
+        html.contains(&format!("data-origin=\"{ORIGIN}\"")),
+        "{html}"
+    );
     assert!(html.contains("autocomplete=\"cc-number\""));
     assert!(html.contains("/static/vault-fields.js"));
 
@@ -396,10 +432,7 @@ async fn concurrent_exchanges_on_two_nodes_have_one_winner() {
             async move { exchange(node, merchant, &nonce).await.0 }
         });
         let results = futures_util::future::join_all(tries).await;
-        let won = results
-            .iter()
-            .filter(|s| s.is_success())
-            .count();
+        let won = results.iter().filter(|s| s.is_success()).count();
         assert_eq!(won, 1, "round {round}: {results:?}");
         assert!(
             results
@@ -412,7 +445,10 @@ async fn concurrent_exchanges_on_two_nodes_have_one_winner() {
 
 #[test]
 fn cvv_members_finds_named_codes_only() {
-    assert_eq!(common::pci::cvv_members(br#"{"cvv":"737"}"#), vec![r#"cvv":"737"#]);
+    assert_eq!(
+        common::pci::cvv_members(br#"{"cvv":"737"}"#),
+        vec![r#"cvv":"737"#]
+    );
     assert_eq!(common::pci::cvv_members(b"CVC = 1234;"), vec!["CVC = 1234"]);
     assert!(common::pci::cvv_members(b"cvv_held_until 2026 737 x").is_empty());
     assert!(common::pci::cvv_members(br#"{"cvv":"73712"}"#).is_empty());

@@ -144,11 +144,12 @@ where
 
     async fn sweep_vault(&self, now: OffsetDateTime) -> Result<VaultSwept, StorageError> {
         let mut counts = [0; 3];
-        for (count, table) in counts
-            .iter_mut()
-            .zip(["vault_cards", "vault_nonces", "vault_cvvs"])
-        {
-            let result = sqlx::query(&format!("DELETE FROM {table} WHERE expires_at <= $1"))
+        for (count, sql) in counts.iter_mut().zip([
+            "DELETE FROM vault_cards WHERE expires_at <= $1",
+            "DELETE FROM vault_nonces WHERE expires_at <= $1",
+            "DELETE FROM vault_cvvs WHERE expires_at <= $1",
+        ]) {
+            let result = sqlx::query(sql)
                 .bind(to_micros(now))
                 .execute(&self.pool)
                 .await
@@ -279,7 +280,9 @@ where
     }
 
     fn text(&self, col: &'static str) -> Result<String, StorageError> {
-        self.row.try_get::<String, _>(col).map_err(|_| self.bad(col))
+        self.row
+            .try_get::<String, _>(col)
+            .map_err(|_| self.bad(col))
     }
 
     fn bytes(&self, col: &'static str) -> Result<Vec<u8>, StorageError> {

@@ -116,10 +116,12 @@ impl CardInput {
             return Err("at most 4 KiB");
         }
         let v = shonin_types::json::from_slice(bytes)
-            .map_err(|_| "a JSON object with unique member names")?;
-        serde_json::from_value(v).map_err(
-            |_| "{pan, exp_month, exp_year, name?, cvv?} and nothing else",
-        )
+            .ok()
+            // serde reads a struct from an array too; only an object is taken.
+            .filter(serde_json::Value::is_object)
+            .ok_or("a JSON object with unique member names")?;
+        serde_json::from_value(v)
+            .map_err(|_| "{pan, exp_month, exp_year, name?, cvv?} and nothing else")
     }
 
     /// The security code, if one was sent: 3 digits, 4 for American Express.
@@ -268,7 +270,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(parsed.cvv.as_deref(), Some("737"));
-        assert!(CardInput::from_json(br#"{"pan":"4111111111111111","exp_month":1,"exp_year":2030,"cvc":"737"}"#).is_err());
+        assert!(
+            CardInput::from_json(
+                br#"{"pan":"4111111111111111","exp_month":1,"exp_year":2030,"cvc":"737"}"#
+            )
+            .is_err()
+        );
+        assert!(CardInput::from_json(br#"["4111111111111111",1,2030]"#).is_err());
     }
 
     #[test]

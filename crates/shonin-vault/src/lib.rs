@@ -31,11 +31,11 @@ mod store;
 mod token;
 
 pub use card::{Brand, CardData, CardInput, CardView};
-pub use error::VaultError;
-pub use seal::{Aad, Sealed, open, seal};
 pub use client_token::{ClientGrant, WebOrigin};
 pub use cvv::Cvv;
+pub use error::VaultError;
 pub use nonce::PaymentNonce;
+pub use seal::{Aad, Sealed, open, seal};
 pub use service::{NonceIssued, Revealed, Tokenized, Vault, VaultSettings};
 pub use store::{HeldCvv, StoredCard, StoredNonce, VaultStore, VaultSwept};
 pub use token::CardToken;

@@ -28,7 +28,10 @@ fn object<T: serde::de::DeserializeOwned>(
         return Err("at most 1 KiB");
     }
     let v = shonin_types::json::from_slice(bytes)
-        .map_err(|_| "a JSON object with unique member names")?;
+        .ok()
+        // serde reads a struct from an array too; only an object is taken.
+        .filter(serde_json::Value::is_object)
+        .ok_or("a JSON object with unique member names")?;
     serde_json::from_value(v).map_err(|_| shape)
 }
 
@@ -68,10 +71,12 @@ mod tests {
             br#"{"origin":"https://a.example","origin":"https://b.example"}"#,
             br#"{"origin":"https://shop.example/pay"}"#,
             br#"{"origin":1}"#,
+            br#"["https://shop.example"]"#,
         ] {
             assert!(origin_from_json(bad).is_err());
         }
         assert!(nonce_from_json(br#"{"nonce":"a","nonce":"b"}"#).is_err());
+        assert!(nonce_from_json(br#"["nonce_x"]"#).is_err());
         let big = format!(r#"{{"nonce":"{}"}}"#, "a".repeat(1100));
         assert_eq!(nonce_from_json(big.as_bytes()), Err("at most 1 KiB"));
     }

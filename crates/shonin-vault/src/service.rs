@@ -190,8 +190,10 @@ impl<S: VaultStore> Vault<S> {
     ) -> Result<Tokenized, VaultError> {
         let mut done = self.store_card_data(keks, tenant, card, now).await?;
         if let Some(cvv) = cvv {
-            done.cvv_held_until =
-                Some(self.hold_cvv(keks, tenant, &done.view.token, cvv, now).await?);
+            done.cvv_held_until = Some(
+                self.hold_cvv(keks, tenant, &done.view.token, cvv, now)
+                    .await?,
+            );
         }
         Ok(done)
     }

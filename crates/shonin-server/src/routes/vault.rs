@@ -326,17 +326,10 @@ pub async fn client_token(
         claim(&call, access).await?;
         let now = call.now();
         let id = client_token::new_id().map_err(VaultError::from)?;
-        let ttl = time::Duration::seconds(i64::from(
-            call.state.config.vault.client_token_ttl_seconds,
-        ));
-        let claims = client_token::claims(
-            &call.state.config.issuer,
-            &client,
-            &origin,
-            &id,
-            now,
-            ttl,
-        );
+        let ttl =
+            time::Duration::seconds(i64::from(call.state.config.vault.client_token_ttl_seconds));
+        let claims =
+            client_token::claims(&call.state.config.issuer, &client, &origin, &id, now, ttl);
         let signer = call
             .state
             .keys
@@ -384,7 +377,7 @@ pub async fn exchange(
     let target = nonce
         .as_deref()
         .ok()
-        .and_then(|n| PaymentNonce::parse(n))
+        .and_then(PaymentNonce::parse)
         .map_or_else(|| "-".to_owned(), |n| format!("nonce:{}", n.digest()));
     let result = async {
         let nonce = nonce.map_err(Refused::Body)?;

@@ -156,7 +156,7 @@ pub async fn preflight(headers: HeaderMap) -> Response {
     resp
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 pub struct HostedQuery {
     client_token: Option<String>,
 }

@@ -68,4 +68,3 @@ pub fn cvv_members(bytes: &[u8]) -> Vec<String> {
     }
     found
 }
-

@@ -33,10 +33,9 @@ fn input(pan: &str, month: u8) -> CardInput {
 }
 
 fn with_cvv(pan: &str, cvv: &str) -> CardInput {
-    CardInput {
-        cvv: Some(cvv.into()),
-        ..input(pan, 1)
-    }
+    let mut card = input(pan, 1);
+    card.cvv = Some(cvv.into());
+    card
 }
 
 struct Fixture {
@@ -284,7 +283,13 @@ async fn a_nonce_is_exchanged_once_by_its_client_and_its_cvv_is_revealed_once(st
     let nonce = issued.nonce.as_str().to_owned();
     // Nothing is in the tenant's cards before the exchange; the nonce's table holds neither the
     // number, the code nor the nonce itself.
-    assert!(store.vault_cards_not_under("none", T0, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .vault_cards_not_under("none", T0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let dump = raw_dump(store, "vault_nonces").await;
     // (A three-digit code can occur by chance in base64 text; its JSON form cannot.)
     for secret in [PAN, "\"737\"", nonce.as_str()] {
@@ -296,7 +301,11 @@ async fn a_nonce_is_exchanged_once_by_its_client_and_its_cvv_is_revealed_once(st
         Err(VaultError::InvalidNonce)
     ));
     let at = T0 + Duration::minutes(1);
-    let done = f.vault.exchange_nonce(&keks, "m", &nonce, at).await.unwrap();
+    let done = f
+        .vault
+        .exchange_nonce(&keks, "m", &nonce, at)
+        .await
+        .unwrap();
     assert!(done.created);
     assert_eq!(done.cvv_held_until, Some(at + Duration::minutes(15)));
     assert!(matches!(
@@ -308,7 +317,10 @@ async fn a_nonce_is_exchanged_once_by_its_client_and_its_cvv_is_revealed_once(st
         Err(VaultError::InvalidNonce)
     ));
     let dump = raw_dump(store, "vault_cvvs").await;
-    assert!(!dump.contains("\"737\"") && dump.contains(&done.view.token), "{dump}");
+    assert!(
+        !dump.contains("\"737\"") && dump.contains(&done.view.token),
+        "{dump}"
+    );
     // The first detokenize (the authorisation) gets the code; no later one does.
     let first = f
         .vault
@@ -372,7 +384,9 @@ async fn nonces_and_held_cvvs_expire_and_are_swept(store: &Store) {
         .unwrap();
     let end = T0 + Duration::minutes(10);
     assert!(matches!(
-        f.vault.exchange_nonce(&keks, "m", old.nonce.as_str(), end).await,
+        f.vault
+            .exchange_nonce(&keks, "m", old.nonce.as_str(), end)
+            .await,
         Err(VaultError::InvalidNonce)
     ));
     let live = f
@@ -413,9 +427,13 @@ async fn nonces_and_held_cvvs_expire_and_are_swept(store: &Store) {
 
 /// Every row of `table` as text, for scanning.
 async fn raw_dump(store: &Store, table: &str) -> String {
-    shonin_store::testing::raw_rows_text(store, table).await.unwrap()
+    shonin_store::testing::raw_rows_text(store, table)
+        .await
+        .unwrap()
 }
 
 async fn raw_count(store: &Store, table: &str) -> i64 {
-    shonin_store::testing::raw_count(store, table).await.unwrap()
+    shonin_store::testing::raw_count(store, table)
+        .await
+        .unwrap()
 }
