@@ -113,6 +113,18 @@ async fn a_page_posts_the_card_and_the_merchant_exchanges_the_nonce_once() {
             .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
             .is_none()
     );
+    // So may Shonin's own origin (the hosted fields page), which needs no CORS headers.
+    let own = url::Url::parse(&app.state.config.issuer)
+        .unwrap()
+        .origin()
+        .ascii_serialization();
+    let resp = post_card(&app, Some(&token), Some(&own), &card()).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    assert!(
+        resp.headers()
+            .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+            .is_none()
+    );
     // Nothing is among the merchant's cards before the exchange.
     let cards = shonin_vault::VaultStore::vault_cards_not_under(
         &app.state.store,
@@ -163,7 +175,7 @@ async fn a_page_posts_the_card_and_the_merchant_exchanges_the_nonce_once() {
         )]
     );
     let nonces = success("vault.nonce");
-    assert_eq!(nonces.len(), 2);
+    assert_eq!(nonces.len(), 3);
     assert!(nonces[0].1.starts_with("nonce:") && !nonces[0].1.contains(&nonce));
     assert_eq!(
         success("vault.exchange"),

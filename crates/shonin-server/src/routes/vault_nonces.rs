@@ -6,7 +6,8 @@
 //! - `POST /vault/nonces` with `Authorization: Bearer <client token>` and the card (as
 //!   `POST /vault/cards` takes it, CVV allowed). A browser's request must come from the token's
 //!   origin (`Origin`); the answer then carries CORS headers for it (Fetch standard §3.2), and
-//!   for no other origin. Apps, which send no `Origin`, are allowed.
+//!   for no other origin. Requests from Shonin's own origin (the hosted fields below) and from
+//!   apps, which send no `Origin`, are allowed.
 //! - `OPTIONS /vault/nonces`: the CORS preflight. It cannot see the token (a preflight carries
 //!   no credentials), so it allows any well-formed origin; the post itself is what is checked.
 //! - `GET /vault/hosted-fields?client_token=…`: the hosted card fields, a page that only the
@@ -76,8 +77,11 @@ pub async fn issue(
         Err(e) => return call.refuse("", "-", e.into()).await,
     };
     let client = grant.client_id.as_str();
-    let origin = headers.get(header::ORIGIN);
-    if origin.is_some_and(|o| o.as_bytes() != grant.origin.as_str().as_bytes()) {
+    let origin = headers.get(header::ORIGIN).map(HeaderValue::as_bytes);
+    // The token's origin (the merchant's own form), or ours (the hosted fields page).
+    let own = own_origin(&call.state.config.issuer);
+    let cross_origin = origin.is_some_and(|o| o != own.as_bytes());
+    if cross_origin && origin != Some(grant.origin.as_str().as_bytes()) {
         return call
             .refuse(client, &grant.id, VaultError::WrongOrigin.into())
             .await;
@@ -114,10 +118,17 @@ pub async fn issue(
     }
     .await;
     let mut resp = call.finish(client, &grant.id, result).await;
-    if origin.is_some() {
+    if cross_origin {
         allow_origin(&mut resp, &grant.origin);
     }
     resp
+}
+
+/// The server's own origin, as browsers send it (`https://host[:port]`), from the issuer.
+fn own_origin(issuer: &str) -> String {
+    url::Url::parse(issuer)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default()
 }
 
 /// CORS answer headers for `origin` (Fetch standard §3.2.3).
