@@ -237,8 +237,12 @@ async function startOnce({ name = 'e2e', requireDpopNonce = false, extraClients 
     run,
     logFile,
     logTail: (n) => tail(logFile, n),
-    /** SIGTERM by PID; resolves to the exit status and asserts a clean exit (code 0). */
-    async stop() {
+    /**
+     * SIGTERM by PID; resolves to the exit status and asserts a clean exit (code 0). `inspect`,
+     * if given, runs after the server has exited and before its directory is removed (with the
+     * directory as argument), e.g. to scan what it wrote.
+     */
+    async stop({ inspect } = {}) {
       if (stopped) return stopped;
       stopped = (async () => {
         process.removeListener('exit', killOnExit);
@@ -250,6 +254,7 @@ async function startOnce({ name = 'e2e', requireDpopNonce = false, extraClients 
         server.stopMs = Date.now() - t0;
         await agent.close().catch(() => {});
         const ok = status.code === 0;
+        if (ok && inspect) await inspect(dir);
         if (ok && process.env.SHONIN_E2E_KEEP !== '1') {
           await fsp.rm(dir, { recursive: true, force: true });
         } else {

@@ -6,9 +6,12 @@
 // receives only a nonce and the masked card by postMessage and cannot read the frame; the
 // backend exchanges the nonce for a vault token, once, and its first detokenize carries the
 // CVV, the second not. A card with a wrong check digit is refused inside the frame and the
-// checkout hears `shonin.vault.error`; a page of another origin cannot frame the fields.
+// checkout hears `shonin.vault.error`; a page of another origin cannot frame the fields. After
+// the run, the server's files (database, WAL, log) and its audit export hold no card number and
+// no CVV.
 
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import https from 'node:https';
 import os from 'node:os';
@@ -25,6 +28,7 @@ import {
   watchPage,
 } from '../lib/chromium.mjs';
 import { retryOnDpopNonce, setup } from '../lib/oauth4.mjs';
+import { cardNumbers, filesUnder, securityCodes } from '../lib/pci.mjs';
 import { makeCa } from '../lib/pki.mjs';
 import { startServer } from '../lib/server.mjs';
 
@@ -35,6 +39,7 @@ const STEP_TIMEOUT = 15_000;
 const TEST = { timeout: 120_000 };
 const SHOP = 'shop-backend';
 const PAN = '4012888888881881';
+const ALL_PANS = [PAN, '4012888888881882', '5555555555554444'];
 
 /** An https server on 127.0.0.1 with `handler`; resolves to `{ server, origin }`. */
 function listen(options, handler) {
@@ -244,5 +249,28 @@ describe('client-side tokenization: hosted card fields in a merchant iframe', { 
     await page.waitForTimeout(500);
     const hasForm = await frame.$('#hf-pan').then((h) => h !== null).catch(() => false);
     assert.equal(hasForm, false, 'the hosted fields rendered under a foreign ancestor');
+  });
+
+  it('after the run: no card number or CVV in the database files, the server log or the audit export', TEST, async () => {
+    await browser.close();
+    browser = null;
+    await srv.stop({
+      inspect: async (dir) => {
+        const exported = path.join(dir, 'audit-export.jsonl');
+        await srv.run(['audit', 'export', '--output', exported]);
+        const entries = (await fsp.readFile(exported, 'utf8')).trim().split('\n');
+        assert.ok(entries.some((l) => l.includes('vault.exchange')), 'the export holds the vault entries');
+        const problems = [];
+        const files = filesUnder(dir);
+        assert.ok(files.some((f) => f.endsWith('server.log')), files.join('\n'));
+        for (const file of files) {
+          const bytes = fs.readFileSync(file);
+          for (const n of cardNumbers(bytes)) problems.push(`${file}: card number ${n}`);
+          for (const c of securityCodes(bytes)) problems.push(`${file}: ${c}`);
+          for (const pan of ALL_PANS) if (bytes.includes(pan)) problems.push(`${file}: ${pan}`);
+        }
+        assert.deepEqual(problems, []);
+      },
+    });
   });
 });
