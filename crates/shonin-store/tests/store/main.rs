@@ -31,3 +31,4 @@ mod two_process;
 mod units;
 mod users;
 mod vault;
+mod vault_two_process;
