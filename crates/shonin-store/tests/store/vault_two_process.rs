@@ -132,7 +132,9 @@ async fn two_processes_exchange_each_nonce_once(engine: TestEngine) {
     .unwrap_or_else(|e| panic!("{e}"));
 }
 
-/// The child: does nothing unless started by a parent above.
+/// The child: does nothing unless started by a parent above. It reports each nonce it won on
+/// standard output, which the parent reads.
+#[allow(clippy::print_stdout)]
 #[tokio::test]
 #[ignore = "child process of the two_processes_exchange_each_nonce_once tests"]
 async fn nonce_exchange_child() {
