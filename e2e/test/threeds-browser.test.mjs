@@ -15,7 +15,6 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import http from 'node:http';
-import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
@@ -31,6 +30,7 @@ import {
   spkiSha256,
   watchPage,
 } from '../lib/chromium.mjs';
+import { listenHttps as listen } from '../lib/https-server.mjs';
 import { makeCa } from '../lib/pki.mjs';
 import { startServer } from '../lib/server.mjs';
 import { makeAgent, rawRequest } from '../lib/tls-fetch.mjs';
@@ -48,14 +48,6 @@ const AREQ_FIXTURE = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
   '../../crates/shonin-3ds/tests/vectors/visa/3DSS-220-101/areq.json',
 );
-
-/** An https server on 127.0.0.1 with `handler`; resolves to `{ server, origin }`. */
-function listen(options, handler) {
-  return new Promise((resolve) => {
-    const server = https.createServer(options, handler);
-    server.listen(0, '127.0.0.1', () => resolve({ server, origin: `https://127.0.0.1:${server.address().port}` }));
-  });
-}
 
 function readBody(req) {
   return new Promise((resolve, reject) => {

@@ -13,7 +13,6 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -29,6 +28,7 @@ import {
 } from '../lib/chromium.mjs';
 import { retryOnDpopNonce, setup } from '../lib/oauth4.mjs';
 import { cardNumbers, filesUnder, securityCodes } from '../lib/pci.mjs';
+import { listenHttps as listen } from '../lib/https-server.mjs';
 import { makeCa } from '../lib/pki.mjs';
 import { startServer } from '../lib/server.mjs';
 
@@ -40,14 +40,6 @@ const TEST = { timeout: 120_000 };
 const SHOP = 'shop-backend';
 const PAN = '4012888888881881';
 const ALL_PANS = [PAN, '4012888888881882', '5555555555554444'];
-
-/** An https server on 127.0.0.1 with `handler`; resolves to `{ server, origin }`. */
-function listen(options, handler) {
-  return new Promise((resolve) => {
-    const server = https.createServer(options, handler);
-    server.listen(0, '127.0.0.1', () => resolve({ server, origin: `https://127.0.0.1:${server.address().port}` }));
-  });
-}
 
 const esc = (s) => s.replaceAll('&', '&amp;').replaceAll('"', '&quot;').replaceAll('<', '&lt;');
 

@@ -71,14 +71,7 @@ pub struct ClientGrant {
 
 /// A new client token's `jti`: `ct_` and 22 base64url characters (128 random bits).
 pub fn new_id() -> Result<String, shonin_keys::KeyError> {
-    use base64::Engine as _;
-    let mut bytes = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut bytes)
-        .map_err(|_| shonin_keys::KeyError::Generate("random token id".into()))?;
-    Ok(format!(
-        "ct_{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    ))
+    crate::random_id::generate("ct_", "client token id")
 }
 
 /// The claims of a new client token for `client_id` and `origin`, valid `ttl` from `now`.

@@ -24,6 +24,7 @@ pub mod client_token;
 mod cvv;
 mod error;
 mod nonce;
+mod random_id;
 pub mod requests;
 mod seal;
 mod service;

@@ -3,34 +3,21 @@
 //! random bits). The store keeps only the nonce's SHA-256, so a copy of the database holds no
 //! live nonce.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use crate::random_id;
 
 const PREFIX: &str = "nonce_";
-const RANDOM_CHARS: usize = 22;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct PaymentNonce(String);
 
 impl PaymentNonce {
     pub fn generate() -> Result<Self, shonin_keys::KeyError> {
-        let mut bytes = [0u8; 16];
-        aws_lc_rs::rand::fill(&mut bytes)
-            .map_err(|_| shonin_keys::KeyError::Generate("random nonce".into()))?;
-        Ok(PaymentNonce(format!(
-            "{PREFIX}{}",
-            URL_SAFE_NO_PAD.encode(bytes)
-        )))
+        random_id::generate(PREFIX, "nonce").map(PaymentNonce)
     }
 
     /// Accepts exactly the form [`PaymentNonce::generate`] makes.
     pub fn parse(text: &str) -> Option<Self> {
-        let rest = text.strip_prefix(PREFIX)?;
-        (rest.len() == RANDOM_CHARS
-            && rest
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
-        .then(|| PaymentNonce(text.to_owned()))
+        random_id::has_form(text, PREFIX).then(|| PaymentNonce(text.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {

@@ -1,35 +1,22 @@
 //! Card tokens: `tok_` and 22 base64url characters (128 random bits). A token carries nothing
 //! about the card; it contains letters, so it is never mistaken for a card number.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use crate::random_id;
 use std::fmt;
 
 const PREFIX: &str = "tok_";
-const RANDOM_CHARS: usize = 22;
 
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct CardToken(String);
 
 impl CardToken {
     pub fn generate() -> Result<Self, shonin_keys::KeyError> {
-        let mut bytes = [0u8; 16];
-        aws_lc_rs::rand::fill(&mut bytes)
-            .map_err(|_| shonin_keys::KeyError::Generate("random token".into()))?;
-        Ok(CardToken(format!(
-            "{PREFIX}{}",
-            URL_SAFE_NO_PAD.encode(bytes)
-        )))
+        random_id::generate(PREFIX, "token").map(CardToken)
     }
 
     /// Accepts exactly the form [`CardToken::generate`] makes.
     pub fn parse(text: &str) -> Option<Self> {
-        let rest = text.strip_prefix(PREFIX)?;
-        (rest.len() == RANDOM_CHARS
-            && rest
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
-        .then(|| CardToken(text.to_owned()))
+        random_id::has_form(text, PREFIX).then(|| CardToken(text.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
