@@ -158,13 +158,8 @@ async fn tokenize_read_detokenize_and_delete() {
     let audit = serde_json::to_vec(&app.audit_entries().await).unwrap();
     assert_eq!(common::pci::card_numbers(&audit), Vec::<String>::new());
     app.state.store.close().await;
-    for entry in std::fs::read_dir(app.dir.path()).unwrap() {
-        let p = entry.unwrap().path();
-        if p.is_file() {
-            let found = common::pci::card_numbers(&std::fs::read(&p).unwrap());
-            assert!(found.is_empty(), "{}: {found:?}", p.display());
-        }
-    }
+    let (files, found) = common::pci::scan_dir(app.dir.path());
+    assert!(files > 0 && found.is_empty(), "{files} files: {found:?}");
 }
 
 #[tokio::test]

@@ -187,19 +187,8 @@ async fn a_page_posts_the_card_and_the_merchant_exchanges_the_nonce_once() {
     let audit = serde_json::to_vec(&entries).unwrap();
     assert_eq!(common::pci::card_numbers(&audit), Vec::<String>::new());
     app.state.store.close().await;
-    for entry in std::fs::read_dir(app.dir.path()).unwrap() {
-        let p = entry.unwrap().path();
-        if p.is_file() {
-            let bytes = std::fs::read(&p).unwrap();
-            let found = common::pci::card_numbers(&bytes);
-            assert!(found.is_empty(), "{}: {found:?}", p.display());
-            assert!(
-                common::pci::cvv_members(&bytes).is_empty(),
-                "{}",
-                p.display()
-            );
-        }
-    }
+    let (files, found) = common::pci::scan_dir(app.dir.path());
+    assert!(files > 0 && found.is_empty(), "{files} files: {found:?}");
 }
 
 #[tokio::test]
@@ -241,6 +230,26 @@ async fn refusals_are_audited_and_store_nothing() {
     );
     wrong_aud["aud"] = json!(format!("{issuer}/token"));
     let wrong_aud = sign(wrong_aud, "vault-client+jwt").await;
+    let mut foreign = shonin_vault::client_token::claims(
+        "https://other.example",
+        "shop",
+        &origin,
+        "ct_i",
+        now,
+        time::Duration::minutes(5),
+    );
+    foreign["aud"] = json!(format!("{issuer}/vault/nonces"));
+    let foreign = sign(foreign, "vault-client+jwt").await;
+    let mut no_origin = shonin_vault::client_token::claims(
+        &issuer,
+        "shop",
+        &origin,
+        "ct_o",
+        now,
+        time::Duration::minutes(5),
+    );
+    no_origin["origin"] = json!("https://shop.example/pay");
+    let no_origin = sign(no_origin, "vault-client+jwt").await;
     let untyped = sign(
         shonin_vault::client_token::claims(
             &issuer,
@@ -261,6 +270,8 @@ async fn refusals_are_audited_and_store_nothing() {
         (Some(merchant.token.as_str()), "does not verify"),
         (Some(expired.as_str()), "expired"),
         (Some(wrong_aud.as_str()), "not for this endpoint"),
+        (Some(foreign.as_str()), "not from this issuer"),
+        (Some(no_origin.as_str()), "names no origin"),
         (Some(untyped.as_str()), "does not verify"),
     ] {
         let resp = post_card(&app, t, Some(ORIGIN), &card()).await;
@@ -297,7 +308,7 @@ async fn refusals_are_audited_and_store_nothing() {
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{bad}");
         assert_eq!(resp.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], ORIGIN);
     }
-    assert_eq!(failures(&app, "vault.nonce").await.len(), 10);
+    assert_eq!(failures(&app, "vault.nonce").await.len(), 12);
     assert_eq!(
         shonin_store::testing::raw_count(&app.state.store, "vault_nonces")
             .await
@@ -406,10 +417,11 @@ async fn the_hosted_fields_page_is_framed_only_by_the_token_origin() {
     assert!(html.contains("autocomplete=\"cc-number\""));
     assert!(html.contains("/static/vault-fields.js"));
 
-    // A forged or missing token: an error page (any HTTPS page may frame it), audited.
+    // A forged, missing or repeated token: an error page (any HTTPS page may frame it), audited.
     for path in [
         "/vault/hosted-fields".to_owned(),
         format!("/vault/hosted-fields?client_token={}x", token),
+        format!("/vault/hosted-fields?client_token={token}&client_token={token}"),
     ] {
         let resp = app.get(&path).await;
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{path}");
@@ -422,7 +434,7 @@ async fn the_hosted_fields_page_is_framed_only_by_the_token_origin() {
         assert!(html.contains("This card form has expired"), "{html}");
         assert!(!html.contains("hf-pan"));
     }
-    assert_eq!(failures(&app, "vault.hosted_fields").await.len(), 2);
+    assert_eq!(failures(&app, "vault.hosted_fields").await.len(), 3);
 }
 
 /// Two nodes on one PostgreSQL database: the same nonce exchanged at once on both, many times

@@ -110,15 +110,21 @@ where
     }
 
     async fn delete_vault_card(&self, tenant: &str, token: &str) -> Result<bool, StorageError> {
-        self.take_vault_cvv(tenant, token, OffsetDateTime::UNIX_EPOCH)
-            .await?;
-        let result = sqlx::query("DELETE FROM vault_cards WHERE tenant = $1 AND token = $2")
-            .bind(tenant)
-            .bind(token)
-            .execute(&self.pool)
-            .await
-            .map_err(sqlx_err("vault card delete"))?;
-        Ok(DB::rows_affected(&result) == 1)
+        // A CVV held for the card goes first; the answer is the card statement's (the last).
+        let mut deleted = 0;
+        for sql in [
+            "DELETE FROM vault_cvvs WHERE tenant = $1 AND token = $2",
+            "DELETE FROM vault_cards WHERE tenant = $1 AND token = $2",
+        ] {
+            let result = sqlx::query(sql)
+                .bind(tenant)
+                .bind(token)
+                .execute(&self.pool)
+                .await
+                .map_err(sqlx_err("vault card delete"))?;
+            deleted = DB::rows_affected(&result);
+        }
+        Ok(deleted == 1)
     }
 
     async fn vault_cards_not_under(
@@ -142,25 +148,30 @@ where
         rows.iter().map(decode::<DB>).collect()
     }
 
+    async fn delete_expired(
+        &self,
+        sql: &'static str,
+        now: OffsetDateTime,
+    ) -> Result<u64, StorageError> {
+        let result = sqlx::query(sql)
+            .bind(to_micros(now))
+            .execute(&self.pool)
+            .await
+            .map_err(sqlx_err("vault sweep"))?;
+        Ok(DB::rows_affected(&result))
+    }
+
     async fn sweep_vault(&self, now: OffsetDateTime) -> Result<VaultSwept, StorageError> {
-        let mut counts = [0; 3];
-        for (count, sql) in counts.iter_mut().zip([
-            "DELETE FROM vault_cards WHERE expires_at <= $1",
-            "DELETE FROM vault_nonces WHERE expires_at <= $1",
-            "DELETE FROM vault_cvvs WHERE expires_at <= $1",
-        ]) {
-            let result = sqlx::query(sql)
-                .bind(to_micros(now))
-                .execute(&self.pool)
-                .await
-                .map_err(sqlx_err("vault sweep"))?;
-            *count = DB::rows_affected(&result);
-        }
-        let [cards, nonces, cvvs] = counts;
         Ok(VaultSwept {
-            cards,
-            nonces,
-            cvvs,
+            cards: self
+                .delete_expired("DELETE FROM vault_cards WHERE expires_at <= $1", now)
+                .await?,
+            nonces: self
+                .delete_expired("DELETE FROM vault_nonces WHERE expires_at <= $1", now)
+                .await?,
+            cvvs: self
+                .delete_expired("DELETE FROM vault_cvvs WHERE expires_at <= $1", now)
+                .await?,
         })
     }
 

@@ -66,7 +66,6 @@ pub struct ClientGrant {
     pub origin: WebOrigin,
     /// The token's `jti`, for the audit log.
     pub id: String,
-    pub expires_at: OffsetDateTime,
 }
 
 /// A new client token's `jti`: `ct_` and 22 base64url characters (128 random bits).
@@ -121,17 +120,11 @@ pub fn verify(
     let origin = text("origin")
         .and_then(|o| WebOrigin::parse(o).ok())
         .ok_or(bad("the client token names no origin"))?;
-    let id = text("jti").unwrap_or_default();
-    let exp = claims
-        .get("exp")
-        .and_then(Value::as_i64)
-        .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
-        .ok_or(bad("the client token has no expiry"))?;
+    // `exp` was required and checked by `verify_jwt` (`VerifyOptions::new` requires it).
     Ok(ClientGrant {
         client_id: client_id.to_owned(),
         origin,
-        id: id.to_owned(),
-        expires_at: exp,
+        id: text("jti").unwrap_or_default().to_owned(),
     })
 }
 

@@ -1,10 +1,11 @@
 //! The vault's operations: tokenize, show, detokenize, delete, re-wrap under a new KEK.
 
-use crate::seal::{self, Aad};
+use crate::seal::{self, Aad, Sealed};
 use crate::{
     Brand, CardData, CardInput, CardToken, CardView, Cvv, HeldCvv, PaymentNonce, StoredCard,
     StoredNonce, VaultError, VaultStore, VaultSwept,
 };
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use shonin_keys::{KeyEncryptionKey, MacKey};
 use std::sync::Arc;
@@ -99,6 +100,58 @@ fn aad<'a>(tenant: &'a str, token: &'a str) -> Aad<'a> {
     }
 }
 
+/// A held CVV's binding: its tenant and card token.
+fn cvv_aad<'a>(tenant: &'a str, token: &'a str) -> Aad<'a> {
+    Aad {
+        kind: CVV_KIND,
+        tenant,
+        token,
+    }
+}
+
+/// A nonce's binding: its tenant and the nonce's digest.
+fn nonce_aad<'a>(tenant: &'a str, digest: &'a str) -> Aad<'a> {
+    Aad {
+        kind: NONCE_KIND,
+        tenant,
+        token: digest,
+    }
+}
+
+/// Seals `value` as JSON under a fresh data key wrapped by the current KEK, bound to `aad`.
+async fn seal_json(
+    keks: &[Arc<dyn KeyEncryptionKey>],
+    aad: Aad<'_>,
+    value: &impl Serialize,
+) -> Result<Sealed, VaultError> {
+    let plaintext = Zeroizing::new(
+        serde_json::to_vec(value)
+            .map_err(|_| VaultError::Integrity("the content does not encode"))?,
+    );
+    seal::seal(current(keks)?, aad, &plaintext).await
+}
+
+/// Opens what [`seal_json`] sealed with the same binding.
+async fn open_json<T: DeserializeOwned>(
+    keks: &[Arc<dyn KeyEncryptionKey>],
+    aad: Aad<'_>,
+    sealed: &Sealed,
+) -> Result<T, VaultError> {
+    let plaintext = seal::open(keks, aad, sealed).await?;
+    serde_json::from_slice(&plaintext)
+        .map_err(|_| VaultError::Integrity("the sealed content does not decode"))
+}
+
+/// The last four digits of the card's number (PCI DSS 3.4.1: at most these and the first six are
+/// shown).
+fn last4(card: &CardData) -> String {
+    let digits = card.pan.expose();
+    digits
+        .get(digits.len().saturating_sub(4)..)
+        .unwrap_or_default()
+        .to_owned()
+}
+
 fn current(keks: &[Arc<dyn KeyEncryptionKey>]) -> Result<&dyn KeyEncryptionKey, VaultError> {
     keks.last()
         .map(AsRef::as_ref)
@@ -141,10 +194,7 @@ impl<S: VaultStore> Vault<S> {
             token,
             fingerprint,
         } = at;
-        let plaintext = zeroize::Zeroizing::new(
-            serde_json::to_vec(card).map_err(|_| VaultError::Integrity("card does not encode"))?,
-        );
-        let sealed = seal::seal(current(keks)?, aad(tenant, token), &plaintext).await?;
+        let sealed = seal_json(keks, aad(tenant, token), card).await?;
         let digits = card.pan.expose();
         Ok(StoredCard {
             tenant: tenant.to_owned(),
@@ -152,10 +202,7 @@ impl<S: VaultStore> Vault<S> {
             fingerprint: fingerprint.to_owned(),
             brand: Brand::of(&card.pan).as_str().to_owned(),
             first6: digits.get(..6).unwrap_or_default().to_owned(),
-            last4: digits
-                .get(digits.len().saturating_sub(4)..)
-                .unwrap_or_default()
-                .to_owned(),
+            last4: last4(card),
             exp_month: card.exp_month,
             exp_year: card.exp_year,
             sealed,
@@ -303,23 +350,10 @@ impl<S: VaultStore> Vault<S> {
         now: OffsetDateTime,
     ) -> Result<Revealed, VaultError> {
         let record = self.record(tenant, token, now).await?;
-        let plaintext = seal::open(keks, aad(tenant, token), &record.sealed).await?;
-        let card: CardData = serde_json::from_slice(&plaintext)
-            .map_err(|_| VaultError::Integrity("the record's content does not decode"))?;
+        let card: CardData = open_json(keks, aad(tenant, token), &record.sealed).await?;
         let cvv = match self.store.take_vault_cvv(tenant, token, now).await? {
             None => None,
-            Some(held) => {
-                let bound = Aad {
-                    kind: CVV_KIND,
-                    tenant,
-                    token,
-                };
-                let plaintext = seal::open(keks, bound, &held.sealed).await?;
-                Some(
-                    serde_json::from_slice::<Cvv>(&plaintext)
-                        .map_err(|_| VaultError::Integrity("a held CVV does not decode"))?,
-                )
-            }
+            Some(held) => Some(open_json(keks, cvv_aad(tenant, token), &held.sealed).await?),
         };
         Ok(Revealed {
             view: view(&record),
@@ -337,15 +371,7 @@ impl<S: VaultStore> Vault<S> {
         cvv: &Cvv,
         now: OffsetDateTime,
     ) -> Result<OffsetDateTime, VaultError> {
-        let plaintext = Zeroizing::new(
-            serde_json::to_vec(cvv).map_err(|_| VaultError::Integrity("CVV does not encode"))?,
-        );
-        let bound = Aad {
-            kind: CVV_KIND,
-            tenant,
-            token,
-        };
-        let sealed = seal::seal(current(keks)?, bound, &plaintext).await?;
+        let sealed = seal_json(keks, cvv_aad(tenant, token), cvv).await?;
         let expires_at = now + self.settings.cvv_hold;
         self.store
             .hold_vault_cvv(&HeldCvv {
@@ -374,27 +400,13 @@ impl<S: VaultStore> Vault<S> {
         let issued = NonceIssued {
             nonce,
             brand: Brand::of(&card.pan),
-            last4: card
-                .pan
-                .expose()
-                .get(card.pan.expose().len().saturating_sub(4)..)
-                .unwrap_or_default()
-                .to_owned(),
+            last4: last4(&card),
             exp_month: card.exp_month,
             exp_year: card.exp_year,
             expires_at: now + self.settings.nonce_ttl,
         };
         let payload = NoncePayload { card, cvv };
-        let plaintext = Zeroizing::new(
-            serde_json::to_vec(&payload)
-                .map_err(|_| VaultError::Integrity("nonce content does not encode"))?,
-        );
-        let bound = Aad {
-            kind: NONCE_KIND,
-            tenant,
-            token: &digest,
-        };
-        let sealed = seal::seal(current(keks)?, bound, &plaintext).await?;
+        let sealed = seal_json(keks, nonce_aad(tenant, &digest), &payload).await?;
         self.store
             .insert_vault_nonce(&StoredNonce {
                 digest,
@@ -424,14 +436,8 @@ impl<S: VaultStore> Vault<S> {
             .take_vault_nonce(tenant, &digest, now)
             .await?
             .ok_or(VaultError::InvalidNonce)?;
-        let bound = Aad {
-            kind: NONCE_KIND,
-            tenant,
-            token: &digest,
-        };
-        let plaintext = seal::open(keks, bound, &stored.sealed).await?;
-        let payload: NoncePayload = serde_json::from_slice(&plaintext)
-            .map_err(|_| VaultError::Integrity("a nonce's content does not decode"))?;
+        let payload: NoncePayload =
+            open_json(keks, nonce_aad(tenant, &digest), &stored.sealed).await?;
         self.store_card(keks, tenant, &payload.card, payload.cvv.as_ref(), now)
             .await
     }

@@ -141,6 +141,20 @@ pub(crate) struct Call {
 impl Call {
     /// Writes the failure entry and answers the refusal.
     pub(crate) async fn refuse(&self, client: &str, target: &str, e: Refused) -> Response {
+        match self.record_refusal(client, target, &e).await {
+            Ok(()) => e.into_response(),
+            Err(resp) => resp,
+        }
+    }
+
+    /// Counts the refusal and writes its failure entry; the answer when the entry cannot be
+    /// written.
+    pub(crate) async fn record_refusal(
+        &self,
+        client: &str,
+        target: &str,
+        e: &Refused,
+    ) -> Result<(), Response> {
         metrics::counter!("shonin_vault_requests_total", "action" => self.action, "outcome" => "refused")
             .increment(1);
         let record = AuditRecord {
@@ -153,11 +167,10 @@ impl Call {
             source_ip: Some(self.meta.addr.client_ip),
             request_id: self.meta.request_id.clone(),
         };
-        if let Err(err) = self.state.audit.append(record).await {
+        self.state.audit.append(record).await.map(|_| ()).map_err(|err| {
             tracing::error!(error = %err, "audit entry for a vault refusal could not be written");
-            return OAuthError::audit(&err).into_response();
-        }
-        e.into_response()
+            OAuthError::audit(&err).into_response()
+        })
     }
 
     /// The call's answer, or its audited refusal; counted either way.

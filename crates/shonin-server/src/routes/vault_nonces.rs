@@ -23,6 +23,7 @@ use crate::state::AppState;
 use crate::txn::client_actor;
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -178,10 +179,13 @@ pub struct HostedQuery {
 pub async fn hosted_fields(
     State(state): State<AppState>,
     meta: RequestMeta,
-    Query(query): Query<HostedQuery>,
+    query: Result<Query<HostedQuery>, QueryRejection>,
 ) -> Response {
     let lang = meta.lang;
-    let grant = match grant(&state, query.client_token.as_deref()) {
+    // A query that does not parse (a repeated parameter, say) is as good as no token: refused
+    // with the page and audited, not answered by the extractor.
+    let client_token = query.ok().and_then(|Query(q)| q.client_token);
+    let grant = match grant(&state, client_token.as_deref()) {
         Ok(g) => g,
         Err(e) => {
             let call = Call {
@@ -189,10 +193,9 @@ pub async fn hosted_fields(
                 meta,
                 action: "vault.hosted_fields",
             };
-            // The audit entry is written; the answer is the page, not the JSON refusal.
-            let refused = call.refuse("", "-", Refused::Vault(e)).await;
-            if refused.status() != StatusCode::UNAUTHORIZED {
-                return refused;
+            // Audited like any refusal; the answer is a page, not the JSON problem.
+            if let Err(resp) = call.record_refusal("", "-", &Refused::Vault(e)).await {
+                return resp;
             }
             let page = ErrorPage {
                 f: Frame::new(lang, ""),
@@ -204,7 +207,7 @@ pub async fn hosted_fields(
     };
     let page = HostedFieldsPage {
         f: Frame::new(lang, ""),
-        client_token: query.client_token.as_deref().unwrap_or_default(),
+        client_token: client_token.as_deref().unwrap_or_default(),
         origin: grant.origin.as_str(),
     };
     pages::render_framed_by(StatusCode::OK, &page, grant.origin.as_str())

@@ -68,3 +68,21 @@ pub fn cvv_members(bytes: &[u8]) -> Vec<String> {
     }
     found
 }
+
+/// Scans every file directly in `dir` (a test node's data directory, after its store closed):
+/// how many files were read, and each card number or named security code found, with its file.
+pub fn scan_dir(dir: &std::path::Path) -> (usize, Vec<String>) {
+    let mut files = 0;
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            files += 1;
+            let bytes = std::fs::read(&path).unwrap();
+            for hit in card_numbers(&bytes).into_iter().chain(cvv_members(&bytes)) {
+                found.push(format!("{}: {hit}", path.display()));
+            }
+        }
+    }
+    (files, found)
+}
