@@ -354,6 +354,63 @@ async fn refusals_are_audited_and_store_nothing() {
     assert_eq!(failures(&app, "vault.client_token").await.len(), 4);
 }
 
+/// A client token issues `[vault] nonces_per_client_token` nonces (10 by default), then is
+/// refused as a spent bearer token; a token the vault never issued a budget for is refused too.
+#[tokio::test]
+async fn a_client_token_issues_its_budget_of_nonces_and_no_more() {
+    let app = TestApp::new().await;
+    let merchant = Bank::with_scope(&app, "shop", "vault").await;
+    let token = client_token(&app, &merchant).await;
+    let budget = app.state.config.vault.nonces_per_client_token;
+    assert_eq!(budget, 10);
+    for _ in 0..budget {
+        let resp = post_card(&app, Some(&token), Some(ORIGIN), &card()).await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+    }
+    let resp = post_card(&app, Some(&token), Some(ORIGIN), &card()).await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        resp.headers()[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
+    );
+    let body = body_json(resp).await;
+    assert_eq!(body["error"], "invalid_token");
+    assert!(
+        body["detail"].as_str().unwrap().contains("all its nonces"),
+        "{body}"
+    );
+    // A new client token has a budget of its own.
+    let fresh = client_token(&app, &merchant).await;
+    let resp = post_card(&app, Some(&fresh), Some(ORIGIN), &card()).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    // Signed with the server's key but never issued by `POST /vault/client-tokens`: no budget.
+    let claims = shonin_vault::client_token::claims(
+        &app.state.config.issuer,
+        "shop",
+        &shonin_vault::WebOrigin::parse(ORIGIN).unwrap(),
+        "ct_never_issued",
+        app.state.clock.now(),
+        time::Duration::minutes(5),
+    );
+    let unissued = shonin_keys::sign_jwt(
+        app.state.keys.current_signer().as_ref(),
+        "vault-client+jwt",
+        &claims,
+    )
+    .await
+    .unwrap();
+    let resp = post_card(&app, Some(&unissued), Some(ORIGIN), &card()).await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let refused = failures(&app, "vault.nonce").await;
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert!(
+        refused.iter().all(|r| r.starts_with("invalid_token")),
+        "{refused:?}"
+    );
+}
+
 #[tokio::test]
 async fn the_preflight_allows_only_what_the_post_needs() {
     let app = TestApp::new().await;

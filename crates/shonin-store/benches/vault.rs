@@ -8,6 +8,7 @@
 #![allow(
     clippy::print_stdout,
     clippy::unwrap_used,
+    clippy::panic,
     clippy::expect_used,
     clippy::indexing_slicing
 )]
@@ -19,7 +20,9 @@ use shonin_keys::{
 use shonin_keys_pkcs11::{Hsm, HsmSettings};
 use shonin_store::Store;
 use shonin_store::testing::TestDb;
-use shonin_vault::{CardInput, Vault, VaultSettings};
+use shonin_vault::{
+    CardInput, Staged, Unsettled, Vault, VaultError, VaultSettings, VaultStore, settle,
+};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -79,23 +82,38 @@ where
     done.load(Ordering::Relaxed) as f64 / RUN.as_secs_f64()
 }
 
+/// Commits what the vault staged as a request's unit of work would be committed (through the
+/// group-commit writer; a request adds its audit entry, which this bench leaves out).
+async fn commit<T, SF>(store: &Store, stage: impl FnMut() -> SF) -> T
+where
+    SF: Future<Output = Result<Staged<T>, VaultError>>,
+{
+    match settle(stage, |unit, _: &T| store.write_vault_unit(unit)).await {
+        Ok(value) => value,
+        Err(Unsettled::Vault(e)) => panic!("{e}"),
+        Err(Unsettled::Commit(e)) => panic!("{e}"),
+        Err(Unsettled::Replayed { claim }) => panic!("claim {claim}"),
+    }
+}
+
 async fn vault_rates(label: &str, store: Store, keks: Vec<Arc<dyn KeyEncryptionKey>>) {
     let master = MasterKey::generate().unwrap();
     let vault = Arc::new(Vault::new(
-        store,
+        store.clone(),
         Arc::new(LocalMacKey::derived(&master, KeyPurpose::CardFingerprint)),
         VaultSettings {
             card_retention: time::Duration::days(365),
             nonce_ttl: time::Duration::minutes(10),
             cvv_hold: time::Duration::minutes(15),
+            nonces_per_client_token: 10,
         },
     ));
     let keks = Arc::new(keks);
     let now = OffsetDateTime::now_utc();
     let tokens = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let (v, k, t) = (vault.clone(), keks.clone(), tokens.clone());
+    let (v, k, t, s) = (vault.clone(), keks.clone(), tokens.clone(), store.clone());
     let tokenize = rate(move |i| {
-        let (v, k, t) = (v.clone(), k.clone(), t.clone());
+        let (v, k, t, s) = (v.clone(), k.clone(), t.clone(), s.clone());
         async move {
             let input = CardInput {
                 pan: pan(i),
@@ -104,26 +122,27 @@ async fn vault_rates(label: &str, store: Store, keks: Vec<Arc<dyn KeyEncryptionK
                 name: None,
                 cvv: None,
             };
-            let done = v.tokenize(&k, "bench", &input, now).await.unwrap();
+            let done = commit(&s, || v.tokenize(&k, "bench", &input, now)).await;
             t.lock().unwrap().push(done.view.token);
         }
     })
     .await;
     let tokens = Arc::new(tokens.lock().unwrap().clone());
-    let (v, k, t) = (vault.clone(), keks.clone(), tokens.clone());
+    let (v, k, t, s) = (vault.clone(), keks.clone(), tokens.clone(), store.clone());
     let detokenize = rate(move |i| {
-        let (v, k, t) = (v.clone(), k.clone(), t.clone());
+        let (v, k, t, s) = (v.clone(), k.clone(), t.clone(), s.clone());
         async move {
             let token = &t[usize::try_from(i).unwrap() % t.len()];
-            v.detokenize(&k, "bench", token, now).await.unwrap();
+            commit(&s, || v.detokenize(&k, "bench", token, now)).await;
         }
     })
     .await;
-    // Client-side tokenization, whole: the page's post (nonce issued, card and CVV sealed) and
-    // the merchant's exchange (nonce taken, card tokenized, CVV held).
-    let (v, k) = (vault.clone(), keks.clone());
+    // Client-side tokenization, whole: the client token's budget row, the page's post (nonce
+    // issued, card and CVV sealed, the budget spent by one) and the merchant's exchange (nonce
+    // taken, card tokenized, CVV held), each its own unit.
+    let (v, k, s) = (vault.clone(), keks.clone(), store.clone());
     let nonce_flow = rate(move |i| {
-        let (v, k) = (v.clone(), k.clone());
+        let (v, k, s) = (v.clone(), k.clone(), s.clone());
         async move {
             let input = CardInput {
                 pan: pan(i + 1_000_000),
@@ -132,10 +151,14 @@ async fn vault_rates(label: &str, store: Store, keks: Vec<Arc<dyn KeyEncryptionK
                 name: None,
                 cvv: Some("123".into()),
             };
-            let issued = v.issue_nonce(&k, "bench", &input, now).await.unwrap();
-            v.exchange_nonce(&k, "bench", issued.nonce.as_str(), now)
-                .await
-                .unwrap();
+            let id = format!("ct_bench_{i}");
+            let budget = v.register_client_token("bench", &id, now + time::Duration::hours(1));
+            s.write_vault_unit(budget).await.unwrap();
+            let issued = commit(&s, || v.issue_nonce(&k, "bench", &id, &input, now)).await;
+            commit(&s, || {
+                v.exchange_nonce(&k, "bench", issued.nonce.as_str(), now)
+            })
+            .await;
         }
     })
     .await;

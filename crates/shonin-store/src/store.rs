@@ -105,6 +105,7 @@ pub struct SweepCounts {
     pub vault_cards: u64,
     pub vault_nonces: u64,
     pub vault_cvvs: u64,
+    pub vault_client_tokens: u64,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -193,6 +194,7 @@ impl Store {
             vault_cards: vault.cards,
             vault_nonces: vault.nonces,
             vault_cvvs: vault.cvvs,
+            vault_client_tokens: vault.client_tokens,
         })
     }
 

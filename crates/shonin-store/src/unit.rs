@@ -147,7 +147,8 @@ pub(crate) fn push_insert<DB: Database>(
     }
 }
 
-/// Appends `UPDATE table SET … WHERE …` for `u` to `q`.
+/// Appends `UPDATE table SET … WHERE …` for `u` to `q`, or `DELETE FROM table WHERE …` when
+/// it sets nothing.
 pub(crate) fn push_update<DB: Database>(q: &mut QueryBuilder<DB>, u: &Update)
 where
     for<'e> Option<i64>: Encode<'e, DB> + Type<DB>,
@@ -155,9 +156,14 @@ where
     for<'e> Option<Vec<u8>>: Encode<'e, DB> + Type<DB>,
     for<'e> Option<bool>: Encode<'e, DB> + Type<DB>,
 {
-    q.push("UPDATE ");
-    q.push(u.table);
-    q.push(" SET ");
+    if u.is_delete() {
+        q.push("DELETE FROM ");
+        q.push(u.table);
+    } else {
+        q.push("UPDATE ");
+        q.push(u.table);
+        q.push(" SET ");
+    }
     for (i, (column, assign)) in u.set.iter().enumerate() {
         if i > 0 {
             q.push(", ");
@@ -237,6 +243,10 @@ mod tests {
             "UPDATE t SET a = ?, b = CASE WHEN b > ? THEN ? ELSE b END, v = v + 1 \
              WHERE k = ? AND r IS NULL AND e > ? AND c < ?"
         );
+        let d = Update::delete("t", vec![("k", Cond::Eq(Value::text("x")))], Expect::One);
+        let mut q = QueryBuilder::<Sqlite>::new("");
+        push_update(&mut q, &d);
+        assert_eq!(q.sql().as_str(), "DELETE FROM t WHERE k = ?");
     }
 
     #[test]

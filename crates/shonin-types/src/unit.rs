@@ -13,9 +13,11 @@
 //! - [`OneTimeClaim`]s: decided first, in order, as `ReplayStore::first_use` would. If one was
 //!   used before, the unit stops there: the outcome is [`Outcome::Replayed`] and nothing else of
 //!   the unit is written (its fresh claims stay claimed, which is harmless: it got nothing).
-//! - [`Update`]s: guarded `UPDATE`s. One with [`Expect::One`] must change exactly one row, or the
-//!   unit's updates are undone and the outcome is [`Outcome::Conflict`] (another request moved
-//!   the row first). [`Expect::Any`] updates change what matches, possibly nothing.
+//! - [`Update`]s: guarded `UPDATE`s, and `DELETE`s ([`Update::delete`]). One with
+//!   [`Expect::One`] must change exactly one row, or the unit's updates are undone and the
+//!   outcome is [`Outcome::Conflict`] (another request moved or took the row first).
+//!   [`Expect::Any`] updates change what matches, possibly nothing. They run in order, before
+//!   the unit's rows are inserted, so a unit can delete a row and insert its successor.
 //! - [`Row`]s: inserts, grouped across units into multi-row statements.
 //! - the audit entry, appended to the chain after everything above.
 //!
@@ -117,13 +119,32 @@ pub enum Expect {
     Any,
 }
 
-/// `UPDATE table SET set… WHERE filter…`, with what the unit requires of its row count.
+/// `UPDATE table SET set… WHERE filter…`, with what the unit requires of its row count; with
+/// nothing to set, `DELETE FROM table WHERE filter…` ([`Update::delete`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Update {
     pub table: &'static str,
     pub set: Vec<(&'static str, Assign)>,
     pub filter: Vec<(&'static str, Cond)>,
     pub expect: Expect,
+}
+
+impl Update {
+    /// Deletes the rows of `table` that match `filter`: with [`Expect::One`], a take that only
+    /// one request can win (a one-time nonce).
+    pub fn delete(table: &'static str, filter: Vec<(&'static str, Cond)>, expect: Expect) -> Self {
+        Update {
+            table,
+            set: Vec::new(),
+            filter,
+            expect,
+        }
+    }
+
+    /// Whether this is a `DELETE` (it sets nothing).
+    pub fn is_delete(&self) -> bool {
+        self.set.is_empty()
+    }
 }
 
 /// The staged writes of one request.
@@ -155,6 +176,14 @@ impl UnitOfWork {
 
     pub fn is_empty(&self) -> bool {
         self.claims.is_empty() && self.updates.is_empty() && self.rows.is_empty()
+    }
+
+    /// Stages everything of `other` after what this unit holds (its updates keep their order,
+    /// numbered after this unit's).
+    pub fn append(&mut self, other: UnitOfWork) {
+        self.claims.extend(other.claims);
+        self.updates.extend(other.updates);
+        self.rows.extend(other.rows);
     }
 }
 
@@ -205,5 +234,14 @@ mod tests {
         assert_eq!(unit.update(u("a")), 0);
         assert_eq!(unit.update(u("b")), 1);
         assert!(!unit.is_empty());
+        let mut more = UnitOfWork::new();
+        more.update(Update::delete("c", vec![], Expect::Any));
+        unit.append(more);
+        let tables: Vec<_> = unit
+            .updates
+            .iter()
+            .map(|u| (u.table, u.is_delete()))
+            .collect();
+        assert_eq!(tables, [("a", true), ("b", true), ("c", true)]);
     }
 }

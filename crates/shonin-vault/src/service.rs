@@ -1,6 +1,8 @@
 //! The vault's operations: tokenize, show, detokenize, delete, re-wrap under a new KEK.
 
+use crate::records::{self, ClientTokenUses};
 use crate::seal::{self, Aad, Sealed};
+use crate::staged::{Lost, Staged};
 use crate::{
     Brand, CardData, CardInput, CardToken, CardView, Cvv, HeldCvv, PaymentNonce, StoredCard,
     StoredNonce, VaultError, VaultStore, VaultSwept,
@@ -8,6 +10,7 @@ use crate::{
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use shonin_keys::{KeyEncryptionKey, MacKey};
+use shonin_types::unit::{Outcome, UnitOfWork};
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
@@ -25,6 +28,8 @@ pub struct VaultSettings {
     pub nonce_ttl: Duration,
     /// How long a CVV is held for the card's authorisation (PCI DSS 3.3.2).
     pub cvv_hold: Duration,
+    /// How many payment nonces one client token may issue.
+    pub nonces_per_client_token: u32,
 }
 
 /// What a nonce carries, sealed.
@@ -211,107 +216,69 @@ impl<S: VaultStore> Vault<S> {
         })
     }
 
-    /// Stores a card for `tenant` and returns its token. A number the tenant stored before keeps
-    /// its token; its expiry and name are replaced by these, and its retention starts again. A
-    /// CVV that came with it is held apart until the card's next detokenize.
+    /// Stages a card for `tenant`: a number the tenant stored before keeps its token (its expiry
+    /// and name are replaced by these, and its retention starts again); a new one gets a new
+    /// token. A CVV that came with it is held apart until the card's next detokenize.
     pub async fn tokenize(
         &self,
         keks: &[Arc<dyn KeyEncryptionKey>],
         tenant: &str,
         input: &CardInput,
         now: OffsetDateTime,
-    ) -> Result<Tokenized, VaultError> {
+    ) -> Result<Staged<Tokenized>, VaultError> {
         let card = input.check(now)?;
         let cvv = input.checked_cvv(&card)?;
-        self.store_card(keks, tenant, &card, cvv.as_ref(), now)
-            .await
+        let mut unit = UnitOfWork::new();
+        let done = self
+            .stage_card(keks, tenant, &card, cvv.as_ref(), now, &mut unit)
+            .await?;
+        Ok(Staged::new(unit, done))
     }
 
-    async fn store_card(
+    /// Stages the card's record in `unit` (a compare-and-set on the KEK version of the record
+    /// read, or an insert) and its CVV's.
+    async fn stage_card(
         &self,
         keks: &[Arc<dyn KeyEncryptionKey>],
         tenant: &str,
         card: &CardData,
         cvv: Option<&Cvv>,
         now: OffsetDateTime,
-    ) -> Result<Tokenized, VaultError> {
-        let mut done = self.store_card_data(keks, tenant, card, now).await?;
-        if let Some(cvv) = cvv {
-            done.cvv_held_until = Some(
-                self.hold_cvv(keks, tenant, &done.view.token, cvv, now)
-                    .await?,
-            );
-        }
-        Ok(done)
-    }
-
-    async fn store_card_data(
-        &self,
-        keks: &[Arc<dyn KeyEncryptionKey>],
-        tenant: &str,
-        card: &CardData,
-        now: OffsetDateTime,
+        unit: &mut UnitOfWork,
     ) -> Result<Tokenized, VaultError> {
         let fingerprint = self.fingerprint(card)?;
-        // Two tries: a concurrent tokenize of the same number may insert between our read and
-        // our insert; the second read then finds its record.
-        for _ in 0..2 {
-            if let Some(existing) = self
-                .store
-                .vault_card_by_fingerprint(tenant, &fingerprint, now)
-                .await?
-            {
-                let record = self
-                    .sealed_record(
-                        keks,
-                        Place {
-                            tenant,
-                            token: &existing.token,
-                            fingerprint: &fingerprint,
-                        },
-                        card,
-                        existing.created_at,
-                        now,
-                    )
-                    .await?;
-                if self
-                    .store
-                    .update_vault_card(&record, &existing.sealed.kek_version)
-                    .await?
-                {
-                    return Ok(Tokenized {
-                        view: view(&record),
-                        created: false,
-                        cvv_held_until: None,
-                    });
-                }
-                continue;
+        let existing = self
+            .store
+            .vault_card_by_fingerprint(tenant, &fingerprint, now)
+            .await?;
+        let (token, created_at) = match &existing {
+            Some(e) => (e.token.clone(), e.created_at),
+            None => (CardToken::generate()?.as_str().to_owned(), now),
+        };
+        let at = Place {
+            tenant,
+            token: &token,
+            fingerprint: &fingerprint,
+        };
+        let record = self.sealed_record(keks, at, card, created_at, now).await?;
+        match &existing {
+            Some(e) => {
+                unit.update(records::replace_card(&record, &e.sealed.kek_version));
             }
-            let token = CardToken::generate()?;
-            let record = self
-                .sealed_record(
-                    keks,
-                    Place {
-                        tenant,
-                        token: token.as_str(),
-                        fingerprint: &fingerprint,
-                    },
-                    card,
-                    now,
-                    now,
-                )
-                .await?;
-            if self.store.insert_vault_card(&record, now).await? {
-                return Ok(Tokenized {
-                    view: view(&record),
-                    created: true,
-                    cvv_held_until: None,
-                });
+            None => {
+                unit.update(records::delete_expired_card(tenant, &fingerprint, now));
+                unit.insert(&record);
             }
         }
-        Err(VaultError::Storage(shonin_types::StorageError::Conflict(
-            "the card changed while it was stored; try again".into(),
-        )))
+        let cvv_held_until = match cvv {
+            Some(cvv) => Some(self.stage_cvv(keks, tenant, &token, cvv, now, unit).await?),
+            None => None,
+        };
+        Ok(Tokenized {
+            view: view(&record),
+            created: existing.is_none(),
+            cvv_held_until,
+        })
     }
 
     async fn record(
@@ -339,60 +306,90 @@ impl<S: VaultStore> Vault<S> {
         Ok(view(&self.record(tenant, token, now).await?))
     }
 
-    /// The card with its number, and its CVV if one is held: the CVV is taken, so no later
-    /// call sees it (PCI DSS 3.3.1.2: not kept after authorisation). Callers must have checked
-    /// the client's permission and must audit-log the call (PCI DSS 10.2.1.1).
+    /// The card with its number, and its CVV if one is held: the CVV's deletion is staged, so
+    /// no later call sees it (PCI DSS 3.3.1.2: not kept after authorisation). Callers must have
+    /// checked the client's permission and must commit the unit with the call's audit entry
+    /// before answering (PCI DSS 10.2.1.1).
     pub async fn detokenize(
         &self,
         keks: &[Arc<dyn KeyEncryptionKey>],
         tenant: &str,
         token: &str,
         now: OffsetDateTime,
-    ) -> Result<Revealed, VaultError> {
+    ) -> Result<Staged<Revealed>, VaultError> {
         let record = self.record(tenant, token, now).await?;
         let card: CardData = open_json(keks, aad(tenant, token), &record.sealed).await?;
-        let cvv = match self.store.take_vault_cvv(tenant, token, now).await? {
+        let mut unit = UnitOfWork::new();
+        let cvv = match self.store.vault_cvv(tenant, token, now).await? {
             None => None,
-            Some(held) => Some(open_json(keks, cvv_aad(tenant, token), &held.sealed).await?),
+            Some(held) => {
+                // Taken by one call only; a call that loses it stages again and gets none.
+                unit.update(records::delete_cvv(tenant, token, Some(now)));
+                Some(open_json(keks, cvv_aad(tenant, token), &held.sealed).await?)
+            }
         };
-        Ok(Revealed {
-            view: view(&record),
-            card,
-            cvv,
-        })
+        Ok(Staged::new(
+            unit,
+            Revealed {
+                view: view(&record),
+                card,
+                cvv,
+            },
+        ))
     }
 
-    /// Seals `cvv` for the tenant's card `token`; returns until when it is held.
-    async fn hold_cvv(
+    /// Seals `cvv` for the tenant's card `token` and stages it in place of one held before;
+    /// returns until when it is held.
+    async fn stage_cvv(
         &self,
         keks: &[Arc<dyn KeyEncryptionKey>],
         tenant: &str,
         token: &str,
         cvv: &Cvv,
         now: OffsetDateTime,
+        unit: &mut UnitOfWork,
     ) -> Result<OffsetDateTime, VaultError> {
         let sealed = seal_json(keks, cvv_aad(tenant, token), cvv).await?;
         let expires_at = now + self.settings.cvv_hold;
-        self.store
-            .hold_vault_cvv(&HeldCvv {
-                tenant: tenant.to_owned(),
-                token: token.to_owned(),
-                sealed,
-                expires_at,
-            })
-            .await?;
+        unit.update(records::delete_cvv(tenant, token, None));
+        unit.insert(&HeldCvv {
+            tenant: tenant.to_owned(),
+            token: token.to_owned(),
+            sealed,
+            expires_at,
+        });
         Ok(expires_at)
     }
 
-    /// Checks a card a page posted with a client token for `tenant` and seals it, with its CVV,
-    /// under a new payment nonce. Nothing enters the tenant's cards until the exchange.
+    /// Stages a new client token's nonce budget: `id` (its `jti`) may issue
+    /// [`VaultSettings::nonces_per_client_token`] nonces until `expires_at`.
+    pub fn register_client_token(
+        &self,
+        tenant: &str,
+        id: &str,
+        expires_at: OffsetDateTime,
+    ) -> UnitOfWork {
+        let mut unit = UnitOfWork::new();
+        unit.insert(&ClientTokenUses {
+            id: id.to_owned(),
+            tenant: tenant.to_owned(),
+            nonces_issued: 0,
+            expires_at,
+        });
+        unit
+    }
+
+    /// Checks a card a page posted with client token `client_token` (its `jti`) of `tenant`
+    /// and seals it, with its CVV, under a new payment nonce; the token's budget is spent by one
+    /// (refused once it is spent). Nothing enters the tenant's cards until the exchange.
     pub async fn issue_nonce(
         &self,
         keks: &[Arc<dyn KeyEncryptionKey>],
         tenant: &str,
+        client_token: &str,
         input: &CardInput,
         now: OffsetDateTime,
-    ) -> Result<NonceIssued, VaultError> {
+    ) -> Result<Staged<NonceIssued>, VaultError> {
         let card = input.check(now)?;
         let cvv = input.checked_cvv(&card)?;
         let nonce = PaymentNonce::generate()?;
@@ -407,47 +404,73 @@ impl<S: VaultStore> Vault<S> {
         };
         let payload = NoncePayload { card, cvv };
         let sealed = seal_json(keks, nonce_aad(tenant, &digest), &payload).await?;
-        self.store
-            .insert_vault_nonce(&StoredNonce {
-                digest,
-                tenant: tenant.to_owned(),
-                sealed,
-                created_at: now,
-                expires_at: issued.expires_at,
-            })
-            .await?;
-        Ok(issued)
+        let mut unit = UnitOfWork::new();
+        unit.update(records::spend_client_token(
+            tenant,
+            client_token,
+            self.settings.nonces_per_client_token,
+            now,
+        ));
+        unit.insert(&StoredNonce {
+            digest,
+            tenant: tenant.to_owned(),
+            sealed,
+            created_at: now,
+            expires_at: issued.expires_at,
+        });
+        let mut staged = Staged::new(unit, issued);
+        staged.refuses_update(0, Lost::ClientToken);
+        Ok(staged)
     }
 
-    /// Exchanges the tenant's payment nonce, once, for a vault token: the nonce is taken by
-    /// compare-and-set (of concurrent exchanges on any node one wins, the others get
-    /// [`VaultError::InvalidNonce`]), its card tokenized as by [`Vault::tokenize`].
+    /// Stages the exchange of the tenant's payment nonce for a vault token: the nonce's
+    /// deletion (of concurrent exchanges on any node one commits it, the others get
+    /// [`VaultError::InvalidNonce`]) with its card, tokenized as by [`Vault::tokenize`]. A unit
+    /// that does not commit leaves the nonce as it was.
     pub async fn exchange_nonce(
         &self,
         keks: &[Arc<dyn KeyEncryptionKey>],
         tenant: &str,
         nonce: &str,
         now: OffsetDateTime,
-    ) -> Result<Tokenized, VaultError> {
+    ) -> Result<Staged<Tokenized>, VaultError> {
         let nonce = PaymentNonce::parse(nonce).ok_or(VaultError::InvalidNonce)?;
         let digest = nonce.digest();
         let stored = self
             .store
-            .take_vault_nonce(tenant, &digest, now)
+            .vault_nonce(tenant, &digest, now)
             .await?
             .ok_or(VaultError::InvalidNonce)?;
         let payload: NoncePayload =
             open_json(keks, nonce_aad(tenant, &digest), &stored.sealed).await?;
-        self.store_card(keks, tenant, &payload.card, payload.cvv.as_ref(), now)
-            .await
+        let mut unit = UnitOfWork::new();
+        unit.update(records::take_nonce(tenant, &digest, now));
+        let done = self
+            .stage_card(
+                keks,
+                tenant,
+                &payload.card,
+                payload.cvv.as_ref(),
+                now,
+                &mut unit,
+            )
+            .await?;
+        let mut staged = Staged::new(unit, done);
+        staged.refuses_update(0, Lost::Nonce);
+        Ok(staged)
     }
 
-    pub async fn delete(&self, tenant: &str, token: &str) -> Result<(), VaultError> {
-        if CardToken::parse(token).is_none() || !self.store.delete_vault_card(tenant, token).await?
-        {
+    /// Stages the deletion of a card (its data key goes with it) and of any CVV held for it.
+    pub fn delete(&self, tenant: &str, token: &str) -> Result<Staged<()>, VaultError> {
+        if CardToken::parse(token).is_none() {
             return Err(VaultError::NotFound);
         }
-        Ok(())
+        let mut unit = UnitOfWork::new();
+        unit.update(records::delete_cvv(tenant, token, None));
+        unit.update(records::delete_card(tenant, token));
+        let mut staged = Staged::new(unit, ());
+        staged.refuses_update(1, Lost::Card);
+        Ok(staged)
     }
 
     /// Moves up to `limit` records to the current KEK (each re-encrypted under a fresh data
@@ -471,11 +494,11 @@ impl<S: VaultStore> Vault<S> {
                 sealed,
                 ..card.clone()
             };
-            if self
-                .store
-                .update_vault_card(&updated, &card.sealed.kek_version)
-                .await?
-            {
+            let mut unit = UnitOfWork::new();
+            unit.update(records::replace_card(&updated, &card.sealed.kek_version));
+            // A card written or deleted since it was read is skipped: a write was under the
+            // current KEK already; a later run moves the rest.
+            if let Outcome::Committed { .. } = self.store.write_vault_unit(unit).await? {
                 moved += 1;
             }
         }

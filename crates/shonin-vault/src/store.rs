@@ -1,8 +1,10 @@
-//! Where vault records live. Implemented over SQLite and PostgreSQL by `shonin-store`.
+//! Where vault records live: what the vault reads. Implemented over SQLite and PostgreSQL by
+//! `shonin-store`; a request's writes are staged as a unit of work (`records.rs`).
 
 use crate::Sealed;
 use async_trait::async_trait;
 use shonin_types::StorageError;
+use shonin_types::unit::{Outcome, UnitOfWork};
 use time::OffsetDateTime;
 
 /// One stored card: everything but the number in the clear, the number only in `sealed`.
@@ -49,6 +51,7 @@ pub struct VaultSwept {
     pub cards: u64,
     pub nonces: u64,
     pub cvvs: u64,
+    pub client_tokens: u64,
 }
 
 #[async_trait]
@@ -67,23 +70,10 @@ pub trait VaultStore: Send + Sync {
         fingerprint: &str,
         now: OffsetDateTime,
     ) -> Result<Option<StoredCard>, StorageError>;
-    /// Inserts a card; `false` when the tenant already holds a card with this fingerprint (an
-    /// expired one is replaced).
-    async fn insert_vault_card(
-        &self,
-        card: &StoredCard,
-        now: OffsetDateTime,
-    ) -> Result<bool, StorageError>;
-    /// Replaces a card's sealed data, expiry and retention if its KEK version is still
-    /// `expected_kek_version` (compare-and-set); `false` if it changed or the card is gone.
-    async fn update_vault_card(
-        &self,
-        card: &StoredCard,
-        expected_kek_version: &str,
-    ) -> Result<bool, StorageError>;
-    /// Deletes a card (its data key goes with it) and any CVV held for it; `false` if there was
-    /// no card.
-    async fn delete_vault_card(&self, tenant: &str, token: &str) -> Result<bool, StorageError>;
+    /// Commits a unit of the vault's own, with no audit entry (a re-wrap: the operator's
+    /// command audits the run as a whole). A request's unit is committed by its caller with the
+    /// request's audit entry.
+    async fn write_vault_unit(&self, unit: UnitOfWork) -> Result<Outcome, StorageError>;
     /// Up to `limit` unexpired cards whose data key is not wrapped by `kek_version`.
     async fn vault_cards_not_under(
         &self,
@@ -91,22 +81,17 @@ pub trait VaultStore: Send + Sync {
         now: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<StoredCard>, StorageError>;
-    /// Deletes expired cards, nonces and CVVs; returns how many of each.
+    /// Deletes expired cards, nonces, CVVs and client-token budgets; returns how many of each.
     async fn sweep_vault(&self, now: OffsetDateTime) -> Result<VaultSwept, StorageError>;
-    async fn insert_vault_nonce(&self, nonce: &StoredNonce) -> Result<(), StorageError>;
-    /// Deletes and returns the tenant's unexpired nonce with this digest, in one statement: of
-    /// any number of concurrent callers, on any node, at most one gets it.
-    async fn take_vault_nonce(
+    /// The tenant's unexpired nonce with this digest.
+    async fn vault_nonce(
         &self,
         tenant: &str,
         digest: &str,
         now: OffsetDateTime,
     ) -> Result<Option<StoredNonce>, StorageError>;
-    /// Holds a CVV for a card, replacing one held before.
-    async fn hold_vault_cvv(&self, cvv: &HeldCvv) -> Result<(), StorageError>;
-    /// Deletes and returns the unexpired CVV held for the tenant's card (at most one caller
-    /// gets it).
-    async fn take_vault_cvv(
+    /// The unexpired CVV held for the tenant's card.
+    async fn vault_cvv(
         &self,
         tenant: &str,
         token: &str,

@@ -10,10 +10,10 @@
 //! (`POST /vault/client-tokens`) and exchanges the page's payment nonce for a vault token
 //! (`POST /vault/nonces/exchange`); the page's side is `routes/vault_nonces.rs`.
 
-use crate::audit_events::record_success;
+use crate::audit_events::success_record;
 use crate::error::{OAuthError, PROBLEM_JSON};
 use crate::oauth::access::{Access, replay_challenge};
-use crate::oauth::commit::{Success, commit};
+use crate::oauth::commit::{Success, commit, commit_outcome, replay_error};
 use crate::request_meta::RequestMeta;
 use crate::state::AppState;
 use crate::txn::client_actor;
@@ -27,8 +27,11 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 use shonin_audit::{AuditRecord, Outcome};
 use shonin_keys::{KeyPurpose, KeySource};
+use shonin_types::unit::UnitOfWork;
 use shonin_vault::client_token::{self, CLIENT_TOKEN_TYP};
-use shonin_vault::{CardInput, CardView, PaymentNonce, Tokenized, VaultError, requests};
+use shonin_vault::{
+    CardInput, CardView, PaymentNonce, Staged, Tokenized, Unsettled, VaultError, requests, settle,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -246,15 +249,20 @@ async fn claim(call: &Call, access: Access) -> Result<(), Refused> {
     Ok(())
 }
 
-/// Commits the proof's `jti` with the call's success entry on `token`: what was read is answered
-/// only after this.
-async fn committed(call: &Call, access: Access, client: &str, token: &str) -> Result<(), Refused> {
+/// Commits `unit` (the proof's `jti`, and what else the call writes) with the call's success
+/// entry on `target`: what was read is answered only after this.
+async fn committed(
+    call: &Call,
+    unit: UnitOfWork,
+    client: &str,
+    target: &str,
+) -> Result<(), Refused> {
     let success = Success {
         action: call.action,
         actor: client_actor(client),
-        target: token,
+        target,
     };
-    let _ = commit(&call.state, &call.meta, access.unit, Some(success))
+    let _ = commit(&call.state, &call.meta, unit, Some(success))
         .await
         .map_err(replay_challenge)?;
     Ok(())
@@ -275,31 +283,75 @@ pub async fn tokenize(
         };
     let result = async {
         let input = card_input(&bytes)?;
-        claim(&call, access).await?;
         let keks = call.keks();
-        let done = call
-            .state
-            .vault
-            .tokenize(&keks, &client, &input, call.now())
-            .await?;
-        stored(&call, &client, &done).await
+        let vault = &call.state.vault;
+        let done = settled(
+            &call,
+            &client,
+            access.unit,
+            || vault.tokenize(&keks, &client, &input, call.now()),
+            card_token,
+        )
+        .await?;
+        Ok(stored(&done))
     }
     .await;
     call.finish(&client, "-", result).await
 }
 
-/// Audits a stored card and answers it: 201 for a new token, 200 for the one the client
-/// already held for this number, with `cvv_held_until` when a CVV is held.
-async fn stored(call: &Call, client: &str, done: &Tokenized) -> Result<Response, Refused> {
-    let token = &done.view.token;
-    record_success(
-        &call.state,
-        &call.meta,
-        call.action,
-        client_actor(client),
-        token,
-    )
-    .await?;
+/// Commits what the vault stages with `claims` (the proof's `jti`: the first time only, as a
+/// unit that lost a compare-and-set wrote its claims) and the call's success entry on the
+/// target `target` names, in one unit of work; staged again when a record changed under it.
+/// Nothing is answered before this commits.
+pub(crate) async fn settled<T, SF>(
+    call: &Call,
+    client: &str,
+    claims: UnitOfWork,
+    stage: impl FnMut() -> SF,
+    target: impl Fn(&T) -> String,
+) -> Result<T, Refused>
+where
+    SF: Future<Output = Result<Staged<T>, VaultError>>,
+{
+    let namespaces: Vec<&'static str> = claims.claims.iter().map(|c| c.namespace).collect();
+    let mut claims = Some(claims);
+    // The vault stages no claims of its own: a replayed claim is one of `claims`.
+    let result = settle(stage, |mut unit, value: &T| {
+        if let Some(claims) = claims.take() {
+            unit.append(claims);
+        }
+        let record = success_record(
+            &call.state,
+            &call.meta,
+            call.action,
+            client_actor(client),
+            &target(value),
+        );
+        commit_outcome(&call.state, unit, Some(record))
+    })
+    .await;
+    match result {
+        Ok(value) => Ok(value),
+        Err(Unsettled::Vault(e)) => {
+            // Refused before anything committed: the proof's `jti` is spent all the same.
+            if let Some(claims) = claims {
+                let _ = commit(&call.state, &call.meta, claims, None)
+                    .await
+                    .map_err(replay_challenge)?;
+            }
+            Err(e.into())
+        }
+        Err(Unsettled::Replayed { claim }) => Err(replay_challenge(replay_error(
+            namespaces.get(claim).copied().unwrap_or_default(),
+        ))
+        .into()),
+        Err(Unsettled::Commit(e)) => Err(e.into()),
+    }
+}
+
+/// A stored card's answer: 201 for a new token, 200 for the one the client already held for
+/// this number, with `cvv_held_until` when a CVV is held.
+fn stored(done: &Tokenized) -> Response {
     let status = if done.created {
         StatusCode::CREATED
     } else {
@@ -310,10 +362,14 @@ async fn stored(call: &Call, client: &str, done: &Tokenized) -> Result<Response,
         o.insert("cvv_held_until".into(), rfc3339(until).into());
     }
     let mut resp = answer(status, body);
-    if let Ok(location) = HeaderValue::from_str(&format!("/vault/cards/{token}")) {
+    if let Ok(location) = HeaderValue::from_str(&format!("/vault/cards/{}", done.view.token)) {
         resp.headers_mut().insert(header::LOCATION, location);
     }
-    Ok(resp)
+    resp
+}
+
+fn card_token(done: &Tokenized) -> String {
+    done.view.token.clone()
 }
 
 pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {
@@ -336,7 +392,6 @@ pub async fn client_token(
         };
     let result = async {
         let origin = requests::origin_from_json(&bytes).map_err(Refused::Body)?;
-        claim(&call, access).await?;
         let now = call.now();
         let id = client_token::new_id().map_err(VaultError::from)?;
         let ttl =
@@ -351,14 +406,13 @@ pub async fn client_token(
         let jwt = shonin_keys::sign_jwt(signer.as_ref(), CLIENT_TOKEN_TYP, &claims)
             .await
             .map_err(VaultError::from)?;
-        record_success(
-            &call.state,
-            &call.meta,
-            call.action,
-            client_actor(&client),
-            &id,
-        )
-        .await?;
+        // The token's nonce budget is written with the proof's `jti` and the entry.
+        let mut unit = call
+            .state
+            .vault
+            .register_client_token(&client, &id, now + ttl);
+        unit.append(access.unit);
+        committed(&call, unit, &client, &id).await?;
         Ok(answer(
             StatusCode::CREATED,
             json!({
@@ -394,14 +448,17 @@ pub async fn exchange(
         .map_or_else(|| "-".to_owned(), |n| format!("nonce:{}", n.digest()));
     let result = async {
         let nonce = nonce.map_err(Refused::Body)?;
-        claim(&call, access).await?;
         let keks = call.keks();
-        let done = call
-            .state
-            .vault
-            .exchange_nonce(&keks, &client, &nonce, call.now())
-            .await?;
-        stored(&call, &client, &done).await
+        let vault = &call.state.vault;
+        let done = settled(
+            &call,
+            &client,
+            access.unit,
+            || vault.exchange_nonce(&keks, &client, &nonce, call.now()),
+            card_token,
+        )
+        .await?;
+        Ok(stored(&done))
     }
     .await;
     call.finish(&client, &target, result).await
@@ -427,7 +484,7 @@ pub async fn show(
                 return Err(e.into());
             }
         };
-        committed(&call, access, &client, &token).await?;
+        committed(&call, access.unit, &client, &token).await?;
         Ok(answer(StatusCode::OK, shown(&view)))
     }
     .await;
@@ -447,16 +504,9 @@ pub async fn delete(
             Err(resp) => return resp,
         };
     let result = async {
-        claim(&call, access).await?;
-        call.state.vault.delete(&client, &token).await?;
-        record_success(
-            &call.state,
-            &call.meta,
-            call.action,
-            client_actor(&client),
-            &token,
-        )
-        .await?;
+        let vault = &call.state.vault;
+        let staged = || std::future::ready(vault.delete(&client, &token));
+        settled(&call, &client, access.unit, staged, |()| token.clone()).await?;
         Ok((
             StatusCode::NO_CONTENT,
             [(header::CACHE_CONTROL, "no-store")],
@@ -468,8 +518,9 @@ pub async fn delete(
 }
 
 /// `POST /vault/cards/{token}/detokenize`: the card with its number (and its CVV, the first
-/// time after one was held), for a client granted `vault:detokenize`. The number is decrypted, then the audit entry commits with the proof's
-/// `jti`, then it is answered: no number leaves without its entry.
+/// time after one was held), for a client granted `vault:detokenize`. The number is decrypted,
+/// then the audit entry commits with the proof's `jti` and the CVV's deletion, then it is
+/// answered: no number leaves without its entry.
 pub async fn detokenize(
     State(state): State<AppState>,
     meta: RequestMeta,
@@ -491,19 +542,15 @@ pub async fn detokenize(
     };
     let result = async {
         let keks = call.keks();
-        let found = call
-            .state
-            .vault
-            .detokenize(&keks, &client, &token, call.now())
-            .await;
-        let revealed = match found {
-            Ok(found) => found,
-            Err(e) => {
-                claim(&call, access).await?;
-                return Err(e.into());
-            }
-        };
-        committed(&call, access, &client, &token).await?;
+        let vault = &call.state.vault;
+        let revealed = settled(
+            &call,
+            &client,
+            access.unit,
+            || vault.detokenize(&keks, &client, &token, call.now()),
+            |_| token.clone(),
+        )
+        .await?;
         let mut body = shown(&revealed.view);
         if let Some(o) = body.as_object_mut() {
             o.insert("pan".into(), revealed.card.pan.expose().into());

@@ -15,12 +15,10 @@
 //!   own origin and hands the nonce to the parent page by `postMessage` addressed to that origin
 //!   alone, so the merchant's page never sees the number.
 
-use crate::audit_events::record_success;
 use crate::pages::{self, ErrorPage, Frame, HostedFieldsPage};
 use crate::request_meta::RequestMeta;
-use crate::routes::vault::{Call, Refused, answer, card_input, rfc3339};
+use crate::routes::vault::{Call, Refused, answer, card_input, rfc3339, settled};
 use crate::state::AppState;
-use crate::txn::client_actor;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
@@ -31,6 +29,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
 use shonin_keys::KeySource;
+use shonin_types::unit::UnitOfWork;
 use shonin_vault::client_token::{self, ClientGrant};
 use shonin_vault::{VaultError, WebOrigin};
 
@@ -90,17 +89,13 @@ pub async fn issue(
     let result = async {
         let input = card_input(&bytes)?;
         let keks = call.keks();
-        let issued = call
-            .state
-            .vault
-            .issue_nonce(&keks, client, &input, call.now())
-            .await?;
-        record_success(
-            &call.state,
-            &call.meta,
-            call.action,
-            client_actor(client),
-            &format!("nonce:{}", issued.nonce.digest()),
+        let vault = &call.state.vault;
+        let issued = settled(
+            &call,
+            client,
+            UnitOfWork::new(),
+            || vault.issue_nonce(&keks, client, &grant.id, &input, call.now()),
+            |issued| format!("nonce:{}", issued.nonce.digest()),
         )
         .await?;
         Ok(answer(

@@ -25,6 +25,9 @@ pub struct VaultConfig {
     pub nonce_ttl_seconds: u32,
     /// How long a CVV is held for the card's authorisation, seconds: 60 – 3600 (PCI DSS 3.3.2).
     pub cvv_hold_seconds: u32,
+    /// How many payment nonces one client token may issue: 1 – 1000. A checkout page needs one
+    /// per card it submits; the bound keeps a token lifted from a page from filling the vault.
+    pub nonces_per_client_token: u32,
 }
 
 impl Default for VaultConfig {
@@ -34,6 +37,7 @@ impl Default for VaultConfig {
             client_token_ttl_seconds: 900,
             nonce_ttl_seconds: 600,
             cvv_hold_seconds: 900,
+            nonces_per_client_token: 10,
         }
     }
 }
@@ -53,6 +57,9 @@ impl VaultConfig {
         if !(60..=3_600).contains(&self.cvv_hold_seconds) {
             return Err("cvv_hold_seconds must be between 60 and 3600");
         }
+        if !(1..=1_000).contains(&self.nonces_per_client_token) {
+            return Err("nonces_per_client_token must be between 1 and 1000");
+        }
         Ok(())
     }
 }
@@ -68,6 +75,7 @@ pub fn build(config: &VaultConfig, store: &Store, master: &MasterKey) -> Arc<Car
             card_retention: time::Duration::days(i64::from(config.card_retention_days)),
             nonce_ttl: time::Duration::seconds(i64::from(config.nonce_ttl_seconds)),
             cvv_hold: time::Duration::seconds(i64::from(config.cvv_hold_seconds)),
+            nonces_per_client_token: config.nonces_per_client_token,
         },
     ))
 }

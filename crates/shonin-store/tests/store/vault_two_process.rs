@@ -1,12 +1,14 @@
 //! A payment nonce is single use across processes, not just across tasks: the parent issues
 //! nonces, two child processes (this test binary again, `nonce_exchange_child`) exchange every
 //! one of them at the same time on their own connection pools, and each nonce is won by exactly
-//! one of them. On SQLite (one file, two processes) and PostgreSQL.
+//! one of them. On SQLite (one file, two processes) and PostgreSQL. Each exchange is the unit of
+//! work a request commits: the nonce's deletion with the card it stores.
 
+use crate::vault::commit_alone;
 use shonin_keys::{KeyEncryptionKey, KeyPurpose, LocalKek, LocalMacKey, MasterKey};
 use shonin_store::testing::{TestEngine, raw_count, with_fresh_db};
 use shonin_store::{Store, StoreOptions};
-use shonin_vault::{CardInput, Vault, VaultError, VaultSettings};
+use shonin_vault::{CardInput, Vault, VaultError, VaultSettings, VaultStore};
 use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::sync::Arc;
@@ -28,6 +30,7 @@ fn vault(store: Store, master: &MasterKey) -> Vault<Store> {
             card_retention: Duration::days(30),
             nonce_ttl: Duration::minutes(10),
             cvv_hold: Duration::minutes(15),
+            nonces_per_client_token: u32::from(NONCES),
         },
     )
 }
@@ -67,6 +70,8 @@ async fn two_processes_exchange_each_nonce_once(engine: TestEngine) {
         let v = vault(store.clone(), &master);
         let keks: [Arc<dyn KeyEncryptionKey>; 1] = [Arc::new(LocalKek::derived(&master, 1))];
         let now = OffsetDateTime::now_utc();
+        let budget = v.register_client_token(TENANT, "ct_two", now + Duration::hours(1));
+        store.write_vault_unit(budget).await.unwrap();
         let mut nonces = Vec::new();
         for n in 0..NONCES {
             let input = CardInput {
@@ -76,7 +81,11 @@ async fn two_processes_exchange_each_nonce_once(engine: TestEngine) {
                 name: None,
                 cvv: None,
             };
-            let issued = v.issue_nonce(&keks, TENANT, &input, now).await.unwrap();
+            let issued = commit_alone(&store, || {
+                v.issue_nonce(&keks, TENANT, "ct_two", &input, now)
+            })
+            .await
+            .unwrap();
             nonces.push(issued.nonce.as_str().to_owned());
         }
         let exe = std::env::current_exe().unwrap();
@@ -150,7 +159,8 @@ async fn nonce_exchange_child() {
     let keks: [Arc<dyn KeyEncryptionKey>; 1] = [Arc::new(LocalKek::derived(&master, 1))];
     let now = OffsetDateTime::now_utc();
     for nonce in nonces.split(',') {
-        match v.exchange_nonce(&keks, TENANT, nonce, now).await {
+        let exchange = || v.exchange_nonce(&keks, TENANT, nonce, now);
+        match commit_alone(&store, exchange).await {
             Ok(_) => println!("won {nonce}"),
             Err(VaultError::InvalidNonce) => {}
             Err(e) => panic!("{nonce}: {e}"),
