@@ -54,6 +54,7 @@ async fn sweep_runs_both_sweepers(store: &Store) {
             vault_cards: 0,
             vault_nonces: 0,
             vault_cvvs: 0,
+            vault_client_tokens: 0,
         }
     );
 }
