@@ -63,6 +63,14 @@ fn profile() -> AcsProfile {
     }
 }
 
+/// Runs a MAC key's computation (async: an HSM answers from its own thread) in a sync test.
+fn block_on<F: Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
 /// Builds the ARes the way the server does, and checks it as the 3DS Server would.
 fn answer(areq: &AReq, decision: &Decision) -> shonin_3ds::ARes {
     let key = LocalMacKey::derived(
@@ -71,7 +79,7 @@ fn answer(areq: &AReq, decision: &Decision) -> shonin_3ds::ARes {
     );
     const CARD: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
     let ds_trans_id = areq.ds_trans_id.as_deref().unwrap();
-    let outcome = Outcome::of(
+    let outcome = block_on(Outcome::of(
         decision,
         &key,
         Scheme::Visa,
@@ -79,7 +87,7 @@ fn answer(areq: &AReq, decision: &Decision) -> shonin_3ds::ARes {
         ds_trans_id,
         ACS_TRANS_ID.into(),
         CARD,
-    )
+    ))
     .unwrap();
     if let Some(value) = &outcome.authentication_value {
         // The issuer's authorisation system recomputes it from the same inputs.
@@ -92,7 +100,7 @@ fn answer(areq: &AReq, decision: &Decision) -> shonin_3ds::ARes {
             purchase_amount: areq.purchase_amount.as_deref(),
             purchase_currency: areq.purchase_currency.as_deref(),
         };
-        assert!(auth_value::verify(&key, &input, value));
+        assert!(block_on(auth_value::verify(&key, &input, value)));
     }
     let ares = acs::ares::build(areq, &profile(), decision, outcome).unwrap();
     let bytes = serde_json::to_vec(&ares).unwrap();

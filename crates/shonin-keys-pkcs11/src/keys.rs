@@ -6,14 +6,16 @@
 //! before it the *current* key, as with the local keyring; a single key is current. For
 //! key-encryption keys the newest is current and the older ones still unwrap what they wrapped.
 
+use crate::mac::{MAC_PURPOSES, mac_label};
 use crate::worker::Pool;
-use crate::{HsmKek, HsmSigner, Pkcs11Error};
+use crate::{HsmKek, HsmMacKey, HsmSigner, Pkcs11Error};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use secrecy::SecretString;
+use shonin_keys::{KeyPurpose, MacKey};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
@@ -34,6 +36,9 @@ pub struct HsmSettings {
     pub signing_key_label: Option<String>,
     /// The label of the AES-256 key-encryption keys of the card vault, if the HSM holds them.
     pub kek_label: Option<String>,
+    /// The label prefix of the HMAC-SHA256 keys (card fingerprints, 3-D Secure authentication
+    /// values, challenge codes: `<prefix>/<purpose>`), if the HSM holds them.
+    pub mac_key_label: Option<String>,
     /// Sessions (and worker threads) opened on the token.
     pub sessions: usize,
     /// Make one PKCS#11 call at a time in this process. SoftHSM2 needs it: it answers
@@ -49,6 +54,7 @@ impl std::fmt::Debug for HsmSettings {
             .field("token_label", &self.token_label)
             .field("signing_key_label", &self.signing_key_label)
             .field("kek_label", &self.kek_label)
+            .field("mac_key_label", &self.mac_key_label)
             .field("sessions", &self.sessions)
             .field("serialize_calls", &self.serialize_calls)
             .finish_non_exhaustive()
@@ -63,9 +69,10 @@ pub struct HsmKeyInfo {
     pub id: String,
     /// The JWK kid (signing keys) or the key version (key-encryption keys).
     pub name: String,
-    /// A signing key pair (ES256), or else a key-encryption key (AES key wrap).
-    pub signing: bool,
-    /// "current", "next" or "retired" (signing keys); "current" or "previous" (key-encryption keys).
+    /// "signing" (ES256 key pair), "kek" (AES key wrap) or "mac" (HMAC-SHA256).
+    pub kind: &'static str,
+    /// "current", "next" or "retired" (signing keys); "current" or "previous" (key-encryption keys);
+    /// "in use" (MAC keys: never rotated, since stored fingerprints depend on them).
     pub state: &'static str,
     /// Creation time read from the `CKA_ID`, Unix seconds; `None` for a key made elsewhere.
     pub created: Option<i64>,
@@ -77,6 +84,8 @@ struct Loaded {
     signers: Vec<(Vec<u8>, Arc<HsmSigner>)>,
     /// Oldest first.
     keks: Vec<(Vec<u8>, Arc<HsmKek>)>,
+    /// One per purpose found (the oldest key of its label), with its `CKA_ID`.
+    macs: Vec<(Vec<u8>, Arc<HsmMacKey>)>,
 }
 
 /// An open token: a pool of logged-in sessions and the keys found on it.
@@ -224,6 +233,16 @@ impl Hsm {
         {
             return Err(missing("AES-256 secret key", label));
         }
+        if let Some(prefix) = &self.settings.mac_key_label {
+            for (purpose, suffix) in MAC_PURPOSES {
+                if !loaded.macs.iter().any(|(_, k)| k.purpose() == purpose) {
+                    return Err(missing(
+                        "HMAC-SHA256 generic secret key",
+                        &mac_label(prefix, suffix),
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -239,9 +258,10 @@ impl Hsm {
     pub fn reload(&self) -> Result<bool, Pkcs11Error> {
         let signing = self.settings.signing_key_label.clone();
         let kek = self.settings.kek_label.clone();
+        let mac = self.settings.mac_key_label.clone();
         let token = self.settings.token_label.clone();
         let pool = self.pool.clone();
-        let (signers, keks) = self.pool.run_blocking(move |s| {
+        let (signers, keks, macs) = self.pool.run_blocking(move |s| {
             let mut signers = Vec::new();
             if let Some(label) = &signing {
                 for (id, handle) in find(s, ObjectClass::PRIVATE_KEY, KeyType::EC, label)? {
@@ -255,7 +275,18 @@ impl Hsm {
                     keks.push((id, handle));
                 }
             }
-            Ok((signers, keks))
+            let mut macs = Vec::new();
+            if let Some(prefix) = &mac {
+                for (purpose, suffix) in MAC_PURPOSES {
+                    let label = mac_label(prefix, suffix);
+                    let found = find(s, ObjectClass::SECRET_KEY, KeyType::GENERIC_SECRET, &label)?;
+                    // The oldest: a MAC key is not rotated (stored fingerprints depend on it).
+                    if let Some((id, handle)) = found.into_iter().next() {
+                        macs.push((purpose, label, id, handle));
+                    }
+                }
+            }
+            Ok((signers, keks, macs))
         })?;
         let signers = signers
             .into_iter()
@@ -272,6 +303,14 @@ impl Hsm {
                 (id, Arc::new(HsmKek::new(version, handle, pool.clone())))
             })
             .collect::<Vec<_>>();
+        let macs = macs
+            .into_iter()
+            .map(|(purpose, label, id, handle)| {
+                let key_id = format!("pkcs11:{label}:{}", hex(&id));
+                let key = HsmMacKey::new(key_id, purpose, handle, pool.clone());
+                (id, Arc::new(key))
+            })
+            .collect::<Vec<_>>();
         let before = self.loaded();
         let changed = before
             .signers
@@ -282,9 +321,18 @@ impl Hsm {
                 .keks
                 .iter()
                 .map(|(id, _)| id)
-                .ne(keks.iter().map(|(id, _)| id));
+                .ne(keks.iter().map(|(id, _)| id))
+            || before
+                .macs
+                .iter()
+                .map(|(id, _)| id)
+                .ne(macs.iter().map(|(id, _)| id));
         let mut guard = self.loaded.write().unwrap_or_else(|p| p.into_inner());
-        *guard = Arc::new(Loaded { signers, keks });
+        *guard = Arc::new(Loaded {
+            signers,
+            keks,
+            macs,
+        });
         Ok(changed)
     }
 
@@ -316,6 +364,15 @@ impl Hsm {
         self.loaded().keks.last().map(|(_, k)| k.clone())
     }
 
+    /// The MAC key for `purpose`, if the token holds one.
+    pub fn mac_key(&self, purpose: KeyPurpose) -> Option<Arc<HsmMacKey>> {
+        self.loaded()
+            .macs
+            .iter()
+            .find(|(_, k)| k.purpose() == purpose)
+            .map(|(_, k)| k.clone())
+    }
+
     /// Every key-encryption key, oldest first.
     pub fn keks(&self) -> Vec<Arc<HsmKek>> {
         self.loaded().keks.iter().map(|(_, k)| k.clone()).collect()
@@ -332,7 +389,7 @@ impl Hsm {
                 label: self.settings.signing_key_label.clone().unwrap_or_default(),
                 id: hex(id),
                 name: s.kid_str().to_owned(),
-                signing: true,
+                kind: "signing",
                 state: match i {
                     i if i == current => "current",
                     i if i > current => "next",
@@ -347,8 +404,18 @@ impl Hsm {
                 label: self.settings.kek_label.clone().unwrap_or_default(),
                 id: hex(id),
                 name: k.version_str().to_owned(),
-                signing: false,
+                kind: "kek",
                 state: if i + 1 == m { "current" } else { "previous" },
+                created: created(id),
+            });
+        }
+        for (id, k) in &l.macs {
+            out.push(HsmKeyInfo {
+                label: k.key_id().split(':').nth(1).unwrap_or_default().to_owned(),
+                id: hex(id),
+                name: k.purpose().as_str().to_owned(),
+                kind: "mac",
+                state: "in use",
                 created: created(id),
             });
         }
@@ -427,6 +494,50 @@ impl Hsm {
             .current_kek()
             .map(|k| k.version_str().to_owned())
             .unwrap_or_default())
+    }
+
+    /// Makes the HMAC-SHA256 keys the token lacks under the MAC label prefix (generic secrets of
+    /// 32 bytes, sensitive, never extractable, sign and verify only); returns their key ids. Keys
+    /// already there are kept: fingerprints stored under them must still match.
+    pub fn generate_mac_keys(&self, now_unix: i64) -> Result<Vec<String>, Pkcs11Error> {
+        let prefix = self
+            .settings
+            .mac_key_label
+            .clone()
+            .ok_or_else(|| Pkcs11Error::call("generating MAC keys", "no mac_key_label"))?;
+        let mut made = Vec::new();
+        for (purpose, suffix) in MAC_PURPOSES {
+            if self.mac_key(purpose).is_some() {
+                continue;
+            }
+            let label = mac_label(&prefix, suffix);
+            let id = self.new_id(now_unix, false)?;
+            self.pool.run_blocking(move |s| {
+                let template = [
+                    Attribute::Token(true),
+                    Attribute::Private(true),
+                    Attribute::Sensitive(true),
+                    Attribute::Extractable(false),
+                    Attribute::ValueLen(32.into()),
+                    Attribute::Sign(true),
+                    Attribute::Verify(true),
+                    Attribute::Encrypt(false),
+                    Attribute::Decrypt(false),
+                    Attribute::Wrap(false),
+                    Attribute::Unwrap(false),
+                    Attribute::Label(label.into_bytes()),
+                    Attribute::Id(id),
+                ];
+                s.generate_key(&Mechanism::GenericSecretKeyGen, &template)
+                    .map_err(|e| Pkcs11Error::call("C_GenerateKey (generic secret)", e))?;
+                Ok(())
+            })?;
+            self.reload()?;
+            if let Some(k) = self.mac_key(purpose) {
+                made.push(k.key_id().to_owned());
+            }
+        }
+        Ok(made)
     }
 
     /// A `CKA_ID` that sorts after every key of its kind on the token: its time is `now_unix`,

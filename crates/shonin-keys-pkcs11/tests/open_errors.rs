@@ -21,6 +21,7 @@ fn opening_names_the_module_the_token_the_pin_and_the_key() {
         pin: SecretString::from(softhsm::PIN),
         signing_key_label: Some("errors-signing".into()),
         kek_label: None,
+        mac_key_label: None,
         sessions: 1,
         serialize_calls: true,
     };

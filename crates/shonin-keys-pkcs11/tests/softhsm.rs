@@ -7,7 +7,7 @@
 )]
 
 use secrecy::SecretString;
-use shonin_keys::{KeyEncryptionKey, Signer};
+use shonin_keys::{KeyEncryptionKey, KeyPurpose, MacKey, Signer};
 use shonin_keys_pkcs11::{Hsm, HsmSettings};
 use shonin_testkit::softhsm;
 
@@ -19,6 +19,7 @@ fn settings(test: &str) -> HsmSettings {
         pin: SecretString::from(softhsm::PIN),
         signing_key_label: Some(format!("{test}-signing")),
         kek_label: Some(format!("{test}-kek")),
+        mac_key_label: None,
         sessions: 2,
         serialize_calls: true,
     }
@@ -131,4 +132,51 @@ async fn the_kek_wraps_in_rfc_3394_and_only_it_unwraps() {
         kek2.unwrap(&w).await.unwrap();
     }
     assert_eq!(hsm.list().len(), left);
+}
+
+/// The MAC keys: one per purpose, made once, found again by another opening of the token (as
+/// another node would), deterministic, 32 bytes, separated by purpose; a configured prefix
+/// whose keys are missing fails the opening and names the label.
+#[tokio::test]
+async fn mac_keys_are_one_per_purpose_and_the_same_for_every_opening() {
+    let s = HsmSettings {
+        signing_key_label: None,
+        kek_label: None,
+        mac_key_label: Some("mac-test".into()),
+        ..settings("mac")
+    };
+    let e = Hsm::open(s.clone()).unwrap_err().to_string();
+    assert!(
+        e.contains("HMAC-SHA256 generic secret key") && e.contains("mac-test/card-fingerprints"),
+        "{e}"
+    );
+    let setup = Hsm::open_for_setup(s.clone()).unwrap();
+    let made = setup.generate_mac_keys(1_800_000_000).unwrap();
+    assert_eq!(made.len(), 3, "{made:?}");
+    assert!(setup.generate_mac_keys(1_800_000_001).unwrap().is_empty());
+    let hsm = Hsm::open(s).unwrap();
+    let fingerprints = hsm.mac_key(KeyPurpose::CardFingerprint).unwrap();
+    let values = hsm.mac_key(KeyPurpose::ThreeDsAuthenticationValue).unwrap();
+    assert!(hsm.mac_key(KeyPurpose::Tokens).is_none());
+    let a = fingerprints.mac(b"4012888888881881").await.unwrap();
+    assert_eq!(a, fingerprints.mac(b"4012888888881881").await.unwrap());
+    assert_eq!(
+        a,
+        setup
+            .mac_key(KeyPurpose::CardFingerprint)
+            .unwrap()
+            .mac(b"4012888888881881")
+            .await
+            .unwrap()
+    );
+    assert_ne!(a, fingerprints.mac(b"4012888888881882").await.unwrap());
+    assert_ne!(a, values.mac(b"4012888888881881").await.unwrap());
+    assert!(
+        fingerprints
+            .key_id()
+            .starts_with("pkcs11:mac-test/card-fingerprints:")
+    );
+    assert!(!format!("{fingerprints:?}").contains("handle"));
+    let listed: Vec<_> = hsm.list().into_iter().filter(|k| k.kind == "mac").collect();
+    assert_eq!(listed.len(), 3, "{listed:?}");
 }

@@ -6,13 +6,15 @@
 use std::fmt::{self, Debug};
 
 use crate::{KeyError, KeyPurpose, MasterKey};
+use async_trait::async_trait;
 
-/// A MAC key for one purpose. `mac` is HMAC-SHA256 or what the key store offers in its place;
-/// callers compare MACs in constant time.
+/// A MAC key for one purpose: HMAC-SHA256 (in an HSM, `CKM_SHA256_HMAC`). Callers compare MACs
+/// in constant time. Async because an HSM answers from its own thread.
+#[async_trait]
 pub trait MacKey: Send + Sync + Debug {
     /// Names the key (its purpose and version) so a value can say which key made it.
     fn key_id(&self) -> &str;
-    fn mac(&self, data: &[u8]) -> Result<[u8; 32], KeyError>;
+    async fn mac(&self, data: &[u8]) -> Result<[u8; 32], KeyError>;
 }
 
 /// HMAC-SHA256 under a key derived from the master key for one purpose
@@ -40,12 +42,13 @@ impl Debug for LocalMacKey {
     }
 }
 
+#[async_trait]
 impl MacKey for LocalMacKey {
     fn key_id(&self) -> &str {
         &self.key_id
     }
 
-    fn mac(&self, data: &[u8]) -> Result<[u8; 32], KeyError> {
+    async fn mac(&self, data: &[u8]) -> Result<[u8; 32], KeyError> {
         let tag = aws_lc_rs::hmac::sign(&self.key, data);
         let mut out = [0u8; 32];
         out.copy_from_slice(tag.as_ref());
@@ -57,15 +60,16 @@ impl MacKey for LocalMacKey {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_derived_key_is_stable_per_master_key_and_purpose() {
+    #[tokio::test]
+    async fn a_derived_key_is_stable_per_master_key_and_purpose() {
         let master = MasterKey::generate().unwrap();
         let a = LocalMacKey::derived(&master, KeyPurpose::ThreeDsAuthenticationValue);
         let b = LocalMacKey::derived(&master, KeyPurpose::ThreeDsAuthenticationValue);
         let other = LocalMacKey::derived(&master, KeyPurpose::AcsContentSigning);
-        assert_eq!(a.mac(b"x").unwrap(), b.mac(b"x").unwrap());
-        assert_ne!(a.mac(b"x").unwrap(), other.mac(b"x").unwrap());
-        assert_ne!(a.mac(b"x").unwrap(), a.mac(b"y").unwrap());
+        let x = a.mac(b"x").await.unwrap();
+        assert_eq!(x, b.mac(b"x").await.unwrap());
+        assert_ne!(x, other.mac(b"x").await.unwrap());
+        assert_ne!(x, a.mac(b"y").await.unwrap());
         assert_eq!(a.key_id(), "local:3-D-Secure-authentication-values");
         assert!(!format!("{a:?}").contains("key:"), "{a:?}");
     }

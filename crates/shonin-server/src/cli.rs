@@ -338,9 +338,19 @@ async fn keys(g: &GlobalArgs, config: &Config, cmd: KeysCommand) -> anyhow::Resu
             for k in keys.hsm.iter().flat_map(|h| h.list()) {
                 table.row([
                     k.name,
-                    if k.signing { "ES256" } else { "AES-KW" }.to_owned(),
+                    match k.kind {
+                        "signing" => "ES256",
+                        "kek" => "AES-KW",
+                        _ => "HS256",
+                    }
+                    .to_owned(),
                     k.state.to_owned(),
-                    if k.signing && hsm_signs { "yes" } else { "no" }.to_owned(),
+                    if k.kind == "signing" && hsm_signs {
+                        "yes"
+                    } else {
+                        "no"
+                    }
+                    .to_owned(),
                     k.created
                         .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
                         .map(shonin_audit::chain::format_time)

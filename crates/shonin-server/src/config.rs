@@ -139,7 +139,10 @@ pub struct KeysConfig {
 
 /// An HSM reached through its PKCS#11 module. The signing key pairs (if `signing_key_label` is
 /// set) sign tokens and audit checkpoints instead of the keyring's keys; the key-encryption keys
-/// (if `kek_label` is set) wrap the card vault's data keys.
+/// (if `kek_label` is set) wrap the card vault's data keys; the HMAC-SHA256 keys (if
+/// `mac_key_label` is set: `<label>/card-fingerprints`, `<label>/3ds-authentication-values`,
+/// `<label>/3ds-challenge-codes`) compute card fingerprints, 3-D Secure authentication values
+/// and challenge-code hashes instead of keys derived from the master key.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Pkcs11Config {
@@ -153,6 +156,8 @@ pub struct Pkcs11Config {
     pub signing_key_label: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kek_label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac_key_label: Option<String>,
     /// Sessions opened on the token, each with a thread of its own: 1 – 64.
     #[serde(default = "default_pkcs11_sessions")]
     pub sessions: usize,
@@ -184,6 +189,7 @@ impl Pkcs11Config {
                 self.signing_key_label.as_ref(),
             ),
             ("keys.pkcs11.kek_label", self.kek_label.as_ref()),
+            ("keys.pkcs11.mac_key_label", self.mac_key_label.as_ref()),
         ] {
             if let Some(v) = value
                 && !label_ok(v)
@@ -191,10 +197,13 @@ impl Pkcs11Config {
                 return Err(invalid(key, "must be 1 – 32 printable ASCII characters"));
             }
         }
-        if self.signing_key_label.is_none() && self.kek_label.is_none() {
+        if self.signing_key_label.is_none()
+            && self.kek_label.is_none()
+            && self.mac_key_label.is_none()
+        {
             return Err(invalid(
                 "keys.pkcs11",
-                "set signing_key_label, kek_label or both: otherwise the HSM holds nothing Shonin uses",
+                "set signing_key_label, kek_label or mac_key_label: otherwise the HSM holds nothing Shonin uses",
             ));
         }
         range("keys.pkcs11.sessions", self.sessions as u64, 1, 64)

@@ -6,18 +6,21 @@ use crate::config::{Config, Pkcs11Config};
 use anyhow::Context;
 use secrecy::SecretString;
 use shonin_keys::{
-    KeyEncryptionKey, KeyError, KeyPurpose, KeyService, KeySource, LocalKek, MasterKey, Signer,
+    KeyEncryptionKey, KeyError, KeyPurpose, KeyService, KeySource, LocalKek, LocalMacKey, MacKey,
+    MasterKey, Signer,
 };
-use shonin_keys_pkcs11::{Hsm, HsmSettings};
+use shonin_keys_pkcs11::{Hsm, HsmSettings, MAC_PURPOSES};
 use std::sync::Arc;
 
-/// The keyring, the HSM if one is configured, and the local key-encryption key.
+/// The keyring, the HSM if one is configured, and the local key-encryption and MAC keys.
 #[derive(Clone, Debug)]
 pub struct Keys {
     pub keyring: KeyService,
     pub hsm: Option<Arc<Hsm>>,
     /// Used when the HSM holds no KEK.
     local_kek: Arc<LocalKek>,
+    /// Derived from the master key for every MAC purpose; used when the HSM holds no MAC keys.
+    local_macs: Vec<(KeyPurpose, Arc<LocalMacKey>)>,
     hsm_signs: bool,
     hsm_wraps: bool,
 }
@@ -51,6 +54,7 @@ pub fn hsm_settings(p: &Pkcs11Config) -> anyhow::Result<HsmSettings> {
         pin: pin(p)?,
         signing_key_label: p.signing_key_label.clone(),
         kek_label: p.kek_label.clone(),
+        mac_key_label: p.mac_key_label.clone(),
         sessions: p.sessions,
         serialize_calls: p.serialize_calls,
     })
@@ -73,6 +77,10 @@ impl Keys {
             keyring,
             hsm,
             local_kek: Arc::new(LocalKek::derived(master, 1)),
+            local_macs: MAC_PURPOSES
+                .iter()
+                .map(|(p, _)| (*p, Arc::new(LocalMacKey::derived(master, *p))))
+                .collect(),
             hsm_signs,
             hsm_wraps,
         }
@@ -87,6 +95,21 @@ impl Keys {
             None => false,
         };
         Ok(file || hsm)
+    }
+
+    /// The MAC key for `purpose` (card fingerprints, 3-D Secure authentication values,
+    /// challenge codes): the HSM's with `keys.pkcs11.mac_key_label`, else the one derived from the
+    /// master key. Every node of a deployment must use the same: stored fingerprints and issued
+    /// authentication values depend on it.
+    pub fn mac_key(&self, purpose: KeyPurpose) -> Result<Arc<dyn MacKey>, KeyError> {
+        if let Some(k) = self.hsm.as_ref().and_then(|h| h.mac_key(purpose)) {
+            return Ok(k);
+        }
+        self.local_macs
+            .iter()
+            .find(|(p, _)| *p == purpose)
+            .map(|(_, k)| k.clone() as Arc<dyn MacKey>)
+            .ok_or(KeyError::NoKeyForPurpose(purpose))
     }
 
     /// Where the signing keys are: "hsm" or "keyring".

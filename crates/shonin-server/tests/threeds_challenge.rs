@@ -332,11 +332,14 @@ async fn a_passkey_signs_the_purchase_and_the_rreq_and_final_cres_say_y() {
         purchase_amount: Some("150000"),
         purchase_currency: Some("643"),
     };
-    assert!(auth_value::verify(
-        &acs.value_key,
-        &input,
-        r.authentication_value.as_deref().unwrap()
-    ));
+    assert!(
+        auth_value::verify(
+            acs.value_key.as_ref(),
+            &input,
+            r.authentication_value.as_deref().unwrap()
+        )
+        .await
+    );
 
     let actions = w.actions().await;
     for action in ["3ds.challenge.start", "3ds.challenge.answer", "3ds.results"] {

@@ -15,7 +15,7 @@ use axum::http::{Method, StatusCode, header};
 use common::bank::Bank;
 use common::{TestApp, body_json, failures};
 use serde_json::{Value, json};
-use shonin_keys::KeySource;
+use shonin_keys::{KeySource, MacKey};
 
 const PAN: &str = "4012888888881881";
 
@@ -225,8 +225,8 @@ async fn bad_cards_and_bad_tokens_are_refused_and_store_nothing() {
 }
 
 /// With `[keys.pkcs11]`: the access token is signed by the HSM's key (and verifies with the
-/// published JWK set), the vault's data keys are wrapped by the HSM's KEK, and a KEK rotation
-/// in the HSM is followed by re-wrapping every record.
+/// published JWK set), the vault's data keys are wrapped by the HSM's KEK, the card's fingerprint
+/// is the HSM's HMAC, and a KEK rotation in the HSM is followed by re-wrapping every record.
 #[tokio::test]
 async fn with_an_hsm_tokens_are_signed_and_data_keys_wrapped_in_it() {
     let hsm = shonin_testkit::softhsm::token().expect("a SoftHSM2 token");
@@ -239,6 +239,7 @@ async fn with_an_hsm_tokens_are_signed_and_data_keys_wrapped_in_it() {
         pin_file: Some(pin_file),
         signing_key_label: Some("server-signing".into()),
         kek_label: Some("server-kek".into()),
+        mac_key_label: Some("server-mac".into()),
         sessions: 2,
         serialize_calls: true,
     };
@@ -249,6 +250,7 @@ async fn with_an_hsm_tokens_are_signed_and_data_keys_wrapped_in_it() {
     .unwrap();
     setup.generate_signing_key(1_800_000_000).unwrap();
     setup.generate_kek(1_800_000_000).unwrap();
+    assert_eq!(setup.generate_mac_keys(1_800_000_000).unwrap().len(), 3);
     let app = TestApp::with(|c| c.keys.pkcs11 = Some(settings.clone())).await;
     assert_eq!(app.state.keys.signing_keystore(), "hsm");
     let hsm_kid = setup.current_signer().unwrap().kid_str().to_owned();
@@ -288,6 +290,21 @@ async fn with_an_hsm_tokens_are_signed_and_data_keys_wrapped_in_it() {
     assert!(
         stored.sealed.kek_version.starts_with("pkcs11:server-kek:"),
         "{stored:?}"
+    );
+    // The fingerprint is the HSM key's HMAC of the number, not the master-derived key's.
+    let in_hsm = setup
+        .mac_key(shonin_keys::KeyPurpose::CardFingerprint)
+        .unwrap();
+    let hex = |mac: [u8; 32]| mac.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let fingerprint = hex(in_hsm.mac(PAN.as_bytes()).await.unwrap());
+    assert_eq!(stored.fingerprint, fingerprint);
+    let local = shonin_keys::LocalMacKey::derived(
+        &shonin_server::runtime::master_key(&app.state.config).unwrap(),
+        shonin_keys::KeyPurpose::CardFingerprint,
+    );
+    assert_ne!(
+        stored.fingerprint,
+        hex(local.mac(PAN.as_bytes()).await.unwrap())
     );
     let detok = format!("/vault/cards/{token}/detokenize");
     let (status, full, _) = call(&app, &owner, Method::POST, &detok, None).await;

@@ -188,6 +188,7 @@ async fn main() {
         pin: SecretString::from(shonin_testkit::softhsm::PIN),
         signing_key_label: Some("bench-signing".into()),
         kek_label: Some("bench-kek".into()),
+        mac_key_label: None,
         sessions: 2,
         serialize_calls: true,
     };

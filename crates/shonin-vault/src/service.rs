@@ -181,8 +181,8 @@ impl<S: VaultStore> Vault<S> {
         }
     }
 
-    fn fingerprint(&self, card: &CardData) -> Result<String, VaultError> {
-        let mac = self.fingerprints.mac(card.pan.expose().as_bytes())?;
+    async fn fingerprint(&self, card: &CardData) -> Result<String, VaultError> {
+        let mac = self.fingerprints.mac(card.pan.expose().as_bytes()).await?;
         Ok(mac.iter().map(|b| format!("{b:02x}")).collect())
     }
 
@@ -246,7 +246,7 @@ impl<S: VaultStore> Vault<S> {
         now: OffsetDateTime,
         unit: &mut UnitOfWork,
     ) -> Result<Tokenized, VaultError> {
-        let fingerprint = self.fingerprint(card)?;
+        let fingerprint = self.fingerprint(card).await?;
         let existing = self
             .store
             .vault_card_by_fingerprint(tenant, &fingerprint, now)

@@ -45,7 +45,7 @@ impl Decision {
 impl Outcome {
     /// The outcome of `decision` for transaction `acs_trans_id`: for Y and A the scheme's ECI
     /// and the authentication value under `key`, bound to the card's fingerprint `card`.
-    pub fn of(
+    pub async fn of(
         decision: &Decision,
         key: &dyn MacKey,
         scheme: Scheme,
@@ -66,7 +66,8 @@ impl Outcome {
             &acs_trans_id,
             card,
             purchase,
-        )?;
+        )
+        .await?;
         Ok(Outcome {
             acs_trans_id,
             eci,
@@ -77,7 +78,7 @@ impl Outcome {
     /// The ECI and authentication value of `status` (for Y and A only; none otherwise), bound
     /// to the IDs, the card's fingerprint and the purchase (amount, currency): the one place
     /// both the ARes and a challenge's RReq compute them.
-    pub fn proof(
+    pub async fn proof(
         status: TransStatus,
         key: &dyn MacKey,
         scheme: Scheme,
@@ -100,7 +101,7 @@ impl Outcome {
             purchase_amount,
             purchase_currency,
         };
-        let value = auth_value::authentication_value(key, &input)?;
+        let value = auth_value::authentication_value(key, &input).await?;
         Ok((Some(eci.to_owned()), Some(value)))
     }
 }

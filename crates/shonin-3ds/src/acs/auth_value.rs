@@ -55,8 +55,8 @@ fn encode(input: &AuthValueInput<'_>) -> Vec<u8> {
     out
 }
 
-fn raw(key: &dyn MacKey, input: &AuthValueInput<'_>) -> Result<[u8; 20], KeyError> {
-    let mac = key.mac(&encode(input))?;
+async fn raw(key: &dyn MacKey, input: &AuthValueInput<'_>) -> Result<[u8; 20], KeyError> {
+    let mac = key.mac(&encode(input)).await?;
     let mut value = [0u8; 20];
     value[0] = match input.status {
         TransStatus::A => b'A',
@@ -67,16 +67,16 @@ fn raw(key: &dyn MacKey, input: &AuthValueInput<'_>) -> Result<[u8; 20], KeyErro
 }
 
 /// The value for a Y or A outcome, as the ARes and RReq carry it.
-pub fn authentication_value(
+pub async fn authentication_value(
     key: &dyn MacKey,
     input: &AuthValueInput<'_>,
 ) -> Result<String, KeyError> {
-    Ok(STANDARD.encode(raw(key, input)?))
+    Ok(STANDARD.encode(raw(key, input).await?))
 }
 
 /// Whether `value` is the one the key makes for `input` (constant-time).
-pub fn verify(key: &dyn MacKey, input: &AuthValueInput<'_>, value: &str) -> bool {
-    let Ok(expected) = raw(key, input) else {
+pub async fn verify(key: &dyn MacKey, input: &AuthValueInput<'_>, value: &str) -> bool {
+    let Ok(expected) = raw(key, input).await else {
         return false;
     };
     let Ok(given) = STANDARD.decode(value) else {
@@ -90,8 +90,8 @@ mod tests {
     use super::*;
     use shonin_keys::{KeyPurpose, LocalMacKey, MasterKey};
 
-    #[test]
-    fn the_value_is_28_characters_bound_to_every_input() {
+    #[tokio::test]
+    async fn the_value_is_28_characters_bound_to_every_input() {
         let master = MasterKey::generate().unwrap();
         let key = LocalMacKey::derived(&master, KeyPurpose::ThreeDsAuthenticationValue);
         let input = AuthValueInput {
@@ -103,9 +103,9 @@ mod tests {
             purchase_amount: Some("12345"),
             purchase_currency: Some("978"),
         };
-        let value = authentication_value(&key, &input).unwrap();
+        let value = authentication_value(&key, &input).await.unwrap();
         assert_eq!(value.len(), 28);
-        assert!(verify(&key, &input, &value));
+        assert!(verify(&key, &input, &value).await);
         for changed in [
             AuthValueInput {
                 status: TransStatus::A,
@@ -129,13 +129,13 @@ mod tests {
                 ..input
             },
         ] {
-            assert!(!verify(&key, &changed, &value), "{changed:?}");
+            assert!(!verify(&key, &changed, &value).await, "{changed:?}");
         }
         let other_key = LocalMacKey::derived(
             &MasterKey::generate().unwrap(),
             KeyPurpose::ThreeDsAuthenticationValue,
         );
-        assert!(!verify(&other_key, &input, &value));
-        assert!(!verify(&key, &input, "not base64"));
+        assert!(!verify(&other_key, &input, &value).await);
+        assert!(!verify(&key, &input, "not base64").await);
     }
 }

@@ -20,12 +20,17 @@ pub fn from_random(bytes: [u8; 4]) -> String {
 }
 
 /// The keyed hash of `code` for transaction `acs_trans_id`, hex.
-pub fn mac(key: &dyn MacKey, acs_trans_id: &str, code: &str) -> Result<String, KeyError> {
+pub async fn mac(key: &dyn MacKey, acs_trans_id: &str, code: &str) -> Result<String, KeyError> {
     let mut data = b"shonin-3ds-code-v1\0".to_vec();
     data.extend_from_slice(acs_trans_id.as_bytes());
     data.push(0);
     data.extend_from_slice(code.as_bytes());
-    Ok(key.mac(&data)?.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(key
+        .mac(&data)
+        .await?
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 /// What the cardholder typed, as a code: six digits once spaces are removed; else `None`.
@@ -35,11 +40,12 @@ pub fn normalize(input: &str) -> Option<String> {
 }
 
 /// Whether `input` is the code whose hash is `stored`.
-pub fn matches(key: &dyn MacKey, acs_trans_id: &str, input: &str, stored: &str) -> bool {
+pub async fn matches(key: &dyn MacKey, acs_trans_id: &str, input: &str, stored: &str) -> bool {
     let Some(code) = normalize(input) else {
         return false;
     };
     mac(key, acs_trans_id, &code)
+        .await
         .is_ok_and(|m| shonin_types::constant_time_eq(m.as_bytes(), stored.as_bytes()))
 }
 
@@ -48,20 +54,20 @@ mod tests {
     use super::*;
     use shonin_keys::{KeyPurpose, LocalMacKey, MasterKey};
 
-    #[test]
-    fn a_code_matches_only_its_transaction_and_survives_spaces() {
+    #[tokio::test]
+    async fn a_code_matches_only_its_transaction_and_survives_spaces() {
         let key = LocalMacKey::derived(&MasterKey::generate().unwrap(), KeyPurpose::ChallengeCodes);
         let code = from_random([0, 1, 2, 3]);
         assert_eq!(code, "066051");
-        let stored = mac(&key, "t1", &code).unwrap();
-        assert!(matches(&key, "t1", "066051", &stored));
-        assert!(matches(&key, "t1", " 066 051 ", &stored));
+        let stored = mac(&key, "t1", &code).await.unwrap();
+        assert!(matches(&key, "t1", "066051", &stored).await);
+        assert!(matches(&key, "t1", " 066 051 ", &stored).await);
         assert!(
-            !matches(&key, "t2", "066051", &stored),
+            !matches(&key, "t2", "066051", &stored).await,
             "another transaction"
         );
         for wrong in ["066052", "66051", "0660510", "06605a", ""] {
-            assert!(!matches(&key, "t1", wrong, &stored), "{wrong}");
+            assert!(!matches(&key, "t1", wrong, &stored).await, "{wrong}");
         }
         assert_eq!(from_random([0xff; 4]).len(), CODE_DIGITS);
         assert!(!stored.contains(&code));

@@ -32,10 +32,10 @@ const TRANSACTION_COLUMNS: &[&str] = &[
 ];
 
 /// The keyed fingerprint of a card number: 64 hex characters.
-pub fn fingerprint(key: &dyn MacKey, pan: &Pan) -> Result<String, KeyError> {
+pub async fn fingerprint(key: &dyn MacKey, pan: &Pan) -> Result<String, KeyError> {
     let mut data = b"shonin-card-v1\0".to_vec();
     data.extend_from_slice(pan.expose().as_bytes());
-    let mac = key.mac(&data)?;
+    let mac = key.mac(&data).await?;
     Ok(mac.iter().map(|b| format!("{b:02x}")).collect())
 }
 

@@ -45,6 +45,11 @@ pub async fn init(g: &GlobalArgs, config: &Config) -> anyhow::Result<ExitCode> {
     if p.kek_label.is_some() && hsm.current_kek().is_none() {
         made.push(("key-encryption key", hsm.generate_kek(now)?));
     }
+    if p.mac_key_label.is_some() {
+        for id in hsm.generate_mac_keys(now)? {
+            made.push(("MAC key", id));
+        }
+    }
     if made.is_empty() {
         println!("the token already holds the configured keys; nothing made");
         return Ok(ExitCode::SUCCESS);
@@ -107,7 +112,7 @@ pub async fn rotate_kek(g: &GlobalArgs, config: &Config) -> anyhow::Result<ExitC
     )
     .await?;
     println!("new key-encryption key: {version}");
-    let vault = crate::vault::build(&config.vault, &store, &runtime::master_key(config)?);
+    let vault = crate::vault::build(&config.vault, &store, &keys)?;
     let keks = keys.key_encryption_keys();
     let mut moved = 0u64;
     loop {

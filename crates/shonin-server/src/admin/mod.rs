@@ -36,6 +36,8 @@ pub(crate) struct AdminContext {
     pub audit: AuditLog,
     pub clock: Arc<dyn Clock>,
     pub actor: Actor,
+    /// The keys, for commands that compute with them (card fingerprints).
+    pub keys: crate::keys::Keys,
     /// `oauth.scopes`: the only scopes a client may be registered with.
     pub scopes: Vec<String>,
 }
@@ -57,6 +59,7 @@ impl AdminContext {
             audit,
             clock,
             actor: record::admin_actor(g.actor.as_deref())?,
+            keys,
             scopes: config.oauth.scopes.clone(),
         })
     }

@@ -189,10 +189,9 @@ pub async fn cards(g: &GlobalArgs, config: &Config, cmd: CardsCommand) -> anyhow
     let Some(settings) = &config.threeds.acs else {
         bail!("configuration key `threeds.acs`: the ACS is not configured");
     };
-    let master = crate::runtime::master_key(config)?;
-    let acs = crate::threeds::AcsService::build(Some(settings), &config.issuer, &master)?
-        .context("the ACS is not configured")?;
     let ctx = AdminContext::open(g, config).await?;
+    let acs = crate::threeds::AcsService::build(Some(settings), &config.issuer, &ctx.keys)?
+        .context("the ACS is not configured")?;
     let result = cards_dispatch(&ctx, &acs, cmd).await;
     ctx.close().await;
     result.map(|()| ExitCode::SUCCESS)
@@ -205,7 +204,7 @@ async fn cards_dispatch(
 ) -> anyhow::Result<()> {
     match cmd {
         CardsCommand::Enrol { username } => {
-            let typed = read_card(acs)?;
+            let typed = read_card(acs).await?;
             let card = ctx
                 .audited("3ds.card.enrol", &card_target(&typed), async {
                     let (pan, fingerprint) =
@@ -248,7 +247,7 @@ async fn cards_dispatch(
             table.print(args.json)?;
         }
         CardsCommand::Remove => {
-            let typed = read_card(acs)?;
+            let typed = read_card(acs).await?;
             let masked = ctx
                 .audited("3ds.card.remove", &card_target(&typed), async {
                     let (pan, fingerprint) =
@@ -279,7 +278,7 @@ fn card_target(typed: &Typed) -> String {
 
 /// Reads one line of standard input; fails only when it cannot be read. The number never
 /// appears in an error.
-fn read_card(acs: &crate::threeds::AcsService) -> anyhow::Result<Typed> {
+async fn read_card(acs: &crate::threeds::AcsService) -> anyhow::Result<Typed> {
     let mut line = zeroize::Zeroizing::new(String::with_capacity(64));
     std::io::stdin()
         .lock()
@@ -288,7 +287,8 @@ fn read_card(acs: &crate::threeds::AcsService) -> anyhow::Result<Typed> {
         .context("reading the card number from standard input")?;
     Ok(match Pan::parse(line.trim_end_matches(['\r', '\n'])) {
         Ok(pan) => {
-            let fingerprint = shonin_3ds::acs::fingerprint(&acs.fingerprint_key, &pan)?;
+            let fingerprint =
+                shonin_3ds::acs::fingerprint(acs.fingerprint_key.as_ref(), &pan).await?;
             Ok((pan, fingerprint))
         }
         Err(rule) => Err(rule),

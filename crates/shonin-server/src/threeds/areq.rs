@@ -183,7 +183,8 @@ async fn authenticate(
     let storage = |e: shonin_types::StorageError| Failure::Storage(e.to_string());
     let (ds_trans_id, _) = acs::ares::ds_ids(areq).map_err(Failure::Refused)?;
     let now = state.clock.now();
-    let fingerprint = acs::fingerprint(&acs.fingerprint_key, &areq.acct_number)
+    let fingerprint = acs::fingerprint(acs.fingerprint_key.as_ref(), &areq.acct_number)
+        .await
         .map_err(|e| Failure::Storage(e.to_string()))?;
     let range = find_range(&acs.ranges, &areq.acct_number);
     // A card of a scheme comes through that scheme's directory only (EMV 3DS §6.1).
@@ -238,13 +239,14 @@ async fn authenticate(
     let status = decision.status();
     let outcome = acs::Outcome::of(
         &decision,
-        &acs.value_key,
+        acs.value_key.as_ref(),
         scheme,
         areq,
         ds_trans_id,
         acs_trans_id.clone(),
         &fingerprint,
     )
+    .await
     .map_err(|e| Failure::Storage(e.to_string()))?;
     let ares =
         acs::ares::build(areq, &acs.profile, &decision, outcome).map_err(Failure::Refused)?;

@@ -206,7 +206,7 @@ pub async fn start(
         _ => None,
     };
     let code_mac = match &code {
-        Some(c) => match code::mac(&acs.code_key, &txn.acs_trans_id, c) {
+        Some(c) => match code::mac(acs.code_key.as_ref(), &txn.acs_trans_id, c).await {
             Ok(m) => Some(m),
             Err(_) => return unavailable_page(lang, meta.request_id.as_deref()),
         },
@@ -607,7 +607,10 @@ pub async fn answer(
             let stored = challenge.page.as_ref().and_then(|p| p.code_mac.as_deref());
             let typed = answer.code.as_deref().unwrap_or_default();
             let verified = match stored {
-                Some(mac) if code::matches(&acs.code_key, &txn.acs_trans_id, typed, mac) => {
+                Some(mac)
+                    if code::matches(acs.code_key.as_ref(), &txn.acs_trans_id, typed, mac)
+                        .await =>
+                {
                     Ok(None)
                 }
                 Some(_) => Err("wrong code".to_owned()),
@@ -780,7 +783,7 @@ async fn resend(
     let Some(new_code) = random_code() else {
         return unavailable();
     };
-    let Ok(mac) = code::mac(&acs.code_key, &txn.acs_trans_id, &new_code) else {
+    let Ok(mac) = code::mac(acs.code_key.as_ref(), &txn.acs_trans_id, &new_code).await else {
         return unavailable();
     };
     let next = Challenge {

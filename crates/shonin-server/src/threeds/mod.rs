@@ -9,10 +9,12 @@ pub mod results;
 pub mod settings;
 pub mod timers;
 
+use crate::keys::Keys;
 use settings::AcsSettings;
 use shonin_3ds::Versions;
 use shonin_3ds::acs::{AcsProfile, CardRange, RiskRules, Scheme};
-use shonin_keys::{KeyPurpose, LocalMacKey, MasterKey};
+use shonin_keys::{KeyPurpose, MacKey};
+use std::sync::Arc;
 use time::Duration;
 
 /// The configured ACS with its keys.
@@ -26,13 +28,13 @@ pub struct AcsService {
     pub retention: Duration,
     /// The DS links: per scheme with a `schemes` table, and the top-level one for the others.
     pub links: Links,
-    /// Card fingerprints (PCI DSS 3.5.1 keyed hash), derived from the master key so every node
-    /// finds the same card.
-    pub fingerprint_key: LocalMacKey,
+    /// Card fingerprints (PCI DSS 3.5.1 keyed hash): in the HSM, or derived from the master key,
+    /// so every node finds the same card (`Keys::mac_key`).
+    pub fingerprint_key: Arc<dyn MacKey>,
     /// Authentication values (`KeyPurpose::ThreeDsAuthenticationValue`).
-    pub value_key: LocalMacKey,
+    pub value_key: Arc<dyn MacKey>,
     /// One-time challenge codes (`KeyPurpose::ChallengeCodes`).
-    pub code_key: LocalMacKey,
+    pub code_key: Arc<dyn MacKey>,
 }
 
 /// One DS link: the DS's client certificate thumbprints, and the RReq client (when its
@@ -89,7 +91,7 @@ impl AcsService {
     pub fn build(
         settings: Option<&AcsSettings>,
         issuer: &str,
-        master: &MasterKey,
+        keys: &Keys,
     ) -> anyhow::Result<Option<Self>> {
         let Some(s) = settings else { return Ok(None) };
         let invalid = |(key, rule): (&str, String)| {
@@ -119,9 +121,9 @@ impl AcsService {
                     .map(|(scheme, l)| Ok((scheme, DsLink::build(l)?)))
                     .collect::<anyhow::Result<_>>()?,
             },
-            fingerprint_key: LocalMacKey::derived(master, KeyPurpose::CardFingerprint),
-            value_key: LocalMacKey::derived(master, KeyPurpose::ThreeDsAuthenticationValue),
-            code_key: LocalMacKey::derived(master, KeyPurpose::ChallengeCodes),
+            fingerprint_key: keys.mac_key(KeyPurpose::CardFingerprint)?,
+            value_key: keys.mac_key(KeyPurpose::ThreeDsAuthenticationValue)?,
+            code_key: keys.mac_key(KeyPurpose::ChallengeCodes)?,
         }))
     }
 }

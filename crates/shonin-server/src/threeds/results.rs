@@ -80,7 +80,7 @@ impl Delivery {
 /// The RReq of `txn`, whose challenge has completed with `result`. A Y whose authentication
 /// value cannot be computed (the key unavailable) is no RReq at all: one without its value would
 /// be invalid, and the delivery is recorded as failed instead.
-pub fn message(
+pub async fn message(
     acs: &AcsService,
     txn: &AcsTransaction,
     result: &ChallengeResult,
@@ -90,7 +90,7 @@ pub fn message(
     let purchase = data.purchase.as_ref();
     let (eci, value) = shonin_3ds::acs::Outcome::proof(
         result.status,
-        &acs.value_key,
+        acs.value_key.as_ref(),
         data.scheme,
         &data.ids.ds_trans_id,
         &data.ids.acs_trans_id,
@@ -99,7 +99,8 @@ pub fn message(
             purchase.map(|p| p.amount.as_str()),
             purchase.map(|p| p.currency.as_str()),
         ),
-    )?;
+    )
+    .await?;
     Ok(rreq(&data.ids, result, counter, eci, value))
 }
 
@@ -148,7 +149,7 @@ pub async fn deliver(
 ) -> Delivery {
     let results = &acs.links.of(txn.data.scheme).results;
     let delivery = match (
-        message(acs, txn, result),
+        message(acs, txn, result).await,
         results,
         txn.data.results_url.as_deref(),
     ) {

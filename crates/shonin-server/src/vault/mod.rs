@@ -1,9 +1,10 @@
 //! The card vault in the server: `[vault]` settings, the service every node builds the same way
-//! (the fingerprint key and the local KEK derive from the shared master key), and the scopes of
+//! (the fingerprint key is the HSM's or derives from the shared master key, as the local KEK), and the scopes of
 //! its API (`routes/vault.rs`; client-side tokenization in `routes/vault_nonces.rs`).
 
+use crate::keys::Keys;
 use serde::{Deserialize, Serialize};
-use shonin_keys::{KeyPurpose, LocalMacKey, MasterKey};
+use shonin_keys::{KeyError, KeyPurpose};
 use shonin_store::Store;
 use shonin_vault::{Vault, VaultSettings};
 use std::sync::Arc;
@@ -66,16 +67,16 @@ impl VaultConfig {
 
 pub type CardVault = Vault<Store>;
 
-/// Builds the vault over `store`.
-pub fn build(config: &VaultConfig, store: &Store, master: &MasterKey) -> Arc<CardVault> {
-    Arc::new(Vault::new(
+/// Builds the vault over `store`, its fingerprints under `keys`' card-fingerprint MAC key.
+pub fn build(config: &VaultConfig, store: &Store, keys: &Keys) -> Result<Arc<CardVault>, KeyError> {
+    Ok(Arc::new(Vault::new(
         store.clone(),
-        Arc::new(LocalMacKey::derived(master, KeyPurpose::CardFingerprint)),
+        keys.mac_key(KeyPurpose::CardFingerprint)?,
         VaultSettings {
             card_retention: time::Duration::days(i64::from(config.card_retention_days)),
             nonce_ttl: time::Duration::seconds(i64::from(config.nonce_ttl_seconds)),
             cvv_hold: time::Duration::seconds(i64::from(config.cvv_hold_seconds)),
             nonces_per_client_token: config.nonces_per_client_token,
         },
-    ))
+    )))
 }

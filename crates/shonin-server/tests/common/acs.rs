@@ -14,7 +14,9 @@ pub async fn enrol_card(app: &TestApp, user_id: &str, pan: &str) {
     let acs = app.state.acs.as_ref().unwrap();
     let pan = Pan::parse(pan).unwrap();
     let card = EnrolledCard {
-        fingerprint: shonin_3ds::acs::fingerprint(&acs.fingerprint_key, &pan).unwrap(),
+        fingerprint: shonin_3ds::acs::fingerprint(acs.fingerprint_key.as_ref(), &pan)
+            .await
+            .unwrap(),
         user_id: user_id.to_owned(),
         masked: pan.masked(),
         scheme: Scheme::Visa,
