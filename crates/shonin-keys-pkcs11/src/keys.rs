@@ -471,24 +471,8 @@ impl Hsm {
             .clone()
             .ok_or_else(|| Pkcs11Error::call("generating a KEK", "no kek_label"))?;
         let id = self.new_id(now_unix, false)?;
-        self.pool.run_blocking(move |s| {
-            let template = [
-                Attribute::Token(true),
-                Attribute::Private(true),
-                Attribute::Sensitive(true),
-                Attribute::Extractable(false),
-                Attribute::ValueLen(32.into()),
-                Attribute::Wrap(true),
-                Attribute::Unwrap(true),
-                Attribute::Encrypt(false),
-                Attribute::Decrypt(false),
-                Attribute::Label(label.into_bytes()),
-                Attribute::Id(id),
-            ];
-            s.generate_key(&Mechanism::AesKeyGen, &template)
-                .map_err(|e| Pkcs11Error::call("C_GenerateKey", e))?;
-            Ok(())
-        })?;
+        let usage = vec![Attribute::Wrap(true), Attribute::Unwrap(true)];
+        self.generate_secret(|| Mechanism::AesKeyGen, label, id, usage)?;
         self.reload()?;
         Ok(self
             .current_kek()
@@ -512,32 +496,59 @@ impl Hsm {
             }
             let label = mac_label(&prefix, suffix);
             let id = self.new_id(now_unix, false)?;
-            self.pool.run_blocking(move |s| {
-                let template = [
-                    Attribute::Token(true),
-                    Attribute::Private(true),
-                    Attribute::Sensitive(true),
-                    Attribute::Extractable(false),
-                    Attribute::ValueLen(32.into()),
-                    Attribute::Sign(true),
-                    Attribute::Verify(true),
-                    Attribute::Encrypt(false),
-                    Attribute::Decrypt(false),
-                    Attribute::Wrap(false),
-                    Attribute::Unwrap(false),
-                    Attribute::Label(label.into_bytes()),
-                    Attribute::Id(id),
-                ];
-                s.generate_key(&Mechanism::GenericSecretKeyGen, &template)
-                    .map_err(|e| Pkcs11Error::call("C_GenerateKey (generic secret)", e))?;
-                Ok(())
-            })?;
+            let usage = vec![Attribute::Sign(true), Attribute::Verify(true)];
+            self.generate_secret(|| Mechanism::GenericSecretKeyGen, label, id, usage)?;
             self.reload()?;
             if let Some(k) = self.mac_key(purpose) {
                 made.push(k.key_id().to_owned());
             }
         }
         Ok(made)
+    }
+
+    /// Makes a 32-byte secret key with `mechanism` (a function: a `Mechanism` is not `Send`) on
+    /// the token under `label` and `id`: a private token object,
+    /// sensitive, never extractable, allowed only what `usage` sets (every other use of a secret
+    /// key is refused explicitly).
+    fn generate_secret(
+        &self,
+        mechanism: fn() -> Mechanism<'static>,
+        label: String,
+        id: Vec<u8>,
+        usage: Vec<Attribute>,
+    ) -> Result<(), Pkcs11Error> {
+        self.pool.run_blocking(move |s| {
+            let mut template = vec![
+                Attribute::Token(true),
+                Attribute::Private(true),
+                Attribute::Sensitive(true),
+                Attribute::Extractable(false),
+                Attribute::ValueLen(32.into()),
+                Attribute::Label(label.into_bytes()),
+                Attribute::Id(id),
+            ];
+            let set = |a: &Attribute| {
+                usage
+                    .iter()
+                    .any(|u| u.attribute_type() == a.attribute_type())
+            };
+            for denied in [
+                Attribute::Encrypt(false),
+                Attribute::Decrypt(false),
+                Attribute::Wrap(false),
+                Attribute::Unwrap(false),
+                Attribute::Sign(false),
+                Attribute::Verify(false),
+            ] {
+                if !set(&denied) {
+                    template.push(denied);
+                }
+            }
+            template.extend(usage);
+            s.generate_key(&mechanism(), &template)
+                .map_err(|e| Pkcs11Error::call("C_GenerateKey", e))?;
+            Ok(())
+        })
     }
 
     /// A `CKA_ID` that sorts after every key of its kind on the token: its time is `now_unix`,
