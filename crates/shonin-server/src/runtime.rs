@@ -105,12 +105,15 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let master = master_key(&config)?;
     let nonce_secret = master.derive("shonin dpop nonce v1");
     let acs =
-        crate::threeds::AcsService::build(config.threeds.acs.as_ref(), &config.issuer, &keys)?
-            .map(Arc::new);
+        crate::threeds::AcsService::build(config.threeds.acs.as_ref(), &config.issuer, |p| {
+            keys.mac_key(p)
+        })?
+        .map(Arc::new);
     let oauth = Arc::new(crate::oauth::OAuth::new(&config, &store, &nonce_secret)?);
     let passkeys = Arc::new(crate::passkeys::PasskeyService::build(&config, &store)?);
     let alerts = crate::alerts::Alerts::build(&config.alerts)?.map(Arc::new);
-    let vault = crate::vault::build(&config.vault, &store, &keys)?;
+    let fingerprints = keys.mac_key(shonin_keys::KeyPurpose::CardFingerprint)?;
+    let vault = crate::vault::build(&config.vault, &store, fingerprints);
     let state = AppState::new(Services {
         oauth,
         passkeys,

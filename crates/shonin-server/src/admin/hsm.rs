@@ -112,7 +112,8 @@ pub async fn rotate_kek(g: &GlobalArgs, config: &Config) -> anyhow::Result<ExitC
     )
     .await?;
     println!("new key-encryption key: {version}");
-    let vault = crate::vault::build(&config.vault, &store, &keys)?;
+    let fingerprints = keys.mac_key(shonin_keys::KeyPurpose::CardFingerprint)?;
+    let vault = crate::vault::build(&config.vault, &store, fingerprints);
     let keks = keys.key_encryption_keys();
     let mut moved = 0u64;
     loop {

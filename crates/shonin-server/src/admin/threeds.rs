@@ -190,8 +190,9 @@ pub async fn cards(g: &GlobalArgs, config: &Config, cmd: CardsCommand) -> anyhow
         bail!("configuration key `threeds.acs`: the ACS is not configured");
     };
     let ctx = AdminContext::open(g, config).await?;
-    let acs = crate::threeds::AcsService::build(Some(settings), &config.issuer, &ctx.keys)?
-        .context("the ACS is not configured")?;
+    let acs =
+        crate::threeds::AcsService::build(Some(settings), &config.issuer, |p| ctx.keys.mac_key(p))?
+            .context("the ACS is not configured")?;
     let result = cards_dispatch(&ctx, &acs, cmd).await;
     ctx.close().await;
     result.map(|()| ExitCode::SUCCESS)

@@ -9,11 +9,10 @@ pub mod results;
 pub mod settings;
 pub mod timers;
 
-use crate::keys::Keys;
 use settings::AcsSettings;
 use shonin_3ds::Versions;
 use shonin_3ds::acs::{AcsProfile, CardRange, RiskRules, Scheme};
-use shonin_keys::{KeyPurpose, MacKey};
+use shonin_keys::{KeyError, KeyPurpose, MacKey};
 use std::sync::Arc;
 use time::Duration;
 
@@ -91,7 +90,7 @@ impl AcsService {
     pub fn build(
         settings: Option<&AcsSettings>,
         issuer: &str,
-        keys: &Keys,
+        mac_key: impl Fn(KeyPurpose) -> Result<Arc<dyn MacKey>, KeyError>,
     ) -> anyhow::Result<Option<Self>> {
         let Some(s) = settings else { return Ok(None) };
         let invalid = |(key, rule): (&str, String)| {
@@ -121,9 +120,9 @@ impl AcsService {
                     .map(|(scheme, l)| Ok((scheme, DsLink::build(l)?)))
                     .collect::<anyhow::Result<_>>()?,
             },
-            fingerprint_key: keys.mac_key(KeyPurpose::CardFingerprint)?,
-            value_key: keys.mac_key(KeyPurpose::ThreeDsAuthenticationValue)?,
-            code_key: keys.mac_key(KeyPurpose::ChallengeCodes)?,
+            fingerprint_key: mac_key(KeyPurpose::CardFingerprint)?,
+            value_key: mac_key(KeyPurpose::ThreeDsAuthenticationValue)?,
+            code_key: mac_key(KeyPurpose::ChallengeCodes)?,
         }))
     }
 }

@@ -2,9 +2,8 @@
 //! (the fingerprint key is the HSM's or derives from the shared master key, as the local KEK), and the scopes of
 //! its API (`routes/vault.rs`; client-side tokenization in `routes/vault_nonces.rs`).
 
-use crate::keys::Keys;
 use serde::{Deserialize, Serialize};
-use shonin_keys::{KeyError, KeyPurpose};
+use shonin_keys::MacKey;
 use shonin_store::Store;
 use shonin_vault::{Vault, VaultSettings};
 use std::sync::Arc;
@@ -67,16 +66,17 @@ impl VaultConfig {
 
 pub type CardVault = Vault<Store>;
 
-/// Builds the vault over `store`, its fingerprints under `keys`' card-fingerprint MAC key.
-pub fn build(config: &VaultConfig, store: &Store, keys: &Keys) -> Result<Arc<CardVault>, KeyError> {
-    Ok(Arc::new(Vault::new(
+/// Builds the vault over `store`, its fingerprints under `fingerprints` (`Keys::mac_key` of
+/// `KeyPurpose::CardFingerprint`).
+pub fn build(config: &VaultConfig, store: &Store, fingerprints: Arc<dyn MacKey>) -> Arc<CardVault> {
+    Arc::new(Vault::new(
         store.clone(),
-        keys.mac_key(KeyPurpose::CardFingerprint)?,
+        fingerprints,
         VaultSettings {
             card_retention: time::Duration::days(i64::from(config.card_retention_days)),
             nonce_ttl: time::Duration::seconds(i64::from(config.nonce_ttl_seconds)),
             cvv_hold: time::Duration::seconds(i64::from(config.cvv_hold_seconds)),
             nonces_per_client_token: config.nonces_per_client_token,
         },
-    )))
+    ))
 }
