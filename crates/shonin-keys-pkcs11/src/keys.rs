@@ -166,14 +166,21 @@ impl Hsm {
         let ctx = context(&settings.module)?;
         let module = settings.module.display().to_string();
         let slots = ctx
-            .get_slots_with_initialized_token()
+            .get_slots_with_token()
             .map_err(|e| Pkcs11Error::call("C_GetSlotList", e))?;
         let mut present = Vec::new();
         let mut found = None;
         for slot in slots {
-            let info = ctx
-                .get_token_info(slot)
-                .map_err(|e| Pkcs11Error::call("C_GetTokenInfo", e))?;
+            // A slot whose token cannot be read (being removed or re-initialised by another
+            // process, a faulty reader) does not hide the others; it is named if ours is absent.
+            let info = match ctx.get_token_info(slot) {
+                Ok(info) if info.token_initialized() => info,
+                Ok(_) => continue,
+                Err(e) => {
+                    present.push(format!("(slot {}: C_GetTokenInfo failed: {e})", slot.id()));
+                    continue;
+                }
+            };
             let label = info.label().trim_end().to_owned();
             if label == settings.token_label && found.is_none() {
                 found = Some(slot);
