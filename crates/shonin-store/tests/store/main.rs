@@ -17,6 +17,7 @@ mod suite;
 mod acs;
 mod audit;
 mod batch;
+mod children;
 mod claims_log;
 mod clients;
 mod concurrency;

@@ -6,7 +6,6 @@ use crate::suite::{assert_unbroken_chain, record};
 use shonin_audit::AuditStore;
 use shonin_store::testing::{TestEngine, with_fresh_db};
 use shonin_store::{Store, StoreOptions};
-use std::process::Stdio;
 use std::time::Instant;
 
 /// Set only for the child processes: the database they append to.
@@ -27,37 +26,11 @@ async fn postgres_two_processes_append_to_one_chain() {
 async fn two_processes_append_to_one_chain(engine: TestEngine) {
     with_fresh_db(engine, |store, url| async move {
         let started = Instant::now();
-        let exe = std::env::current_exe().unwrap();
-        let children: Vec<_> = (0..2)
-            .map(|_| {
-                tokio::process::Command::new(&exe)
-                    .args([
-                        CHILD_TEST,
-                        "--exact",
-                        "--ignored",
-                        "--nocapture",
-                        "--test-threads=1",
-                    ])
-                    .env(CHILD_URL_ENV, &url)
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .kill_on_drop(true)
-                    .spawn()
-                    .unwrap()
-            })
+        let pids: Vec<u32> = crate::children::run_two(CHILD_TEST, &[(CHILD_URL_ENV, &url)])
+            .await
+            .into_iter()
+            .map(|(pid, _)| pid)
             .collect();
-        let mut pids = Vec::new();
-        for child in children {
-            pids.push(child.id().unwrap());
-            let out = child.wait_with_output().await.unwrap();
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            assert!(
-                out.status.success() && stdout.contains("1 passed"),
-                "child failed or did not run: {}\n{stdout}\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
         let appended = started.elapsed();
         let entries = assert_unbroken_chain(&store, 2 * PER_CHILD).await;
         for pid in pids {

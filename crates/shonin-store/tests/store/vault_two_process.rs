@@ -10,7 +10,6 @@ use shonin_store::testing::{TestEngine, raw_count, with_fresh_db};
 use shonin_store::{Store, StoreOptions};
 use shonin_vault::{CardInput, Vault, VaultError, VaultSettings, VaultStore};
 use std::collections::BTreeMap;
-use std::process::Stdio;
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
@@ -35,23 +34,13 @@ fn vault(store: Store, master: &MasterKey) -> Vault<Store> {
     )
 }
 
-/// A Luhn-valid Visa number for `n`.
+/// A Luhn-valid Visa number for `n`: the check digit `Pan::parse` accepts.
 fn pan(n: u8) -> String {
     let body = format!("4111110000{n:05}");
-    let sum: u32 = body
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(i, b)| {
-            let d = u32::from(b - b'0');
-            if i % 2 == 0 {
-                if d * 2 > 9 { d * 2 - 9 } else { d * 2 }
-            } else {
-                d
-            }
-        })
-        .sum();
-    format!("{body}{}", (10 - sum % 10) % 10)
+    (0..10)
+        .map(|d| format!("{body}{d}"))
+        .find(|p| shonin_types::Pan::parse(p).is_ok())
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,33 +77,19 @@ async fn two_processes_exchange_each_nonce_once(engine: TestEngine) {
             .unwrap();
             nonces.push(issued.nonce.as_str().to_owned());
         }
-        let exe = std::env::current_exe().unwrap();
-        let children: Vec<_> = (0..2)
-            .map(|_| {
-                tokio::process::Command::new(&exe)
-                    .args([CHILD_TEST, "--exact", "--ignored", "--nocapture"])
-                    .env(CHILD_URL_ENV, &url)
-                    .env(CHILD_MASTER_ENV, master.to_base64())
-                    .env(CHILD_NONCES_ENV, nonces.join(","))
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .kill_on_drop(true)
-                    .spawn()
-                    .unwrap()
-            })
-            .collect();
+        let (master_b64, joined) = (master.to_base64(), nonces.join(","));
+        let env = [
+            (CHILD_URL_ENV, url.as_str()),
+            (CHILD_MASTER_ENV, master_b64.as_str()),
+            (CHILD_NONCES_ENV, joined.as_str()),
+        ];
         let mut wins: BTreeMap<String, Vec<u32>> = BTreeMap::new();
-        for child in children {
-            let pid = child.id().unwrap();
-            let out = child.wait_with_output().await.unwrap();
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            assert!(
-                out.status.success() && stdout.contains("1 passed"),
-                "child failed or did not run: {}\n{stdout}\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            );
-            for won in stdout.lines().filter_map(|l| l.strip_prefix("won ")) {
+        for (pid, stdout) in crate::children::run_two(CHILD_TEST, &env).await {
+            // libtest may print "test <name> ... " before the child's first line.
+            for won in stdout
+                .lines()
+                .filter_map(|l| l.split_once("won ").map(|(_, n)| n))
+            {
                 wins.entry(won.to_owned()).or_default().push(pid);
             }
         }
