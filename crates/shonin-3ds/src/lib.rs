@@ -26,6 +26,7 @@ mod json;
 mod kind;
 mod message;
 mod rules;
+pub mod server;
 mod version;
 
 pub use check::{Identified, Refused, check, check_object};

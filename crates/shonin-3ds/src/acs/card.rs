@@ -35,39 +35,37 @@ impl Scheme {
     }
 }
 
-/// A range of card numbers (PReq/PRes `startRange`..`endRange`, 13–19 digits each), inclusive.
-/// A number matches when its length lies between the bounds' lengths and, padded to 19 digits,
-/// it lies between the start padded with zeros and the end padded with nines: a 16-digit range
-/// covers exactly the 16-digit numbers it names.
+/// The bounds of a range of card numbers (PReq/PRes `startRange`..`endRange`, 13–19 digits
+/// each), inclusive. A number matches when its length lies between the bounds' lengths and,
+/// padded to 19 digits, it lies between the start padded with zeros and the end padded with
+/// nines: a 16-digit range covers exactly the 16-digit numbers it names.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CardRange {
+pub struct Bounds {
     start: String,
     end: String,
     lengths: (usize, usize),
-    pub scheme: Scheme,
 }
 
-impl CardRange {
-    pub fn new(start: &str, end: &str, scheme: Scheme) -> Result<Self, &'static str> {
+impl Bounds {
+    pub fn new(start: &str, end: &str) -> Result<Self, &'static str> {
         let digits =
             |s: &str| (13..=19).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
         if !digits(start) || !digits(end) {
             return Err("a range bound is 13 to 19 digits");
         }
-        let range = CardRange {
+        let bounds = Bounds {
             start: pad(start, b'0'),
             end: pad(end, b'9'),
             lengths: (start.len().min(end.len()), start.len().max(end.len())),
-            scheme,
         };
-        if range.start > range.end {
+        if bounds.start > bounds.end {
             return Err("the range starts after it ends");
         }
-        Ok(range)
+        Ok(bounds)
     }
 
     /// Whether the two ranges share a card number.
-    pub fn overlaps(&self, other: &CardRange) -> bool {
+    pub fn overlaps(&self, other: &Bounds) -> bool {
         self.lengths.0 <= other.lengths.1
             && other.lengths.0 <= self.lengths.1
             && self.start <= other.end
@@ -87,6 +85,41 @@ impl CardRange {
 
     pub fn start(&self) -> &str {
         self.start.trim_end_matches('0')
+    }
+
+    /// Orders ranges so that of two nested ones the inner comes first: the later start, then
+    /// the earlier end.
+    pub fn specificity(&self) -> (std::cmp::Reverse<&str>, &str) {
+        (std::cmp::Reverse(self.start.as_str()), self.end.as_str())
+    }
+}
+
+/// A range of card numbers an ACS serves, with its scheme.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CardRange {
+    pub bounds: Bounds,
+    pub scheme: Scheme,
+}
+
+impl CardRange {
+    pub fn new(start: &str, end: &str, scheme: Scheme) -> Result<Self, &'static str> {
+        Ok(CardRange {
+            bounds: Bounds::new(start, end)?,
+            scheme,
+        })
+    }
+
+    /// Whether the two ranges share a card number.
+    pub fn overlaps(&self, other: &CardRange) -> bool {
+        self.bounds.overlaps(&other.bounds)
+    }
+
+    pub fn contains(&self, pan: &Pan) -> bool {
+        self.bounds.contains(pan)
+    }
+
+    pub fn start(&self) -> &str {
+        self.bounds.start()
     }
 }
 

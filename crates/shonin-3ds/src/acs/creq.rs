@@ -26,31 +26,40 @@ fn base64url(value: &str) -> Option<Vec<u8>> {
 /// that is not base64url, or holds another message type, is Erro 101 (nothing identifies a
 /// transaction in it); the CReq's element errors are its own codes (201, 203, …).
 pub fn read(field: &str, versions: Versions) -> Result<CReq, Box<Refused>> {
-    let invalid = |detail: &str| {
+    match read_field(field, "creq", versions)? {
+        Message::CReq(creq) => Ok(creq),
+        other => Err(not_a(&other, "the creq field must hold a CReq")),
+    }
+}
+
+/// Reads a form field that carries a message as base64url JSON (`creq`, `cres`, `erro`; padding
+/// tolerated) and checks the message against `versions`. Not base64url, or longer than
+/// [`MAX_CREQ_FIELD`], is Erro 101 naming `name`.
+pub fn read_field(field: &str, name: &str, versions: Versions) -> Result<Message, Box<Refused>> {
+    let invalid = |detail: String| {
         Box::new(Refused {
-            rejection: Rejection::element(ErrorCode::MessageReceivedInvalid, "creq", detail),
+            rejection: Rejection::element(ErrorCode::MessageReceivedInvalid, name, detail),
             identified: Default::default(),
         })
     };
     if field.len() > MAX_CREQ_FIELD {
-        return Err(invalid("the creq field is too long"));
+        return Err(invalid(format!("the {name} field is too long")));
     }
-    let bytes = base64url(field.trim()).ok_or_else(|| invalid("creq is not base64url"))?;
-    match check(&bytes, versions)? {
-        Message::CReq(creq) => Ok(creq),
-        other => Err(Box::new(Refused {
-            rejection: Rejection::element(
-                ErrorCode::MessageReceivedInvalid,
-                "messageType",
-                "the creq field must hold a CReq",
-            ),
-            identified: crate::Identified {
-                message_type: Some(other.message_type()),
-                message_version: Some(other.message_version()),
-                ..Default::default()
-            },
-        })),
-    }
+    let bytes =
+        base64url(field.trim()).ok_or_else(|| invalid(format!("{name} is not base64url")))?;
+    check(&bytes, versions)
+}
+
+/// The Erro 101 for a field that holds `other` instead of the message it should.
+pub fn not_a(other: &Message, detail: &str) -> Box<Refused> {
+    Box::new(Refused {
+        rejection: Rejection::element(ErrorCode::MessageReceivedInvalid, "messageType", detail),
+        identified: crate::Identified {
+            message_type: Some(other.message_type()),
+            message_version: Some(other.message_version()),
+            ..Default::default()
+        },
+    })
 }
 
 /// Checks `threeDSSessionData`: absent or empty is none; otherwise base64url characters (padding

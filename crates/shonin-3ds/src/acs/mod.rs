@@ -14,7 +14,7 @@ pub mod risk;
 pub mod store;
 
 pub use ares::{AcsProfile, Outcome};
-pub use card::{CardRange, EciOutcome, Scheme, find_range};
+pub use card::{Bounds, CardRange, EciOutcome, Scheme, find_range};
 pub use challenge::{
     CHALLENGE_TIMEOUT, Challenge, ChallengeResult, ChallengeState, FIRST_CREQ_TIMEOUT, Page,
 };
