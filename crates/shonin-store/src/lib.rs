@@ -45,6 +45,7 @@ mod receipt;
 mod recovery;
 mod replay;
 mod store;
+mod threeds_server;
 mod timestamp;
 mod token;
 mod unit;

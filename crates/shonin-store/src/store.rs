@@ -102,6 +102,7 @@ pub struct SweepCounts {
     pub flows: u64,
     pub tokens: u64,
     pub acs_transactions: u64,
+    pub server_transactions: u64,
     pub vault_cards: u64,
     pub vault_nonces: u64,
     pub vault_cvvs: u64,
@@ -191,6 +192,10 @@ impl Store {
             tokens: shonin_oauth::TokenStore::sweep_tokens(self, tokens_before).await?,
             // PCI 3DS: a transaction's data is kept only until it expires.
             acs_transactions: shonin_3ds::acs::AcsStore::sweep_acs_transactions(self, now).await?,
+            server_transactions: shonin_3ds::server::ServerStore::sweep_server_transactions(
+                self, now,
+            )
+            .await?,
             vault_cards: vault.cards,
             vault_nonces: vault.nonces,
             vault_cvvs: vault.cvvs,

@@ -51,6 +51,7 @@ async fn sweep_runs_both_sweepers(store: &Store) {
             flows: 2,
             tokens: 0,
             acs_transactions: 0,
+            server_transactions: 0,
             vault_cards: 0,
             vault_nonces: 0,
             vault_cvvs: 0,

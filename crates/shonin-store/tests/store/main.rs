@@ -27,6 +27,7 @@ mod passkeys;
 mod recovery;
 mod replay;
 mod tamper;
+mod threeds_server;
 mod tokens;
 mod two_process;
 mod units;
