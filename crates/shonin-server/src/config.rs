@@ -359,6 +359,7 @@ fn default_scopes() -> Vec<String> {
         "transactions",
         crate::vault::SCOPE,
         crate::vault::DETOKENIZE_SCOPE,
+        crate::threeds::settings::REQUESTOR_SCOPE,
     ]
     .map(str::to_owned)
     .to_vec()
@@ -787,6 +788,11 @@ impl Config {
             .validate()
             .map_err(|rule| invalid("transactions", rule))?;
         self.alerts.validate()?;
+        if let Some(server) = &self.threeds.server {
+            server
+                .validate()
+                .map_err(|(key, rule)| invalid(&format!("threeds.server.{key}"), rule))?;
+        }
         if let Some(acs) = &self.threeds.acs {
             acs.validate()
                 .map_err(|(key, rule)| invalid(&format!("threeds.acs.{key}"), rule))?;

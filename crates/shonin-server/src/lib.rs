@@ -25,5 +25,6 @@ pub mod sign_in;
 pub mod state;
 pub mod telemetry;
 pub mod threeds;
+pub mod threeds_server;
 pub mod txn;
 pub mod vault;

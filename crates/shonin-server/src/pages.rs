@@ -180,6 +180,15 @@ pub struct AcsPostPage<'a> {
     pub session_data: Option<&'a str>,
 }
 
+/// The 3DS Server's notification page: the final CRes arrived; `/static/3ds-notify.js` tells the
+/// merchant's checkout (the iframe's parent) which transaction ended.
+#[derive(Debug, Template)]
+#[template(path = "threeds_notification.html")]
+pub struct ThreeDsNotificationPage<'a> {
+    pub f: Frame<'a>,
+    pub transaction: &'a str,
+}
+
 /// The vault's hosted card fields (`routes/vault_nonces.rs`), in the merchant's iframe:
 /// `/static/vault-fields.js` posts the card with the client token and hands the nonce to
 /// `origin`.

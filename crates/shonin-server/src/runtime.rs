@@ -109,6 +109,11 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
             keys.mac_key(p)
         })?
         .map(Arc::new);
+    let threeds_server = crate::threeds_server::ServerService::build(
+        config.threeds.server.as_ref(),
+        &config.issuer,
+    )?
+    .map(Arc::new);
     let oauth = Arc::new(crate::oauth::OAuth::new(&config, &store, &nonce_secret)?);
     let passkeys = Arc::new(crate::passkeys::PasskeyService::build(&config, &store)?);
     let alerts = crate::alerts::Alerts::build(&config.alerts)?.map(Arc::new);
@@ -118,6 +123,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         oauth,
         passkeys,
         acs,
+        threeds_server,
         alerts,
         vault,
         rate_limiter: IpRateLimiter::new(&config.rate_limit),
@@ -207,6 +213,9 @@ fn spawn_background(state: &AppState) -> Vec<JoinHandle<()>> {
             }
         }
     }));
+    if let Some(server) = state.threeds_server.clone() {
+        tasks.push(tokio::spawn(crate::threeds_server::keep_ranges(server)));
+    }
     if state.acs.is_some() {
         let s = state.clone();
         tasks.push(tokio::spawn(async move {

@@ -41,6 +41,8 @@ pub struct Services {
     pub passkeys: Arc<crate::passkeys::PasskeyService>,
     /// The issuer-side 3-D Secure ACS, when `[threeds.acs]` is configured.
     pub acs: Option<Arc<crate::threeds::AcsService>>,
+    /// The merchant-side 3DS Server, when `[threeds.server]` is configured.
+    pub threeds_server: Option<Arc<crate::threeds_server::ServerService>>,
     /// The alert webhook (sign-in failures, locked transactions), when configured.
     pub alerts: Option<Arc<crate::alerts::webhook::Alerts>>,
     /// The card vault (`/vault/cards`).

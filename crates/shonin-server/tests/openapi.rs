@@ -16,11 +16,12 @@ use std::collections::BTreeSet;
 
 const DOCUMENT: &str = include_str!("../static/openapi.json");
 /// The files that declare routes: the application router and the routers it merges.
-const ROUTER_SOURCES: [&str; 7] = [
+const ROUTER_SOURCES: [&str; 8] = [
     include_str!("../src/routes/mod.rs"),
     include_str!("../src/routes/approve.rs"),
     include_str!("../src/routes/oauth/mod.rs"),
     include_str!("../src/routes/threeds.rs"),
+    include_str!("../src/routes/threeds_server.rs"),
     include_str!("../src/routes/transactions.rs"),
     include_str!("../src/routes/vault.rs"),
     include_str!("../src/routes/vault_nonces.rs"),

@@ -8,6 +8,7 @@ mod ops;
 pub mod passkeys;
 pub mod recovery;
 pub mod threeds;
+pub mod threeds_server;
 pub mod transactions;
 pub mod vault;
 pub mod vault_nonces;
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .merge(vault_nonces::router())
         .merge(approve::router())
         .merge(threeds::router())
+        .merge(threeds_server::router())
         .fallback(not_found)
         // Innermost: decides once which client certificate the request came with (RFC 8705),
         // after the outer layers have assigned the request id and admitted the request.
@@ -62,6 +64,10 @@ fn ops_router() -> Router<AppState> {
         .route(
             "/static/acs.js",
             get(|| script(include_str!("../../static/acs.js"))),
+        )
+        .route(
+            "/static/3ds-notify.js",
+            get(|| script(include_str!("../../static/3ds-notify.js"))),
         )
         .route(
             "/static/vault-fields.js",

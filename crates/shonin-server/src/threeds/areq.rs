@@ -371,7 +371,7 @@ async fn refuse(
 
 /// Writes the audit entry of a refused 3-D Secure request, sampled per address (as other
 /// repeated rejections are): the first in a minute, then one saying how many were left out.
-pub(super) async fn audit_refusal(
+pub(crate) async fn audit_refusal(
     state: &AppState,
     meta: &RequestMeta,
     actor: Actor,

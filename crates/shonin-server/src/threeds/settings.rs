@@ -11,6 +11,122 @@ use std::path::PathBuf;
 #[serde(default, deny_unknown_fields)]
 pub struct ThreeDsSettings {
     pub acs: Option<AcsSettings>,
+    /// `[threeds.server]`: the merchant-side 3DS Server; absent, it is off.
+    pub server: Option<ServerSettings>,
+}
+
+/// The OAuth scope of the 3DS Server's requestor API.
+pub const REQUESTOR_SCOPE: &str = "3ds";
+
+/// `[threeds.server]`: the merchant-side 3DS Server with its requestor API.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// `threeDSServerRefNumber`: assigned by EMVCo to an approved 3DS Server; 1–32 characters.
+    pub reference_number: String,
+    /// `threeDSServerOperatorID`: assigned by the DS; at most 32 characters.
+    #[serde(default)]
+    pub operator_id: Option<String>,
+    /// `threeDSRequestorID` (DS-assigned, ≤ 35), `threeDSRequestorName` (≤ 40) and
+    /// `threeDSRequestorURL` (https) of the requestor this server authenticates for.
+    pub requestor_id: String,
+    pub requestor_name: String,
+    pub requestor_url: String,
+    /// Protocol versions the 3DS Server speaks: 2.2.0 and 2.3.1 (the default, both).
+    #[serde(default = "default_versions")]
+    pub versions: Vec<String>,
+    /// The DS's endpoints for AReqs and PReqs (https).
+    pub ds_areq_url: String,
+    pub ds_preq_url: String,
+    /// The 3DS Server → DS link (mutual TLS): the CA certificates the DS's server certificate
+    /// must chain to (PEM; no system roots), and this server's client certificate chain and key.
+    pub ds_ca_file: PathBuf,
+    pub certificate_file: PathBuf,
+    pub key_file: PathBuf,
+    /// `threeDSServerURL`, where the DS sends RReqs: `<issuer>/3ds/server/rreq` by default; set
+    /// it when the DS reaches this server on another name or port than the public issuer (a
+    /// listener of its own for the scheme's mutual TLS, say). https.
+    #[serde(default)]
+    pub results_url: Option<String>,
+    /// SHA-256 thumbprints (base64url) of the client certificates the DS presents when it
+    /// sends RReqs. Empty: every RReq is refused with Erro 303 (default deny).
+    #[serde(default)]
+    pub ds_certificate_thumbprints: Vec<String>,
+    /// How often the card ranges are asked for again (PReq): 3600 – 86400 seconds (EMV 3DS: at
+    /// most hourly, at least daily). A failed PReq is retried every 60 seconds.
+    #[serde(default = "default_range_refresh")]
+    pub card_range_refresh_secs: u64,
+    /// How long a transaction (and its authentication value) is kept: 600 – 86400 seconds.
+    #[serde(default = "default_server_retention")]
+    pub transaction_retention_secs: u64,
+}
+
+fn default_range_refresh() -> u64 {
+    43_200
+}
+
+fn default_server_retention() -> u64 {
+    3_600
+}
+
+impl ServerSettings {
+    pub fn versions(&self) -> Result<Versions, (&'static str, String)> {
+        let parsed: Result<Vec<MessageVersion>, _> =
+            self.versions.iter().map(|v| v.parse()).collect();
+        match parsed {
+            Ok(v) if !v.is_empty() && v.iter().all(|v| *v >= MessageVersion::V2_2_0) => {
+                Ok(Versions::only(&v))
+            }
+            _ => Err(("versions", "one or both of \"2.2.0\", \"2.3.1\"".into())),
+        }
+    }
+
+    /// The rule the settings break, as (key under `threeds.server`, rule).
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        let text = |s: &str, max: usize| {
+            !s.is_empty() && s.len() <= max && !s.chars().any(char::is_control)
+        };
+        let https =
+            |s: &str| url::Url::parse(s).is_ok_and(|u| u.scheme() == "https" && u.host().is_some());
+        if !text(&self.reference_number, 32) {
+            return Err(("reference_number", "1–32 characters".into()));
+        }
+        if self.operator_id.as_deref().is_some_and(|o| !text(o, 32)) {
+            return Err(("operator_id", "1–32 characters".into()));
+        }
+        if !text(&self.requestor_id, 35) {
+            return Err(("requestor_id", "1–35 characters".into()));
+        }
+        if !text(&self.requestor_name, 40) {
+            return Err(("requestor_name", "1–40 characters".into()));
+        }
+        for (key, url) in [
+            ("requestor_url", &self.requestor_url),
+            ("ds_areq_url", &self.ds_areq_url),
+            ("ds_preq_url", &self.ds_preq_url),
+            (
+                "results_url",
+                self.results_url.as_ref().unwrap_or(&self.requestor_url),
+            ),
+        ] {
+            if !https(url) || url.len() > 2048 {
+                return Err((key, "an https URL".into()));
+            }
+        }
+        self.versions()?;
+        LinkSettings {
+            ds_certificate_thumbprints: self.ds_certificate_thumbprints.clone(),
+            ..LinkSettings::default()
+        }
+        .validate()?;
+        if !(3_600..=DAY).contains(&self.card_range_refresh_secs) {
+            return Err(("card_range_refresh_secs", "3600 – 86400".into()));
+        }
+        if !(600..=DAY).contains(&self.transaction_retention_secs) {
+            return Err(("transaction_retention_secs", "600 – 86400".into()));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

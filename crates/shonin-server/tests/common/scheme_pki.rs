@@ -121,13 +121,24 @@ impl SchemePki {
     /// A TLS listener on 127.0.0.1 for `app` with server certificate `<name>`, asking for (not
     /// requiring) client certificates; its `https://127.0.0.1:<port>` base.
     pub async fn listen(&self, name: &str, app: axum::Router) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        self.listen_on(listener, name, app)
+    }
+
+    /// [`SchemePki::listen`] on a listener bound before `app` was built (whose configuration
+    /// names the listener's URL).
+    pub fn listen_on(
+        &self,
+        listener: tokio::net::TcpListener,
+        name: &str,
+        app: axum::Router,
+    ) -> String {
         let tls = shonin_tls::server_config(
             &self.path(&format!("{name}.pem")),
             &self.path(&format!("{name}.key")),
             shonin_tls::ClientCertMode::Optional,
         )
         .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         tokio::spawn(shonin_tls::serve(
             listener,

@@ -1,0 +1,590 @@
+//! The 3DS Server (merchant side) with its requestor API, proven with the other two components:
+//! Shonin's 3DS Server → `shonin ds-sim` → Shonin's ACS, every link mutual TLS with
+//! certificates of one test scheme CA. Frictionless and challenge flows (the challenge's RReq
+//! comes back through the DS), the final CRes at the notification URL, a card in no range (U
+//! without an AReq), an ACS that cannot be reached (failed, Erro 405 from the DS), the
+//! requestor's cancel, and the refusals: no token, wrong scope, bad bodies, an RReq from a
+//! certificate not pinned (303), for an unknown transaction (301) or after a cancel (305).
+//! On PostgreSQL, a challenge begun on one node ends on another.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use common::bank::Bank;
+use common::oauth::attribute_after;
+use common::scheme_pki::SchemePki;
+use common::{TestApp, body_json, body_text, failures};
+use serde_json::{Value, json};
+use shonin_3ds::acs::{RiskRules, Scheme};
+use shonin_3ds::{Message, Versions};
+use shonin_ds_sim::DsSim;
+use shonin_ds_sim::settings::{DsSimSettings, RangeSettings as DsRange};
+use shonin_server::config::Config;
+use shonin_server::threeds::settings::{AcsSettings, LinkSettings, RangeSettings, ServerSettings};
+use std::sync::Arc;
+
+const PAN: &str = "4012000000006013";
+
+struct Net {
+    /// The node the requestor talks to, and (on PostgreSQL) the node the DS sends RReqs to.
+    a: TestApp,
+    b: Option<TestApp>,
+    pki: SchemePki,
+    base: String,
+    _db: Option<shonin_store::testing::TestDb>,
+    _dir: tempfile::TempDir,
+}
+
+fn configure(c: &mut Config, pki: &SchemePki, ds: &str, ds_client: &str, results_url: &str) {
+    c.threeds.acs = Some(AcsSettings {
+        reference_number: "ACSRefNum1234".into(),
+        operator_id: None,
+        versions: vec!["2.2.0".into(), "2.3.1".into()],
+        max_attempts: 3,
+        transaction_retention_secs: 86_400,
+        ds_certificate_thumbprints: Vec::new(),
+        card_ranges: vec![RangeSettings {
+            start: "4012000000006000".into(),
+            end: "4012000000006999".into(),
+            scheme: Scheme::Visa,
+        }],
+        risk: RiskRules {
+            frictionless_up_to: [("643".to_owned(), 100_000)].into(),
+            ..RiskRules::default()
+        },
+        results_ca_file: None,
+        results_certificate_file: None,
+        results_key_file: None,
+        schemes: [(
+            "visa".to_owned(),
+            LinkSettings {
+                ds_certificate_thumbprints: vec![ds_client.to_owned()],
+                results_ca_file: Some(pki.path("ca.pem")),
+                results_certificate_file: Some(pki.path("acs-client.pem")),
+                results_key_file: Some(pki.path("acs-client.key")),
+            },
+        )]
+        .into(),
+    });
+    c.threeds.server = Some(ServerSettings {
+        reference_number: "SHONIN-3DSS-TEST".into(),
+        operator_id: None,
+        requestor_id: "PSP-0001".into(),
+        requestor_name: "Example PSP".into(),
+        requestor_url: "https://psp.example/".into(),
+        versions: vec!["2.2.0".into(), "2.3.1".into()],
+        ds_areq_url: format!("{ds}/ds/areq"),
+        ds_preq_url: format!("{ds}/ds/preq"),
+        ds_ca_file: pki.path("ca.pem"),
+        certificate_file: pki.path("3ds-server.pem"),
+        key_file: pki.path("3ds-server.key"),
+        results_url: Some(results_url.to_owned()),
+        ds_certificate_thumbprints: vec![ds_client.to_owned()],
+        card_range_refresh_secs: 3_600,
+        transaction_retention_secs: 3_600,
+    });
+}
+
+async fn bind() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "https://127.0.0.1:{}",
+        listener.local_addr().unwrap().port()
+    );
+    (listener, url)
+}
+
+/// The three components; `two_nodes`: two Shonin nodes on one fresh PostgreSQL database, the
+/// DS sending RReqs to the second.
+async fn net(two_nodes: bool) -> Net {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let pki = SchemePki::new(dir.path());
+    for server in ["ds", "shonin"] {
+        pki.server(server);
+    }
+    let ds_client = pki.client("ds-client");
+    pki.client("acs-client");
+    pki.client("3ds-server");
+    let (ds_listener, ds) = bind().await;
+    let (a_listener, base) = bind().await;
+    let (b_listener, b_base) = bind().await;
+    let db = if two_nodes {
+        Some(
+            shonin_store::testing::TestDb::postgres()
+                .await
+                .expect("PostgreSQL for the two-node test (see docs/testing.md)"),
+        )
+    } else {
+        None
+    };
+    let url = db.as_ref().map(|d| d.url().to_owned());
+    let results_url = if two_nodes { &b_base } else { &base };
+    let results_url = format!("{results_url}/3ds/server/rreq");
+    let a = TestApp::with(|c| {
+        configure(c, &pki, &ds, &ds_client, &results_url);
+        if let Some(url) = &url {
+            c.storage.url = url.clone();
+        }
+    })
+    .await;
+    pki.listen_on(a_listener, "shonin", a.router.clone());
+    let b = match &url {
+        Some(url) => {
+            let keyring = a.state.config.keys.keyring.clone();
+            let master = a.state.config.keys.master_key_file.clone();
+            let b = TestApp::with(|c| {
+                configure(c, &pki, &ds, &ds_client, &results_url);
+                c.storage.url = url.clone();
+                c.keys.keyring = keyring;
+                c.keys.master_key_file = master;
+            })
+            .await;
+            pki.listen_on(b_listener, "shonin", b.router.clone());
+            Some(b)
+        }
+        None => None,
+    };
+    common::acs::cardholder(&a, "alice", PAN).await;
+
+    let range = |start: &str, end: &str, acs_url: String| DsRange {
+        start: start.into(),
+        end: end.into(),
+        scheme: Scheme::Visa,
+        acs_url,
+        acs_start_version: "2.2.0".into(),
+        acs_end_version: "2.3.1".into(),
+        three_ds_method_url: None,
+    };
+    let settings = DsSimSettings {
+        listen: ds_listener.local_addr().unwrap(),
+        public_url: ds.clone(),
+        reference_number: "DS-SIM-1".into(),
+        versions: vec!["2.2.0".into(), "2.3.1".into()],
+        certificate_file: pki.path("ds.pem"),
+        key_file: pki.path("ds.key"),
+        client_ca_file: pki.path("ca.pem"),
+        client_certificate_file: pki.path("ds-client.pem"),
+        client_key_file: pki.path("ds-client.key"),
+        server_ca_file: pki.path("ca.pem"),
+        ranges: vec![
+            range(
+                "4012000000006000",
+                "4012000000006999",
+                format!("{base}/3ds/acs/areq"),
+            ),
+            // An ACS that is not there.
+            range(
+                "4012000000007000",
+                "4012000000007999",
+                "https://127.0.0.1:9/3ds/acs/areq".into(),
+            ),
+        ],
+    };
+    let sim = Arc::new(DsSim::build(&settings).unwrap());
+    let tls = shonin_tls::server_config(
+        &settings.certificate_file,
+        &settings.key_file,
+        shonin_tls::ClientCertMode::Optional,
+    )
+    .unwrap();
+    tokio::spawn(shonin_tls::serve(
+        ds_listener,
+        Some(tls),
+        sim.router(),
+        shonin_tls::ServeLimits::default(),
+        std::future::pending(),
+    ));
+    Net {
+        a,
+        b,
+        pki,
+        base,
+        _db: db,
+        _dir: dir,
+    }
+}
+
+fn request(pan: &str, amount: &str) -> Value {
+    json!({
+        "card": {"number": pan, "expiry": "3012"},
+        "purchase": {"amount": amount, "currency": "643", "exponent": 2},
+        "merchant": {"name": "Tea Shop", "mcc": "5812", "country": "643",
+                     "acquirer_bin": "400551", "acquirer_merchant_id": "M-1"},
+        "browser": {"accept_header": "text/html", "user_agent": "Mozilla/5.0 (X11)",
+                    "language": "en-GB", "javascript_enabled": true, "color_depth": 24,
+                    "screen_height": 900, "screen_width": 1440, "tz": -60},
+        "challenge_window_size": "03",
+        "session_data": "c2hvcC1zZXNzaW9uLTE",
+    })
+}
+
+async fn call(
+    app: &TestApp,
+    who: &Bank,
+    method: Method,
+    path: &str,
+    body: Option<&Value>,
+) -> (StatusCode, Value) {
+    let resp = who.send(app, method, path, body).await;
+    let status = resp.status();
+    assert_eq!(resp.headers()[header::CACHE_CONTROL], "no-store", "{path}");
+    (status, body_json(resp).await)
+}
+
+async fn start(app: &TestApp, who: &Bank, body: &Value) -> (StatusCode, Value) {
+    call(
+        app,
+        who,
+        Method::POST,
+        "/3ds/server/authentications",
+        Some(body),
+    )
+    .await
+}
+
+async fn load_ranges(app: &TestApp) {
+    let applied = app
+        .state
+        .threeds_server
+        .as_ref()
+        .unwrap()
+        .refresh_ranges()
+        .await
+        .unwrap();
+    assert_eq!(applied.ranges, 2, "{applied:?}");
+}
+
+/// Opens the challenge on the ACS with the `creq`, cancels it as the cardholder, and returns
+/// the final CRes field the page would post to the notification URL.
+async fn cancel_as_cardholder(app: &TestApp, challenge: &Value) -> String {
+    let resp = app
+        .send(
+            Request::post("/3ds/acs/challenge")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(format!(
+                    "creq={}&threeDSSessionData={}",
+                    challenge["creq"].as_str().unwrap(),
+                    challenge["threeDSSessionData"].as_str().unwrap()
+                )))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let page = body_text(resp).await;
+    let token = attribute_after(&page, "data-token=\"");
+    let acs_trans_id = attribute_after(&page, "data-trans=\"");
+    let resp = app
+        .send(
+            Request::post("/3ds/acs/challenge/answer")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(
+                    json!({"acsTransID": acs_trans_id, "token": token, "action": "cancel"})
+                        .to_string(),
+                ))
+                .unwrap(),
+        )
+        .await;
+    let answer = body_json(resp).await;
+    assert_eq!(answer["transStatus"], "N", "{answer}");
+    answer["cres"].as_str().unwrap().to_owned()
+}
+
+fn valid(message: &Value) -> Message {
+    shonin_3ds::check(message.to_string().as_bytes(), Versions::ALL)
+        .unwrap_or_else(|e| panic!("{message}: {e:?}"))
+}
+
+#[tokio::test]
+async fn frictionless_and_challenge_across_the_three_components() {
+    let n = net(false).await;
+    let shop = Bank::with_scope(&n.a, "shop", "3ds").await;
+    // No card ranges yet: nothing can be decided.
+    let (status, body) = start(&n.a, &shop, &request(PAN, "63551")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"], "temporarily_unavailable");
+    load_ranges(&n.a).await;
+
+    // Frictionless: Y with the ECI and the authentication value, in 2.3.1 (the highest all
+    // three speak).
+    let (status, y) = start(&n.a, &shop, &request(PAN, "63551")).await;
+    assert_eq!(status, StatusCode::CREATED, "{y}");
+    assert_eq!(y["state"], "completed", "{y}");
+    assert_eq!(y["messageVersion"], "2.3.1");
+    assert_eq!(y["result"]["transStatus"], "Y");
+    assert_eq!(y["result"]["eci"], "05");
+    assert_eq!(
+        y["result"]["authenticationValue"].as_str().unwrap().len(),
+        28
+    );
+    assert_eq!(y["card"], "401200******6013");
+    assert!(!y.to_string().contains(PAN), "no card number in the answer");
+    let path = format!("/3ds/server/authentications/{}", y["id"].as_str().unwrap());
+    let (status, read) = call(&n.a, &shop, Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(read["result"], y["result"]);
+    // Another requestor's transaction is not there for it.
+    let other = Bank::with_scope(&n.a, "other-shop", "3ds").await;
+    let (status, _) = call(&n.a, &other, Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A challenge: the page opens it, the cardholder cancels, the ACS's RReq comes back
+    // through the DS, and the result is the RReq's.
+    let (status, c) = start(&n.a, &shop, &request(PAN, "150000")).await;
+    assert_eq!(status, StatusCode::CREATED, "{c}");
+    assert_eq!(c["state"], "challenge", "{c}");
+    let challenge = &c["challenge"];
+    assert_eq!(challenge["challengeWindowSize"], "03");
+    assert!(
+        challenge["acsURL"]
+            .as_str()
+            .unwrap()
+            .ends_with("/3ds/acs/challenge")
+    );
+    let cres = cancel_as_cardholder(&n.a, challenge).await;
+    let path = format!("/3ds/server/authentications/{}", c["id"].as_str().unwrap());
+    let (_, done) = call(&n.a, &shop, Method::GET, &path, None).await;
+    assert_eq!(done["state"], "completed", "{done}");
+    assert_eq!(done["result"]["transStatus"], "N");
+    assert_eq!(done["result"]["challengeCancel"], "01");
+    assert!(done.get("challenge").is_none(), "{done}");
+    let delivered =
+        n.a.audit_entries()
+            .await
+            .into_iter()
+            .filter(|e| e.record.action == "3ds.results")
+            .map(|e| e.record.outcome)
+            .collect::<Vec<_>>();
+    assert_eq!(
+        delivered,
+        [shonin_audit::Outcome::Success],
+        "the ACS got the 3DS Server's RRes through the DS"
+    );
+
+    // The browser posts the final CRes to the notification URL; the page tells the checkout.
+    let resp =
+        n.a.send(
+            Request::post("/3ds/server/notification")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(format!(
+                    "cres={cres}&threeDSSessionData=c2hvcC1zZXNzaW9uLTE"
+                )))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let csp = resp.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("frame-ancestors https:"), "{csp}");
+    let page = body_text(resp).await;
+    assert!(page.contains(&format!(
+        "data-transaction=\"{}\"",
+        c["id"].as_str().unwrap()
+    )));
+    let (_, seen) = call(&n.a, &shop, Method::GET, &path, None).await;
+    assert_eq!(seen["final_cres"], "N");
+    // A cancel after the end is refused.
+    let (status, body) = call(&n.a, &shop, Method::POST, &format!("{path}/cancel"), None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+
+    // A card in no range: U, no AReq sent.
+    let (status, u) = start(&n.a, &shop, &request("5555555555554444", "100")).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(
+        (&u["state"], &u["result"]["transStatus"]),
+        (&json!("completed"), &json!("U"))
+    );
+    assert!(
+        u.get("dsTransID").is_none() && u.get("messageVersion").is_none(),
+        "{u}"
+    );
+    // The range's ACS is not there: the DS's Erro 405, as a result.
+    let (status, f) = start(&n.a, &shop, &request("4012000000007003", "100")).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(f["state"], "failed", "{f}");
+    assert_eq!(
+        (&f["error"]["errorCode"], &f["error"]["errorComponent"]),
+        (&json!("405"), &json!("D"))
+    );
+
+    // Every authentication is on record, without the card number.
+    let entries = n.a.audit_entries().await;
+    let started: Vec<_> = entries
+        .iter()
+        .filter(|e| e.record.action == "3ds.server.authenticate")
+        .collect();
+    assert_eq!(
+        started.len(),
+        4 + 1,
+        "four answered and the 503: {started:?}"
+    );
+    let results = entries
+        .iter()
+        .filter(|e| e.record.action == "3ds.server.results")
+        .count();
+    assert_eq!(results, 1);
+    let printed = format!("{entries:?}");
+    for pan in [PAN, "5555555555554444", "4012000000007003"] {
+        assert!(!printed.contains(pan));
+    }
+}
+
+#[tokio::test]
+async fn refusals_change_nothing_and_are_audited() {
+    let n = net(false).await;
+    load_ranges(&n.a).await;
+    // No token at all.
+    let resp =
+        n.a.send(
+            Request::post("/3ds/server/authentications")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(request(PAN, "100").to_string()))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    // A token without the scope.
+    let vault_only = Bank::with_scope(&n.a, "vault-only", "vault").await;
+    let (status, body) = start(&n.a, &vault_only, &request(PAN, "100")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"], "insufficient_scope");
+    // Bodies that break a rule: 400 naming the member, never the value.
+    let shop = Bank::with_scope(&n.a, "shop", "3ds").await;
+    let mut unknown = request(PAN, "100");
+    unknown["card"]["cvv"] = json!("737");
+    let mut bad_currency = request(PAN, "100");
+    bad_currency["purchase"]["currency"] = json!("RUB");
+    let mut wrong_type = request(PAN, "100");
+    wrong_type["card"]["number"] = json!(4012000000006013_u64);
+    for (body, names) in [
+        (unknown, "cvv"),
+        (request("4012000000006014", "100"), "card.number"),
+        (bad_currency, "purchaseCurrency"),
+        (wrong_type, "line"),
+    ] {
+        let (status, refused) = start(&n.a, &shop, &body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+        assert_eq!(refused["error"], "invalid_request");
+        let detail = refused["detail"].as_str().unwrap();
+        assert!(detail.contains(names), "{detail}");
+        assert!(!detail.contains("4012000000006"), "{detail}");
+    }
+    let refused = failures(&n.a, "3ds.server.authenticate").await;
+    assert_eq!(refused.len(), 6, "{refused:?}");
+    assert!(
+        !n.a.audit_entries()
+            .await
+            .iter()
+            .any(|e| e.record.action == "3ds.server.authenticate"
+                && e.record.outcome == shonin_audit::Outcome::Success),
+        "nothing was authenticated"
+    );
+
+    // RReqs: a certificate that is not the DS's (303, HTTP 403), an unknown transaction (301),
+    // and one after the requestor cancelled (305).
+    let client = |name: &str| {
+        let pem = [
+            std::fs::read(n.pki.path(&format!("{name}.pem"))).unwrap(),
+            std::fs::read(n.pki.path(&format!("{name}.key"))).unwrap(),
+        ]
+        .concat();
+        reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(
+                &std::fs::read(n.pki.path("ca.pem")).unwrap(),
+            )
+            .unwrap()])
+            .identity(reqwest::Identity::from_pem(&pem).unwrap())
+            .build()
+            .unwrap()
+    };
+    let rreq = json!({
+        "messageType": "RReq", "messageVersion": "2.3.1", "messageCategory": "01",
+        "threeDSServerTransID": "8a880dc0-d2d2-4067-bcb1-b08d1690b26e",
+        "dsTransID": "6a00d179-bcdd-4eb4-a7e9-40eb30023b05",
+        "acsTransID": "f888079d-dae8-4a18-81b0-be6e77355e71",
+        "transStatus": "N", "transStatusReason": "01", "interactionCounter": "01",
+        "authenticationMethod": ["02"],
+    });
+    let post = |c: reqwest::Client, body: Value| {
+        let url = format!("{}/3ds/server/rreq", n.base);
+        async move {
+            let resp = c
+                .post(url)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap();
+            (resp.status(), resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, erro) = post(client("acs-client"), rreq.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        (&erro["errorCode"], &erro["errorComponent"]),
+        (&json!("303"), &json!("S"))
+    );
+    let (status, erro) = post(client("ds-client"), rreq.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(erro["errorCode"], "301", "{erro}");
+    assert!(matches!(valid(&erro), Message::Erro(_)));
+
+    let (_, c) = start(&n.a, &shop, &request(PAN, "150000")).await;
+    assert_eq!(c["state"], "challenge");
+    let path = format!("/3ds/server/authentications/{}", c["id"].as_str().unwrap());
+    let (status, cancelled) =
+        call(&n.a, &shop, Method::POST, &format!("{path}/cancel"), None).await;
+    assert_eq!(status, StatusCode::OK, "{cancelled}");
+    assert_eq!(cancelled["state"], "cancelled");
+    let mut late = rreq;
+    late["threeDSServerTransID"] = c["id"].clone();
+    late["dsTransID"] = c["dsTransID"].clone();
+    late["acsTransID"] = c["acsTransID"].clone();
+    let (_, erro) = post(client("ds-client"), late).await;
+    assert_eq!(erro["errorCode"], "305", "{erro}");
+    let (_, still) = call(&n.a, &shop, Method::GET, &path, None).await;
+    assert_eq!(still["state"], "cancelled");
+    assert!(still.get("result").is_none());
+    let rejected =
+        n.a.audit_entries()
+            .await
+            .into_iter()
+            .filter(|e| e.record.action == "3ds.reject")
+            .count();
+    assert!(
+        rejected >= 1,
+        "the RReq refusals are on record (sampled per address)"
+    );
+}
+
+#[tokio::test]
+async fn a_challenge_begun_on_one_node_ends_on_another() {
+    let n = net(true).await;
+    let b = n.b.as_ref().unwrap();
+    load_ranges(&n.a).await;
+    let shop = Bank::with_scope(&n.a, "shop", "3ds").await;
+    let (_, c) = start(&n.a, &shop, &request(PAN, "150000")).await;
+    assert_eq!(c["state"], "challenge", "{c}");
+    // The cardholder's challenge runs on node A; its RReq reaches node B through the DS.
+    cancel_as_cardholder(&n.a, &c["challenge"]).await;
+    let on_b = b
+        .audit_entries()
+        .await
+        .into_iter()
+        .filter(|e| e.record.action == "3ds.server.results")
+        .count();
+    assert_eq!(on_b, 1, "one shared log");
+    let path = format!("/3ds/server/authentications/{}", c["id"].as_str().unwrap());
+    let (_, done) = call(&n.a, &shop, Method::GET, &path, None).await;
+    assert_eq!(done["state"], "completed", "{done}");
+    assert_eq!(done["result"]["transStatus"], "N");
+}
