@@ -588,3 +588,52 @@ async fn a_challenge_begun_on_one_node_ends_on_another() {
     assert_eq!(done["state"], "completed", "{done}");
     assert_eq!(done["result"]["transStatus"], "N");
 }
+
+#[tokio::test]
+async fn a_card_in_the_vault_is_authenticated_by_its_token() {
+    let n = net(false).await;
+    load_ranges(&n.a).await;
+    let shop = Bank::with_scope(&n.a, "shop", "vault 3ds").await;
+    let card = json!({"pan": PAN, "exp_month": 12, "exp_year": 2030});
+    let resp = shop
+        .send(&n.a, Method::POST, "/vault/cards", Some(&card))
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let token = body_json(resp).await["token"].as_str().unwrap().to_owned();
+
+    let mut body = request(PAN, "63551");
+    body["card"] = json!({"vault_token": token});
+    let (status, y) = start(&n.a, &shop, &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{y}");
+    assert_eq!(y["result"]["transStatus"], "Y", "{y}");
+    assert_eq!(y["card"], "401200******6013");
+    let entry =
+        n.a.audit_entries()
+            .await
+            .into_iter()
+            .find(|e| e.record.action == "3ds.server.authenticate" && e.record.target == y["id"])
+            .unwrap();
+    assert!(
+        entry
+            .record
+            .reason
+            .as_deref()
+            .unwrap()
+            .ends_with(&format!("card=vault:{token}")),
+        "{entry:?}"
+    );
+
+    // Another client's token is no card; a number and a token together are refused.
+    let other = Bank::with_scope(&n.a, "other-shop", "3ds").await;
+    let (status, refused) = start(&n.a, &other, &body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains("card.vault_token")
+    );
+    body["card"]["number"] = json!(PAN);
+    let (status, refused) = start(&n.a, &shop, &body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+}

@@ -306,6 +306,21 @@ impl<S: VaultStore> Vault<S> {
         Ok(view(&self.record(tenant, token, now).await?))
     }
 
+    /// The card with its number, for a use inside this server that reveals it to no one (the
+    /// AReq of a 3-D Secure authentication goes to the card scheme's DS over mutual TLS). A held
+    /// CVV is left for the authorisation. Nothing is written: the caller's own audit entry names
+    /// the token.
+    pub async fn card_data(
+        &self,
+        keks: &[Arc<dyn KeyEncryptionKey>],
+        tenant: &str,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<CardData, VaultError> {
+        let record = self.record(tenant, token, now).await?;
+        open_json(keks, aad(tenant, token), &record.sealed).await
+    }
+
     /// The card with its number, and its CVV if one is held: the CVV's deletion is staged, so
     /// no later call sees it (PCI DSS 3.3.1.2: not kept after authorisation). Callers must have
     /// checked the client's permission and must commit the unit with the call's audit entry

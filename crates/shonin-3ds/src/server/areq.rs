@@ -50,14 +50,26 @@ pub struct Authenticate {
     pub session_data: Option<String>,
 }
 
+/// The card: its number, or the token of a card the same client stored in Shonin's vault.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Card {
     /// 13–19 digits with a valid Luhn check digit.
-    pub number: String,
+    #[serde(default)]
+    pub number: Option<String>,
+    /// A vault token (`tok_…`) of the requestor's own card; its expiry comes with it.
+    #[serde(default)]
+    pub vault_token: Option<String>,
     /// `cardExpiryDate`, YYMM.
     #[serde(default)]
     pub expiry: Option<String>,
+}
+
+/// Where the card number comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CardSource {
+    Number(Pan),
+    VaultToken(String),
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -138,10 +150,27 @@ fn refused(element: &str, rule: &str) -> Rejection {
 }
 
 impl Authenticate {
-    /// The card number, if it is 13–19 digits with a valid check digit.
+    /// The card number (13–19 digits with a valid check digit) or the vault token: exactly one.
+    pub fn card_source(&self) -> Result<CardSource, Rejection> {
+        match (&self.card.number, &self.card.vault_token) {
+            (Some(number), None) => Pan::parse(number)
+                .map(CardSource::Number)
+                .map_err(|_| refused("card.number", "13 to 19 digits with a valid check digit")),
+            (None, Some(token)) => Ok(CardSource::VaultToken(token.clone())),
+            _ => Err(Rejection::element(
+                crate::ErrorCode::RequiredElementMissing,
+                "card",
+                "exactly one of card.number and card.vault_token",
+            )),
+        }
+    }
+
+    /// The card number given in the body; refused for a vault token.
     pub fn pan(&self) -> Result<Pan, Rejection> {
-        Pan::parse(&self.card.number)
-            .map_err(|_| refused("card.number", "13 to 19 digits with a valid check digit"))
+        match self.card_source()? {
+            CardSource::Number(pan) => Ok(pan),
+            CardSource::VaultToken(_) => Err(refused("card.number", "a number, not a token")),
+        }
     }
 
     /// The CReq's window size (default 05).

@@ -8,7 +8,7 @@ pub mod flow;
 pub mod ranges;
 pub mod results;
 
-pub use areq::{Authenticate, MethodCompletion, ServerProfile};
+pub use areq::{Authenticate, CardSource, MethodCompletion, ServerProfile};
 pub use flow::{
     AuthResult, ChallengeData, Problem, PurchaseSummary, ServerData, ServerState, ServerStore,
     ServerTransaction,

@@ -22,11 +22,13 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use shonin_3ds::server::flow::{AuthResult, PurchaseSummary, ServerData};
 use shonin_3ds::server::{
-    Answered, Authenticate, MethodCompletion, ServerState, ServerStore, ServerTransaction,
+    Answered, Authenticate, CardSource, MethodCompletion, ServerState, ServerStore,
+    ServerTransaction,
 };
 use shonin_3ds::{Rejection, TransStatus};
 use shonin_audit::{AuditRecord, Outcome};
 use shonin_types::unit::UnitOfWork;
+use shonin_vault::VaultError;
 
 pub const START_ACTION: &str = "3ds.server.authenticate";
 pub const READ_ACTION: &str = "3ds.server.read";
@@ -288,9 +290,30 @@ async fn authenticate(
     bytes: &[u8],
     target: &mut String,
 ) -> Result<Response, Refused> {
-    let input = read_body(bytes)?;
-    let pan = input.pan().map_err(|r| rejected(&r))?;
+    let mut input = read_body(bytes)?;
     let now = state.clock.now();
+    let (pan, from_vault) = match input.card_source().map_err(|r| rejected(&r))? {
+        CardSource::Number(pan) => (pan, None),
+        // The number goes to the DS in the AReq only; the audit entry names the token.
+        CardSource::VaultToken(token) => {
+            let keks = shonin_keys::KeySource::key_encryption_keys(&state.keys);
+            let card = state
+                .vault
+                .card_data(&keks, client, &token, now)
+                .await
+                .map_err(|e| match e {
+                    VaultError::NotFound => Refused::Body(
+                        "card.vault_token: no card of this client has this token".into(),
+                    ),
+                    e => {
+                        tracing::error!(error = %e, "3DS Server: a vault card could not be read");
+                        Refused::Unavailable("the vault could not be read")
+                    }
+                })?;
+            input.card.expiry = Some(format!("{:02}{:02}", card.exp_year % 100, card.exp_month));
+            (card.pan, Some(token))
+        }
+    };
     let trans_id = uuid::Uuid::new_v4().to_string();
     *target = trans_id.clone();
     let range = server.with_ranges(|cache| {
@@ -401,6 +424,10 @@ async fn authenticate(
     };
     let mut unit = UnitOfWork::new();
     unit.insert(&txn);
+    let why = match from_vault {
+        Some(token) => format!("{why} card=vault:{token}"),
+        None => why,
+    };
     let record = AuditRecord {
         reason: Some(why),
         ..success_record(state, meta, START_ACTION, client_actor(client), &trans_id)
