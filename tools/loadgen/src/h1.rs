@@ -68,10 +68,11 @@ impl Endpoint {
         })
     }
 
-    /// A POST request with a form body and the given extra header lines (each `Name: value`).
-    pub fn form_post(&self, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    /// A POST request with a body of `content_type` and the given extra header lines (each
+    /// `Name: value`).
+    pub fn post(&self, content_type: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
         let mut req = format!(
-            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\n",
+            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: {content_type}\r\n",
             self.path, self.authority
         );
         Self::push_headers(&mut req, headers);
@@ -397,7 +398,11 @@ mod tests {
         let limit = Duration::from_millis(500);
         let mut conn = Conn::new();
         let mut send = async |body: &str| {
-            let req = ep.form_post(&[("DPoP", "proof")], body.as_bytes());
+            let req = ep.post(
+                "application/x-www-form-urlencoded",
+                &[("DPoP", "proof")],
+                body.as_bytes(),
+            );
             conn.exchange(&ep, &req, limit).await
         };
         for body in ["a", "b"] {

@@ -8,6 +8,10 @@
 //!   default (FAPI 2.0 §5.3.2.1);
 //! - `userinfo`: `GET` of the userinfo endpoint with `Authorization: DPoP <access token>` (the
 //!   access token of `--tokens`) and a proof with `ath`.
+//! - `json-post`: `POST` of the one-line JSON in `--body` to `--token-url` (a resource such as
+//!   the 3DS Server's `/3ds/server/authentications`) with `Authorization: DPoP <access token>`
+//!   (the access token of `--tokens`, a token response saved from a client_credentials grant)
+//!   and a proof with `ath`.
 //!
 //! File format (`shonin-loadgen-pregen/1`): a JSON header line, then one request per line as
 //! `<DPoP proof> TAB <form body>` (the body is empty for `GET`). The header names the method and,
@@ -41,6 +45,8 @@ pub enum Kind {
     RefreshToken,
     /// `GET` of the userinfo endpoint with the access token of `--tokens`.
     Userinfo,
+    /// `POST` of `--body` (JSON) to `--token-url` with the access token of `--tokens`.
+    JsonPost,
 }
 
 #[derive(Debug, Args)]
@@ -67,6 +73,9 @@ pub struct PregenArgs {
     /// A token response saved by `loadgen flow --save-tokens` (refresh-token and userinfo).
     #[arg(long)]
     pub tokens: Option<PathBuf>,
+    /// The JSON body of every request (json-post only).
+    #[arg(long)]
+    pub body: Option<PathBuf>,
     /// Number of requests.
     #[arg(short = 'n', long)]
     pub count: usize,
@@ -94,10 +103,17 @@ pub struct FileHeader {
     /// An `Authorization` value every request carries (userinfo: `DPoP <access token>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization: Option<String>,
+    /// The body's media type (POST).
+    #[serde(default = "form")]
+    pub content_type: String,
 }
 
 fn post() -> String {
     "POST".to_owned()
+}
+
+fn form() -> String {
+    "application/x-www-form-urlencoded".to_owned()
 }
 
 /// What a request of each kind needs besides the keys: the token it presents.
@@ -105,6 +121,8 @@ enum Presents {
     Nothing,
     RefreshToken(String),
     AccessToken(String),
+    /// An access token and the JSON body to post with it.
+    AccessTokenWithBody(String, String),
 }
 
 /// The token named `field` in a token response saved by `loadgen flow --save-tokens`.
@@ -137,6 +155,28 @@ pub fn run(args: &PregenArgs) -> anyhow::Result<()> {
             Presents::AccessToken(saved_token(args.tokens.as_ref(), "access_token")?),
             "/userinfo",
         ),
+        Kind::JsonPost => {
+            let path = args
+                .body
+                .as_ref()
+                .context("--body is needed for json-post")?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let body: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("parsing {}", path.display()))?;
+            anyhow::ensure!(
+                args.token_url.is_some(),
+                "--token-url names the resource for json-post"
+            );
+            (
+                Presents::AccessTokenWithBody(
+                    saved_token(args.tokens.as_ref(), "access_token")?,
+                    // One line: the file's requests are one per line.
+                    serde_json::to_string(&body)?,
+                ),
+                "",
+            )
+        }
     };
     let htu = args
         .token_url
@@ -181,8 +221,14 @@ pub fn run(args: &PregenArgs) -> anyhow::Result<()> {
         }
         .to_owned(),
         authorization: match &presents {
-            Presents::AccessToken(at) => Some(format!("DPoP {at}")),
+            Presents::AccessToken(at) | Presents::AccessTokenWithBody(at, _) => {
+                Some(format!("DPoP {at}"))
+            }
             _ => None,
+        },
+        content_type: match args.kind {
+            Kind::JsonPost => "application/json".to_owned(),
+            _ => form(),
         },
     };
     let file = std::fs::File::create(&args.out)
@@ -219,6 +265,10 @@ fn line(
             // access token (`ath`).
             let proof = dpop_proof_for_token(&keys.dpop, "GET", htu, iat, &jtis.next(), Some(at))?;
             return Ok(format!("{proof}\t"));
+        }
+        Presents::AccessTokenWithBody(at, body) => {
+            let proof = dpop_proof_for_token(&keys.dpop, "POST", htu, iat, &jtis.next(), Some(at))?;
+            return Ok(format!("{proof}\t{body}"));
         }
         Presents::Nothing => {
             form.append_pair("grant_type", "client_credentials");

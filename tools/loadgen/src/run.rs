@@ -63,6 +63,8 @@ struct Prepared {
 /// What every request of a file shares: its method and an `Authorization` value, if any.
 struct Shared {
     get: bool,
+    /// The body's media type (POST).
+    content_type: HeaderValue,
     authorization: Option<HeaderValue>,
 }
 
@@ -96,7 +98,7 @@ impl Load {
                     Ok(if shared.get {
                         ep.get(&headers)
                     } else {
-                        ep.form_post(&headers, &r.body)
+                        ep.post(shared.content_type.to_str()?, &headers, &r.body)
                     })
                 })
                 .collect::<anyhow::Result<_>>()?;
@@ -166,6 +168,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             "POST" => false,
             other => anyhow::bail!("the file's method {other} is neither GET nor POST"),
         },
+        content_type: HeaderValue::from_str(&header.content_type)
+            .context("the file's content type")?,
         authorization: header
             .authorization
             .as_deref()
@@ -274,7 +278,6 @@ async fn worker(
     deadline: Instant,
     mut r: Tally,
 ) -> Tally {
-    let form = HeaderValue::from_static("application/x-www-form-urlencoded");
     while let Some(req) = next(requests, cursor, deadline) {
         let t0 = Instant::now();
         let mut b = if shared.get {
@@ -282,7 +285,7 @@ async fn worker(
         } else {
             client
                 .post(url.clone())
-                .header(CONTENT_TYPE, form.clone())
+                .header(CONTENT_TYPE, shared.content_type.clone())
                 .body(req.body.clone())
         };
         if let Some(a) = &shared.authorization {

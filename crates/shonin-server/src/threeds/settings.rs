@@ -53,7 +53,7 @@ pub struct ServerSettings {
     #[serde(default)]
     pub ds_certificate_thumbprints: Vec<String>,
     /// How often the card ranges are asked for again (PReq): 3600 – 86400 seconds (EMV 3DS: at
-    /// most hourly, at least daily). A failed PReq is retried every 60 seconds.
+    /// most hourly, at least daily). A failed PReq is retried after 1 s, doubling up to 60 s.
     #[serde(default = "default_range_refresh")]
     pub card_range_refresh_secs: u64,
     /// How long a transaction (and its authentication value) is kept: 600 – 86400 seconds.

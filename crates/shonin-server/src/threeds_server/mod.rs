@@ -24,7 +24,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest ARes or PRes read (a PRes lists every card range of the DS).
 const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
-/// A failed PReq is tried again after this long.
+/// The longest wait before a failed PReq is tried again.
 pub const RANGE_RETRY: Duration = Duration::from_secs(60);
 
 /// The configured 3DS Server.
@@ -224,9 +224,12 @@ impl ServerService {
     }
 }
 
-/// Keeps the card ranges fresh: a PReq at start, then every `refresh`, and every minute while
-/// one fails. Runs on every node (each holds its own cache).
+/// Keeps the card ranges fresh: a PReq at start, then every `refresh`. A failed PReq is tried
+/// again after 1 s, then after twice as long each time up to a minute (EMV 3DS: retry a failed
+/// PReq; the quick first retries cover a DS link that comes up just after this node). Runs on
+/// every node (each holds its own cache).
 pub async fn keep_ranges(server: std::sync::Arc<ServerService>) {
+    let mut retry = Duration::from_secs(1);
     loop {
         let wait = match server.refresh_ranges().await {
             Ok(applied) => {
@@ -235,12 +238,15 @@ pub async fn keep_ranges(server: std::sync::Arc<ServerService>) {
                     skipped = applied.skipped,
                     "3DS Server: card ranges loaded from the DS"
                 );
+                retry = Duration::from_secs(1);
                 server.refresh
             }
             Err(e) => {
                 metrics::counter!("shonin_3ds_server_preq_failures_total").increment(1);
-                tracing::warn!(error = %e, "3DS Server: the PReq failed; trying again in 60 s");
-                RANGE_RETRY
+                tracing::warn!(error = %e, retry_secs = retry.as_secs(), "3DS Server: the PReq failed");
+                let wait = retry;
+                retry = (retry * 2).min(RANGE_RETRY);
+                wait
             }
         };
         tokio::time::sleep(wait).await;
