@@ -87,6 +87,7 @@ fn configure(c: &mut Config, pki: &SchemePki, ds: &str, ds_client: &str, results
         key_file: pki.path("3ds-server.key"),
         results_url: Some(results_url.to_owned()),
         ds_certificate_thumbprints: vec![ds_client.to_owned()],
+        ds_timeout_secs: 10,
         card_range_refresh_secs: 3_600,
         transaction_retention_secs: 3_600,
     });
@@ -636,4 +637,47 @@ async fn a_card_in_the_vault_is_authenticated_by_its_token() {
     body["card"]["number"] = json!(PAN);
     let (status, refused) = start(&n.a, &shop, &body).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+}
+
+#[tokio::test]
+async fn a_ds_that_does_not_answer_in_time_is_erro_402_as_a_result() {
+    // A DS that takes the connection and the AReq and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = std::sync::Arc::new(tokio::sync::Mutex::new(Vec::new()));
+    let keep = held.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = silent.accept().await {
+            keep.lock().await.push(socket);
+        }
+    });
+    let n = net(false).await;
+    load_ranges(&n.a).await;
+    let slow = TestApp::with(|c| {
+        let base = n.a.state.config.threeds.server.clone().unwrap();
+        c.threeds.server = Some(ServerSettings {
+            ds_areq_url: format!("https://127.0.0.1:{port}/ds/areq"),
+            ds_timeout_secs: 1,
+            ..base
+        });
+    })
+    .await;
+    // Its card ranges come from the real DS; only its AReqs go to the silent one.
+    slow.state
+        .threeds_server
+        .as_ref()
+        .unwrap()
+        .refresh_ranges()
+        .await
+        .unwrap();
+    let shop = Bank::with_scope(&slow, "shop", "3ds").await;
+    let started = std::time::Instant::now();
+    let (status, f) = start(&slow, &shop, &request(PAN, "100")).await;
+    assert_eq!(status, StatusCode::CREATED, "{f}");
+    assert_eq!(f["state"], "failed", "{f}");
+    assert_eq!(
+        (&f["error"]["errorCode"], &f["error"]["errorComponent"]),
+        (&json!("402"), &json!("S"))
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }

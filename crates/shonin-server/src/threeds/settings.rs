@@ -52,6 +52,10 @@ pub struct ServerSettings {
     /// sends RReqs. Empty: every RReq is refused with Erro 303 (default deny).
     #[serde(default)]
     pub ds_certificate_thumbprints: Vec<String>,
+    /// How long the DS has to answer an AReq or a PReq: 1 – 30 seconds (default 10; no answer
+    /// in time is Erro 402). Connecting has 5 seconds of it.
+    #[serde(default = "default_ds_timeout")]
+    pub ds_timeout_secs: u64,
     /// How often the card ranges are asked for again (PReq): 3600 – 86400 seconds (EMV 3DS: at
     /// most hourly, at least daily). A failed PReq is retried after 1 s, doubling up to 60 s.
     #[serde(default = "default_range_refresh")]
@@ -59,6 +63,10 @@ pub struct ServerSettings {
     /// How long a transaction (and its authentication value) is kept: 600 – 86400 seconds.
     #[serde(default = "default_server_retention")]
     pub transaction_retention_secs: u64,
+}
+
+fn default_ds_timeout() -> u64 {
+    10
 }
 
 fn default_range_refresh() -> u64 {
@@ -119,6 +127,9 @@ impl ServerSettings {
             ..LinkSettings::default()
         }
         .validate()?;
+        if !(1..=30).contains(&self.ds_timeout_secs) {
+            return Err(("ds_timeout_secs", "1 – 30".into()));
+        }
         if !(3_600..=DAY).contains(&self.card_range_refresh_secs) {
             return Err(("card_range_refresh_secs", "3600 – 86400".into()));
         }

@@ -19,9 +19,8 @@ pub use crate::threeds::settings::REQUESTOR_SCOPE as SCOPE;
 /// Where the DS sends RReqs, and where the browser posts the final CRes, under the issuer.
 pub const RREQ_PATH: &str = "/3ds/server/rreq";
 pub const NOTIFICATION_PATH: &str = "/3ds/server/notification";
-/// How long the 3DS Server waits for the DS's answer (connect 5 s, the whole exchange 10 s).
+/// How long the 3DS Server waits to connect to the DS (the whole exchange: `ds_timeout_secs`).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest ARes or PRes read (a PRes lists every card range of the DS).
 const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
 /// The longest wait before a failed PReq is tried again.
@@ -53,8 +52,8 @@ impl ServerService {
             .context("threeds.server: ds_ca_file, certificate_file, key_file")?;
         let http = reqwest::Client::builder()
             .use_preconfigured_tls((*tls).clone())
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(ANSWER_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT.min(Duration::from_secs(s.ds_timeout_secs)))
+            .timeout(Duration::from_secs(s.ds_timeout_secs))
             .redirect(reqwest::redirect::Policy::none())
             .https_only(true)
             .build()
