@@ -234,12 +234,13 @@ fn challenged() -> ServerTransaction {
             ds_trans_id: Some(DS_ID.into()),
             acs_trans_id: Some(ACS_ID.into()),
             masked_pan: "401200******6013".into(),
-            purchase: PurchaseSummary {
+            method: None,
+            purchase: Some(PurchaseSummary {
                 merchant_name: "Tea Shop".into(),
                 amount: "12345".into(),
                 currency: "978".into(),
                 exponent: 2,
-            },
+            }),
             result: None,
             challenge: None,
             problem: None,

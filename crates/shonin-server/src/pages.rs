@@ -187,6 +187,8 @@ pub struct AcsPostPage<'a> {
 pub struct ThreeDsNotificationPage<'a> {
     pub f: Frame<'a>,
     pub transaction: &'a str,
+    /// The message type the script posts: the challenge's end, or the 3DS Method's.
+    pub kind: &'a str,
 }
 
 /// The vault's hosted card fields (`routes/vault_nonces.rs`), in the merchant's iframe:

@@ -159,10 +159,12 @@ async fn net(two_nodes: bool) -> Net {
         start: start.into(),
         end: end.into(),
         scheme: Scheme::Visa,
+        three_ds_method_url: acs_url
+            .starts_with(&base)
+            .then(|| format!("{base}/3ds/acs/method")),
         acs_url,
         acs_start_version: "2.2.0".into(),
         acs_end_version: "2.3.1".into(),
-        three_ds_method_url: None,
     };
     let settings = DsSimSettings {
         listen: ds_listener.local_addr().unwrap(),
@@ -680,4 +682,140 @@ async fn a_ds_that_does_not_answer_in_time_is_erro_402_as_a_result() {
         (&json!("402"), &json!("S"))
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+async fn form(app: &TestApp, path: &str, body: String) -> (StatusCode, String) {
+    let resp = app
+        .send(
+            Request::post(path)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await;
+    (resp.status(), body_text(resp).await)
+}
+
+#[tokio::test]
+async fn the_3ds_method_runs_before_the_areq_and_sets_its_completion() {
+    let n = net(false).await;
+    load_ranges(&n.a).await;
+    let shop = Bank::with_scope(&n.a, "shop", "3ds").await;
+    let method = |pan: &str| json!({"card": {"number": pan}});
+    let (status, m) = call(
+        &n.a,
+        &shop,
+        Method::POST,
+        "/3ds/server/methods",
+        Some(&method(PAN)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{m}");
+    assert_eq!(m["state"], "method");
+    assert_eq!(m["threeDSCompInd"], "N", "not completed yet");
+    let url = m["method"]["threeDSMethodURL"].as_str().unwrap();
+    assert!(url.ends_with("/3ds/acs/method"), "{m}");
+    let data = m["method"]["threeDSMethodData"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let decoded: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &data).unwrap(),
+    )
+    .unwrap();
+    let issuer = n.a.state.config.issuer.clone();
+    assert_eq!(decoded["threeDSServerTransID"], m["id"]);
+    assert_eq!(
+        decoded["threeDSMethodNotificationURL"],
+        format!("{issuer}/3ds/server/method-notification")
+    );
+
+    // The hidden iframe posts it to the ACS's method URL; its page posts it back.
+    let (status, page) = form(&n.a, "/3ds/acs/method", format!("threeDSMethodData={data}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains(&format!(
+            "action=\"{issuer}/3ds/server/method-notification\""
+        )),
+        "{page}"
+    );
+    assert!(page.contains(&format!("value=\"{data}\"")));
+    let (status, page) = form(
+        &n.a,
+        "/3ds/server/method-notification",
+        format!("threeDSMethodData={data}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("data-kind=\"shonin-3ds-method-complete\""),
+        "{page}"
+    );
+
+    // The AReq goes out under the method's transaction with threeDSCompInd Y.
+    let mut body = request(PAN, "63551");
+    body["method_id"] = m["id"].clone();
+    let (status, y) = start(&n.a, &shop, &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{y}");
+    assert_eq!((&y["id"], &y["state"]), (&m["id"], &json!("completed")));
+    assert_eq!(y["threeDSCompInd"], "Y");
+    assert_eq!(y["result"]["transStatus"], "Y");
+    assert!(y.get("method").is_none(), "{y}");
+    // Once only.
+    let (status, again) = start(&n.a, &shop, &body).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{again}");
+
+    // A method whose notification never came: N. Another card's method: refused.
+    let (_, quiet) = call(
+        &n.a,
+        &shop,
+        Method::POST,
+        "/3ds/server/methods",
+        Some(&method(PAN)),
+    )
+    .await;
+    let mut other = request("4012000000006021", "63551");
+    other["method_id"] = quiet["id"].clone();
+    let (status, refused) = start(&n.a, &shop, &other).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    body["method_id"] = quiet["id"].clone();
+    let (_, n_) = start(&n.a, &shop, &body).await;
+    assert_eq!(n_["threeDSCompInd"], "N", "{n_}");
+    // Another client cannot use it.
+    let stranger = Bank::with_scope(&n.a, "stranger", "3ds").await;
+    let (_, fresh) = call(
+        &n.a,
+        &shop,
+        Method::POST,
+        "/3ds/server/methods",
+        Some(&method(PAN)),
+    )
+    .await;
+    body["method_id"] = fresh["id"].clone();
+    let (status, _) = start(&n.a, &stranger, &body).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // What cannot be read is refused: data naming no method, and an http notification URL.
+    let unknown = shonin_3ds::server::areq::method_data(
+        "8a880dc0-d2d2-4067-bcb1-b08d1690b26e",
+        &format!("{issuer}/3ds/server/method-notification"),
+    );
+    let (status, _) = form(
+        &n.a,
+        "/3ds/server/method-notification",
+        format!("threeDSMethodData={unknown}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let plain = shonin_3ds::server::areq::method_data(
+        "8a880dc0-d2d2-4067-bcb1-b08d1690b26e",
+        "http://merchant.example/notify",
+    );
+    let (status, _) = form(
+        &n.a,
+        "/3ds/acs/method",
+        format!("threeDSMethodData={plain}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }

@@ -48,6 +48,18 @@ pub struct Authenticate {
     /// `threeDSSessionData` the ACS echoes with the final CRes (base64url, ≤ 1024).
     #[serde(default)]
     pub session_data: Option<String>,
+    /// The `id` of a 3DS Method started for this card (`POST /3ds/server/methods`): the AReq
+    /// goes out under that transaction, with `threeDSCompInd` Y if the method's notification
+    /// came, N if not, U if the card's range has no method URL.
+    #[serde(default)]
+    pub method_id: Option<String>,
+}
+
+/// `POST /3ds/server/methods`: the card whose issuer's 3DS Method the checkout runs.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartMethod {
+    pub card: Card,
 }
 
 /// The card: its number, or the token of a card the same client stored in Shonin's vault.
@@ -63,6 +75,23 @@ pub struct Card {
     /// `cardExpiryDate`, YYMM.
     #[serde(default)]
     pub expiry: Option<String>,
+}
+
+impl Card {
+    /// The card number (13–19 digits with a valid check digit) or the vault token: exactly one.
+    pub fn source(&self) -> Result<CardSource, Rejection> {
+        match (&self.number, &self.vault_token) {
+            (Some(number), None) => Pan::parse(number)
+                .map(CardSource::Number)
+                .map_err(|_| refused("card.number", "13 to 19 digits with a valid check digit")),
+            (None, Some(token)) => Ok(CardSource::VaultToken(token.clone())),
+            _ => Err(Rejection::element(
+                crate::ErrorCode::RequiredElementMissing,
+                "card",
+                "exactly one of card.number and card.vault_token",
+            )),
+        }
+    }
 }
 
 /// Where the card number comes from.
@@ -135,7 +164,7 @@ pub enum MethodCompletion {
 }
 
 impl MethodCompletion {
-    fn code(self) -> &'static str {
+    pub fn code(self) -> &'static str {
         match self {
             Self::Completed => "Y",
             Self::NotCompleted => "N",
@@ -152,17 +181,7 @@ fn refused(element: &str, rule: &str) -> Rejection {
 impl Authenticate {
     /// The card number (13–19 digits with a valid check digit) or the vault token: exactly one.
     pub fn card_source(&self) -> Result<CardSource, Rejection> {
-        match (&self.card.number, &self.card.vault_token) {
-            (Some(number), None) => Pan::parse(number)
-                .map(CardSource::Number)
-                .map_err(|_| refused("card.number", "13 to 19 digits with a valid check digit")),
-            (None, Some(token)) => Ok(CardSource::VaultToken(token.clone())),
-            _ => Err(Rejection::element(
-                crate::ErrorCode::RequiredElementMissing,
-                "card",
-                "exactly one of card.number and card.vault_token",
-            )),
-        }
+        self.card.source()
     }
 
     /// The card number given in the body; refused for a vault token.
@@ -282,4 +301,42 @@ pub fn build(
         Ok(_) => Err(refused("messageType", "internal")),
         Err(r) => Err(r.rejection),
     }
+}
+
+/// `threeDSMethodData`: base64url (no padding) of the JSON the ACS's method page posts back to
+/// `threeDSMethodNotificationURL` (EMV 3DS browser flow, 3DS Method).
+pub fn method_data(trans_id: &str, notification_url: &str) -> String {
+    use base64::Engine;
+    let json = serde_json::json!({
+        "threeDSServerTransID": trans_id,
+        "threeDSMethodNotificationURL": notification_url,
+    });
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json.to_string())
+}
+
+/// The `threeDSServerTransID` and `threeDSMethodNotificationURL` of a posted
+/// `threeDSMethodData` (at most 2 KiB; padding tolerated).
+pub fn read_method_data(field: &str) -> Option<(String, String)> {
+    use base64::Engine;
+    if field.len() > 2048 {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(field.trim().trim_end_matches('='))
+        .ok()?;
+    let v: Value = serde_json::from_slice(&bytes).ok()?;
+    let id = v.get("threeDSServerTransID")?.as_str()?;
+    let url = v.get("threeDSMethodNotificationURL")?.as_str()?;
+    uuid_like(id).then(|| (id.to_owned(), url.to_owned()))
+}
+
+fn uuid_like(s: &str) -> bool {
+    s.len() == 36
+        && s.bytes().enumerate().all(|(i, b)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                b == b'-'
+            } else {
+                b.is_ascii_hexdigit()
+            }
+        })
 }

@@ -3,6 +3,7 @@
 //! compare-and-set updates of a unit of work, so any node can continue a transaction).
 //!
 //! ```text
+//! (3DS Method started) ──▶ method ──AReq──▶ completed, challenge or failed, as below
 //! (ARes Y/A/N/U/R/I, or no range: U) ──▶ completed
 //! (ARes C) ──▶ challenge ──RReq──▶ completed
 //!                  └──requestor cancels──▶ cancelled
@@ -33,6 +34,8 @@ const TRANSACTION_COLUMNS: &[&str] = &[
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ServerState {
+    /// The 3DS Method was started; the AReq has not been sent.
+    Method,
     /// The result is known (frictionless, or the RReq came).
     Completed,
     /// The ACS asked for a challenge; the RReq will say how it ended.
@@ -46,6 +49,7 @@ pub enum ServerState {
 impl ServerState {
     pub fn name(self) -> &'static str {
         match self {
+            Self::Method => "method",
             Self::Completed => "completed",
             Self::Challenge => "challenge",
             Self::Cancelled => "cancelled",
@@ -55,6 +59,7 @@ impl ServerState {
 
     pub fn from_name(name: &str) -> Option<Self> {
         [
+            Self::Method,
             Self::Completed,
             Self::Challenge,
             Self::Cancelled,
@@ -64,11 +69,14 @@ impl ServerState {
         .find(|s| s.name() == name)
     }
 
-    /// The moves the flow allows: only a challenge moves, once.
+    /// The moves the flow allows: a 3DS Method to the AReq's outcome, a challenge to its end.
     pub fn may_become(self, next: Self) -> bool {
         matches!(
             (self, next),
-            (Self::Challenge, Self::Completed) | (Self::Challenge, Self::Cancelled)
+            (
+                Self::Method,
+                Self::Completed | Self::Challenge | Self::Failed
+            ) | (Self::Challenge, Self::Completed | Self::Cancelled)
         )
     }
 }
@@ -136,6 +144,34 @@ pub struct Problem {
     pub error_detail: String,
 }
 
+/// The 3DS Method of a transaction: where the browser posts `threeDSMethodData` (none: the
+/// card's range has no method URL, `threeDSCompInd` U), and whether the ACS's page posted it
+/// back to the notification URL.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MethodData {
+    #[serde(
+        rename = "threeDSMethodURL",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub url: Option<String>,
+    /// base64url of `{"threeDSServerTransID", "threeDSMethodNotificationURL"}`.
+    #[serde(rename = "threeDSMethodData")]
+    pub data: String,
+    pub completed: bool,
+}
+
+impl MethodData {
+    /// `threeDSCompInd` for the AReq: Y completed, N not (yet), U no method URL.
+    pub fn completion(&self) -> super::MethodCompletion {
+        match (&self.url, self.completed) {
+            (None, _) => super::MethodCompletion::Unavailable,
+            (Some(_), true) => super::MethodCompletion::Completed,
+            (Some(_), false) => super::MethodCompletion::NotCompleted,
+        }
+    }
+}
+
 /// The purchase, as the AReq described it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PurchaseSummary {
@@ -157,7 +193,11 @@ pub struct ServerData {
     pub acs_trans_id: Option<String>,
     /// First six and last four digits.
     pub masked_pan: String,
-    pub purchase: PurchaseSummary,
+    /// None while the 3DS Method runs (no AReq yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purchase: Option<PurchaseSummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<MethodData>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<AuthResult>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -255,12 +295,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_a_challenge_moves_and_only_once() {
+    fn only_a_method_and_a_challenge_move_and_each_once() {
         use ServerState::*;
-        let all = [Completed, Challenge, Cancelled, Failed];
+        let all = [Method, Completed, Challenge, Cancelled, Failed];
         for from in all {
             for to in all {
-                let allowed = from == Challenge && matches!(to, Completed | Cancelled);
+                let allowed = (from == Challenge && matches!(to, Completed | Cancelled))
+                    || (from == Method && matches!(to, Completed | Challenge | Failed));
                 assert_eq!(from.may_become(to), allowed, "{from:?} → {to:?}");
             }
             assert_eq!(ServerState::from_name(from.name()), Some(from));

@@ -8,10 +8,10 @@ pub mod flow;
 pub mod ranges;
 pub mod results;
 
-pub use areq::{Authenticate, CardSource, MethodCompletion, ServerProfile};
+pub use areq::{Authenticate, CardSource, MethodCompletion, ServerProfile, StartMethod};
 pub use flow::{
-    AuthResult, ChallengeData, Problem, PurchaseSummary, ServerData, ServerState, ServerStore,
-    ServerTransaction,
+    AuthResult, ChallengeData, MethodData, Problem, PurchaseSummary, ServerData, ServerState,
+    ServerStore, ServerTransaction,
 };
 pub use ranges::{CachedRange, RangeCache};
 pub use results::{Answered, read_ares, read_cres, read_rreq, rres};

@@ -2,7 +2,8 @@
 //! - `POST /3ds/acs/areq`: the DS → ACS link (mutual TLS; the DS's certificate thumbprint must be
 //!   configured);
 //! - `POST /3ds/acs/challenge`: the cardholder's browser posts the CReq form (the challenge page);
-//! - `POST /3ds/acs/challenge/answer`: the page's script answers (`threeds/challenge.rs`).
+//! - `POST /3ds/acs/challenge/answer`: the page's script answers (`threeds/challenge.rs`);
+//! - `POST /3ds/acs/method`: the 3DS Method URL (`threeds/method.rs`).
 
 use crate::error::ApiError;
 use crate::request_meta::RequestMeta;
@@ -22,6 +23,7 @@ pub fn router() -> Router<AppState> {
         .route("/3ds/acs/areq", post(areq))
         .route("/3ds/acs/challenge", post(challenge))
         .route("/3ds/acs/challenge/answer", post(answer))
+        .route("/3ds/acs/method", post(method))
 }
 
 fn content_type_is(headers: &HeaderMap, wanted: &str) -> bool {
@@ -72,4 +74,20 @@ async fn areq(
 ) -> Response {
     let json = content_type_is(&headers, "application/json");
     crate::threeds::areq::answer(&state, &acs, &meta, json, &body).await
+}
+
+/// The 3DS Method form: one field, `threeDSMethodData`.
+#[derive(serde::Deserialize)]
+struct MethodForm {
+    #[serde(rename = "threeDSMethodData", default)]
+    data: Option<String>,
+}
+
+async fn method(
+    State(state): State<AppState>,
+    Acs(_): Acs,
+    meta: RequestMeta,
+    axum::Form(form): axum::Form<MethodForm>,
+) -> Response {
+    crate::threeds::method::page(&state, &meta, form.data.as_deref()).await
 }

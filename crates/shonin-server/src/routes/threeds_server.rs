@@ -2,7 +2,9 @@
 //! - `POST /3ds/server/authentications`, `GET /3ds/server/authentications/{id}`,
 //!   `POST /3ds/server/authentications/{id}/cancel`: the requestor API (scope `3ds`);
 //! - `POST /3ds/server/rreq`: the DS → 3DS Server link (mutual TLS);
-//! - `POST /3ds/server/notification`: the cardholder's browser posts the final CRes.
+//! - `POST /3ds/server/notification`: the cardholder's browser posts the final CRes;
+//! - `POST /3ds/server/methods` (scope `3ds`) and `POST /3ds/server/method-notification`: the
+//!   3DS Method, started for a card and posted back by the ACS's method page.
 //!
 //! The logic is `threeds_server/`.
 
@@ -27,6 +29,8 @@ pub fn router() -> Router<AppState> {
         .route("/3ds/server/authentications/{id}/cancel", post(cancel))
         .route("/3ds/server/rreq", post(rreq))
         .route("/3ds/server/notification", post(notification))
+        .route("/3ds/server/methods", post(start_method))
+        .route("/3ds/server/method-notification", post(method_notification))
 }
 
 /// The configured 3DS Server; every route answers 404 without one.
@@ -96,4 +100,30 @@ async fn notification(
     axum::Form(form): axum::Form<results::NotificationForm>,
 ) -> Response {
     results::notification(&state, &server, &meta, form).await
+}
+
+async fn start_method(
+    State(state): State<AppState>,
+    Server(server): Server,
+    meta: RequestMeta,
+    access: Result<Access, OAuthError>,
+    body: Bytes,
+) -> Response {
+    requestor::start_method(&state, &server, &meta, access, &body).await
+}
+
+/// The method notification form: one field, `threeDSMethodData`.
+#[derive(serde::Deserialize)]
+struct MethodForm {
+    #[serde(rename = "threeDSMethodData", default)]
+    data: Option<String>,
+}
+
+async fn method_notification(
+    State(state): State<AppState>,
+    Server(_): Server,
+    meta: RequestMeta,
+    axum::Form(form): axum::Form<MethodForm>,
+) -> Response {
+    results::method_notification(&state, &meta, form.data.as_deref()).await
 }

@@ -117,7 +117,7 @@ fn cardholder(txn: &AcsTransaction) -> Actor {
 }
 
 /// The origin of `url` (scheme, host, port), for the page's CSP `form-action`.
-fn origin(url: &str) -> Option<String> {
+pub(crate) fn origin(url: &str) -> Option<String> {
     url::Url::parse(url)
         .ok()
         .map(|u| u.origin().ascii_serialization())

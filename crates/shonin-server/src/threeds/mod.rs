@@ -5,6 +5,7 @@
 
 pub mod areq;
 pub mod challenge;
+pub mod method;
 pub mod results;
 pub mod settings;
 pub mod timers;

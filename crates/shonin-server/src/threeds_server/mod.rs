@@ -19,6 +19,8 @@ pub use crate::threeds::settings::REQUESTOR_SCOPE as SCOPE;
 /// Where the DS sends RReqs, and where the browser posts the final CRes, under the issuer.
 pub const RREQ_PATH: &str = "/3ds/server/rreq";
 pub const NOTIFICATION_PATH: &str = "/3ds/server/notification";
+/// Where the ACS's 3DS Method page posts `threeDSMethodData` back.
+pub const METHOD_NOTIFICATION_PATH: &str = "/3ds/server/method-notification";
 /// How long the 3DS Server waits to connect to the DS (the whole exchange: `ds_timeout_secs`).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest ARes or PRes read (a PRes lists every card range of the DS).

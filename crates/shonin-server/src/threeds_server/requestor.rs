@@ -20,10 +20,10 @@ use crate::txn::client_actor;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use shonin_3ds::server::flow::{AuthResult, PurchaseSummary, ServerData};
+use shonin_3ds::server::flow::{AuthResult, MethodData, PurchaseSummary, ServerData};
 use shonin_3ds::server::{
     Answered, Authenticate, CardSource, MethodCompletion, ServerState, ServerStore,
-    ServerTransaction,
+    ServerTransaction, StartMethod,
 };
 use shonin_3ds::{Rejection, TransStatus};
 use shonin_audit::{AuditRecord, Outcome};
@@ -33,6 +33,7 @@ use shonin_vault::VaultError;
 pub const START_ACTION: &str = "3ds.server.authenticate";
 pub const READ_ACTION: &str = "3ds.server.read";
 pub const CANCEL_ACTION: &str = "3ds.server.cancel";
+pub const METHOD_ACTION: &str = "3ds.server.method";
 /// The longest body read: the request is a handful of short members.
 const MAX_BODY: usize = 16 * 1024;
 
@@ -177,12 +178,6 @@ pub fn view(t: &ServerTransaction) -> Value {
         "id": t.three_ds_server_trans_id,
         "state": t.state.name(),
         "card": d.masked_pan,
-        "purchase": {
-            "merchant_name": d.purchase.merchant_name,
-            "amount": d.purchase.amount,
-            "currency": d.purchase.currency,
-            "exponent": d.purchase.exponent,
-        },
         "created_at": t.created_at.unix_timestamp(),
         "expires_at": t.expires_at.unix_timestamp(),
     });
@@ -191,6 +186,15 @@ pub fn view(t: &ServerTransaction) -> Value {
             o.insert(name.into(), value);
         }
     };
+    if let Some(p) = &d.purchase {
+        put("purchase", serde_json::to_value(p).unwrap_or_default());
+    }
+    if let Some(m) = &d.method {
+        if t.state == ServerState::Method {
+            put("method", serde_json::to_value(m).unwrap_or_default());
+        }
+        put("threeDSCompInd", m.completion().code().into());
+    }
     if let Some(version) = d.message_version {
         put("messageVersion", version.as_str().into());
     }
@@ -292,44 +296,34 @@ async fn authenticate(
 ) -> Result<Response, Refused> {
     let mut input = read_body(bytes)?;
     let now = state.clock.now();
-    let (pan, from_vault) = match input.card_source().map_err(|r| rejected(&r))? {
-        CardSource::Number(pan) => (pan, None),
-        // The number goes to the DS in the AReq only; the audit entry names the token.
-        CardSource::VaultToken(token) => {
-            let keks = shonin_keys::KeySource::key_encryption_keys(&state.keys);
-            let card = state
-                .vault
-                .card_data(&keks, client, &token, now)
-                .await
-                .map_err(|e| match e {
-                    VaultError::NotFound => Refused::Body(
-                        "card.vault_token: no card of this client has this token".into(),
-                    ),
-                    e => {
-                        tracing::error!(error = %e, "3DS Server: a vault card could not be read");
-                        Refused::Unavailable("the vault could not be read")
-                    }
-                })?;
-            input.card.expiry = Some(format!("{:02}{:02}", card.exp_year % 100, card.exp_month));
-            (card.pan, Some(token))
+    let (pan, from_vault, expiry) = card(state, client, &input.card, now).await?;
+    if expiry.is_some() {
+        input.card.expiry = expiry;
+    }
+    // With a 3DS Method run for this card, the AReq goes out under its transaction.
+    let started = match &input.method_id {
+        Some(id) => {
+            let t = own(state, client, id).await?;
+            if t.state != ServerState::Method {
+                return Err(Refused::State(
+                    "the 3DS Method's transaction was authenticated already",
+                ));
+            }
+            if t.data.masked_pan != pan.masked() {
+                return Err(Refused::Body(
+                    "method_id: the 3DS Method ran for another card".into(),
+                ));
+            }
+            Some(t)
         }
+        None => None,
     };
-    let trans_id = uuid::Uuid::new_v4().to_string();
+    let trans_id = started.as_ref().map_or_else(
+        || uuid::Uuid::new_v4().to_string(),
+        |t| t.three_ds_server_trans_id.clone(),
+    );
     *target = trans_id.clone();
-    let range = server.with_ranges(|cache| {
-        if cache.is_empty() && cache.serial_num.is_none() {
-            return Err(Refused::Unavailable(
-                "the card ranges have not been loaded from the DS yet",
-            ));
-        }
-        Ok(cache.find(&pan).map(|r| {
-            let version = r.version(server.versions);
-            (
-                version,
-                version.and_then(|v| r.method_url(v).map(str::to_owned)),
-            )
-        }))
-    })?;
+    let range = find_range(server, &pan)?;
     let purchase = PurchaseSummary {
         merchant_name: input.merchant.name.clone(),
         amount: input.purchase.amount.clone(),
@@ -341,7 +335,8 @@ async fn authenticate(
         ds_trans_id: None,
         acs_trans_id: None,
         masked_pan: pan.masked(),
-        purchase,
+        purchase: Some(purchase),
+        method: started.as_ref().and_then(|t| t.data.method.clone()),
         result: None,
         challenge: None,
         problem: None,
@@ -370,11 +365,12 @@ async fn authenticate(
             )
         }
         Some((Some(version), method_url)) => {
-            // The 3DS Method is not orchestrated yet: with a method URL it "did not run" (N).
-            let completion = if method_url.is_some() {
-                MethodCompletion::NotCompleted
-            } else {
-                MethodCompletion::Unavailable
+            // Y when the method's notification came, N when it did not (or no method was run
+            // for a range that has one), U when the range has no method URL.
+            let completion = match (&data.method, method_url) {
+                (Some(m), _) => m.completion(),
+                (None, Some(_)) => MethodCompletion::NotCompleted,
+                (None, None) => MethodCompletion::Unavailable,
             };
             let areq = shonin_3ds::server::areq::build(
                 version,
@@ -423,7 +419,17 @@ async fn authenticate(
         version: 1,
     };
     let mut unit = UnitOfWork::new();
-    unit.insert(&txn);
+    match &started {
+        Some(before) => {
+            let update = before
+                .advance(txn.state, txn.data.clone())
+                .map_err(|e| Refused::Auth(OAuthError::storage(&e)))?;
+            unit.update(update);
+        }
+        None => {
+            unit.insert(&txn);
+        }
+    }
     let why = match from_vault {
         Some(token) => format!("{why} card=vault:{token}"),
         None => why,
@@ -446,6 +452,142 @@ async fn authenticate(
     )
     .increment(1);
     Ok(answer(StatusCode::CREATED, &txn))
+}
+
+/// The card number, the vault token it came from (for the audit entry) and, from the vault,
+/// its expiry (YYMM).
+async fn card(
+    state: &AppState,
+    client: &str,
+    card: &shonin_3ds::server::areq::Card,
+    now: time::OffsetDateTime,
+) -> Result<(shonin_3ds::Pan, Option<String>, Option<String>), Refused> {
+    match card.source().map_err(|r| rejected(&r))? {
+        CardSource::Number(pan) => Ok((pan, None, None)),
+        // The number goes to the DS in the AReq only; the audit entry names the token.
+        CardSource::VaultToken(token) => {
+            let keks = shonin_keys::KeySource::key_encryption_keys(&state.keys);
+            let card = state
+                .vault
+                .card_data(&keks, client, &token, now)
+                .await
+                .map_err(|e| match e {
+                    VaultError::NotFound => Refused::Body(
+                        "card.vault_token: no card of this client has this token".into(),
+                    ),
+                    e => {
+                        tracing::error!(error = %e, "3DS Server: a vault card could not be read");
+                        Refused::Unavailable("the vault could not be read")
+                    }
+                })?;
+            let expiry = format!("{:02}{:02}", card.exp_year % 100, card.exp_month);
+            Ok((card.pan, Some(token), Some(expiry)))
+        }
+    }
+}
+
+/// The card's range: `None` outside every range; with one, the version all three speak (none
+/// in common: `None`) and that version's 3DS Method URL. 503 before the first PRes.
+type RangeFound = Option<(Option<shonin_3ds::MessageVersion>, Option<String>)>;
+
+fn find_range(server: &ServerService, pan: &shonin_3ds::Pan) -> Result<RangeFound, Refused> {
+    server.with_ranges(|cache| {
+        if cache.is_empty() && cache.serial_num.is_none() {
+            return Err(Refused::Unavailable(
+                "the card ranges have not been loaded from the DS yet",
+            ));
+        }
+        Ok(cache.find(pan).map(|r| {
+            let version = r.version(server.versions);
+            (
+                version,
+                version.and_then(|v| r.method_url(v).map(str::to_owned)),
+            )
+        }))
+    })
+}
+
+/// `POST /3ds/server/methods`: starts the 3DS Method for a card. The transaction is stored in
+/// state `method` with the `threeDSMethodURL` of the card's range (none: `threeDSCompInd` will
+/// be U) and the `threeDSMethodData` the checkout posts there in a hidden iframe; the ACS's page
+/// posts it back to `/3ds/server/method-notification`. The checkout then authenticates with
+/// `method_id` once the notification came, or after 10 s without it (EMV 3DS: N).
+pub async fn start_method(
+    state: &AppState,
+    server: &ServerService,
+    meta: &RequestMeta,
+    access: Result<Access, OAuthError>,
+    bytes: &[u8],
+) -> Response {
+    let call = Call {
+        state,
+        meta,
+        action: METHOD_ACTION,
+    };
+    let (client, authorised) = authorised(state, meta, access).await;
+    let mut target = "-".to_owned();
+    let result = async {
+        authorised?;
+        if bytes.len() > MAX_BODY {
+            return Err(Refused::Body(format!(
+                "the body is larger than {MAX_BODY} bytes"
+            )));
+        }
+        let input: StartMethod = serde_json::from_slice(bytes).map_err(|e| {
+            let text = e.to_string();
+            Refused::Body(
+                if text.starts_with("unknown field") || text.starts_with("missing field") {
+                    text
+                } else {
+                    "the body is not {\"card\": {...}}".into()
+                },
+            )
+        })?;
+        let now = state.clock.now();
+        let (pan, _, _) = card(state, &client, &input.card, now).await?;
+        let url = find_range(server, &pan)?.and_then(|(_, url)| url);
+        let id = uuid::Uuid::new_v4().to_string();
+        target.clone_from(&id);
+        let txn = ServerTransaction {
+            three_ds_server_trans_id: id.clone(),
+            client_id: client.clone(),
+            state: ServerState::Method,
+            data: ServerData {
+                message_version: None,
+                ds_trans_id: None,
+                acs_trans_id: None,
+                masked_pan: pan.masked(),
+                purchase: None,
+                method: Some(MethodData {
+                    url,
+                    data: shonin_3ds::server::areq::method_data(
+                        &id,
+                        &format!("{}{}", state.config.issuer, super::METHOD_NOTIFICATION_PATH),
+                    ),
+                    completed: false,
+                }),
+                result: None,
+                challenge: None,
+                problem: None,
+                final_cres: None,
+            },
+            created_at: now,
+            expires_at: now + server.retention,
+            version: 1,
+        };
+        let mut unit = UnitOfWork::new();
+        unit.insert(&txn);
+        let record = success_record(state, meta, METHOD_ACTION, client_actor(&client), &id);
+        match commit_record(state, unit, Some(record))
+            .await
+            .map_err(Refused::Auth)?
+        {
+            Committed::Done => Ok(answer(StatusCode::CREATED, &txn)),
+            Committed::Conflict { .. } => Err(Refused::Unavailable("try again")),
+        }
+    }
+    .await;
+    call.finish(&client, &target, result).await
 }
 
 /// The caller's own transaction `id`, or 404 (another client's is as absent as none).

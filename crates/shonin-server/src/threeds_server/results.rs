@@ -24,6 +24,7 @@ use shonin_types::unit::{Outcome, UnitOfWork};
 
 pub const RESULTS_ACTION: &str = "3ds.server.results";
 pub const NOTIFICATION_ACTION: &str = "3ds.server.notification";
+pub const METHOD_NOTIFICATION_ACTION: &str = "3ds.server.method.notification";
 
 fn protocol(status: StatusCode, message: &impl serde::Serialize) -> Response {
     let mut response = (status, Json(message)).into_response();
@@ -294,6 +295,7 @@ pub async fn notification(
     let page = ThreeDsNotificationPage {
         f: Frame::new(meta.lang, ""),
         transaction: &txn.three_ds_server_trans_id,
+        kind: "shonin-3ds-complete",
     };
     pages::render_framed(StatusCode::OK, &page, None)
 }
@@ -328,4 +330,57 @@ fn failed_page(lang: crate::i18n::Lang, status: StatusCode) -> Response {
         request_id: "",
     };
     pages::render_framed(status, &page, None)
+}
+
+/// `POST /3ds/server/method-notification`: the ACS's 3DS Method page posts `threeDSMethodData`
+/// back. A transaction in state `method` is marked completed (by compare-and-set; a second
+/// notification changes nothing); the page tells the checkout (`shonin-3ds-method-complete`).
+pub async fn method_notification(
+    state: &AppState,
+    meta: &RequestMeta,
+    data: Option<&str>,
+) -> Response {
+    let anyone = Actor {
+        kind: ActorKind::Client,
+        id: "-".into(),
+    };
+    let Some((id, _)) = data.and_then(shonin_3ds::server::areq::read_method_data) else {
+        return refused_page(state, meta, anyone, "threeDSMethodData cannot be read").await;
+    };
+    let now = state.clock.now();
+    let txn = match state.store.server_transaction(&id, now).await {
+        Ok(Some(t)) if t.state == ServerState::Method => t,
+        Ok(_) => return refused_page(state, meta, anyone, "no 3DS Method awaits this").await,
+        Err(e) => {
+            tracing::error!(error = %e, "3DS Server: a method notification could not be read");
+            return failed_page(meta.lang, StatusCode::SERVICE_UNAVAILABLE);
+        }
+    };
+    if let Some(method) = txn.data.method.as_ref().filter(|m| !m.completed) {
+        let data = shonin_3ds::server::ServerData {
+            method: Some(shonin_3ds::server::MethodData {
+                completed: true,
+                ..method.clone()
+            }),
+            ..txn.data.clone()
+        };
+        if let Ok(update) = txn.advance(txn.state, data) {
+            let mut unit = UnitOfWork::new();
+            unit.update(update);
+            let record = AuditRecord {
+                reason: Some("3DS Method completed".into()),
+                ..success_record(state, meta, METHOD_NOTIFICATION_ACTION, anyone, &id)
+            };
+            if let Err(e) = crate::oauth::commit::commit_outcome(state, unit, Some(record)).await {
+                tracing::warn!(error = ?e, "3DS Server: a method notification could not be kept");
+                return failed_page(meta.lang, StatusCode::SERVICE_UNAVAILABLE);
+            }
+        }
+    }
+    let page = ThreeDsNotificationPage {
+        f: Frame::new(meta.lang, ""),
+        transaction: &id,
+        kind: "shonin-3ds-method-complete",
+    };
+    pages::render_framed(StatusCode::OK, &page, None)
 }

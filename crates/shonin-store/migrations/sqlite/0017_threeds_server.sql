@@ -6,7 +6,7 @@
 CREATE TABLE threeds_server_transactions (
     three_ds_server_trans_id TEXT    NOT NULL PRIMARY KEY CHECK (length(three_ds_server_trans_id) = 36),
     client_id                TEXT    NOT NULL,
-    state                    TEXT    NOT NULL CHECK (state IN ('completed', 'challenge', 'cancelled', 'failed')),
+    state                    TEXT    NOT NULL CHECK (state IN ('method', 'completed', 'challenge', 'cancelled', 'failed')),
     data                     TEXT    NOT NULL,
     created_at               INTEGER NOT NULL,
     expires_at               INTEGER NOT NULL,

@@ -27,12 +27,13 @@ fn txn(n: u8, state: ServerState) -> ServerTransaction {
             ds_trans_id: Some("897e20c5-76b7-4ee4-9e43-f2ba9dd90044".into()),
             acs_trans_id: Some("0ed1ec93-9e85-4114-87ba-120c50c6a7e7".into()),
             masked_pan: "401200******6013".into(),
-            purchase: PurchaseSummary {
+            method: None,
+            purchase: Some(PurchaseSummary {
                 merchant_name: "Tea Shop".into(),
                 amount: "12345".into(),
                 currency: "978".into(),
                 exponent: 2,
-            },
+            }),
             result: None,
             challenge: None,
             problem: None,
