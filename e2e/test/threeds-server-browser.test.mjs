@@ -59,6 +59,20 @@ function checkoutPage(acsURL, creq) {
 <script>document.getElementById('creq').submit();</script>`;
 }
 
+/** The checkout's 3DS Method step: a hidden iframe that posts threeDSMethodData to the issuer's
+ * method URL; what the notification page tells it lands in window.heard. */
+function methodPage(url, data) {
+  const esc = (s) => s.replaceAll('&', '&amp;').replaceAll('"', '&quot;').replaceAll('<', '&lt;');
+  return `<!doctype html><title>Tea Shop checkout</title>
+<script>window.heard = []; window.addEventListener('message', (e) => window.heard.push({ origin: e.origin, data: e.data }));</script>
+<p>Checking your card…</p>
+<iframe name="method" hidden></iframe>
+<form id="method-form" method="post" target="method" action="${esc(url)}">
+<input type="hidden" name="threeDSMethodData" value="${esc(data)}">
+</form>
+<script>document.getElementById('method-form').submit();</script>`;
+}
+
 function waitForPort(port, deadline) {
   return new Promise((resolve, reject) => {
     const attempt = () => {
@@ -105,8 +119,9 @@ describe('3-D Secure across the 3DS Server, the DS simulator and the ACS, in rea
 
   /** Starts an authentication of `amount` (minor units of RUB); retries while the card ranges
    * are not loaded yet (503 right after start). */
-  async function authenticate(amount) {
+  async function authenticate(amount, methodId) {
     const body = {
+      ...(methodId ? { method_id: methodId } : {}),
       card: { number: PAN, expiry: '3012' },
       purchase: { amount, currency: '643', exponent: 2 },
       merchant: { name: 'Tea <Shop>', mcc: '5812', country: '643', acquirer_bin: '400551', acquirer_merchant_id: 'M-1' },
@@ -185,6 +200,11 @@ describe('3-D Secure across the 3DS Server, the DS simulator and the ACS, in rea
         res.end(checkoutPage(url.searchParams.get('acsURL'), url.searchParams.get('creq')));
         return;
       }
+      if (req.method === 'GET' && url.pathname === '/method') {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+        res.end(methodPage(url.searchParams.get('url'), url.searchParams.get('data')));
+        return;
+      }
       res.writeHead(404);
       res.end();
     });
@@ -255,6 +275,7 @@ start = "4012000000006000"
 end = "4012000000006999"
 scheme = "visa"
 acs_url = "${srv.issuer}/3ds/acs/areq"
+three_ds_method_url = "${srv.issuer}/3ds/acs/method"
 `,
     );
     const dsLog = fs.openSync(path.join(pkiDir, 'ds-sim.log'), 'a');
@@ -337,8 +358,31 @@ acs_url = "${srv.issuer}/3ds/acs/areq"
     shots.push(await screenshot(profile.page, '3dss-done'));
   });
 
-  it('a third purchase is cancelled in the iframe: N with challengeCancel 01', TEST, async () => {
-    const c = await authenticate('150000');
+  it('a third purchase runs the 3DS Method in a hidden iframe first, then is cancelled: N with challengeCancel 01', TEST, async () => {
+    // The 3DS Method: started by the backend, run by the checkout, posted back by the ACS.
+    let m;
+    const deadline = Date.now() + STEP_TIMEOUT;
+    for (;;) {
+      m = await api('POST', '/3ds/server/methods', { card: { number: PAN } });
+      if (m.status !== 503 || Date.now() > deadline) break;
+      await new Promise((res) => setTimeout(res, 250));
+    }
+    assert.equal(m.status, 201, JSON.stringify(m.body));
+    assert.equal(m.body.state, 'method');
+    const { page } = profile;
+    const url = new URL('/method', merchant.origin);
+    url.searchParams.set('url', m.body.method.threeDSMethodURL);
+    url.searchParams.set('data', m.body.method.threeDSMethodData);
+    await page.goto(url.href);
+    await page.waitForFunction(
+      (id) => window.heard.some((h) => h.data?.type === 'shonin-3ds-method-complete' && h.data.threeDSServerTransID === id),
+      m.body.id,
+      { timeout: STEP_TIMEOUT },
+    );
+    const c = await authenticate('150000', m.body.id);
+    assert.equal(c.id, m.body.id, 'the AReq went out under the method\'s transaction');
+    assert.equal(c.threeDSCompInd, 'Y', JSON.stringify(c));
+    assert.equal(c.state, 'challenge', JSON.stringify(c));
     const frame = await checkout(c);
     await frame.click('#acs-cancel');
     const done = await finished(c);
