@@ -5,7 +5,9 @@
 //! without an AReq), an ACS that cannot be reached (failed, Erro 405 from the DS), the
 //! requestor's cancel, and the refusals: no token, wrong scope, bad bodies, an RReq from a
 //! certificate not pinned (303), for an unknown transaction (301) or after a cancel (305).
-//! On PostgreSQL, a challenge begun on one node ends on another.
+//! A scripted DS answers every Erro code of Annex A and answers the 3DS Server must refuse: each
+//! is a failed result naming the code and who reported it, never an HTTP error. The 3DS Method
+//! runs before the AReq. On PostgreSQL, a challenge begun on one node ends on another.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -818,4 +820,108 @@ async fn the_3ds_method_runs_before_the_areq_and_sets_its_completion() {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+/// A DS that answers every AReq with what `answer` holds, and PReqs with one card range.
+async fn scripted_ds(pki: &SchemePki, answer: Arc<std::sync::Mutex<String>>) -> String {
+    use axum::routing::post;
+    let preq = |body: String| async move {
+        let preq: Value = serde_json::from_str(&body).unwrap();
+        axum::Json(json!({
+            "messageType": "PRes", "messageVersion": preq["messageVersion"],
+            "threeDSServerTransID": preq["threeDSServerTransID"],
+            "dsTransID": "6a00d179-bcdd-4eb4-a7e9-40eb30023b05",
+            "cardRangeData": [{"startRange": "4012000000006000", "endRange": "4012000000006999",
+                "acsProtocolVersions": [{"version": "2.2.0"}, {"version": "2.3.1"}],
+                "dsProtocolVersions": ["2.2.0", "2.3.1"]}],
+        }))
+    };
+    let areq = move |body: String| {
+        let answer = answer.clone();
+        async move {
+            let areq: Value = serde_json::from_str(&body).unwrap();
+            let text = answer
+                .lock()
+                .unwrap()
+                .replace("{ID}", areq["threeDSServerTransID"].as_str().unwrap());
+            ([(header::CONTENT_TYPE, "application/json")], text)
+        }
+    };
+    let app = axum::Router::new()
+        .route("/ds/preq", post(preq))
+        .route("/ds/areq", post(areq));
+    pki.listen("ds", app).await
+}
+
+#[tokio::test]
+async fn every_erro_and_every_bad_answer_of_the_ds_is_a_failed_result() {
+    let n = net(false).await;
+    let answer = Arc::new(std::sync::Mutex::new(String::new()));
+    let ds = scripted_ds(&n.pki, answer.clone()).await;
+    let app = TestApp::with(|c| {
+        let base = n.a.state.config.threeds.server.clone().unwrap();
+        c.threeds.server = Some(ServerSettings {
+            ds_areq_url: format!("{ds}/ds/areq"),
+            ds_preq_url: format!("{ds}/ds/preq"),
+            ..base
+        });
+    })
+    .await;
+    let applied = app
+        .state
+        .threeds_server
+        .as_ref()
+        .unwrap()
+        .refresh_ranges()
+        .await
+        .unwrap();
+    assert_eq!(applied.ranges, 1);
+    let shop = Bank::with_scope(&app, "shop", "3ds").await;
+    let erro = |code: &str| {
+        json!({"messageType": "Erro", "messageVersion": "2.3.1", "errorCode": code,
+               "errorComponent": "D", "errorDescription": "described",
+               "errorDetail": "acctNumber", "errorMessageType": "AReq",
+               "threeDSServerTransID": "{ID}"})
+        .to_string()
+    };
+    // The codes a DS (or the ACS through it) may answer an AReq with (EMV 3DS Annex A).
+    let mut cases: Vec<(String, &str, &str)> = [
+        "101", "102", "103", "201", "202", "203", "204", "301", "302", "303", "304", "305", "306",
+        "307", "402", "403", "404", "405",
+    ]
+    .into_iter()
+    .map(|c| (erro(c), c, "D"))
+    .collect();
+    // Answers the 3DS Server itself refuses (component S).
+    let ares = |id: &str, status: &str| {
+        json!({"messageType": "ARes", "messageVersion": "2.3.1", "threeDSServerTransID": id,
+               "dsTransID": "6a00d179-bcdd-4eb4-a7e9-40eb30023b05",
+               "acsTransID": "f888079d-dae8-4a18-81b0-be6e77355e71",
+               "acsReferenceNumber": "ACS", "dsReferenceNumber": "DS", "transStatus": status,
+               "authenticationMethod": ["02"]})
+        .to_string()
+    };
+    cases.push(("<html>busy</html>".into(), "101", "S"));
+    cases.push((
+        ares("8a880dc0-d2d2-4067-bcb1-b08d1690b26e", "N"),
+        "301",
+        "S",
+    ));
+    cases.push((ares("{ID}", "Y"), "201", "S"));
+    cases.push((ares("{ID}", "D"), "203", "S"));
+    for (text, code, component) in cases {
+        *answer.lock().unwrap() = text.clone();
+        let (status, f) = start(&app, &shop, &request(PAN, "63551")).await;
+        assert_eq!(status, StatusCode::CREATED, "{text}: {f}");
+        assert_eq!(f["state"], "failed", "{text}: {f}");
+        assert_eq!(
+            (
+                f["error"]["errorCode"].as_str(),
+                f["error"]["errorComponent"].as_str()
+            ),
+            (Some(code), Some(component)),
+            "{text}: {f}"
+        );
+        assert!(f.get("result").is_none());
+    }
 }
