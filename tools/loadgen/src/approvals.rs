@@ -12,12 +12,12 @@ use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use serde_json::{Value, json};
 
-/// A client_credentials token for scope `transactions`, bound to the generator's DPoP key.
-pub async fn token(ctx: &Ctx) -> StepResult<String> {
+/// A client_credentials token for `scope`, bound to the generator's DPoP key.
+pub async fn token(ctx: &Ctx, scope: &str) -> StepResult<String> {
     const STEP: &str = "txn_token";
     let (mut form, proof) = signed(ctx, "/token")?;
     form.push(("grant_type", "client_credentials".to_owned()));
-    form.push(("scope", "transactions".to_owned()));
+    form.push(("scope", scope.to_owned()));
     let resp = ctx
         .client
         .post(url_for(ctx, "/token")?)
@@ -34,7 +34,7 @@ pub async fn token(ctx: &Ctx) -> StepResult<String> {
 }
 
 /// `POST path` with the token, a fresh proof and `body`; the JSON answer.
-async fn call(
+pub(crate) async fn call(
     ctx: &Ctx,
     token: &str,
     step: &'static str,

@@ -68,6 +68,10 @@ pub enum Kind {
     /// passkey signs the payment (`/authorize/payment/options`, `/authorize/payment`) instead of
     /// the button (needs `--sign-in passkey` and a client allowed `payment_initiation`).
     PaymentConsent,
+    /// An EMV 3-D Secure authentication with a challenge through the 3DS Server's requestor API,
+    /// the DS and the ACS (needs `--sign-in passkey`, a cardholder with an enrolled card and a
+    /// client with scope `3ds` and the client_credentials grant).
+    ThreedsChallenge,
 }
 
 impl SignIn {
@@ -209,7 +213,17 @@ pub async fn run(args: FlowArgs) -> anyhow::Result<()> {
             ctx.args.sign_in == SignIn::Passkey && ctx.args.user_id.is_some(),
             "--kind approval needs --sign-in passkey and --user-id"
         );
-        let token = crate::approvals::token(&ctx)
+        let token = crate::approvals::token(&ctx, "transactions")
+            .await
+            .map_err(|(step, e)| anyhow::anyhow!("{step}: {e}"))?;
+        let _ = ctx.txn_token.set(token);
+    }
+    if ctx.args.kind == Kind::ThreedsChallenge {
+        anyhow::ensure!(
+            ctx.args.sign_in == SignIn::Passkey,
+            "--kind threeds-challenge needs --sign-in passkey"
+        );
+        let token = crate::approvals::token(&ctx, "3ds")
             .await
             .map_err(|(step, e)| anyhow::anyhow!("{step}: {e}"))?;
         let _ = ctx.txn_token.set(token);
@@ -238,6 +252,9 @@ pub async fn run(args: FlowArgs) -> anyhow::Result<()> {
                 let done = match (ctx.args.kind, ctx.txn_token.get(), &ctx.args.user_id) {
                     (Kind::Approval, Some(token), Some(user)) => {
                         crate::approvals::one_approval(&ctx, token, user).await
+                    }
+                    (Kind::ThreedsChallenge, Some(token), _) => {
+                        crate::threeds::one_challenge(&ctx, token).await
                     }
                     _ => one_flow(&ctx).await,
                 };
@@ -281,6 +298,7 @@ pub async fn run(args: FlowArgs) -> anyhow::Result<()> {
             Kind::Authorization => "flow",
             Kind::Approval => "approval",
             Kind::PaymentConsent => "payment-consent",
+            Kind::ThreedsChallenge => "threeds-challenge",
         },
         label: ctx.args.label.clone(),
         sign_in: ctx.args.sign_in.name(),

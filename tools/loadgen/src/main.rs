@@ -33,6 +33,7 @@ mod pregen;
 mod run;
 mod stats;
 mod tally;
+mod threeds;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
