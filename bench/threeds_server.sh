@@ -12,6 +12,10 @@
 # HTTP/1.1 keep-alive over TLS, 16 requests in flight, a 3 s warm-up and a 10 s measured window.
 # Printed: authentications/s, latency, Shonin's CPU per authentication, the simulator's, the
 # database's (PostgreSQL), and the server's own counts (every answer must be a completed Y).
+# Then challenge flows (`loadgen flow --kind threeds-challenge`, 8 in flight, 10 s): the same
+# request for an amount the ACS challenges, the challenge page, the cardholder's software
+# passkey, the answer (the ACS's RReq goes through the DS to the 3DS Server before it answers),
+# the final CRes at the notification URL, and the backend's read of the result, which must be Y.
 #
 # Usage: bench/threeds_server.sh   (after `cargo build --release -p shonin-server -p loadgen`)
 # Everything listens on 127.0.0.1; the server and the simulator are stopped by their PIDs on exit.
@@ -142,6 +146,23 @@ print(f"{engine}: {d['ok_rps']:.0f} authentications/s, p50 {d['latency_ms']['p50
 assert d["not_y"] == 0, "authentications that did not end Y"
 assert d["transport_errors"] == 0, "transport errors in the run"
 assert d["ok"] == n, "answers other than 201"
+PY
+  # Challenge flows: the cardholder's passkey is enrolled once through the account page.
+  c0=$(cpu "$P") q0=$(cpu "$Q") d0=$(pg_cpu)
+  line=$("$L" flow --kind threeds-challenge --keys "$W/keys" --client-id bench-psp --issuer "$ISSUER" \
+    --ca "$D/tls/dev-ca.pem" --redirect-uri https://client.example/cb --username cardholder \
+    --password-file "$W/password" --sign-in passkey --concurrency 8 --duration 10 \
+    --label "shonin-$engine 3ds challenge end-to-end")
+  c1=$(cpu "$P") q1=$(cpu "$Q") d1=$(pg_cpu)
+  echo "$line"
+  python3 - "$line" "$c0" "$c1" "$q0" "$q1" "$d0" "$d1" "$engine" <<'PY'
+import json, sys
+d = json.loads(sys.argv[1]); c0, c1, q0, q1, d0, d1 = map(float, sys.argv[2:8]); engine = sys.argv[8]
+db = f", database {(d1 - d0) / d['ok'] * 1e3:.2f} ms" if engine == "postgres" else ""
+print(f"{engine}: {d['flows_per_s']:.1f} challenge flows/s, p50 {d['latency_ms']['p50']:.1f} ms, "
+      f"p99 {d['latency_ms']['p99']:.1f} ms, failed {sum(d['failures_by_step'].values())}; "
+      f"Shonin CPU {(c1 - c0) / d['ok'] * 1e3:.2f} ms per flow, DS simulator {(q1 - q0) / d['ok'] * 1e3:.2f} ms{db}")
+assert sum(d["failures_by_step"].values()) == 0, "failed flows"
 PY
   kill "$Q"; wait "$Q" 2>/dev/null || true; Q=""
   engine_end

@@ -128,8 +128,11 @@ pub async fn serve(
     let (stop, stopping) = watch::channel(false);
     let mut tasks = JoinSet::new();
     let mut shutdown = pin!(shutdown);
-    let addr = listener.local_addr().ok();
-    tracing::info!(?addr, tls = ctx.tls.is_some(), "accepting connections");
+    // A plain address in the log (`127.0.0.1:8443`), not Rust's `Some(…)`.
+    let addr = listener
+        .local_addr()
+        .map_or_else(|_| "-".to_owned(), |a| a.to_string());
+    tracing::info!(%addr, tls = ctx.tls.is_some(), "accepting connections");
 
     loop {
         reap(&mut tasks);
@@ -171,7 +174,7 @@ pub async fn serve(
                 tracing::debug!(error = %e, "connection failed before accept");
             }
             Err(e) => {
-                tracing::error!(error = %e, backoff = ?ACCEPT_ERROR_BACKOFF, "accept failed");
+                tracing::error!(error = %e, backoff_ms = ACCEPT_ERROR_BACKOFF.as_millis() as u64, "accept failed");
                 tokio::select! {
                     biased;
                     () = &mut shutdown => break,

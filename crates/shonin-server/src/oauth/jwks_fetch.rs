@@ -159,7 +159,11 @@ impl JwksFetcher {
         let result = self.fetch(uri).await;
         match &result {
             Ok(_) => {
-                tracing::debug!(jwks_uri = uri, elapsed = ?started.elapsed(), "fetched client jwks")
+                tracing::debug!(
+                    jwks_uri = uri,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "fetched client jwks"
+                )
             }
             Err(e) => {
                 tracing::warn!(jwks_uri = uri, error = %e, error_detail = ?e, "client jwks_uri fetch failed")

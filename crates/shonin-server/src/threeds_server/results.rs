@@ -313,7 +313,7 @@ async fn seen(state: &AppState, txn: &ServerTransaction, status: shonin_3ds::Tra
     let mut unit = UnitOfWork::new();
     unit.update(update);
     if let Err(e) = crate::oauth::commit::commit_outcome(state, unit, None).await {
-        tracing::warn!(error = ?e, "3DS Server: the final CRes could not be kept");
+        tracing::warn!(error = %e.description, "3DS Server: the final CRes could not be kept");
     }
 }
 
@@ -372,7 +372,7 @@ pub async fn method_notification(
                 ..success_record(state, meta, METHOD_NOTIFICATION_ACTION, anyone, &id)
             };
             if let Err(e) = crate::oauth::commit::commit_outcome(state, unit, Some(record)).await {
-                tracing::warn!(error = ?e, "3DS Server: a method notification could not be kept");
+                tracing::warn!(error = %e.description, "3DS Server: a method notification could not be kept");
                 return failed_page(meta.lang, StatusCode::SERVICE_UNAVAILABLE);
             }
         }

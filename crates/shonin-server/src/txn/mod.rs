@@ -48,7 +48,7 @@ impl From<shonin_types::StorageError> for Refused {
 }
 
 impl Refused {
-    fn reason(&self) -> String {
+    pub(crate) fn reason(&self) -> String {
         match self {
             Refused::Auth(e) => format!("{}: {}", e.error, e.description),
             Refused::Txn(e) | Refused::Recorded(e) => e.reason(),

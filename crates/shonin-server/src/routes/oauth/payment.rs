@@ -329,6 +329,6 @@ pub(super) async fn reject(
         )
         .await
     {
-        tracing::warn!(error = ?e, "a denied payment's transaction could not be rejected");
+        tracing::warn!(error = %e.reason(), "a denied payment's transaction could not be rejected");
     }
 }
