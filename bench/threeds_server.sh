@@ -54,6 +54,10 @@ for engine in sqlite postgres; do
 [threeds.acs]
 reference_number = "BENCH-ACS"
 ds_certificate_thumbprints = ["$THUMB"]
+# The RReq link to the DS simulator (its server certificate is the dev one).
+results_ca_file = "$D/tls/dev-ca.pem"
+results_certificate_file = "$W/pki/client.pem"
+results_key_file = "$W/pki/client-key.pem"
 
 [[threeds.acs.card_ranges]]
 start = "4012000000006000"
@@ -158,6 +162,7 @@ PY
   python3 - "$line" "$c0" "$c1" "$q0" "$q1" "$d0" "$d1" "$engine" <<'PY'
 import json, sys
 d = json.loads(sys.argv[1]); c0, c1, q0, q1, d0, d1 = map(float, sys.argv[2:8]); engine = sys.argv[8]
+assert d["ok"] > 0 and sum(d["failures_by_step"].values()) == 0, f"failed flows: {d['failures_by_step']}"
 db = f", database {(d1 - d0) / d['ok'] * 1e3:.2f} ms" if engine == "postgres" else ""
 print(f"{engine}: {d['flows_per_s']:.1f} challenge flows/s, p50 {d['latency_ms']['p50']:.1f} ms, "
       f"p99 {d['latency_ms']['p99']:.1f} ms, failed {sum(d['failures_by_step'].values())}; "

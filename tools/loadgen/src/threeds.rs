@@ -16,20 +16,38 @@ use reqwest::StatusCode;
 use reqwest::header::AUTHORIZATION;
 use serde_json::{Value, json};
 
-/// The value of the attribute that follows `marker` (`data-token="`) in `html`, with the
-/// entities the template escapes decoded.
+/// The value of the attribute that follows `marker` (`data-token="`) in `html`, with its
+/// character references decoded (the template escapes `"` as `&#34;`, `&` as `&amp;`, …).
 fn attribute(html: &str, marker: &str) -> Option<String> {
     let start = html.find(marker)? + marker.len();
     let end = start + html.get(start..)?.find('"')?;
-    Some(
-        html.get(start..end)?
-            .replace("&quot;", "\"")
-            .replace("&#x27;", "'")
-            .replace("&#39;", "'")
-            .replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&amp;", "&"),
-    )
+    let raw = html.get(start..end)?;
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(rest.get(..amp)?);
+        let tail = rest.get(amp..)?;
+        let semi = tail.find(';')?;
+        let name = tail.get(1..semi)?;
+        let c = match name {
+            "amp" => '&',
+            "quot" => '"',
+            "lt" => '<',
+            "gt" => '>',
+            "apos" => '\'',
+            _ => {
+                let n = match name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
+                    Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                    None => name.strip_prefix('#')?.parse().ok()?,
+                };
+                char::from_u32(n)?
+            }
+        };
+        out.push(c);
+        rest = tail.get(semi + 1..)?;
+    }
+    out.push_str(rest);
+    Some(out)
 }
 
 fn member<'a>(step: &'static str, v: &'a Value, name: &str) -> StepResult<&'a str> {
