@@ -241,9 +241,9 @@ fn answer(status: StatusCode, t: &ServerTransaction) -> Response {
     resp
 }
 
-/// The body as an [`Authenticate`]; a serde error names members only (its other messages
-/// can quote a value, and a value can be a card number).
-fn read_body(bytes: &[u8]) -> Result<Authenticate, Refused> {
+/// The body as a `T` (`Authenticate`, `StartMethod`); a serde error names members only (its
+/// other messages can quote a value, and a value can be a card number).
+fn read_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Refused> {
     if bytes.len() > MAX_BODY {
         return Err(Refused::Body(format!(
             "the body is larger than {MAX_BODY} bytes"
@@ -256,7 +256,7 @@ fn read_body(bytes: &[u8]) -> Result<Authenticate, Refused> {
             text
         } else {
             format!(
-                "the body is not an authentication request: a member has the wrong type or the JSON is malformed (line {}, column {})",
+                "the body is not what this endpoint reads: a member has the wrong type or the JSON is malformed (line {}, column {})",
                 e.line(),
                 e.column()
             )
@@ -294,7 +294,7 @@ async fn authenticate(
     bytes: &[u8],
     target: &mut String,
 ) -> Result<Response, Refused> {
-    let mut input = read_body(bytes)?;
+    let mut input: Authenticate = read_body(bytes)?;
     let now = state.clock.now();
     let (pan, from_vault, expiry) = card(state, client, &input.card, now).await?;
     if expiry.is_some() {
@@ -528,21 +528,7 @@ pub async fn start_method(
     let mut target = "-".to_owned();
     let result = async {
         authorised?;
-        if bytes.len() > MAX_BODY {
-            return Err(Refused::Body(format!(
-                "the body is larger than {MAX_BODY} bytes"
-            )));
-        }
-        let input: StartMethod = serde_json::from_slice(bytes).map_err(|e| {
-            let text = e.to_string();
-            Refused::Body(
-                if text.starts_with("unknown field") || text.starts_with("missing field") {
-                    text
-                } else {
-                    "the body is not {\"card\": {...}}".into()
-                },
-            )
-        })?;
+        let input: StartMethod = read_body(bytes)?;
         let now = state.clock.now();
         let (pan, _, _) = card(state, &client, &input.card, now).await?;
         let url = find_range(server, &pan)?.and_then(|(_, url)| url);
