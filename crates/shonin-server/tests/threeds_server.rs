@@ -783,6 +783,24 @@ async fn the_3ds_method_runs_before_the_areq_and_sets_its_completion() {
     body["method_id"] = quiet["id"].clone();
     let (_, n_) = start(&n.a, &shop, &body).await;
     assert_eq!(n_["threeDSCompInd"], "N", "{n_}");
+    // Two calls with one method at once: one AReq, one 201, one 409.
+    let (_, raced) = call(
+        &n.a,
+        &shop,
+        Method::POST,
+        "/3ds/server/methods",
+        Some(&method(PAN)),
+    )
+    .await;
+    body["method_id"] = raced["id"].clone();
+    let (a, b) = tokio::join!(start(&n.a, &shop, &body), start(&n.a, &shop, &body));
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::CREATED, StatusCode::CONFLICT],
+        "{a:?} {b:?}"
+    );
     // Another client cannot use it.
     let stranger = Bank::with_scope(&n.a, "stranger", "3ds").await;
     let (_, fresh) = call(

@@ -13,7 +13,7 @@ use super::{SCOPE, ServerService};
 use crate::audit_events::success_record;
 use crate::error::{OAuthError, PROBLEM_JSON};
 use crate::oauth::access::{Access, replay_challenge};
-use crate::oauth::commit::{Committed, commit, commit_record};
+use crate::oauth::commit::{Committed, commit, commit_outcome, commit_record};
 use crate::request_meta::RequestMeta;
 use crate::state::AppState;
 use crate::txn::client_actor;
@@ -27,13 +27,15 @@ use shonin_3ds::server::{
 };
 use shonin_3ds::{Rejection, TransStatus};
 use shonin_audit::{AuditRecord, Outcome};
-use shonin_types::unit::UnitOfWork;
+use shonin_types::unit::{OneTimeClaim, Outcome as Commit, UnitOfWork};
 use shonin_vault::VaultError;
 
 pub const START_ACTION: &str = "3ds.server.authenticate";
 pub const READ_ACTION: &str = "3ds.server.read";
 pub const CANCEL_ACTION: &str = "3ds.server.cancel";
 pub const METHOD_ACTION: &str = "3ds.server.method";
+/// The one-time claim that lets one AReq go out per 3DS Method transaction.
+const METHOD_CLAIM_NAMESPACE: &str = "3ds-server-method";
 /// The longest body read: the request is a handful of short members.
 const MAX_BODY: usize = 16 * 1024;
 
@@ -314,6 +316,25 @@ async fn authenticate(
                     "method_id: the 3DS Method ran for another card".into(),
                 ));
             }
+            // One AReq per transaction: of two calls with this method at once, the second is
+            // refused here, before it sends anything.
+            let mut claim = UnitOfWork::new();
+            claim.claim(OneTimeClaim {
+                namespace: METHOD_CLAIM_NAMESPACE,
+                key: t.three_ds_server_trans_id.clone(),
+                expires_at: t.expires_at,
+            });
+            match commit_outcome(state, claim, None)
+                .await
+                .map_err(Refused::Auth)?
+            {
+                Commit::Committed { .. } => {}
+                _ => {
+                    return Err(Refused::State(
+                        "the 3DS Method's transaction was authenticated already",
+                    ));
+                }
+            }
             Some(t)
         }
         None => None,
@@ -443,7 +464,12 @@ async fn authenticate(
         .map_err(Refused::Auth)?
     {
         Committed::Done => {}
-        Committed::Conflict { .. } => return Err(Refused::Unavailable("try again")),
+        // The method's transaction moved since it was read (its claim above makes this rare).
+        Committed::Conflict { .. } => {
+            return Err(Refused::State(
+                "the 3DS Method's transaction was authenticated already",
+            ));
+        }
     }
     metrics::counter!(
         "shonin_3ds_server_authentications_total",
