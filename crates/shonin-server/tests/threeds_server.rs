@@ -397,6 +397,44 @@ async fn frictionless_and_challenge_across_the_three_components() {
     )));
     let (_, seen) = call(&n.a, &shop, Method::GET, &path, None).await;
     assert_eq!(seen["final_cres"], "N");
+    // An Erro posted instead of a CRes names the transaction: the page tells the checkout, and
+    // nothing changes (the RReq carries the result). One naming no transaction is refused.
+    let erro = |id: &Value| {
+        let e = json!({"messageType": "Erro", "messageVersion": "2.3.1", "errorCode": "203",
+                       "errorComponent": "A", "errorDescription": "Format of one or more data elements is invalid",
+                       "errorDetail": "challengeWindowSize", "threeDSServerTransID": id});
+        base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            e.to_string(),
+        )
+    };
+    let (status, page) = form(
+        &n.a,
+        "/3ds/server/notification",
+        format!("erro={}", erro(&c["id"])),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("data-kind=\"shonin-3ds-complete\""));
+    let (status, _) = form(
+        &n.a,
+        "/3ds/server/notification",
+        format!(
+            "erro={}",
+            erro(&json!("8a880dc0-d2d2-4067-bcb1-b08d1690b26e"))
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = form(
+        &n.a,
+        "/3ds/server/notification",
+        "threeDSSessionData=abc".into(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (_, same) = call(&n.a, &shop, Method::GET, &path, None).await;
+    assert_eq!(same["result"], done["result"]);
     // A cancel after the end is refused.
     let (status, body) = call(&n.a, &shop, Method::POST, &format!("{path}/cancel"), None).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
@@ -577,6 +615,10 @@ async fn a_challenge_begun_on_one_node_ends_on_another() {
     let b = n.b.as_ref().unwrap();
     load_ranges(&n.a).await;
     let shop = Bank::with_scope(&n.a, "shop", "3ds").await;
+    // Frictionless on PostgreSQL too.
+    let (status, y) = start(&n.a, &shop, &request(PAN, "63551")).await;
+    assert_eq!(status, StatusCode::CREATED, "{y}");
+    assert_eq!(y["result"]["transStatus"], "Y", "{y}");
     let (_, c) = start(&n.a, &shop, &request(PAN, "150000")).await;
     assert_eq!(c["state"], "challenge", "{c}");
     // The cardholder's challenge runs on node A; its RReq reaches node B through the DS.
