@@ -31,6 +31,26 @@ mod page;
 pub use oauth::OAuthError;
 pub use page::{error_page, unavailable_page};
 
+/// A capability API's refusal (the vault, the 3DS Server): RFC 9457 problem+json with an
+/// `error` code beside the standard members, never cached, and `Retry-After` on 503.
+pub fn coded_problem(status: StatusCode, code: &str, detail: &str) -> Response {
+    let body = serde_json::json!({
+        "type": "about:blank",
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "status": status.as_u16(),
+        "detail": detail,
+        "error": code,
+    });
+    let mut resp = (status, body.to_string()).into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    resp
+}
+
 /// An error on its way to a client.
 #[derive(Debug)]
 pub enum ApiError {

@@ -11,7 +11,7 @@
 //! (`POST /vault/nonces/exchange`); the page's side is `routes/vault_nonces.rs`.
 
 use crate::audit_events::success_record;
-use crate::error::{OAuthError, PROBLEM_JSON};
+use crate::error::OAuthError;
 use crate::oauth::access::{Access, replay_challenge};
 use crate::oauth::commit::{Success, commit, commit_outcome, replay_error};
 use crate::request_meta::RequestMeta;
@@ -90,23 +90,10 @@ impl Refused {
             }
         };
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = json!({
-            "type": "about:blank",
-            "title": status.canonical_reason().unwrap_or("Error"),
-            "status": status.as_u16(),
-            "detail": detail,
-            "error": code,
-        });
-        let mut resp = (status, body.to_string()).into_response();
-        let h = resp.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        }
+        let mut resp = crate::error::coded_problem(status, code, &detail);
         if status == StatusCode::UNAUTHORIZED {
             // RFC 6750 §3: the client token is a bearer token.
-            h.insert(
+            resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer error=\"invalid_token\""),
             );

@@ -337,7 +337,7 @@ async fn authenticate(
     }
 }
 
-fn ds_actor(thumbprint: &str) -> Actor {
+pub(crate) fn ds_actor(thumbprint: &str) -> Actor {
     Actor {
         kind: ActorKind::Client,
         id: format!("ds:{}", thumbprint.chars().take(16).collect::<String>()),
@@ -401,7 +401,7 @@ pub(crate) async fn audit_refusal(
 }
 
 /// A protocol message as the HTTP answer: JSON, never cached.
-fn protocol(status: StatusCode, message: &impl serde::Serialize) -> Response {
+pub(crate) fn protocol(status: StatusCode, message: &impl serde::Serialize) -> Response {
     let mut response = (status, Json(message)).into_response();
     response
         .headers_mut()

@@ -11,7 +11,7 @@
 
 use super::{SCOPE, ServerService};
 use crate::audit_events::success_record;
-use crate::error::{OAuthError, PROBLEM_JSON};
+use crate::error::OAuthError;
 use crate::oauth::access::{Access, replay_challenge};
 use crate::oauth::commit::{Committed, commit, commit_outcome, commit_record};
 use crate::request_meta::RequestMeta;
@@ -85,21 +85,7 @@ impl Refused {
                 why.into(),
             ),
         };
-        let body = json!({
-            "type": "about:blank",
-            "title": status.canonical_reason().unwrap_or("Error"),
-            "status": status.as_u16(),
-            "detail": detail,
-            "error": code,
-        });
-        let mut resp = (status, body.to_string()).into_response();
-        let h = resp.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        }
-        resp
+        crate::error::coded_problem(status, code, &detail)
     }
 }
 

@@ -12,9 +12,9 @@ use crate::audit_events::success_record;
 use crate::pages::{self, Frame, ThreeDsNotificationPage};
 use crate::request_meta::RequestMeta;
 use crate::state::AppState;
-use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use crate::threeds::areq::{ds_actor, protocol};
+use axum::http::StatusCode;
+use axum::response::Response;
 use shonin_3ds::server::{ServerState, ServerStore, ServerTransaction, read_cres, read_rreq, rres};
 use shonin_3ds::{
     ErrorCode, ErrorComponent, Identified, Message, MessageType, RReq, Refused, Rejection,
@@ -25,21 +25,6 @@ use shonin_types::unit::{Outcome, UnitOfWork};
 pub const RESULTS_ACTION: &str = "3ds.server.results";
 pub const NOTIFICATION_ACTION: &str = "3ds.server.notification";
 pub const METHOD_NOTIFICATION_ACTION: &str = "3ds.server.method.notification";
-
-fn protocol(status: StatusCode, message: &impl serde::Serialize) -> Response {
-    let mut response = (status, Json(message)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
-fn ds_actor(thumbprint: &str) -> Actor {
-    Actor {
-        kind: ActorKind::Client,
-        id: format!("ds:{}", thumbprint.chars().take(16).collect::<String>()),
-    }
-}
 
 /// Answers `refused` with the 3DS Server's Erro, and audit-logs it (sampled per address).
 async fn erro(
