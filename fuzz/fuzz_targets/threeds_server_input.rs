@@ -1,6 +1,6 @@
 //! Fuzzes what the 3DS Server reads from outside: the requestor API's body (`Authenticate`,
-//! then the AReq built from it in 2.2.0 and 2.3.1) and the DS's PRes applied to the card-range
-//! cache. The first byte chooses which.
+//! then the AReq built from it in 2.2.0 and 2.3.1), the DS's PRes applied to the card-range
+//! cache, and the `threeDSMethodData` a browser posts. The first byte chooses which.
 //!
 //! Nothing may panic. An AReq that is built passes the checks of its own version and carries
 //! the card number it was given; a refusal names an element. A PRes applied twice leaves the
@@ -15,10 +15,10 @@ fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
-    if mode % 2 == 0 {
-        requestor_body(rest);
-    } else {
-        pres(rest);
+    match mode % 3 {
+        0 => requestor_body(rest),
+        1 => pres(rest),
+        _ => method_data(rest),
     }
 });
 
@@ -76,5 +76,20 @@ fn pres(body: &[u8]) {
             assert!(range.bounds.contains(&Pan::new(pan)));
             let _ = range.version(Versions::ALL);
         }
+    }
+}
+
+/// `threeDSMethodData`: whatever is read names a UUID and comes back the same when written.
+fn method_data(body: &[u8]) {
+    let Ok(text) = std::str::from_utf8(body) else {
+        return;
+    };
+    if let Some((id, url)) = shonin_3ds::server::areq::read_method_data(text) {
+        assert_eq!(id.len(), 36);
+        let again = shonin_3ds::server::areq::method_data(&id, &url);
+        assert_eq!(
+            shonin_3ds::server::areq::read_method_data(&again),
+            Some((id, url))
+        );
     }
 }

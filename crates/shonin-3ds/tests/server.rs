@@ -325,3 +325,36 @@ fn a_final_cres_says_y_or_n_for_its_own_transaction() {
         ErrorCode::TransactionIdNotRecognised
     );
 }
+
+#[test]
+fn method_data_round_trips_and_refuses_what_names_no_transaction() {
+    use shonin_3ds::server::areq::{method_data, read_method_data};
+    let data = method_data(ID, "https://psp.example/3ds/server/method-notification");
+    assert!(!data.contains('='), "base64url without padding");
+    assert_eq!(
+        read_method_data(&data),
+        Some((
+            ID.to_owned(),
+            "https://psp.example/3ds/server/method-notification".to_owned()
+        ))
+    );
+    let encode = |v: Value| {
+        base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE, v.to_string())
+    };
+    // Padding is tolerated.
+    let padded = encode(
+        json!({"threeDSServerTransID": ID, "threeDSMethodNotificationURL": "https://a.example/n"}),
+    );
+    assert!(read_method_data(&padded).is_some());
+    for bad in [
+        "not base64!".to_owned(),
+        encode(
+            json!({"threeDSServerTransID": "1", "threeDSMethodNotificationURL": "https://a.example/n"}),
+        ),
+        encode(json!({"threeDSServerTransID": ID})),
+        encode(json!([ID])),
+        "A".repeat(2049),
+    ] {
+        assert_eq!(read_method_data(&bad), None, "{bad}");
+    }
+}
