@@ -141,6 +141,27 @@ impl Update {
         }
     }
 
+    /// The compare-and-set of a versioned record: sets `set` and increments `version` on the one
+    /// row whose `key` column holds `key` and whose `version` is still `version` (the record as
+    /// read); a row changed in between makes it match none.
+    pub fn compare_and_set(
+        table: &'static str,
+        key: (&'static str, Value),
+        version: i64,
+        mut set: Vec<(&'static str, Assign)>,
+    ) -> Self {
+        set.push(("version", Assign::Increment));
+        Update {
+            table,
+            set,
+            filter: vec![
+                (key.0, Cond::Eq(key.1)),
+                ("version", Cond::Eq(Value::int(version))),
+            ],
+            expect: Expect::One,
+        }
+    }
+
     /// Whether this is a `DELETE` (it sets nothing).
     pub fn is_delete(&self) -> bool {
         self.set.is_empty()

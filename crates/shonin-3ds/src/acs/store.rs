@@ -9,7 +9,7 @@
 use async_trait::async_trait;
 use shonin_keys::{KeyError, MacKey};
 use shonin_types::StorageError;
-use shonin_types::unit::{Assign, Cond, Expect, Record, Row, Update, Value};
+use shonin_types::unit::{Assign, Record, Row, Update, Value};
 use time::OffsetDateTime;
 
 use super::card::Scheme;
@@ -179,25 +179,18 @@ impl AcsTransaction {
         };
         let json =
             serde_json::to_string(&next.data).map_err(|e| StorageError::Corrupt(e.to_string()))?;
-        Ok(Update {
-            table: TRANSACTION_TABLE,
-            set: vec![
+        Ok(Update::compare_and_set(
+            TRANSACTION_TABLE,
+            ("acs_trans_id", Value::text(self.acs_trans_id.clone())),
+            self.version,
+            vec![
                 ("data", Assign::Value(Value::text(json))),
                 (
                     "due_at",
                     Assign::Value(next.due_at().map_or(Value::Int(None), Value::time)),
                 ),
-                ("version", Assign::Increment),
             ],
-            filter: vec![
-                (
-                    "acs_trans_id",
-                    Cond::Eq(Value::text(self.acs_trans_id.clone())),
-                ),
-                ("version", Cond::Eq(Value::int(self.version))),
-            ],
-            expect: Expect::One,
-        })
+        ))
     }
 }
 

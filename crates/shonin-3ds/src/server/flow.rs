@@ -14,7 +14,7 @@
 
 use async_trait::async_trait;
 use shonin_types::StorageError;
-use shonin_types::unit::{Assign, Cond, Expect, Record, Row, Update, Value};
+use shonin_types::unit::{Assign, Record, Row, Update, Value};
 use time::OffsetDateTime;
 
 use crate::MessageVersion;
@@ -238,22 +238,18 @@ impl ServerTransaction {
         }
         let json =
             serde_json::to_string(&data).map_err(|e| StorageError::Corrupt(e.to_string()))?;
-        Ok(Update {
-            table: TRANSACTION_TABLE,
-            set: vec![
+        Ok(Update::compare_and_set(
+            TRANSACTION_TABLE,
+            (
+                "three_ds_server_trans_id",
+                Value::text(self.three_ds_server_trans_id.clone()),
+            ),
+            self.version,
+            vec![
                 ("state", Assign::Value(Value::text(state.name()))),
                 ("data", Assign::Value(Value::text(json))),
-                ("version", Assign::Increment),
             ],
-            filter: vec![
-                (
-                    "three_ds_server_trans_id",
-                    Cond::Eq(Value::text(self.three_ds_server_trans_id.clone())),
-                ),
-                ("version", Cond::Eq(Value::int(self.version))),
-            ],
-            expect: Expect::One,
-        })
+        ))
     }
 }
 
