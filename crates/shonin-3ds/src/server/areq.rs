@@ -179,14 +179,9 @@ fn refused(element: &str, rule: &str) -> Rejection {
 }
 
 impl Authenticate {
-    /// The card number (13–19 digits with a valid check digit) or the vault token: exactly one.
-    pub fn card_source(&self) -> Result<CardSource, Rejection> {
-        self.card.source()
-    }
-
     /// The card number given in the body; refused for a vault token.
     pub fn pan(&self) -> Result<Pan, Rejection> {
-        match self.card_source()? {
+        match self.card.source()? {
             CardSource::Number(pan) => Ok(pan),
             CardSource::VaultToken(_) => Err(refused("card.number", "a number, not a token")),
         }

@@ -200,15 +200,14 @@ fn unavailable(server: &ServerService, rreq: &RReq, why: &str) -> Response {
     )
 }
 
-/// The notification form: `cres` or `erro` (base64url messages) and `threeDSSessionData`.
+/// The notification form: `cres` or `erro` (base64url messages). The `threeDSSessionData` that
+/// comes with them is the requestor's own value and is not read here.
 #[derive(Debug, serde::Deserialize)]
 pub struct NotificationForm {
     #[serde(default)]
     pub cres: Option<String>,
     #[serde(default)]
     pub erro: Option<String>,
-    #[serde(rename = "threeDSSessionData", default)]
-    pub session_data: Option<String>,
 }
 
 /// `POST /3ds/server/notification`.
