@@ -102,6 +102,19 @@ pub enum GrantError {
     RefreshTokenReused,
     #[error("scope `{0}` is not allowed for this client")]
     ScopeNotAllowed(String),
+    /// CIBA Core §11.
+    #[error("the user has not yet approved or denied the request")]
+    AuthorizationPending,
+    #[error("polling too fast: wait at least {0} seconds between token requests")]
+    SlowDown(i64),
+    #[error("the auth_req_id has expired; make a new authentication request")]
+    ExpiredToken,
+    #[error("the user denied the request")]
+    AccessDenied,
+    #[error("the auth_req_id is invalid or was issued to another client")]
+    UnknownAuthReqId,
+    #[error("the auth_req_id was already exchanged for tokens")]
+    AuthReqIdUsed,
     #[error("requested scope exceeds the original grant")]
     ScopeExceedsGrant,
     #[error(transparent)]
@@ -136,6 +149,11 @@ impl GrantError {
             GrantError::ScopeNotAllowed(_) | GrantError::ScopeExceedsGrant => {
                 ErrorCode::InvalidScope
             }
+            GrantError::AuthorizationPending => ErrorCode::AuthorizationPending,
+            GrantError::SlowDown(_) => ErrorCode::SlowDown,
+            GrantError::ExpiredToken => ErrorCode::ExpiredToken,
+            GrantError::AccessDenied => ErrorCode::AccessDenied,
+            GrantError::UnknownAuthReqId | GrantError::AuthReqIdUsed => ErrorCode::InvalidGrant,
             GrantError::Claims(e) => e.oauth_error(),
             GrantError::Storage(e) => e.oauth_error(),
             // An illegal move or unknown stored state is a server-side fault, answered as a
@@ -213,6 +231,10 @@ pub enum GrantRequest<'a> {
     ClientCredentials {
         scope: Option<&'a str>,
     },
+    /// CIBA Core §10.1.
+    Ciba {
+        auth_req_id: Option<&'a str>,
+    },
 }
 
 impl<'a> GrantRequest<'a> {
@@ -232,6 +254,9 @@ impl<'a> GrantRequest<'a> {
             Some("client_credentials") => Ok(GrantRequest::ClientCredentials {
                 scope: form.get("scope"),
             }),
+            Some(crate::ciba::CIBA_GRANT_TYPE) => Ok(GrantRequest::Ciba {
+                auth_req_id: form.get("auth_req_id"),
+            }),
             // FAPI 2.0 §5.3.2.1 item 2: the password grant is rejected like any unknown grant.
             Some(other) => Err(GrantError::UnsupportedGrantType(
                 other.chars().take(64).collect(),
@@ -245,6 +270,7 @@ impl<'a> GrantRequest<'a> {
             GrantRequest::AuthorizationCode(_) => "authorization_code",
             GrantRequest::RefreshToken { .. } => "refresh_token",
             GrantRequest::ClientCredentials { .. } => "client_credentials",
+            GrantRequest::Ciba { .. } => crate::ciba::CIBA_GRANT_TYPE,
         }
     }
 }
@@ -268,6 +294,8 @@ pub enum Conflict {
     },
     /// The refresh token was revoked while it was being rotated.
     RefreshTokenRevoked,
+    /// Another request redeemed the `auth_req_id` first.
+    AuthReqIdRedeemedElsewhere,
 }
 
 impl TokenService<'_> {
@@ -291,6 +319,7 @@ impl TokenService<'_> {
             GrantRequest::ClientCredentials { scope } => {
                 client_credentials(self, client, cnf, scope, unit).await
             }
+            GrantRequest::Ciba { auth_req_id } => ciba(self, client, cnf, auth_req_id, unit).await,
         }
     }
 
@@ -309,6 +338,7 @@ impl TokenService<'_> {
                 }
             }
             Conflict::RefreshTokenRevoked => GrantError::InvalidRefreshToken,
+            Conflict::AuthReqIdRedeemedElsewhere => GrantError::AuthReqIdUsed,
             Conflict::Impossible => GrantError::Storage(StorageError::Corrupt(
                 "a grant without compare-and-set reported a conflict".into(),
             )),
@@ -745,6 +775,107 @@ async fn client_credentials(
     Ok(Exchange {
         response,
         on_conflict: Conflict::Impossible,
+    })
+}
+
+/// CIBA Core §10.1, §11: the tokens of an approved backchannel request, once. A pending one
+/// answers `authorization_pending` or `slow_down` and records the poll (written at once: the
+/// refusal commits no unit); a denied one `access_denied`; past its expiry `expired_token`.
+/// The tokens are bound to `cnf` like every grant's (FAPI 2.0: DPoP or the client certificate
+/// of this token request).
+async fn ciba(
+    ctx: &TokenService<'_>,
+    client: &Client,
+    cnf: &Confirmation,
+    auth_req_id: Option<&str>,
+    unit: &mut UnitOfWork,
+) -> Result<Exchange, GrantError> {
+    use crate::ciba::{self, CibaRecord, CibaState, Poll};
+    let TokenService {
+        policy, flows, now, ..
+    } = *ctx;
+    if !client.allows_grant(GrantType::Ciba) {
+        return Err(GrantError::GrantNotAllowed);
+    }
+    let id = auth_req_id.ok_or(GrantError::MissingParameter("auth_req_id"))?;
+    if id.len() > 256 {
+        return Err(GrantError::UnknownAuthReqId);
+    }
+    let flow = flow::get::<CibaState>(flows, &ciba::record_id(id), now)
+        .await?
+        .ok_or(GrantError::UnknownAuthReqId)?;
+    let record: CibaRecord =
+        serde_json::from_slice(&flow.data).map_err(|e| GrantError::Corrupt(e.to_string()))?;
+    // §11 invalid_grant: "issued to another Client" reads as unknown, never as someone else's.
+    if !shonin_types::constant_time_eq(
+        record.client_id.as_bytes(),
+        client.client_id.as_str().as_bytes(),
+    ) {
+        return Err(GrantError::UnknownAuthReqId);
+    }
+    let t = now.unix_timestamp();
+    match flow.state {
+        CibaState::Redeemed => return Err(GrantError::AuthReqIdUsed),
+        _ if t >= record.expires_at => return Err(GrantError::ExpiredToken),
+        CibaState::Denied => return Err(GrantError::AccessDenied),
+        CibaState::Pending => {
+            let (answer, next) = ciba::poll(&record, t);
+            let data = serde_json::to_vec(&next).map_err(|e| GrantError::Corrupt(e.to_string()))?;
+            // A poll that loses the race to another poll or to the user's decision changes
+            // nothing: the next poll reads what won.
+            flow::advance_now(flows, &flow, CibaState::Pending, &data, now).await?;
+            return Err(match answer {
+                Poll::Pending => GrantError::AuthorizationPending,
+                Poll::SlowDown => GrantError::SlowDown(next.interval),
+            });
+        }
+        CibaState::Approved => {}
+    }
+    let approval = record
+        .approval
+        .as_ref()
+        .ok_or_else(|| GrantError::Corrupt("an approved request without its approval".into()))?;
+    unit.update(flow.advance(CibaState::Redeemed, None, now)?);
+    let auth_time = OffsetDateTime::from_unix_timestamp(approval.auth_time)
+        .map_err(|e| GrantError::Corrupt(e.to_string()))?;
+    let id_token = IdTokenInput {
+        issuer: policy.issuer.clone(),
+        subject: record.subject.clone(),
+        client_id: record.client_id.clone(),
+        nonce: None,
+        auth_time,
+        acr: approval.acr.clone(),
+        amr: approval.amr.clone(),
+        issued_at: now,
+        lifetime: policy.id_token_lifetime,
+    };
+    let details = (!approval.authorization_details.is_empty())
+        .then(|| Value::Array(approval.authorization_details.clone()));
+    let scope = record.scope.join(" ");
+    let response = mint(
+        ctx,
+        Mint {
+            client_id: &client.client_id,
+            subject: Some(&record.subject),
+            scope: scope.clone(),
+            authorization_details: details,
+            cnf,
+            grant_id: record.grant_id.clone(),
+            id_token: Some(id_token),
+            new_refresh: client
+                .allows_grant(GrantType::RefreshToken)
+                .then(|| NewRefresh {
+                    issued_at: now,
+                    expires_at: now + policy.refresh_token_lifetime,
+                    scope,
+                }),
+        },
+        unit,
+    )
+    .await?;
+    Ok(Exchange {
+        response,
+        on_conflict: Conflict::AuthReqIdRedeemedElsewhere,
     })
 }
 

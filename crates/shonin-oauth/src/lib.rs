@@ -13,6 +13,7 @@
 
 mod config;
 
+pub mod ciba;
 pub mod claims;
 pub mod client;
 pub mod client_assertion;

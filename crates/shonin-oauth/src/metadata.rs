@@ -29,6 +29,8 @@ pub const USERINFO_ENDPOINT_PATH: &str = "/userinfo";
 pub const INTROSPECTION_ENDPOINT_PATH: &str = "/introspect";
 /// The revocation endpoint (RFC 7009 §2).
 pub const REVOCATION_ENDPOINT_PATH: &str = "/revoke";
+/// The backchannel authentication endpoint (OpenID CIBA Core §7).
+pub const BACKCHANNEL_AUTHENTICATION_PATH: &str = "/bc-authorize";
 /// The JWK set with the keyring's public keys (RFC 8414 §2 `jwks_uri`).
 pub const JWKS_PATH: &str = "/jwks";
 
@@ -153,8 +155,25 @@ pub fn discovery_document(issuer: &str, opts: &MetadataOptions) -> Value {
     put("response_modes_supported", json!(["query"]));
     put(
         "grant_types_supported",
-        json!(["authorization_code", "refresh_token", "client_credentials"]),
+        json!([
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            crate::ciba::CIBA_GRANT_TYPE
+        ]),
     );
+    // OpenID CIBA Core §4: poll and ping (push is forbidden by FAPI-CIBA), no signed requests
+    // (the member is omitted: CIBA §4 "if omitted, signed requests are not supported"), no
+    // user_code.
+    put(
+        "backchannel_authentication_endpoint",
+        json!(url(BACKCHANNEL_AUTHENTICATION_PATH)),
+    );
+    put(
+        "backchannel_token_delivery_modes_supported",
+        json!(["poll", "ping"]),
+    );
+    put("backchannel_user_code_parameter_supported", json!(false));
     put("code_challenge_methods_supported", json!(["S256"]));
     // Client authentication (FAPI 2.0 §5.3.2.1 item 5), the same at every endpoint.
     let methods = json!(opts.client_auth_methods);
@@ -196,6 +215,7 @@ pub fn discovery_document(issuer: &str, opts: &MetadataOptions) -> Value {
                 "userinfo_endpoint": alias(USERINFO_ENDPOINT_PATH),
                 "introspection_endpoint": alias(INTROSPECTION_ENDPOINT_PATH),
                 "revocation_endpoint": alias(REVOCATION_ENDPOINT_PATH),
+                "backchannel_authentication_endpoint": alias(BACKCHANNEL_AUTHENTICATION_PATH),
             }),
         );
     }

@@ -152,7 +152,7 @@ pub struct ClientPolicy<'a> {
     pub allows_authorization_code: bool,
 }
 
-fn is_scope_token(s: &str) -> bool {
+pub(crate) fn is_scope_token(s: &str) -> bool {
     // RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
     !s.is_empty()
         && s.bytes()

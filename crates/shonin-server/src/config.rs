@@ -337,6 +337,21 @@ pub struct OAuthSettings {
     /// granted to every client at once (default deny).
     #[serde(default = "default_scopes")]
     pub scopes: Vec<String>,
+    /// CIBA: how long a backchannel request waits for the user (`expires_in`, and the most a
+    /// client's `requested_expiry` may ask for); 30 – 1800.
+    #[serde(default = "default_ciba_lifetime_secs")]
+    pub ciba_request_lifetime_secs: u64,
+    /// CIBA: the polling interval a client is given (`interval`); 1 – 60.
+    #[serde(default = "default_ciba_interval_secs")]
+    pub ciba_poll_interval_secs: u64,
+}
+
+fn default_ciba_lifetime_secs() -> u64 {
+    300
+}
+
+fn default_ciba_interval_secs() -> u64 {
+    5
 }
 
 fn default_refresh_retry_grace_secs() -> u64 {
@@ -493,6 +508,8 @@ impl Config {
                 refresh_retry_grace_secs: default_refresh_retry_grace_secs(),
                 token_record_retention_secs: default_token_record_retention_secs(),
                 client_cache_secs: default_client_cache_secs(),
+                ciba_request_lifetime_secs: default_ciba_lifetime_secs(),
+                ciba_poll_interval_secs: default_ciba_interval_secs(),
                 jwks_ca_file: None,
                 scopes: default_scopes(),
             },
@@ -769,6 +786,18 @@ impl Config {
             7 * 86400,
         )?;
         range("oauth.client_cache_secs", o.client_cache_secs, 0, 300)?;
+        range(
+            "oauth.ciba_request_lifetime_secs",
+            o.ciba_request_lifetime_secs,
+            30,
+            1800,
+        )?;
+        range(
+            "oauth.ciba_poll_interval_secs",
+            o.ciba_poll_interval_secs,
+            1,
+            60,
+        )?;
         if let Some(ca) = &o.jwks_ca_file
             && !ca.is_file()
         {

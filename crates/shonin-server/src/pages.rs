@@ -97,6 +97,24 @@ pub struct ApprovePage<'a> {
     pub attempts_note: Option<String>,
 }
 
+/// The user's approval page for a CIBA request (`/ciba/{id}`): who asks, the binding message,
+/// the scopes, and a payment signed with a passkey when the request carries one.
+#[derive(Debug, Template)]
+#[template(path = "ciba.html")]
+pub struct CibaPage<'a> {
+    pub f: Frame<'a>,
+    pub id: &'a str,
+    pub client_name: &'a str,
+    pub username: &'a str,
+    pub binding_message: Option<&'a str>,
+    pub scopes: &'a [String],
+    pub payment: Option<PaymentView>,
+    pub deadline: String,
+    pub csrf: &'a str,
+    /// Set once the request is no longer waiting: what happened to it.
+    pub outcome: Option<&'a str>,
+}
+
 #[derive(Debug, Template)]
 #[template(path = "error.html")]
 pub struct ErrorPage<'a> {

@@ -30,6 +30,13 @@ pub enum ErrorCode {
     InvalidAuthorizationDetails,
     /// OpenID Connect Core §3.1.2.6 (a `request` object, which FAPI 2.0 with PAR does not use).
     RequestNotSupported,
+    /// OpenID CIBA Core §11 (token endpoint, with RFC 8628 §3.5's meaning).
+    AuthorizationPending,
+    SlowDown,
+    ExpiredToken,
+    /// OpenID CIBA Core §13 (backchannel authentication endpoint).
+    UnknownUserId,
+    InvalidBindingMessage,
 }
 
 impl ErrorCode {
@@ -51,6 +58,11 @@ impl ErrorCode {
             ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::InvalidAuthorizationDetails => "invalid_authorization_details",
             ErrorCode::RequestNotSupported => "request_not_supported",
+            ErrorCode::AuthorizationPending => "authorization_pending",
+            ErrorCode::SlowDown => "slow_down",
+            ErrorCode::ExpiredToken => "expired_token",
+            ErrorCode::UnknownUserId => "unknown_user_id",
+            ErrorCode::InvalidBindingMessage => "invalid_binding_message",
         }
     }
 

@@ -153,8 +153,14 @@ pub enum ClientError {
     UnsupportedGrantType { grant: String },
     /// `refresh_token` without `authorization_code`: refresh tokens are only issued by the code
     /// flow (RFC 6749 §4.4.3: not for client_credentials).
-    #[error("grant_types: refresh_token requires authorization_code")]
+    #[error("grant_types: refresh_token requires authorization_code or the CIBA grant")]
     RefreshTokenWithoutAuthorizationCode,
+    /// A CIBA registration rule (CIBA Core §4).
+    #[error("{field}: {rule}")]
+    Backchannel {
+        field: &'static str,
+        rule: &'static str,
+    },
 
     /// A scope value is empty, too long, or has a character outside RFC 6749 §3.3's
     /// scope-token set (`%x21 / %x23-5B / %x5D-7E`: no space, `"` or `\`).

@@ -145,6 +145,9 @@ pub enum GrantType {
     AuthorizationCode,
     RefreshToken,
     ClientCredentials,
+    /// OpenID CIBA Core §4: decoupled authentication, approved on the user's own device.
+    #[serde(rename = "urn:openid:params:grant-type:ciba")]
+    Ciba,
 }
 
 impl GrantType {
@@ -154,6 +157,7 @@ impl GrantType {
             Self::AuthorizationCode => "authorization_code",
             Self::RefreshToken => "refresh_token",
             Self::ClientCredentials => "client_credentials",
+            Self::Ciba => crate::ciba::CIBA_GRANT_TYPE,
         }
     }
 
@@ -163,6 +167,7 @@ impl GrantType {
             "authorization_code" => Some(Self::AuthorizationCode),
             "refresh_token" => Some(Self::RefreshToken),
             "client_credentials" => Some(Self::ClientCredentials),
+            crate::ciba::CIBA_GRANT_TYPE => Some(Self::Ciba),
             _ => None,
         }
     }
@@ -220,6 +225,13 @@ pub struct Client {
     /// Allow `http://127.0.0.1:…` and `http://[::1]:…` redirect URIs (RFC 8252 §7.3), for native
     /// apps only; an explicit operator decision.
     pub native_loopback_redirects: bool,
+    /// CIBA Core §4: how this client learns that a decoupled request was decided (`poll` or
+    /// `ping`); set exactly when the client may use the CIBA grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_token_delivery_mode: Option<crate::ciba::DeliveryMode>,
+    /// CIBA Core §4: where a `ping` client is told (https).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_client_notification_endpoint: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -289,6 +301,12 @@ impl Client {
                 .map(|g| g.as_str().to_owned())
                 .collect(),
             native_loopback_redirects: self.native_loopback_redirects,
+            backchannel_token_delivery_mode: self
+                .backchannel_token_delivery_mode
+                .map(|m| m.as_str().to_owned()),
+            backchannel_client_notification_endpoint: self
+                .backchannel_client_notification_endpoint
+                .clone(),
         }
     }
 }
@@ -345,6 +363,12 @@ pub struct ClientRegistration {
     pub grant_types: Vec<String>,
     #[serde(default)]
     pub native_loopback_redirects: bool,
+    /// CIBA Core §4: `poll` or `ping`; required with the CIBA grant type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_token_delivery_mode: Option<String>,
+    /// CIBA Core §4: required for `ping`; an https URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_client_notification_endpoint: Option<String>,
 }
 
 impl ClientRegistration {
@@ -371,6 +395,8 @@ impl ClientRegistration {
             authorization_details_types: Vec::new(),
             grant_types: default_grant_types(),
             native_loopback_redirects: false,
+            backchannel_token_delivery_mode: None,
+            backchannel_client_notification_endpoint: None,
         }
     }
 }
@@ -464,6 +490,7 @@ mod tests {
             GrantType::AuthorizationCode,
             GrantType::RefreshToken,
             GrantType::ClientCredentials,
+            GrantType::Ciba,
         ] {
             let json = serde_json::to_string(&g).unwrap();
             assert_eq!(json, format!("\"{}\"", g.as_str()));

@@ -48,7 +48,8 @@ pub fn explain(err: &ClientError, reg: &ClientRegistration) -> Refusal {
         E::TlsSubjectAmbiguous { field }
         | E::TlsSubjectWithoutTlsClientAuth { field }
         | E::TlsSubjectInvalid { field, .. }
-        | E::InvalidCertificateThumbprint { field, .. } => (*field).to_owned(),
+        | E::InvalidCertificateThumbprint { field, .. }
+        | E::Backchannel { field, .. } => (*field).to_owned(),
         E::NoGrantTypes | E::RefreshTokenWithoutAuthorizationCode => "grant_types".to_owned(),
         E::ForbiddenGrantType { grant } | E::UnsupportedGrantType { grant } => {
             at(&reg.grant_types, "grant_types", grant)

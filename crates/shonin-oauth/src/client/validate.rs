@@ -4,6 +4,7 @@ use super::{
     Client, ClientError, ClientId, ClientJwks, ClientRegistration, GrantType,
     TokenEndpointAuthMethod,
 };
+use crate::ciba::DeliveryMode;
 use crate::mtls::{Rdns, TlsClientAuthSubject, is_thumbprint};
 use serde_json::{Map, Value};
 use shonin_jose::{Alg, JoseError, PRIVATE_JWK_MEMBERS, validate_public_jwk};
@@ -66,6 +67,11 @@ pub fn validate(reg: ClientRegistration, now: OffsetDateTime) -> Result<Client, 
             ClientJwks::Uri(uri)
         }
     };
+    let backchannel_token_delivery_mode = backchannel(
+        grant_types.contains(&GrantType::Ciba),
+        reg.backchannel_token_delivery_mode.as_deref(),
+        reg.backchannel_client_notification_endpoint.as_deref(),
+    )?;
     let scope = dedup(reg.scope);
     if let Some(bad) = scope.iter().find(|s| !is_scope_token(s)) {
         return Err(ClientError::InvalidScope { scope: bad.clone() });
@@ -93,6 +99,8 @@ pub fn validate(reg: ClientRegistration, now: OffsetDateTime) -> Result<Client, 
         authorization_details_types,
         grant_types,
         native_loopback_redirects: reg.native_loopback_redirects,
+        backchannel_token_delivery_mode,
+        backchannel_client_notification_endpoint: reg.backchannel_client_notification_endpoint,
         created_at: now,
         updated_at: now,
     })
@@ -236,7 +244,9 @@ fn grant_types(names: &[String]) -> Result<Vec<GrantType>, ClientError> {
             grants.push(grant);
         }
     }
-    if grants.contains(&GrantType::RefreshToken) && !grants.contains(&GrantType::AuthorizationCode)
+    if grants.contains(&GrantType::RefreshToken)
+        && !grants.contains(&GrantType::AuthorizationCode)
+        && !grants.contains(&GrantType::Ciba)
     {
         return Err(ClientError::RefreshTokenWithoutAuthorizationCode);
     }
@@ -325,6 +335,74 @@ fn check_jwks_uri(uri: &str) -> Result<(), ClientError> {
         return Err(ClientError::JwksUriNotHttps { uri: owned() });
     }
     Ok(())
+}
+
+/// CIBA Core §4: a client with the CIBA grant names its delivery mode, `poll` or `ping` (`push`
+/// is not offered: FAPI-CIBA §5.2.2 item 2 forbids it); a `ping` client names an https
+/// notification endpoint; a client without the grant names neither.
+fn backchannel(
+    ciba: bool,
+    mode: Option<&str>,
+    endpoint: Option<&str>,
+) -> Result<Option<DeliveryMode>, ClientError> {
+    let field = "backchannel_token_delivery_mode";
+    let Some(mode) = mode else {
+        return if ciba {
+            Err(ClientError::Backchannel {
+                field,
+                rule: "is required with the CIBA grant type",
+            })
+        } else if endpoint.is_some() {
+            Err(ClientError::Backchannel {
+                field: "backchannel_client_notification_endpoint",
+                rule: "is only for clients with the CIBA grant type in ping mode",
+            })
+        } else {
+            Ok(None)
+        };
+    };
+    if !ciba {
+        return Err(ClientError::Backchannel {
+            field,
+            rule: "is only for clients with the CIBA grant type",
+        });
+    }
+    let mode = DeliveryMode::parse(mode).ok_or(ClientError::Backchannel {
+        field,
+        rule: "must be \"poll\" or \"ping\" (push is not supported)",
+    })?;
+    let field = "backchannel_client_notification_endpoint";
+    match (mode, endpoint) {
+        (DeliveryMode::Poll, None) => {}
+        (DeliveryMode::Poll, Some(_)) => {
+            return Err(ClientError::Backchannel {
+                field,
+                rule: "is only for ping mode",
+            });
+        }
+        (DeliveryMode::Ping, None) => {
+            return Err(ClientError::Backchannel {
+                field,
+                rule: "is required for ping mode",
+            });
+        }
+        (DeliveryMode::Ping, Some(uri)) => {
+            let ok = uri.len() <= MAX_REDIRECT_URI_LEN
+                && absolute(uri).is_some_and(|u| {
+                    u.scheme() == "https"
+                        && u.fragment().is_none()
+                        && u.username().is_empty()
+                        && u.password().is_none()
+                });
+            if !ok {
+                return Err(ClientError::Backchannel {
+                    field,
+                    rule: "must be an absolute https URL without a fragment or user info",
+                });
+            }
+        }
+    }
+    Ok(Some(mode))
 }
 
 fn check_jwks(set: &Value) -> Result<(), ClientError> {

@@ -1,7 +1,9 @@
 //! Alerts to the operator's webhook: a signed JSON notification is POSTed, and the delivery (or
-//! its failure) is written to the audit log as `alert.webhook`. Two events:
+//! its failure) is written to the audit log as `alert.webhook`. Its events:
 //! - `user.sign_in_failures`: after `alerts.failed_sign_in_threshold` consecutive failed sign-ins
 //!   of one account (password or recovery code);
+//! - `ciba.approval_requested`: a client asked for a user's approval (OpenID CIBA); the
+//!   operator's push or e-mail channel sends the user to the approval page it names;
 //! - `transaction.locked`: a failed approval attempt locked a transaction
 //!   (`transactions.max_attempts`, PSD2 RTS Art. 4(3)(b)); Art. 4(4) asks that the payer be
 //!   warned before a block is permanent and can regain use, which is the operator's to arrange.
@@ -16,7 +18,8 @@
 pub mod webhook;
 
 pub use webhook::{
-    Alerts, ChallengeCodeAlert, SIGNATURE_HEADER, SignInFailuresAlert, TransactionLockedAlert,
+    Alerts, ChallengeCodeAlert, CibaRequestedAlert, SIGNATURE_HEADER, SignInFailuresAlert,
+    TransactionLockedAlert,
 };
 
 use crate::request_meta::RequestMeta;
@@ -88,8 +91,23 @@ pub fn challenge_code(state: &AppState, meta: &RequestMeta, mut alert: Challenge
     deliver(state, meta, &alert.event, alert.acs_trans_id.clone(), body);
 }
 
+/// Sends `ciba.approval_requested` in the background. The delivery's audit entry names the
+/// event and the user.
+pub fn ciba_requested(state: &AppState, meta: &RequestMeta, mut alert: CibaRequestedAlert) {
+    alert.event = "ciba.approval_requested".into();
+    alert.issuer = state.config.issuer.clone();
+    alert.time = rfc3339(state);
+    let body = serde_json::to_vec(&alert).unwrap_or_default();
+    deliver(state, meta, &alert.event, alert.user_id.clone(), body);
+}
+
 fn rfc3339(state: &AppState) -> String {
-    state.clock.now().format(&Rfc3339).unwrap_or_default()
+    rfc3339_at(state.clock.now())
+}
+
+/// `t` as RFC 3339 text.
+pub fn rfc3339_at(t: time::OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
 }
 
 /// POSTs `body` (event `event`) in the background, signed, and audits the delivery as

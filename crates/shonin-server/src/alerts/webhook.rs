@@ -113,3 +113,21 @@ pub struct ChallengeCodeAlert {
     pub expires_at: String,
     pub time: String,
 }
+
+/// The `ciba.approval_requested` notification: a client asked for the user's approval (OpenID
+/// CIBA); the operator's channel (push, e-mail) sends the user to `approval_url`, where the
+/// user signs in with a passkey and sees who asks and the binding message.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CibaRequestedAlert {
+    pub event: String,
+    pub issuer: String,
+    pub user_id: String,
+    pub username: String,
+    pub client_id: String,
+    pub client_name: String,
+    /// Shown on both devices (CIBA Core §7.1), if the client sent one.
+    pub binding_message: Option<String>,
+    pub approval_url: String,
+    pub expires_at: String,
+    pub time: String,
+}

@@ -112,6 +112,12 @@ impl JwksFetcher {
         })
     }
 
+    /// The HTTP client for endpoints clients host (https only, the same roots, no redirects, 5 s):
+    /// CIBA's ping notifications use it too.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// The key set at `uri`: from the cache while fresh, else fetched.
     pub async fn get(&self, uri: &str) -> Result<Arc<Value>, JwksFetchError> {
         let now = Instant::now();

@@ -52,6 +52,9 @@ pub struct OAuth {
     pub sign_in: PasswordSignIn,
     pub par_lifetime: Duration,
     pub session_lifetime: Duration,
+    /// CIBA: a backchannel request's lifetime and polling interval.
+    pub ciba_lifetime: Duration,
+    pub ciba_interval: Duration,
     /// Key sets of `jwks_uri` clients, fetched and cached.
     pub jwks: jwks_fetch::JwksFetcher,
     /// Registered clients, kept for `oauth.client_cache_secs`.
@@ -95,6 +98,8 @@ impl OAuth {
             },
             sign_in: PasswordSignIn::new(users, Arc::new(BlockingArgon2), LockoutPolicy::PCI_DSS),
             par_lifetime: secs(settings.par_lifetime_secs),
+            ciba_lifetime: secs(settings.ciba_request_lifetime_secs),
+            ciba_interval: secs(settings.ciba_poll_interval_secs),
             session_lifetime: secs(settings.session_lifetime_secs),
             jwks: jwks_fetch::JwksFetcher::new(settings.jwks_ca_file.as_deref())?,
             clients: ClientCache::new(

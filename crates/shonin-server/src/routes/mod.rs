@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod approve;
+pub mod ciba;
 mod jwks;
 pub mod oauth;
 mod ops;
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .merge(vault::router())
         .merge(vault_nonces::router())
         .merge(approve::router())
+        .merge(ciba::router())
         .merge(threeds::router())
         .merge(threeds_server::router())
         .fallback(not_found)

@@ -54,6 +54,11 @@ pub fn safe_next(next: Option<&str>) -> String {
     {
         return format!("/approve/{id}");
     }
+    if let Some(id) = next.and_then(|n| n.strip_prefix("/ciba/"))
+        && crate::routes::ciba::is_valid_id(id)
+    {
+        return format!("/ciba/{id}");
+    }
     if let Some(query) =
         next.and_then(|n| n.strip_prefix(&format!("{AUTHORIZATION_ENDPOINT_PATH}?")))
         && let Ok(params) = FormParams::parse(query.as_bytes())

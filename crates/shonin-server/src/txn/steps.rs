@@ -255,6 +255,73 @@ impl Step<'_> {
     }
 }
 
+/// Whose payment a consent's transaction is: the user who signs and the client that asked.
+#[derive(Debug, Clone, Copy)]
+pub struct ConsentOwner<'a> {
+    pub user_id: &'a str,
+    pub client_id: &'a str,
+}
+
+impl Step<'_> {
+    /// The transaction of a `payment_initiation` detail that the user approves in a consent
+    /// (the code flow's consent page, a CIBA approval page): `id` is derived from the request
+    /// and the user (`shonin_txn::consent::transaction_id`), so it is created on first use and
+    /// found again without a write. A record under that id of another user or client is
+    /// refused as absent. Nothing is written for a user without a passkey.
+    pub async fn consent_transaction(
+        &self,
+        id: &str,
+        owner: ConsentOwner<'_>,
+        detail: &Value,
+        actor: Actor,
+    ) -> Result<Loaded, Refused> {
+        let own = |found: Loaded| {
+            if found.txn.user_id != owner.user_id || found.txn.client_id != owner.client_id {
+                return Err(TxnError::NotFound.into());
+            }
+            Ok(found)
+        };
+        match self.load(id).await {
+            Ok(found) => return own(found),
+            Err(Refused::Txn(TxnError::NotFound)) => {}
+            Err(e) => return Err(e),
+        }
+        if self
+            .state
+            .store
+            .list_passkeys(owner.user_id)
+            .await?
+            .is_empty()
+        {
+            return Err(TxnError::NoPasskey.into());
+        }
+        let terms = shonin_txn::consent::terms_of(detail)?;
+        let new = shonin_txn::NewTransaction {
+            user_id: owner.user_id.to_owned(),
+            payee: terms.payee,
+            amount: terms.amount,
+            reference: terms.reference,
+        };
+        let flow = shonin_txn::Transaction::create_with_id(
+            id.to_owned(),
+            new,
+            owner.client_id,
+            &self.policy(),
+            self.now(),
+        )?;
+        let mut unit = UnitOfWork::new();
+        unit.rows.push(flow.row());
+        match self.commit_unit(id, unit, actor, "txn.create").await {
+            Ok(()) => Ok(Loaded::decode(flow)?),
+            // Created by a concurrent call of the same page: use that one.
+            Err(e) => match self.load(id).await {
+                Ok(found) => own(found),
+                Err(_) => Err(e),
+            },
+        }
+    }
+}
+
 fn random_bytes() -> Result<[u8; 32], TxnError> {
     let mut nonce = [0u8; 32];
     aws_lc_rs::rand::fill(&mut nonce).map_err(|_| TxnError::Internal("no randomness".into()))?;

@@ -2,6 +2,7 @@
 //! into `shonin-oauth`, and maps the outcome; see `crate::oauth` for the shared pieces.
 
 pub mod authorize;
+pub mod ciba;
 pub mod client_form;
 pub mod discovery;
 pub mod introspect;
@@ -35,6 +36,10 @@ pub fn router() -> Router<AppState> {
         .route("/authorize/payment/options", post(payment::options))
         .route("/authorize/payment", post(payment::approve))
         .route(paths::TOKEN_ENDPOINT_PATH, post(token::token))
+        .route(
+            paths::BACKCHANNEL_AUTHENTICATION_PATH,
+            post(ciba::backchannel),
+        )
         .route(
             paths::USERINFO_ENDPOINT_PATH,
             get(userinfo::userinfo).post(userinfo::userinfo),

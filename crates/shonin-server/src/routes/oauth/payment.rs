@@ -24,7 +24,7 @@ use crate::pages::PaymentView;
 use crate::request_meta::RequestMeta;
 use crate::routes::passkeys::check_call;
 use crate::state::AppState;
-use crate::txn::steps::Step;
+use crate::txn::steps::{ConsentOwner, Step};
 use crate::txn::{Refused, refused};
 use axum::Json;
 use axum::body::Bytes;
@@ -37,9 +37,8 @@ use shonin_identity::Session;
 use shonin_oauth::form::FormParams;
 use shonin_oauth::grant;
 use shonin_oauth::par::ParState;
-use shonin_passkeys::PasskeyStore as _;
+use shonin_txn::TxnError;
 use shonin_txn::consent::{self, payment_detail};
-use shonin_txn::{NewTransaction, Transaction, TxnError};
 use shonin_types::unit::UnitOfWork;
 
 /// The audit action (and metric label) of the approval; the options call's is the API's
@@ -161,50 +160,13 @@ async fn call<'a>(
 impl Call<'_> {
     /// The payment's transaction, created from the stored request on first use.
     async fn transaction(&self) -> Result<shonin_txn::Loaded, Refused> {
-        match self.step.load(&self.txn_id).await {
-            Ok(found) => return self.own(found),
-            Err(Refused::Txn(TxnError::NotFound)) => {}
-            Err(e) => return Err(e),
-        }
-        // Nothing is written for a user who could not sign it.
-        let passkeys = self
-            .step
-            .state
-            .store
-            .list_passkeys(&self.session.user_id)
-            .await?;
-        if passkeys.is_empty() {
-            return Err(TxnError::NoPasskey.into());
-        }
-        let terms = consent::terms_of(&self.detail)?;
-        let new = NewTransaction {
-            user_id: self.session.user_id.clone(),
-            payee: terms.payee,
-            amount: terms.amount,
-            reference: terms.reference,
+        let owner = ConsentOwner {
+            user_id: &self.session.user_id,
+            client_id: self.loaded.client.client_id.as_str(),
         };
-        let client_id = self.loaded.client.client_id.as_str();
-        let step = self.step;
-        let flow = Transaction::create_with_id(
-            self.txn_id.clone(),
-            new,
-            client_id,
-            &step.policy(),
-            step.now(),
-        )?;
-        let mut unit = UnitOfWork::new();
-        unit.rows.push(flow.row());
-        let created = step
-            .commit_unit(&self.txn_id, unit, self.actor.clone(), "txn.create")
-            .await;
-        match created {
-            Ok(()) => Ok(shonin_txn::Loaded::decode(flow)?),
-            // Created by a concurrent call of the same page: use that one.
-            Err(e) => match step.load(&self.txn_id).await {
-                Ok(found) => self.own(found),
-                Err(_) => Err(e),
-            },
-        }
+        self.step
+            .consent_transaction(&self.txn_id, owner, &self.detail, self.actor.clone())
+            .await
     }
 
     /// A derived id is this user's and this client's; a record that says otherwise is refused.
