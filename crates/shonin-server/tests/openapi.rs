@@ -16,9 +16,10 @@ use std::collections::BTreeSet;
 
 const DOCUMENT: &str = include_str!("../static/openapi.json");
 /// The files that declare routes: the application router and the routers it merges.
-const ROUTER_SOURCES: [&str; 8] = [
+const ROUTER_SOURCES: [&str; 9] = [
     include_str!("../src/routes/mod.rs"),
     include_str!("../src/routes/approve.rs"),
+    include_str!("../src/routes/ciba.rs"),
     include_str!("../src/routes/oauth/mod.rs"),
     include_str!("../src/routes/threeds.rs"),
     include_str!("../src/routes/threeds_server.rs"),
@@ -51,6 +52,7 @@ fn path_constant(expr: &str) -> String {
         "INTROSPECTION_ENDPOINT_PATH" => m::INTROSPECTION_ENDPOINT_PATH,
         "REVOCATION_ENDPOINT_PATH" => m::REVOCATION_ENDPOINT_PATH,
         "JWKS_PATH" => m::JWKS_PATH,
+        "BACKCHANNEL_AUTHENTICATION_PATH" => m::BACKCHANNEL_AUTHENTICATION_PATH,
         _ => panic!("route path `{expr}` is neither a string literal nor a known constant"),
     };
     value.to_owned()

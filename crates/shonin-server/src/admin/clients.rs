@@ -106,10 +106,17 @@ pub struct ClientFields {
         conflicts_with = "file"
     )]
     pub authorization_details_types: Vec<String>,
-    /// authorization_code, refresh_token or client_credentials; repeat for several. Default for
-    /// `add`: authorization_code and refresh_token.
+    /// authorization_code, refresh_token, client_credentials or
+    /// urn:openid:params:grant-type:ciba; repeat for several. Default for `add`:
+    /// authorization_code and refresh_token.
     #[arg(long = "grant-type", value_name = "GRANT", conflicts_with = "file")]
     pub grant_types: Vec<String>,
+    /// CIBA: `poll` or `ping` (required with the CIBA grant type; OpenID CIBA Core §4).
+    #[arg(long, value_name = "MODE", conflicts_with = "file")]
+    pub backchannel_mode: Option<String>,
+    /// CIBA ping mode: the client's https notification endpoint.
+    #[arg(long, value_name = "URL", conflicts_with = "file")]
+    pub backchannel_notification_endpoint: Option<String>,
     /// Demand a server nonce in this client's DPoP proofs (RFC 9449 §8); `=false` to stop.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
           default_missing_value = "true", conflicts_with = "file")]
@@ -175,6 +182,8 @@ impl ClientFields {
             && self.scopes.is_empty()
             && self.authorization_details_types.is_empty()
             && self.grant_types.is_empty()
+            && self.backchannel_mode.is_none()
+            && self.backchannel_notification_endpoint.is_none()
             && self.require_dpop_nonce.is_none()
             && self.native_loopback_redirects.is_none()
             && self.auth_method.is_none()
@@ -229,6 +238,15 @@ impl ClientFields {
         }
         if !self.grant_types.is_empty() {
             reg.grant_types.clone_from(&self.grant_types);
+        }
+        if let Some(mode) = &self.backchannel_mode {
+            reg.backchannel_token_delivery_mode = Some(mode.clone());
+            if mode != "ping" {
+                reg.backchannel_client_notification_endpoint = None;
+            }
+        }
+        if let Some(url) = &self.backchannel_notification_endpoint {
+            reg.backchannel_client_notification_endpoint = Some(url.clone());
         }
         if let Some(on) = self.require_dpop_nonce {
             reg.require_dpop_nonce = on;
