@@ -23,6 +23,8 @@ pub struct VerifiedApproval {
     pub response: AssertionResponse,
     pub sign_count: u32,
     pub backup_state: bool,
+    /// Set when the assertion came through Secure Payment Confirmation (`payment.get`).
+    pub spc: Option<crate::spc::SpcContext>,
 }
 
 /// Why an assertion did not approve; each is a failed attempt. `reason` goes to the audit log.
@@ -36,6 +38,19 @@ impl Refusal {
         Refusal {
             reason: reason.into(),
         }
+    }
+}
+
+/// The `clientDataJSON.type` of a Secure Payment Confirmation assertion.
+pub const SPC_TYPE: &str = "payment.get";
+
+/// The `type` an assertion's `clientDataJSON` names, if it parses (the full check follows).
+pub fn client_data_type(response: &AssertionResponse) -> Option<&'static str> {
+    let v: serde_json::Value = serde_json::from_slice(&response.client_data_json).ok()?;
+    match v.get("type")?.as_str()? {
+        SPC_TYPE => Some(SPC_TYPE),
+        "webauthn.get" => Some("webauthn.get"),
+        _ => None,
     }
 }
 
@@ -60,17 +75,51 @@ pub fn verify(
     let public_key =
         CredentialPublicKey::of_passkey(passkey).map_err(|e| Refusal::new(e.reason()))?;
     let challenge = data.challenge();
-    let expected = Expected {
-        challenge: &challenge,
-        origin: rp.origin,
-        rp_id: rp.rp_id,
-        client_data_type: "webauthn.get",
-        framing: shonin_passkeys::Framing::SameOrigin,
+    // The signed type says which ceremony made the assertion: SPC only where the challenge was
+    // issued for it, and then only from the frame and checkout it names.
+    let spc = if client_data_type(&response) == Some(SPC_TYPE) {
+        Some(
+            loaded
+                .txn
+                .spc
+                .clone()
+                .ok_or_else(|| Refusal::new("spc: the challenge was not issued for SPC"))?,
+        )
+    } else {
+        None
+    };
+    let expected = match &spc {
+        None => Expected {
+            challenge: &challenge,
+            origin: rp.origin,
+            rp_id: rp.rp_id,
+            client_data_type: "webauthn.get",
+            framing: shonin_passkeys::Framing::SameOrigin,
+        },
+        Some(ctx) => Expected {
+            challenge: &challenge,
+            origin: &ctx.origin,
+            rp_id: rp.rp_id,
+            client_data_type: SPC_TYPE,
+            framing: shonin_passkeys::Framing::AnyHttpsTop,
+        },
     };
     // The credential must be the one named, its user handle its owner's, its counter forward.
     let verified = shonin_passkeys::verify_passkey_assertion(&response, passkey, &expected)
         .map_err(|e| Refusal::new(e.reason()))?;
+    if let Some(ctx) = &spc {
+        let txn = &loaded.txn;
+        crate::spc::check_payment(
+            &verified.client_data,
+            &txn.payee,
+            &txn.amount,
+            ctx,
+            rp.rp_id,
+        )
+        .map_err(Refusal::new)?;
+    }
     Ok(VerifiedApproval {
+        spc,
         challenge,
         credential_id: passkey.credential_id.clone(),
         public_key,

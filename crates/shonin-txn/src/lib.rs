@@ -11,6 +11,7 @@
 //!   request's unit of work.
 //! - [`approve::verify`]: the assertion check against the stored transaction.
 //! - [`receipt`]: signed approval receipts that anyone can verify offline.
+//! - [`spc`]: Secure Payment Confirmation, the same approval in the browser's own dialog.
 //! - [`consent`]: a FAPI request's `payment_initiation` detail as a transaction, and the
 //!   details granted once it is approved.
 //!
@@ -26,6 +27,7 @@ pub mod linking;
 mod payee;
 pub mod receipt;
 pub mod receipt_export;
+pub mod spc;
 mod state;
 mod transaction;
 

@@ -7,7 +7,9 @@
 //! 1. the JWS signature against the server's verification keys (`shonin keys public`);
 //! 2. the challenge: recomputed from the receipt's transaction data with the canonical encoding
 //!    (`linking.rs`), equal to `linking.challenge`;
-//! 3. the assertion: `clientDataJSON` names that challenge, type `webauthn.get` and the origin;
+//! 3. the assertion: `clientDataJSON` names that challenge, type `webauthn.get` and the origin
+//!    (or, for an approval through Secure Payment Confirmation, type `payment.get`, the frame's
+//!    origin, and a `payment` member naming this payee, amount, checkout and instrument);
 //!    `authenticatorData` names the RP ID and says the user was present and verified; the
 //!    signature over `authenticatorData ‖ SHA-256(clientDataJSON)` verifies with the credential
 //!    key in the receipt.
@@ -41,6 +43,11 @@ pub struct ReceiptClaims {
     pub credential: ReceiptCredential,
     pub assertion: ReceiptAssertion,
     pub rp: ReceiptRp,
+    /// Present when the user approved through Secure Payment Confirmation: the assertion is a
+    /// `payment.get` from `spc.origin` on the checkout `spc.top_origin`, and its `payment`
+    /// member names the payee, the amount and the instrument shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spc: Option<crate::spc::SpcContext>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,6 +144,7 @@ pub fn claims(
             id: rp.rp_id.to_owned(),
             origin: rp.origin.to_owned(),
         },
+        spc: approval.spc.clone(),
     }
 }
 
@@ -198,15 +206,35 @@ pub fn verify(receipt: &str, jwks: &Value) -> Result<ReceiptClaims, ReceiptError
             .map(|h| field("userHandle", h))
             .transpose()?,
     };
-    let expected = Expected {
-        challenge: &challenge,
-        origin: &claims.rp.origin,
-        rp_id: &claims.rp.id,
-        client_data_type: "webauthn.get",
-        framing: shonin_passkeys::Framing::SameOrigin,
+    let expected = match &claims.spc {
+        None => Expected {
+            challenge: &challenge,
+            origin: &claims.rp.origin,
+            rp_id: &claims.rp.id,
+            client_data_type: "webauthn.get",
+            framing: shonin_passkeys::Framing::SameOrigin,
+        },
+        Some(spc) => Expected {
+            challenge: &challenge,
+            origin: &spc.origin,
+            rp_id: &claims.rp.id,
+            client_data_type: crate::approve::SPC_TYPE,
+            framing: shonin_passkeys::Framing::AnyHttpsTop,
+        },
     };
-    shonin_passkeys::verify_assertion(&response, &key, &expected, 0)
+    let verified = shonin_passkeys::verify_assertion(&response, &key, &expected, 0)
         .map_err(|e| ReceiptError::Assertion(e.reason()))?;
+    if let Some(spc) = &claims.spc {
+        let t = &claims.txn;
+        crate::spc::check_payment(
+            &verified.client_data,
+            &t.payee,
+            &t.amount,
+            spc,
+            &claims.rp.id,
+        )
+        .map_err(ReceiptError::Assertion)?;
+    }
     Ok(claims)
 }
 

@@ -136,6 +136,10 @@ pub struct Transaction {
     pub approval: Option<Approval>,
     pub executed_at: Option<i64>,
     pub rejected_at: Option<i64>,
+    /// Set when the current challenge is for Secure Payment Confirmation: where it may be
+    /// answered. A plain passkey approval of the same challenge stays possible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spc: Option<crate::spc::SpcContext>,
 }
 
 /// What an approval recorded.
@@ -244,11 +248,18 @@ impl Loaded {
         })
     }
 
-    /// Issues the challenge: a fresh nonce bound into the signed data. Only from `created`.
-    pub fn challenge(&self, nonce: String, now: OffsetDateTime) -> Result<Move, TxnError> {
+    /// Issues the challenge: a fresh nonce bound into the signed data, and where an SPC
+    /// assertion of it may come from, if SPC is asked for. Only from `created`.
+    pub fn challenge(
+        &self,
+        nonce: String,
+        spc: Option<crate::spc::SpcContext>,
+        now: OffsetDateTime,
+    ) -> Result<Move, TxnError> {
         self.require(&[TxnState::Created], now)?;
         let mut txn = self.txn.clone();
         txn.nonce = Some(nonce);
+        txn.spc = spc;
         self.moved(TxnState::Challenged, txn, now)
     }
 
@@ -301,6 +312,7 @@ impl Loaded {
         txn.amount = terms.amount;
         txn.reference = terms.reference;
         let voided = txn.nonce.take().is_some();
+        txn.spc = None;
         Ok((self.moved(TxnState::Created, txn, now)?, voided))
     }
 
@@ -383,6 +395,7 @@ impl Transaction {
             approval: None,
             executed_at: None,
             rejected_at: None,
+            spc: None,
         };
         let data = serde_json::to_vec(&txn).map_err(|e| TxnError::Internal(e.to_string()))?;
         Ok(Flow::new(

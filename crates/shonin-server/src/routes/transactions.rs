@@ -284,26 +284,71 @@ async fn modify_txn(
     call.answer_move(client, mv, access.unit, action).await
 }
 
+/// The optional body of a challenge request: `{"spc": {"top_origin", "origin"?}}` asks for a
+/// Secure Payment Confirmation challenge answered on that checkout (and from that frame; the
+/// checkout itself by default).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChallengeBody {
+    spc: Option<SpcAsked>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpcAsked {
+    top_origin: String,
+    origin: Option<String>,
+}
+
+fn spc_context(
+    settings: &crate::txn::settings::TxnSettings,
+    bytes: &[u8],
+) -> Result<Option<shonin_txn::spc::SpcContext>, TxnError> {
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    let rule = "{} or {\"spc\": {\"top_origin\": …, \"origin\": …}}";
+    let Some(asked) = typed::<ChallengeBody>(body(bytes)?, rule)?.spc else {
+        return Ok(None);
+    };
+    let instrument = settings.spc_instrument().ok_or(TxnError::Invalid(
+        "spc",
+        "Secure Payment Confirmation is not configured (transactions.spc_instrument_name)",
+    ))?;
+    let top_origin = shonin_txn::spc::https_origin("spc.top_origin", &asked.top_origin)?;
+    let origin = match asked.origin {
+        Some(o) => shonin_txn::spc::https_origin("spc.origin", &o)?,
+        None => top_origin.clone(),
+    };
+    Ok(Some(shonin_txn::spc::SpcContext {
+        top_origin,
+        origin,
+        instrument,
+    }))
+}
+
 async fn challenge_txn(
     call: &Call,
     access: Access,
     client: &str,
     id: &str,
-    _: &[u8],
+    bytes: &[u8],
 ) -> Result<Response, Refused> {
+    let spc = spc_context(&call.state.config.transactions, bytes)?;
     let loaded = call.load(client, id).await?;
-    let (challenged, options) = call
+    let (challenged, options, spc_request) = call
         .step()
-        .challenge(loaded, access.unit, client_actor(client), false)
+        .challenge_for(loaded, access.unit, client_actor(client), false, spc)
         .await?;
     let step = call.step();
-    Ok(answer(
-        StatusCode::OK,
-        json!({
-            "transaction": view(&challenged, &step.policy(), step.now()),
-            "options": options,
-        }),
-    ))
+    let mut answer_body = json!({
+        "transaction": view(&challenged, &step.policy(), step.now()),
+        "options": options,
+    });
+    if let Some(request) = spc_request {
+        answer_body["spc"] = request;
+    }
+    Ok(answer(StatusCode::OK, answer_body))
 }
 
 async fn approve_txn(

@@ -15,6 +15,11 @@ pub struct TxnSettings {
     pub execute_window_secs: u64,
     /// How long a transaction's record is kept; receipts are kept apart, without limit.
     pub retention_secs: u64,
+    /// Secure Payment Confirmation: the instrument the browser's dialog shows. Both set, or
+    /// SPC challenges are refused.
+    pub spc_instrument_name: Option<String>,
+    /// An https URL or a `data:image/…` URL of the instrument's icon.
+    pub spc_instrument_icon: Option<String>,
 }
 
 impl Default for TxnSettings {
@@ -25,6 +30,8 @@ impl Default for TxnSettings {
             max_attempts: p.max_attempts,
             execute_window_secs: secs_of(p.execute_window),
             retention_secs: secs_of(p.retention),
+            spc_instrument_name: None,
+            spc_instrument_icon: None,
         }
     }
 }
@@ -41,7 +48,32 @@ impl TxnSettings {
 
     /// The rule the settings break, if any (`config.rs` reports it under `transactions`).
     pub fn validate(&self) -> Result<(), &'static str> {
-        self.policy().check()
+        self.policy().check()?;
+        match (&self.spc_instrument_name, &self.spc_instrument_icon) {
+            (None, None) => Ok(()),
+            (Some(name), Some(icon)) => {
+                let chars = name.chars().count();
+                if chars == 0 || chars > 64 || !shonin_types::text::is_displayable(name) {
+                    return Err("spc_instrument_name: 1 – 64 displayable characters");
+                }
+                let https = url::Url::parse(icon).is_ok_and(|u| u.scheme() == "https");
+                if icon.len() > 8192 || !(https || icon.starts_with("data:image/")) {
+                    return Err(
+                        "spc_instrument_icon: an https URL or a data:image/ URL, at most 8 KiB",
+                    );
+                }
+                Ok(())
+            }
+            _ => Err("spc_instrument_name and spc_instrument_icon: set both, or neither"),
+        }
+    }
+
+    /// The SPC instrument, when configured.
+    pub fn spc_instrument(&self) -> Option<shonin_txn::spc::Instrument> {
+        Some(shonin_txn::spc::Instrument {
+            display_name: self.spc_instrument_name.clone()?,
+            icon: self.spc_instrument_icon.clone()?,
+        })
     }
 }
 

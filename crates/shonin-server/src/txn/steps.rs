@@ -112,6 +112,22 @@ impl Step<'_> {
         actor: Actor,
         reuse: bool,
     ) -> Result<(Loaded, Value), Refused> {
+        self.challenge_for(loaded, unit, actor, reuse, None)
+            .await
+            .map(|(l, options, _)| (l, options))
+    }
+
+    /// [`Step::challenge`], also for Secure Payment Confirmation when `spc` names where it may
+    /// be answered: then the third value is what the checkout passes to `PaymentRequest`
+    /// (`shonin_txn::spc::request`).
+    pub async fn challenge_for(
+        &self,
+        loaded: Loaded,
+        unit: UnitOfWork,
+        actor: Actor,
+        reuse: bool,
+        spc: Option<shonin_txn::spc::SpcContext>,
+    ) -> Result<(Loaded, Value, Option<Value>), Refused> {
         let passkeys = self.state.store.list_passkeys(&loaded.txn.user_id).await?;
         if passkeys.is_empty() {
             return Err(TxnError::NoPasskey.into());
@@ -121,7 +137,7 @@ impl Step<'_> {
             loaded
         } else {
             let nonce = shonin_jose::b64url_encode(&random_bytes()?);
-            let mv = loaded.challenge(nonce, now)?;
+            let mv = loaded.challenge(nonce, spc, now)?;
             self.commit_move(mv, unit, actor, self.action).await?
         };
         let data = challenged
@@ -129,13 +145,21 @@ impl Step<'_> {
             .ok_or_else(|| TxnError::Internal("challenged without a nonce".into()))?;
         let (rp_id, _) = self.relying_party();
         let remaining = (challenged.txn.expires_at - now.unix_timestamp()).max(1);
-        let options = shonin_passkeys::request_options(
-            &data.challenge(),
-            &rp_id,
-            &passkeys,
-            std::time::Duration::from_secs(u64::try_from(remaining).unwrap_or(1)),
-        );
-        Ok((challenged, options))
+        let timeout = std::time::Duration::from_secs(u64::try_from(remaining).unwrap_or(1));
+        let challenge = data.challenge();
+        let options = shonin_passkeys::request_options(&challenge, &rp_id, &passkeys, timeout);
+        let spc_request = challenged.txn.spc.as_ref().map(|ctx| {
+            let ids: Vec<String> = passkeys.iter().map(|p| p.credential_id.clone()).collect();
+            shonin_txn::spc::request(
+                &challenged.txn,
+                ctx,
+                &rp_id,
+                &shonin_jose::b64url_encode(&challenge),
+                &ids,
+                u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+            )
+        });
+        Ok((challenged, options, spc_request))
     }
 
     /// Checks `assertion` (an AuthenticationResponseJSON) against the stored transaction and,

@@ -40,8 +40,14 @@ pub fn sample_client(id: &str) -> Client {
         require_dpop_nonce: true,
         scope: vec!["openid".into(), "accounts".into()],
         authorization_details_types: vec!["payment_initiation".into()],
-        grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        grant_types: vec![
+            GrantType::AuthorizationCode,
+            GrantType::RefreshToken,
+            GrantType::Ciba,
+        ],
         native_loopback_redirects: true,
+        backchannel_token_delivery_mode: Some(shonin_oauth::ciba::DeliveryMode::Ping),
+        backchannel_client_notification_endpoint: Some(format!("https://{id}.example/ciba")),
         created_at: T0,
         updated_at: T0,
     }

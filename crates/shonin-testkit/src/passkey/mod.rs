@@ -241,6 +241,99 @@ impl Authenticator {
         }))
     }
 
+    /// Plays a browser's Secure Payment Confirmation (W3C SPC §4): `request` is what the relying
+    /// party gave the checkout for `new PaymentRequest(methodData, details)` (`{"methodData":
+    /// [{"supportedMethods": "secure-payment-confirmation", "data": {...}}], "details": {...}}`),
+    /// `origin` the frame that calls it and `top_origin` the checkout page. The user accepts the
+    /// dialog; a credential listed in `credentialIds` signs `clientDataJSON` of type
+    /// `payment.get` with the `payment` member the browser adds (rpId, topOrigin, payeeName,
+    /// payeeOrigin if given, total, instrument). Headless Chromium on Linux cannot run SPC, so
+    /// this is how tests make its assertions.
+    pub fn secure_payment_confirmation(
+        &mut self,
+        request: &Value,
+        origin: &str,
+        top_origin: &str,
+    ) -> Result<Value, Error> {
+        let data = request
+            .pointer("/methodData/0/data")
+            .ok_or(Error::MissingField("/methodData/0/data"))?;
+        let text = |ptr: &'static str| {
+            data.pointer(ptr)
+                .and_then(Value::as_str)
+                .ok_or(Error::MissingField(ptr))
+        };
+        let rp_id = text("/rpId")?.to_owned();
+        let challenge_text = text("/challenge")?;
+        let challenge =
+            base64url::decode(challenge_text).ok_or(Error::InvalidBase64("/challenge"))?;
+        let mut allow = Vec::new();
+        for id in data
+            .get("credentialIds")
+            .and_then(Value::as_array)
+            .ok_or(Error::MissingField("/credentialIds"))?
+        {
+            let id = id.as_str().ok_or(Error::MissingField("/credentialIds/*"))?;
+            allow.push(base64url::decode(id).ok_or(Error::InvalidBase64("/credentialIds/*"))?);
+        }
+        let options = RequestOptions {
+            rp_id: rp_id.clone(),
+            challenge,
+            allow_credentials: allow,
+        };
+        let mut payment = json!({
+            "rpId": rp_id,
+            "topOrigin": top_origin,
+            "total": request
+                .pointer("/details/total/amount")
+                .ok_or(Error::MissingField("/details/total/amount"))?,
+            "instrument": data
+                .get("instrument")
+                .ok_or(Error::MissingField("/instrument"))?,
+        });
+        for name in ["payeeName", "payeeOrigin"] {
+            if let Some(v) = data.get(name) {
+                payment[name] = v.clone();
+            }
+        }
+        let cross_origin = origin != top_origin;
+        let mut client_data = json!({
+            "type": "payment.get",
+            "challenge": base64url::encode(&options.challenge),
+            "origin": origin,
+            "crossOrigin": cross_origin,
+        });
+        if cross_origin {
+            client_data["topOrigin"] = json!(top_origin);
+        }
+        client_data["payment"] = payment;
+        let client_data = serde_json::to_vec(&client_data)?;
+        let flags = self.flags();
+        let counter_step = self.counter_step;
+        let credential = self
+            .select(&options)
+            .ok_or_else(|| Error::NoCredential(options.rp_id.clone()))?;
+        credential.sign_count = credential.sign_count.saturating_add(counter_step);
+        let auth_data = authenticator_data(&credential.rp_id, flags, credential.sign_count, None);
+        let mut signed = auth_data.clone();
+        signed.extend_from_slice(digest(&SHA256, &client_data).as_ref());
+        let signature = credential.key_pair.sign(&SystemRandom::new(), &signed)?;
+        let id = credential.credential_id_b64();
+        Ok(json!({
+            "id": id,
+            "rawId": id,
+            "type": "public-key",
+            "response": {
+                "clientDataJSON": base64url::encode(&client_data),
+                "authenticatorData": base64url::encode(&auth_data),
+                "signature": base64url::encode(signature.as_ref()),
+                "userHandle": base64url::encode(&credential.user_handle),
+            },
+            "authenticatorAttachment": "platform",
+            "clientExtensionResults": {},
+        }))
+    }
+
     /// Sets a credential's signature counter, e.g. below what the relying party stored, to play
     /// a cloned authenticator. The next assertion reports `value + counter_step`.
     pub fn set_counter(&mut self, credential_id_b64: &str, value: u32) -> Result<(), Error> {
