@@ -618,3 +618,36 @@ async fn discovery_and_registration_follow_ciba_section_4() {
         "only with the grant"
     );
 }
+
+/// Two nodes on one PostgreSQL database: the request on one, the approval on the other, and
+/// racing token requests on both: exactly one gets the tokens.
+#[tokio::test]
+async fn across_two_nodes_on_postgres_exactly_one_token_request_wins() {
+    let (_db, a, b) = common::two_nodes_on_postgres().await;
+    let c = TestClient::new("ciba-rp");
+    c.register(&a, ciba_grant).await;
+    let (_, auth) = enrolled(&a, "alice").await;
+    let auth_req_id = started(&a, &c, &[]).await;
+    let mut f = Fixture {
+        app: b,
+        c,
+        auth,
+        hooks: tokio::sync::mpsc::channel(1).1,
+    };
+    let (browser, path, _) = signed_in_at_page(&mut f, &auth_req_id).await;
+    let resp = post_form(&f.app, &browser, &format!("{path}/approve"), vec![]).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let polls = futures_util::future::join_all(
+        (0..6).map(|i| poll(if i % 2 == 0 { &a } else { &f.app }, &f.c, &auth_req_id)),
+    )
+    .await;
+    let won = polls.iter().filter(|(s, _)| *s == StatusCode::OK).count();
+    assert_eq!(won, 1, "{polls:?}");
+    assert!(
+        polls
+            .iter()
+            .filter(|(s, _)| *s != StatusCode::OK)
+            .all(|(_, body)| body["error"] == "invalid_grant"),
+        "{polls:?}"
+    );
+}

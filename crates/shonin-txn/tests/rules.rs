@@ -35,7 +35,10 @@ fn created() -> Loaded {
 }
 
 fn challenged() -> Loaded {
-    created().challenge("bm9uY2U".into(), NOW).unwrap().after
+    created()
+        .challenge("bm9uY2U".into(), None, NOW)
+        .unwrap()
+        .after
 }
 
 fn approval() -> Approval {
@@ -69,7 +72,7 @@ fn the_challenge_is_bound_to_the_stored_data_and_the_nonce() {
     assert_eq!(data.payee.name, "Acme GmbH");
     // Challenging twice is out of order.
     assert!(matches!(
-        c.challenge("other".into(), NOW),
+        c.challenge("other".into(), None, NOW),
         Err(TxnError::State(TxnState::Challenged))
     ));
 }

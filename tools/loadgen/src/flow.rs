@@ -42,8 +42,8 @@ use std::time::{Duration, Instant};
 
 const MAX_DURATION_SECS: u64 = 300;
 const MAX_FLOWS: usize = 100_000;
-const CSRF_COOKIE: &str = "__Host-shonin_csrf";
-const SESSION_COOKIE: &str = "__Host-shonin_session";
+pub(crate) const CSRF_COOKIE: &str = "__Host-shonin_csrf";
+pub(crate) const SESSION_COOKIE: &str = "__Host-shonin_session";
 /// The header the page script sends its CSRF value in (double submit with the cookie).
 const CSRF_HEADER: &str = "x-csrf-token";
 
@@ -72,6 +72,11 @@ pub enum Kind {
     /// the DS and the ACS (needs `--sign-in passkey`, a cardholder with an enrolled card and a
     /// client with scope `3ds` and the client_credentials grant).
     ThreedsChallenge,
+    /// An OpenID CIBA approval from request to token: POST /bc-authorize, one poll while it
+    /// waits, the user's passkey sign-in and approval on the page the notification links to,
+    /// then the DPoP-bound tokens (needs `--sign-in passkey` and a poll client with the CIBA
+    /// grant).
+    Ciba,
 }
 
 impl SignIn {
@@ -202,10 +207,10 @@ pub async fn run(args: FlowArgs) -> anyhow::Result<()> {
         txn_token: OnceLock::new(),
         args,
     };
-    if ctx.args.kind == Kind::PaymentConsent {
+    if matches!(ctx.args.kind, Kind::PaymentConsent | Kind::Ciba) {
         anyhow::ensure!(
             ctx.args.sign_in == SignIn::Passkey,
-            "--kind payment-consent needs --sign-in passkey"
+            "--kind payment-consent and --kind ciba need --sign-in passkey"
         );
     }
     if ctx.args.kind == Kind::Approval {
@@ -256,6 +261,7 @@ pub async fn run(args: FlowArgs) -> anyhow::Result<()> {
                     (Kind::ThreedsChallenge, Some(token), _) => {
                         crate::threeds::one_challenge(&ctx, token).await
                     }
+                    (Kind::Ciba, _, _) => crate::ciba::one_ciba(&ctx).await,
                     _ => one_flow(&ctx).await,
                 };
                 match done {
@@ -299,6 +305,7 @@ pub async fn run(args: FlowArgs) -> anyhow::Result<()> {
             Kind::Approval => "approval",
             Kind::PaymentConsent => "payment-consent",
             Kind::ThreedsChallenge => "threeds-challenge",
+            Kind::Ciba => "ciba",
         },
         label: ctx.args.label.clone(),
         sign_in: ctx.args.sign_in.name(),
@@ -346,7 +353,7 @@ pub(crate) async fn expect(
 }
 
 /// The value of cookie `name` in the response's Set-Cookie headers.
-fn set_cookie(resp: &reqwest::Response, name: &str) -> Option<String> {
+pub(crate) fn set_cookie(resp: &reqwest::Response, name: &str) -> Option<String> {
     resp.headers().get_all(SET_COOKIE).iter().find_map(|v| {
         let (pair, _) = v.to_str().ok()?.split_once(';')?;
         let (k, val) = pair.split_once('=')?;
@@ -354,7 +361,7 @@ fn set_cookie(resp: &reqwest::Response, name: &str) -> Option<String> {
     })
 }
 
-fn location(step: &'static str, resp: &reqwest::Response) -> StepResult<String> {
+pub(crate) fn location(step: &'static str, resp: &reqwest::Response) -> StepResult<String> {
     resp.headers()
         .get(LOCATION)
         .and_then(|v| v.to_str().ok())
@@ -667,6 +674,22 @@ async fn passkey_sign_in(
     csrf: &str,
     cookies: &str,
 ) -> StepResult<(String, String)> {
+    // Where the sign-in page's script says to continue (`data-next`).
+    let next = url::form_urlencoded::Serializer::new(String::from("/authorize?"))
+        .append_pair("client_id", &ctx.args.client_id)
+        .append_pair("request_uri", request_uri)
+        .finish();
+    passkey_sign_in_to(ctx, &next, csrf, cookies).await
+}
+
+/// The passkey sign-in of a sign-in page that continues at `next`: options, the
+/// authenticator's assertion, finish. The session cookie and where to go next.
+pub(crate) async fn passkey_sign_in_to(
+    ctx: &Ctx,
+    next: &str,
+    csrf: &str,
+    cookies: &str,
+) -> StepResult<(String, String)> {
     const STEP: &str = "passkey_sign_in";
     let (ch, _) = json_call(
         ctx,
@@ -679,11 +702,6 @@ async fn passkey_sign_in(
     .await?;
     let options = member("passkey_options", &ch, "options")?;
     let credential = sign(ctx, STEP, options)?;
-    // Where the sign-in page's script says to continue (`data-next`).
-    let next = url::form_urlencoded::Serializer::new(String::from("/authorize?"))
-        .append_pair("client_id", &ctx.args.client_id)
-        .append_pair("request_uri", request_uri)
-        .finish();
     let (done, session) = json_call(
         ctx,
         STEP,

@@ -21,6 +21,7 @@
 #![allow(clippy::print_stdout)]
 
 mod approvals;
+mod ciba;
 mod client_jwt;
 mod crypto;
 mod flow;

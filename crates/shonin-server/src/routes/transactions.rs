@@ -19,7 +19,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde_json::{Value, json};
+use serde_json::Value;
 use shonin_identity::UserStore;
 use shonin_txn::{Loaded, Move, NewTransaction, Terms, Transaction, TxnError};
 use shonin_types::unit::UnitOfWork;
@@ -341,14 +341,16 @@ async fn challenge_txn(
         .challenge_for(loaded, access.unit, client_actor(client), false, spc)
         .await?;
     let step = call.step();
-    let mut answer_body = json!({
-        "transaction": view(&challenged, &step.policy(), step.now()),
-        "options": options,
-    });
+    let mut answer_body = serde_json::Map::new();
+    answer_body.insert(
+        "transaction".into(),
+        view(&challenged, &step.policy(), step.now()),
+    );
+    answer_body.insert("options".into(), options);
     if let Some(request) = spc_request {
-        answer_body["spc"] = request;
+        answer_body.insert("spc".into(), request);
     }
-    Ok(answer(StatusCode::OK, answer_body))
+    Ok(answer(StatusCode::OK, Value::Object(answer_body)))
 }
 
 async fn approve_txn(

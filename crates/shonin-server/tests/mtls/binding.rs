@@ -269,3 +269,63 @@ async fn operator_pins_and_revocations() {
             .contains("revoked by the operator")
     );
 }
+
+/// OpenID CIBA with a `tls_client_auth` client: the backchannel request and the token request
+/// are authenticated by the certificate, and the tokens are bound to it (RFC 8705 §3).
+#[tokio::test]
+async fn ciba_tokens_are_bound_to_the_client_certificate() {
+    use common::passkey::{browser, enrolled, passkey_sign_in, post_form};
+    let ca = TestCa::new("Client CA");
+    let (app, _pki) = app_with_ca(&ca, |_| {}).await;
+    let c = TestClient::new("mtls-ciba");
+    c.register(&app, |r| {
+        mtls_registration(&c)(r);
+        r.grant_types = vec![shonin_oauth::ciba::CIBA_GRANT_TYPE.into()];
+        r.redirect_uris = Vec::new();
+        r.backchannel_token_delivery_mode = Some("poll".into());
+    })
+    .await;
+    let (_, mut auth) = enrolled(&app, "alice").await;
+    let leaf = ca.issue("tpp-one");
+    let pairs = vec![
+        ("client_id".to_owned(), c.id.clone()),
+        ("scope".into(), "openid accounts".into()),
+        ("login_hint".into(), "alice".into()),
+    ];
+    // Without the certificate the client is not authenticated.
+    let resp = mtls_post(&app, "/bc-authorize", &pairs, None).await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let resp = mtls_post(&app, "/bc-authorize", &pairs, Some(&leaf)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let auth_req_id = body_json(resp).await["auth_req_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let path = format!("/ciba/{}", shonin_oauth::ciba::record_id(&auth_req_id));
+    let mut b = browser(&app).await;
+    let resp = passkey_sign_in(&app, &mut b, &mut auth, Some(&path), |_| {}).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let resp = post_form(&app, &b, &format!("{path}/approve"), vec![]).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+
+    let token_pairs = vec![
+        ("client_id".to_owned(), c.id.clone()),
+        (
+            "grant_type".into(),
+            shonin_oauth::ciba::CIBA_GRANT_TYPE.into(),
+        ),
+        ("auth_req_id".into(), auth_req_id),
+    ];
+    let resp = mtls_post(&app, "/token", &token_pairs, Some(&leaf)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let tokens = body_json(resp).await;
+    assert_eq!(tokens["token_type"], "Bearer");
+    let at = tokens["access_token"].as_str().unwrap();
+    assert_eq!(claims(at)["cnf"], json!({"x5t#S256": leaf.x5t()}));
+    // The token works only over that certificate.
+    let resp = userinfo_bearer(&app, at, Some(&leaf)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let resp = userinfo_bearer(&app, at, Some(&ca.issue("tpp-one"))).await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+}

@@ -281,32 +281,36 @@ impl Authenticator {
             challenge,
             allow_credentials: allow,
         };
-        let mut payment = json!({
-            "rpId": rp_id,
-            "topOrigin": top_origin,
-            "total": request
-                .pointer("/details/total/amount")
-                .ok_or(Error::MissingField("/details/total/amount"))?,
-            "instrument": data
-                .get("instrument")
-                .ok_or(Error::MissingField("/instrument"))?,
-        });
+        let mut payment = serde_json::Map::new();
+        payment.insert("rpId".into(), json!(rp_id));
+        payment.insert("topOrigin".into(), json!(top_origin));
         for name in ["payeeName", "payeeOrigin"] {
             if let Some(v) = data.get(name) {
-                payment[name] = v.clone();
+                payment.insert(name.into(), v.clone());
             }
         }
+        let total = request
+            .pointer("/details/total/amount")
+            .ok_or(Error::MissingField("/details/total/amount"))?;
+        payment.insert("total".into(), total.clone());
+        let instrument = data
+            .get("instrument")
+            .ok_or(Error::MissingField("/instrument"))?;
+        payment.insert("instrument".into(), instrument.clone());
+        // (Members in serde_json's order, not the browser's: the relying party parses them.)
         let cross_origin = origin != top_origin;
-        let mut client_data = json!({
-            "type": "payment.get",
-            "challenge": base64url::encode(&options.challenge),
-            "origin": origin,
-            "crossOrigin": cross_origin,
-        });
+        let mut client_data = serde_json::Map::new();
+        client_data.insert("type".into(), json!("payment.get"));
+        client_data.insert(
+            "challenge".into(),
+            json!(base64url::encode(&options.challenge)),
+        );
+        client_data.insert("origin".into(), json!(origin));
+        client_data.insert("crossOrigin".into(), json!(cross_origin));
         if cross_origin {
-            client_data["topOrigin"] = json!(top_origin);
+            client_data.insert("topOrigin".into(), json!(top_origin));
         }
-        client_data["payment"] = payment;
+        client_data.insert("payment".into(), Value::Object(payment));
         let client_data = serde_json::to_vec(&client_data)?;
         let flags = self.flags();
         let counter_step = self.counter_step;
