@@ -77,6 +77,15 @@ const REGISTERED: &[(&str, &[&str])] = &[
     ),
     ("RFC 9701", &["introspection_signing_alg_values_supported"]),
     (
+        "OpenID CIBA Core §4",
+        &[
+            "backchannel_authentication_endpoint",
+            "backchannel_token_delivery_modes_supported",
+            "backchannel_authentication_request_signing_alg_values_supported",
+            "backchannel_user_code_parameter_supported",
+        ],
+    ),
+    (
         "RFC 8705 §3.3",
         &[
             "tls_client_certificate_bound_access_tokens",
@@ -125,7 +134,7 @@ fn every_url_lies_under_the_issuer() {
             urls += 1;
         }
     }
-    assert_eq!(urls, 7);
+    assert_eq!(urls, 8);
 }
 
 #[test]
@@ -198,8 +207,18 @@ fn fapi2_fixed_values_are_advertised() {
         ("response_modes_supported", json!(["query"])),
         (
             "grant_types_supported",
-            json!(["authorization_code", "refresh_token", "client_credentials"]),
+            json!([
+                "authorization_code",
+                "refresh_token",
+                "client_credentials",
+                "urn:openid:params:grant-type:ciba"
+            ]),
         ),
+        (
+            "backchannel_token_delivery_modes_supported",
+            json!(["poll", "ping"]),
+        ),
+        ("backchannel_user_code_parameter_supported", json!(false)),
         ("code_challenge_methods_supported", json!(["S256"])),
         (
             "token_endpoint_auth_methods_supported",
