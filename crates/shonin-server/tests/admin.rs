@@ -1392,3 +1392,87 @@ fn hsm_keys_are_made_listed_and_the_kek_rotated() {
     );
     assert!(e.contains("PIN was refused"), "{e}");
 }
+
+/// CIBA clients from the command line: the grant type, the delivery mode and, for ping, the
+/// notification endpoint; the registration rules name the field.
+#[test]
+fn ciba_clients_from_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let jwks = write_jwks(d, "jwks.json", &public_jwks());
+    let add = |id: &str, extra: &[&str]| {
+        let mut args = vec![
+            "clients",
+            "add",
+            "--client-id",
+            id,
+            "--name",
+            "CIBA App",
+            "--jwks-file",
+            &jwks,
+            "--scope",
+            "openid",
+            "--grant-type",
+            "urn:openid:params:grant-type:ciba",
+        ];
+        args.extend_from_slice(extra);
+        shonin(d, &args)
+    };
+    ok(&add(
+        "ping-app",
+        &[
+            "--backchannel-mode",
+            "ping",
+            "--backchannel-notification-endpoint",
+            "https://rp.example/ciba",
+        ],
+    ));
+    let shown: Value =
+        serde_json::from_str(&ok(&shonin(d, &["clients", "show", "ping-app"]))).unwrap();
+    assert_eq!(shown["backchannel_token_delivery_mode"], "ping");
+    assert_eq!(
+        shown["backchannel_client_notification_endpoint"],
+        "https://rp.example/ciba"
+    );
+    assert_eq!(
+        shown["grant_types"],
+        json!(["urn:openid:params:grant-type:ciba"])
+    );
+    // Switching to poll drops the endpoint.
+    ok(&shonin(
+        d,
+        &[
+            "clients",
+            "update",
+            "ping-app",
+            "--backchannel-mode",
+            "poll",
+        ],
+    ));
+    let shown: Value =
+        serde_json::from_str(&ok(&shonin(d, &["clients", "show", "ping-app"]))).unwrap();
+    assert_eq!(shown["backchannel_token_delivery_mode"], "poll");
+    assert!(
+        shown
+            .get("backchannel_client_notification_endpoint")
+            .is_none()
+    );
+
+    let err = refused(&add("no-mode", &[]));
+    assert!(err.contains("backchannel_token_delivery_mode"), "{err}");
+    let err = refused(&add("push-app", &["--backchannel-mode", "push"]));
+    assert!(err.contains("push is not supported"), "{err}");
+    let err = refused(&add(
+        "http-ping",
+        &[
+            "--backchannel-mode",
+            "ping",
+            "--backchannel-notification-endpoint",
+            "http://rp.example/ciba",
+        ],
+    ));
+    assert!(
+        err.contains("backchannel_client_notification_endpoint"),
+        "{err}"
+    );
+}
