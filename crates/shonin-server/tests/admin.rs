@@ -1476,3 +1476,117 @@ fn ciba_clients_from_flags() {
         "{err}"
     );
 }
+
+/// Issue 28: support can see an account, remove a lost passkey and set a new password that also
+/// clears a lock and turns passkey-only off; each change is audited and the password is never
+/// printed.
+#[tokio::test]
+async fn support_shows_a_user_removes_a_lost_passkey_and_resets_the_password() {
+    use shonin_passkeys::{PasskeyStore, StoredPasskey};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(&shonin_stdin(
+        d,
+        &["users", "add", "--username", "dana", "--password-stdin"],
+        "the first long password\n",
+    ));
+    let store = open_store(d).await;
+    let user = store
+        .get_user_by_username(&Username::new("dana").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    for id in ["Y3JlZC1waG9uZQ", "Y3JlZC1sYXB0b3A"] {
+        store
+            .insert_passkey(&StoredPasskey {
+                credential_id: id.into(),
+                user_id: user.id.clone(),
+                name: format!("key {id}"),
+                credential: "{}".into(),
+                aaguid: uuid::Uuid::nil(),
+                backup_eligible: true,
+                backup_state: true,
+                transports: Vec::new(),
+                sign_count: 0,
+                created_at: now,
+                last_used_at: None,
+            })
+            .await
+            .unwrap();
+    }
+    store.set_passkey_only(&user.id, true).await.unwrap();
+    for _ in 0..10 {
+        store
+            .record_failed_sign_in(&user.id, now, 10, time::Duration::minutes(30))
+            .await
+            .unwrap();
+    }
+    store.close().await;
+
+    let shown: Value =
+        serde_json::from_str(&ok(&shonin(d, &["users", "show", "dana", "--json"]))).unwrap();
+    assert_eq!(shown["passkeys"], 2);
+    assert_eq!(shown["passkey_only"], true);
+    assert!(shown["locked_until"].is_string(), "{shown}");
+    assert!(!shown.to_string().contains("argon2"), "never the hash");
+    let listed: Value = serde_json::from_str(&ok(&shonin(
+        d,
+        &["users", "passkeys", "list", "dana", "--json"],
+    )))
+    .unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+
+    // The phone was lost: its passkey goes; then the laptop's, which leaves none.
+    ok(&shonin(
+        d,
+        &["users", "passkeys", "remove", "dana", "Y3JlZC1waG9uZQ"],
+    ));
+    let err = refused(&shonin(
+        d,
+        &["users", "passkeys", "remove", "dana", "Y3JlZC1waG9uZQ"],
+    ));
+    assert!(err.contains("no passkey"), "{err}");
+    let out = ok(&shonin(
+        d,
+        &["users", "passkeys", "remove", "dana", "Y3JlZC1sYXB0b3A"],
+    ));
+    assert!(out.contains("no passkey left"), "{out}");
+
+    let secret = "a brand new long password";
+    let o = shonin_stdin(
+        d,
+        &["users", "reset-password", "dana", "--password-stdin"],
+        &format!("{secret}\n"),
+    );
+    let out = ok(&o);
+    assert!(out.contains("passkey-only is off"), "{out}");
+    assert!(!out.contains(secret) && !stderr(&o).contains(secret));
+    let err = refused(&shonin_stdin(
+        d,
+        &["users", "reset-password", "nobody", "--password-stdin"],
+        &format!("{secret}\n"),
+    ));
+    assert!(err.contains("no user nobody"), "{err}");
+
+    let store = open_store(d).await;
+    let after = store.get_user(&user.id).await.unwrap().unwrap();
+    assert!(!after.passkey_only);
+    assert_eq!(after.failed_attempts, 0);
+    assert!(after.locked_until.is_none());
+    let hash = after.password_hash.unwrap();
+    assert!(verify_password(secret.as_bytes(), &hash));
+    assert!(!verify_password(b"the first long password", &hash));
+    store.close().await;
+
+    let entries = audit_entries(d);
+    for action in ["users.passkeys.remove", "users.reset_password"] {
+        assert!(
+            entries
+                .iter()
+                .any(|e| e["action"] == action && e["outcome"] == "success"),
+            "{action} in {entries:#?}"
+        );
+    }
+    assert!(!serde_json::to_string(&entries).unwrap().contains(secret));
+}

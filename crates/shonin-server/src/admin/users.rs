@@ -1,4 +1,5 @@
-//! `shonin users add|list|disable|enable`.
+//! `shonin users add|list|show|disable|enable|unlock|reset-password|passkeys`: what an
+//! operator's support desk needs to help a user who is locked out or lost a device.
 //!
 //! The password comes from standard input only (`--password-stdin`), never from the command
 //! line, where other users of the host could read it in the process list, and is never echoed,
@@ -16,6 +17,7 @@ use clap::{Args, Subcommand};
 use shonin_identity::user::{
     Argon2Params, MAX_PASSWORD_CHARS, Password, User, UserStore, Username, hash_password,
 };
+use shonin_passkeys::PasskeyStore as _;
 use shonin_types::StorageError;
 use std::io::{BufRead, IsTerminal, Read, Write};
 use std::process::ExitCode;
@@ -33,6 +35,42 @@ pub enum UsersCommand {
     Enable { username: String },
     /// Clear a lock from failed sign-ins (PCI DSS 8.3.4) and the count of failures.
     Unlock { username: String },
+    /// One user: id, state, lock, sign-in methods and passkeys.
+    Show {
+        username: String,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a new password read from standard input, clear a lock from failed sign-ins and turn
+    /// passkey-only off, so a user who lost their passkey can sign in and enrol a new one.
+    /// Confirm who is asking first, out of band.
+    ResetPassword {
+        username: String,
+        /// Read the password (12-256 characters) from the first line of standard input.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// The user's passkeys: list them, or remove a lost one.
+    #[command(subcommand)]
+    Passkeys(PasskeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PasskeysCommand {
+    /// Credential id, name, authenticator model (AAGUID), synced or device-bound, created, last
+    /// used.
+    List {
+        username: String,
+        #[command(flatten)]
+        list: ListArgs,
+    },
+    /// Remove one passkey (e.g. on a lost phone); it no longer signs in or approves.
+    Remove {
+        username: String,
+        /// The credential id, as `users passkeys list` prints it.
+        credential_id: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -86,6 +124,43 @@ async fn dispatch(ctx: &AdminContext, cmd: UsersCommand) -> anyhow::Result<()> {
                 );
             }
         }
+        UsersCommand::Show { username, json } => show(ctx, &username, json).await?,
+        UsersCommand::ResetPassword { username, .. } => {
+            let target = username.to_ascii_lowercase();
+            ctx.audited(
+                "users.reset_password",
+                &target,
+                reset_password(ctx, &username),
+            )
+            .await?;
+            println!(
+                "set a new password for {target}; its lock is cleared and passkey-only is off \
+                 (the user turns it on again after enrolling a passkey)"
+            );
+        }
+        UsersCommand::Passkeys(PasskeysCommand::List { username, list }) => {
+            list_passkeys(ctx, &username, list.json).await?;
+        }
+        UsersCommand::Passkeys(PasskeysCommand::Remove {
+            username,
+            credential_id,
+        }) => {
+            let target = username.to_ascii_lowercase();
+            let stranded = ctx
+                .audited(
+                    "users.passkeys.remove",
+                    &format!("{target} {credential_id}"),
+                    remove_passkey(ctx, &username, &credential_id),
+                )
+                .await?;
+            println!("removed passkey {credential_id} of {target}");
+            if stranded {
+                println!(
+                    "{target} is passkey-only and has no passkey left: it can sign in only with \
+                     a recovery code, or after `shonin users reset-password {target}`"
+                );
+            }
+        }
         UsersCommand::Unlock { username } => {
             let target = username.to_ascii_lowercase();
             let was = ctx
@@ -99,6 +174,109 @@ async fn dispatch(ctx: &AdminContext, cmd: UsersCommand) -> anyhow::Result<()> {
                 None => println!("user {target} was not locked; its failed sign-in count is reset"),
             }
         }
+    }
+    Ok(())
+}
+
+/// `users show`: the account as support sees it; never a password hash.
+async fn show(ctx: &AdminContext, username: &str, json: bool) -> anyhow::Result<()> {
+    let Some(user) = find(ctx, username).await? else {
+        bail!("no user {username}");
+    };
+    let passkeys = ctx.store.list_passkeys(&user.id).await?;
+    let now = ctx.clock.now();
+    let time = shonin_audit::chain::format_time;
+    let locked = user.locked_until.filter(|_| user.is_locked(now)).map(time);
+    let doc = serde_json::json!({
+        "username": user.username.as_str(),
+        "id": user.id,
+        "display_name": user.display_name,
+        "disabled": user.disabled,
+        "locked_until": locked,
+        "failed_sign_ins": user.failed_attempts,
+        "password": user.password_hash.is_some(),
+        "passkey_only": user.passkey_only,
+        "passkeys": passkeys.len(),
+        "created_at": time(user.created_at),
+    });
+    if json {
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(());
+    }
+    let yes = |b: bool| if b { "yes" } else { "no" };
+    println!("username        {}", user.username);
+    println!("id              {}", user.id);
+    println!(
+        "display name    {}",
+        user.display_name.as_deref().unwrap_or("-")
+    );
+    println!("disabled        {}", yes(user.disabled));
+    println!("locked until    {}", locked.as_deref().unwrap_or("-"));
+    println!("failed sign-ins {}", user.failed_attempts);
+    println!("password        {}", yes(user.password_hash.is_some()));
+    println!("passkey-only    {}", yes(user.passkey_only));
+    println!("passkeys        {}", passkeys.len());
+    println!("created         {}", time(user.created_at));
+    Ok(())
+}
+
+async fn list_passkeys(ctx: &AdminContext, username: &str, json: bool) -> anyhow::Result<()> {
+    let Some(user) = find(ctx, username).await? else {
+        bail!("no user {username}");
+    };
+    let time = shonin_audit::chain::format_time;
+    let mut table = Table::new(&[
+        "CREDENTIAL_ID",
+        "NAME",
+        "AAGUID",
+        "SYNCED",
+        "CREATED",
+        "LAST_USED",
+    ]);
+    for p in ctx.store.list_passkeys(&user.id).await? {
+        table.row([
+            p.credential_id.clone(),
+            p.name.clone(),
+            p.aaguid.hyphenated().to_string(),
+            if p.backup_eligible { "yes" } else { "no" }.to_owned(),
+            time(p.created_at),
+            p.last_used_at.map_or_else(|| "-".to_owned(), time),
+        ]);
+    }
+    table.print(json)?;
+    Ok(())
+}
+
+/// Removes the passkey; whether the user is left passkey-only without one.
+async fn remove_passkey(
+    ctx: &AdminContext,
+    username: &str,
+    credential_id: &str,
+) -> anyhow::Result<bool> {
+    let Some(user) = find(ctx, username).await? else {
+        bail!("no user {username}");
+    };
+    if !ctx.store.remove_passkey(&user.id, credential_id).await? {
+        bail!("user {username} has no passkey {credential_id}");
+    }
+    let left = ctx.store.list_passkeys(&user.id).await?.len();
+    Ok(user.passkey_only && left == 0)
+}
+
+/// Sets the new password, clears the lock and turns passkey-only off.
+async fn reset_password(ctx: &AdminContext, username: &str) -> anyhow::Result<()> {
+    let Some(user) = find(ctx, username).await? else {
+        bail!("no user {username}");
+    };
+    let password = tokio::task::spawn_blocking(read_password_from_stdin)
+        .await
+        .context("reading the password")??;
+    let hash = hash_on_blocking_thread(password).await?;
+    let done = ctx.store.set_password_hash(&user.id, &hash).await?
+        && ctx.store.unlock_user(&user.id).await?
+        && ctx.store.set_passkey_only(&user.id, false).await?;
+    if !done {
+        bail!("no user {username}");
     }
     Ok(())
 }
