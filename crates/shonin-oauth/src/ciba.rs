@@ -10,9 +10,9 @@
 //!
 //! What Shonin offers: `poll` and `ping` (not `push`, which FAPI-CIBA §5.2.2 item 2 forbids),
 //! `login_hint` as the user's username (no `login_hint_token`, no `id_token_hint`), no
-//! `user_code` (the approval needs a passkey), no signed request objects, and RFC 9396
-//! `authorization_details` under the same policy as PAR, so a payment is signed as in the code
-//! flow.
+//! `user_code` (the approval needs a passkey), signed requests (§7.1.1: [`signed_params`]) or
+//! plain ones, and RFC 9396 `authorization_details` under the same policy as PAR, so a payment
+//! is signed as in the code flow.
 
 use crate::form::{FormError, FormParams};
 use crate::rar::{AuthorizationDetailsPolicy, RarError};
@@ -117,8 +117,10 @@ pub enum CibaError {
     Form(#[from] FormError),
     #[error("the client may not use the CIBA grant")]
     GrantNotAllowed,
-    #[error("signed authentication requests are not supported; send the parameters directly")]
-    RequestObject,
+    #[error("the signed authentication request is invalid: {0}")]
+    RequestObject(String),
+    #[error("with a signed request, `{0}` must be inside it, not beside it (CIBA Core §7.1.1)")]
+    OutsideRequestObject(String),
     #[error("scope is required and must include openid (CIBA Core §7.1)")]
     OpenidScopeMissing,
     #[error("scope `{0}` is not allowed for this client")]
@@ -149,7 +151,9 @@ impl CibaError {
     pub fn oauth_error(&self) -> ErrorCode {
         match self {
             CibaError::GrantNotAllowed => ErrorCode::UnauthorizedClient,
-            CibaError::RequestObject => ErrorCode::RequestNotSupported,
+            CibaError::RequestObject(_) | CibaError::OutsideRequestObject(_) => {
+                ErrorCode::InvalidRequest
+            }
             CibaError::OpenidScopeMissing
             | CibaError::ScopeNotAllowed(_)
             | CibaError::ScopeSyntax => ErrorCode::InvalidScope,
@@ -204,7 +208,9 @@ pub fn validate(
         return Err(CibaError::GrantNotAllowed);
     }
     if params.contains("request") {
-        return Err(CibaError::RequestObject);
+        return Err(CibaError::RequestObject(
+            "verify it first (signed_params)".into(),
+        ));
     }
     let scope_text = params
         .get_bounded("scope", MAX_SCOPE)?
@@ -298,6 +304,82 @@ pub fn validate(
         client_notification_token,
     })
 }
+
+/// The authentication request parameters a signed request may carry as claims.
+pub const REQUEST_PARAMS: &[&str] = &[
+    "scope",
+    "client_notification_token",
+    "acr_values",
+    "login_hint_token",
+    "id_token_hint",
+    "login_hint",
+    "binding_message",
+    "user_code",
+    "requested_expiry",
+    "authorization_details",
+];
+
+/// The longest a signed request may have lived from `iat` to `exp` (FAPI-CIBA §5.2.2 and FAPI
+/// 1.0 Advanced §5.2.2 item 13 say 60 minutes).
+pub const MAX_REQUEST_LIFETIME_SECS: i64 = 3600;
+
+/// CIBA Core §7.1.1: the parameters of a signed authentication request whose signature the
+/// caller has verified with the client's keys (`claims` are its payload; `exp`, `nbf` and
+/// `iat` against the clock, too). `aud` must name `issuer`, `iss` the client; `iat`, `exp`,
+/// `nbf` and `jti` are required (the caller spends the `jti` once); and no request parameter may
+/// also appear outside the JWT in `form`. String claims become parameters as they are,
+/// `requested_expiry` may be a number, `authorization_details` is a JSON array.
+pub fn signed_params(
+    claims: &serde_json::Map<String, Value>,
+    form: &FormParams,
+    client_id: &str,
+    issuer: &str,
+) -> Result<FormParams, CibaError> {
+    let bad = |why: &str| CibaError::RequestObject(why.to_owned());
+    if let Some(name) = REQUEST_PARAMS.iter().find(|n| form.contains(n)) {
+        return Err(CibaError::OutsideRequestObject((*name).to_owned()));
+    }
+    let aud_ok = match claims.get("aud") {
+        Some(Value::String(a)) => a == issuer,
+        Some(Value::Array(a)) => a.iter().any(|v| v.as_str() == Some(issuer)),
+        _ => false,
+    };
+    if !aud_ok {
+        return Err(bad("aud must be the issuer identifier"));
+    }
+    if claims.get("iss").and_then(Value::as_str) != Some(client_id) {
+        return Err(bad("iss must be the client_id"));
+    }
+    let number = |name: &str| claims.get(name).and_then(Value::as_i64);
+    let (Some(iat), Some(exp), Some(_)) = (number("iat"), number("exp"), number("nbf")) else {
+        return Err(bad("iat, exp and nbf are required"));
+    };
+    if exp.saturating_sub(iat) > MAX_REQUEST_LIFETIME_SECS {
+        return Err(bad("exp may be at most 60 minutes after iat"));
+    }
+    if !claims
+        .get("jti")
+        .and_then(Value::as_str)
+        .is_some_and(|j| !j.is_empty() && j.len() <= 256)
+    {
+        return Err(bad("jti is required (1-256 characters)"));
+    }
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for name in REQUEST_PARAMS {
+        let value = match (claims.get(*name), *name) {
+            (None, _) => continue,
+            (Some(Value::String(s)), _) => s.clone(),
+            (Some(Value::Number(n)), "requested_expiry") => n.to_string(),
+            (Some(v @ Value::Array(_)), "authorization_details") => v.to_string(),
+            (Some(_), name) => return Err(bad(&format!("{name} has the wrong JSON type"))),
+        };
+        pairs.push(((*name).to_owned(), value));
+    }
+    Ok(FormParams::from_pairs(pairs)?)
+}
+
+/// The one-time namespace of signed requests' `jti`s (with the client id in the key).
+pub const REQUEST_JTI_NAMESPACE: &str = "ciba_request_jti";
 
 /// What the user's approval adds to a request: the sign-in it rests on and the details granted
 /// (a payment's detail carries its approval, RFC 9396 §7).

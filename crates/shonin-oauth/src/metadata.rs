@@ -162,9 +162,8 @@ pub fn discovery_document(issuer: &str, opts: &MetadataOptions) -> Value {
             crate::ciba::CIBA_GRANT_TYPE
         ]),
     );
-    // OpenID CIBA Core §4: poll and ping (push is forbidden by FAPI-CIBA), no signed requests
-    // (the member is omitted: CIBA §4 "if omitted, signed requests are not supported"), no
-    // user_code.
+    // OpenID CIBA Core §4: poll and ping (push is forbidden by FAPI-CIBA), signed requests with
+    // the client authentication algorithms, no user_code.
     put(
         "backchannel_authentication_endpoint",
         json!(url(BACKCHANNEL_AUTHENTICATION_PATH)),
@@ -174,6 +173,10 @@ pub fn discovery_document(issuer: &str, opts: &MetadataOptions) -> Value {
         json!(["poll", "ping"]),
     );
     put("backchannel_user_code_parameter_supported", json!(false));
+    put(
+        "backchannel_authentication_request_signing_alg_values_supported",
+        algs(&opts.client_auth_signing_algs),
+    );
     put("code_challenge_methods_supported", json!(["S256"]));
     // Client authentication (FAPI 2.0 §5.3.2.1 item 5), the same at every endpoint.
     let methods = json!(opts.client_auth_methods);

@@ -323,7 +323,7 @@ async fn bad_requests_are_refused_with_ciba_codes_and_store_nothing() {
             &[("client_notification_token", "abcdefghijklmnopqrstuvwxyz")],
             "invalid_request",
         ),
-        (&[("request", "eyJ.x.y")], "request_not_supported"),
+        (&[("request", "eyJ.x.y")], "invalid_request"),
         (
             &[("authorization_details", "[{\"type\":\"unknown\"}]")],
             "invalid_authorization_details",
@@ -573,9 +573,9 @@ async fn discovery_and_registration_follow_ciba_section_4() {
         json!(["poll", "ping"])
     );
     assert_eq!(meta["backchannel_user_code_parameter_supported"], false);
-    assert!(
-        meta.get("backchannel_authentication_request_signing_alg_values_supported")
-            .is_none()
+    assert_eq!(
+        meta["backchannel_authentication_request_signing_alg_values_supported"],
+        json!(["PS256", "ES256", "EdDSA"])
     );
     assert!(
         meta["grant_types_supported"]
@@ -649,5 +649,108 @@ async fn across_two_nodes_on_postgres_exactly_one_token_request_wins() {
             .filter(|(s, _)| *s != StatusCode::OK)
             .all(|(_, body)| body["error"] == "invalid_grant"),
         "{polls:?}"
+    );
+}
+
+/// CIBA Core §7.1.1: the parameters signed by the client's key as a `request` JWT.
+async fn signed(
+    app: &TestApp,
+    c: &TestClient,
+    claims: Value,
+    outside: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let jwt = c.assertion_with(claims).await;
+    let mut pairs: Vec<(String, String)> = vec![("request".into(), jwt)];
+    for (k, v) in outside {
+        pairs.push(((*k).to_owned(), (*v).to_owned()));
+    }
+    pairs.extend(c.auth_params().await);
+    let resp = send_form(app, "/bc-authorize", &pairs, &[]).await;
+    (resp.status(), body_json(resp).await)
+}
+
+fn request_claims(c: &TestClient) -> Value {
+    json!({
+        "iss": c.id, "aud": ISSUER, "iat": now(), "nbf": now(), "exp": now() + 300,
+        "jti": jti(), "scope": "openid accounts", "login_hint": "alice",
+        "binding_message": "SIGNED 1", "requested_expiry": 120
+    })
+}
+
+#[tokio::test]
+async fn a_signed_request_is_accepted_once_and_only_as_signed() {
+    let mut f = setup().await;
+    let claims = request_claims(&f.c);
+    let (status, body) = signed(&f.app, &f.c, claims.clone(), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["expires_in"], 120, "requested_expiry as a number");
+    let auth_req_id = body["auth_req_id"].as_str().unwrap().to_owned();
+    let (_, _, html) = signed_in_at_page(&mut f, &auth_req_id).await;
+    assert!(html.contains("SIGNED 1"), "the signed binding message");
+
+    // The same JWT again: its jti is spent.
+    let (status, body) = signed(&f.app, &f.c, claims, &[]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request")),
+        "{body}"
+    );
+    type Case<'a> = (&'a str, Value, &'a [(&'a str, &'a str)]);
+    let refusals: &[Case] = &[
+        (
+            "another audience",
+            json!({"aud": "https://other.example"}),
+            &[],
+        ),
+        ("another issuer", json!({"iss": "someone-else"}), &[]),
+        ("no jti", json!({"jti": null}), &[]),
+        ("no nbf", json!({"nbf": null}), &[]),
+        (
+            "expired",
+            json!({"exp": now() - 120, "iat": now() - 400, "nbf": now() - 400}),
+            &[],
+        ),
+        ("too long", json!({"exp": now() + 7200}), &[]),
+        (
+            "a parameter beside it",
+            json!({}),
+            &[("binding_message", "OUTSIDE")],
+        ),
+        ("a wrong type", json!({"scope": ["openid"]}), &[]),
+    ];
+    for (what, change, outside) in refusals {
+        let mut claims = request_claims(&f.c);
+        for (k, v) in change.as_object().unwrap() {
+            if v.is_null() {
+                claims.as_object_mut().unwrap().remove(k);
+            } else {
+                claims[k] = v.clone();
+            }
+        }
+        let (status, body) = signed(&f.app, &f.c, claims, outside).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{what}: {body}");
+        assert_eq!(body["error"], "invalid_request", "{what}: {body}");
+    }
+    // Signed by another key than the client's (the client authenticates with its own).
+    let stranger = TestClient::new(&f.c.id);
+    let jwt = stranger.assertion_with(request_claims(&f.c)).await;
+    let mut pairs: Vec<(String, String)> = vec![("request".into(), jwt)];
+    pairs.extend(f.c.auth_params().await);
+    let resp = send_form(&f.app, "/bc-authorize", &pairs, &[]).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    // An unsigned JWT (alg none).
+    let none = format!(
+        "{}.{}.",
+        b64(&json!({"alg": "none"})),
+        b64(&request_claims(&f.c))
+    );
+    let mut pairs: Vec<(String, String)> = vec![("request".into(), none)];
+    pairs.extend(f.c.auth_params().await);
+    let resp = send_form(&f.app, "/bc-authorize", &pairs, &[]).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let refused = failures(&f.app, "oauth.ciba").await;
+    assert!(
+        refused.iter().any(|r| r.contains("used before")),
+        "{refused:?}"
     );
 }

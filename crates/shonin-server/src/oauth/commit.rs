@@ -104,7 +104,10 @@ pub fn replay_error(namespace: &str) -> OAuthError {
             let e = ClientAuthError::Replayed;
             OAuthError::new(e.oauth_error(), e.to_string())
         }
-        // Only the two verifiers above stage claims.
+        shonin_oauth::ciba::REQUEST_JTI_NAMESPACE => OAuthError::new(
+            ErrorCode::InvalidRequest,
+            "the signed authentication request's jti was used before",
+        ),
         _ => OAuthError::new(
             ErrorCode::InvalidRequest,
             "a one-time value was used before",

@@ -2,10 +2,12 @@
 //! approval on their own device. The request is stored (flow kind `ciba`, under the hash of its
 //! `auth_req_id`), the user is told through the operator's webhook (`ciba.approval_requested`,
 //! with the approval page's URL), and the client gets `auth_req_id`, `expires_in` and
-//! `interval` (§7.3). The client then polls the token endpoint, or waits for the ping.
+//! `interval` (§7.3). The client then polls the token endpoint, or waits for the ping. The
+//! parameters may come signed, as a `request` JWT (§7.1.1).
 
 use super::client_form::{ClientEndpoint, ClientForm, ClientRequest, Refused, respond};
 use crate::error::OAuthError;
+use crate::oauth::client_auth::jwks_unusable;
 use crate::oauth::commit::{Committed, Success, commit};
 use crate::request_meta::RequestMeta;
 use crate::state::AppState;
@@ -16,11 +18,15 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use shonin_audit::{Actor, ActorKind};
 use shonin_identity::{UserStore as _, Username};
+use shonin_jose::VerifyOptions;
 use shonin_oauth::GrantType;
 use shonin_oauth::ciba::{self, CibaRecord, CibaState, ClientSide};
+use shonin_oauth::client::ClientJwks;
+use shonin_oauth::form::FormParams;
 use shonin_oauth::metadata::BACKCHANNEL_AUTHENTICATION_PATH;
 use shonin_types::ErrorCode;
 use shonin_types::flow::Flow;
+use shonin_types::unit::{OneTimeClaim, UnitOfWork};
 
 const ACTION: &str = "oauth.ciba";
 
@@ -47,12 +53,82 @@ pub async fn backchannel(
     respond::<BackchannelAuthentication>(&state, &form.meta, result).await
 }
 
+/// CIBA Core §7.1.1: a signed request's parameters, once its signature (the client's keys, the
+/// algorithm policy, `exp`/`nbf`/`iat`) and claims hold; its `jti` is staged for one use.
+async fn signed_request(
+    state: &AppState,
+    req: &ClientRequest,
+    jwt: &str,
+    unit: &mut UnitOfWork,
+) -> Result<FormParams, OAuthError> {
+    let invalid = |why: String| OAuthError::new(ErrorCode::InvalidRequest, why);
+    let client = &req.client;
+    let now = state.clock.now();
+    let opts = VerifyOptions::new(now);
+    let verify = |jwks: &serde_json::Value| shonin_jose::verify_jwt(jwt, jwks, &opts);
+    let claims = match &client.jwks {
+        ClientJwks::None => {
+            return Err(invalid(
+                "a signed request needs the client's registered keys (jwks or jwks_uri)".into(),
+            ));
+        }
+        ClientJwks::Inline(jwks) => verify(jwks),
+        ClientJwks::Uri(uri) => {
+            let jwks = state
+                .oauth
+                .jwks
+                .get(uri)
+                .await
+                .map_err(|_| jwks_unusable())?;
+            match verify(&jwks) {
+                // The client may have rotated its keys since the set was cached.
+                Err(shonin_jose::JoseError::UnknownKey) => {
+                    match state
+                        .oauth
+                        .jwks
+                        .refetch(uri)
+                        .await
+                        .map_err(|_| jwks_unusable())?
+                    {
+                        Some(fresh) => verify(&fresh),
+                        None => verify(&jwks),
+                    }
+                }
+                other => other,
+            }
+        }
+    }
+    .map_err(|e| invalid(format!("the signed authentication request is invalid: {e}")))?;
+    let params = ciba::signed_params(
+        &claims,
+        &req.form,
+        client.client_id.as_str(),
+        &state.config.issuer,
+    )
+    .map_err(|e| OAuthError::new(e.oauth_error(), e.to_string()))?;
+    let jti = claims
+        .get("jti")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default();
+    let exp = claims
+        .get("exp")
+        .and_then(serde_json::Value::as_i64)
+        .and_then(|e| time::OffsetDateTime::from_unix_timestamp(e).ok())
+        .unwrap_or(now);
+    unit.claim(OneTimeClaim {
+        namespace: ciba::REQUEST_JTI_NAMESPACE,
+        key: format!("{}:{jti}", client.client_id.as_str()),
+        expires_at: exp.max(now) + time::Duration::seconds(60),
+    });
+    Ok(params)
+}
+
 async fn authenticate(
     state: &AppState,
     meta: &RequestMeta,
     mut req: ClientRequest,
 ) -> Result<Response, Refused> {
-    let unit = std::mem::take(&mut req.unit);
+    let mut unit = std::mem::take(&mut req.unit);
     let fail = |e: OAuthError| req.refuse(e);
     let server_error =
         |e: &dyn std::fmt::Display| OAuthError::new(ErrorCode::ServerError, e.to_string());
@@ -64,7 +140,16 @@ async fn authenticate(
         mode: client.backchannel_token_delivery_mode,
     };
     let oauth = &state.oauth;
-    let request = ciba::validate(&req.form, side, &oauth.details, oauth.ciba_lifetime)
+    let signed = match req.form.get("request") {
+        Some(jwt) => Some(
+            signed_request(state, &req, jwt, &mut unit)
+                .await
+                .map_err(fail)?,
+        ),
+        None => None,
+    };
+    let params = signed.as_ref().unwrap_or(&req.form);
+    let request = ciba::validate(params, side, &oauth.details, oauth.ciba_lifetime)
         .map_err(|e| fail(OAuthError::new(e.oauth_error(), e.to_string())))?;
     // A payment is approved by a passkey signature over it, as in the code flow.
     shonin_txn::consent::check_details(&request.authorization_details).map_err(|e| {
@@ -127,7 +212,6 @@ async fn authenticate(
         data,
         ciba::record_expiry(expires_at),
     );
-    let mut unit = unit;
     unit.rows.push(flow.row());
     // The assertion's jti, the request and its audit entry (target: the approval page's id, so
     // an operator finds pending approvals in the audit log) in one commit.
