@@ -13,24 +13,33 @@ pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 /// The states of a pushed request's flow record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParState {
+    /// Pushed; the browser must reach `/authorize` within the request's `expires_in`.
     Pushed,
+    /// The browser reached `/authorize`: an authorization session that lives its own lifetime
+    /// (`oauth.authorization_session_secs`) while the user signs in and decides.
+    Arrived,
     /// Used at `/authorize` (approved or denied): one use only (FAPI 2.0 §5.3.2.2 note 3).
     Done,
 }
 
 impl shonin_types::flow::FlowState for ParState {
     const KIND: &'static str = "par";
-    const ALL: &'static [Self] = &[ParState::Pushed, ParState::Done];
+    const ALL: &'static [Self] = &[ParState::Pushed, ParState::Arrived, ParState::Done];
 
     fn name(self) -> &'static str {
         match self {
             ParState::Pushed => "pushed",
+            ParState::Arrived => "arrived",
             ParState::Done => "done",
         }
     }
 
     fn may_become(self, next: Self) -> bool {
-        matches!((self, next), (ParState::Pushed, ParState::Done))
+        matches!(
+            (self, next),
+            (ParState::Pushed, ParState::Arrived | ParState::Done)
+                | (ParState::Arrived, ParState::Done)
+        )
     }
 }
 

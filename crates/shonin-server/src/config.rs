@@ -337,6 +337,10 @@ pub struct OAuthSettings {
     /// granted to every client at once (default deny).
     #[serde(default = "default_scopes")]
     pub scopes: Vec<String>,
+    /// How long the user may take from reaching `/authorize` to deciding: the pushed request
+    /// becomes an authorization session of this lifetime when the browser arrives; 60 – 3600.
+    #[serde(default = "default_authorization_session_secs")]
+    pub authorization_session_secs: u64,
     /// CIBA: how long a backchannel request waits for the user (`expires_in`, and the most a
     /// client's `requested_expiry` may ask for); 30 – 1800.
     #[serde(default = "default_ciba_lifetime_secs")]
@@ -344,6 +348,10 @@ pub struct OAuthSettings {
     /// CIBA: the polling interval a client is given (`interval`); 1 – 60.
     #[serde(default = "default_ciba_interval_secs")]
     pub ciba_poll_interval_secs: u64,
+}
+
+fn default_authorization_session_secs() -> u64 {
+    600
 }
 
 fn default_ciba_lifetime_secs() -> u64 {
@@ -508,6 +516,7 @@ impl Config {
                 refresh_retry_grace_secs: default_refresh_retry_grace_secs(),
                 token_record_retention_secs: default_token_record_retention_secs(),
                 client_cache_secs: default_client_cache_secs(),
+                authorization_session_secs: default_authorization_session_secs(),
                 ciba_request_lifetime_secs: default_ciba_lifetime_secs(),
                 ciba_poll_interval_secs: default_ciba_interval_secs(),
                 jwks_ca_file: None,
@@ -786,6 +795,12 @@ impl Config {
             7 * 86400,
         )?;
         range("oauth.client_cache_secs", o.client_cache_secs, 0, 300)?;
+        range(
+            "oauth.authorization_session_secs",
+            o.authorization_session_secs,
+            60,
+            3600,
+        )?;
         range(
             "oauth.ciba_request_lifetime_secs",
             o.ciba_request_lifetime_secs,

@@ -1071,3 +1071,54 @@ async fn two_dpop_headers_are_refused_at_token_and_par() {
         );
     }
 }
+
+/// Issue 28: the request_uri's 60 s cover reaching `/authorize`; on arrival the request
+/// becomes an authorization session of `oauth.authorization_session_secs` (600) for the sign-in
+/// and the decision, still used once.
+#[tokio::test]
+async fn arriving_at_authorize_turns_the_pushed_request_into_a_ten_minute_session() {
+    use shonin_oauth::par::{ParState, reference_of};
+    let (app, c) = setup().await;
+    let stored = async |request_uri: &str| {
+        shonin_types::flow::get::<ParState>(
+            &app.state.store,
+            reference_of(request_uri).unwrap(),
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap()
+        .unwrap()
+    };
+    let t0 = time::OffsetDateTime::now_utc();
+    let opened = push(&app, &c).await;
+    let untouched = push(&app, &c).await;
+    let before = stored(&opened).await;
+    assert_eq!(before.state, ParState::Pushed);
+    assert!(before.expires_at <= t0 + time::Duration::seconds(62));
+
+    let resp = app.get(&authorize_uri(&c.id, &opened)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let arrived = stored(&opened).await;
+    assert_eq!(arrived.state, ParState::Arrived);
+    assert!(
+        arrived.expires_at >= t0 + time::Duration::seconds(598),
+        "{arrived:?}"
+    );
+    assert!(arrived.expires_at <= time::OffsetDateTime::now_utc() + time::Duration::seconds(601));
+    // A reload finds it arrived and changes nothing.
+    let resp = app.get(&authorize_uri(&c.id, &opened)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(stored(&opened).await.version, arrived.version);
+    // A request nobody opened keeps its 60 s.
+    let other = stored(&untouched).await;
+    assert_eq!(other.state, ParState::Pushed);
+    assert!(other.expires_at <= t0 + time::Duration::seconds(62));
+
+    // The session completes as before, once.
+    let (redirect, _) = sign_in_and_consent(&app, &c, &opened, "alice").await;
+    assert!(query_param(&redirect, "code").is_some());
+    assert_eq!(stored(&opened).await.state, ParState::Done);
+    let resp = app.get(&authorize_uri(&c.id, &opened)).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(body_text(resp).await.contains("already used"));
+}

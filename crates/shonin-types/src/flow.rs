@@ -170,6 +170,24 @@ impl<S: FlowState> Flow<S> {
     }
 }
 
+impl<S: FlowState> Flow<S> {
+    /// [`Flow::advance`], also moving the record's expiry to `expires_at` (a pushed request
+    /// that becomes an authorization session when the browser arrives).
+    pub fn advance_until(
+        &self,
+        next: S,
+        data: Option<Vec<u8>>,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Update, FlowError> {
+        let mut update = self.advance(next, data, now)?;
+        update
+            .set
+            .push(("expires_at", Assign::Value(Value::time(expires_at))));
+        Ok(update)
+    }
+}
+
 /// The record `id` of flow `S`, if present and unexpired at `now`.
 pub async fn get<S: FlowState>(
     store: &dyn FlowStore,

@@ -51,6 +51,8 @@ pub struct OAuth {
     pub tokens: TokenPolicy,
     pub sign_in: PasswordSignIn,
     pub par_lifetime: Duration,
+    /// From the browser's arrival at `/authorize` to the decision.
+    pub authorization_session: Duration,
     pub session_lifetime: Duration,
     /// CIBA: a backchannel request's lifetime and polling interval.
     pub ciba_lifetime: Duration,
@@ -98,6 +100,7 @@ impl OAuth {
             },
             sign_in: PasswordSignIn::new(users, Arc::new(BlockingArgon2), LockoutPolicy::PCI_DSS),
             par_lifetime: secs(settings.par_lifetime_secs),
+            authorization_session: secs(settings.authorization_session_secs),
             ciba_lifetime: secs(settings.ciba_request_lifetime_secs),
             ciba_interval: secs(settings.ciba_poll_interval_secs),
             session_lifetime: secs(settings.session_lifetime_secs),

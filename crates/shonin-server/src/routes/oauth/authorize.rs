@@ -29,6 +29,7 @@ use shonin_oauth::{Client, ClientId, par};
 use shonin_txn::consent::payment_detail;
 use shonin_types::ErrorCode;
 use shonin_types::flow::{self, Flow};
+use shonin_types::unit::UnitOfWork;
 
 const UNAVAILABLE: &str = "The service is unavailable; try again shortly.";
 
@@ -80,7 +81,7 @@ pub(super) async fn load(
             "client_id does not match the pushed request.",
         ));
     }
-    if stored.state != ParState::Pushed {
+    if stored.state == ParState::Done {
         return Err(Refusal::Page(
             StatusCode::BAD_REQUEST,
             "This authorization request was already used.",
@@ -244,6 +245,9 @@ pub async fn authorize(
         };
         return refuse(&state, &meta, client_id, refusal).await;
     }
+    if let Err(page) = arrive(&state, &meta, &loaded).await {
+        return page;
+    }
     let (csrf, csrf_cookie) = session::csrf(&headers);
     let request_uri = par::request_uri(&loaded.reference);
     let now = state.clock.now().unix_timestamp();
@@ -266,6 +270,30 @@ pub async fn authorize(
         Some(s) => consent_page(&meta, &loaded, &s, &request_uri, &csrf),
     };
     with_cookie(page, csrf_cookie)
+}
+
+/// The browser reached `/authorize` with a pushed request: from now on it is an authorization
+/// session of `oauth.authorization_session_secs` (the request_uri's own 60 s only had to cover
+/// getting here), still used once. Made once, by compare-and-set; a reload finds it arrived.
+async fn arrive(state: &AppState, meta: &RequestMeta, loaded: &Loaded) -> Result<(), Response> {
+    if loaded.stored.state != ParState::Pushed {
+        return Ok(());
+    }
+    let now = state.clock.now();
+    let until = now + state.oauth.authorization_session;
+    let Ok(update) = loaded
+        .stored
+        .advance_until(ParState::Arrived, None, until, now)
+    else {
+        return Err(unavailable_page(meta.lang, meta.request_id.as_deref()));
+    };
+    let mut unit = UnitOfWork::new();
+    unit.update(update);
+    // A conflict is another tab's arrival (or the request's expiry): either way, nothing to do.
+    match crate::oauth::commit::commit(state, meta, unit, None).await {
+        Ok(_) => Ok(()),
+        Err(_) => Err(unavailable_page(meta.lang, meta.request_id.as_deref())),
+    }
 }
 
 /// The sign-in page for this request; passkey only when it asks for an `acr` a password cannot
