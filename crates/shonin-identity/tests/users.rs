@@ -160,6 +160,14 @@ impl UserStore for MemoryUsers {
             })
             .is_some())
     }
+
+    async fn end_sessions(&self, id: &str, at: OffsetDateTime) -> Result<bool, StorageError> {
+        let mut users = self.users.lock().unwrap();
+        Ok(users
+            .get_mut(id)
+            .map(|u| u.sessions_valid_after = Some(at))
+            .is_some())
+    }
 }
 
 /// A store that always fails.
@@ -206,6 +214,10 @@ impl UserStore for DownUsers {
         Err(down())
     }
     async fn unlock_user(&self, _: &str) -> Result<bool, StorageError> {
+        Err(down())
+    }
+
+    async fn end_sessions(&self, _: &str, _: OffsetDateTime) -> Result<bool, StorageError> {
         Err(down())
     }
 }
@@ -542,6 +554,10 @@ async fn a_correct_password_racing_the_locking_failure_does_not_unlock() {
         }
         async fn unlock_user(&self, id: &str) -> Result<bool, StorageError> {
             self.inner.unlock_user(id).await
+        }
+
+        async fn end_sessions(&self, id: &str, at: OffsetDateTime) -> Result<bool, StorageError> {
+            self.inner.end_sessions(id, at).await
         }
     }
 

@@ -1569,8 +1569,12 @@ async fn support_shows_a_user_removes_a_lost_passkey_and_resets_the_password() {
     ));
     assert!(err.contains("no user nobody"), "{err}");
 
+    let out = ok(&shonin(d, &["users", "sessions", "revoke", "dana"]));
+    assert!(out.contains("ended every session of dana"), "{out}");
+
     let store = open_store(d).await;
     let after = store.get_user(&user.id).await.unwrap().unwrap();
+    assert!(after.sessions_valid_after.is_some());
     assert!(!after.passkey_only);
     assert_eq!(after.failed_attempts, 0);
     assert!(after.locked_until.is_none());
@@ -1580,7 +1584,11 @@ async fn support_shows_a_user_removes_a_lost_passkey_and_resets_the_password() {
     store.close().await;
 
     let entries = audit_entries(d);
-    for action in ["users.passkeys.remove", "users.reset_password"] {
+    for action in [
+        "users.passkeys.remove",
+        "users.reset_password",
+        "users.sessions.revoke",
+    ] {
         assert!(
             entries
                 .iter()

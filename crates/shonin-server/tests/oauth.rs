@@ -1122,3 +1122,55 @@ async fn arriving_at_authorize_turns_the_pushed_request_into_a_ten_minute_sessio
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert!(body_text(resp).await.contains("already used"));
 }
+
+/// Issue 28: ending a user's sessions (`shonin users sessions revoke`) or disabling the user
+/// signs every browser out at its next request; a new sign-in works again after a revoke.
+#[tokio::test]
+async fn ending_sessions_or_disabling_signs_the_user_out_everywhere() {
+    use common::passkey::{browser, password_sign_in};
+    use shonin_identity::UserStore;
+    let (app, _) = setup().await;
+    let user_id = user_id(&app, "alice").await;
+    let account = async |b: &Browser| {
+        let resp = app
+            .send(
+                Request::get("/account")
+                    .header("cookie", b.cookies())
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        body_text(resp).await.contains("/account/sign-out")
+    };
+    let mut phone = browser(&app).await;
+    let mut laptop = browser(&app).await;
+    password_sign_in(&app, &mut phone, "alice").await;
+    password_sign_in(&app, &mut laptop, "alice").await;
+    assert!(account(&phone).await && account(&laptop).await);
+
+    // One second later, so the revocation is after both sign-ins.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert!(
+        app.state
+            .store
+            .end_sessions(&user_id, time::OffsetDateTime::now_utc())
+            .await
+            .unwrap()
+    );
+    assert!(!account(&phone).await, "the phone is signed out");
+    assert!(!account(&laptop).await, "so is the laptop");
+    password_sign_in(&app, &mut phone, "alice").await;
+    assert!(account(&phone).await, "a new sign-in is a new session");
+
+    assert!(
+        app.state
+            .store
+            .set_user_disabled(&user_id, true)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !account(&phone).await,
+        "a disabled user's session ends at once"
+    );
+}

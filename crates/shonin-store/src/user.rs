@@ -16,7 +16,7 @@ use time::{Duration, OffsetDateTime};
 macro_rules! user_columns {
     () => {
         "id, username, disabled, password_hash, failed_attempts, locked_until, created_at, data, \
-         passkey_only"
+         passkey_only, sessions_valid_after"
     };
 }
 
@@ -38,7 +38,7 @@ where
         sqlx::query(concat!(
             "INSERT INTO users (",
             user_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         ))
         .bind(user.id.as_str())
         .bind(user.username.as_str())
@@ -49,6 +49,7 @@ where
         .bind(to_micros(user.created_at))
         .bind(data.as_str())
         .bind(user.passkey_only)
+        .bind(user.sessions_valid_after.map(to_micros))
         .execute(&self.pool)
         .await
         .map_err(sqlx_err("user create"))?;
@@ -103,6 +104,16 @@ where
             .execute(&self.pool)
             .await
             .map_err(sqlx_err("user disable"))?;
+        Ok(DB::rows_affected(&result) == 1)
+    }
+
+    async fn end_sessions(&self, id: &str, at: OffsetDateTime) -> Result<bool, StorageError> {
+        let result = sqlx::query("UPDATE users SET sessions_valid_after = $1 WHERE id = $2")
+            .bind(to_micros(at))
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(sqlx_err("user end sessions"))?;
         Ok(DB::rows_affected(&result) == 1)
     }
 
@@ -229,6 +240,9 @@ where
     let created: i64 = row
         .try_get("created_at")
         .map_err(|_| get_err("created_at"))?;
+    let sessions_after: Option<i64> = row
+        .try_get("sessions_valid_after")
+        .map_err(|_| get_err("sessions_valid_after"))?;
     let data: String = row.try_get("data").map_err(|_| get_err("data"))?;
     let data: Value = serde_json::from_str(&data).map_err(|_| bad("data is not JSON"))?;
     let display_name = match data.get("display_name") {
@@ -249,6 +263,9 @@ where
         failed_attempts: u32::try_from(failed).map_err(|_| bad("failed_attempts out of range"))?,
         locked_until: locked
             .map(|t| from_micros(t, &format!("user {id} locked_until")))
+            .transpose()?,
+        sessions_valid_after: sessions_after
+            .map(|t| from_micros(t, &format!("user {id} sessions_valid_after")))
             .transpose()?,
         created_at: from_micros(created, &format!("user {id} created_at"))?,
         username,
@@ -284,6 +301,10 @@ impl UserStore for Store {
 
     async fn set_passkey_only(&self, id: &str, on: bool) -> Result<bool, StorageError> {
         dispatch!(self, s => s.sql.set_passkey_only(id, on).await)
+    }
+
+    async fn end_sessions(&self, id: &str, at: OffsetDateTime) -> Result<bool, StorageError> {
+        dispatch!(self, s => s.sql.end_sessions(id, at).await)
     }
 
     async fn set_password_hash(&self, id: &str, hash: &PasswordHash) -> Result<bool, StorageError> {

@@ -116,6 +116,9 @@ pub struct User {
     pub locked_until: Option<OffsetDateTime>,
     /// The user's own policy: once they have a passkey, their password no longer signs in.
     pub passkey_only: bool,
+    /// Sessions begun before this instant are no longer valid (an operator's `users sessions
+    /// revoke`, or the user's "sign out everywhere").
+    pub sessions_valid_after: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
 }
 
@@ -139,8 +142,18 @@ impl User {
             failed_attempts: 0,
             locked_until: None,
             passkey_only: false,
+            sessions_valid_after: None,
             created_at: now,
         })
+    }
+
+    /// Whether a session that began (signed in) at `auth_time` (unix seconds) may still be
+    /// used: the account is enabled and its sessions were not ended after that sign-in.
+    pub fn session_valid(&self, auth_time: i64) -> bool {
+        !self.disabled
+            && self
+                .sessions_valid_after
+                .is_none_or(|after| auth_time >= after.unix_timestamp())
     }
 
     /// Whether sign-in is locked at `now`.
@@ -224,6 +237,10 @@ pub trait UserStore: Send + Sync + fmt::Debug {
     /// An operator's unlock (`shonin users unlock`): sets the count to 0 and clears the lock,
     /// expired or not. Returns `false` if no such user.
     async fn unlock_user(&self, id: &str) -> Result<bool, StorageError>;
+
+    /// Ends every session the user began before `at` (on every node: each request's session is
+    /// checked against it). Returns `false` if no such user.
+    async fn end_sessions(&self, id: &str, at: OffsetDateTime) -> Result<bool, StorageError>;
 }
 
 #[cfg(test)]

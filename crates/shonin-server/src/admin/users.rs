@@ -29,7 +29,7 @@ pub enum UsersCommand {
     Add(AddUserArgs),
     /// List users: username, id, disabled, locked until.
     List(ListArgs),
-    /// Stop a user from signing in.
+    /// Stop a user from signing in; their sessions end at once.
     Disable { username: String },
     /// Let a disabled user sign in again (says so when a lock from failed sign-ins remains).
     Enable { username: String },
@@ -54,6 +54,16 @@ pub enum UsersCommand {
     /// The user's passkeys: list them, or remove a lost one.
     #[command(subcommand)]
     Passkeys(PasskeysCommand),
+    /// The user's sessions.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// End every session the user has now, on every node (the next request of each signs in
+    /// again).
+    Revoke { username: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -161,6 +171,16 @@ async fn dispatch(ctx: &AdminContext, cmd: UsersCommand) -> anyhow::Result<()> {
                 );
             }
         }
+        UsersCommand::Sessions(SessionsCommand::Revoke { username }) => {
+            let target = username.to_ascii_lowercase();
+            ctx.audited(
+                "users.sessions.revoke",
+                &target,
+                end_sessions(ctx, &username),
+            )
+            .await?;
+            println!("ended every session of {target}");
+        }
         UsersCommand::Unlock { username } => {
             let target = username.to_ascii_lowercase();
             let was = ctx
@@ -261,6 +281,16 @@ async fn remove_passkey(
     }
     let left = ctx.store.list_passkeys(&user.id).await?.len();
     Ok(user.passkey_only && left == 0)
+}
+
+async fn end_sessions(ctx: &AdminContext, username: &str) -> anyhow::Result<()> {
+    let Some(user) = find(ctx, username).await? else {
+        bail!("no user {username}");
+    };
+    if !ctx.store.end_sessions(&user.id, ctx.clock.now()).await? {
+        bail!("no user {username}");
+    }
+    Ok(())
 }
 
 /// Sets the new password, clears the lock and turns passkey-only off.

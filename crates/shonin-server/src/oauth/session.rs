@@ -35,7 +35,9 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     found
 }
 
-/// The session behind the request's cookie, if it is valid and unexpired.
+/// The session behind the request's cookie, if it is valid and unexpired, and its user still
+/// enabled and not signed out everywhere since (`User::session_valid`): disabling a user or
+/// `shonin users sessions revoke` ends their sessions on every node at once.
 pub async fn current(
     state: &AppState,
     headers: &HeaderMap,
@@ -46,7 +48,13 @@ pub async fn current(
     if value.len() > 128 {
         return Ok(None);
     }
-    sessions::load(&state.store, value, state.clock.now()).await
+    let Some(session) = sessions::load(&state.store, value, state.clock.now()).await? else {
+        return Ok(None);
+    };
+    let user = shonin_identity::UserStore::get_user(&state.store, &session.user_id).await?;
+    Ok(user
+        .is_some_and(|u| u.session_valid(session.auth_time))
+        .then_some(session))
 }
 
 /// Ends the request's session (in the store, so on every node) and returns the `Set-Cookie`

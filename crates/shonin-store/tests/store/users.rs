@@ -22,6 +22,7 @@ contract_tests! {
     an_expired_lock_restarts_the_count,
     reset_clears_the_count_but_not_an_active_lock,
     an_operator_unlock_clears_an_active_lock,
+    ending_sessions_is_kept_to_the_microsecond,
     unknown_user_operations_report_absence,
     concurrent_failures_are_all_counted,
 }
@@ -223,6 +224,27 @@ async fn an_operator_unlock_clears_an_active_lock(store: &Store) {
     let u = stored(store, &alice).await;
     assert_eq!((u.failed_attempts, u.locked_until), (0, None));
     assert!(!store.unlock_user("no-such-id").await.unwrap());
+}
+
+async fn ending_sessions_is_kept_to_the_microsecond(store: &Store) {
+    let alice = user("alice");
+    store.create_user(&alice).await.unwrap();
+    assert_eq!(stored(store, &alice).await.sessions_valid_after, None);
+    let at = T0 + Duration::microseconds(1_234_567);
+    assert!(store.end_sessions(&alice.id, at).await.unwrap());
+    let u = stored(store, &alice).await;
+    assert_eq!(u.sessions_valid_after, Some(at));
+    // A session signed in before is over; one signed in that second or after is not.
+    assert!(!u.session_valid(T0.unix_timestamp() - 1));
+    assert!(u.session_valid(at.unix_timestamp()));
+    assert!(!store.end_sessions("no-such-id", at).await.unwrap());
+    // Ending them again later moves the instant forward.
+    let later = at + Duration::minutes(5);
+    assert!(store.end_sessions(&alice.id, later).await.unwrap());
+    assert_eq!(
+        stored(store, &alice).await.sessions_valid_after,
+        Some(later)
+    );
 }
 
 async fn reset_clears_the_count_but_not_an_active_lock(store: &Store) {
