@@ -16,6 +16,7 @@
 
 use crate::form::{FormError, FormParams};
 use crate::rar::{AuthorizationDetailsPolicy, RarError};
+use crate::request_params::{self, DetailsRefusal, ScopeRefusal};
 use crate::token_record::sha256_hex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -39,10 +40,7 @@ pub const SLOW_DOWN_STEP: i64 = 5;
 /// The longest interval `slow_down` raises to.
 pub const MAX_INTERVAL: i64 = 60;
 
-const MAX_SCOPE: usize = 1024;
 const MAX_LOGIN_HINT: usize = 256;
-const MAX_ACR_VALUES: usize = 512;
-const MAX_AUTHORIZATION_DETAILS: usize = 16 * 1024;
 
 /// How the client learns that a request was decided (CIBA Core §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,6 +145,25 @@ pub enum CibaError {
     NotificationTokenUnexpected,
 }
 
+impl From<ScopeRefusal> for CibaError {
+    fn from(e: ScopeRefusal) -> Self {
+        match e {
+            ScopeRefusal::Form(e) => CibaError::Form(e),
+            ScopeRefusal::Syntax => CibaError::ScopeSyntax,
+            ScopeRefusal::NotAllowed(s) => CibaError::ScopeNotAllowed(s),
+        }
+    }
+}
+
+impl From<DetailsRefusal> for CibaError {
+    fn from(e: DetailsRefusal) -> Self {
+        match e {
+            DetailsRefusal::Form(e) => CibaError::Form(e),
+            DetailsRefusal::Rar(e) => CibaError::Rar(e),
+        }
+    }
+}
+
 impl CibaError {
     pub fn oauth_error(&self) -> ErrorCode {
         match self {
@@ -212,21 +229,8 @@ pub fn validate(
             "verify it first (signed_params)".into(),
         ));
     }
-    let scope_text = params
-        .get_bounded("scope", MAX_SCOPE)?
-        .ok_or(CibaError::OpenidScopeMissing)?;
-    let mut scope: Vec<String> = Vec::new();
-    for token in scope_text.split(' ').filter(|t| !t.is_empty()) {
-        if !crate::par::is_scope_token(token) {
-            return Err(CibaError::ScopeSyntax);
-        }
-        if !client.scopes.iter().any(|allowed| allowed == token) {
-            return Err(CibaError::ScopeNotAllowed(token.chars().take(64).collect()));
-        }
-        if !scope.iter().any(|t| t == token) {
-            scope.push(token.to_owned());
-        }
-    }
+    let scope =
+        request_params::scopes(params, client.scopes)?.ok_or(CibaError::OpenidScopeMissing)?;
     if !scope.iter().any(|s| s == "openid") {
         return Err(CibaError::OpenidScopeMissing);
     }
@@ -276,24 +280,12 @@ pub fn validate(
         (_, Some(_)) => return Err(CibaError::NotificationTokenUnexpected),
         (_, None) => None,
     };
-    let authorization_details =
-        match params.get_bounded("authorization_details", MAX_AUTHORIZATION_DETAILS)? {
-            None => Vec::new(),
-            Some(raw) => details_policy
-                .parse(raw, client.authorization_details_types)?
-                .into_iter()
-                .map(|d| d.into_value())
-                .collect(),
-        };
-    let acr_values = params
-        .get_bounded("acr_values", MAX_ACR_VALUES)?
-        .map(|v| {
-            v.split(' ')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
+    let authorization_details = request_params::authorization_details(
+        params,
+        details_policy,
+        client.authorization_details_types,
+    )?;
+    let acr_values = request_params::acr_values(params)?;
     Ok(BackchannelRequest {
         login_hint: login_hint.to_owned(),
         scope,

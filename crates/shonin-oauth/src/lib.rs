@@ -27,6 +27,7 @@ pub mod mtls;
 pub mod par;
 pub mod pkce;
 pub mod rar;
+mod request_params;
 pub mod resource;
 pub mod token_record;
 

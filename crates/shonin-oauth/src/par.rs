@@ -4,6 +4,7 @@
 use crate::form::{FormError, FormParams};
 use crate::pkce::{CodeChallenge, PkceError};
 use crate::rar::{AuthorizationDetailsPolicy, RarError};
+use crate::request_params::{self, DetailsRefusal, ScopeRefusal};
 use serde::{Deserialize, Serialize};
 use shonin_types::ErrorCode;
 use time::{Duration, OffsetDateTime};
@@ -50,12 +51,9 @@ pub const MAX_LIFETIME: Duration = Duration::seconds(599);
 
 const MAX_STATE: usize = 1024;
 const MAX_REDIRECT_URI: usize = 2048;
-const MAX_SCOPE: usize = 1024;
-const MAX_ACR_VALUES: usize = 512;
 /// FAPI 2.0 §5.3.2.2 item 11: nonces up to 64 characters must be accepted; longer ones up to this
 /// length are accepted as well, beyond it refused.
 const MAX_NONCE: usize = 255;
-const MAX_AUTHORIZATION_DETAILS: usize = 16 * 1024;
 
 /// Parameters an authorization request may carry; only these are stored.
 pub const AUTHORIZATION_PARAMS: &[&str] = &[
@@ -120,6 +118,25 @@ pub enum ParError {
     DpopJktSyntax,
 }
 
+impl From<ScopeRefusal> for ParError {
+    fn from(e: ScopeRefusal) -> Self {
+        match e {
+            ScopeRefusal::Form(e) => ParError::Form(e),
+            ScopeRefusal::Syntax => ParError::ScopeSyntax,
+            ScopeRefusal::NotAllowed(s) => ParError::ScopeNotAllowed(s),
+        }
+    }
+}
+
+impl From<DetailsRefusal> for ParError {
+    fn from(e: DetailsRefusal) -> Self {
+        match e {
+            DetailsRefusal::Form(e) => ParError::Form(e),
+            DetailsRefusal::Rar(e) => ParError::Rar(e),
+        }
+    }
+}
+
 impl ParError {
     pub fn oauth_error(&self) -> ErrorCode {
         match self {
@@ -159,13 +176,6 @@ pub struct ClientPolicy<'a> {
     pub scopes: &'a [String],
     pub authorization_details_types: &'a [String],
     pub allows_authorization_code: bool,
-}
-
-pub(crate) fn is_scope_token(s: &str) -> bool {
-    // RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
 }
 
 fn is_thumbprint(s: &str) -> bool {
@@ -220,33 +230,12 @@ pub fn validate(
         params.get("code_challenge"),
         params.get("code_challenge_method"),
     )?;
-    let scope = match params.get_bounded("scope", MAX_SCOPE)? {
-        None => Vec::new(),
-        Some(s) => {
-            let mut out: Vec<String> = Vec::new();
-            for token in s.split(' ').filter(|t| !t.is_empty()) {
-                if !is_scope_token(token) {
-                    return Err(ParError::ScopeSyntax);
-                }
-                if !client.scopes.iter().any(|allowed| allowed == token) {
-                    return Err(ParError::ScopeNotAllowed(token.chars().take(64).collect()));
-                }
-                if !out.iter().any(|t| t == token) {
-                    out.push(token.to_owned());
-                }
-            }
-            out
-        }
-    };
-    let authorization_details =
-        match params.get_bounded("authorization_details", MAX_AUTHORIZATION_DETAILS)? {
-            None => Vec::new(),
-            Some(raw) => details_policy
-                .parse(raw, client.authorization_details_types)?
-                .into_iter()
-                .map(|d| d.into_value())
-                .collect(),
-        };
+    let scope = request_params::scopes(params, client.scopes)?.unwrap_or_default();
+    let authorization_details = request_params::authorization_details(
+        params,
+        details_policy,
+        client.authorization_details_types,
+    )?;
     let nonce = params.get_bounded("nonce", MAX_NONCE)?;
     if nonce.is_some_and(|n| n.chars().any(char::is_control)) {
         return Err(ParError::NonceSyntax);
@@ -268,15 +257,7 @@ pub fn validate(
         (None, Some(h)) => Some(h.to_owned()),
         (None, None) => None,
     };
-    let acr_values = params
-        .get_bounded("acr_values", MAX_ACR_VALUES)?
-        .map(|v| {
-            v.split(' ')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
+    let acr_values = request_params::acr_values(params)?;
     Ok(PushedRequest {
         client_id: client.client_id.to_owned(),
         redirect_uri: redirect_uri.to_owned(),

@@ -250,20 +250,23 @@ fn stage_decision(
     Ok(())
 }
 
-/// Commits a decision's unit with its success entry; a lost compare-and-set (decided or
-/// expired meanwhile) is a conflict.
-async fn commit_decision(
+/// Moves `found` to `to` (with `approval` when approving) and commits that with the success
+/// entry; a lost compare-and-set (decided or expired meanwhile) is a conflict.
+async fn decide(
     state: &AppState,
     meta: &RequestMeta,
-    unit: UnitOfWork,
+    found: &Found,
+    to: CibaState,
+    approval: Option<CibaApproval>,
     action: &'static str,
     actor: Actor,
-    id: &str,
 ) -> Result<(), Refused> {
+    let mut unit = UnitOfWork::new();
+    stage_decision(&mut unit, found, to, approval, state.clock.now())?;
     let success = Success {
         action,
         actor,
-        target: id,
+        target: &found.flow.id,
     };
     match commit(state, meta, unit, Some(success)).await? {
         Committed::Done => Ok(()),
@@ -294,15 +297,22 @@ pub async fn approve(
             )
             .into());
         }
-        let now = state.clock.now();
-        let mut unit = UnitOfWork::new();
         let given = approval(
             &session,
             found.record.authorization_details.clone(),
-            now.unix_timestamp(),
+            state.clock.now().unix_timestamp(),
         );
-        stage_decision(&mut unit, &found, CibaState::Approved, Some(given), now)?;
-        commit_decision(&state, &meta, unit, ACTION, actor.clone(), &id).await?;
+        let to = CibaState::Approved;
+        decide(
+            &state,
+            &meta,
+            &found,
+            to,
+            Some(given),
+            ACTION,
+            actor.clone(),
+        )
+        .await?;
         Ok(found.record)
     }
     .await;
@@ -320,10 +330,16 @@ pub async fn deny(
     let (actor, found) = decidable(&state, &form.headers, &id).await;
     let result = async {
         let (session, found) = found?;
-        let now = state.clock.now();
-        let mut unit = UnitOfWork::new();
-        stage_decision(&mut unit, &found, CibaState::Denied, None, now)?;
-        commit_decision(&state, &meta, unit, ACTION, actor.clone(), &id).await?;
+        decide(
+            &state,
+            &meta,
+            &found,
+            CibaState::Denied,
+            None,
+            ACTION,
+            actor.clone(),
+        )
+        .await?;
         if payment_detail(&found.record.authorization_details).is_some() {
             reject_payment(&state, &meta, &id, &session).await;
         }

@@ -218,27 +218,8 @@ impl Authenticator {
             .select(&options)
             .ok_or_else(|| Error::NoCredential(options.rp_id.clone()))?;
 
-        credential.sign_count = credential.sign_count.saturating_add(counter_step);
-        let auth_data = authenticator_data(&credential.rp_id, flags, credential.sign_count, None);
         let client_data = client_data_json(Ceremony::Get, &options.challenge, origin)?;
-        let mut signed = auth_data.clone();
-        signed.extend_from_slice(digest(&SHA256, &client_data).as_ref());
-        let signature = credential.key_pair.sign(&SystemRandom::new(), &signed)?;
-
-        let id = credential.credential_id_b64();
-        Ok(json!({
-            "id": id,
-            "rawId": id,
-            "type": "public-key",
-            "response": {
-                "clientDataJSON": base64url::encode(&client_data),
-                "authenticatorData": base64url::encode(&auth_data),
-                "signature": base64url::encode(signature.as_ref()),
-                "userHandle": base64url::encode(&credential.user_handle),
-            },
-            "authenticatorAttachment": "platform",
-            "clientExtensionResults": {},
-        }))
+        sign_assertion(credential, flags, counter_step, &client_data)
     }
 
     /// Plays a browser's Secure Payment Confirmation (W3C SPC §4): `request` is what the relying
@@ -317,25 +298,7 @@ impl Authenticator {
         let credential = self
             .select(&options)
             .ok_or_else(|| Error::NoCredential(options.rp_id.clone()))?;
-        credential.sign_count = credential.sign_count.saturating_add(counter_step);
-        let auth_data = authenticator_data(&credential.rp_id, flags, credential.sign_count, None);
-        let mut signed = auth_data.clone();
-        signed.extend_from_slice(digest(&SHA256, &client_data).as_ref());
-        let signature = credential.key_pair.sign(&SystemRandom::new(), &signed)?;
-        let id = credential.credential_id_b64();
-        Ok(json!({
-            "id": id,
-            "rawId": id,
-            "type": "public-key",
-            "response": {
-                "clientDataJSON": base64url::encode(&client_data),
-                "authenticatorData": base64url::encode(&auth_data),
-                "signature": base64url::encode(signature.as_ref()),
-                "userHandle": base64url::encode(&credential.user_handle),
-            },
-            "authenticatorAttachment": "platform",
-            "clientExtensionResults": {},
-        }))
+        sign_assertion(credential, flags, counter_step, &client_data)
     }
 
     /// Sets a credential's signature counter, e.g. below what the relying party stored, to play
@@ -431,3 +394,33 @@ impl Authenticator {
 
 #[cfg(test)]
 mod tests;
+
+/// The assertion `credential` makes over `client_data` (WebAuthn L3 §6.3.3): its counter moved
+/// by `counter_step`, `authenticatorData ‖ SHA-256(clientDataJSON)` signed, as
+/// `AuthenticationResponseJSON`.
+fn sign_assertion(
+    credential: &mut SoftPasskey,
+    flags: u8,
+    counter_step: u32,
+    client_data: &[u8],
+) -> Result<Value, Error> {
+    credential.sign_count = credential.sign_count.saturating_add(counter_step);
+    let auth_data = authenticator_data(&credential.rp_id, flags, credential.sign_count, None);
+    let mut signed = auth_data.clone();
+    signed.extend_from_slice(digest(&SHA256, client_data).as_ref());
+    let signature = credential.key_pair.sign(&SystemRandom::new(), &signed)?;
+    let id = credential.credential_id_b64();
+    Ok(json!({
+        "id": id,
+        "rawId": id,
+        "type": "public-key",
+        "response": {
+            "clientDataJSON": base64url::encode(client_data),
+            "authenticatorData": base64url::encode(&auth_data),
+            "signature": base64url::encode(signature.as_ref()),
+            "userHandle": base64url::encode(&credential.user_handle),
+        },
+        "authenticatorAttachment": "platform",
+        "clientExtensionResults": {},
+    }))
+}
