@@ -132,32 +132,64 @@ fn deliver(state: &AppState, meta: &RequestMeta, event: &str, target: String, bo
             .body(body)
             .send()
             .await;
-        let (outcome, status) = match sent {
-            Ok(r) if r.status().is_success() => {
-                (Outcome::Success, format!("HTTP {}", r.status().as_u16()))
-            }
-            Ok(r) => (Outcome::Failure, format!("HTTP {}", r.status().as_u16())),
-            Err(e) if e.is_timeout() => (Outcome::Failure, "timeout".to_owned()),
-            Err(_) => (Outcome::Failure, "delivery failed".to_owned()),
-        };
+        let (outcome, status) = delivery_outcome(sent);
         if outcome == Outcome::Failure {
             tracing::warn!(event = %event, reason = %status, "alert webhook failed");
         }
+        let delivery = Delivery {
+            actor: "alerts",
+            action: "alert.webhook",
+            target,
+            source_ip,
+            request_id,
+        };
+        delivery
+            .audit(&state, outcome, format!("{event}: {status}"))
+            .await;
+    });
+}
+
+/// What a background delivery (an alert, a CIBA ping) records: success for a 2xx answer, else
+/// the status, `timeout` or `delivery failed` (never the body or the error's text).
+pub(crate) fn delivery_outcome(
+    sent: Result<reqwest::Response, reqwest::Error>,
+) -> (Outcome, String) {
+    match sent {
+        Ok(r) if r.status().is_success() => {
+            (Outcome::Success, format!("HTTP {}", r.status().as_u16()))
+        }
+        Ok(r) => (Outcome::Failure, format!("HTTP {}", r.status().as_u16())),
+        Err(e) if e.is_timeout() => (Outcome::Failure, "timeout".to_owned()),
+        Err(_) => (Outcome::Failure, "delivery failed".to_owned()),
+    }
+}
+
+/// The audit entry of a background delivery, by the system actor that made it.
+pub(crate) struct Delivery {
+    pub actor: &'static str,
+    pub action: &'static str,
+    pub target: String,
+    pub source_ip: std::net::IpAddr,
+    pub request_id: Option<String>,
+}
+
+impl Delivery {
+    pub(crate) async fn audit(self, state: &AppState, outcome: Outcome, reason: String) {
         let record = AuditRecord {
             time: state.clock.now(),
             actor: Actor {
                 kind: ActorKind::System,
-                id: "alerts".into(),
+                id: self.actor.into(),
             },
-            action: "alert.webhook".into(),
-            target,
+            action: self.action.into(),
+            target: self.target,
             outcome,
-            reason: Some(format!("{event}: {status}")),
-            source_ip: Some(source_ip),
-            request_id,
+            reason: Some(reason),
+            source_ip: Some(self.source_ip),
+            request_id: self.request_id,
         };
         if let Err(e) = state.audit.append(record).await {
             tracing::error!(error = %e, "audit entry could not be written");
         }
-    });
+    }
 }

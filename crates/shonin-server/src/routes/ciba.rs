@@ -26,7 +26,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
-use shonin_audit::{Actor, ActorKind, AuditRecord, Outcome};
+use shonin_audit::{Actor, Outcome};
 use shonin_identity::Session;
 use shonin_oauth::ClientId;
 use shonin_oauth::ciba::{CibaApproval, CibaRecord, CibaState};
@@ -555,8 +555,8 @@ fn ping(state: &AppState, meta: &RequestMeta, record: &CibaRecord, id: &str) {
                 Outcome::Failure,
                 "the client has no notification endpoint".to_owned(),
             ),
-            Some(url) => {
-                let sent = state
+            Some(url) => crate::alerts::delivery_outcome(
+                state
                     .oauth
                     .jwks
                     .http()
@@ -564,35 +564,21 @@ fn ping(state: &AppState, meta: &RequestMeta, record: &CibaRecord, id: &str) {
                     .bearer_auth(&target.client_notification_token)
                     .json(&json!({ "auth_req_id": target.auth_req_id }))
                     .send()
-                    .await;
-                match sent {
-                    Ok(r) if r.status().is_success() => {
-                        (Outcome::Success, format!("HTTP {}", r.status().as_u16()))
-                    }
-                    Ok(r) => (Outcome::Failure, format!("HTTP {}", r.status().as_u16())),
-                    Err(e) if e.is_timeout() => (Outcome::Failure, "timeout".to_owned()),
-                    Err(_) => (Outcome::Failure, "delivery failed".to_owned()),
-                }
-            }
+                    .await,
+            ),
         };
         if outcome == Outcome::Failure {
             tracing::warn!(client_id = %client_id, reason = %reason, "CIBA ping failed");
         }
-        let record = AuditRecord {
-            time: state.clock.now(),
-            actor: Actor {
-                kind: ActorKind::System,
-                id: "ciba".into(),
-            },
-            action: "oauth.ciba.ping".into(),
+        let delivery = crate::alerts::Delivery {
+            actor: "ciba",
+            action: "oauth.ciba.ping",
             target: id,
-            outcome,
-            reason: Some(format!("{client_id}: {reason}")),
-            source_ip: Some(source_ip),
+            source_ip,
             request_id,
         };
-        if let Err(e) = state.audit.append(record).await {
-            tracing::error!(error = %e, "audit entry could not be written");
-        }
+        delivery
+            .audit(&state, outcome, format!("{client_id}: {reason}"))
+            .await;
     });
 }
