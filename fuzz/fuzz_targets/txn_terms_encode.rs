@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let loaded = Loaded::decode(flow).expect("a created transaction decodes");
     let challenged = loaded
-        .challenge("bm9uY2U".into(), now)
+        .challenge("bm9uY2U".into(), None, now)
         .expect("a new transaction can be challenged")
         .after;
     let signed = challenged.signed_data().expect("challenged");

@@ -114,6 +114,28 @@ async fn an_spc_assertion_approves_exactly_the_stored_payment() {
     let claims = shonin_txn::receipt::verify(receipt, &jwks).unwrap();
     let ctx = claims.spc.expect("an SPC receipt");
     assert_eq!((ctx.top_origin.as_str(), ctx.origin.as_str()), (SHOP, SHOP));
+    // `shonin txn verify` says so, offline.
+    let keys = f.app.path("keys.json");
+    std::fs::write(&keys, jwks.to_string()).unwrap();
+    let saved = f.app.path("receipt.json");
+    std::fs::write(&saved, json!({ "receipt": receipt }).to_string()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_shonin"))
+        .args(["--dev", "--data-dir"])
+        .arg(f.app.dir.path())
+        .args(["txn", "verify"])
+        .arg(&saved)
+        .arg("--jwks")
+        .arg(&keys)
+        .env_remove("SHONIN_CONFIG")
+        .current_dir(f.app.dir.path())
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{printed}");
+    assert!(
+        printed.contains("via       Secure Payment Confirmation on https://shop.example"),
+        "{printed}"
+    );
     // The final gate is the same.
     let (status, executed) = f
         .bank

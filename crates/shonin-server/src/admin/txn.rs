@@ -76,6 +76,13 @@ pub async fn run(g: &GlobalArgs, config: &Config, cmd: TxnCommand) -> anyhow::Re
                         "  challenge {} ({})",
                         c.linking.challenge, c.linking.encoding
                     );
+                    if let Some(spc) = &c.spc {
+                        println!(
+                            "  via       Secure Payment Confirmation on {} (frame {}), \
+                             instrument {}",
+                            spc.top_origin, spc.origin, spc.instrument.display_name
+                        );
+                    }
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {
