@@ -481,15 +481,14 @@ pub async fn payment_approve(
             Err(r) => return r,
         };
     let result = async {
-        let (session, found, detail, txn_id) = found?;
+        let (session, found, _, txn_id) = found?;
         let v = crate::routes::transactions::body(&body)?;
         let owner = ConsentOwner {
             user_id: &session.user_id,
             client_id: &found.record.client_id,
         };
-        let txn = step
-            .consent_transaction(&txn_id, owner, &detail, actor.clone())
-            .await?;
+        // The options call created and challenged it; approving never creates one.
+        let txn = step.owned_consent_transaction(&txn_id, owner).await?;
         let now = step.now();
         step.approve(
             txn,

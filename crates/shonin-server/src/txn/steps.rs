@@ -286,7 +286,28 @@ pub struct ConsentOwner<'a> {
     pub client_id: &'a str,
 }
 
+impl ConsentOwner<'_> {
+    /// A derived id is this user's and this client's; a record that says otherwise is refused
+    /// as absent.
+    fn owns(&self, found: Loaded) -> Result<Loaded, Refused> {
+        if found.txn.user_id != self.user_id || found.txn.client_id != self.client_id {
+            return Err(TxnError::NotFound.into());
+        }
+        Ok(found)
+    }
+}
+
 impl Step<'_> {
+    /// The consent's existing transaction `id` (see [`Step::consent_transaction`]), if it is
+    /// `owner`'s: for the approval, which never creates one.
+    pub async fn owned_consent_transaction(
+        &self,
+        id: &str,
+        owner: ConsentOwner<'_>,
+    ) -> Result<Loaded, Refused> {
+        self.load(id).await.and_then(|found| owner.owns(found))
+    }
+
     /// The transaction of a `payment_initiation` detail that the user approves in a consent
     /// (the code flow's consent page, a CIBA approval page): `id` is derived from the request
     /// and the user (`shonin_txn::consent::transaction_id`), so it is created on first use and
@@ -299,14 +320,8 @@ impl Step<'_> {
         detail: &Value,
         actor: Actor,
     ) -> Result<Loaded, Refused> {
-        let own = |found: Loaded| {
-            if found.txn.user_id != owner.user_id || found.txn.client_id != owner.client_id {
-                return Err(TxnError::NotFound.into());
-            }
-            Ok(found)
-        };
         match self.load(id).await {
-            Ok(found) => return own(found),
+            Ok(found) => return owner.owns(found),
             Err(Refused::Txn(TxnError::NotFound)) => {}
             Err(e) => return Err(e),
         }
@@ -339,7 +354,7 @@ impl Step<'_> {
             Ok(()) => Ok(Loaded::decode(flow)?),
             // Created by a concurrent call of the same page: use that one.
             Err(e) => match self.load(id).await {
-                Ok(found) => own(found),
+                Ok(found) => owner.owns(found),
                 Err(_) => Err(e),
             },
         }

@@ -158,25 +158,18 @@ async fn call<'a>(
 }
 
 impl Call<'_> {
-    /// The payment's transaction, created from the stored request on first use.
-    async fn transaction(&self) -> Result<shonin_txn::Loaded, Refused> {
-        let owner = ConsentOwner {
+    fn owner(&self) -> ConsentOwner<'_> {
+        ConsentOwner {
             user_id: &self.session.user_id,
             client_id: self.loaded.client.client_id.as_str(),
-        };
-        self.step
-            .consent_transaction(&self.txn_id, owner, &self.detail, self.actor.clone())
-            .await
+        }
     }
 
-    /// A derived id is this user's and this client's; a record that says otherwise is refused.
-    fn own(&self, found: shonin_txn::Loaded) -> Result<shonin_txn::Loaded, Refused> {
-        if found.txn.user_id != self.session.user_id
-            || found.txn.client_id != self.loaded.client.client_id.as_str()
-        {
-            return Err(TxnError::NotFound.into());
-        }
-        Ok(found)
+    /// The payment's transaction, created from the stored request on first use.
+    async fn transaction(&self) -> Result<shonin_txn::Loaded, Refused> {
+        self.step
+            .consent_transaction(&self.txn_id, self.owner(), &self.detail, self.actor.clone())
+            .await
     }
 }
 
@@ -218,7 +211,10 @@ pub async fn approve(
     };
     let result = async {
         let v = crate::routes::transactions::body(&body)?;
-        let txn = c.step.load(&c.txn_id).await.and_then(|t| c.own(t))?;
+        let txn = c
+            .step
+            .owned_consent_transaction(&c.txn_id, c.owner())
+            .await?;
         let now = c.step.now();
         let (_, code) = c
             .step
