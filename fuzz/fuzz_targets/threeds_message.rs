@@ -4,7 +4,8 @@
 //!
 //! Nothing may panic. A message that passes serialises back to the JSON it was read from and
 //! passes again; the Erro answering a refused message is itself a valid Erro; for a valid AReq,
-//! the ARes the ACS builds from any decision is a valid ARes.
+//! the ARes the ACS builds from any decision is a valid ARes, and so is its SPC form (S, 2.3.1);
+//! the SPC follow-up's reading (`acs::spc::follow_up`) answers or refuses without panicking.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -19,6 +20,12 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(again.to_json(), json);
             if let Message::AReq(areq) = &message {
                 answer(areq);
+                if let Ok(Some(follow)) = shonin_3ds::acs::spc::follow_up(areq) {
+                    assert!(
+                        follow.credential.get("id").is_some()
+                            || follow.credential.get("rawId").is_none()
+                    );
+                }
             }
         }
         Err(refused) => {
@@ -65,10 +72,38 @@ fn answer(areq: &shonin_3ds::AReq) {
         let Ok(ares) = acs::ares::build(areq, &profile, &decision, outcome) else {
             continue;
         };
-        let bytes = serde_json::to_vec(&ares).expect("an ARes serialises");
-        match check(&bytes, Versions::ALL) {
-            Ok(Message::ARes(read)) => assert_eq!(read, ares),
-            other => panic!("our ARes is not a valid ARes: {other:?}"),
+        let spc = matches!(decision, acs::Decision::Challenge { .. })
+            && areq.message_version >= shonin_3ds::MessageVersion::V2_3_1;
+        let spc_ares = spc.then(|| {
+            let purchase = acs::Purchase {
+                merchant_name: "M".into(),
+                amount: areq.purchase_amount.clone().unwrap_or_else(|| "1".into()),
+                currency: "978".into(),
+                exponent: "2".into(),
+            };
+            let instrument = acs::spc::Instrument {
+                display_name: "Card".into(),
+                icon: "https://bank.example/card.png".into(),
+            };
+            let ids = ["AQID".to_owned()];
+            let offer = acs::spc::Offer {
+                challenge: "Zm9v",
+                purchase: &purchase,
+                payee_origin: "https://shop.example",
+                instrument: &instrument,
+                credential_ids: &ids,
+                rp_id: "bank.example",
+            };
+            offer
+                .elements()
+                .map(|(data, list)| acs::ares::with_spc(ares.clone(), data, list))
+        });
+        for ares in std::iter::once(ares.clone()).chain(spc_ares.flatten()) {
+            let bytes = serde_json::to_vec(&ares).expect("an ARes serialises");
+            match check(&bytes, Versions::ALL) {
+                Ok(Message::ARes(read)) => assert_eq!(read, ares),
+                other => panic!("our ARes is not a valid ARes: {other:?}"),
+            }
         }
     }
 }

@@ -102,6 +102,7 @@ async fn net() -> Net {
             },
         )]
         .into(),
+        spc: None,
     };
     let app = TestApp::with(move |c| c.threeds.acs = Some(acs)).await;
     let acs_base = pki.listen("acs-server", app.router.clone()).await;

@@ -67,6 +67,7 @@ fn settings(ds: &Ds) -> AcsSettings {
         results_certificate_file: None,
         results_key_file: None,
         schemes: Default::default(),
+        spc: None,
     }
 }
 

@@ -79,6 +79,7 @@ async fn world_with(results: bool, alerts: Option<u16>) -> World {
         results_certificate_file: path("acs.pem").filter(|_| results),
         results_key_file: path("acs.key").filter(|_| results),
         schemes: Default::default(),
+        spc: None,
     };
     let app = TestApp::with(move |c| {
         c.threeds.acs = Some(settings);

@@ -74,6 +74,7 @@ fn configure(c: &mut Config, pki: &SchemePki, ds: &str, ds_client: &str, results
             },
         )]
         .into(),
+        spc: None,
     });
     c.threeds.server = Some(ServerSettings {
         reference_number: "SHONIN-3DSS-TEST".into(),

@@ -155,15 +155,28 @@ pub fn build(
     }
     let (status, reason, acs_url) = match decision {
         Decision::Frictionless { status, reason } => (*status, *reason, None),
-        Decision::Challenge { mandated, .. } => {
+        Decision::Challenge {
+            mandated, method, ..
+        } => {
             other.insert(
                 "acsChallengeMandated".into(),
                 if *mandated { "Y" } else { "N" }.into(),
             );
             // 01 static, 02 dynamic, 03 out of band: a signature over this purchase, or a code
-            // made for it, is dynamic. 2.3.1 replaced the element with `authenticationMethod`.
+            // made for it, is dynamic. 2.3.1 replaced the element with `authenticationMethod`
+            // (required for C): 13 WebAuthn, 05 OTP other (the code goes out through the
+            // issuer's own channel).
             if areq.message_version < MessageVersion::V2_3_1 {
                 other.insert("authenticationType".into(), "02".into());
+            } else {
+                let code = match method {
+                    super::risk::ChallengeMethod::Passkey => "13",
+                    super::risk::ChallengeMethod::OneTimeCode => "05",
+                };
+                other.insert(
+                    "authenticationMethod".into(),
+                    Value::Array(vec![code.into()]),
+                );
             }
             (TransStatus::C, None, Some(profile.challenge_url.clone()))
         }
@@ -182,4 +195,36 @@ pub fn build(
         acs_url,
         other: Elements(other),
     })
+}
+
+/// The ARes C of a passkey challenge, answered as S (2.3.1 SPC, [`super::spc`]): no `acsURL`,
+/// `spcTransData` and `webAuthnCredList` instead, `authenticationMethod` 14.
+pub fn with_spc(mut ares: ARes, spc_trans_data: Value, web_authn_cred_list: Value) -> ARes {
+    ares.trans_status = Some(TransStatus::S);
+    ares.acs_url = None;
+    let other = &mut ares.other.0;
+    other.remove("acsChallengeMandated");
+    other.insert(
+        "authenticationMethod".into(),
+        Value::Array(vec![super::spc::AUTHENTICATION_METHOD_SPC.into()]),
+    );
+    other.insert("spcTransData".into(), spc_trans_data);
+    other.insert("webAuthnCredList".into(), web_authn_cred_list);
+    ares
+}
+
+/// The ARes of an SPC follow-up (2.3.1): Y or N with `authenticationMethod` 14, and for N the
+/// reason in `transStatusReasonInfo` (at most 256 characters, no value from the message).
+pub fn spc_result(mut ares: ARes, info: Option<&str>) -> ARes {
+    ares.other.0.insert(
+        "authenticationMethod".into(),
+        Value::Array(vec![super::spc::AUTHENTICATION_METHOD_SPC.into()]),
+    );
+    if let Some(info) = info {
+        ares.other.0.insert(
+            "transStatusReasonInfo".into(),
+            info.chars().take(256).collect::<String>().into(),
+        );
+    }
+    ares
 }

@@ -103,7 +103,7 @@ pub fn shown(purchase: &Purchase) -> ShownPurchase {
 }
 
 /// ISO 4217 alphabetic codes of the numeric codes card purchases most often carry.
-fn alpha_code(numeric: &str) -> Option<&'static str> {
+pub fn alpha_code(numeric: &str) -> Option<&'static str> {
     const CODES: &[(&str, &str)] = &[
         ("036", "AUD"),
         ("124", "CAD"),

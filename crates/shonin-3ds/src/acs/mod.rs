@@ -11,6 +11,7 @@ pub mod creq;
 pub mod linking;
 pub mod results;
 pub mod risk;
+pub mod spc;
 pub mod store;
 
 pub use ares::{AcsProfile, Outcome};

@@ -115,6 +115,9 @@ pub struct TransactionData {
     pub results_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub challenge: Option<Challenge>,
+    /// Set when the ARes was S: the SPC challenge its follow-up AReq answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spc: Option<super::spc::SpcChallenge>,
 }
 
 /// One authentication the ACS answered.

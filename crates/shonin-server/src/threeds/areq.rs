@@ -151,7 +151,7 @@ fn not_an_areq(identified: Identified) -> Refused {
     }
 }
 
-enum Failure {
+pub(super) enum Failure {
     Refused(Rejection),
     Storage(String),
 }
@@ -196,6 +196,15 @@ async fn authenticate(
             "this card's scheme is not served through this Directory Server",
         )));
     }
+    let scheme = range.map_or(shonin_3ds::acs::Scheme::Visa, |r| r.scheme);
+    // 2.3.1: the follow-up of an S carries the SPC assertion instead of asking for a decision.
+    if let Some(follow) = acs::spc::follow_up(areq).map_err(Failure::Refused)? {
+        let card = super::spc::Card {
+            fingerprint: &fingerprint,
+            scheme,
+        };
+        return super::spc::answer(state, acs, meta, ds, areq, card, follow).await;
+    }
     let card = match range {
         Some(_) => state
             .store
@@ -204,6 +213,7 @@ async fn authenticate(
             .map_err(storage)?,
         None => None,
     };
+    let mut credential_ids = Vec::new();
     let enrolment = match (&range, &card) {
         (None, _) => Enrolment::NoCardRecord,
         (Some(_), None) => Enrolment::NotEnrolled,
@@ -213,8 +223,9 @@ async fn authenticate(
                 .list_passkeys(&card.user_id)
                 .await
                 .map_err(storage)?;
+            credential_ids = passkeys.into_iter().map(|p| p.credential_id).collect();
             Enrolment::Enrolled {
-                passkey: !passkeys.is_empty(),
+                passkey: !credential_ids.is_empty(),
             }
         }
     };
@@ -235,8 +246,7 @@ async fn authenticate(
     };
     let decision = acs::decide(&acs.rules, areq, facts);
     let acs_trans_id = uuid::Uuid::new_v4().to_string();
-    let scheme = range.map_or(shonin_3ds::acs::Scheme::Visa, |r| r.scheme);
-    let status = decision.status();
+    let mut status = decision.status();
     let outcome = acs::Outcome::of(
         &decision,
         acs.value_key.as_ref(),
@@ -248,27 +258,39 @@ async fn authenticate(
     )
     .await
     .map_err(|e| Failure::Storage(e.to_string()))?;
-    let ares =
+    let mut ares =
         acs::ares::build(areq, &acs.profile, &decision, outcome).map_err(Failure::Refused)?;
 
-    let challenge = match &decision {
+    let mut challenge = match &decision {
         Decision::Challenge { method, .. } => Some(Challenge::new(*method, acs.max_attempts, now)),
         Decision::Frictionless { .. } => None,
     };
-    let purchase = match (
-        &areq.merchant_name,
-        &areq.purchase_amount,
-        &areq.purchase_currency,
-        &areq.purchase_exponent,
-    ) {
-        (Some(merchant_name), Some(amount), Some(currency), Some(exponent)) => Some(Purchase {
-            merchant_name: merchant_name.clone(),
-            amount: amount.clone(),
-            currency: currency.clone(),
-            exponent: exponent.clone(),
-        }),
+    let purchase = purchase(areq);
+    // A passkey challenge the requestor can run as SPC (2.3.1) is answered S.
+    let spc = match (&decision, &purchase) {
+        (
+            Decision::Challenge {
+                method: acs::ChallengeMethod::Passkey,
+                ..
+            },
+            Some(purchase),
+        ) => super::spc::offer(
+            state,
+            acs,
+            areq,
+            &acs_trans_id,
+            purchase,
+            &credential_ids,
+            now,
+        )
+        .map_err(Failure::Storage)?,
         _ => None,
     };
+    if let Some((_, data, list)) = &spc {
+        ares = acs::ares::with_spc(ares, data.clone(), list.clone());
+        status = TransStatus::S;
+        challenge = None;
+    }
     let record = AcsTransaction {
         acs_trans_id: acs_trans_id.clone(),
         card_fingerprint: fingerprint.clone(),
@@ -279,26 +301,16 @@ async fn authenticate(
             user_id: card.map(|c| c.user_id),
             purchase,
             notification_url: areq.notification_url.clone(),
-            results_url: areq
-                .other
-                .0
-                .get("dsURL")
-                .and_then(|v| v.as_str())
-                .map(str::to_owned),
+            results_url: results_url(areq),
             challenge,
+            spc: spc.map(|(stored, _, _)| stored),
         },
         created_at: now,
         expires_at: now + acs.retention,
         version: 1,
     };
     let mut unit = UnitOfWork::new();
-    // A dsTransID seen before is a duplicate transaction: Erro 301 (EMV 3DS Annex A), and the
-    // claim commits with the transaction, so two racing copies cannot both be answered.
-    unit.claim(OneTimeClaim {
-        namespace: DS_TRANS_ID_NAMESPACE,
-        key: ds_trans_id.to_owned(),
-        expires_at: now + acs.retention,
-    });
+    claim_ds_trans_id(&mut unit, ds_trans_id, now + acs.retention);
     unit.insert(&record);
     let reason = match &decision {
         Decision::Frictionless { status, reason } => format!(
@@ -310,7 +322,8 @@ async fn authenticate(
         Decision::Challenge {
             method, reasons, ..
         } => format!(
-            "transStatus=C method={method:?} because={reasons:?} card={}",
+            "transStatus={} method={method:?} because={reasons:?} card={}",
+            acs::store::status_name(status),
             &fingerprint[..12]
         ),
     };
@@ -326,15 +339,62 @@ async fn authenticate(
     };
     match crate::oauth::commit::commit_outcome(state, unit, Some(entry)).await {
         Ok(Outcome::Committed { .. }) => Ok(ares),
-        Ok(Outcome::Replayed { .. }) => Err(Failure::Refused(Rejection::element(
-            ErrorCode::TransactionIdNotRecognised,
-            "dsTransID",
-            "a transaction with this dsTransID was answered before",
-        ))),
+        Ok(Outcome::Replayed { .. }) => Err(duplicate()),
         // The unit stages no compare-and-set.
         Ok(Outcome::Conflict { .. }) => Err(Failure::Storage("unexpected conflict".into())),
         Err(e) => Err(Failure::Storage(format!("{e:?}"))),
     }
+}
+
+/// The purchase of a payment AReq, as the challenge shows it and the passkey signs it.
+pub(super) fn purchase(areq: &AReq) -> Option<Purchase> {
+    match (
+        &areq.merchant_name,
+        &areq.purchase_amount,
+        &areq.purchase_currency,
+        &areq.purchase_exponent,
+    ) {
+        (Some(merchant_name), Some(amount), Some(currency), Some(exponent)) => Some(Purchase {
+            merchant_name: merchant_name.clone(),
+            amount: amount.clone(),
+            currency: currency.clone(),
+            exponent: exponent.clone(),
+        }),
+        _ => None,
+    }
+}
+
+/// Where the RReq goes: the AReq's `dsURL`.
+pub(super) fn results_url(areq: &AReq) -> Option<String> {
+    areq.other
+        .0
+        .get("dsURL")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
+}
+
+/// A dsTransID seen before is a duplicate transaction: Erro 301 (EMV 3DS Annex A), and the claim
+/// commits with the transaction, so two racing copies cannot both be answered. It is the unit's
+/// first claim (index 0 in [`Outcome::Replayed`]).
+pub(super) fn claim_ds_trans_id(
+    unit: &mut UnitOfWork,
+    ds_trans_id: &str,
+    expires_at: time::OffsetDateTime,
+) {
+    unit.claim(OneTimeClaim {
+        namespace: DS_TRANS_ID_NAMESPACE,
+        key: ds_trans_id.to_owned(),
+        expires_at,
+    });
+}
+
+/// Erro 301 for an AReq whose dsTransID was answered before.
+pub(super) fn duplicate() -> Failure {
+    Failure::Refused(Rejection::element(
+        ErrorCode::TransactionIdNotRecognised,
+        "dsTransID",
+        "a transaction with this dsTransID was answered before",
+    ))
 }
 
 pub(crate) fn ds_actor(thumbprint: &str) -> Actor {

@@ -59,7 +59,7 @@ fn token_sha256(token: &str) -> String {
     hex(digest(&SHA256, token.as_bytes()).as_ref())
 }
 
-fn random_b64url() -> Option<String> {
+pub(super) fn random_b64url() -> Option<String> {
     let mut bytes = [0u8; 32];
     aws_lc_rs::rand::fill(&mut bytes).ok()?;
     Some(shonin_jose::b64url_encode(&bytes))

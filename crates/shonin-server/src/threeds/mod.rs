@@ -8,6 +8,7 @@ pub mod challenge;
 pub mod method;
 pub mod results;
 pub mod settings;
+pub mod spc;
 pub mod timers;
 
 use settings::AcsSettings;
@@ -35,6 +36,8 @@ pub struct AcsService {
     pub value_key: Arc<dyn MacKey>,
     /// One-time challenge codes (`KeyPurpose::ChallengeCodes`).
     pub code_key: Arc<dyn MacKey>,
+    /// 2.3.1 Secure Payment Confirmation's instrument; `None`: SPC is not offered.
+    pub spc: Option<shonin_3ds::acs::spc::Instrument>,
 }
 
 /// One DS link: the DS's client certificate thumbprints, and the RReq client (when its
@@ -124,6 +127,7 @@ impl AcsService {
             fingerprint_key: mac_key(KeyPurpose::CardFingerprint)?,
             value_key: mac_key(KeyPurpose::ThreeDsAuthenticationValue)?,
             code_key: mac_key(KeyPurpose::ChallengeCodes)?,
+            spc: s.spc.clone(),
         }))
     }
 }

@@ -185,6 +185,11 @@ pub struct AcsSettings {
     /// scheme listed here is served only through its own DS; the keys above serve the others.
     #[serde(default)]
     pub schemes: BTreeMap<String, LinkSettings>,
+    /// `[threeds.acs.spc]`: EMV 3DS 2.3.1 Secure Payment Confirmation. The card's name and icon
+    /// the browser's own dialog shows. Absent (the default), no AReq is answered with S: a
+    /// passkey challenge runs in the ACS's challenge page.
+    #[serde(default)]
+    pub spc: Option<shonin_3ds::acs::spc::Instrument>,
 }
 
 /// One DS link: the DS's client certificates and the ACS → DS link for the RReq.
@@ -331,6 +336,20 @@ impl AcsSettings {
                 .map_err(|(key, rule)| ("schemes", format!("{name}.{key}: {rule}")))?;
         }
         self.ranges()?;
+        if let Some(spc) = &self.spc {
+            let name = &spc.display_name;
+            if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+                return Err(("spc.display_name", "1–64 printable characters".into()));
+            }
+            let https = url::Url::parse(&spc.icon).is_ok_and(|u| u.scheme() == "https");
+            let data = spc.icon.starts_with("data:image/");
+            if spc.icon.len() > 16 * 1024 || !(https || data) {
+                return Err((
+                    "spc.icon",
+                    "an https URL or a data:image/ URL, at most 16 KiB".into(),
+                ));
+            }
+        }
         let digits = |s: &String, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
         if !self.risk.frictionless_up_to.keys().all(|c| digits(c, 3)) {
             return Err((

@@ -55,6 +55,7 @@ fn txn(id: u8, card: u8, status: TransStatus, challenge: Option<Challenge>) -> A
             notification_url: Some("https://merchant.example/3ds/notify".into()),
             results_url: None,
             challenge,
+            spc: None,
         },
         created_at: T0,
         expires_at: T0 + Duration::hours(24),
