@@ -524,6 +524,111 @@ async fn the_first_creq_timer_sends_rreq_n_14_05_and_a_late_creq_is_refused() {
     );
 }
 
+/// The pending RReq of `ares`'s transaction at `now`.
+async fn pending_rreq(
+    w: &World,
+    ares: &Value,
+    now: time::OffsetDateTime,
+) -> Option<shonin_3ds::acs::store::PendingResults> {
+    w.app
+        .state
+        .store
+        .acs_transaction(ares["acsTransID"].as_str().unwrap(), now)
+        .await
+        .unwrap()
+        .unwrap()
+        .data
+        .results_pending
+}
+
+#[tokio::test]
+async fn an_rreq_the_ds_did_not_take_is_sent_again_from_the_store_once_per_attempt() {
+    use shonin_server::threeds::timers::fire_due;
+    let w = world(true).await;
+    w.received.fail_next(2);
+    let ares = w.areq().await;
+    let t0 = w.app.state.clock.now();
+    let at = |s: i64| t0 + time::Duration::seconds(s);
+    // The 30 s timer ends the challenge; the DS answers 503: attempt 2 is due 10 s later.
+    assert_eq!(fire_due(&w.app.state, at(31)).await.unwrap(), 1);
+    assert_eq!((w.received.refused(), w.rreqs().len()), (1, 0));
+    let pending = pending_rreq(&w, &ares, at(31)).await.unwrap();
+    assert_eq!((pending.attempts, pending.next_at), (1, at(41)));
+    fire_due(&w.app.state, at(40)).await.unwrap();
+    assert_eq!(w.received.refused(), 1, "not due yet");
+    // Two nodes' workers at once: one claims the attempt, one request goes out (503 again).
+    let (a, b) = tokio::join!(
+        fire_due(&w.app.state, at(41)),
+        fire_due(&w.app.state, at(41))
+    );
+    a.unwrap();
+    b.unwrap();
+    assert_eq!((w.received.refused(), w.rreqs().len()), (2, 0));
+    let pending = pending_rreq(&w, &ares, at(41)).await.unwrap();
+    assert_eq!((pending.attempts, pending.next_at), (2, at(71)));
+    // Attempt 3 is taken: the same RReq, nothing pending, nothing due any more.
+    fire_due(&w.app.state, at(71)).await.unwrap();
+    let rreqs = w.rreqs();
+    assert_eq!(rreqs.len(), 1);
+    assert_eq!(rreqs[0].0["acsTransID"], ares["acsTransID"]);
+    assert_eq!(rreqs[0].0["transStatus"], "N");
+    assert_eq!(pending_rreq(&w, &ares, at(71)).await, None);
+    fire_due(&w.app.state, at(5_000)).await.unwrap();
+    assert_eq!((w.received.refused(), w.rreqs().len()), (2, 1));
+    let deliveries: Vec<String> = w
+        .actions()
+        .await
+        .into_iter()
+        .filter(|(a, _, _)| a == "3ds.results")
+        .map(|(_, _, r)| r)
+        .collect();
+    assert_eq!(deliveries.len(), 3, "{deliveries:?}");
+    assert!(
+        deliveries[0].contains("attempt 1: HTTP 503; next attempt at"),
+        "{deliveries:?}"
+    );
+    assert!(
+        deliveries[1].contains("attempt 2: HTTP 503"),
+        "{deliveries:?}"
+    );
+    assert!(
+        deliveries[2].contains("attempt 3: RRes resultsStatus=01"),
+        "{deliveries:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_rreq_the_ds_never_takes_is_given_up_after_six_attempts() {
+    use shonin_server::threeds::timers::fire_due;
+    let w = world(true).await;
+    w.received.fail_next(100);
+    let ares = w.areq().await;
+    let t0 = w.app.state.clock.now();
+    let mut at = t0 + time::Duration::seconds(31);
+    fire_due(&w.app.state, at).await.unwrap();
+    while let Some(p) = pending_rreq(&w, &ares, at).await {
+        at = p.next_at;
+        fire_due(&w.app.state, at).await.unwrap();
+    }
+    assert_eq!(w.received.refused(), 6);
+    // 10 s, 30 s, 1, 5 and 15 minutes after each failure.
+    assert_eq!(
+        at - t0,
+        time::Duration::seconds(31 + 10 + 30 + 60 + 300 + 900)
+    );
+    fire_due(&w.app.state, at + time::Duration::days(1))
+        .await
+        .unwrap();
+    assert_eq!(w.received.refused(), 6);
+    assert!(
+        w.actions()
+            .await
+            .iter()
+            .any(|(a, _, r)| a == "3ds.results"
+                && r.contains("attempt 6: HTTP 503; no attempt left"))
+    );
+}
+
 #[tokio::test]
 async fn an_invalid_creq_of_a_waiting_transaction_posts_erro_and_sends_rreq_u_06() {
     let w = world(true).await;

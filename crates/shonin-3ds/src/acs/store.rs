@@ -99,6 +99,35 @@ pub struct Purchase {
     pub exponent: String,
 }
 
+/// Seconds from a failed RReq delivery to the next attempt: after the first failure 10 s, then
+/// 30 s, 1, 5 and 15 minutes. Six attempts in all over about 22 minutes; then the ACS gives up
+/// (the audit log says so). The DS may have taken a result it never acknowledged, so the RReq
+/// goes again unchanged: same IDs, the 3DS Server answers a repeat with the same RRes.
+pub const RESULTS_RETRY_SECS: [i64; 5] = [10, 30, 60, 300, 900];
+
+/// An RReq the DS did not take (no connection, a timeout, an HTTP error, an answer that is no
+/// message), waiting for its next attempt. Any node sends it when `next_at` falls due: the
+/// transaction's `due_at` holds it, as it holds a challenge's timer.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PendingResults {
+    /// Deliveries that failed so far.
+    pub attempts: u8,
+    #[serde(with = "time::serde::rfc3339")]
+    pub next_at: OffsetDateTime,
+}
+
+impl PendingResults {
+    /// After `failed` failed deliveries at `now`: when to try next, or `None` when that was the
+    /// last attempt.
+    pub fn after(failed: u8, now: OffsetDateTime) -> Option<Self> {
+        let delay = RESULTS_RETRY_SECS.get(usize::from(failed).checked_sub(1)?)?;
+        Some(PendingResults {
+            attempts: failed,
+            next_at: now + time::Duration::seconds(*delay),
+        })
+    }
+}
+
 /// What a transaction keeps between its messages (the `data` column, JSON).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TransactionData {
@@ -118,6 +147,9 @@ pub struct TransactionData {
     /// Set when the ARes was S: the SPC challenge its follow-up AReq answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spc: Option<super::spc::SpcChallenge>,
+    /// Set while the challenge's RReq waits for another attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results_pending: Option<PendingResults>,
 }
 
 /// One authentication the ACS answered.
@@ -152,13 +184,42 @@ pub fn status_from_name(name: &str) -> Option<TransStatus> {
 }
 
 impl AcsTransaction {
-    /// When the challenge's timer fires; `None` without a running challenge.
+    /// When the running challenge's timer fires, or else when the RReq is tried again; `None`
+    /// when neither waits.
     pub fn due_at(&self) -> Option<OffsetDateTime> {
         self.data
             .challenge
             .as_ref()
             .filter(|c| c.state != ChallengeState::Completed)
             .map(|c| c.due_at)
+            .or_else(|| self.data.results_pending.as_ref().map(|p| p.next_at))
+    }
+
+    /// The record as [`Self::advance`] to `next` commits it: the new challenge, the next version.
+    pub fn moved(&self, next: Challenge) -> AcsTransaction {
+        AcsTransaction {
+            data: TransactionData {
+                challenge: Some(next),
+                ..self.data.clone()
+            },
+            version: self.version + 1,
+            ..self.clone()
+        }
+    }
+
+    /// The compare-and-set that sets (or, with `None`, clears) this record's pending RReq.
+    pub fn schedule_results(
+        &self,
+        pending: Option<PendingResults>,
+    ) -> Result<Update, StorageError> {
+        let next = AcsTransaction {
+            data: TransactionData {
+                results_pending: pending,
+                ..self.data.clone()
+            },
+            ..self.clone()
+        };
+        self.replace_with(&next)
     }
 
     /// The compare-and-set that replaces this transaction's challenge with `next`: it matches
@@ -180,6 +241,11 @@ impl AcsTransaction {
             data,
             ..self.clone()
         };
+        self.replace_with(&next)
+    }
+
+    /// The compare-and-set that writes `next`'s data and timer over this record as read.
+    fn replace_with(&self, next: &AcsTransaction) -> Result<Update, StorageError> {
         let json =
             serde_json::to_string(&next.data).map_err(|e| StorageError::Corrupt(e.to_string()))?;
         Ok(Update::compare_and_set(
@@ -247,4 +313,23 @@ pub trait AcsStore: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<AcsTransaction>, StorageError>;
     /// Deletes transactions expired at `now`; returns how many.
     async fn sweep_acs_transactions(&self, now: OffsetDateTime) -> Result<u64, StorageError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn failed_deliveries_are_tried_again_five_times_then_given_up() {
+        let t0 = datetime!(2026-12-08 12:00 UTC);
+        let waits: Vec<i64> = (1..=6)
+            .map_while(|n| PendingResults::after(n, t0))
+            .map(|p| (p.next_at - t0).whole_seconds())
+            .collect();
+        assert_eq!(waits, [10, 30, 60, 300, 900]);
+        assert_eq!(PendingResults::after(0, t0), None);
+        assert_eq!(PendingResults::after(6, t0), None);
+        assert_eq!(PendingResults::after(1, t0).unwrap().attempts, 1);
+    }
 }

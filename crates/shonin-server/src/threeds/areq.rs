@@ -304,6 +304,7 @@ async fn authenticate(
             results_url: results_url(areq),
             challenge,
             spc: spc.map(|(stored, _, _)| stored),
+            results_pending: None,
         },
         created_at: now,
         expires_at: now + acs.retention,

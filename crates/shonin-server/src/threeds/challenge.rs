@@ -256,14 +256,7 @@ pub async fn start(
         }
         Err(_) => return unavailable_page(lang, meta.request_id.as_deref()),
     }
-    let txn = AcsTransaction {
-        data: shonin_3ds::acs::TransactionData {
-            challenge: Some(started),
-            ..txn.data
-        },
-        version: txn.version + 1,
-        ..txn
-    };
+    let txn = txn.moved(started);
     if let Some(code) = code {
         send_code(state, meta, &txn, code).await;
     }
@@ -446,9 +439,7 @@ async fn end_invalid(state: &AppState, acs: &AcsService, txn: &AcsTransaction) -
     };
     match commit_outcome(state, unit, Some(entry)).await {
         Ok(Outcome::Committed { .. }) => {
-            if let Some(result) = &ended.result {
-                super::results::deliver(&state.audit, state.clock.as_ref(), acs, txn, result).await;
-            }
+            super::results::deliver(state, acs, &txn.moved(ended), state.clock.now()).await;
             true
         }
         _ => false,
@@ -696,15 +687,9 @@ pub async fn answer(
     }
     metrics::counter!("shonin_3ds_challenge_answers_total", "outcome" => if refused { "refused" } else { "ok" }).increment(1);
     match &next.result {
-        Some(result) => {
-            let moved = AcsTransaction {
-                data: shonin_3ds::acs::TransactionData {
-                    challenge: Some(next.clone()),
-                    ..txn.data.clone()
-                },
-                ..txn.clone()
-            };
-            super::results::deliver(&state.audit, state.clock.as_ref(), acs, &moved, result).await;
+        Some(_) => {
+            let moved = txn.moved(next.clone());
+            super::results::deliver(state, acs, &moved, now).await;
             completed(&moved, &next)
         }
         None => pending(&next),
@@ -826,14 +811,7 @@ async fn resend(
         }
         Err(_) => return unavailable(),
     }
-    let moved = AcsTransaction {
-        data: shonin_3ds::acs::TransactionData {
-            challenge: Some(next.clone()),
-            ..txn.data.clone()
-        },
-        ..txn.clone()
-    };
-    send_code(state, meta, &moved, new_code).await;
+    send_code(state, meta, &txn.moved(next.clone()), new_code).await;
     pending(&next)
 }
 

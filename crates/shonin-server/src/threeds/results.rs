@@ -6,16 +6,25 @@
 //! or not sent because no results link is configured — is one `3ds.results` audit entry and
 //! counts in `shonin_3ds_results_total{outcome}`. The RReq carries `eci` and
 //! `authenticationValue` only for Y.
+//!
+//! A delivery that failed (no connection, a timeout, an HTTP error, no message in the answer) is
+//! tried again from the store: the transaction keeps a `PendingResults` whose time is its
+//! `due_at`, and the timer worker of any node ([`retry`], from `timers.rs`) claims the attempt
+//! by compare-and-set before sending, so each attempt goes out once. Six attempts over about
+//! 22 minutes (`shonin_3ds::acs::store::RESULTS_RETRY_SECS`); an RRes or an Erro ends it.
 
 use super::AcsService;
 use super::settings::LinkSettings;
+use crate::state::AppState;
 use anyhow::Context as _;
-use shonin_3ds::acs::store::AcsTransaction;
+use shonin_3ds::acs::store::{AcsTransaction, PendingResults, TransactionData};
 use shonin_3ds::acs::{ChallengeResult, rreq};
 use shonin_3ds::{Message, RReq, Versions};
-use shonin_audit::{Actor, AuditLog, AuditRecord, Outcome};
-use shonin_types::Clock;
+use shonin_audit::{Actor, AuditRecord, Outcome};
+use shonin_types::StorageError;
+use shonin_types::unit::{Outcome as Committed, UnitOfWork, UnitStore};
 use std::time::Duration;
+use time::OffsetDateTime;
 
 /// The audit action of a delivery.
 pub const ACTION: &str = "3ds.results";
@@ -139,14 +148,88 @@ async fn post(client: &reqwest::Client, url: &str, body: &[u8]) -> Result<Vec<u8
     Err(last)
 }
 
-/// Sends the RReq of `txn` (completed with `result`) and writes its audit entry to `audit`.
+/// Sends the RReq of `txn` — the record as committed, its challenge completed — and audits the
+/// delivery; when the DS did not take it, schedules the next attempt in the store.
 pub async fn deliver(
-    audit: &AuditLog,
-    clock: &dyn Clock,
+    state: &AppState,
     acs: &AcsService,
     txn: &AcsTransaction,
-    result: &ChallengeResult,
+    now: OffsetDateTime,
 ) -> Delivery {
+    let next = PendingResults::after(1, now);
+    let delivery = send(state, acs, txn, 1, next.as_ref()).await;
+    if matches!(delivery, Delivery::Failed(_)) && next.is_some() {
+        schedule(state, txn, next).await;
+    }
+    delivery
+}
+
+/// Tries the pending RReq of `txn` again (the timer worker, on any node). The attempt is
+/// claimed first — the next attempt's time, or none after the last, written by compare-and-set —
+/// so of nodes racing for it one sends. `None` when there was nothing to send or another node
+/// claimed it.
+pub async fn retry(
+    state: &AppState,
+    acs: &AcsService,
+    txn: &AcsTransaction,
+    now: OffsetDateTime,
+) -> Result<Option<Delivery>, StorageError> {
+    let Some(pending) = txn.data.results_pending.as_ref() else {
+        return Ok(None);
+    };
+    let attempt = pending.attempts.saturating_add(1);
+    let next = PendingResults::after(attempt, now);
+    let mut unit = UnitOfWork::new();
+    unit.update(txn.schedule_results(next.clone())?);
+    if !matches!(
+        state.store.commit(unit, None).await?,
+        Committed::Committed { .. }
+    ) {
+        return Ok(None);
+    }
+    let claimed = AcsTransaction {
+        data: TransactionData {
+            results_pending: next.clone(),
+            ..txn.data.clone()
+        },
+        version: txn.version + 1,
+        ..txn.clone()
+    };
+    let delivery = send(state, acs, &claimed, attempt, next.as_ref()).await;
+    if !matches!(delivery, Delivery::Failed(_)) && next.is_some() {
+        schedule(state, &claimed, None).await;
+    }
+    Ok(Some(delivery))
+}
+
+/// Writes `pending` over `txn` as read; a record that moved meanwhile is left as it is.
+async fn schedule(state: &AppState, txn: &AcsTransaction, pending: Option<PendingResults>) {
+    let mut unit = UnitOfWork::new();
+    match txn.schedule_results(pending) {
+        Ok(update) => unit.update(update),
+        Err(e) => {
+            tracing::error!(error = %e, "3DS: an RReq retry could not be scheduled");
+            return;
+        }
+    };
+    if let Err(e) = state.store.commit(unit, None).await {
+        tracing::error!(error = %e, "3DS: an RReq retry could not be scheduled");
+    }
+}
+
+/// One attempt (number `attempt`) at the RReq of `txn`, with its audit entry; `next` is the
+/// attempt that follows should this one fail.
+async fn send(
+    state: &AppState,
+    acs: &AcsService,
+    txn: &AcsTransaction,
+    attempt: u8,
+    next: Option<&PendingResults>,
+) -> Delivery {
+    let Some(result) = txn.data.challenge.as_ref().and_then(|c| c.result.clone()) else {
+        return Delivery::NotSent("the challenge has no result");
+    };
+    let result = &result;
     let results = &acs.links.of(txn.data.scheme).results;
     let delivery = match (
         message(acs, txn, result).await,
@@ -181,23 +264,34 @@ pub async fn deliver(
         Delivery::Answered(s) if s == "01" => (Outcome::Success, format!("RRes resultsStatus={s}")),
         Delivery::Answered(s) => (Outcome::Failure, format!("RRes resultsStatus={s}")),
         Delivery::Refused(code) => (Outcome::Failure, format!("Erro {code}")),
-        Delivery::Failed(reason) => (Outcome::Failure, reason.clone()),
+        Delivery::Failed(reason) => (
+            Outcome::Failure,
+            match next {
+                Some(n) => format!(
+                    "{reason}; next attempt at {}",
+                    n.next_at
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_default()
+                ),
+                None => format!("{reason}; no attempt left"),
+            },
+        ),
         Delivery::NotSent(why) => (Outcome::Failure, format!("not sent: {why}")),
     };
     let record = AuditRecord {
-        time: clock.now(),
+        time: state.clock.now(),
         actor: Actor::system(),
         action: ACTION.to_owned(),
         target: txn.acs_trans_id.clone(),
         outcome,
         reason: Some(format!(
-            "RReq transStatus={status} challengeCancel={}: {said}",
+            "RReq transStatus={status} challengeCancel={} attempt {attempt}: {said}",
             result.challenge_cancel.as_deref().unwrap_or("-")
         )),
         source_ip: None,
         request_id: None,
     };
-    if let Err(e) = audit.append(record).await {
+    if let Err(e) = state.audit.append(record).await {
         tracing::error!(error = %e, "3DS: an RReq delivery could not be audit-logged");
     }
     delivery

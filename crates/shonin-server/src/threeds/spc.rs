@@ -177,6 +177,7 @@ pub(super) async fn answer(
             results_url: areq::results_url(areq),
             challenge: None,
             spc: None,
+            results_pending: None,
         },
         created_at: now,
         expires_at: now + acs.retention,

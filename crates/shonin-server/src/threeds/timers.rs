@@ -3,7 +3,8 @@
 //! moves by compare-and-set to `completed` N (reason 14, `challengeCancel` 05 or 04) with its
 //! audit entry, and a timer another node (or a late CReq) moved first is a lost compare-and-set,
 //! skipped. A node that restarts loses no timer. The node that moved a transaction sends its
-//! RReq (`results.rs`).
+//! RReq (`results.rs`); an RReq the DS did not take is due again later, and the same round sends
+//! it ([`super::results::retry`]).
 
 use crate::state::AppState;
 use shonin_3ds::acs::store::AcsStore;
@@ -23,6 +24,16 @@ pub async fn fire_due(state: &AppState, now: OffsetDateTime) -> Result<usize, St
     let mut fired = 0;
     for txn in due {
         let Some(expired) = txn.data.challenge.as_ref().and_then(|c| c.expire(now)) else {
+            // No running challenge: the RReq waits for another attempt.
+            if let Some(acs) = state.acs.as_ref()
+                && txn
+                    .data
+                    .results_pending
+                    .as_ref()
+                    .is_some_and(|p| p.next_at <= now)
+            {
+                super::results::retry(state, acs, &txn, now).await?;
+            }
             continue;
         };
         let cancel = expired
@@ -55,22 +66,8 @@ pub async fn fire_due(state: &AppState, now: OffsetDateTime) -> Result<usize, St
                     .increment(1);
                 fired += 1;
                 // The RReq N (reason 14) goes to the DS from the node that fired the timer.
-                if let (Some(acs), Some(result)) = (state.acs.as_ref(), expired.result.as_ref()) {
-                    let moved = shonin_3ds::acs::AcsTransaction {
-                        data: shonin_3ds::acs::TransactionData {
-                            challenge: Some(expired.clone()),
-                            ..txn.data.clone()
-                        },
-                        ..txn.clone()
-                    };
-                    super::results::deliver(
-                        &state.audit,
-                        state.clock.as_ref(),
-                        acs,
-                        &moved,
-                        result,
-                    )
-                    .await;
+                if let Some(acs) = state.acs.as_ref() {
+                    super::results::deliver(state, acs, &txn.moved(expired), now).await;
                 }
             }
             // Moved by another node's timer or by the cardholder first.

@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// The RReqs a results listener received, each with the thumbprint of the client certificate
-/// it came with.
+/// it came with; and how many it refused with 503 (see [`Received::fail_next`]).
 #[derive(Clone, Default)]
-pub struct Received(Arc<Mutex<Vec<Delivered>>>);
+pub struct Received(Arc<Mutex<Vec<Delivered>>>, Arc<Mutex<(usize, usize)>>);
 
 /// One RReq and the thumbprint of the client certificate it came with.
 pub type Delivered = (Value, Option<String>);
@@ -28,25 +28,43 @@ impl Received {
     pub fn messages(&self) -> Vec<Value> {
         self.all().into_iter().map(|(m, _)| m).collect()
     }
+
+    /// The next `n` RReqs are answered 503 Service Unavailable and not recorded.
+    pub fn fail_next(&self, n: usize) {
+        self.1.lock().unwrap().0 = n;
+    }
+
+    /// How many RReqs were answered 503.
+    pub fn refused(&self) -> usize {
+        self.1.lock().unwrap().1
+    }
 }
 
-/// Records the RReq and answers RRes 01.
+/// Records the RReq and answers RRes 01 (or 503 while [`Received::fail_next`] says so).
 async fn answer_rreq(
     State(received): State<Received>,
     axum::Extension(conn): axum::Extension<ConnectionInfo>,
     body: axum::body::Bytes,
-) -> axum::Json<Value> {
+) -> Result<axum::Json<Value>, axum::http::StatusCode> {
+    {
+        let mut failing = received.1.lock().unwrap();
+        if failing.0 > 0 {
+            failing.0 -= 1;
+            failing.1 += 1;
+            return Err(axum::http::StatusCode::SERVICE_UNAVAILABLE);
+        }
+    }
     let rreq: Value = serde_json::from_slice(&body).unwrap();
     let thumbprint = conn.client_leaf().map(|c| shonin_oauth::mtls::x5t_s256(c));
     received.0.lock().unwrap().push((rreq.clone(), thumbprint));
-    axum::Json(json!({
+    Ok(axum::Json(json!({
         "messageType": "RRes",
         "messageVersion": rreq["messageVersion"],
         "threeDSServerTransID": rreq["threeDSServerTransID"],
         "acsTransID": rreq["acsTransID"],
         "dsTransID": rreq["dsTransID"],
         "resultsStatus": "01",
-    }))
+    })))
 }
 
 pub struct SchemePki {

@@ -99,9 +99,10 @@ pub async fn no_alert_within(
         .is_err()
 }
 
-/// Waits up to 5 s for the audit entry of a delivered alert on `target`; its reason.
+/// Waits up to 20 s (a loaded CI machine) for the audit entry of a delivered alert on `target`;
+/// its reason.
 pub async fn delivery_audited(app: &super::TestApp, target: &str) -> Option<String> {
-    for _ in 0..50 {
+    for _ in 0..200 {
         let found = app.audit_entries().await.into_iter().find(|e| {
             e.record.action == "alert.webhook"
                 && e.record.outcome == shonin_audit::Outcome::Success

@@ -277,7 +277,7 @@ async fn mtls_alias_listener_serves_the_endpoints_under_its_own_url() {
         .unwrap();
     let token_url = format!("{alias}/token");
     let mut status = None;
-    for _ in 0..100 {
+    for _ in 0..400 {
         match http.get(format!("{alias}/readyz")).send().await {
             Ok(r) => {
                 status = Some(r.status());

@@ -56,6 +56,7 @@ fn txn(id: u8, card: u8, status: TransStatus, challenge: Option<Challenge>) -> A
             results_url: None,
             challenge,
             spc: None,
+            results_pending: None,
         },
         created_at: T0,
         expires_at: T0 + Duration::hours(24),
