@@ -52,6 +52,11 @@ async fn world(results: bool) -> World {
 
 /// With `alerts`, the operator's webhook goes to the receiver on that port (`secret`).
 async fn world_with(results: bool, alerts: Option<u16>) -> World {
+    world_rules(results, alerts, false).await
+}
+
+/// With `new_browser`, the ACS challenges browsers the card has not passed a challenge in.
+async fn world_rules(results: bool, alerts: Option<u16>, new_browser: bool) -> World {
     let dir = tempfile::tempdir().unwrap();
     let pki = SchemePki::new(dir.path());
     let ds_thumbprint = pki.server("ds");
@@ -73,6 +78,7 @@ async fn world_with(results: bool, alerts: Option<u16>) -> World {
         }],
         risk: RiskRules {
             frictionless_up_to: [("643".to_owned(), 100_000)].into(),
+            challenge_new_browser: new_browser,
             ..RiskRules::default()
         },
         results_ca_file: path("ca.pem").filter(|_| results),
@@ -522,6 +528,86 @@ async fn the_first_creq_timer_sends_rreq_n_14_05_and_a_late_creq_is_refused() {
             .iter()
             .any(|(a, _, r)| a == "3ds.reject" && r.contains("Erro 402")),
     );
+}
+
+/// Sends the AReq of `pan` for `amount` (minor units) with the browser's user agent `agent`.
+async fn areq_with(w: &World, amount: &str, agent: &str) -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shonin-3ds/tests/vectors/visa/3DSS-220-101/areq.json"
+    );
+    let mut v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    v["acctNumber"] = json!(PAN);
+    v["dsTransID"] = json!(uuid::Uuid::new_v4().to_string());
+    v["dsReferenceNumber"] = json!("DSServerRef123456");
+    v["dsURL"] = json!(w.ds_url);
+    v["purchaseAmount"] = json!(amount);
+    v["threeDSRequestorChallengeInd"] = json!("01");
+    v["browserUserAgent"] = json!(agent);
+    let mut req = Request::post("/3ds/acs/areq")
+        .header("content-type", "application/json")
+        .body(Body::from(v.to_string()))
+        .unwrap();
+    req.extensions_mut().insert(ConnectionInfo {
+        peer_addr: "192.0.2.10:40000".parse().unwrap(),
+        tls: true,
+        client_cert_chain: Some(Arc::from(vec![w.ds_der.clone()])),
+    });
+    body_json(w.app.router.clone().oneshot(req).await.unwrap()).await
+}
+
+#[tokio::test]
+async fn a_browser_the_card_passed_a_challenge_in_is_not_challenged_as_new_again() {
+    let mut w = world_rules(true, None, true).await;
+    let laptop = "Mozilla/5.0 (X11; Linux x86_64) laptop";
+    // 10.00 RUB passes the amount rule; the browser is new: challenged.
+    let ares = areq_with(&w, "1000", laptop).await;
+    assert_eq!(ares["transStatus"], "C", "{ares}");
+    // A cancelled challenge proves nothing: still new.
+    let page = w.challenge(&ares).await;
+    w.answer(answer_body(&ares, &page, "cancel", None)).await;
+    let ares = areq_with(&w, "1000", laptop).await;
+    assert_eq!(ares["transStatus"], "C", "{ares}");
+    // Passed with the passkey: the browser is remembered with the card.
+    let page = w.challenge(&ares).await;
+    let options: Value = serde_json::from_str(&data_attr(&page, "options")).unwrap();
+    let assertion = w
+        .auth
+        .authenticate(&options, common::oauth::ISSUER)
+        .unwrap();
+    let (_, done) = w
+        .answer(answer_body(&ares, &page, "confirm", Some(assertion)))
+        .await;
+    assert_eq!(done["transStatus"], "Y", "{done}");
+    let again = areq_with(&w, "1000", laptop).await;
+    assert_eq!(again["transStatus"], "Y", "{again}");
+    assert!(again["authenticationValue"].is_string());
+    // Another browser is new; the known one is still challenged above the amount threshold.
+    let phone = areq_with(&w, "1000", "Mozilla/5.0 (iPhone) phone").await;
+    assert_eq!(phone["transStatus"], "C", "{phone}");
+    let large = areq_with(&w, "150000", laptop).await;
+    assert_eq!(large["transStatus"], "C", "{large}");
+    // The store keeps the browser's keyed hash, never its user agent.
+    w.app.state.store.close().await;
+    let mut dirs = vec![w.app.dir.path().to_owned()];
+    let mut files = 0;
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files += 1;
+                let bytes = std::fs::read(&path).unwrap();
+                assert!(
+                    !bytes.windows(6).any(|w| w == b"laptop"),
+                    "{}",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(files > 0);
 }
 
 /// The pending RReq of `ares`'s transaction at `now`.

@@ -41,6 +41,11 @@ struct World {
 }
 
 async fn world(spc: bool) -> World {
+    world_rules(spc, false).await
+}
+
+/// With `new_browser`, the ACS challenges browsers the card has not passed a challenge in.
+async fn world_rules(spc: bool, new_browser: bool) -> World {
     let dir = tempfile::tempdir().unwrap();
     let pki = SchemePki::new(dir.path());
     let ds_thumbprint = pki.server("ds");
@@ -59,6 +64,7 @@ async fn world(spc: bool) -> World {
         }],
         risk: RiskRules {
             frictionless_up_to: [("643".to_owned(), 100_000)].into(),
+            challenge_new_browser: new_browser,
             ..RiskRules::default()
         },
         results_ca_file: None,
@@ -354,4 +360,26 @@ async fn without_spc_the_challenge_is_the_ordinary_one() {
     let w = world(false).await;
     let c = w.send(areq()).await;
     assert_eq!(c["transStatus"], "C", "{c}");
+}
+
+#[tokio::test]
+async fn a_browser_that_passed_spc_is_known_to_the_new_browser_rule() {
+    let mut w = world_rules(true, true).await;
+    let mut small = areq();
+    small["purchaseAmount"] = json!("1000");
+    // 10.00 RUB passes the amount rule, but the browser is new: SPC.
+    let s = w.send(small.clone()).await;
+    assert_eq!(s["transStatus"], "S", "{s}");
+    let credential = w.run_spc(&s, "RUB", None);
+    let mut follow = follow_up(&s, &credential);
+    follow["purchaseAmount"] = json!("1000");
+    let y = w.send(follow).await;
+    assert_eq!(y["transStatus"], "Y", "{y}");
+    // The same browser: frictionless now. Another one: SPC again.
+    let again = w.send(small.clone()).await;
+    assert_eq!(again["transStatus"], "Y", "{again}");
+    let mut other = small;
+    other["browserUserAgent"] = json!("Mozilla/5.0 (another browser)");
+    let s = w.send(other).await;
+    assert_eq!(s["transStatus"], "S", "{s}");
 }

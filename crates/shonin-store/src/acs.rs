@@ -145,13 +145,39 @@ where
         rows.iter().map(decode_transaction::<DB>).collect()
     }
 
+    async fn known_browser(
+        &self,
+        card: &str,
+        browser: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StorageError> {
+        let row = sqlx::query(
+            "SELECT acs_trans_id FROM acs_known_browsers WHERE card_fingerprint = $1 \
+             AND browser = $2 AND expires_at > $3 LIMIT 1",
+        )
+        .bind(card)
+        .bind(browser)
+        .bind(to_micros(now))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(sqlx_err("acs known browser"))?;
+        Ok(row.is_some())
+    }
+
     async fn sweep_acs_transactions(&self, now: OffsetDateTime) -> Result<u64, StorageError> {
-        let result = sqlx::query("DELETE FROM acs_transactions WHERE expires_at <= $1")
-            .bind(to_micros(now))
-            .execute(&self.pool)
-            .await
-            .map_err(sqlx_err("acs sweep"))?;
-        Ok(DB::rows_affected(&result))
+        let mut removed = 0;
+        for sql in [
+            "DELETE FROM acs_transactions WHERE expires_at <= $1",
+            "DELETE FROM acs_known_browsers WHERE expires_at <= $1",
+        ] {
+            let result = sqlx::query(sql)
+                .bind(to_micros(now))
+                .execute(&self.pool)
+                .await
+                .map_err(sqlx_err("acs sweep"))?;
+            removed += DB::rows_affected(&result);
+        }
+        Ok(removed)
     }
 }
 
@@ -236,6 +262,14 @@ impl AcsStore for Store {
         limit: u32,
     ) -> Result<Vec<AcsTransaction>, StorageError> {
         dispatch!(self, s => s.sql.due_challenges(now, limit).await)
+    }
+    async fn known_browser(
+        &self,
+        card: &str,
+        browser: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StorageError> {
+        dispatch!(self, s => s.sql.known_browser(card, browser, now).await)
     }
     async fn sweep_acs_transactions(&self, now: OffsetDateTime) -> Result<u64, StorageError> {
         dispatch!(self, s => s.sql.sweep_acs_transactions(now).await)

@@ -4,6 +4,7 @@
 
 pub mod ares;
 pub mod auth_value;
+pub mod browser;
 pub mod card;
 pub mod challenge;
 pub mod code;

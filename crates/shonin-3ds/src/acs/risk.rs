@@ -47,7 +47,7 @@ pub enum NotEnrolled {
 }
 
 /// The issuer's rules (configuration).
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RiskRules {
     /// Per ISO 4217 numeric currency (`"978"`), the largest purchase in minor units that may pass
@@ -59,9 +59,26 @@ pub struct RiskRules {
     pub refused_merchant_countries: BTreeSet<String>,
     /// Frictionless authentications per card per day; at the limit the next one is challenged.
     pub frictionless_per_day: Option<u32>,
-    /// Challenge when the browser was not seen with this card before.
+    /// Challenge when the card's holder has not passed a challenge in this browser before
+    /// ([`super::browser`]).
     pub challenge_new_browser: bool,
+    /// How long a browser is remembered after a challenge passed in it, in days (default 90).
+    pub remember_browser_days: u32,
     pub not_enrolled: NotEnrolled,
+}
+
+impl Default for RiskRules {
+    fn default() -> Self {
+        RiskRules {
+            frictionless_up_to: BTreeMap::new(),
+            refused_mcc: BTreeSet::new(),
+            refused_merchant_countries: BTreeSet::new(),
+            frictionless_per_day: None,
+            challenge_new_browser: false,
+            remember_browser_days: 90,
+            not_enrolled: NotEnrolled::default(),
+        }
+    }
 }
 
 /// What the issuer knows about the card and its holder.

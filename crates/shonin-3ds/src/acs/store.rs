@@ -147,6 +147,10 @@ pub struct TransactionData {
     /// Set when the ARes was S: the SPC challenge its follow-up AReq answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spc: Option<super::spc::SpcChallenge>,
+    /// The browser's keyed hash ([`super::browser`]), for a browser AReq of an enrolled card:
+    /// remembered with the card when the challenge ends Y.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser: Option<String>,
     /// Set while the challenge's RReq waits for another attempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub results_pending: Option<PendingResults>,
@@ -311,7 +315,15 @@ pub trait AcsStore: Send + Sync + std::fmt::Debug {
         now: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<AcsTransaction>, StorageError>;
-    /// Deletes transactions expired at `now`; returns how many.
+    /// Whether a challenge of card `card` passed in browser `browser` (its keyed hash) and is
+    /// still remembered at `now`.
+    async fn known_browser(
+        &self,
+        card: &str,
+        browser: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StorageError>;
+    /// Deletes transactions and remembered browsers expired at `now`; returns how many.
     async fn sweep_acs_transactions(&self, now: OffsetDateTime) -> Result<u64, StorageError>;
 }
 

@@ -238,11 +238,25 @@ async fn authenticate(
     } else {
         0
     };
+    // The browser, for an enrolled card: known when a challenge passed in it before.
+    let browser = match &card {
+        Some(_) => acs::browser::fingerprint(acs.fingerprint_key.as_ref(), &fingerprint, areq)
+            .await
+            .map_err(|e| Failure::Storage(e.to_string()))?,
+        None => None,
+    };
+    let known_browser = match (&browser, acs.rules.challenge_new_browser) {
+        (Some(b), true) => state
+            .store
+            .known_browser(&fingerprint, b, now)
+            .await
+            .map_err(storage)?,
+        _ => false,
+    };
     let facts = Facts {
         enrolment,
         frictionless_today: u32::try_from(frictionless_today).unwrap_or(u32::MAX),
-        // No 3DS Method yet: no browser is known, so `challenge_new_browser` always fires.
-        known_browser: false,
+        known_browser,
     };
     let decision = acs::decide(&acs.rules, areq, facts);
     let acs_trans_id = uuid::Uuid::new_v4().to_string();
@@ -304,6 +318,7 @@ async fn authenticate(
             results_url: results_url(areq),
             challenge,
             spc: spc.map(|(stored, _, _)| stored),
+            browser,
             results_pending: None,
         },
         created_at: now,

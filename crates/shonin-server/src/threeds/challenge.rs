@@ -59,12 +59,6 @@ fn token_sha256(token: &str) -> String {
     hex(digest(&SHA256, token.as_bytes()).as_ref())
 }
 
-pub(super) fn random_b64url() -> Option<String> {
-    let mut bytes = [0u8; 32];
-    aws_lc_rs::rand::fill(&mut bytes).ok()?;
-    Some(shonin_jose::b64url_encode(&bytes))
-}
-
 fn random_code() -> Option<String> {
     let mut bytes = [0u8; 4];
     aws_lc_rs::rand::fill(&mut bytes).ok()?;
@@ -193,7 +187,7 @@ pub async fn start(
         );
         return error_page(state, acs, meta, &txn, rejection).await;
     };
-    let (Some(nonce), Some(token)) = (random_b64url(), random_b64url()) else {
+    let (Some(nonce), Some(token)) = (super::random_b64url(), super::random_b64url()) else {
         return unavailable_page(lang, meta.request_id.as_deref());
     };
     // A cardholder without a passkey gets a one-time code, when the operator's webhook can
@@ -649,6 +643,14 @@ pub async fn answer(
         ),
         (_, None) => "answered".into(),
     };
+    if next
+        .result
+        .as_ref()
+        .is_some_and(|r| r.status == TransStatus::Y)
+        && let Some(row) = super::remember_browser(acs, &txn, now)
+    {
+        unit.insert(&row);
+    }
     if let Some(Ok(Some(v))) = &verified {
         // One assertion counts once: the passkey's counter moves by compare-and-set.
         unit.update(shonin_passkeys::record_use(

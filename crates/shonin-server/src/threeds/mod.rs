@@ -131,3 +131,27 @@ impl AcsService {
         }))
     }
 }
+
+/// 32 random bytes, base64url: a challenge's nonce.
+pub(crate) fn random_b64url() -> Option<String> {
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes).ok()?;
+    Some(shonin_jose::b64url_encode(&bytes))
+}
+
+/// The row that remembers `txn`'s browser with its card, when its challenge ended Y at `now`
+/// (`threeds.acs.risk.remember_browser_days`).
+pub(crate) fn remember_browser(
+    acs: &AcsService,
+    txn: &shonin_3ds::acs::AcsTransaction,
+    now: time::OffsetDateTime,
+) -> Option<shonin_3ds::acs::browser::KnownBrowser> {
+    let browser = txn.data.browser.clone()?;
+    Some(shonin_3ds::acs::browser::KnownBrowser {
+        card_fingerprint: txn.card_fingerprint.clone(),
+        browser,
+        acs_trans_id: txn.acs_trans_id.clone(),
+        created_at: now,
+        expires_at: now + Duration::days(i64::from(acs.rules.remember_browser_days)),
+    })
+}

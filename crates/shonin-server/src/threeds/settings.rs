@@ -318,6 +318,9 @@ impl AcsSettings {
         if !(3_600..=7 * DAY).contains(&self.transaction_retention_secs) {
             return Err(("transaction_retention_secs", "3600 – 604800".into()));
         }
+        if !(1..=400).contains(&self.risk.remember_browser_days) {
+            return Err(("risk.remember_browser_days", "1 – 400".into()));
+        }
         if self.risk.frictionless_per_day.is_some() && self.transaction_retention_secs < DAY {
             return Err((
                 "transaction_retention_secs",

@@ -49,7 +49,7 @@ pub(super) fn offer(
     if acs::linking::alpha_code(&purchase.currency).is_none() || credential_ids.is_empty() {
         return Ok(None);
     }
-    let nonce = super::challenge::random_b64url().ok_or("no random nonce")?;
+    let nonce = super::random_b64url().ok_or("no random nonce")?;
     let stored = SpcChallenge {
         nonce,
         expires_at: (now + time::Duration::seconds(spc::FOLLOW_UP_SECS)).unix_timestamp(),
@@ -150,6 +150,9 @@ pub(super) async fn answer(
     };
     let status = decision.status();
     let acs_trans_id = uuid::Uuid::new_v4().to_string();
+    let browser = acs::browser::fingerprint(acs.fingerprint_key.as_ref(), card.fingerprint, areq)
+        .await
+        .map_err(|e| Failure::Storage(e.to_string()))?;
     let outcome = acs::Outcome::of(
         &decision,
         acs.value_key.as_ref(),
@@ -177,6 +180,7 @@ pub(super) async fn answer(
             results_url: areq::results_url(areq),
             challenge: None,
             spc: None,
+            browser,
             results_pending: None,
         },
         created_at: now,
@@ -192,6 +196,11 @@ pub(super) async fn answer(
         expires_at: now + acs.retention,
     });
     unit.insert(&record);
+    if verified.is_ok()
+        && let Some(row) = super::remember_browser(acs, &record, now)
+    {
+        unit.insert(&row);
+    }
     if let Ok(v) = &verified {
         // One assertion counts once: the passkey's counter moves by compare-and-set.
         unit.update(shonin_passkeys::record_use(

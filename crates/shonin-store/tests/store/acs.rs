@@ -1,6 +1,6 @@
 //! The ACS's port: enrolled cards by fingerprint, transactions written by units of work, their
 //! compare-and-set moves (one of two racing moves wins), the velocity count, the due-timer query
-//! and the sweep of expired transactions.
+//! the sweep of expired transactions, and the browser memory.
 
 use crate::batch::at_t0;
 use crate::suite::T0;
@@ -19,6 +19,7 @@ contract_tests! {
     a_challenge_moves_by_compare_and_set_and_its_timer_falls_due,
     velocity_counts_frictionless_authentications_of_one_card,
     expired_transactions_are_not_returned_and_are_swept,
+    a_remembered_browser_is_known_for_its_card_until_it_expires,
 }
 
 fn fp(n: u8) -> String {
@@ -56,6 +57,7 @@ fn txn(id: u8, card: u8, status: TransStatus, challenge: Option<Challenge>) -> A
             results_url: None,
             challenge,
             spc: None,
+            browser: None,
             results_pending: None,
         },
         created_at: T0,
@@ -269,4 +271,42 @@ async fn expired_transactions_are_not_returned_and_are_swept(store: &Store) {
             .unwrap()
             .is_some()
     );
+}
+
+async fn a_remembered_browser_is_known_for_its_card_until_it_expires(store: &Store) {
+    use shonin_3ds::acs::browser::KnownBrowser;
+    let browser = "b".repeat(64);
+    let row = KnownBrowser {
+        card_fingerprint: fp(5),
+        browser: browser.clone(),
+        acs_trans_id: "0ed1ec93-9e85-4114-87ba-120c50c6a7f5".into(),
+        created_at: T0,
+        expires_at: T0 + Duration::days(90),
+    };
+    let mut unit = UnitOfWork::new();
+    unit.insert(&row);
+    assert!(matches!(
+        store.commit(unit, None).await.unwrap(),
+        Outcome::Committed { .. }
+    ));
+    assert!(store.known_browser(&fp(5), &browser, T0).await.unwrap());
+    assert!(
+        !store.known_browser(&fp(6), &browser, T0).await.unwrap(),
+        "another card"
+    );
+    assert!(
+        !store
+            .known_browser(&fp(5), &"c".repeat(64), T0)
+            .await
+            .unwrap(),
+        "another browser"
+    );
+    let expired = T0 + Duration::days(90);
+    assert!(
+        !store
+            .known_browser(&fp(5), &browser, expired)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.sweep_acs_transactions(expired).await.unwrap(), 1);
 }
