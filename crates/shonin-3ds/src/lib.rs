@@ -27,6 +27,7 @@ mod kind;
 mod message;
 mod rules;
 pub mod server;
+pub mod settings;
 mod version;
 
 pub use check::{Identified, Refused, check, check_object};

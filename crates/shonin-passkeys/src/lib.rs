@@ -23,6 +23,7 @@ mod config;
 mod credential;
 mod error;
 mod recovery;
+pub mod settings;
 
 pub use aaguid::{AaguidNames, aaguid_of_attestation};
 pub use assertion::{

@@ -41,13 +41,13 @@ pub struct Config {
     pub passkeys: crate::passkeys::PasskeySettings,
     /// `[transactions]`: the limits of transaction approval.
     #[serde(default)]
-    pub transactions: crate::txn::settings::TxnSettings,
+    pub transactions: shonin_txn::settings::TxnSettings,
     /// `[alerts]`: the alert webhook (sign-in failures, locked transactions).
     #[serde(default)]
     pub alerts: AlertSettings,
     /// `[threeds.acs]`: the issuer-side 3-D Secure ACS; absent, it is off.
     #[serde(default)]
-    pub threeds: crate::threeds::settings::ThreeDsSettings,
+    pub threeds: shonin_3ds::settings::ThreeDsSettings,
     /// `[vault]`: the card vault's retention.
     #[serde(default)]
     pub vault: crate::vault::VaultConfig,
@@ -382,28 +382,10 @@ fn default_scopes() -> Vec<String> {
         "transactions",
         crate::vault::SCOPE,
         crate::vault::DETOKENIZE_SCOPE,
-        crate::threeds::settings::REQUESTOR_SCOPE,
+        shonin_3ds::settings::REQUESTOR_SCOPE,
     ]
     .map(str::to_owned)
     .to_vec()
-}
-
-/// The scopes of `requested` that `supported` (`oauth.scopes`) does not list, for an error
-/// message.
-pub fn unsupported_scopes<'a>(supported: &[String], requested: &'a [String]) -> Vec<&'a str> {
-    requested
-        .iter()
-        .filter(|s| !supported.contains(s))
-        .map(String::as_str)
-        .collect()
-}
-
-/// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
-fn is_scope_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 128
-        && s.bytes()
-            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -430,6 +412,15 @@ pub enum ConfigError {
     Invalid { key: String, rule: String },
     #[error("configuration: {0}")]
     Load(String),
+}
+
+impl From<shonin_passkeys::settings::SettingsError> for ConfigError {
+    fn from(e: shonin_passkeys::settings::SettingsError) -> Self {
+        ConfigError::Invalid {
+            key: e.key,
+            rule: e.rule,
+        }
+    }
 }
 
 fn invalid(key: &str, rule: impl Into<String>) -> ConfigError {
@@ -523,9 +514,9 @@ impl Config {
                 scopes: default_scopes(),
             },
             passkeys: crate::passkeys::PasskeySettings::default(),
-            transactions: crate::txn::settings::TxnSettings::default(),
+            transactions: shonin_txn::settings::TxnSettings::default(),
             vault: crate::vault::VaultConfig::default(),
-            threeds: crate::threeds::settings::ThreeDsSettings::default(),
+            threeds: shonin_3ds::settings::ThreeDsSettings::default(),
             alerts: AlertSettings::default(),
             log: LogConfig {
                 level: "info".into(),
@@ -927,7 +918,7 @@ impl Config {
             return Err(invalid("oauth.scopes", "must list 1 to 100 scopes"));
         }
         for (n, scope) in scopes.iter().enumerate() {
-            if !is_scope_token(scope) {
+            if !shonin_oauth::client::is_scope_token(scope) {
                 return Err(invalid(
                     &format!("oauth.scopes[{n}]"),
                     "must be 1–128 printable ASCII characters without space, `\"` or `\\` \
@@ -953,7 +944,8 @@ impl Config {
                 let r = shonin_oauth::client::refusal::explain(&e, reg);
                 return Err(invalid(&format!("clients[{n}].{}", r.field), r.rule));
             }
-            let unsupported = unsupported_scopes(&self.oauth.scopes, &reg.scope);
+            let unsupported =
+                shonin_oauth::client::unsupported_scopes(&self.oauth.scopes, &reg.scope);
             if !unsupported.is_empty() {
                 return Err(invalid(
                     &format!("clients[{n}].scope"),

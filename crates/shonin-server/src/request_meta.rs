@@ -71,7 +71,7 @@ impl FromRequestParts<AppState> for RequestMeta {
             request_id,
             certificate,
             endpoint_base,
-            lang: crate::i18n::Lang::of(&parts.headers),
+            lang: crate::i18n::lang_of(&parts.headers),
         })
     }
 }

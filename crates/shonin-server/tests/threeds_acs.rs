@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 use shonin_3ds::TransStatus;
 use shonin_3ds::acs::store::AcsStore;
 use shonin_3ds::acs::{ChallengeState, RiskRules, Scheme};
+use shonin_3ds::settings::{AcsSettings, RangeSettings};
 use shonin_identity::user::User;
-use shonin_server::threeds::settings::{AcsSettings, RangeSettings};
 use shonin_tls::ConnectionInfo;
 use std::sync::Arc;
 use tower::ServiceExt;
@@ -449,7 +449,7 @@ async fn a_challenge_nobody_continues_times_out_by_the_stored_timer() {
 /// from component A), and a stranger is refused before anything is read.
 #[tokio::test]
 async fn a_scheme_with_its_own_link_is_served_only_through_its_own_ds() {
-    use shonin_server::threeds::settings::LinkSettings;
+    use shonin_3ds::settings::LinkSettings;
     let visa_ds = ds_certificate("visa-ds.example");
     let other_ds = ds_certificate("other-ds.example");
     let mut s = settings(&other_ds);

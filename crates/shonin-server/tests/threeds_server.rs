@@ -25,11 +25,11 @@ use common::scheme_pki::SchemePki;
 use common::{TestApp, body_json, body_text, failures};
 use serde_json::{Value, json};
 use shonin_3ds::acs::{RiskRules, Scheme};
+use shonin_3ds::settings::{AcsSettings, LinkSettings, RangeSettings, ServerSettings};
 use shonin_3ds::{Message, Versions};
 use shonin_ds_sim::DsSim;
 use shonin_ds_sim::settings::{DsSimSettings, RangeSettings as DsRange};
 use shonin_server::config::Config;
-use shonin_server::threeds::settings::{AcsSettings, LinkSettings, RangeSettings, ServerSettings};
 use std::sync::Arc;
 
 const PAN: &str = "4012000000006013";

@@ -27,6 +27,7 @@ pub mod linking;
 mod payee;
 pub mod receipt;
 pub mod receipt_export;
+pub mod settings;
 pub mod spc;
 mod state;
 mod transaction;

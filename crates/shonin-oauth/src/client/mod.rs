@@ -29,7 +29,8 @@ mod validate;
 
 pub use error::ClientError;
 pub use validate::{
-    MAX_CLIENT_NAME_CHARS, MAX_JWKS_KEYS, MAX_REDIRECT_URI_LEN, MAX_SCOPE_TOKEN_LEN, validate,
+    MAX_CLIENT_NAME_CHARS, MAX_JWKS_KEYS, MAX_REDIRECT_URI_LEN, MAX_SCOPE_TOKEN_LEN,
+    is_scope_token, unsupported_scopes, validate,
 };
 
 use async_trait::async_trait;

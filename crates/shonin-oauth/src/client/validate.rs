@@ -469,8 +469,19 @@ fn check_key(index: usize, key: &Map<String, Value>) -> Result<(), ClientError> 
     })
 }
 
-/// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
-fn is_scope_token(s: &str) -> bool {
+/// The scopes of `requested` that `supported` (the server's `oauth.scopes`) does not list, for
+/// an error message.
+pub fn unsupported_scopes<'a>(supported: &[String], requested: &'a [String]) -> Vec<&'a str> {
+    requested
+        .iter()
+        .filter(|s| !supported.contains(s))
+        .map(String::as_str)
+        .collect()
+}
+
+/// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`, at most
+/// [`MAX_SCOPE_TOKEN_LEN`] bytes.
+pub fn is_scope_token(s: &str) -> bool {
     (1..=MAX_SCOPE_TOKEN_LEN).contains(&s.len())
         && s.bytes()
             .all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))

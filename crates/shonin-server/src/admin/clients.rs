@@ -470,7 +470,7 @@ async fn remove(ctx: &AdminContext, client_id: &str) -> anyhow::Result<()> {
 /// [`validate`] and the server's `oauth.scopes`, with a refusal turned into an error naming the
 /// field.
 fn checked(ctx: &AdminContext, reg: ClientRegistration) -> anyhow::Result<Client> {
-    let unsupported = crate::config::unsupported_scopes(&ctx.scopes, &reg.scope);
+    let unsupported = shonin_oauth::client::unsupported_scopes(&ctx.scopes, &reg.scope);
     if !unsupported.is_empty() {
         bail!(
             "invalid client registration: field `scope`: {} not in the server's oauth.scopes ({}); \

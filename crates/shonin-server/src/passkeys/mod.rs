@@ -2,9 +2,7 @@
 //! method means for `acr`/`amr` and for changes to the account is `shonin_identity`'s
 //! (`session`, `methods`); the service carries the operator's [`MethodPolicy`].
 
-mod settings;
-
-pub use settings::PasskeySettings;
+pub use shonin_passkeys::settings::PasskeySettings;
 
 use shonin_identity::MethodPolicy;
 use shonin_passkeys::{AaguidNames, AaguidPolicy, PasskeyConfig, Passkeys};

@@ -47,7 +47,7 @@ async fn current_user(
 ) -> Result<Option<(Session, User)>, Response> {
     let meta_unavailable = || {
         error_page(
-            Lang::of(headers),
+            crate::i18n::lang_of(headers),
             StatusCode::SERVICE_UNAVAILABLE,
             "The service is unavailable; try again shortly.",
             None,
@@ -513,7 +513,7 @@ pub async fn language(
     let lang = get("lang").as_deref().and_then(Lang::from_code);
     let next = safe_next(get("next").as_deref());
     let mut resp = see_other(&next);
-    if let Some(cookie) = lang.and_then(Lang::cookie) {
+    if let Some(cookie) = lang.and_then(crate::i18n::lang_cookie) {
         resp.headers_mut().append(header::SET_COOKIE, cookie);
     }
     resp

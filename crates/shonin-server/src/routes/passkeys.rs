@@ -7,7 +7,6 @@
 use crate::audit_events::record_success;
 use crate::audit_events::{user_actor, user_failure};
 use crate::error::problem_response;
-use crate::i18n::Lang;
 use crate::oauth::session;
 use crate::request_meta::RequestMeta;
 use crate::state::AppState;
@@ -166,7 +165,7 @@ pub async fn sign_in(
     if let Err(r) = check_call(&state, &meta, &headers, ACTION).await {
         return r;
     }
-    let t = Lang::of(&headers).texts();
+    let t = crate::i18n::lang_of(&headers).texts();
     let refused = || {
         problem_response(
             StatusCode::UNAUTHORIZED,
@@ -276,7 +275,7 @@ pub async fn user_for_change(
     headers: &HeaderMap,
     action: &str,
 ) -> Result<(Session, User, bool), Response> {
-    let t = Lang::of(headers).texts();
+    let t = crate::i18n::lang_of(headers).texts();
     let session = match session::current(state, headers).await {
         Ok(Some(s)) => s,
         Ok(None) => {
@@ -375,7 +374,7 @@ pub async fn enrol(
     if let Err(r) = check_call(&state, &meta, &headers, ACTION).await {
         return r;
     }
-    let t = Lang::of(&headers).texts();
+    let t = crate::i18n::lang_of(&headers).texts();
     let (_, user, _) = match user_for_change(&state, &meta, &headers, ACTION).await {
         Ok(v) => v,
         Err(r) => return r,

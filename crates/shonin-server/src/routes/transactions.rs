@@ -301,7 +301,7 @@ struct SpcAsked {
 }
 
 fn spc_context(
-    settings: &crate::txn::settings::TxnSettings,
+    settings: &shonin_txn::settings::TxnSettings,
     bytes: &[u8],
 ) -> Result<Option<shonin_txn::spc::SpcContext>, TxnError> {
     if bytes.is_empty() {

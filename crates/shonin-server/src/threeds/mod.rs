@@ -7,13 +7,12 @@ pub mod areq;
 pub mod challenge;
 pub mod method;
 pub mod results;
-pub mod settings;
 pub mod spc;
 pub mod timers;
 
-use settings::AcsSettings;
 use shonin_3ds::Versions;
 use shonin_3ds::acs::{AcsProfile, CardRange, RiskRules, Scheme};
+use shonin_3ds::settings::{self, AcsSettings};
 use shonin_keys::{KeyError, KeyPurpose, MacKey};
 use std::sync::Arc;
 use time::Duration;

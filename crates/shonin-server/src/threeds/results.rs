@@ -14,11 +14,11 @@
 //! 22 minutes (`shonin_3ds::acs::store::RESULTS_RETRY_SECS`); an RRes or an Erro ends it.
 
 use super::AcsService;
-use super::settings::LinkSettings;
 use crate::state::AppState;
 use anyhow::Context as _;
 use shonin_3ds::acs::store::{AcsTransaction, PendingResults, TransactionData};
 use shonin_3ds::acs::{ChallengeResult, rreq};
+use shonin_3ds::settings::LinkSettings;
 use shonin_3ds::{Message, RReq, Versions};
 use shonin_audit::{Actor, AuditRecord, Outcome};
 use shonin_types::StorageError;

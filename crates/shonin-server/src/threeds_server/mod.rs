@@ -6,16 +6,16 @@
 pub mod requestor;
 pub mod results;
 
-use crate::threeds::settings::ServerSettings;
 use anyhow::Context as _;
 use shonin_3ds::server::ranges::Applied;
 use shonin_3ds::server::{Problem, RangeCache, ServerProfile};
+use shonin_3ds::settings::ServerSettings;
 use shonin_3ds::{AReq, ErrorCode, Message, PReq, PReqType, Versions};
 use std::sync::RwLock;
 use std::time::Duration;
 
 /// The requestor API's scope.
-pub use crate::threeds::settings::REQUESTOR_SCOPE as SCOPE;
+pub use shonin_3ds::settings::REQUESTOR_SCOPE as SCOPE;
 /// Where the DS sends RReqs, and where the browser posts the final CRes, under the issuer.
 pub const RREQ_PATH: &str = "/3ds/server/rreq";
 pub const NOTIFICATION_PATH: &str = "/3ds/server/notification";

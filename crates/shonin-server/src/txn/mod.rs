@@ -2,7 +2,6 @@
 //! transaction as the client sees it, and errors as RFC 9457 problems), and the audit entries.
 //! The rules are `shonin_txn`'s; the handlers are in `routes/transactions.rs`.
 
-pub mod settings;
 pub mod steps;
 
 use crate::audit_events::success_record;

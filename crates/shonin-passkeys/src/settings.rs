@@ -1,9 +1,17 @@
-//! `[passkeys]` in `shonin.toml`.
+//! `[passkeys]` in `shonin.toml`: the relying party, the ceremonies' lifetime, the AAGUID policy
+//! and the sign-in method policy, with their validation.
 
-use crate::config::ConfigError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+
+/// A `[passkeys]` key that breaks its rule (the server reports it as a configuration error).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration key `{key}`: {rule}")]
+pub struct SettingsError {
+    pub key: String,
+    pub rule: String,
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -39,8 +47,8 @@ impl Default for PasskeySettings {
 }
 
 impl PasskeySettings {
-    pub fn validate(&self, issuer: &url::Url) -> Result<(), ConfigError> {
-        let invalid = |key: &str, rule: String| ConfigError::Invalid {
+    pub fn validate(&self, issuer: &url::Url) -> Result<(), SettingsError> {
+        let invalid = |key: &str, rule: String| SettingsError {
             key: format!("passkeys.{key}"),
             rule,
         };
@@ -85,7 +93,7 @@ impl PasskeySettings {
 
     /// The WebAuthn RP ID for `issuer`: `rp_id` if set, else the issuer's host. `validate` (so
     /// `config check`) and the passkey service that `serve` builds both take it from here.
-    pub fn rp_id_for(&self, issuer: &url::Url) -> Result<String, ConfigError> {
+    pub fn rp_id_for(&self, issuer: &url::Url) -> Result<String, SettingsError> {
         let host = match issuer.host() {
             Some(url::Host::Domain(host)) => host,
             // WebAuthn L3 §5.1.3 and §5.1.4: the page's effective domain must be a valid domain,
@@ -93,7 +101,7 @@ impl PasskeySettings {
             Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) => {
                 let host = issuer.host_str().unwrap_or_default();
                 let port = issuer.port().map(|p| format!(":{p}")).unwrap_or_default();
-                return Err(ConfigError::Invalid {
+                return Err(SettingsError {
                     key: "issuer".into(),
                     rule: format!(
                         "host {host} is an IP address, which WebAuthn cannot use as an RP ID \
@@ -103,7 +111,7 @@ impl PasskeySettings {
                 });
             }
             None => {
-                return Err(ConfigError::Invalid {
+                return Err(SettingsError {
                     key: "issuer".into(),
                     rule: "must have a host name, e.g. https://auth.example.com".into(),
                 });
@@ -114,7 +122,7 @@ impl PasskeySettings {
             Some(rp_id) if host == rp_id || host.ends_with(&format!(".{rp_id}")) => {
                 Ok(rp_id.clone())
             }
-            Some(_) => Err(ConfigError::Invalid {
+            Some(_) => Err(SettingsError {
                 key: "passkeys.rp_id".into(),
                 rule: format!("must be the issuer's host ({host}) or a suffix of it after a dot"),
             }),
@@ -122,11 +130,11 @@ impl PasskeySettings {
     }
 
     /// The allow-list, parsed.
-    pub fn aaguids(&self) -> Result<BTreeSet<uuid::Uuid>, ConfigError> {
+    pub fn aaguids(&self) -> Result<BTreeSet<uuid::Uuid>, SettingsError> {
         self.allowed_aaguids
             .iter()
             .map(|a| {
-                uuid::Uuid::parse_str(a).map_err(|_| ConfigError::Invalid {
+                uuid::Uuid::parse_str(a).map_err(|_| SettingsError {
                     key: "passkeys.allowed_aaguids".into(),
                     rule: format!("`{a}` is not an AAGUID (a UUID such as 08987058-cadc-4b81-b6e1-30de50dcbe96)"),
                 })

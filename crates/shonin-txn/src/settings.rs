@@ -1,7 +1,8 @@
-//! `[transactions]`: the limits of transaction approval.
+//! `[transactions]`: the limits of transaction approval, as configured (seconds), and the
+//! [`TxnPolicy`] they make.
 
+use crate::TxnPolicy;
 use serde::{Deserialize, Serialize};
-use shonin_txn::TxnPolicy;
 use time::Duration;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -46,7 +47,7 @@ impl TxnSettings {
         }
     }
 
-    /// The rule the settings break, if any (`config.rs` reports it under `transactions`).
+    /// The rule the settings break, if any (the server reports it under `transactions`).
     pub fn validate(&self) -> Result<(), &'static str> {
         self.policy().check()?;
         match (&self.spc_instrument_name, &self.spc_instrument_icon) {
@@ -69,8 +70,8 @@ impl TxnSettings {
     }
 
     /// The SPC instrument, when configured.
-    pub fn spc_instrument(&self) -> Option<shonin_txn::spc::Instrument> {
-        Some(shonin_txn::spc::Instrument {
+    pub fn spc_instrument(&self) -> Option<crate::spc::Instrument> {
+        Some(crate::spc::Instrument {
             display_name: self.spc_instrument_name.clone()?,
             icon: self.spc_instrument_icon.clone()?,
         })

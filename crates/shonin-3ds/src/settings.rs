@@ -1,9 +1,10 @@
-//! `[threeds.acs]`: the issuer-side Access Control Server. Absent, the ACS is off and its
-//! endpoint answers 404.
+//! The `[threeds]` settings: `[threeds.acs]`, the issuer-side Access Control Server, and
+//! `[threeds.server]`, the merchant-side 3DS Server. Absent, each is off and its endpoints
+//! answer 404. Plain data with its validation: each rule broken names its key.
 
+use crate::acs::{CardRange, RiskRules, Scheme};
+use crate::{MessageVersion, Versions};
 use serde::{Deserialize, Serialize};
-use shonin_3ds::acs::{CardRange, RiskRules, Scheme};
-use shonin_3ds::{MessageVersion, Versions};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -189,7 +190,7 @@ pub struct AcsSettings {
     /// the browser's own dialog shows. Absent (the default), no AReq is answered with S: a
     /// passkey challenge runs in the ACS's challenge page.
     #[serde(default)]
-    pub spc: Option<shonin_3ds::acs::spc::Instrument>,
+    pub spc: Option<crate::acs::spc::Instrument>,
 }
 
 /// One DS link: the DS's client certificates and the ACS → DS link for the RReq.
@@ -329,7 +330,7 @@ impl AcsSettings {
         }
         self.default_link().validate()?;
         for (name, link) in &self.schemes {
-            if shonin_3ds::acs::store::scheme_from_name(name).is_none() {
+            if crate::acs::store::scheme_from_name(name).is_none() {
                 return Err((
                     "schemes",
                     format!("`{name}` is not one of visa, mastercard, amex, jcb, discover"),
@@ -340,16 +341,17 @@ impl AcsSettings {
         }
         self.ranges()?;
         if let Some(spc) = &self.spc {
+            // The rules of `[transactions]`'s SPC instrument (`shonin_txn::settings`).
             let name = &spc.display_name;
-            if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-                return Err(("spc.display_name", "1–64 printable characters".into()));
+            let chars = name.chars().count();
+            if chars == 0 || chars > 64 || !shonin_types::text::is_displayable(name) {
+                return Err(("spc.display_name", "1 – 64 displayable characters".into()));
             }
             let https = url::Url::parse(&spc.icon).is_ok_and(|u| u.scheme() == "https");
-            let data = spc.icon.starts_with("data:image/");
-            if spc.icon.len() > 16 * 1024 || !(https || data) {
+            if spc.icon.len() > 8192 || !(https || spc.icon.starts_with("data:image/")) {
                 return Err((
                     "spc.icon",
-                    "an https URL or a data:image/ URL, at most 16 KiB".into(),
+                    "an https URL or a data:image/ URL, at most 8 KiB".into(),
                 ));
             }
         }
