@@ -15,17 +15,11 @@ const MAX_AUTHORIZATION_DETAILS: usize = 16 * 1024;
 #[derive(Debug)]
 pub(crate) enum ScopeRefusal {
     Form(FormError),
-    /// A value outside RFC 6749 §3.3's scope-token characters.
+    /// A value outside RFC 6749 §3.3's scope-token characters, or longer than a registered scope
+    /// may be ([`crate::client::MAX_SCOPE_TOKEN_LEN`]).
     Syntax,
     /// A value the client is not registered for (at most 64 characters of it).
     NotAllowed(String),
-}
-
-/// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
-pub(crate) fn is_scope_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
 }
 
 /// The `scope` values, each registered for the client (`allowed`), once each in the order
@@ -42,7 +36,7 @@ pub(crate) fn scopes(
     };
     let mut out: Vec<String> = Vec::new();
     for token in text.split(' ').filter(|t| !t.is_empty()) {
-        if !is_scope_token(token) {
+        if !crate::client::is_scope_token(token) {
             return Err(ScopeRefusal::Syntax);
         }
         if !allowed.iter().any(|a| a == token) {

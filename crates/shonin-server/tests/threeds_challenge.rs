@@ -22,8 +22,6 @@ use common::{TestApp, body_json, body_text};
 use serde_json::{Value, json};
 use shonin_3ds::acs::auth_value::{self, AuthValueInput};
 use shonin_3ds::acs::store::AcsStore;
-use shonin_3ds::acs::{RiskRules, Scheme};
-use shonin_3ds::settings::{AcsSettings, RangeSettings};
 use shonin_3ds::{Message, TransStatus, Versions};
 use shonin_tls::ConnectionInfo;
 use std::sync::Arc;
@@ -63,30 +61,13 @@ async fn world_rules(results: bool, alerts: Option<u16>, new_browser: bool) -> W
     let acs_client_thumbprint = pki.client("acs");
     let (ds_url, received) = pki.results_listener("ds").await;
     let ds_der = pki.der("ds");
-    let path = |n: &str| Some(pki.path(n));
-    let settings = AcsSettings {
-        reference_number: "ACSRefNum1234".into(),
-        operator_id: None,
-        versions: vec!["2.2.0".into(), "2.3.1".into()],
-        max_attempts: 3,
-        transaction_retention_secs: 86_400,
-        ds_certificate_thumbprints: vec![ds_thumbprint],
-        card_ranges: vec![RangeSettings {
-            start: "4012000000006000".into(),
-            end: "4012000000006999".into(),
-            scheme: Scheme::Visa,
-        }],
-        risk: RiskRules {
-            frictionless_up_to: [("643".to_owned(), 100_000)].into(),
-            challenge_new_browser: new_browser,
-            ..RiskRules::default()
-        },
-        results_ca_file: path("ca.pem").filter(|_| results),
-        results_certificate_file: path("acs.pem").filter(|_| results),
-        results_key_file: path("acs.key").filter(|_| results),
-        schemes: Default::default(),
-        spc: None,
-    };
+    let mut settings = common::acs::settings(ds_thumbprint);
+    settings.risk.challenge_new_browser = new_browser;
+    if results {
+        settings.results_ca_file = Some(pki.path("ca.pem"));
+        settings.results_certificate_file = Some(pki.path("acs.pem"));
+        settings.results_key_file = Some(pki.path("acs.key"));
+    }
     let app = TestApp::with(move |c| {
         c.threeds.acs = Some(settings);
         if let Some(port) = alerts {
@@ -115,6 +96,14 @@ impl World {
     }
 
     async fn areq_for(&self, pan: &str) -> Value {
+        let ares = self.send_areq(pan, "150000", None).await;
+        assert_eq!(ares["transStatus"], "C", "{ares}");
+        ares
+    }
+
+    /// Sends, as the DS over mutual TLS, the AReq for card `pan` and `amount` (minor units, RUB)
+    /// from the browser whose user agent is `agent` (the sample's when `None`); the answer.
+    async fn send_areq(&self, pan: &str, amount: &str, agent: Option<&str>) -> Value {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../shonin-3ds/tests/vectors/visa/3DSS-220-101/areq.json"
@@ -125,8 +114,11 @@ impl World {
         v["dsReferenceNumber"] = json!("DSServerRef123456");
         v["dsURL"] = json!(self.ds_url);
         v["threeDSRequestorChallengeInd"] = json!("01");
-        v["purchaseAmount"] = json!("150000");
+        v["purchaseAmount"] = json!(amount);
         v["merchantName"] = json!("Books <&> Co");
+        if let Some(agent) = agent {
+            v["browserUserAgent"] = json!(agent);
+        }
         let mut req = Request::post("/3ds/acs/areq")
             .header("content-type", "application/json")
             .body(Body::from(v.to_string()))
@@ -136,10 +128,7 @@ impl World {
             tls: true,
             client_cert_chain: Some(Arc::from(vec![self.ds_der.clone()])),
         });
-        let resp = self.app.router.clone().oneshot(req).await.unwrap();
-        let ares = body_json(resp).await;
-        assert_eq!(ares["transStatus"], "C", "{ares}");
-        ares
+        body_json(self.app.router.clone().oneshot(req).await.unwrap()).await
     }
 
     async fn creq_form(&self, creq: &Value, session_data: Option<&str>) -> Response<Body> {
@@ -530,43 +519,17 @@ async fn the_first_creq_timer_sends_rreq_n_14_05_and_a_late_creq_is_refused() {
     );
 }
 
-/// Sends the AReq of `pan` for `amount` (minor units) with the browser's user agent `agent`.
-async fn areq_with(w: &World, amount: &str, agent: &str) -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shonin-3ds/tests/vectors/visa/3DSS-220-101/areq.json"
-    );
-    let mut v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    v["acctNumber"] = json!(PAN);
-    v["dsTransID"] = json!(uuid::Uuid::new_v4().to_string());
-    v["dsReferenceNumber"] = json!("DSServerRef123456");
-    v["dsURL"] = json!(w.ds_url);
-    v["purchaseAmount"] = json!(amount);
-    v["threeDSRequestorChallengeInd"] = json!("01");
-    v["browserUserAgent"] = json!(agent);
-    let mut req = Request::post("/3ds/acs/areq")
-        .header("content-type", "application/json")
-        .body(Body::from(v.to_string()))
-        .unwrap();
-    req.extensions_mut().insert(ConnectionInfo {
-        peer_addr: "192.0.2.10:40000".parse().unwrap(),
-        tls: true,
-        client_cert_chain: Some(Arc::from(vec![w.ds_der.clone()])),
-    });
-    body_json(w.app.router.clone().oneshot(req).await.unwrap()).await
-}
-
 #[tokio::test]
 async fn a_browser_the_card_passed_a_challenge_in_is_not_challenged_as_new_again() {
     let mut w = world_rules(true, None, true).await;
     let laptop = "Mozilla/5.0 (X11; Linux x86_64) laptop";
     // 10.00 RUB passes the amount rule; the browser is new: challenged.
-    let ares = areq_with(&w, "1000", laptop).await;
+    let ares = w.send_areq(PAN, "1000", Some(laptop)).await;
     assert_eq!(ares["transStatus"], "C", "{ares}");
     // A cancelled challenge proves nothing: still new.
     let page = w.challenge(&ares).await;
     w.answer(answer_body(&ares, &page, "cancel", None)).await;
-    let ares = areq_with(&w, "1000", laptop).await;
+    let ares = w.send_areq(PAN, "1000", Some(laptop)).await;
     assert_eq!(ares["transStatus"], "C", "{ares}");
     // Passed with the passkey: the browser is remembered with the card.
     let page = w.challenge(&ares).await;
@@ -579,13 +542,15 @@ async fn a_browser_the_card_passed_a_challenge_in_is_not_challenged_as_new_again
         .answer(answer_body(&ares, &page, "confirm", Some(assertion)))
         .await;
     assert_eq!(done["transStatus"], "Y", "{done}");
-    let again = areq_with(&w, "1000", laptop).await;
+    let again = w.send_areq(PAN, "1000", Some(laptop)).await;
     assert_eq!(again["transStatus"], "Y", "{again}");
     assert!(again["authenticationValue"].is_string());
     // Another browser is new; the known one is still challenged above the amount threshold.
-    let phone = areq_with(&w, "1000", "Mozilla/5.0 (iPhone) phone").await;
+    let phone = w
+        .send_areq(PAN, "1000", Some("Mozilla/5.0 (iPhone) phone"))
+        .await;
     assert_eq!(phone["transStatus"], "C", "{phone}");
-    let large = areq_with(&w, "150000", laptop).await;
+    let large = w.send_areq(PAN, "150000", Some(laptop)).await;
     assert_eq!(large["transStatus"], "C", "{large}");
     // The store keeps the browser's keyed hash, never its user agent.
     w.app.state.store.close().await;

@@ -21,8 +21,6 @@ use common::scheme_pki::SchemePki;
 use common::{TestApp, body_json};
 use serde_json::{Value, json};
 use shonin_3ds::acs::spc::Instrument;
-use shonin_3ds::acs::{RiskRules, Scheme};
-use shonin_3ds::settings::{AcsSettings, RangeSettings};
 use shonin_3ds::{Message, TransStatus, Versions};
 use shonin_tls::ConnectionInfo;
 use std::sync::Arc;
@@ -50,32 +48,12 @@ async fn world_rules(spc: bool, new_browser: bool) -> World {
     let pki = SchemePki::new(dir.path());
     let ds_thumbprint = pki.server("ds");
     let ds_der = pki.der("ds");
-    let settings = AcsSettings {
-        reference_number: "ACSRefNum1234".into(),
-        operator_id: None,
-        versions: vec!["2.2.0".into(), "2.3.1".into()],
-        max_attempts: 3,
-        transaction_retention_secs: 86_400,
-        ds_certificate_thumbprints: vec![ds_thumbprint],
-        card_ranges: vec![RangeSettings {
-            start: "4012000000006000".into(),
-            end: "4012000000006999".into(),
-            scheme: Scheme::Visa,
-        }],
-        risk: RiskRules {
-            frictionless_up_to: [("643".to_owned(), 100_000)].into(),
-            challenge_new_browser: new_browser,
-            ..RiskRules::default()
-        },
-        results_ca_file: None,
-        results_certificate_file: None,
-        results_key_file: None,
-        schemes: Default::default(),
-        spc: spc.then(|| Instrument {
-            display_name: CARD_NAME.into(),
-            icon: ICON.into(),
-        }),
-    };
+    let mut settings = common::acs::settings(ds_thumbprint);
+    settings.risk.challenge_new_browser = new_browser;
+    settings.spc = spc.then(|| Instrument {
+        display_name: CARD_NAME.into(),
+        icon: ICON.into(),
+    });
     let app = TestApp::with(move |c| c.threeds.acs = Some(settings)).await;
     let (user, auth) = enrolled(&app, "alice").await;
     common::acs::enrol_card(&app, &user.id, PAN).await;

@@ -305,29 +305,17 @@ async fn authenticate(
         status = TransStatus::S;
         challenge = None;
     }
-    let record = AcsTransaction {
+    let kept = Kept {
         acs_trans_id: acs_trans_id.clone(),
-        card_fingerprint: fingerprint.clone(),
-        trans_status: status,
-        data: TransactionData {
-            ids: TransactionIds::of(areq, ds_trans_id, &acs_trans_id),
-            scheme,
-            user_id: card.map(|c| c.user_id),
-            purchase,
-            notification_url: areq.notification_url.clone(),
-            results_url: results_url(areq),
-            challenge,
-            spc: spc.map(|(stored, _, _)| stored),
-            browser,
-            results_pending: None,
-        },
-        created_at: now,
-        expires_at: now + acs.retention,
-        version: 1,
+        status,
+        scheme,
+        user_id: card.map(|c| c.user_id),
+        challenge,
+        spc: spc.map(|(stored, _, _)| stored),
+        browser,
     };
-    let mut unit = UnitOfWork::new();
-    claim_ds_trans_id(&mut unit, ds_trans_id, now + acs.retention);
-    unit.insert(&record);
+    let record = kept.record(acs, areq, ds_trans_id, &fingerprint, now);
+    let unit = unit_for(acs, &record, ds_trans_id, now);
     let reason = match &decision {
         Decision::Frictionless { status, reason } => format!(
             "transStatus={} reason={} card={}",
@@ -389,19 +377,67 @@ pub(super) fn results_url(areq: &AReq) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// A dsTransID seen before is a duplicate transaction: Erro 301 (EMV 3DS Annex A), and the claim
-/// commits with the transaction, so two racing copies cannot both be answered. It is the unit's
-/// first claim (index 0 in [`Outcome::Replayed`]).
-pub(super) fn claim_ds_trans_id(
-    unit: &mut UnitOfWork,
+/// What an answered AReq's transaction keeps beyond what the AReq says.
+pub(super) struct Kept {
+    pub acs_trans_id: String,
+    pub status: TransStatus,
+    pub scheme: acs::Scheme,
+    pub user_id: Option<String>,
+    pub challenge: Option<Challenge>,
+    pub spc: Option<acs::spc::SpcChallenge>,
+    pub browser: Option<String>,
+}
+
+impl Kept {
+    /// The record of `areq` (relayed with `ds_trans_id`) for the card `card`, answered at `now`.
+    pub(super) fn record(
+        self,
+        acs: &AcsService,
+        areq: &AReq,
+        ds_trans_id: &str,
+        card: &str,
+        now: time::OffsetDateTime,
+    ) -> AcsTransaction {
+        AcsTransaction {
+            card_fingerprint: card.to_owned(),
+            trans_status: self.status,
+            data: TransactionData {
+                ids: TransactionIds::of(areq, ds_trans_id, &self.acs_trans_id),
+                scheme: self.scheme,
+                user_id: self.user_id,
+                purchase: purchase(areq),
+                notification_url: areq.notification_url.clone(),
+                results_url: results_url(areq),
+                challenge: self.challenge,
+                spc: self.spc,
+                browser: self.browser,
+                results_pending: None,
+            },
+            acs_trans_id: self.acs_trans_id,
+            created_at: now,
+            expires_at: now + acs.retention,
+            version: 1,
+        }
+    }
+}
+
+/// The unit that stores `record`. A dsTransID seen before is a duplicate transaction: Erro 301
+/// (EMV 3DS Annex A), and its claim commits with the transaction, so two racing copies cannot
+/// both be answered. It is the unit's first claim (index 0 in [`Outcome::Replayed`]).
+pub(super) fn unit_for(
+    acs: &AcsService,
+    record: &AcsTransaction,
     ds_trans_id: &str,
-    expires_at: time::OffsetDateTime,
-) {
+    now: time::OffsetDateTime,
+) -> UnitOfWork {
+    let mut unit = UnitOfWork::new();
     unit.claim(OneTimeClaim {
         namespace: DS_TRANS_ID_NAMESPACE,
         key: ds_trans_id.to_owned(),
-        expires_at,
+        expires_at: now + acs.retention,
     });
+    unit.insert(record);
+    unit
 }
 
 /// Erro 301 for an AReq whose dsTransID was answered before.

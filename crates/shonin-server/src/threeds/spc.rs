@@ -12,12 +12,12 @@ use super::areq::{self, Failure};
 use crate::request_meta::RequestMeta;
 use crate::state::AppState;
 use shonin_3ds::acs::spc::{self, FollowUp, Offer, SpcChallenge};
-use shonin_3ds::acs::store::{AcsStore, AcsTransaction, Purchase, TransactionData};
-use shonin_3ds::acs::{self, Decision, PurchaseChallenge, Scheme, TransactionIds, risk};
+use shonin_3ds::acs::store::{AcsStore, AcsTransaction, Purchase};
+use shonin_3ds::acs::{self, Decision, PurchaseChallenge, Scheme, risk};
 use shonin_3ds::{AReq, ARes, ErrorCode, Rejection, TransStatus};
 use shonin_audit::AuditRecord;
 use shonin_passkeys::{AssertionResponse, Expected, Framing, PasskeyStore};
-use shonin_types::unit::{OneTimeClaim, Outcome, UnitOfWork};
+use shonin_types::unit::{OneTimeClaim, Outcome};
 use time::OffsetDateTime;
 
 /// The replay namespace of SPC challenges: one follow-up per transaction answered S.
@@ -167,35 +167,23 @@ pub(super) async fn answer(
     let ares =
         acs::ares::build(areq, &acs.profile, &decision, outcome).map_err(Failure::Refused)?;
     let ares = acs::ares::spc_result(ares, verified.as_ref().err().map(|(_, why)| why.as_str()));
-    let record = AcsTransaction {
+    let kept = areq::Kept {
         acs_trans_id: acs_trans_id.clone(),
-        card_fingerprint: card.fingerprint.to_owned(),
-        trans_status: status,
-        data: TransactionData {
-            ids: TransactionIds::of(areq, ds_trans_id, &acs_trans_id),
-            scheme: card.scheme,
-            user_id: prior.data.user_id.clone(),
-            purchase,
-            notification_url: areq.notification_url.clone(),
-            results_url: areq::results_url(areq),
-            challenge: None,
-            spc: None,
-            browser,
-            results_pending: None,
-        },
-        created_at: now,
-        expires_at: now + acs.retention,
-        version: 1,
+        status,
+        scheme: card.scheme,
+        user_id: prior.data.user_id.clone(),
+        challenge: None,
+        spc: None,
+        browser,
     };
-    let mut unit = UnitOfWork::new();
-    areq::claim_ds_trans_id(&mut unit, ds_trans_id, now + acs.retention);
+    let record = kept.record(acs, areq, ds_trans_id, card.fingerprint, now);
+    let mut unit = areq::unit_for(acs, &record, ds_trans_id, now);
     // One follow-up per S, whatever it said: a failed assertion is not tried again.
     unit.claim(OneTimeClaim {
         namespace: NAMESPACE,
         key: prior.acs_trans_id.clone(),
         expires_at: now + acs.retention,
     });
-    unit.insert(&record);
     if verified.is_ok()
         && let Some(row) = super::remember_browser(acs, &record, now)
     {
