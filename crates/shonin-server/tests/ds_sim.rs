@@ -21,8 +21,8 @@ use common::oauth::attribute_after;
 use common::scheme_pki::{Received, SchemePki};
 use common::{TestApp, body_json, body_text};
 use serde_json::{Value, json};
-use shonin_3ds::acs::{RiskRules, Scheme};
-use shonin_3ds::settings::{AcsSettings, LinkSettings, RangeSettings};
+use shonin_3ds::acs::Scheme;
+use shonin_3ds::settings::{AcsSettings, LinkSettings};
 use shonin_3ds::{Message, Versions};
 use shonin_ds_sim::DsSim;
 use shonin_ds_sim::settings::{DsSimSettings, RangeSettings as DsRange};
@@ -73,25 +73,8 @@ async fn net() -> Net {
 
     // The ACS: Shonin, trusting the DS's client certificate, its RReq link to the DS.
     let acs = AcsSettings {
-        reference_number: "ACSRefNum1234".into(),
-        operator_id: None,
-        versions: vec!["2.2.0".into(), "2.3.1".into()],
-        max_attempts: 3,
-        transaction_retention_secs: 86_400,
-        // The simulator is the Visa directory: its link is the `visa` one, nothing top-level.
+        // The Visa directory's link only, nothing top-level.
         ds_certificate_thumbprints: Vec::new(),
-        card_ranges: vec![RangeSettings {
-            start: "4012000000006000".into(),
-            end: "4012000000006999".into(),
-            scheme: Scheme::Visa,
-        }],
-        risk: RiskRules {
-            frictionless_up_to: [("643".to_owned(), 100_000)].into(),
-            ..RiskRules::default()
-        },
-        results_ca_file: None,
-        results_certificate_file: None,
-        results_key_file: None,
         schemes: [(
             "visa".to_owned(),
             LinkSettings {
@@ -102,7 +85,7 @@ async fn net() -> Net {
             },
         )]
         .into(),
-        spc: None,
+        ..common::acs::settings(String::new())
     };
     let app = TestApp::with(move |c| c.threeds.acs = Some(acs)).await;
     let acs_base = pki.listen("acs-server", app.router.clone()).await;

@@ -17,8 +17,8 @@ use common::{TestApp, body_json};
 use serde_json::{Value, json};
 use shonin_3ds::TransStatus;
 use shonin_3ds::acs::store::AcsStore;
-use shonin_3ds::acs::{ChallengeState, RiskRules, Scheme};
-use shonin_3ds::settings::{AcsSettings, RangeSettings};
+use shonin_3ds::acs::ChallengeState;
+use shonin_3ds::settings::AcsSettings;
 use shonin_identity::user::User;
 use shonin_tls::ConnectionInfo;
 use std::sync::Arc;
@@ -45,29 +45,12 @@ fn ds_certificate(cn: &str) -> Ds {
     Ds { der, thumbprint }
 }
 
+/// The common test ACS (635.51 RUB passes; above 1,000.00 RUB is challenged) with an operator
+/// ID.
 fn settings(ds: &Ds) -> AcsSettings {
     AcsSettings {
-        reference_number: "ACSRefNum1234".into(),
         operator_id: Some("00000014".into()),
-        versions: vec!["2.2.0".into(), "2.3.1".into()],
-        max_attempts: 3,
-        transaction_retention_secs: 86_400,
-        ds_certificate_thumbprints: vec![ds.thumbprint.clone()],
-        card_ranges: vec![RangeSettings {
-            start: "4012000000006000".into(),
-            end: "4012000000006999".into(),
-            scheme: Scheme::Visa,
-        }],
-        // 635.51 RUB passes; anything above 1,000.00 RUB is challenged.
-        risk: RiskRules {
-            frictionless_up_to: [("643".to_owned(), 100_000)].into(),
-            ..RiskRules::default()
-        },
-        results_ca_file: None,
-        results_certificate_file: None,
-        results_key_file: None,
-        schemes: Default::default(),
-        spc: None,
+        ..common::acs::settings(ds.thumbprint.clone())
     }
 }
 

@@ -167,6 +167,21 @@ impl World {
         (status, body_json(resp).await)
     }
 
+    /// Starts the challenge of `ares` and confirms it with alice's passkey; the answer.
+    async fn confirm_with_passkey(&mut self, ares: &Value) -> Value {
+        let page = self.challenge(ares).await;
+        let options: Value = serde_json::from_str(&data_attr(&page, "options")).unwrap();
+        let assertion = self
+            .auth
+            .authenticate(&options, common::oauth::ISSUER)
+            .unwrap();
+        let (status, done) = self
+            .answer(answer_body(ares, &page, "confirm", Some(assertion)))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{done}");
+        done
+    }
+
     fn rreqs(&self) -> Vec<Delivered> {
         self.received.all()
     }
@@ -532,15 +547,7 @@ async fn a_browser_the_card_passed_a_challenge_in_is_not_challenged_as_new_again
     let ares = w.send_areq(PAN, "1000", Some(laptop)).await;
     assert_eq!(ares["transStatus"], "C", "{ares}");
     // Passed with the passkey: the browser is remembered with the card.
-    let page = w.challenge(&ares).await;
-    let options: Value = serde_json::from_str(&data_attr(&page, "options")).unwrap();
-    let assertion = w
-        .auth
-        .authenticate(&options, common::oauth::ISSUER)
-        .unwrap();
-    let (_, done) = w
-        .answer(answer_body(&ares, &page, "confirm", Some(assertion)))
-        .await;
+    let done = w.confirm_with_passkey(&ares).await;
     assert_eq!(done["transStatus"], "Y", "{done}");
     let again = w.send_areq(PAN, "1000", Some(laptop)).await;
     assert_eq!(again["transStatus"], "Y", "{again}");
@@ -854,16 +861,7 @@ async fn no_card_number_in_the_database_the_audit_log_or_the_webhooks_after_chal
     let (port, mut rx) = common::webhook::webhook_receiver().await;
     let mut w = world_with(true, Some(port)).await;
     let ares = w.areq().await;
-    let page = w.challenge(&ares).await;
-    let options: Value = serde_json::from_str(&data_attr(&page, "options")).unwrap();
-    let assertion = w
-        .auth
-        .authenticate(&options, common::oauth::ISSUER)
-        .unwrap();
-    let (_, done) = w
-        .answer(answer_body(&ares, &page, "confirm", Some(assertion)))
-        .await;
-    assert_eq!(done["transStatus"], "Y");
+    assert_eq!(w.confirm_with_passkey(&ares).await["transStatus"], "Y");
     let ares = w.areq().await;
     let page = w.challenge(&ares).await;
     w.answer(answer_body(&ares, &page, "cancel", None)).await;

@@ -24,8 +24,8 @@ use common::oauth::attribute_after;
 use common::scheme_pki::SchemePki;
 use common::{TestApp, body_json, body_text, failures};
 use serde_json::{Value, json};
-use shonin_3ds::acs::{RiskRules, Scheme};
-use shonin_3ds::settings::{AcsSettings, LinkSettings, RangeSettings, ServerSettings};
+use shonin_3ds::acs::Scheme;
+use shonin_3ds::settings::{AcsSettings, LinkSettings, ServerSettings};
 use shonin_3ds::{Message, Versions};
 use shonin_ds_sim::DsSim;
 use shonin_ds_sim::settings::{DsSimSettings, RangeSettings as DsRange};
@@ -46,24 +46,8 @@ struct Net {
 
 fn configure(c: &mut Config, pki: &SchemePki, ds: &str, ds_client: &str, results_url: &str) {
     c.threeds.acs = Some(AcsSettings {
-        reference_number: "ACSRefNum1234".into(),
-        operator_id: None,
-        versions: vec!["2.2.0".into(), "2.3.1".into()],
-        max_attempts: 3,
-        transaction_retention_secs: 86_400,
+        // The Visa directory's link only, nothing top-level.
         ds_certificate_thumbprints: Vec::new(),
-        card_ranges: vec![RangeSettings {
-            start: "4012000000006000".into(),
-            end: "4012000000006999".into(),
-            scheme: Scheme::Visa,
-        }],
-        risk: RiskRules {
-            frictionless_up_to: [("643".to_owned(), 100_000)].into(),
-            ..RiskRules::default()
-        },
-        results_ca_file: None,
-        results_certificate_file: None,
-        results_key_file: None,
         schemes: [(
             "visa".to_owned(),
             LinkSettings {
@@ -74,7 +58,7 @@ fn configure(c: &mut Config, pki: &SchemePki, ds: &str, ds_client: &str, results
             },
         )]
         .into(),
-        spc: None,
+        ..common::acs::settings(String::new())
     });
     c.threeds.server = Some(ServerSettings {
         reference_number: "SHONIN-3DSS-TEST".into(),
