@@ -101,8 +101,8 @@ pub struct Purchase {
 
 /// Seconds from a failed RReq delivery to the next attempt: after the first failure 10 s, then
 /// 30 s, 1, 5 and 15 minutes. Six attempts in all over about 22 minutes; then the ACS gives up
-/// (the audit log says so). The DS may have taken a result it never acknowledged, so the RReq
-/// goes again unchanged: same IDs, the 3DS Server answers a repeat with the same RRes.
+/// (the audit log says so). The RReq goes again unchanged, same IDs: a DS that took it before
+/// without acknowledging it may answer the repeat with an Erro, which also ends the retries.
 pub const RESULTS_RETRY_SECS: [i64; 5] = [10, 30, 60, 300, 900];
 
 /// An RReq the DS did not take (no connection, a timeout, an HTTP error, an answer that is no
