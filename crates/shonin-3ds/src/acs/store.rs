@@ -211,19 +211,24 @@ impl AcsTransaction {
         }
     }
 
+    /// The record as [`Self::schedule_results`] with `pending` commits it.
+    pub fn scheduled(&self, pending: Option<PendingResults>) -> AcsTransaction {
+        AcsTransaction {
+            data: TransactionData {
+                results_pending: pending,
+                ..self.data.clone()
+            },
+            version: self.version + 1,
+            ..self.clone()
+        }
+    }
+
     /// The compare-and-set that sets (or, with `None`, clears) this record's pending RReq.
     pub fn schedule_results(
         &self,
         pending: Option<PendingResults>,
     ) -> Result<Update, StorageError> {
-        let next = AcsTransaction {
-            data: TransactionData {
-                results_pending: pending,
-                ..self.data.clone()
-            },
-            ..self.clone()
-        };
-        self.replace_with(&next)
+        self.replace_with(&self.scheduled(pending))
     }
 
     /// The compare-and-set that replaces this transaction's challenge with `next`: it matches
@@ -237,18 +242,11 @@ impl AcsTransaction {
                 self.acs_trans_id, current, next.state
             )));
         }
-        let data = TransactionData {
-            challenge: Some(next),
-            ..self.data.clone()
-        };
-        let next = AcsTransaction {
-            data,
-            ..self.clone()
-        };
-        self.replace_with(&next)
+        self.replace_with(&self.moved(next))
     }
 
-    /// The compare-and-set that writes `next`'s data and timer over this record as read.
+    /// The compare-and-set that writes `next`'s data and timer over this record as read
+    /// (`self.version`; the store increments the version, `next`'s is not written).
     fn replace_with(&self, next: &AcsTransaction) -> Result<Update, StorageError> {
         let json =
             serde_json::to_string(&next.data).map_err(|e| StorageError::Corrupt(e.to_string()))?;

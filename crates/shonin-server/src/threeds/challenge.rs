@@ -40,6 +40,7 @@ use shonin_3ds::acs::{
 use shonin_3ds::acs::{code, creq};
 use shonin_3ds::{ErrorCode, ErrorComponent, Identified, Refused, Rejection, TransStatus};
 use shonin_audit::{Actor, ActorKind, AuditRecord};
+use shonin_oauth::claims::random_token;
 use shonin_oauth::form::FormParams;
 use shonin_passkeys::{AssertionResponse, Expected, Framing, PasskeyStore};
 use shonin_types::unit::{Outcome, UnitOfWork};
@@ -187,7 +188,7 @@ pub async fn start(
         );
         return error_page(state, acs, meta, &txn, rejection).await;
     };
-    let (Some(nonce), Some(token)) = (super::random_b64url(), super::random_b64url()) else {
+    let (Ok(nonce), Ok(token)) = (random_token(32), random_token(32)) else {
         return unavailable_page(lang, meta.request_id.as_deref());
     };
     // A cardholder without a passkey gets a one-time code, when the operator's webhook can

@@ -131,13 +131,6 @@ impl AcsService {
     }
 }
 
-/// 32 random bytes, base64url: a challenge's nonce.
-pub(crate) fn random_b64url() -> Option<String> {
-    let mut bytes = [0u8; 32];
-    aws_lc_rs::rand::fill(&mut bytes).ok()?;
-    Some(shonin_jose::b64url_encode(&bytes))
-}
-
 /// The row that remembers `txn`'s browser with its card, when its challenge ended Y at `now`
 /// (`threeds.acs.risk.remember_browser_days`).
 pub(crate) fn remember_browser(

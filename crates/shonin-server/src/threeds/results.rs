@@ -16,7 +16,7 @@
 use super::AcsService;
 use crate::state::AppState;
 use anyhow::Context as _;
-use shonin_3ds::acs::store::{AcsTransaction, PendingResults, TransactionData};
+use shonin_3ds::acs::store::{AcsTransaction, PendingResults};
 use shonin_3ds::acs::{ChallengeResult, rreq};
 use shonin_3ds::settings::LinkSettings;
 use shonin_3ds::{Message, RReq, Versions};
@@ -187,14 +187,7 @@ pub async fn retry(
     ) {
         return Ok(None);
     }
-    let claimed = AcsTransaction {
-        data: TransactionData {
-            results_pending: next.clone(),
-            ..txn.data.clone()
-        },
-        version: txn.version + 1,
-        ..txn.clone()
-    };
+    let claimed = txn.scheduled(next.clone());
     let delivery = send(state, acs, &claimed, attempt, next.as_ref()).await;
     if !matches!(delivery, Delivery::Failed(_)) && next.is_some() {
         schedule(state, &claimed, None).await;

@@ -49,7 +49,7 @@ pub(super) fn offer(
     if acs::linking::alpha_code(&purchase.currency).is_none() || credential_ids.is_empty() {
         return Ok(None);
     }
-    let nonce = super::random_b64url().ok_or("no random nonce")?;
+    let nonce = shonin_oauth::claims::random_token(32).map_err(|e| e.to_string())?;
     let stored = SpcChallenge {
         nonce,
         expires_at: (now + time::Duration::seconds(spc::FOLLOW_UP_SECS)).unix_timestamp(),
